@@ -1,0 +1,51 @@
+/*
+ * ringtgt/ctl.h - client side of ringtgtd's control socket, for tools.
+ *
+ * The protocol is newline-delimited JSON, one request and one reply per
+ * line (docs/control-protocol.md). This API hides the framing:
+ *
+ *	int fd = ringtgt_ctl_connect(NULL);
+ *	json_object *args = json_object_new_object(), *res;
+ *	json_object_object_add(args, "iqn", json_object_new_string(iqn));
+ *	rc = ringtgt_ctl_call(fd, "target.add", args, &res, buf, sizeof(buf));
+ *
+ * Functions return 0 or -errno. Nothing here is thread-safe per fd.
+ */
+#ifndef RINGTGT_PUBLIC_CTL_H
+#define RINGTGT_PUBLIC_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#define RINGTGT_CTL_DEFAULT_PATH "/run/ringtgt/ringtgtd.sock"
+/* Environment variable naming the socket when no path is given. */
+#define RINGTGT_CTL_ENV "RINGTGT_SOCKET"
+
+/*
+ * Connects to the daemon's control socket at @path (NULL: $RINGTGT_SOCKET,
+ * else RINGTGT_CTL_DEFAULT_PATH). Returns the fd, or -errno.
+ */
+int ringtgt_ctl_connect(const char *path);
+
+/*
+ * Sends {"v":1,"op":@op,"args":@args} and waits for the reply. @args may
+ * be NULL and is not consumed (the caller still owns it).
+ *
+ * Returns 0 when the daemon said ok; *@result (if @result is non-NULL)
+ * then holds the reply's result, owned by the caller (NULL for null).
+ * Returns -errno when the daemon refused (the daemon's errno, its message
+ * in @errbuf) or when talking to it failed (a description in @errbuf).
+ */
+int ringtgt_ctl_call(int fd, const char *op, json_object *args,
+		     json_object **result, char *errbuf, size_t errlen);
+
+/*
+ * Parses a size: bytes, or a number with a binary suffix K, M, G, T or P
+ * (case-insensitive, optionally followed by "iB" or "B"): "512", "4K",
+ * "1G", "2TiB". Fractions are not accepted. Returns 0, -EINVAL or -ERANGE.
+ */
+int ringtgt_parse_size(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * bs.c - backing store registry and the generic open/close wrappers.
+ *
+ * Store types are listed in one explicit table (no constructor-time
+ * registration), so the set of types is visible in one place.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backing/bs.h"
+#include "base/base.h"
+
+static const struct bs_ops *const bs_types[] = {
+	&bs_file_ops,
+	&bs_ram_ops,
+};
+
+const struct bs_ops *bs_type_find(const char *name)
+{
+	if (!name)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(bs_types); i++)
+		if (strcmp(bs_types[i]->name, name) == 0)
+			return bs_types[i];
+	return NULL;
+}
+
+struct bs *bs_open(const struct bs_ops *type, const char *path,
+		   const struct bs_open_args *args)
+{
+	static const struct bs_open_args no_args;
+	struct bs *bs;
+	int rc;
+
+	if (!type) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!args)
+		args = &no_args;
+
+	bs = calloc(1, sizeof(*bs));
+	if (!bs) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	bs->ops = type;
+	if (path) {
+		bs->path = strdup(path);
+		if (!bs->path) {
+			rc = -ENOMEM;
+			goto err_free;
+		}
+	}
+	rc = type->open(bs, path, args);
+	if (rc < 0)
+		goto err_free;
+	return bs;
+
+err_free:
+	free(bs->path);
+	free(bs);
+	errno = -rc;
+	return NULL;
+}
+
+void bs_close(struct bs *bs)
+{
+	if (!bs)
+		return;
+	bs->ops->close(bs);
+	free(bs->path);
+	free(bs);
+}

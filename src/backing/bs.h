@@ -1,0 +1,110 @@
+/*
+ * bs.h - backing stores: where a logical unit's blocks live.
+ *
+ * A store sees byte offsets and iovecs, never CDBs or sense data. The
+ * SCSI layer turns commands into struct bs_io requests, submits them with
+ * bs_submit() from a reactor thread, and maps the result (-errno) to sense.
+ *
+ * struct bs_ops, for each implementation:
+ *   open    required; opens @path (or makes a RAM store), sets size and
+ *           flags. Called from the control/config thread.
+ *   close   required; closes what open made. No I/O is in flight.
+ *   submit  required; starts @io. Returns BS_QUEUED when io->done will be
+ *           called later on io->r's thread, or BS_DONE when the request
+ *           finished at once (io->result set, io->done NOT called).
+ *           Ops a store does not support finish with -EOPNOTSUPP.
+ */
+#ifndef RINGTGT_BS_H
+#define RINGTGT_BS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "reactor/reactor.h"
+
+struct bs;
+
+enum bs_status { BS_QUEUED, BS_DONE };
+
+enum bs_opcode {
+	BS_READ,
+	BS_WRITE,
+	BS_FLUSH,	/* make all completed writes durable */
+	BS_UNMAP,	/* deallocate [offset, offset+len); reads return zeroes */
+	BS_WRITE_ZEROES,
+};
+
+#define BS_IO_FUA 0x1u /* BS_WRITE: durable before completion */
+
+struct bs_io {
+	enum bs_opcode op;
+	unsigned flags;
+	const struct iovec *iov; /* READ/WRITE */
+	int iovcnt;
+	uint64_t offset;	/* bytes */
+	uint64_t len;		/* bytes */
+	struct reactor *r;	/* the submitting reactor */
+	int result;		/* bytes done or -errno */
+	void (*done)(struct bs_io *io);
+	struct ev_op ev;	/* for the store's own use */
+	struct bs *bs;		/* set by bs_submit() */
+};
+
+struct bs_open_args {
+	uint64_t size;		/* create/extend to this size if nonzero */
+	bool create;		/* create the file when missing */
+	bool readonly;
+	bool direct;		/* O_DIRECT */
+};
+
+struct bs_ops {
+	const char *name;
+	int (*open)(struct bs *bs, const char *path,
+		    const struct bs_open_args *args);
+	void (*close)(struct bs *bs);
+	enum bs_status (*submit)(struct bs *bs, struct bs_io *io);
+};
+
+struct bs {
+	const struct bs_ops *ops;
+	uint64_t size;		/* bytes */
+	bool readonly;
+	bool write_cache;	/* writes are buffered; FLUSH makes them durable */
+	bool can_unmap;
+	char *path;
+	void *priv;
+};
+
+/* Finds a store type by name ("file", "ram"); NULL if unknown. */
+const struct bs_ops *bs_type_find(const char *name);
+
+/*
+ * Opens a store of @type on @path; returns NULL and sets errno. The RAM
+ * store takes args->size and ignores @path.
+ */
+struct bs *bs_open(const struct bs_ops *type, const char *path,
+		   const struct bs_open_args *args);
+void bs_close(struct bs *bs);
+
+static inline enum bs_status bs_submit(struct bs *bs, struct bs_io *io)
+{
+	io->bs = bs;
+	return bs->ops->submit(bs, io);
+}
+
+extern const struct bs_ops bs_file_ops;
+extern const struct bs_ops bs_ram_ops;
+
+/*
+ * Test hook of the RAM store: while held, submitted I/O stays queued until
+ * bs_ram_release() completes it (on the submitting reactors). Lets tests
+ * keep a command in flight for task management.
+ */
+void bs_ram_hold(struct bs *bs, bool hold);
+/* Completes all held I/O; returns how many were completed. */
+int bs_ram_release(struct bs *bs);
+/* Number of requests currently held. */
+int bs_ram_held(struct bs *bs);
+
+#endif

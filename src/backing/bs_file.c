@@ -1,0 +1,292 @@
+/*
+ * bs_file.c - file backing store: a regular file or a block device.
+ *
+ * Opened O_RDWR|O_CLOEXEC (O_RDONLY for read-only LUs, O_DIRECT on
+ * request). A missing regular file is created sparse with ftruncate when
+ * args->create is set. All I/O goes through the submitting reactor
+ * (reactor_file_rw / _fsync / _fallocate); with io->r == NULL (tools,
+ * unit tests) requests run synchronously on the caller's thread.
+ *
+ * Mapping:
+ *   BS_READ/BS_WRITE  positional readv/writev; BS_IO_FUA -> EV_RW_DSYNC
+ *   BS_FLUSH          fdatasync semantics
+ *   BS_UNMAP          fallocate(PUNCH_HOLE|KEEP_SIZE)
+ *   BS_WRITE_ZEROES   fallocate(ZERO_RANGE|KEEP_SIZE), falling back to a
+ *                     punched hole (which also reads back as zeroes)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "backing/bs.h"
+#include "base/base.h"
+#include "base/log.h"
+
+#define PUNCH_MODE (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
+#define ZERO_MODE (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)
+
+struct file_store {
+	int fd;
+	bool direct;
+	bool blockdev;
+};
+
+/* True when the block device advertises discard (so punch hole works). */
+static bool blockdev_can_discard(dev_t rdev)
+{
+	char p[96];
+	unsigned long long max = 0;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/sys/dev/block/%u:%u/queue/discard_max_bytes",
+		 major(rdev), minor(rdev));
+	f = fopen(p, "re");
+	if (!f)
+		return false;
+	if (fscanf(f, "%llu", &max) != 1)
+		max = 0;
+	fclose(f);
+	return max > 0;
+}
+
+static int file_open(struct bs *bs, const char *path,
+		     const struct bs_open_args *args)
+{
+	struct file_store *f;
+	struct stat st;
+	int flags = O_CLOEXEC | (args->readonly ? O_RDONLY : O_RDWR);
+	int fd, rc;
+
+	if (!path || !*path)
+		return -EINVAL;
+	if (args->direct)
+		flags |= O_DIRECT;
+
+	fd = open(path, flags);
+	if (fd < 0 && errno == ENOENT && args->create && !args->readonly) {
+		if (args->size == 0)
+			return -EINVAL;	/* nothing to create */
+		fd = open(path, flags | O_CREAT | O_EXCL, 0600);
+	}
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto err_close;
+	}
+
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		rc = -ENOMEM;
+		goto err_close;
+	}
+	f->fd = fd;
+	f->direct = args->direct;
+
+	if (S_ISBLK(st.st_mode)) {
+		uint64_t sz;
+
+		if (ioctl(fd, BLKGETSIZE64, &sz) < 0) {
+			rc = -errno;
+			goto err_free;
+		}
+		f->blockdev = true;
+		bs->size = sz;
+		bs->can_unmap = blockdev_can_discard(st.st_rdev);
+	} else if (S_ISREG(st.st_mode)) {
+		bs->size = (uint64_t)st.st_size;
+		if (args->size > bs->size && !args->readonly) {
+			/* Sparse extension; no blocks are allocated. */
+			if (ftruncate(fd, (off_t)args->size) < 0) {
+				rc = -errno;
+				goto err_free;
+			}
+			bs->size = args->size;
+		}
+		bs->can_unmap = true;	/* verified on first use */
+	} else {
+		rc = -EINVAL;
+		goto err_free;
+	}
+
+	bs->readonly = args->readonly;
+	/*
+	 * Nothing is opened O_DSYNC, so a completed write may sit in the page
+	 * cache (buffered) or the device cache (O_DIRECT): WCE=1 is the
+	 * truth, and SYNCHRONIZE CACHE / FUA do real work.
+	 */
+	bs->write_cache = true;
+	bs->priv = f;
+	return 0;
+
+err_free:
+	free(f);
+err_close:
+	close(fd);
+	return rc;
+}
+
+static void file_close(struct bs *bs)
+{
+	struct file_store *f = bs->priv;
+
+	/* The epoll backend caches per fd number whether it is O_DIRECT. */
+	reactor_file_forget(f->fd);
+	close(f->fd);
+	free(f);
+	bs->priv = NULL;
+}
+
+/* --- synchronous path (no reactor) ----------------------------------- */
+
+static int file_rw_sync(struct file_store *f, struct bs_io *io)
+{
+	bool write = io->op == BS_WRITE;
+	uint64_t off = io->offset, left = io->len;
+
+	for (int i = 0; i < io->iovcnt && left; i++) {
+		uint8_t *p = io->iov[i].iov_base;
+		size_t n = MIN((uint64_t)io->iov[i].iov_len, left);
+
+		while (n) {
+			ssize_t r = write ? pwrite(f->fd, p, n, (off_t)off)
+					  : pread(f->fd, p, n, (off_t)off);
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				return -errno;
+			}
+			if (r == 0) {
+				if (write)
+					return -EIO;
+				memset(p, 0, n);	/* past EOF of a file */
+				r = (ssize_t)n;
+			}
+			p += r;
+			off += (uint64_t)r;
+			n -= (size_t)r;
+			left -= (uint64_t)r;
+		}
+	}
+	if (left)
+		return -EINVAL;
+	if (write && (io->flags & BS_IO_FUA) &&
+	    fdatasync(f->fd) < 0)
+		return -errno;
+	return (int)io->len;
+}
+
+static int file_exec_sync(struct file_store *f, struct bs_io *io)
+{
+	switch (io->op) {
+	case BS_READ:
+	case BS_WRITE:
+		return file_rw_sync(f, io);
+	case BS_FLUSH:
+		return fdatasync(f->fd) < 0 ? -errno : 0;
+	case BS_UNMAP:
+		return fallocate(f->fd, PUNCH_MODE, (off_t)io->offset,
+				 (off_t)io->len) < 0 ? -errno : 0;
+	case BS_WRITE_ZEROES:
+		if (fallocate(f->fd, ZERO_MODE, (off_t)io->offset,
+			      (off_t)io->len) == 0)
+			return 0;
+		if (errno != EOPNOTSUPP)
+			return -errno;
+		return fallocate(f->fd, PUNCH_MODE, (off_t)io->offset,
+				 (off_t)io->len) < 0 ? -errno : 0;
+	}
+	return -EOPNOTSUPP;
+}
+
+/* --- reactor path ---------------------------------------------------- */
+
+static void file_done(struct ev_op *op, int res)
+{
+	struct bs_io *io = container_of(op, struct bs_io, ev);
+
+	io->result = res;
+	io->done(io);
+}
+
+static void file_zero_done(struct ev_op *op, int res)
+{
+	struct bs_io *io = container_of(op, struct bs_io, ev);
+	struct file_store *f = io->bs->priv;
+	int rc;
+
+	if (res != -EOPNOTSUPP)
+		goto out;
+	/* No ZERO_RANGE here (some file systems, some devices): punch. */
+	io->ev.done = file_done;
+	rc = reactor_file_fallocate(io->r, f->fd, PUNCH_MODE, io->offset,
+				    io->len, &io->ev);
+	if (rc == 0)
+		return;
+	res = rc;
+out:
+	io->result = res;
+	io->done(io);
+}
+
+static enum bs_status file_submit(struct bs *bs, struct bs_io *io)
+{
+	struct file_store *f = bs->priv;
+	int rc;
+
+	if ((io->op == BS_WRITE || io->op == BS_UNMAP ||
+	     io->op == BS_WRITE_ZEROES) && bs->readonly) {
+		io->result = -EROFS;
+		return BS_DONE;
+	}
+	if (!io->r) {
+		io->result = file_exec_sync(f, io);
+		return BS_DONE;
+	}
+	io->ev.done = file_done;
+	switch (io->op) {
+	case BS_READ:
+	case BS_WRITE:
+		rc = reactor_file_rw(io->r, f->fd, io->op == BS_WRITE, io->iov,
+				     io->iovcnt, io->offset,
+				     (io->flags & BS_IO_FUA) ? EV_RW_DSYNC : 0,
+				     &io->ev);
+		break;
+	case BS_FLUSH:
+		rc = reactor_file_fsync(io->r, f->fd, &io->ev);
+		break;
+	case BS_UNMAP:
+		rc = reactor_file_fallocate(io->r, f->fd, PUNCH_MODE,
+					    io->offset, io->len, &io->ev);
+		break;
+	case BS_WRITE_ZEROES:
+		io->ev.done = file_zero_done;
+		rc = reactor_file_fallocate(io->r, f->fd, ZERO_MODE,
+					    io->offset, io->len, &io->ev);
+		break;
+	default:
+		rc = -EOPNOTSUPP;
+		break;
+	}
+	if (rc < 0) {
+		io->result = rc;
+		return BS_DONE;
+	}
+	return BS_QUEUED;
+}
+
+const struct bs_ops bs_file_ops = {
+	.name = "file",
+	.open = file_open,
+	.close = file_close,
+	.submit = file_submit,
+};

@@ -1,0 +1,77 @@
+/*
+ * config.h - the daemon's configuration file (docs/config.md): portals,
+ * daemon settings and the targets to create at start. Loading only parses
+ * and validates (every error names the file, line and problem); applying
+ * creates the targets through core.h.
+ */
+#ifndef RINGTGT_CONFIG_H
+#define RINGTGT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/core.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/ringtgt/ringtgt.conf"
+#define CONFIG_DEFAULT_PORT 3260
+
+struct config_lun {
+	uint64_t lun;
+	struct core_lun_spec spec;	/* strings owned by the config */
+	int line;			/* where "lun N {" is */
+};
+
+struct config_target {
+	char *iqn;
+	int tid;			/* 0: next free */
+	bool controller;		/* LUN 0 = storage array controller */
+	struct config_lun *luns;
+	size_t nluns;
+	char **acls;
+	size_t nacls;
+	int line;			/* where "target ... {" is */
+};
+
+struct ringtgt_config {
+	char *file;			/* name used in messages */
+	char **portals;			/* "addr:port" / "[addr6]:port" */
+	size_t nportals;
+	int nop_interval;		/* seconds between NOP-Ins; 0 = off */
+	int nop_timeout;		/* seconds to wait for NOP-Out; 0 = off */
+	int login_timeout;		/* seconds for a login to finish */
+	int reactors;			/* 0: one per CPU in the affinity mask */
+	char *event_loop;		/* "auto", "io_uring" or "epoll" */
+	struct config_target *targets;
+	size_t ntargets;
+};
+
+/*
+ * Parses and validates @path into @cfg (zeroed first). Returns 0, or
+ * -errno with "file:line: problem" in @err. On error @cfg holds nothing
+ * to free.
+ */
+int config_load(const char *path, struct ringtgt_config *cfg, char *err,
+		size_t errlen);
+/* Same for a string; messages name the file "<config>". For tests. */
+int config_parse_buf(const char *text, struct ringtgt_config *cfg, char *err,
+		     size_t errlen);
+void config_free(struct ringtgt_config *cfg);
+
+/*
+ * Creates every target, LUN and ACL of @cfg through core.h. For LUNs with
+ * create = true, missing parent directories of the image are created
+ * (0755). On failure, the targets this call created are removed again and
+ * err->msg names the file and line. Returns 0 or -errno.
+ */
+int config_apply(const struct ringtgt_config *cfg, struct core_err *err);
+
+/*
+ * Parses a portal "1.2.3.4:3260", "[::1]:3260", "1.2.3.4" or "[::]"
+ * (port 3260 when absent) into @ss / @len. Returns 0 or -EINVAL.
+ */
+int config_portal_parse(const char *s, struct sockaddr_storage *ss,
+			socklen_t *len);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * ctl.h - the daemon's control socket: a Unix stream socket served by its
+ * own thread, speaking newline-delimited JSON (docs/control-protocol.md).
+ * Requests change the daemon through core.h; nothing here runs on a
+ * reactor, so blocking I/O is fine.
+ */
+#ifndef RINGTGT_CTL_H
+#define RINGTGT_CTL_H
+
+struct json_object;
+struct ctl_server;
+
+#define CTL_DEFAULT_PATH "/run/ringtgt/ringtgtd.sock"
+/* A request line longer than this gets an error and the connection closed. */
+#define CTL_MAX_REQUEST (1u << 20)
+#define CTL_PROTO_VERSION 1
+
+/*
+ * Creates @path's parent directory (0755) if missing, removes a stale
+ * socket left by a dead daemon, binds @path (mode 0600) and starts the
+ * control thread. Returns 0 and *out, or -errno after logging why:
+ * -EADDRINUSE when another daemon answers on @path, -EEXIST when @path is
+ * something other than a socket.
+ */
+int ctl_server_start(const char *path, struct ctl_server **out);
+/* Stops the thread, closes every connection, unlinks the socket. */
+void ctl_server_stop(struct ctl_server *s);
+/*
+ * Daemon-wide facts for "daemon.status" (e.g. {"reactors": 4,
+ * "event_loop": "io_uring", "portals": [...]}); their keys are merged
+ * into the reply next to version, pid, uptime, targets and sessions.
+ * Takes ownership of @info (NULL clears). Thread-safe; call any time.
+ */
+void ctl_server_set_status(struct ctl_server *s, struct json_object *info);
+
+#endif

@@ -1,0 +1,436 @@
+/*
+ * ops.c - the control protocol's operations: request validation (version,
+ * op, argument names and types), one handler per op in a table, and the
+ * reply envelope. The protocol is described in docs/control-protocol.md.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "ctl.h"
+#include "ctl_internal.h"
+#include "ringtgt/ctl.h"
+
+struct ctl_req {
+	struct ctl_server *server;
+	json_object *args;		/* never NULL: {} when absent */
+	json_object *result;		/* handler's, NULL for null */
+	struct core_err err;
+};
+
+struct ctl_op {
+	const char *name;
+	/* Argument names the op accepts; anything else is an error. */
+	const char *const *args;
+	int (*fn)(struct ctl_req *r);
+};
+
+__attribute__((format(printf, 3, 4)))
+static int req_fail(struct ctl_req *r, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->err.msg, sizeof(r->err.msg), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* --- argument helpers: 0, -ENOENT when absent and optional, -EINVAL --- */
+
+static int arg_get(struct ctl_req *r, const char *key, bool required,
+		   json_type type, const char *what, json_object **out)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(r->args, key, &v) || !v) {
+		if (required)
+			return req_fail(r, -EINVAL, "missing argument '%s'", key);
+		return -ENOENT;
+	}
+	if (!json_object_is_type(v, type))
+		return req_fail(r, -EINVAL, "argument '%s' must be %s", key, what);
+	*out = v;
+	return 0;
+}
+
+static int arg_str(struct ctl_req *r, const char *key, bool required,
+		   const char **out)
+{
+	json_object *v = NULL;
+	int rc = arg_get(r, key, required, json_type_string, "a string", &v);
+
+	if (rc == 0)
+		*out = json_object_get_string(v);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+static int arg_bool(struct ctl_req *r, const char *key, bool *out)
+{
+	json_object *v = NULL;
+	int rc = arg_get(r, key, false, json_type_boolean, "true or false", &v);
+
+	if (rc == 0)
+		*out = json_object_get_boolean(v);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+static int arg_uint(struct ctl_req *r, const char *key, bool required,
+		    uint64_t max, uint64_t *out)
+{
+	json_object *v = NULL;
+	int64_t n;
+	int rc = arg_get(r, key, required, json_type_int, "an integer", &v);
+
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	n = json_object_get_int64(v);
+	if (n < 0 || (uint64_t)n > max)
+		return req_fail(r, -ERANGE, "argument '%s' out of range 0..%llu",
+				key, (unsigned long long)max);
+	*out = (uint64_t)n;
+	return 0;
+}
+
+/* A size is bytes (integer) or a string with a K/M/G/T suffix. */
+static int arg_size(struct ctl_req *r, const char *key, uint64_t *out)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(r->args, key, &v) || !v)
+		return 0;
+	if (json_object_is_type(v, json_type_int))
+		return arg_uint(r, key, false, INT64_MAX, out);
+	if (json_object_is_type(v, json_type_string) &&
+	    ringtgt_parse_size(json_object_get_string(v), out) == 0)
+		return 0;
+	return req_fail(r, -EINVAL,
+			"argument '%s' must be bytes or a size like \"10G\"", key);
+}
+
+/* --- handlers ------------------------------------------------------------ */
+
+static int op_target_add(struct ctl_req *r)
+{
+	const char *iqn = NULL;
+	uint64_t tid = 0;
+	int rc, got;
+
+	if ((rc = arg_str(r, "iqn", true, &iqn)) ||
+	    (rc = arg_uint(r, "tid", false, INT32_MAX, &tid)))
+		return rc;
+	rc = core_target_add(iqn, (int)tid, &got, &r->err);
+	if (rc)
+		return rc;
+	r->result = json_object_new_object();
+	json_object_object_add(r->result, "tid", json_object_new_int(got));
+	json_object_object_add(r->result, "iqn", json_object_new_string(iqn));
+	return 0;
+}
+
+static int op_target_remove(struct ctl_req *r)
+{
+	const char *iqn = NULL;
+	bool force = false;
+	int rc;
+
+	if ((rc = arg_str(r, "iqn", true, &iqn)) ||
+	    (rc = arg_bool(r, "force", &force)))
+		return rc;
+	return core_target_remove(iqn, force, &r->err);
+}
+
+static int op_target_list(struct ctl_req *r)
+{
+	r->result = core_targets_json();
+	return r->result ? 0 : req_fail(r, -ENOMEM, "out of memory");
+}
+
+static int op_lun_add(struct ctl_req *r)
+{
+	struct core_lun_spec spec = { .type = SCSI_LU_DISK };
+	const char *iqn = NULL, *type = NULL;
+	uint64_t lun = 0, bsz = 0;
+	int rc;
+
+	if ((rc = arg_str(r, "iqn", true, &iqn)) ||
+	    (rc = arg_uint(r, "lun", true, SCSI_MAX_LUNS - 1, &lun)) ||
+	    (rc = arg_str(r, "type", false, &type)) ||
+	    (rc = arg_str(r, "backing", false, &spec.backing)) ||
+	    (rc = arg_str(r, "path", false, &spec.path)) ||
+	    (rc = arg_size(r, "size", &spec.size)) ||
+	    (rc = arg_bool(r, "create", &spec.create)) ||
+	    (rc = arg_bool(r, "readonly", &spec.readonly)) ||
+	    (rc = arg_bool(r, "direct", &spec.direct)) ||
+	    (rc = arg_uint(r, "block_size", false, 65536, &bsz)) ||
+	    (rc = arg_str(r, "serial", false, &spec.serial)))
+		return rc;
+	if (type && strcmp(type, "controller") == 0)
+		spec.type = SCSI_LU_CONTROLLER;
+	else if (type && strcmp(type, "disk") != 0)
+		return req_fail(r, -EINVAL,
+				"argument 'type' must be \"disk\" or \"controller\"");
+	spec.block_size = (uint32_t)bsz;
+	rc = core_lun_add(iqn, lun, &spec, &r->err);
+	if (rc)
+		return rc;
+	r->result = json_object_new_object();
+	json_object_object_add(r->result, "iqn", json_object_new_string(iqn));
+	json_object_object_add(r->result, "lun", json_object_new_uint64(lun));
+	return 0;
+}
+
+static int op_lun_remove(struct ctl_req *r)
+{
+	const char *iqn = NULL;
+	uint64_t lun = 0;
+	bool force = false;
+	int rc;
+
+	if ((rc = arg_str(r, "iqn", true, &iqn)) ||
+	    (rc = arg_uint(r, "lun", true, SCSI_MAX_LUNS - 1, &lun)) ||
+	    (rc = arg_bool(r, "force", &force)))
+		return rc;
+	return core_lun_remove(iqn, lun, force, &r->err);
+}
+
+static int op_acl_add(struct ctl_req *r)
+{
+	const char *iqn = NULL, *rule = NULL;
+	int rc;
+
+	if ((rc = arg_str(r, "iqn", true, &iqn)) ||
+	    (rc = arg_str(r, "rule", true, &rule)))
+		return rc;
+	return core_acl_add(iqn, rule, &r->err);
+}
+
+static int op_acl_remove(struct ctl_req *r)
+{
+	const char *iqn = NULL, *rule = NULL;
+	int rc;
+
+	if ((rc = arg_str(r, "iqn", true, &iqn)) ||
+	    (rc = arg_str(r, "rule", true, &rule)))
+		return rc;
+	return core_acl_remove(iqn, rule, &r->err);
+}
+
+static int op_session_list(struct ctl_req *r)
+{
+	r->result = core_sessions_json();
+	return r->result ? 0 : req_fail(r, -ENOMEM, "out of memory");
+}
+
+static int op_daemon_status(struct ctl_req *r)
+{
+	json_object *o = json_object_new_object();
+	json_object *targets = core_targets_json();
+	json_object *sessions = core_sessions_json();
+	json_object *info = ctl_server_status_info(r->server);
+
+	json_object_object_add(o, "version", json_object_new_string(RINGTGT_VERSION));
+	json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
+	json_object_object_add(o, "uptime",
+		json_object_new_double(ctl_server_uptime(r->server)));
+	json_object_object_add(o, "control_socket",
+		json_object_new_string(ctl_server_path(r->server)));
+	json_object_object_add(o, "targets", json_object_new_int(
+		(int)json_object_array_length(targets)));
+	json_object_object_add(o, "sessions", json_object_new_int(
+		(int)json_object_array_length(sessions)));
+	json_object_put(targets);
+	json_object_put(sessions);
+	if (info) {
+		json_object_object_foreach(info, k, v)
+			json_object_object_add(o, k, json_object_get(v));
+		json_object_put(info);
+	}
+	r->result = o;
+	return 0;
+}
+
+static const char *const args_none[] = { NULL };
+static const char *const args_target_add[] = { "iqn", "tid", NULL };
+static const char *const args_iqn_force[] = { "iqn", "force", NULL };
+static const char *const args_lun_add[] = {
+	"iqn", "lun", "type", "backing", "path", "size", "create", "readonly",
+	"direct", "block_size", "serial", NULL
+};
+static const char *const args_lun_remove[] = { "iqn", "lun", "force", NULL };
+static const char *const args_acl[] = { "iqn", "rule", NULL };
+
+static const struct ctl_op ctl_ops[] = {
+	{ "target.add", args_target_add, op_target_add },
+	{ "target.remove", args_iqn_force, op_target_remove },
+	{ "target.list", args_none, op_target_list },
+	{ "lun.add", args_lun_add, op_lun_add },
+	{ "lun.remove", args_lun_remove, op_lun_remove },
+	{ "acl.add", args_acl, op_acl_add },
+	{ "acl.remove", args_acl, op_acl_remove },
+	{ "session.list", args_none, op_session_list },
+	{ "daemon.status", args_none, op_daemon_status },
+};
+
+/* --- envelope ------------------------------------------------------------ */
+
+static json_object *reply_new(bool ok)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "v", json_object_new_int(CTL_PROTO_VERSION));
+	json_object_object_add(o, "ok", json_object_new_boolean(ok));
+	return o;
+}
+
+json_object *ctl_reply_error(int err, const char *fmt, ...)
+{
+	json_object *o = reply_new(false);
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	json_object_object_add(o, "errno", json_object_new_int(err));
+	return o;
+}
+
+static const struct ctl_op *op_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ctl_ops); i++)
+		if (strcmp(ctl_ops[i].name, name) == 0)
+			return &ctl_ops[i];
+	return NULL;
+}
+
+static const char *unknown_arg(const struct ctl_op *op, json_object *args)
+{
+	json_object_object_foreach(args, key, val) {
+		size_t i;
+
+		(void)val;
+		for (i = 0; op->args[i]; i++)
+			if (strcmp(op->args[i], key) == 0)
+				break;
+		if (!op->args[i])
+			return key;
+	}
+	return NULL;
+}
+
+/* Parses the line as exactly one JSON value (nothing after it). */
+static json_object *parse_line(const char *line, size_t len, char *why,
+			       size_t whylen)
+{
+	struct json_tokener *tok = json_tokener_new_ex(32);
+	enum json_tokener_error jerr;
+	json_object *o;
+	size_t used;
+
+	if (!tok) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' ||
+		       line[len - 1] == '\t'))
+		len--;
+	o = json_tokener_parse_ex(tok, line, (int)len);
+	jerr = json_tokener_get_error(tok);
+	used = json_tokener_get_parse_end(tok);
+	if (jerr == json_tokener_continue) {
+		snprintf(why, whylen, "malformed JSON: unexpected end of request");
+	} else if (jerr != json_tokener_success) {
+		snprintf(why, whylen, "malformed JSON at byte %zu: %s", used,
+			 json_tokener_error_desc(jerr));
+	} else if (used != len) {
+		snprintf(why, whylen,
+			 "malformed JSON: extra data at byte %zu (one request per line)",
+			 used);
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+json_object *ctl_handle_line(struct ctl_server *s, const char *line,
+			     size_t len)
+{
+	struct ctl_req r = { .server = s };
+	const struct ctl_op *op;
+	json_object *req, *v, *reply;
+	const char *name, *bad;
+	char why[256];
+	int rc;
+
+	req = parse_line(line, len, why, sizeof(why));
+	if (!req)
+		return ctl_reply_error(EPROTO, "%s", why);
+	if (!json_object_is_type(req, json_type_object)) {
+		reply = ctl_reply_error(EPROTO, "a request is a JSON object");
+		goto out;
+	}
+	if (!json_object_object_get_ex(req, "v", &v) ||
+	    !json_object_is_type(v, json_type_int)) {
+		reply = ctl_reply_error(EPROTO,
+			"missing protocol version (\"v\": %d)", CTL_PROTO_VERSION);
+		goto out;
+	}
+	if (json_object_get_int64(v) != CTL_PROTO_VERSION) {
+		reply = ctl_reply_error(EPROTONOSUPPORT,
+			"protocol version %lld not supported (this daemon speaks %d)",
+			(long long)json_object_get_int64(v), CTL_PROTO_VERSION);
+		goto out;
+	}
+	if (!json_object_object_get_ex(req, "op", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		reply = ctl_reply_error(EPROTO, "missing \"op\" (a string)");
+		goto out;
+	}
+	name = json_object_get_string(v);
+	op = op_find(name);
+	if (!op) {
+		reply = ctl_reply_error(EOPNOTSUPP, "unknown op '%s'", name);
+		goto out;
+	}
+	if (json_object_object_get_ex(req, "args", &r.args) && r.args &&
+	    !json_object_is_type(r.args, json_type_object)) {
+		reply = ctl_reply_error(EINVAL, "\"args\" must be an object");
+		goto out;
+	}
+	if (!r.args)
+		r.args = json_object_new_object();
+	else
+		json_object_get(r.args);
+	bad = unknown_arg(op, r.args);
+	if (bad) {
+		reply = ctl_reply_error(EINVAL, "%s: unknown argument '%s'",
+					name, bad);
+		json_object_put(r.args);
+		goto out;
+	}
+
+	rc = op->fn(&r);
+	json_object_put(r.args);
+	if (rc) {
+		json_object_put(r.result);
+		if (!r.err.msg[0])
+			snprintf(r.err.msg, sizeof(r.err.msg), "%s", strerror(-rc));
+		reply = ctl_reply_error(-rc, "%s", r.err.msg);
+		goto out;
+	}
+	reply = reply_new(true);
+	json_object_object_add(reply, "result", r.result);
+out:
+	/* Echo a client's request id so pipelining clients can match. */
+	if (json_object_is_type(req, json_type_object) &&
+	    json_object_object_get_ex(req, "id", &v))
+		json_object_object_add(reply, "id", json_object_get(v));
+	json_object_put(req);
+	return reply;
+}

@@ -1,0 +1,425 @@
+/*
+ * server.c - the control socket: binding it safely (stale sockets, a
+ * second daemon, permissions), and one thread that polls the listening
+ * socket and its clients, cuts their input into lines and answers each
+ * line with one reply line. The requests themselves are handled in ops.c.
+ *
+ * Clients are served one request at a time on this thread; a request only
+ * touches core.h, so a slow one (opening a file) delays other control
+ * clients but never a reactor.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "ctl.h"
+#include "ctl_internal.h"
+
+#define CTL_MAX_CLIENTS 32
+
+struct ctl_client {
+	int fd;
+	char *buf;		/* unprocessed input */
+	size_t len, cap;
+};
+
+struct ctl_server {
+	pthread_t thread;
+	int listen_fd;
+	int wake[2];			/* pipe: stop request */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t dev;			/* of the socket we bound, to unlink */
+	ino_t ino;			/* only our own at stop */
+	struct timespec started;
+	struct ctl_client clients[CTL_MAX_CLIENTS];
+	int nclients;
+	pthread_mutex_t lock;		/* status_info */
+	json_object *status_info;
+};
+
+void ctl_server_set_status(struct ctl_server *s, json_object *info)
+{
+	json_object *old;
+
+	pthread_mutex_lock(&s->lock);
+	old = s->status_info;
+	s->status_info = info;
+	pthread_mutex_unlock(&s->lock);
+	json_object_put(old);
+}
+
+json_object *ctl_server_status_info(struct ctl_server *s)
+{
+	json_object *copy = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->status_info)
+		json_object_deep_copy(s->status_info, &copy, NULL);
+	pthread_mutex_unlock(&s->lock);
+	return copy;
+}
+
+const char *ctl_server_path(const struct ctl_server *s)
+{
+	return s->path;
+}
+
+double ctl_server_uptime(const struct ctl_server *s)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - s->started.tv_sec) +
+	       (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
+}
+
+/* --- binding ------------------------------------------------------------- */
+
+/* mkdir -p for the directory part of @path. */
+static int make_parent_dirs(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/*
+ * A socket file already at @path: if a daemon answers, refuse; if nobody
+ * listens (ECONNREFUSED), it was left by a dead daemon and goes.
+ */
+static int clear_stale_socket(const char *path, const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		rc = -errno;
+		log_err("control socket %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		log_err("control socket %s: exists and is not a socket; not touching it",
+			path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0) {
+		close(fd);
+		log_err("control socket %s: another ringtgtd is answering on it",
+			path);
+		return -EADDRINUSE;
+	}
+	rc = errno;
+	close(fd);
+	if (rc != ECONNREFUSED) {
+		log_err("control socket %s: %s", path, strerror(rc));
+		return -rc;
+	}
+	log_info("removing stale control socket %s", path);
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int bind_socket(struct ctl_server *s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, rc;
+
+	memcpy(sa.sun_path, s->path, strlen(s->path) + 1);
+	rc = make_parent_dirs(s->path);
+	if (rc) {
+		log_err("control socket %s: cannot create its directory: %s",
+			s->path, strerror(-rc));
+		return rc;
+	}
+	rc = clear_stale_socket(s->path, &sa);
+	if (rc)
+		return rc;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		rc = -errno;
+		log_err("control socket %s: bind: %s", s->path, strerror(-rc));
+		goto err_close;
+	}
+	/* Nobody can connect before listen(), so this leaves no window. */
+	if (chmod(s->path, 0600) || stat(s->path, &st)) {
+		rc = -errno;
+		log_err("control socket %s: %s", s->path, strerror(-rc));
+		goto err_unlink;
+	}
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	if (listen(fd, 16)) {
+		rc = -errno;
+		log_err("control socket %s: listen: %s", s->path, strerror(-rc));
+		goto err_unlink;
+	}
+	s->listen_fd = fd;
+	return 0;
+
+err_unlink:
+	unlink(s->path);
+err_close:
+	close(fd);
+	return rc;
+}
+
+/* --- connections ------------------------------------------------------- */
+
+static int send_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int send_reply(int fd, json_object *reply)
+{
+	const char *text;
+	int rc;
+
+	if (!reply)
+		return -ENOMEM;
+	text = json_object_to_json_string_ext(reply,
+		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	rc = send_all(fd, text, strlen(text));
+	if (!rc)
+		rc = send_all(fd, "\n", 1);
+	json_object_put(reply);
+	return rc;
+}
+
+static void client_close(struct ctl_server *s, int i)
+{
+	close(s->clients[i].fd);
+	free(s->clients[i].buf);
+	s->clients[i] = s->clients[--s->nclients];
+}
+
+static void client_accept(struct ctl_server *s)
+{
+	struct timeval tv = { .tv_sec = 5 };
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno != EINTR && errno != EAGAIN)
+			log_warn("control socket: accept: %s", strerror(errno));
+		return;
+	}
+	if (s->nclients == CTL_MAX_CLIENTS) {
+		send_reply(fd, ctl_reply_error(EMFILE,
+			"too many control connections (%d)", CTL_MAX_CLIENTS));
+		close(fd);
+		return;
+	}
+	/* A client that stops reading must not wedge the control thread. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	s->clients[s->nclients++] = (struct ctl_client){ .fd = fd };
+}
+
+/* Returns false when the connection is to be closed. */
+static bool client_read(struct ctl_server *s, struct ctl_client *c)
+{
+	size_t start = 0;
+	ssize_t n;
+
+	if (c->cap - c->len < 4096) {
+		size_t ncap = c->cap ? c->cap * 2 : 8192;
+		char *nb;
+
+		if (ncap > CTL_MAX_REQUEST + 4096)
+			ncap = CTL_MAX_REQUEST + 4096;
+		nb = realloc(c->buf, ncap);
+		if (!nb)
+			return false;
+		c->buf = nb;
+		c->cap = ncap;
+	}
+	n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+	if (n <= 0)
+		return n < 0 && (errno == EINTR || errno == EAGAIN);
+	c->len += (size_t)n;
+
+	for (;;) {
+		char *nl = memchr(c->buf + start, '\n', c->len - start);
+		size_t llen;
+
+		if (!nl)
+			break;
+		llen = (size_t)(nl - (c->buf + start));
+		if (llen > CTL_MAX_REQUEST) {
+			send_reply(c->fd, ctl_reply_error(E2BIG,
+				"request longer than %u bytes", CTL_MAX_REQUEST));
+			return false;
+		}
+		*nl = '\0';
+		/* Blank lines (a stray "\r\n", a keep-alive) get no reply. */
+		if (c->buf[start + strspn(c->buf + start, " \t\r")] != '\0' &&
+		    send_reply(c->fd, ctl_handle_line(s, c->buf + start, llen)))
+			return false;
+		start += llen + 1;
+	}
+	memmove(c->buf, c->buf + start, c->len - start);
+	c->len -= start;
+	if (c->len > CTL_MAX_REQUEST) {
+		send_reply(c->fd, ctl_reply_error(E2BIG,
+			"request longer than %u bytes", CTL_MAX_REQUEST));
+		return false;
+	}
+	return true;
+}
+
+static void *ctl_thread(void *arg)
+{
+	struct ctl_server *s = arg;
+	struct pollfd pfd[CTL_MAX_CLIENTS + 2];
+
+	for (;;) {
+		int n = 0;
+
+		pfd[n++] = (struct pollfd){ .fd = s->wake[0], .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+		for (int i = 0; i < s->nclients; i++)
+			pfd[n++] = (struct pollfd){ .fd = s->clients[i].fd,
+						    .events = POLLIN };
+		if (poll(pfd, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("control socket: poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents)
+			break;
+		/* Walk backwards: client_close() moves the last one down. */
+		for (int i = s->nclients - 1; i >= 0; i--) {
+			if (!pfd[i + 2].revents)
+				continue;
+			if (!client_read(s, &s->clients[i]))
+				client_close(s, i);
+		}
+		if (pfd[1].revents & POLLIN)
+			client_accept(s);
+	}
+	while (s->nclients)
+		client_close(s, s->nclients - 1);
+	return NULL;
+}
+
+int ctl_server_start(const char *path, struct ctl_server **out)
+{
+	struct ctl_server *s;
+	sigset_t all, old;
+	int rc;
+
+	if (!path)
+		path = CTL_DEFAULT_PATH;
+	if (strlen(path) >= sizeof(s->path) || !*path) {
+		log_err("control socket path '%s' is empty or too long (max %zu)",
+			path, sizeof(s->path) - 1);
+		return -ENAMETOOLONG;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	pthread_mutex_init(&s->lock, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	s->listen_fd = -1;
+	if (pipe2(s->wake, O_CLOEXEC)) {
+		rc = -errno;
+		goto err_free;
+	}
+	rc = bind_socket(s);
+	if (rc)
+		goto err_pipe;
+
+	/* The control thread takes no signals; the main thread handles them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = -pthread_create(&s->thread, NULL, ctl_thread, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		log_err("control socket: cannot start thread: %s", strerror(-rc));
+		goto err_sock;
+	}
+	log_info("control socket listening on %s", s->path);
+	*out = s;
+	return 0;
+
+err_sock:
+	close(s->listen_fd);
+	unlink(s->path);
+err_pipe:
+	close(s->wake[0]);
+	close(s->wake[1]);
+err_free:
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	return rc;
+}
+
+void ctl_server_stop(struct ctl_server *s)
+{
+	struct stat st;
+	char c = 'x';
+
+	if (!s)
+		return;
+	while (write(s->wake[1], &c, 1) < 0 && errno == EINTR)
+		;
+	pthread_join(s->thread, NULL);
+	/* Unlink only our socket, not one a newer daemon bound since. */
+	if (stat(s->path, &st) == 0 && st.st_dev == s->dev &&
+	    st.st_ino == s->ino)
+		unlink(s->path);
+	close(s->listen_fd);
+	close(s->wake[0]);
+	close(s->wake[1]);
+	json_object_put(s->status_info);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}

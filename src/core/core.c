@@ -1,0 +1,732 @@
+/*
+ * core.c - the target registry. Targets live on one list in tid order,
+ * each with its ACL rules and a struct scsi_target holding its LUN table;
+ * live sessions live on a second list. One mutex (core_lock) guards both
+ * lists, every target's ACLs and session count; it is held only for short,
+ * non-blocking work because reactors take it at login. Administrative
+ * changes (which may open files) are serialised by core_admin_lock and
+ * never hold core_lock while doing I/O.
+ *
+ * Targets are reference counted: the registry holds one reference, every
+ * core_target_find() caller one more. Removal unlinks the target and drops
+ * the registry's reference; the last put destroys the LUN table.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <json-c/json.h>
+
+#include "base/log.h"
+#include "core.h"
+#include "core_internal.h"
+
+/* What the core remembers about a LUN beyond what scsi.h exposes. */
+struct core_lun_meta {
+	uint32_t block_size;
+	bool direct;
+	bool readonly;
+};
+
+struct tgt_target {
+	struct list_head link;		/* core_targets, under core_lock */
+	atomic_int refs;
+	int tid;
+	bool linked;			/* on core_targets */
+	int nsessions;			/* under core_lock */
+	struct core_acl *acls;		/* under core_lock */
+	int nacls;
+	struct core_lun_meta meta[SCSI_MAX_LUNS]; /* under core_admin_lock */
+	char iqn[CORE_NAME_MAX + 1];
+	struct scsi_target scsi;
+};
+
+static pthread_mutex_t core_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t core_admin_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct list_head core_targets = LIST_HEAD_INIT(core_targets);
+static struct list_head core_sessions = LIST_HEAD_INIT(core_sessions);
+
+__attribute__((format(printf, 3, 4)))
+static int core_fail(struct core_err *err, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+void core_init(void)
+{
+	/* The lists and locks are statically initialised. */
+}
+
+/* Caller holds core_lock. */
+static struct tgt_target *target_lookup(const char *iqn)
+{
+	struct tgt_target *t;
+
+	list_for_each_entry(t, &core_targets, link)
+		if (strcasecmp(t->iqn, iqn) == 0)
+			return t;
+	return NULL;
+}
+
+/* Caller holds core_lock; asks every session on @t to go away. */
+static void target_evict_sessions(struct tgt_target *t)
+{
+	struct core_session *s;
+
+	list_for_each_entry(s, &core_sessions, link)
+		if (s->target == t && s->evict)
+			s->evict(s);
+}
+
+static void target_free(struct tgt_target *t)
+{
+	scsi_target_destroy(&t->scsi);
+	free(t->acls);
+	free(t);
+}
+
+void core_target_get(struct tgt_target *t)
+{
+	atomic_fetch_add(&t->refs, 1);
+}
+
+void core_target_put(struct tgt_target *t)
+{
+	if (t && atomic_fetch_sub(&t->refs, 1) == 1)
+		target_free(t);
+}
+
+struct tgt_target *core_target_find(const char *iqn)
+{
+	struct tgt_target *t;
+
+	if (!iqn)
+		return NULL;
+	pthread_mutex_lock(&core_lock);
+	t = target_lookup(iqn);
+	if (t)
+		core_target_get(t);
+	pthread_mutex_unlock(&core_lock);
+	return t;
+}
+
+const char *core_target_iqn(const struct tgt_target *t)
+{
+	return t->iqn;
+}
+
+int core_target_tid(const struct tgt_target *t)
+{
+	return t->tid;
+}
+
+struct scsi_target *core_target_scsi(struct tgt_target *t)
+{
+	return &t->scsi;
+}
+
+int core_target_add(const char *iqn, int tid, int *tid_out,
+		    struct core_err *err)
+{
+	char why[sizeof(err->msg)];
+	struct tgt_target *t, *pos;
+	struct list_head *before;
+	int rc;
+
+	rc = core_name_check(iqn, why, sizeof(why));
+	if (rc)
+		return core_fail(err, rc, "%s", why);
+	if (tid < 0)
+		return core_fail(err, -EINVAL, "bad tid %d (use 1 or more, or 0 to pick one)",
+				 tid);
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return core_fail(err, -ENOMEM, "out of memory");
+	atomic_init(&t->refs, 1);
+	snprintf(t->iqn, sizeof(t->iqn), "%s", iqn);
+	list_init(&t->link);
+
+	pthread_mutex_lock(&core_admin_lock);
+	pthread_mutex_lock(&core_lock);
+	pos = target_lookup(iqn);
+	if (pos) {
+		rc = core_fail(err, -EEXIST, "target %s already exists (tid %d)",
+			       pos->iqn, pos->tid);
+		goto err_unlock;
+	}
+	if (tid == 0) {
+		/* The lowest free tid: the list is in tid order. */
+		tid = 1;
+		list_for_each_entry(pos, &core_targets, link) {
+			if (pos->tid != tid)
+				break;
+			tid++;
+		}
+	} else {
+		list_for_each_entry(pos, &core_targets, link) {
+			if (pos->tid == tid) {
+				rc = core_fail(err, -EEXIST,
+					       "tid %d is already used by %s",
+					       tid, pos->iqn);
+				goto err_unlock;
+			}
+		}
+	}
+	t->tid = tid;
+	before = &core_targets;
+	list_for_each_entry(pos, &core_targets, link) {
+		if (pos->tid > tid) {
+			before = &pos->link;
+			break;
+		}
+	}
+	scsi_target_init(&t->scsi, t->iqn);
+	list_add_tail(&t->link, before);
+	t->linked = true;
+	pthread_mutex_unlock(&core_lock);
+	pthread_mutex_unlock(&core_admin_lock);
+	log_info("target %s added (tid %d)", t->iqn, tid);
+	if (tid_out)
+		*tid_out = tid;
+	return 0;
+
+err_unlock:
+	pthread_mutex_unlock(&core_lock);
+	pthread_mutex_unlock(&core_admin_lock);
+	free(t);
+	return rc;
+}
+
+/* Caller holds core_lock. Unlinks @t; the caller drops the registry ref. */
+static void target_unlink(struct tgt_target *t)
+{
+	list_del(&t->link);
+	t->linked = false;
+	if (t->nsessions)
+		target_evict_sessions(t);
+}
+
+int core_target_remove(const char *iqn, bool force, struct core_err *err)
+{
+	struct tgt_target *t;
+	int n, tid;
+
+	if (!iqn)
+		return core_fail(err, -EINVAL, "no target name given");
+	pthread_mutex_lock(&core_admin_lock);
+	pthread_mutex_lock(&core_lock);
+	t = target_lookup(iqn);
+	if (!t) {
+		pthread_mutex_unlock(&core_lock);
+		pthread_mutex_unlock(&core_admin_lock);
+		return core_fail(err, -ENOENT, "no target %s", iqn);
+	}
+	n = t->nsessions;
+	if (n && !force) {
+		pthread_mutex_unlock(&core_lock);
+		pthread_mutex_unlock(&core_admin_lock);
+		return core_fail(err, -EBUSY,
+				 "target %s has %d session%s; use --force to remove it anyway",
+				 iqn, n, n == 1 ? "" : "s");
+	}
+	tid = t->tid;
+	target_unlink(t);
+	pthread_mutex_unlock(&core_lock);
+	pthread_mutex_unlock(&core_admin_lock);
+	log_info("target %s removed (tid %d)%s", iqn, tid,
+		 n ? ", closing its sessions" : "");
+	core_target_put(t);
+	return 0;
+}
+
+void core_shutdown(void)
+{
+	struct tgt_target *t, *tmp;
+	struct list_head gone = LIST_HEAD_INIT(gone);
+
+	pthread_mutex_lock(&core_admin_lock);
+	pthread_mutex_lock(&core_lock);
+	list_for_each_entry_safe(t, tmp, &core_targets, link) {
+		target_unlink(t);
+		list_add_tail(&t->link, &gone);
+	}
+	pthread_mutex_unlock(&core_lock);
+	pthread_mutex_unlock(&core_admin_lock);
+	list_for_each_entry_safe(t, tmp, &gone, link) {
+		list_del(&t->link);
+		core_target_put(t);
+	}
+}
+
+/* --- LUNs ---------------------------------------------------------------- */
+
+static int lun_check_spec(uint64_t lun,
+			  const struct core_lun_spec *spec,
+			  const struct bs_ops **ops_out, struct core_err *err)
+{
+	const char *backing = spec->backing ? spec->backing : "file";
+	const struct bs_ops *ops;
+	uint32_t bsz = spec->block_size ? spec->block_size : 512;
+
+	*ops_out = NULL;
+	if (spec->type == SCSI_LU_CONTROLLER)
+		return 0;
+	if (spec->type != SCSI_LU_DISK)
+		return core_fail(err, -EINVAL, "LUN %llu: unknown LU type %d",
+				 (unsigned long long)lun, (int)spec->type);
+	ops = bs_type_find(backing);
+	if (!ops)
+		return core_fail(err, -EINVAL,
+				 "LUN %llu: unknown backing store '%s' (use file or ram)",
+				 (unsigned long long)lun, backing);
+	if (strcmp(backing, "ram") == 0) {
+		if (!spec->size)
+			return core_fail(err, -EINVAL,
+					 "LUN %llu: a ram LUN needs a size",
+					 (unsigned long long)lun);
+	} else if (!spec->path || !*spec->path) {
+		return core_fail(err, -EINVAL,
+				 "LUN %llu: a %s LUN needs a path",
+				 (unsigned long long)lun, backing);
+	}
+	if (bsz != 512 && bsz != 4096)
+		return core_fail(err, -EINVAL,
+				 "LUN %llu: block size %u not supported (512 or 4096)",
+				 (unsigned long long)lun, bsz);
+	if (spec->size % bsz)
+		return core_fail(err, -EINVAL,
+				 "LUN %llu: size %llu is not a multiple of the block size %u",
+				 (unsigned long long)lun,
+				 (unsigned long long)spec->size, bsz);
+	if (spec->serial) {
+		size_t n = strlen(spec->serial);
+		bool ok = n >= 1 && n <= CORE_SERIAL_MAX;
+
+		for (size_t i = 0; ok && i < n; i++)
+			ok = spec->serial[i] > 0x20 && spec->serial[i] < 0x7f;
+		if (!ok)
+			return core_fail(err, -EINVAL,
+					 "LUN %llu: serial '%s' must be 1..%d printable characters without spaces",
+					 (unsigned long long)lun, spec->serial,
+					 CORE_SERIAL_MAX);
+	}
+	*ops_out = ops;
+	return 0;
+}
+
+int core_lun_add(const char *iqn, uint64_t lun,
+		 const struct core_lun_spec *spec, struct core_err *err)
+{
+	struct scsi_lu_config cfg = { 0 };
+	const struct bs_ops *ops;
+	struct tgt_target *t;
+	struct scsi_lu *lu;
+	struct bs *bs = NULL;
+	int rc;
+
+	if (lun >= SCSI_MAX_LUNS)
+		return core_fail(err, -ERANGE, "LUN %llu out of range 0..%d",
+				 (unsigned long long)lun, SCSI_MAX_LUNS - 1);
+	t = core_target_find(iqn);
+	if (!t)
+		return core_fail(err, -ENOENT, "no target %s", iqn ? iqn : "");
+	rc = lun_check_spec(lun, spec, &ops, err);
+	if (rc)
+		goto out_put;
+
+	pthread_mutex_lock(&core_admin_lock);
+	/* Removed since we found it? (linked changes under the admin lock) */
+	if (!t->linked) {
+		rc = core_fail(err, -ENOENT, "no target %s", t->iqn);
+		goto out_unlock;
+	}
+	lu = scsi_target_get_lu(&t->scsi, lun);
+	if (lu) {
+		scsi_lu_put(lu);
+		rc = core_fail(err, -EEXIST, "target %s already has LUN %llu",
+			       t->iqn, (unsigned long long)lun);
+		goto out_unlock;
+	}
+	if (ops) {
+		struct bs_open_args args = {
+			.size = spec->size,
+			.create = spec->create,
+			.readonly = spec->readonly,
+			.direct = spec->direct,
+		};
+
+		errno = 0;
+		bs = bs_open(ops, spec->path, &args);
+		if (!bs) {
+			rc = errno ? -errno : -EIO;
+			rc = core_fail(err, rc, "LUN %llu: cannot open %s: %s",
+				       (unsigned long long)lun,
+				       spec->path ? spec->path : ops->name,
+				       strerror(-rc));
+			goto out_unlock;
+		}
+		if (bs->size < (spec->block_size ? spec->block_size : 512)) {
+			rc = core_fail(err, -EINVAL,
+				       "LUN %llu: %s holds %llu bytes, less than one block; give a size",
+				       (unsigned long long)lun,
+				       spec->path ? spec->path : ops->name,
+				       (unsigned long long)bs->size);
+			bs_close(bs);
+			goto out_unlock;
+		}
+	}
+	cfg.type = spec->type;
+	cfg.lun = lun;
+	cfg.bs = bs;
+	cfg.block_size = spec->block_size ? spec->block_size : 512;
+	cfg.target_name = t->iqn;
+	cfg.serial = spec->serial && *spec->serial ? spec->serial : NULL;
+	cfg.readonly = spec->readonly;
+	errno = 0;
+	lu = scsi_lu_new(&cfg);
+	if (!lu) {
+		rc = errno ? -errno : -ENOMEM;
+		/* scsi_lu_new() takes the store only when it succeeds. */
+		if (bs)
+			bs_close(bs);
+		rc = core_fail(err, rc, "LUN %llu: cannot create the logical unit: %s",
+			       (unsigned long long)lun, strerror(-rc));
+		goto out_unlock;
+	}
+	rc = scsi_target_add_lu(&t->scsi, lu);
+	if (rc) {
+		scsi_lu_put(lu);
+		rc = core_fail(err, rc, "cannot add LUN %llu to %s: %s",
+			       (unsigned long long)lun, t->iqn, strerror(-rc));
+		goto out_unlock;
+	}
+	t->meta[lun] = (struct core_lun_meta){
+		.block_size = cfg.block_size,
+		.direct = spec->direct,
+		.readonly = spec->readonly,
+	};
+	log_info("target %s: LUN %llu added (%s%s%s)", t->iqn,
+		 (unsigned long long)lun,
+		 spec->type == SCSI_LU_CONTROLLER ? "controller" : ops->name,
+		 bs && bs->path ? " " : "", bs && bs->path ? bs->path : "");
+out_unlock:
+	pthread_mutex_unlock(&core_admin_lock);
+out_put:
+	core_target_put(t);
+	return rc;
+}
+
+int core_lun_remove(const char *iqn, uint64_t lun, bool force,
+		    struct core_err *err)
+{
+	struct tgt_target *t;
+	int rc, n;
+
+	if (lun >= SCSI_MAX_LUNS)
+		return core_fail(err, -ERANGE, "LUN %llu out of range 0..%d",
+				 (unsigned long long)lun, SCSI_MAX_LUNS - 1);
+	t = core_target_find(iqn);
+	if (!t)
+		return core_fail(err, -ENOENT, "no target %s", iqn ? iqn : "");
+	pthread_mutex_lock(&core_admin_lock);
+	n = core_target_sessions(t);
+	if (n && !force) {
+		rc = core_fail(err, -EBUSY,
+			       "target %s has %d session%s; use --force to remove LUN %llu anyway",
+			       t->iqn, n, n == 1 ? "" : "s",
+			       (unsigned long long)lun);
+		goto out;
+	}
+	rc = scsi_target_remove_lu(&t->scsi, lun);
+	if (rc == -ENOENT)
+		rc = core_fail(err, rc, "target %s has no LUN %llu", t->iqn,
+			       (unsigned long long)lun);
+	else if (rc)
+		rc = core_fail(err, rc, "cannot remove LUN %llu from %s: %s",
+			       (unsigned long long)lun, t->iqn, strerror(-rc));
+	else
+		log_info("target %s: LUN %llu removed", t->iqn,
+			 (unsigned long long)lun);
+out:
+	pthread_mutex_unlock(&core_admin_lock);
+	core_target_put(t);
+	return rc;
+}
+
+/* --- ACLs ---------------------------------------------------------------- */
+
+int core_acl_add(const char *iqn, const char *rule, struct core_err *err)
+{
+	char why[sizeof(err->msg)];
+	struct core_acl a, *n;
+	struct tgt_target *t;
+	int rc;
+
+	rc = core_acl_parse(rule, &a, why, sizeof(why));
+	if (rc)
+		return core_fail(err, rc, "%s", why);
+	pthread_mutex_lock(&core_lock);
+	t = iqn ? target_lookup(iqn) : NULL;
+	if (!t) {
+		rc = core_fail(err, -ENOENT, "no target %s", iqn ? iqn : "");
+		goto out;
+	}
+	for (int i = 0; i < t->nacls; i++) {
+		if (strcmp(t->acls[i].text, a.text) == 0) {
+			rc = core_fail(err, -EEXIST,
+				       "target %s already has ACL rule %s",
+				       t->iqn, a.text);
+			goto out;
+		}
+	}
+	n = realloc(t->acls, (size_t)(t->nacls + 1) * sizeof(*n));
+	if (!n) {
+		rc = core_fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	t->acls = n;
+	t->acls[t->nacls++] = a;
+out:
+	pthread_mutex_unlock(&core_lock);
+	return rc;
+}
+
+int core_acl_remove(const char *iqn, const char *rule, struct core_err *err)
+{
+	char why[sizeof(err->msg)];
+	struct tgt_target *t;
+	struct core_acl a;
+	int rc;
+
+	rc = core_acl_parse(rule, &a, why, sizeof(why));
+	if (rc)
+		return core_fail(err, rc, "%s", why);
+	pthread_mutex_lock(&core_lock);
+	t = iqn ? target_lookup(iqn) : NULL;
+	if (!t) {
+		rc = core_fail(err, -ENOENT, "no target %s", iqn ? iqn : "");
+		goto out;
+	}
+	rc = core_fail(err, -ENOENT, "target %s has no ACL rule %s", t->iqn,
+		       a.text);
+	for (int i = 0; i < t->nacls; i++) {
+		if (strcmp(t->acls[i].text, a.text) == 0) {
+			memmove(&t->acls[i], &t->acls[i + 1],
+				(size_t)(t->nacls - i - 1) * sizeof(a));
+			t->nacls--;
+			rc = 0;
+			break;
+		}
+	}
+out:
+	pthread_mutex_unlock(&core_lock);
+	return rc;
+}
+
+/* Caller holds core_lock. */
+static bool target_allows_locked(const struct tgt_target *t,
+				 const char *initiator,
+				 const struct sockaddr *peer)
+{
+	for (int i = 0; i < t->nacls; i++)
+		if (core_acl_match(&t->acls[i], initiator, peer))
+			return true;
+	return false;
+}
+
+bool core_target_allows(struct tgt_target *t, const char *initiator,
+			const struct sockaddr *peer)
+{
+	bool ok;
+
+	pthread_mutex_lock(&core_lock);
+	ok = target_allows_locked(t, initiator, peer);
+	pthread_mutex_unlock(&core_lock);
+	return ok;
+}
+
+void core_targets_visible(const char *initiator, const struct sockaddr *peer,
+			  void (*cb)(void *ctx, const char *iqn), void *ctx)
+{
+	struct tgt_target **v = NULL, *t;
+	int n = 0, cap = 0;
+
+	/* Collect references, then call back without the lock held. */
+	pthread_mutex_lock(&core_lock);
+	list_for_each_entry(t, &core_targets, link) {
+		if (!target_allows_locked(t, initiator, peer))
+			continue;
+		if (n == cap) {
+			int ncap = cap ? cap * 2 : 16;
+			struct tgt_target **nv =
+				realloc(v, (size_t)ncap * sizeof(*nv));
+
+			if (!nv)
+				break;
+			v = nv;
+			cap = ncap;
+		}
+		core_target_get(t);
+		v[n++] = t;
+	}
+	pthread_mutex_unlock(&core_lock);
+	for (int i = 0; i < n; i++) {
+		cb(ctx, v[i]->iqn);
+		core_target_put(v[i]);
+	}
+	free(v);
+}
+
+/* --- sessions ------------------------------------------------------------ */
+
+void core_session_register(struct core_session *s)
+{
+	pthread_mutex_lock(&core_lock);
+	list_add_tail(&s->link, &core_sessions);
+	if (s->target) {
+		s->target->nsessions++;
+		/* Lost a race with a forced removal: ask it to leave. */
+		if (!s->target->linked && s->evict)
+			s->evict(s);
+	}
+	pthread_mutex_unlock(&core_lock);
+}
+
+void core_session_unregister(struct core_session *s)
+{
+	pthread_mutex_lock(&core_lock);
+	list_del(&s->link);
+	if (s->target)
+		s->target->nsessions--;
+	pthread_mutex_unlock(&core_lock);
+}
+
+int core_target_sessions(struct tgt_target *t)
+{
+	int n;
+
+	pthread_mutex_lock(&core_lock);
+	n = t->nsessions;
+	pthread_mutex_unlock(&core_lock);
+	return n;
+}
+
+/* --- JSON snapshots ------------------------------------------------------ */
+
+static void jadd(json_object *o, const char *k, json_object *v)
+{
+	json_object_object_add(o, k, v);
+}
+
+static json_object *jstr_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+/* Caller holds core_lock (so the target and its metadata are stable). */
+static json_object *lun_json(struct tgt_target *t, struct scsi_lu *lu)
+{
+	json_object *o = json_object_new_object();
+	uint64_t lun = scsi_lu_lun(lu);
+	const struct core_lun_meta *m = lun < SCSI_MAX_LUNS ? &t->meta[lun] : NULL;
+	struct bs *bs = scsi_lu_bs(lu);
+	bool disk = scsi_lu_type(lu) == SCSI_LU_DISK;
+
+	jadd(o, "lun", json_object_new_uint64(lun));
+	jadd(o, "type", json_object_new_string(disk ? "disk" : "controller"));
+	jadd(o, "backing", bs ? jstr_or_null(bs->ops->name) : NULL);
+	jadd(o, "path", bs && bs->ops != &bs_ram_ops ? jstr_or_null(bs->path) : NULL);
+	jadd(o, "size", json_object_new_uint64(bs ? bs->size : 0));
+	jadd(o, "block_size", !disk ? NULL : json_object_new_int(
+		m && m->block_size ? (int)m->block_size : 512));
+	jadd(o, "serial", jstr_or_null(scsi_lu_serial(lu)));
+	jadd(o, "readonly", json_object_new_boolean((bs && bs->readonly) ||
+						     (m && m->readonly)));
+	jadd(o, "direct", json_object_new_boolean(m && m->direct));
+	return o;
+}
+
+json_object *core_targets_json(void)
+{
+	json_object *arr = json_object_new_array();
+	struct tgt_target *t;
+	uint64_t luns[SCSI_MAX_LUNS];
+
+	/*
+	 * core_admin_lock keeps the LUN metadata steady; core_lock the list.
+	 * Lock order everywhere: admin, core, scsi target.
+	 */
+	pthread_mutex_lock(&core_admin_lock);
+	pthread_mutex_lock(&core_lock);
+	list_for_each_entry(t, &core_targets, link) {
+		json_object *o = json_object_new_object();
+		json_object *jl = json_object_new_array();
+		json_object *ja = json_object_new_array();
+		int n = scsi_target_list_luns(&t->scsi, luns, SCSI_MAX_LUNS);
+
+		for (int i = 0; i < n; i++) {
+			struct scsi_lu *lu = scsi_target_get_lu(&t->scsi, luns[i]);
+
+			if (!lu)
+				continue;
+			json_object_array_add(jl, lun_json(t, lu));
+			scsi_lu_put(lu);
+		}
+		for (int i = 0; i < t->nacls; i++)
+			json_object_array_add(ja,
+				json_object_new_string(t->acls[i].text));
+		jadd(o, "tid", json_object_new_int(t->tid));
+		jadd(o, "iqn", json_object_new_string(t->iqn));
+		jadd(o, "luns", jl);
+		jadd(o, "acls", ja);
+		jadd(o, "sessions", json_object_new_int(t->nsessions));
+		json_object_array_add(arr, o);
+	}
+	pthread_mutex_unlock(&core_lock);
+	pthread_mutex_unlock(&core_admin_lock);
+	return arr;
+}
+
+json_object *core_sessions_json(void)
+{
+	json_object *arr = json_object_new_array();
+	struct core_session *s;
+
+	pthread_mutex_lock(&core_lock);
+	list_for_each_entry(s, &core_sessions, link) {
+		json_object *o = json_object_new_object();
+
+		jadd(o, "target", s->target ?
+			json_object_new_string(s->target->iqn) : NULL);
+		jadd(o, "tid", s->target ? json_object_new_int(s->target->tid) :
+					   NULL);
+		jadd(o, "type", json_object_new_string(s->target ? "normal" :
+							       "discovery"));
+		jadd(o, "initiator", json_object_new_string(s->initiator));
+		jadd(o, "isid", json_object_new_string(s->isid));
+		jadd(o, "tsih", json_object_new_int(s->tsih));
+		jadd(o, "peer", json_object_new_string(s->peer));
+		jadd(o, "local", json_object_new_string(s->local));
+		jadd(o, "reactor", json_object_new_int(s->reactor));
+		jadd(o, "connections", json_object_new_int(s->connections));
+		jadd(o, "header_digest", json_object_new_string(
+			s->header_digest ? "CRC32C" : "None"));
+		jadd(o, "data_digest", json_object_new_string(
+			s->data_digest ? "CRC32C" : "None"));
+		json_object_array_add(arr, o);
+	}
+	pthread_mutex_unlock(&core_lock);
+	return arr;
+}

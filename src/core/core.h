@@ -1,0 +1,135 @@
+/*
+ * core.h - the target registry: targets, their LUN tables and ACLs, and
+ * the list of live sessions. This is the one API through which control/
+ * and config/ change what the daemon serves, and through which the iSCSI
+ * layer finds a target at login. All functions are thread-safe.
+ *
+ * Errors: 0 or -errno; functions that take a struct core_err fill
+ * err->msg with a sentence for the user ("target iqn.x has 2 sessions;
+ * use --force").
+ */
+#ifndef RINGTGT_CORE_H
+#define RINGTGT_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "base/list.h"
+#include "scsi/scsi.h"
+
+struct json_object;
+
+struct core_err {
+	char msg[256];
+};
+
+/* RFC 7143 §6.1: an iSCSI name is at most 223 bytes. */
+#define CORE_NAME_MAX 223
+/* A configured unit serial number: printable ASCII, no spaces. */
+#define CORE_SERIAL_MAX 32
+
+/*
+ * Checks that @name is a well-formed iSCSI name (iqn.YYYY-MM.domain[:id],
+ * eui.<16 hex>, naa.<16|32 hex>). Returns 0, or -EINVAL with a sentence
+ * naming the problem in @why.
+ */
+int core_name_check(const char *name, char *why, size_t whylen);
+
+struct tgt_target;
+
+/* What a LUN is made of (control and config fill this). */
+struct core_lun_spec {
+	enum scsi_lu_type type;		/* SCSI_LU_DISK or SCSI_LU_CONTROLLER */
+	const char *backing;		/* "file" (default) or "ram" */
+	const char *path;		/* file or block device */
+	uint64_t size;			/* create/extend to; required for ram */
+	bool create;			/* create a sparse file when missing */
+	bool readonly;
+	bool direct;			/* O_DIRECT */
+	uint32_t block_size;		/* 0: 512 */
+	const char *serial;		/* NULL: derived from target IQN + LUN;
+					 * else 1..CORE_SERIAL_MAX printable */
+};
+
+void core_init(void);
+/* Removes every target (sessions must be gone). */
+void core_shutdown(void);
+
+/* tid 0 picks the next free one; the chosen tid goes to *tid_out. */
+int core_target_add(const char *iqn, int tid, int *tid_out,
+		    struct core_err *err);
+/* Refused with -EBUSY while sessions exist, unless @force. */
+int core_target_remove(const char *iqn, bool force, struct core_err *err);
+/*
+ * Adds a LUN. A target gets no implicit LUN 0: callers add the controller
+ * (type SCSI_LU_CONTROLLER) where wanted.
+ */
+int core_lun_add(const char *iqn, uint64_t lun,
+		 const struct core_lun_spec *spec, struct core_err *err);
+/* Refused with -EBUSY while the target has sessions, unless @force. */
+int core_lun_remove(const char *iqn, uint64_t lun, bool force,
+		    struct core_err *err);
+/*
+ * ACL rules: "ALL", an IPv4/IPv6 address, a CIDR ("10.0.0.0/8"), or an
+ * initiator name ("iqn...."). A target with no rule admits nobody.
+ */
+int core_acl_add(const char *iqn, const char *rule, struct core_err *err);
+/* Checks @rule's syntax without a target: 0, or -EINVAL and a sentence. */
+int core_acl_check(const char *rule, char *why, size_t whylen);
+int core_acl_remove(const char *iqn, const char *rule, struct core_err *err);
+
+/* Lookup for the iSCSI layer: a new reference, or NULL. */
+struct tgt_target *core_target_find(const char *iqn);
+void core_target_get(struct tgt_target *t);
+void core_target_put(struct tgt_target *t);
+const char *core_target_iqn(const struct tgt_target *t);
+int core_target_tid(const struct tgt_target *t);
+struct scsi_target *core_target_scsi(struct tgt_target *t);
+/* True when an ACL rule admits this initiator from this address. */
+bool core_target_allows(struct tgt_target *t, const char *initiator,
+			const struct sockaddr *peer);
+/*
+ * Calls cb for every target the initiator may see (ACL checked), in tid
+ * order. For SendTargets.
+ */
+void core_targets_visible(const char *initiator, const struct sockaddr *peer,
+			  void (*cb)(void *ctx, const char *iqn), void *ctx);
+
+/*
+ * A live session as the registry lists it; embedded in the transport's
+ * session and registered after login, unregistered at close. The fields
+ * are written before registering and not changed after, except counters.
+ */
+struct core_session {
+	struct list_head link;		/* core-owned */
+	struct tgt_target *target;	/* NULL for discovery sessions */
+	char initiator[224];
+	char isid[16];			/* hex */
+	uint16_t tsih;
+	char peer[64];			/* "addr:port" */
+	char local[64];
+	int reactor;
+	int connections;
+	bool header_digest, data_digest;
+	/*
+	 * Optional (NULL: never asked). Called when the target is removed
+	 * with force while the session is registered, or when the session
+	 * registers on a target already removed. Called with the registry
+	 * lock held, from the control thread or the registering thread: it
+	 * must only schedule the close (e.g. reactor_post) and must not call
+	 * core functions. The session stays registered until the transport
+	 * unregisters it.
+	 */
+	void (*evict)(struct core_session *s);
+};
+void core_session_register(struct core_session *s);
+void core_session_unregister(struct core_session *s);
+int core_target_sessions(struct tgt_target *t);
+
+/* JSON snapshots for control: caller owns the returned object. */
+struct json_object *core_targets_json(void);
+struct json_object *core_sessions_json(void);
+
+#endif

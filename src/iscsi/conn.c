@@ -1,0 +1,566 @@
+/*
+ * conn.c - one iSCSI connection on one reactor: the receive state machine
+ * (header, then data segment, digests checked before dispatch), the
+ * transmit queue (PDUs gathered into one sendmsg per batch), liveness
+ * (NOP-In pings) and the connection's lifecycle.
+ *
+ * A connection is never freed inside one of its own callbacks' callees:
+ * conn_close() marks it CONN_CLOSING and shuts the socket down; it is
+ * freed by conn_maybe_free() once its receive, send and SCSI operations
+ * have all completed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "digest.h"
+#include "iscsi_internal.h"
+
+/* Room for the largest PDU we accept plus one more in flight. */
+#define RX_SLACK (BHS_LEN + 255 * 4 + 2 * DIGEST_LEN + 4)
+
+static void conn_rx_arm(struct iscsi_conn *c);
+static void conn_rx_done(struct ev_op *op, int res);
+static void conn_tx_done(struct ev_op *op, int res);
+
+static void addr_str(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)ss;
+
+		inet_ntop(AF_INET, &s->sin_addr, host, sizeof(host));
+		port = ntohs(s->sin_port);
+		snprintf(out, len, "%s:%u", host, port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)ss;
+
+		inet_ntop(AF_INET6, &s->sin6_addr, host, sizeof(host));
+		port = ntohs(s->sin6_port);
+		snprintf(out, len, "[%s]:%u", host, port);
+	} else {
+		snprintf(out, len, "?");
+	}
+}
+
+struct iscsi_conn *conn_new(struct reactor *r, int fd,
+			    const struct iscsi_settings *set)
+{
+	struct iscsi_conn *c = calloc(1, sizeof(*c));
+	socklen_t sl;
+	int one = 1;
+
+	if (!c)
+		return NULL;
+	c->r = r;
+	c->fd = fd;
+	c->set = set;
+	c->state = CONN_LOGIN;
+	list_init(&c->txq);
+	list_init(&c->active);
+	text_params_default(&c->params);
+	text_limits_default(&c->limits);
+	c->limits.max_recv_dsl = set->max_recv_dsl;
+	c->limits.max_burst = set->max_burst;
+	c->limits.first_burst = set->first_burst;
+	c->limits.max_outstanding_r2t = set->max_outstanding_r2t;
+	/*
+	 * Until the initiator hears our declaration it may send up to
+	 * 8192-byte segments during login (RFC 7143 §13.12); afterwards up
+	 * to our declared limit. Size for the larger one, twice.
+	 */
+	c->rx_cap = 2 * ((size_t)MAX(set->max_recv_dsl, 8192) + RX_SLACK);
+	c->rx_buf = malloc(c->rx_cap);
+	if (!c->rx_buf) {
+		free(c);
+		return NULL;
+	}
+	c->rx_op.done = conn_rx_done;
+	c->tx_op.done = conn_tx_done;
+	c->started_ms = c->last_rx_ms = reactor_now_ms(r);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	sl = sizeof(c->peer);
+	getpeername(fd, (struct sockaddr *)&c->peer, &sl);
+	sl = sizeof(c->local);
+	getsockname(fd, (struct sockaddr *)&c->local, &sl);
+	addr_str(&c->peer, c->peer_str, sizeof(c->peer_str));
+	addr_str(&c->local, c->local_str, sizeof(c->local_str));
+	log_debug("connection from %s to %s", c->peer_str, c->local_str);
+	conn_rx_arm(c);
+	return c;
+}
+
+void conn_fill_sn(struct iscsi_conn *c, uint8_t *bhs, bool advance)
+{
+	struct iscsi_session *s = c->sess;
+	uint32_t exp = s ? s->exp_cmdsn : 0, win = s ? s->cmd_window : 1;
+
+	put_be32(bhs + BHS_CMDSN, c->statsn);
+	if (advance)
+		c->statsn++;
+	put_be32(bhs + BHS_EXPSTATSN, exp);
+	put_be32(bhs + BHS_MAXCMDSN, exp + win - 1);
+}
+
+/* --- closing ---------------------------------------------------------- */
+
+void conn_close(struct iscsi_conn *c, const char *why)
+{
+	if (c->state == CONN_CLOSING)
+		return;
+	if (why)
+		log_info("closing connection %s -> %s: %s", c->peer_str,
+			 c->local_str, why);
+	c->state = CONN_CLOSING;
+	reactor_socket_shutdown(c->r, c->fd);
+	tasks_abort_all(c);
+	conn_maybe_free(c);
+}
+
+static void txq_drop_all(struct iscsi_conn *c)
+{
+	while (!list_empty(&c->txq)) {
+		struct tx_item *it = list_first_entry(&c->txq, struct tx_item,
+						      link);
+
+		list_del(&it->link);
+		it->queued = false;
+		it->sent(c, it, true);
+	}
+}
+
+void conn_maybe_free(struct iscsi_conn *c)
+{
+	if (c->state != CONN_CLOSING || c->rx_pending || c->tx_pending)
+		return;
+	txq_drop_all(c);
+	if (c->io_inflight)
+		return;
+	/* every task is back in the pool: nothing refers to us any more */
+	list_del(&c->link);
+	reactor_socket_close(c->r, c->fd);
+	if (c->sess) {
+		session_free(c->sess);
+		c->sess = NULL;
+	}
+	login_free(c);
+	tasks_free(c);
+	server_conn_gone(c->thr);
+	free(c->text_buf);
+	free(c->rx_buf);
+	free(c);
+}
+
+/* --- receive ------------------------------------------------------------ */
+
+static void conn_rx_arm(struct iscsi_conn *c)
+{
+	int rc;
+
+	if (c->state == CONN_CLOSING || c->rx_pending)
+		return;
+	if (c->rx_end == c->rx_cap) {
+		/* compact: the partial PDU moves to the front */
+		memmove(c->rx_buf, c->rx_buf + c->rx_start,
+			c->rx_end - c->rx_start);
+		c->rx_end -= c->rx_start;
+		c->rx_start = 0;
+	}
+	rc = reactor_recv(c->r, c->fd, c->rx_buf + c->rx_end,
+			  c->rx_cap - c->rx_end, &c->rx_op);
+	if (rc < 0) {
+		conn_close(c, "cannot post receive");
+		return;
+	}
+	c->rx_pending = true;
+}
+
+static void dispatch(struct iscsi_conn *c, const struct bhs *h,
+		     const uint8_t *data)
+{
+	if (c->state == CONN_LOGIN) {
+		if (h->opcode == OP_LOGIN_REQ) {
+			login_handle(c, h, data);
+			return;
+		}
+		/* RFC 7143 §6.3: only Login Requests before the FFP */
+		conn_close(c, "non-login PDU during login");
+		return;
+	}
+	if (c->state != CONN_FFP)
+		return;
+	switch (h->opcode) {
+	case OP_SCSI_CMD:
+		if (c->sess->discovery) {
+			conn_send_reject(c, h->raw, REJECT_PROTOCOL_ERROR);
+			return;
+		}
+		cmd_handle(c, h, data);
+		return;
+	case OP_DATA_OUT:
+		data_out_handle(c, h, data);
+		return;
+	case OP_NOP_OUT:
+		nop_out_handle(c, h, data);
+		return;
+	case OP_TEXT_REQ:
+		text_handle(c, h, data);
+		return;
+	case OP_TMF_REQ:
+		if (c->sess->discovery) {
+			conn_send_reject(c, h->raw, REJECT_PROTOCOL_ERROR);
+			return;
+		}
+		tmf_handle(c, h);
+		return;
+	case OP_LOGOUT_REQ:
+		logout_handle(c, h);
+		return;
+	case OP_LOGIN_REQ:
+		/* a login on a connection already in FFP: protocol error */
+		conn_send_reject(c, h->raw, REJECT_PROTOCOL_ERROR);
+		return;
+	case OP_SNACK:
+		/* ERL 0: SNACK is not supported (RFC 7143 §11.16) */
+		conn_send_reject(c, h->raw, REJECT_CMD_NOT_SUPPORTED);
+		return;
+	default:
+		conn_send_reject(c, h->raw, REJECT_CMD_NOT_SUPPORTED);
+		return;
+	}
+}
+
+/*
+ * Parses and dispatches every complete PDU in the buffer. Returns false
+ * when the connection must close.
+ */
+static bool rx_process(struct iscsi_conn *c)
+{
+	while (c->state != CONN_CLOSING) {
+		size_t avail = c->rx_end - c->rx_start;
+		uint8_t *p = c->rx_buf + c->rx_start;
+		uint32_t hlen, dlen, padded, max_dsl;
+		bool hd, dd;
+		struct bhs h;
+
+		if (avail < BHS_LEN)
+			break;
+		if (pdu_decode_bhs(p, &h) < 0) {
+			log_warn("%s: bad PDU header (opcode 0x%02x)",
+				 c->peer_str, p[0]);
+			/* RFC 7143 §7.1.3: the framing cannot be trusted */
+			conn_close(c, "protocol error");
+			return false;
+		}
+		hd = c->state != CONN_LOGIN && c->params.header_digest;
+		dd = c->state != CONN_LOGIN && c->params.data_digest;
+		hlen = BHS_LEN + h.ahs_len + (hd ? DIGEST_LEN : 0);
+		dlen = h.dsl;
+		/* during login the limit is the 8192-byte default */
+		max_dsl = c->state == CONN_LOGIN ? MAX(8192u, c->limits.max_recv_dsl)
+						 : c->params.max_recv_dsl_tgt;
+		if (dlen > max_dsl) {
+			log_warn("%s: %s with %u data bytes exceeds %u",
+				 c->peer_str, pdu_opcode_name(h.opcode), dlen,
+				 max_dsl);
+			conn_close(c, "data segment too long");
+			return false;
+		}
+		padded = pdu_pad4(dlen) + (dd && dlen ? DIGEST_LEN : 0);
+		if (avail < hlen + padded)
+			break;
+		if (hd) {
+			uint32_t want = crc32c(p, BHS_LEN + h.ahs_len);
+
+			if (digest_get(p + BHS_LEN + h.ahs_len) != want) {
+				/* ERL 0: a bad header digest ends the
+				 * connection (RFC 7143 §7.8) */
+				conn_close(c, "header digest error");
+				return false;
+			}
+		}
+		if (dd && dlen) {
+			uint32_t crc = crc32c(p + hlen, pdu_pad4(dlen));
+
+			if (digest_get(p + hlen + pdu_pad4(dlen)) != crc) {
+				log_warn("%s: data digest error on %s",
+					 c->peer_str, pdu_opcode_name(h.opcode));
+				/* RFC 7143 §7.8: Reject and discard */
+				conn_send_reject(c, p, REJECT_DATA_DIGEST);
+				c->rx_start += hlen + padded;
+				continue;
+			}
+		}
+		c->last_rx_ms = reactor_now_ms(c->r);
+		c->nop_outstanding = false;
+		c->rx_start += hlen + padded;
+		dispatch(c, &h, p + hlen);
+	}
+	if (c->rx_start == c->rx_end)
+		c->rx_start = c->rx_end = 0;
+	return c->state != CONN_CLOSING;
+}
+
+static void conn_rx_done(struct ev_op *op, int res)
+{
+	struct iscsi_conn *c = container_of(op, struct iscsi_conn, rx_op);
+
+	c->rx_pending = false;
+	if (c->state == CONN_CLOSING) {
+		conn_maybe_free(c);
+		return;
+	}
+	if (res <= 0) {
+		if (res == 0)
+			conn_close(c, c->state == CONN_LOGGED_OUT ? NULL :
+				   "peer closed the connection");
+		else
+			conn_close(c, strerror(-res));
+		return;
+	}
+	c->rx_end += (size_t)res;
+	if (rx_process(c))
+		conn_rx_arm(c);
+	conn_kick_tx(c);
+}
+
+/* --- transmit ------------------------------------------------------------ */
+
+void conn_queue(struct iscsi_conn *c, struct tx_item *it)
+{
+	if (it->queued)
+		return;
+	it->queued = true;
+	list_add_tail(&it->link, &c->txq);
+}
+
+static int ctl_gen(struct iscsi_conn *c, struct tx_item *it,
+		   struct tx_slot *s, bool *more)
+{
+	struct ctl_pdu *p = container_of(it, struct ctl_pdu, item);
+
+	memcpy(s->hdr, p->bhs, BHS_LEN);
+	if (!p->raw_sn)
+		conn_fill_sn(c, s->hdr, p->advance_statsn);
+	s->plain = p->bhs[0] == OP_LOGIN_RSP;
+	s->data = p->data;
+	s->data_len = p->data_len;
+	*more = false;
+	return 0;
+}
+
+static void ctl_sent(struct iscsi_conn *c, struct tx_item *it, bool last)
+{
+	struct ctl_pdu *p = container_of(it, struct ctl_pdu, item);
+
+	if (p->close_after && c->state != CONN_CLOSING)
+		conn_close(c, NULL);
+	free(p->data);
+	free(p);
+}
+
+struct ctl_pdu *conn_ctl_new(struct iscsi_conn *c, uint8_t opcode,
+			     uint8_t flags, void *data, uint32_t len)
+{
+	struct ctl_pdu *p = calloc(1, sizeof(*p));
+
+	if (!p) {
+		free(data);
+		return NULL;
+	}
+	pdu_init(p->bhs, opcode, flags);
+	p->data = data;
+	p->data_len = len;
+	p->advance_statsn = true;
+	p->item.gen = ctl_gen;
+	p->item.sent = ctl_sent;
+	conn_queue(c, &p->item);
+	return p;
+}
+
+void conn_send_reject(struct iscsi_conn *c, const uint8_t *bhs,
+		      enum reject_reason reason)
+{
+	uint8_t *copy = malloc(BHS_LEN);
+	struct ctl_pdu *p;
+
+	if (!copy)
+		return;
+	memcpy(copy, bhs, BHS_LEN);
+	log_debug("%s: Reject 0x%02x for %s", c->peer_str, reason,
+		  pdu_opcode_name(bhs[0] & 0x3f));
+	p = conn_ctl_new(c, OP_REJECT, BHS_F, copy, BHS_LEN);
+	if (!p)
+		return;
+	p->bhs[BHS_B2] = (uint8_t)reason;
+	put_be32(p->bhs + BHS_ITT, RSVD_TAG);
+}
+
+/* Builds one PDU's iovecs from a filled slot; returns the iov count. */
+static int slot_iov(struct iscsi_conn *c, struct tx_slot *s, struct iovec *iov)
+{
+	/* digests start with the first PDU after the last Login Response */
+	bool hd = !s->plain && c->params.header_digest;
+	bool dd = !s->plain && c->params.data_digest;
+	uint32_t pad = pdu_pad4(s->data_len) - s->data_len;
+	int n = 0;
+
+	pdu_set_dsl(s->hdr, s->data_len);
+	iov[n++] = (struct iovec){ s->hdr, BHS_LEN };
+	if (hd) {
+		digest_put(s->hdr + BHS_LEN, crc32c(s->hdr, BHS_LEN));
+		iov[0].iov_len += DIGEST_LEN;
+	}
+	if (s->data_len) {
+		uint32_t tail = pad;
+
+		iov[n++] = (struct iovec){ (void *)s->data, s->data_len };
+		memset(s->tail, 0, 3);
+		if (dd) {
+			uint32_t crc = crc32c_update(crc32c_init(), s->data,
+						     s->data_len);
+
+			crc = crc32c_update(crc, s->tail, pad);
+			digest_put(s->tail + pad, crc32c_final(crc));
+			tail += DIGEST_LEN;
+		}
+		if (tail)
+			iov[n++] = (struct iovec){ s->tail, tail };
+	}
+	return n;
+}
+
+/* Fills a batch from the queue and sends it. */
+void conn_kick_tx(struct iscsi_conn *c)
+{
+	int niov = 0;
+
+	if (c->tx_pending || c->state == CONN_CLOSING)
+		return;
+	c->nslots = 0;
+	while (!list_empty(&c->txq) && c->nslots < TX_BATCH) {
+		struct tx_item *it = list_first_entry(&c->txq, struct tx_item,
+						      link);
+		struct tx_slot *s = &c->slots[c->nslots];
+		bool more = false;
+
+		memset(s, 0, sizeof(*s));
+		if (it->gen(c, it, s, &more) < 0) {
+			list_del(&it->link);
+			it->queued = false;
+			continue;
+		}
+		s->owner = it;
+		s->last = !more;
+		if (!more) {
+			list_del(&it->link);
+			it->queued = false;
+		}
+		niov += slot_iov(c, s, c->iov + niov);
+		c->nslots++;
+	}
+	if (!c->nslots)
+		return;
+	memset(&c->msg, 0, sizeof(c->msg));
+	c->msg.msg_iov = c->iov;
+	c->msg.msg_iovlen = (size_t)niov;
+	if (reactor_sendmsg(c->r, c->fd, &c->msg, &c->tx_op) < 0) {
+		conn_close(c, "cannot post send");
+		return;
+	}
+	c->tx_pending = true;
+}
+
+static void batch_release(struct iscsi_conn *c)
+{
+	int n = c->nslots;
+
+	c->nslots = 0;
+	for (int i = 0; i < n; i++)
+		c->slots[i].owner->sent(c, c->slots[i].owner, c->slots[i].last);
+}
+
+static void conn_tx_done(struct ev_op *op, int res)
+{
+	struct iscsi_conn *c = container_of(op, struct iscsi_conn, tx_op);
+	struct msghdr *m = &c->msg;
+	size_t left = (size_t)(res > 0 ? res : 0);
+
+	c->tx_pending = false;
+	if (res <= 0 || c->state == CONN_CLOSING) {
+		batch_release(c);
+		if (c->state != CONN_CLOSING)
+			conn_close(c, res < 0 ? strerror(-res) : "send failed");
+		else
+			conn_maybe_free(c);
+		return;
+	}
+	/* short send: advance the iovecs and send the rest */
+	while (m->msg_iovlen && left >= m->msg_iov[0].iov_len) {
+		left -= m->msg_iov[0].iov_len;
+		m->msg_iov++;
+		m->msg_iovlen--;
+	}
+	if (m->msg_iovlen) {
+		m->msg_iov[0].iov_base = (char *)m->msg_iov[0].iov_base + left;
+		m->msg_iov[0].iov_len -= left;
+		if (reactor_sendmsg(c->r, c->fd, m, &c->tx_op) < 0) {
+			batch_release(c);
+			conn_close(c, "cannot post send");
+			return;
+		}
+		c->tx_pending = true;
+		return;
+	}
+	batch_release(c);
+	if (c->state == CONN_CLOSING) {
+		conn_maybe_free(c);
+		return;
+	}
+	conn_kick_tx(c);
+}
+
+/* --- liveness ---------------------------------------------------------------- */
+
+void conn_tick(struct iscsi_conn *c, uint64_t now)
+{
+	const struct iscsi_settings *set = c->set;
+
+	if (c->state == CONN_LOGIN) {
+		if (set->login_timeout &&
+		    now - c->started_ms > set->login_timeout * 1000ull)
+			conn_close(c, "login timed out");
+		return;
+	}
+	if (c->state != CONN_FFP || !set->nop_interval)
+		return;
+	if (c->nop_outstanding) {
+		if (now - c->nop_sent_ms >= set->nop_timeout * 1000ull) {
+			conn_close(c, "no answer to NOP-In ping: peer is dead");
+		}
+		return;
+	}
+	if (now - c->last_rx_ms >= set->nop_interval * 1000ull) {
+		struct ctl_pdu *p = conn_ctl_new(c, OP_NOP_IN, BHS_F, NULL, 0);
+
+		if (!p)
+			return;
+		/* RFC 7143 §11.19: a ping asks for an answer via a valid TTT,
+		 * and does not advance StatSN */
+		c->nop_ttt = ++c->next_ttt | 0x80000000u;
+		put_be32(p->bhs + BHS_ITT, RSVD_TAG);
+		put_be32(p->bhs + BHS_TTT, c->nop_ttt);
+		put_be64(p->bhs + BHS_LUN, 0);
+		p->advance_statsn = false;
+		c->nop_outstanding = true;
+		c->nop_sent_ms = now;
+		conn_kick_tx(c);
+	}
+}

@@ -1,0 +1,42 @@
+/*
+ * iscsi.h - the iSCSI target service as the daemon starts it: reactor
+ * threads, portals (listening sockets), and the settings every
+ * connection uses. The core registry (core/core.h) says which targets
+ * exist; this layer serves them.
+ */
+#ifndef RINGTGT_ISCSI_H
+#define RINGTGT_ISCSI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "reactor/reactor.h"
+
+struct iscsi_settings {
+	int reactors;			/* 0: CPUs in the affinity mask */
+	enum ev_kind event_loop;
+	unsigned nop_interval;		/* s between our NOP-In pings; 0 off */
+	unsigned nop_timeout;		/* s to wait for the answer */
+	unsigned login_timeout;		/* s for a login to finish */
+	uint32_t max_recv_dsl;		/* MaxRecvDataSegmentLength we declare */
+	uint32_t max_burst;
+	uint32_t first_burst;
+	uint32_t max_outstanding_r2t;
+	uint32_t cmd_window;		/* CmdSN window (queue depth) */
+};
+
+void iscsi_settings_default(struct iscsi_settings *s);
+
+/* Starts the reactor threads; 0 or -errno. */
+int iscsi_start(const struct iscsi_settings *s);
+/*
+ * Opens a portal ("127.0.0.1:3260", "[::1]:3260", "0.0.0.0:3260";
+ * port defaults to 3260). Returns 0 or -errno with a message in err.
+ */
+int iscsi_portal_add(const char *addr, char *err, size_t errlen);
+/* Closes every connection, stops the threads, closes the portals. */
+void iscsi_stop(void);
+int iscsi_reactor_count(void);
+const char *iscsi_event_loop_name(void);
+
+#endif

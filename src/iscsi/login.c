@@ -1,0 +1,524 @@
+/*
+ * login.c - the login phase (RFC 7143 §6.3, §11.12-13), text requests in
+ * the full feature phase (§11.10, SendTargets in Appendix C), logout
+ * (§11.14), and session set-up and tear-down.
+ *
+ * Login: every Login Request is answered by one Login Response. Keys are
+ * negotiated by text.c; this file checks the stage transitions, finds
+ * the target, applies the ACL, and turns a finished login into a session.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "iscsi_internal.h"
+
+#define LOGIN_TEXT_MAX 65536	/* a login's text, C-bit pieces joined */
+#define TEXT_RSP_MAX 65536
+
+enum { STAGE_SECURITY = 0, STAGE_OPERATIONAL = 1, STAGE_FFP = 3 };
+
+struct login_state {
+	uint8_t isid[6];
+	uint16_t tsih;
+	uint16_t cid;
+	uint32_t itt;
+	uint32_t cmdsn;
+	int stage;
+	bool first_done;		/* first request seen */
+	bool tpgt_sent;
+	bool security_done;
+	struct text_negot negot;
+	struct tgt_target *target;
+	char *acc;			/* C-bit pieces */
+	size_t acc_len;
+};
+
+void login_free(struct iscsi_conn *c)
+{
+	struct login_state *l = c->login;
+
+	if (!l)
+		return;
+	if (l->target)
+		core_target_put(l->target);
+	free(l->acc);
+	free(l);
+	c->login = NULL;
+}
+
+static void login_respond(struct iscsi_conn *c, const struct bhs *h,
+			  int status, uint8_t flags, const struct kvbuf *kv)
+{
+	struct login_state *l = c->login;
+	void *data = NULL;
+	struct ctl_pdu *p;
+
+	if (kv && kv->len) {
+		data = malloc(kv->len);
+		if (data)
+			memcpy(data, kv->data, kv->len);
+	}
+	p = conn_ctl_new(c, OP_LOGIN_RSP, flags, data, data ? (uint32_t)kv->len : 0);
+	if (!p) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	p->raw_sn = true;
+	memcpy(p->bhs + BHS_ISID, l->isid, 6);
+	put_be16(p->bhs + BHS_TSIH, status == LOGIN_OK ? l->tsih : 0);
+	put_be32(p->bhs + BHS_ITT, h->itt);
+	put_be32(p->bhs + BHS_CMDSN, c->statsn++);
+	put_be32(p->bhs + BHS_EXPSTATSN, l->cmdsn);
+	put_be32(p->bhs + BHS_MAXCMDSN, l->cmdsn + c->set->cmd_window - 1);
+	p->bhs[BHS_DATASN] = (uint8_t)(status >> 8);
+	p->bhs[BHS_DATASN + 1] = (uint8_t)status;
+	if (status != LOGIN_OK)
+		p->close_after = true;
+	conn_kick_tx(c);
+}
+
+static void login_fail(struct iscsi_conn *c, const struct bhs *h, int status,
+		       const char *why)
+{
+	log_warn("login from %s (%s) refused: %s (status 0x%04x)", c->peer_str,
+		 c->login && c->login->negot.initiator_name[0] ?
+			 c->login->negot.initiator_name : "?",
+		 why, status);
+	login_respond(c, h, status, 0, NULL);
+	/* no further requests are read; the response closes the connection */
+	c->state = CONN_LOGGED_OUT;
+}
+
+static void isid_hex(const uint8_t isid[6], char *out, size_t len)
+{
+	snprintf(out, len, "%02x%02x%02x%02x%02x%02x", isid[0], isid[1],
+		 isid[2], isid[3], isid[4], isid[5]);
+}
+
+/* Builds the session once the login reaches the full feature phase. */
+static int session_start(struct iscsi_conn *c)
+{
+	struct login_state *l = c->login;
+	struct iscsi_session *s = calloc(1, sizeof(*s));
+	char isid[16];
+
+	if (!s)
+		return -ENOMEM;
+	s->discovery = l->negot.discovery;
+	memcpy(s->isid, l->isid, 6);
+	s->tsih = l->tsih;
+	s->exp_cmdsn = l->cmdsn;
+	s->cmd_window = c->set->cmd_window;
+	isid_hex(l->isid, isid, sizeof(isid));
+	if (!s->discovery) {
+		s->target = l->target;
+		l->target = NULL;
+		snprintf(s->nexus.initiator_port,
+			 sizeof(s->nexus.initiator_port), "%s,i,0x%s",
+			 l->negot.initiator_name, isid);
+		s->nexus.rel_port_id = 1;
+		s->nexus.target = core_target_scsi(s->target);
+		if (tasks_init(c, s->cmd_window + 16) < 0) {
+			core_target_put(s->target);
+			free(s);
+			return -ENOMEM;
+		}
+	}
+	s->info.target = s->target;
+	snprintf(s->info.initiator, sizeof(s->info.initiator), "%s",
+		 l->negot.initiator_name);
+	snprintf(s->info.isid, sizeof(s->info.isid), "%s", isid);
+	s->info.tsih = s->tsih;
+	snprintf(s->info.peer, sizeof(s->info.peer), "%s", c->peer_str);
+	snprintf(s->info.local, sizeof(s->info.local), "%s", c->local_str);
+	s->info.reactor = reactor_index(c->r);
+	s->info.connections = 1;
+	s->info.header_digest = c->params.header_digest;
+	s->info.data_digest = c->params.data_digest;
+	core_session_register(&s->info);
+	s->registered = true;
+	c->sess = s;
+	log_info("%s session %u: %s from %s on %s%s%s%s", s->discovery ?
+		 "discovery" : "login", s->tsih, l->negot.initiator_name,
+		 c->peer_str, s->discovery ? "" : "target ",
+		 s->discovery ? c->local_str : core_target_iqn(s->target),
+		 c->params.header_digest ? ", header digest" : "",
+		 c->params.data_digest ? ", data digest" : "");
+	return 0;
+}
+
+void session_free(struct iscsi_session *s)
+{
+	if (s->registered)
+		core_session_unregister(&s->info);
+	for (int i = 0; i < SCSI_MAX_LUNS; i++)
+		if (s->lu_cache[i])
+			scsi_lu_put(s->lu_cache[i]);
+	if (s->target)
+		core_target_put(s->target);
+	log_info("session %u closed", s->tsih);
+	free(s);
+}
+
+/* First request: identity checks (RFC 7143 §6.3.1, §11.12). */
+static bool login_first(struct iscsi_conn *c, const struct bhs *h)
+{
+	struct login_state *l = c->login;
+
+	memcpy(l->isid, h->raw + BHS_ISID, 6);
+	l->tsih = get_be16(h->raw + BHS_TSIH);
+	l->cid = get_be16(h->raw + BHS_TTT);
+	l->itt = h->itt;
+	l->cmdsn = h->cmdsn;
+	c->cid = l->cid;
+	c->statsn = h->expstatsn;	/* any start value works; follow theirs */
+	if (h->b3 > 0) {		/* Version-min above what we speak */
+		login_fail(c, h, LOGIN_BAD_VERSION, "unsupported version");
+		return false;
+	}
+	if (l->tsih != 0) {
+		/* adding a connection to a session: MaxConnections=1 */
+		login_fail(c, h, LOGIN_NO_SESSION,
+			   "no multi-connection sessions");
+		return false;
+	}
+	l->tsih = server_next_tsih();
+	l->first_done = true;
+	return true;
+}
+
+/* After the first request's keys: who is it, and what does it want. */
+static bool login_identify(struct iscsi_conn *c, const struct bhs *h)
+{
+	struct login_state *l = c->login;
+	struct text_negot *n = &l->negot;
+
+	if (!n->initiator_name[0]) {
+		login_fail(c, h, LOGIN_MISSING_PARAM, "no InitiatorName");
+		return false;
+	}
+	if (n->discovery)
+		return true;
+	if (!n->target_name[0]) {
+		login_fail(c, h, LOGIN_MISSING_PARAM, "no TargetName");
+		return false;
+	}
+	l->target = core_target_find(n->target_name);
+	if (!l->target) {
+		login_fail(c, h, LOGIN_NOT_FOUND, "no such target");
+		return false;
+	}
+	if (!core_target_allows(l->target, n->initiator_name,
+				(const struct sockaddr *)&c->peer)) {
+		login_fail(c, h, LOGIN_FORBIDDEN, "not allowed by the ACL");
+		return false;
+	}
+	return true;
+}
+
+void login_handle(struct iscsi_conn *c, const struct bhs *h,
+		  const uint8_t *data)
+{
+	struct login_state *l = c->login;
+	bool transit = h->flags & LOGIN_T, cont = h->flags & LOGIN_C;
+	int csg = (h->flags >> 2) & 3, nsg = h->flags & 3;
+	char out[8192];
+	struct kvbuf kv;
+	uint8_t flags;
+
+	if (!l) {
+		l = c->login = calloc(1, sizeof(*l));
+		if (!l) {
+			conn_close(c, "out of memory");
+			return;
+		}
+		text_negot_init(&l->negot, &c->params, &c->limits,
+				PHASE_SECURITY, false);
+		l->stage = csg;
+		if (!login_first(c, h))
+			return;
+	}
+	/* RFC 7143 §11.12.4: T and C together are a protocol error */
+	if ((transit && cont) || csg == 2 || (transit && (nsg == 2 ||
+							  nsg <= csg))) {
+		login_fail(c, h, LOGIN_INITIATOR_ERROR, "bad stage flags");
+		return;
+	}
+	if (csg != l->stage && !(l->stage == STAGE_SECURITY &&
+				 csg == STAGE_OPERATIONAL && l->security_done)) {
+		login_fail(c, h, LOGIN_INITIATOR_ERROR, "unexpected stage");
+		return;
+	}
+	if (csg == STAGE_OPERATIONAL && l->stage == STAGE_SECURITY &&
+	    !l->security_done && l->negot.auth_method[0] == '\0' &&
+	    l->first_done && l->negot.seen) {
+		/* went on without finishing the security stage */
+		login_fail(c, h, LOGIN_INITIATOR_ERROR, "security stage skipped");
+		return;
+	}
+	l->stage = csg;
+	if (h->itt != l->itt || get_be16(h->raw + BHS_TTT) != l->cid) {
+		login_fail(c, h, LOGIN_INITIATOR_ERROR, "ITT or CID changed");
+		return;
+	}
+	/* Collect C-bit pieces; each is acknowledged by an empty response. */
+	if (h->dsl) {
+		char *n2;
+
+		if (l->acc_len + h->dsl > LOGIN_TEXT_MAX) {
+			login_fail(c, h, LOGIN_INITIATOR_ERROR, "login text too long");
+			return;
+		}
+		n2 = realloc(l->acc, l->acc_len + h->dsl);
+		if (!n2) {
+			login_fail(c, h, LOGIN_NO_RESOURCES, "out of memory");
+			return;
+		}
+		l->acc = n2;
+		memcpy(l->acc + l->acc_len, data, h->dsl);
+		l->acc_len += h->dsl;
+	}
+	if (cont) {
+		login_respond(c, h, LOGIN_OK, (uint8_t)(csg << 2), NULL);
+		return;
+	}
+	kv_init(&kv, out, sizeof(out));
+	l->negot.phase = csg == STAGE_SECURITY ? PHASE_SECURITY :
+						 PHASE_OPERATIONAL;
+	text_negotiate(&l->negot, l->acc, l->acc_len, &kv);
+	l->acc_len = 0;
+	if (l->negot.error) {
+		login_fail(c, h, l->negot.error, l->negot.error_msg);
+		return;
+	}
+	if (!l->target && !l->negot.discovery && !l->tpgt_sent &&
+	    !login_identify(c, h))
+		return;
+	if (l->negot.discovery && !l->negot.initiator_name[0]) {
+		login_fail(c, h, LOGIN_MISSING_PARAM, "no InitiatorName");
+		return;
+	}
+	if (!l->tpgt_sent && !l->negot.discovery) {
+		/* RFC 7143 §13.9: in the first response of a Normal session */
+		kv_add(&kv, "TargetPortalGroupTag", "1");
+		l->tpgt_sent = true;
+	}
+	if (csg == STAGE_SECURITY) {
+		if (!l->negot.auth_method[0]) {
+			/* the initiator must offer AuthMethod in this stage */
+			if (transit) {
+				login_fail(c, h, LOGIN_AUTH_FAILED,
+					   "no AuthMethod offered");
+				return;
+			}
+		} else {
+			l->security_done = true;
+		}
+	}
+	flags = (uint8_t)(csg << 2);
+	if (transit) {
+		if (csg == STAGE_SECURITY && !l->security_done) {
+			login_fail(c, h, LOGIN_AUTH_FAILED, "authentication incomplete");
+			return;
+		}
+		flags |= LOGIN_T | (uint8_t)nsg;
+		if (nsg == STAGE_FFP) {
+			if (!l->negot.declared_mrdsl) {
+				c->params.max_recv_dsl_tgt = c->limits.max_recv_dsl;
+				kv_addf(&kv, "MaxRecvDataSegmentLength", "%u",
+					c->limits.max_recv_dsl);
+				l->negot.declared_mrdsl = true;
+			}
+			text_negot_finish(&l->negot);
+		} else {
+			l->stage = nsg;
+		}
+	}
+	if (kv.overflow) {
+		login_fail(c, h, LOGIN_TARGET_ERROR, "response too long");
+		return;
+	}
+	if (transit && nsg == STAGE_FFP) {
+		if (session_start(c) < 0) {
+			login_fail(c, h, LOGIN_NO_RESOURCES, "out of memory");
+			return;
+		}
+		login_respond(c, h, LOGIN_OK, flags, &kv);
+		login_free(c);
+		c->state = CONN_FFP;
+		c->last_rx_ms = reactor_now_ms(c->r);
+		return;
+	}
+	login_respond(c, h, LOGIN_OK, flags, &kv);
+}
+
+/* --- text requests in the full feature phase ------------------------------ */
+
+struct st_ctx {
+	struct kvbuf *kv;
+	const char *addr;
+};
+
+static void st_add(void *ctx, const char *iqn)
+{
+	struct st_ctx *s = ctx;
+
+	kv_add(s->kv, "TargetName", iqn);
+	/* the portal this connection came in on, group tag 1 */
+	kv_addf(s->kv, "TargetAddress", "%s,1", s->addr);
+}
+
+static void send_targets(struct iscsi_conn *c, const char *what,
+			 struct kvbuf *kv)
+{
+	struct iscsi_session *s = c->sess;
+	struct st_ctx ctx = { kv, c->local_str };
+	const char *initiator = s->info.initiator;
+	const struct sockaddr *peer = (const struct sockaddr *)&c->peer;
+
+	if (s->discovery && strcmp(what, "All") == 0) {
+		core_targets_visible(initiator, peer, st_add, &ctx);
+		return;
+	}
+	if (!s->discovery && (what[0] == '\0' || strcmp(what, "All") == 0)) {
+		/* RFC 7143 App. C: a Normal session reports its own target */
+		st_add(&ctx, core_target_iqn(s->target));
+		return;
+	}
+	{
+		struct tgt_target *t = core_target_find(what);
+
+		if (t && core_target_allows(t, initiator, peer))
+			st_add(&ctx, core_target_iqn(t));
+		if (t)
+			core_target_put(t);
+	}
+}
+
+static void text_send_piece(struct iscsi_conn *c, uint32_t itt, char *buf,
+			    size_t len, size_t *off, uint32_t *ttt_io)
+{
+	size_t max = c->params.max_recv_dsl_init;
+	size_t n = MIN(len - *off, max);
+	bool final = *off + n == len;
+	uint8_t *data = NULL;
+	struct ctl_pdu *p;
+
+	if (n) {
+		data = malloc(n);
+		if (!data)
+			return;
+		memcpy(data, buf + *off, n);
+	}
+	p = conn_ctl_new(c, OP_TEXT_RSP, final ? BHS_F : TEXT_C, data,
+			 (uint32_t)n);
+	if (!p)
+		return;
+	*off += n;
+	put_be32(p->bhs + BHS_ITT, itt);
+	if (final) {
+		put_be32(p->bhs + BHS_TTT, RSVD_TAG);
+	} else {
+		if (*ttt_io == RSVD_TAG)
+			*ttt_io = ++c->next_ttt & 0x7fffffffu;
+		put_be32(p->bhs + BHS_TTT, *ttt_io);
+	}
+	conn_kick_tx(c);
+}
+
+void text_handle(struct iscsi_conn *c, const struct bhs *h,
+		 const uint8_t *data)
+{
+	struct iscsi_params tmp = c->params;
+	struct text_negot n;
+	struct kvbuf kv;
+	char *out;
+
+	if (!h->immediate && !cmdsn_accept(c, h))
+		return;
+	if (h->ttt != RSVD_TAG) {
+		/* the initiator asks for the next piece of a long response */
+		if (c->text_buf && c->text_ttt == h->ttt) {
+			text_send_piece(c, h->itt, c->text_buf, c->text_len,
+					&c->text_off, &c->text_ttt);
+			if (c->text_off == c->text_len) {
+				free(c->text_buf);
+				c->text_buf = NULL;
+			}
+			return;
+		}
+		conn_send_reject(c, h->raw, REJECT_INVALID_PDU_FIELD);
+		return;
+	}
+	if (h->flags & TEXT_C) {
+		/* request split over PDUs: not needed by any initiator for
+		 * the keys we take; acknowledge with an empty response */
+		conn_send_reject(c, h->raw, REJECT_CMD_NOT_SUPPORTED);
+		return;
+	}
+	out = malloc(TEXT_RSP_MAX);
+	if (!out) {
+		conn_send_reject(c, h->raw, REJECT_LONG_OP);
+		return;
+	}
+	kv_init(&kv, out, TEXT_RSP_MAX);
+	text_negot_init(&n, &tmp, &c->limits, PHASE_FFP, c->sess->discovery);
+	n.declared_mrdsl = true;
+	text_negotiate(&n, (const char *)data, h->dsl, &kv);
+	if (n.error) {
+		free(out);
+		conn_send_reject(c, h->raw, REJECT_PROTOCOL_ERROR);
+		return;
+	}
+	c->params.max_recv_dsl_init = tmp.max_recv_dsl_init;
+	if (n.has_send_targets)
+		send_targets(c, n.send_targets, &kv);
+	if (kv.len <= c->params.max_recv_dsl_init) {
+		size_t off = 0;
+		uint32_t ttt = RSVD_TAG;
+
+		text_send_piece(c, h->itt, out, kv.len, &off, &ttt);
+		free(out);
+		return;
+	}
+	/* longer than one PDU: the rest goes out as the initiator asks */
+	free(c->text_buf);
+	c->text_buf = out;
+	c->text_len = kv.len;
+	c->text_off = 0;
+	c->text_ttt = RSVD_TAG;
+	text_send_piece(c, h->itt, out, kv.len, &c->text_off, &c->text_ttt);
+}
+
+/* --- logout ------------------------------------------------------------------ */
+
+void logout_handle(struct iscsi_conn *c, const struct bhs *h)
+{
+	uint8_t reason = h->flags & 0x7f;
+	struct ctl_pdu *p;
+	uint8_t response = 0;
+
+	if (!h->immediate && !cmdsn_accept(c, h))
+		return;
+	if (reason == 2) {
+		response = 2;	/* connection recovery: not at ERL 0 */
+	} else if (reason == 1 && get_be16(h->raw + BHS_TTT) != c->cid) {
+		response = 1;	/* CID not found */
+	}
+	p = conn_ctl_new(c, OP_LOGOUT_RSP, BHS_F, NULL, 0);
+	if (!p) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	p->bhs[BHS_B2] = response;
+	put_be32(p->bhs + BHS_ITT, h->itt);
+	if (response == 0) {
+		p->close_after = true;
+		c->state = CONN_LOGGED_OUT;
+		log_info("%s: logout (reason %u)", c->peer_str, reason);
+	}
+	conn_kick_tx(c);
+}

@@ -1,0 +1,390 @@
+/*
+ * server.c - the reactor threads and the portals.
+ *
+ * Reactor 0 accepts on every portal and hands each new connection to a
+ * reactor in turn (reactor_post), where it lives until it closes. Each
+ * reactor's once-a-second tick drives login timeouts and NOP pings.
+ * Threads are pinned to the CPUs of the process's affinity mask, one
+ * per CPU, unless --reactors says otherwise.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "iscsi_internal.h"
+
+#define MAX_REACTORS 64
+#define MAX_PORTALS 32
+
+struct portal {
+	int fd;
+	char name[80];
+	struct ev_op accept_op;
+	struct reactor *r;
+	bool closing;
+};
+
+static struct {
+	struct iscsi_settings set;
+	int n;
+	struct iscsi_server_thread thr[MAX_REACTORS];
+	pthread_t tid[MAX_REACTORS];
+	int cpus[MAX_REACTORS];
+	struct portal portals[MAX_PORTALS];
+	int nportals;
+	atomic_uint rr;
+	atomic_uint tsih;
+	atomic_int live_conns;
+	bool running;
+} srv;
+
+void iscsi_settings_default(struct iscsi_settings *s)
+{
+	*s = (struct iscsi_settings){
+		.reactors = 0,
+		.event_loop = EV_IO_URING,
+		.nop_interval = 10,
+		.nop_timeout = 10,
+		.login_timeout = 15,
+		.max_recv_dsl = 262144,
+		.max_burst = 1048576,
+		.first_burst = 262144,
+		.max_outstanding_r2t = 16,
+		.cmd_window = 128,
+	};
+}
+
+uint16_t server_next_tsih(void)
+{
+	unsigned v;
+
+	do
+		v = atomic_fetch_add(&srv.tsih, 1) + 1;
+	while ((v & 0xffff) == 0);	/* TSIH 0 is reserved */
+	return (uint16_t)v;
+}
+
+void server_conn_gone(struct iscsi_server_thread *thr)
+{
+	thr->nconns--;
+	atomic_fetch_sub(&srv.live_conns, 1);
+}
+
+int iscsi_reactor_count(void)
+{
+	return srv.n;
+}
+
+const char *iscsi_event_loop_name(void)
+{
+	return srv.set.event_loop == EV_IO_URING ? "io_uring" : "epoll";
+}
+
+static void thread_tick(void *arg)
+{
+	struct iscsi_server_thread *thr = arg;
+	struct iscsi_conn *c, *n;
+	uint64_t now = reactor_now_ms(thr->r);
+
+	list_for_each_entry_safe(c, n, &thr->conns, link)
+		conn_tick(c, now);
+}
+
+struct handoff {
+	struct iscsi_server_thread *thr;
+	int fd;
+};
+
+static void conn_adopt(void *arg)
+{
+	struct handoff *h = arg;
+	struct iscsi_server_thread *thr = h->thr;
+	int fd = h->fd;
+	struct iscsi_conn *c = conn_new(thr->r, fd, &srv.set);
+
+	free(h);
+	if (!c) {
+		log_err("cannot set up a connection: out of memory");
+		close(fd);
+		atomic_fetch_sub(&srv.live_conns, 1);
+		return;
+	}
+	c->thr = thr;
+	list_add_tail(&c->link, &thr->conns);
+	thr->nconns++;
+}
+
+static void portal_accept_arm(struct portal *p);
+
+static void portal_accept_done(struct ev_op *op, int res)
+{
+	struct portal *p = container_of(op, struct portal, accept_op);
+	struct handoff *h;
+	unsigned i;
+
+	if (p->closing) {
+		if (res >= 0)
+			close(res);
+		return;
+	}
+	if (res < 0) {
+		if (res != -EAGAIN && res != -EINTR && res != -ECONNABORTED)
+			log_warn("accept on %s: %s", p->name, strerror(-res));
+		portal_accept_arm(p);
+		return;
+	}
+	h = malloc(sizeof(*h));
+	i = atomic_fetch_add(&srv.rr, 1) % (unsigned)srv.n;
+	if (!h || reactor_post(srv.thr[i].r, conn_adopt, h) < 0) {
+		free(h);
+		close(res);
+	} else {
+		h->thr = &srv.thr[i];
+		h->fd = res;
+		atomic_fetch_add(&srv.live_conns, 1);
+	}
+	portal_accept_arm(p);
+}
+
+static void portal_accept_arm(struct portal *p)
+{
+	p->accept_op.done = portal_accept_done;
+	if (reactor_accept(p->r, p->fd, &p->accept_op) < 0)
+		log_err("cannot accept on %s", p->name);
+}
+
+static void portal_start(void *arg)
+{
+	portal_accept_arm(arg);
+}
+
+static void *thread_main(void *arg)
+{
+	struct iscsi_server_thread *thr = arg;
+	int idx = (int)(thr - srv.thr);
+	char name[16];
+
+	snprintf(name, sizeof(name), "reactor-%d", idx);
+	pthread_setname_np(pthread_self(), name);
+	if (srv.cpus[idx] >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(srv.cpus[idx], &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	reactor_set_tick(thr->r, thread_tick, thr);
+	reactor_run(thr->r);
+	return NULL;
+}
+
+int iscsi_start(const struct iscsi_settings *s)
+{
+	cpu_set_t mask;
+	int ncpu = 0;
+	sigset_t all, old;
+
+	srv.set = *s;
+	CPU_ZERO(&mask);
+	if (sched_getaffinity(0, sizeof(mask), &mask) == 0)
+		ncpu = CPU_COUNT(&mask);
+	if (ncpu <= 0)
+		ncpu = 1;
+	srv.n = s->reactors > 0 ? s->reactors : ncpu;
+	if (srv.n > MAX_REACTORS)
+		srv.n = MAX_REACTORS;
+	/* one reactor per CPU of the mask, in order; pin when they match */
+	for (int i = 0, cpu = 0; i < srv.n; i++) {
+		srv.cpus[i] = -1;
+		if (srv.n <= ncpu) {
+			while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &mask))
+				cpu++;
+			srv.cpus[i] = cpu < CPU_SETSIZE ? cpu++ : -1;
+		}
+	}
+	for (int i = 0; i < srv.n; i++) {
+		struct iscsi_server_thread *thr = &srv.thr[i];
+
+		thr->r = reactor_new(s->event_loop, i);
+		if (!thr->r) {
+			int err = errno;
+
+			log_err("cannot create %s event loop: %s",
+				s->event_loop == EV_IO_URING ? "io_uring" :
+				"epoll", strerror(err));
+			for (int j = 0; j < i; j++)
+				reactor_free(srv.thr[j].r);
+			return -err;
+		}
+		list_init(&thr->conns);
+		thr->set = &srv.set;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);	/* signals go to main */
+	for (int i = 0; i < srv.n; i++)
+		pthread_create(&srv.tid[i], NULL, thread_main, &srv.thr[i]);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	srv.running = true;
+	log_info("%d reactor%s on %s", srv.n, srv.n == 1 ? "" : "s",
+		 iscsi_event_loop_name());
+	return 0;
+}
+
+/* Splits "host:port", "[v6]:port", "host" into parts. */
+static int split_addr(const char *addr, char *host, size_t hl, char *port,
+		      size_t pl)
+{
+	const char *colon;
+
+	if (addr[0] == '[') {
+		const char *end = strchr(addr, ']');
+
+		if (!end || (size_t)(end - addr - 1) >= hl)
+			return -EINVAL;
+		memcpy(host, addr + 1, (size_t)(end - addr - 1));
+		host[end - addr - 1] = '\0';
+		if (end[1] == ':')
+			snprintf(port, pl, "%s", end + 2);
+		else if (end[1] == '\0')
+			snprintf(port, pl, "3260");
+		else
+			return -EINVAL;
+		return 0;
+	}
+	colon = strrchr(addr, ':');
+	if (colon && strchr(addr, ':') != colon)
+		return -EINVAL;	/* bare IPv6 needs brackets */
+	if (colon) {
+		if ((size_t)(colon - addr) >= hl)
+			return -EINVAL;
+		memcpy(host, addr, (size_t)(colon - addr));
+		host[colon - addr] = '\0';
+		snprintf(port, pl, "%s", colon + 1);
+	} else {
+		snprintf(host, hl, "%s", addr);
+		snprintf(port, pl, "3260");
+	}
+	return 0;
+}
+
+int iscsi_portal_add(const char *addr, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV |
+					      AI_PASSIVE };
+	struct addrinfo *ai = NULL;
+	char host[64], port[16];
+	struct portal *p;
+	int fd, one = 1, rc;
+	char *end;
+	long pn;
+
+	if (!srv.running) {
+		snprintf(err, errlen, "service not started");
+		return -EINVAL;
+	}
+	if (srv.nportals == MAX_PORTALS) {
+		snprintf(err, errlen, "too many portals (at most %d)",
+			 MAX_PORTALS);
+		return -ENOSPC;
+	}
+	if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0) {
+		snprintf(err, errlen, "portal \"%s\": expected ADDR:PORT or "
+			 "[IPV6]:PORT", addr);
+		return -EINVAL;
+	}
+	pn = strtol(port, &end, 10);
+	if (*end || pn < 1 || pn > 65535) {
+		snprintf(err, errlen, "portal \"%s\": bad port \"%s\"", addr,
+			 port);
+		return -EINVAL;
+	}
+	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+	if (rc) {
+		snprintf(err, errlen, "portal \"%s\": %s", addr,
+			 gai_strerror(rc));
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0)
+		goto err_errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0)
+		goto err_close;
+	freeaddrinfo(ai);
+	p = &srv.portals[srv.nportals++];
+	p->fd = fd;
+	p->r = srv.thr[0].r;
+	p->closing = false;
+	snprintf(p->name, sizeof(p->name), "%s", addr);
+	reactor_post(p->r, portal_start, p);
+	log_info("listening on %s", addr);
+	return 0;
+
+err_close:
+	rc = -errno;
+	close(fd);
+	freeaddrinfo(ai);
+	snprintf(err, errlen, "portal %s: %s", addr, strerror(-rc));
+	return rc;
+err_errno:
+	rc = -errno;
+	freeaddrinfo(ai);
+	snprintf(err, errlen, "portal %s: %s", addr, strerror(-rc));
+	return rc;
+}
+
+static void close_all(void *arg)
+{
+	struct iscsi_server_thread *thr = arg;
+	struct iscsi_conn *c, *n;
+
+	list_for_each_entry_safe(c, n, &thr->conns, link)
+		conn_close(c, "shutting down");
+}
+
+static void close_portal(void *arg)
+{
+	struct portal *p = arg;
+
+	p->closing = true;
+	shutdown(p->fd, SHUT_RDWR);
+}
+
+void iscsi_stop(void)
+{
+	if (!srv.running)
+		return;
+	for (int i = 0; i < srv.nportals; i++)
+		reactor_post(srv.portals[i].r, close_portal, &srv.portals[i]);
+	for (int i = 0; i < srv.n; i++)
+		reactor_post(srv.thr[i].r, close_all, &srv.thr[i]);
+	/* connections finish their I/O and free themselves; bounded wait */
+	for (int i = 0; i < 500 && atomic_load(&srv.live_conns) > 0; i++)
+		usleep(10000);
+	if (atomic_load(&srv.live_conns) > 0)
+		log_warn("%d connection(s) still busy at shutdown",
+			 atomic_load(&srv.live_conns));
+	for (int i = 0; i < srv.n; i++)
+		reactor_stop(srv.thr[i].r);
+	for (int i = 0; i < srv.n; i++)
+		pthread_join(srv.tid[i], NULL);
+	for (int i = 0; i < srv.nportals; i++)
+		close(srv.portals[i].fd);
+	for (int i = 0; i < srv.n; i++)
+		reactor_free(srv.thr[i].r);
+	srv.nportals = 0;
+	srv.running = false;
+}

@@ -1,0 +1,383 @@
+/*
+ * main.c - ringtgtd: parses the command line, loads the configuration,
+ * starts the reactors, portals and the control socket, and waits for
+ * SIGTERM/SIGINT to shut down cleanly.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "config/config.h"
+#include "control/ctl.h"
+#include "core/core.h"
+#include "iscsi/iscsi.h"
+#include <json-c/json.h>
+
+#define MAX_ITEMS 64
+
+struct options {
+	bool foreground;
+	const char *config;
+	const char *portals[MAX_ITEMS];
+	int nportals;
+	const char *exports[MAX_ITEMS];
+	int nexports;
+	const char *socket;
+	const char *event_loop;
+	int reactors;
+	int log_level;
+	int nop_interval, nop_timeout;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: ringtgtd [OPTIONS]\n"
+"A userspace iSCSI target (RFC 7143) serving files and block devices.\n"
+"\n"
+"  -f, --foreground           stay in the foreground, log to stderr\n"
+"                             (default: detach and log to syslog)\n"
+"  -c, --config FILE          configuration file (default %s;\n"
+"                             not read when --export is given without -c)\n"
+"  -p, --portal ADDR:PORT     listen here (IPv4 or [IPv6]; repeatable);\n"
+"                             replaces the config's portals\n"
+"  -x, --export PATH[,iqn=IQN]\n"
+"                             export a file or block device as LUN 1 of a\n"
+"                             target open to all initiators (repeatable;\n"
+"                             default IQN iqn.2026-11.org.ringtgt:<name>)\n"
+"  -s, --control-socket PATH  control socket (default %s)\n"
+"  -e, --event-loop LOOP      io_uring or epoll (default: io_uring when\n"
+"                             the kernel allows it, else epoll)\n"
+"  -r, --reactors N           event loop threads (default: one per CPU in\n"
+"                             the process's affinity mask)\n"
+"  -l, --log-level LEVEL      error, warn, info (default) or debug\n"
+"      --nop-interval SECS    idle time before a NOP-In ping (0: off)\n"
+"      --nop-timeout SECS     time to wait for the ping's answer\n"
+"  -h, --help                 this text\n"
+"  -V, --version              the version\n",
+		CONFIG_DEFAULT_PATH, CTL_DEFAULT_PATH);
+}
+
+static int parse_int(const char *s, int min, int max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < min || v > max)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	enum { OPT_NOP_INTERVAL = 256, OPT_NOP_TIMEOUT };
+	static const struct option longopts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "portal", required_argument, NULL, 'p' },
+		{ "export", required_argument, NULL, 'x' },
+		{ "control-socket", required_argument, NULL, 's' },
+		{ "event-loop", required_argument, NULL, 'e' },
+		{ "reactors", required_argument, NULL, 'r' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "nop-interval", required_argument, NULL, OPT_NOP_INTERVAL },
+		{ "nop-timeout", required_argument, NULL, OPT_NOP_TIMEOUT },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "fc:p:x:s:e:r:l:hV", longopts,
+				  NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			o->foreground = true;
+			break;
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'p':
+		case 'x':
+			if ((opt == 'p' ? o->nportals : o->nexports) == MAX_ITEMS) {
+				fprintf(stderr, "ringtgtd: too many -%c options\n",
+					opt);
+				return 2;
+			}
+			if (opt == 'p')
+				o->portals[o->nportals++] = optarg;
+			else
+				o->exports[o->nexports++] = optarg;
+			break;
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'e':
+			if (strcmp(optarg, "io_uring") && strcmp(optarg, "epoll")) {
+				fprintf(stderr, "ringtgtd: --event-loop: expected "
+					"io_uring or epoll, got \"%s\"\n", optarg);
+				return 2;
+			}
+			o->event_loop = optarg;
+			break;
+		case 'r':
+			if (parse_int(optarg, 1, 64, &o->reactors) < 0) {
+				fprintf(stderr, "ringtgtd: --reactors: expected "
+					"1..64, got \"%s\"\n", optarg);
+				return 2;
+			}
+			break;
+		case 'l':
+			o->log_level = log_level_parse(optarg);
+			if (o->log_level < 0) {
+				fprintf(stderr, "ringtgtd: --log-level: expected "
+					"error, warn, info or debug\n");
+				return 2;
+			}
+			break;
+		case OPT_NOP_INTERVAL:
+		case OPT_NOP_TIMEOUT:
+			if (parse_int(optarg, 0, 3600, opt == OPT_NOP_INTERVAL ?
+				      &o->nop_interval : &o->nop_timeout) < 0) {
+				fprintf(stderr, "ringtgtd: --%s: expected 0..3600 "
+					"seconds\n", opt == OPT_NOP_INTERVAL ?
+					"nop-interval" : "nop-timeout");
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("ringtgtd %s\n", RINGTGT_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ringtgtd: unexpected argument \"%s\"\n",
+			argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+/* Builds an IQN from a file name: lower case, [a-z0-9.-] only. */
+static void default_iqn(const char *path, char *out, size_t len)
+{
+	char tmp[256], *base;
+	size_t n;
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	base = basename(tmp);
+	n = (size_t)snprintf(out, len, "iqn.2026-11.org.ringtgt:");
+	for (const char *p = base; *p && n + 1 < len; p++) {
+		char ch = (char)tolower((unsigned char)*p);
+
+		out[n++] = isalnum((unsigned char)ch) || ch == '.' || ch == '-' ?
+				   ch : '-';
+	}
+	out[n] = '\0';
+}
+
+static int add_export(const char *arg)
+{
+	struct core_lun_spec ctl = { .type = SCSI_LU_CONTROLLER };
+	struct core_lun_spec disk = { .type = SCSI_LU_DISK, .backing = "file" };
+	char path[4096], iqn[4200];
+	struct core_err err = { "" };
+	char *comma;
+
+	if (strlen(arg) >= sizeof(path)) {
+		log_err("--export: path too long");
+		return -EINVAL;
+	}
+	memcpy(path, arg, strlen(arg) + 1);
+	comma = strchr(path, ',');
+	iqn[0] = '\0';
+	if (comma) {
+		*comma = '\0';
+		if (strncmp(comma + 1, "iqn=", 4) != 0 || !comma[5]) {
+			log_err("--export %s: expected PATH[,iqn=IQN]", arg);
+			return -EINVAL;
+		}
+		snprintf(iqn, sizeof(iqn), "%s", comma + 5);
+	}
+	if (!iqn[0])
+		default_iqn(path, iqn, sizeof(iqn));
+	disk.path = path;
+	if (core_target_add(iqn, 0, NULL, &err) < 0 ||
+	    core_lun_add(iqn, 0, &ctl, &err) < 0 ||
+	    core_lun_add(iqn, 1, &disk, &err) < 0 ||
+	    core_acl_add(iqn, "ALL", &err) < 0) {
+		log_err("--export %s: %s", arg, err.msg);
+		return -EINVAL;
+	}
+	log_info("exporting %s as %s LUN 1", path, iqn);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { .log_level = LOG_LVL_INFO, .nop_interval = -1,
+			     .nop_timeout = -1 };
+	struct ringtgt_config cfg;
+	struct iscsi_settings set;
+	struct ctl_server *ctl = NULL;
+	struct core_err cerr = { "" };
+	bool have_cfg = false;
+	char err[512];
+	sigset_t sigs;
+	int rc, sig;
+
+	memset(&cfg, 0, sizeof(cfg));
+	rc = parse_args(argc, argv, &o);
+	if (rc)
+		return rc;
+	log_init("ringtgtd", true, (enum log_level)o.log_level);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (o.config || o.nexports == 0) {
+		const char *path = o.config ? o.config : CONFIG_DEFAULT_PATH;
+
+		if (config_load(path, &cfg, err, sizeof(err)) < 0) {
+			fprintf(stderr, "ringtgtd: %s\n", err);
+			return 1;
+		}
+		have_cfg = true;
+	}
+	iscsi_settings_default(&set);
+	if (have_cfg) {
+		set.nop_interval = (unsigned)cfg.nop_interval;
+		set.nop_timeout = (unsigned)cfg.nop_timeout;
+		set.login_timeout = (unsigned)cfg.login_timeout;
+		set.reactors = cfg.reactors;
+		if (cfg.event_loop && strcmp(cfg.event_loop, "epoll") == 0)
+			set.event_loop = EV_EPOLL;
+	}
+	if (o.nop_interval >= 0)
+		set.nop_interval = (unsigned)o.nop_interval;
+	if (o.nop_timeout >= 0)
+		set.nop_timeout = (unsigned)o.nop_timeout;
+	if (o.reactors)
+		set.reactors = o.reactors;
+	if (o.event_loop)
+		set.event_loop = strcmp(o.event_loop, "epoll") == 0 ? EV_EPOLL :
+								       EV_IO_URING;
+	if (set.event_loop == EV_IO_URING && !reactor_uring_available()) {
+		if (o.event_loop || (have_cfg && cfg.event_loop &&
+				     strcmp(cfg.event_loop, "io_uring") == 0)) {
+			fprintf(stderr, "ringtgtd: io_uring is not available "
+				"(kernel too old, or kernel.io_uring_disabled); "
+				"use --event-loop=epoll\n");
+			return 1;
+		}
+		set.event_loop = EV_EPOLL;
+	}
+	if (!o.foreground) {
+		if (daemon(0, 0) < 0) {
+			perror("ringtgtd: daemon");
+			return 1;
+		}
+		log_init("ringtgtd", false, (enum log_level)o.log_level);
+	}
+	if (set.event_loop == EV_EPOLL && !o.event_loop)
+		log_info("io_uring is not available here; using epoll");
+
+	core_init();
+	if (have_cfg && config_apply(&cfg, &cerr) < 0) {
+		log_err("%s", cerr.msg);
+		rc = 1;
+		goto out_core;
+	}
+	for (int i = 0; i < o.nexports; i++) {
+		if (add_export(o.exports[i]) < 0) {
+			rc = 1;
+			goto out_core;
+		}
+	}
+	/* the main thread only waits for signals; the others never see them */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	rc = iscsi_start(&set);
+	if (rc < 0) {
+		rc = 1;
+		goto out_core;
+	}
+	if (o.nportals) {
+		for (int i = 0; i < o.nportals; i++)
+			if (iscsi_portal_add(o.portals[i], err, sizeof(err)) < 0) {
+				log_err("%s", err);
+				rc = 1;
+				goto out_iscsi;
+			}
+	} else if (have_cfg && cfg.nportals) {
+		for (size_t i = 0; i < cfg.nportals; i++)
+			if (iscsi_portal_add(cfg.portals[i], err, sizeof(err)) < 0) {
+				log_err("%s", err);
+				rc = 1;
+				goto out_iscsi;
+			}
+	} else if (iscsi_portal_add("0.0.0.0:3260", err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		rc = 1;
+		goto out_iscsi;
+	}
+	rc = ctl_server_start(o.socket ? o.socket : CTL_DEFAULT_PATH, &ctl);
+	if (rc < 0) {
+		log_err("control socket %s: %s", o.socket ? o.socket :
+			CTL_DEFAULT_PATH, strerror(-rc));
+		rc = 1;
+		goto out_iscsi;
+	}
+	{
+		json_object *st = json_object_new_object();
+
+		json_object_object_add(st, "version",
+				       json_object_new_string(RINGTGT_VERSION));
+		json_object_object_add(st, "pid", json_object_new_int(getpid()));
+		json_object_object_add(st, "reactors",
+				       json_object_new_int(iscsi_reactor_count()));
+		json_object_object_add(st, "event_loop",
+				       json_object_new_string(iscsi_event_loop_name()));
+		ctl_server_set_status(ctl, st);
+	}
+	log_info("ringtgtd %s ready", RINGTGT_VERSION);
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP: configuration reload is not supported "
+				 "yet; use ringtgtadm");
+			continue;
+		}
+		log_info("%s: shutting down", strsignal(sig));
+		break;
+	}
+	rc = 0;
+	ctl_server_stop(ctl);
+out_iscsi:
+	iscsi_stop();
+out_core:
+	core_shutdown();
+	if (have_cfg)
+		config_free(&cfg);
+	log_info("stopped");
+	return rc;
+}

@@ -1,0 +1,274 @@
+/*
+ * lu.c - logical units and the LUN table of a target.
+ *
+ * An LU's identity (unit serial number, NAA designator) is derived only
+ * from the target name, the LUN and the configured serial, through
+ * name-based (SHA-1, RFC 4122 version 5) UUIDs. So the same configuration
+ * gives the same /dev/disk/by-id names and multipath WWIDs after every
+ * restart, on every host, with nothing stored on disk.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "base/log.h"
+#include "scsi/scsi_internal.h"
+
+/* Namespace of ringtgt's name-based UUIDs; never change it. */
+static const uuid_t ringtgt_ns = {
+	0xe5, 0xbc, 0x04, 0xec, 0xd2, 0x2c, 0x45, 0x32,
+	0xa4, 0x1f, 0x5e, 0x50, 0x47, 0x3d, 0xee, 0xa4,
+};
+
+/* SHA-1 UUID of "<kind>\n<target>\n<lun>\n<serial>". */
+static void lu_name_uuid(uuid_t out, const char *kind, const char *target,
+			 uint64_t lun, const char *serial)
+{
+	char name[512];
+	int n = snprintf(name, sizeof(name), "%s\n%s\n%" PRIu64 "\n%s", kind,
+			 target ? target : "", lun, serial ? serial : "");
+
+	if (n < 0)
+		n = 0;
+	uuid_generate_sha1(out, ringtgt_ns, name,
+			   MIN((size_t)n, sizeof(name) - 1));
+}
+
+/*
+ * NAA IEEE Registered Extended (SPC-4 §7.8.6.6.5): NAA=6, 24-bit OUI,
+ * 100 bits vendor specific. Those bits come from the UUID, skipping its
+ * version (byte 6) and variant (byte 8) bytes, which never vary.
+ */
+static void lu_make_naa(struct scsi_lu *lu, const char *target)
+{
+	uuid_t u;
+	uint8_t src[14];
+	uint8_t *d = lu->naa;
+
+	lu_name_uuid(u, "naa", target, lu->lun, lu->serial);
+	memcpy(src, u, 6);
+	src[6] = u[7];
+	memcpy(src + 7, u + 9, 7);
+
+	d[0] = 0x60 | (uint8_t)(SCSI_NAA_OUI >> 20);
+	d[1] = (uint8_t)(SCSI_NAA_OUI >> 12);
+	d[2] = (uint8_t)(SCSI_NAA_OUI >> 4);
+	d[3] = (uint8_t)((SCSI_NAA_OUI & 0xf) << 4) | (src[0] >> 4);
+	for (int i = 4; i < 16; i++)
+		d[i] = (uint8_t)(src[i - 4] << 4) | (src[i - 3] >> 4);
+}
+
+/* Copies @s into @dst (at most @max chars), non-printables as '_'. */
+static void lu_copy_ascii(char *dst, const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; i < max && s[i]; i++)
+		dst[i] = (s[i] >= 0x20 && s[i] <= 0x7e) ? s[i] : '_';
+	dst[i] = '\0';
+}
+
+static bool lu_serial_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > SCSI_SERIAL_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= 0x20 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
+{
+	struct scsi_lu *lu;
+	const char *v;
+	int rc = -EINVAL;
+
+	if (cfg->type != SCSI_LU_DISK && cfg->type != SCSI_LU_CONTROLLER)
+		goto err;
+	if (cfg->type == SCSI_LU_DISK && !cfg->bs)
+		goto err;
+	if (cfg->serial && !lu_serial_ok(cfg->serial))
+		goto err;
+
+	lu = calloc(1, sizeof(*lu));
+	if (!lu) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	atomic_init(&lu->refs, 1);
+	atomic_init(&lu->inflight, 0);
+	lu->type = cfg->type;
+	lu->lun = cfg->lun;
+
+	if (cfg->type == SCSI_LU_DISK) {
+		uint32_t bsz = cfg->block_size ? cfg->block_size : 512;
+
+		if (bsz < 512 || bsz > 4096 || (bsz & (bsz - 1)))
+			goto err_free;
+		lu->block_size = bsz;
+		lu->block_shift = (unsigned)__builtin_ctz(bsz);
+		lu->nblocks = cfg->bs->size >> lu->block_shift;
+		if (lu->nblocks == 0)
+			goto err_free;
+		if (cfg->bs->size & (bsz - 1))
+			log_warn("LUN %" PRIu64 ": size is not a multiple of %u; "
+				 "the tail is not exported", cfg->lun, bsz);
+		lu->readonly = cfg->readonly || cfg->bs->readonly;
+	}
+
+	lu_copy_ascii(lu->vendor, cfg->vendor ? cfg->vendor : "RINGTGT",
+		      SCSI_VENDOR_LEN);
+	v = cfg->product ? cfg->product
+	    : cfg->type == SCSI_LU_DISK ? "VIRTUAL-DISK" : "CONTROLLER";
+	lu_copy_ascii(lu->product, v, SCSI_PRODUCT_LEN);
+	/* PRODUCT REVISION LEVEL: "major.minor" of the release */
+	{
+		const char *ver = RINGTGT_VERSION;
+		size_t n = strcspn(ver, ".");
+
+		if (ver[n] == '.')
+			n += 1 + strcspn(ver + n + 1, ".");
+		lu_copy_ascii(lu->revision, ver, MIN(n, SCSI_REVISION_LEN));
+	}
+
+	if (cfg->serial) {
+		snprintf(lu->serial, sizeof(lu->serial), "%s", cfg->serial);
+	} else {
+		uuid_t u;
+
+		lu_name_uuid(u, "serial", cfg->target_name, cfg->lun, NULL);
+		for (int i = 0; i < 8; i++)
+			snprintf(lu->serial + 2 * i, 3, "%02x", u[i]);
+	}
+	lu_make_naa(lu, cfg->target_name);
+
+	lu->bs = cfg->bs;	/* ownership passes only on success */
+	return lu;
+
+err_free:
+	free(lu);
+err:
+	errno = -rc;
+	return NULL;
+}
+
+void scsi_lu_get(struct scsi_lu *lu)
+{
+	atomic_fetch_add_explicit(&lu->refs, 1, memory_order_relaxed);
+}
+
+void scsi_lu_put(struct scsi_lu *lu)
+{
+	if (!lu)
+		return;
+	if (atomic_fetch_sub_explicit(&lu->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	bs_close(lu->bs);
+	free(lu);
+}
+
+uint64_t scsi_lu_lun(const struct scsi_lu *lu)
+{
+	return lu->lun;
+}
+
+enum scsi_lu_type scsi_lu_type(const struct scsi_lu *lu)
+{
+	return lu->type;
+}
+
+struct bs *scsi_lu_bs(const struct scsi_lu *lu)
+{
+	return lu->bs;
+}
+
+const char *scsi_lu_serial(const struct scsi_lu *lu)
+{
+	return lu->serial;
+}
+
+unsigned scsi_lu_inflight(const struct scsi_lu *lu)
+{
+	return atomic_load_explicit(&lu->inflight, memory_order_relaxed);
+}
+
+/* --- LUN table ---------------------------------------------------------- */
+
+void scsi_target_init(struct scsi_target *t, const char *name)
+{
+	memset(t->lus, 0, sizeof(t->lus));
+	pthread_mutex_init(&t->lock, NULL);
+	snprintf(t->name, sizeof(t->name), "%s", name ? name : "");
+}
+
+void scsi_target_destroy(struct scsi_target *t)
+{
+	for (int i = 0; i < SCSI_MAX_LUNS; i++) {
+		scsi_lu_put(t->lus[i]);
+		t->lus[i] = NULL;
+	}
+	pthread_mutex_destroy(&t->lock);
+}
+
+int scsi_target_add_lu(struct scsi_target *t, struct scsi_lu *lu)
+{
+	int rc = 0;
+
+	if (lu->lun >= SCSI_MAX_LUNS)
+		return -ERANGE;
+	pthread_mutex_lock(&t->lock);
+	if (t->lus[lu->lun])
+		rc = -EEXIST;
+	else
+		t->lus[lu->lun] = lu;
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+int scsi_target_remove_lu(struct scsi_target *t, uint64_t lun)
+{
+	struct scsi_lu *lu = NULL;
+
+	if (lun >= SCSI_MAX_LUNS)
+		return -ENOENT;
+	pthread_mutex_lock(&t->lock);
+	lu = t->lus[lun];
+	t->lus[lun] = NULL;
+	pthread_mutex_unlock(&t->lock);
+	if (!lu)
+		return -ENOENT;
+	scsi_lu_put(lu);
+	return 0;
+}
+
+struct scsi_lu *scsi_target_get_lu(struct scsi_target *t, uint64_t lun)
+{
+	struct scsi_lu *lu;
+
+	if (lun >= SCSI_MAX_LUNS)
+		return NULL;
+	pthread_mutex_lock(&t->lock);
+	lu = t->lus[lun];
+	if (lu)
+		scsi_lu_get(lu);
+	pthread_mutex_unlock(&t->lock);
+	return lu;
+}
+
+int scsi_target_list_luns(struct scsi_target *t, uint64_t *luns, int max)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (int i = 0; i < SCSI_MAX_LUNS && n < max; i++)
+		if (t->lus[i])
+			luns[n++] = (uint64_t)i;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}

@@ -1,0 +1,317 @@
+/*
+ * scsi.c - command dispatch: the opcode table, scsi_task_prepare() (decode
+ * and validate, no side effects) and scsi_task_exec() (run, complete
+ * through t->done), plus SAM-5 LUN encoding.
+ *
+ * The table has one row per supported opcode, by designated initializer;
+ * a missing row is INVALID COMMAND OPERATION CODE, and the same rows
+ * answer REPORT SUPPORTED OPERATION CODES (spc.c).
+ */
+#include <string.h>
+
+#include "scsi/scsi_internal.h"
+
+#define CTL 0x04 /* control byte: we look at NACA (and reject it) */
+
+static const struct scsi_opdesc sai16_ops[] = {
+	{ .opcode = SERVICE_ACTION_IN_16, .sa = SAI_READ_CAPACITY_16,
+	  .has_sa = true, .cdb_len = 16, .flags = OPF_DISK,
+	  .name = "READ CAPACITY(16)",
+	  .parse = sbc_parse_read_capacity16, .exec = sbc_read_capacity16,
+	  .usage = { SERVICE_ACTION_IN_16, SAI_READ_CAPACITY_16, 0, 0, 0, 0,
+		     0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
+};
+
+static const struct scsi_opdesc maint_in_ops[] = {
+	{ .opcode = MAINTENANCE_IN, .sa = MI_REPORT_SUPPORTED_OPCODES,
+	  .has_sa = true, .cdb_len = 12, .flags = OPF_CTRL | OPF_DISK,
+	  .name = "REPORT SUPPORTED OPERATION CODES",
+	  .parse = spc_parse_rsoc, .exec = spc_rsoc,
+	  .usage = { MAINTENANCE_IN, MI_REPORT_SUPPORTED_OPCODES, 0x87, 0xff,
+		     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
+};
+
+/* READ/WRITE byte 1: RDPROTECT/WRPROTECT, DPO, FUA, FUA_NV */
+#define RW_FLAGS 0xfa
+
+static const struct scsi_opdesc scsi_ops[256] = {
+	[TEST_UNIT_READY] = {
+		.opcode = TEST_UNIT_READY, .cdb_len = 6,
+		.flags = OPF_CTRL | OPF_DISK, .name = "TEST UNIT READY",
+		.exec = spc_test_unit_ready,
+		.usage = { TEST_UNIT_READY, 0, 0, 0, 0, CTL } },
+	[REQUEST_SENSE] = {
+		.opcode = REQUEST_SENSE, .cdb_len = 6, .flags = OPF_ANY,
+		.name = "REQUEST SENSE",
+		.parse = spc_parse_request_sense, .exec = spc_request_sense,
+		.usage = { REQUEST_SENSE, 0x01, 0, 0, 0xff, CTL } },
+	[READ_6] = {
+		.opcode = READ_6, .cdb_len = 6, .flags = OPF_DISK,
+		.name = "READ(6)", .parse = sbc_parse_rw6, .exec = sbc_rw,
+		.usage = { READ_6, 0x1f, 0xff, 0xff, 0xff, CTL } },
+	[WRITE_6] = {
+		.opcode = WRITE_6, .cdb_len = 6, .flags = OPF_DISK,
+		.name = "WRITE(6)", .parse = sbc_parse_rw6, .exec = sbc_rw,
+		.usage = { WRITE_6, 0x1f, 0xff, 0xff, 0xff, CTL } },
+	[INQUIRY] = {
+		.opcode = INQUIRY, .cdb_len = 6, .flags = OPF_ANY,
+		.name = "INQUIRY",
+		.parse = spc_parse_inquiry, .exec = spc_inquiry,
+		.usage = { INQUIRY, 0x01, 0xff, 0xff, 0xff, CTL } },
+	[MODE_SENSE_6] = {
+		.opcode = MODE_SENSE_6, .cdb_len = 6, .flags = OPF_DISK,
+		.name = "MODE SENSE(6)",
+		.parse = spc_parse_mode_sense, .exec = spc_mode_sense,
+		.usage = { MODE_SENSE_6, 0x08, 0xff, 0xff, 0xff, CTL } },
+	[READ_CAPACITY_10] = {
+		.opcode = READ_CAPACITY_10, .cdb_len = 10, .flags = OPF_DISK,
+		.name = "READ CAPACITY(10)",
+		.parse = sbc_parse_read_capacity10,
+		.exec = sbc_read_capacity10,
+		.usage = { READ_CAPACITY_10, 0, 0xff, 0xff, 0xff, 0xff, 0, 0,
+			   0x01, CTL } },
+	[READ_10] = {
+		.opcode = READ_10, .cdb_len = 10, .flags = OPF_DISK,
+		.name = "READ(10)", .parse = sbc_parse_rw10, .exec = sbc_rw,
+		.usage = { READ_10, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0,
+			   0xff, 0xff, CTL } },
+	[WRITE_10] = {
+		.opcode = WRITE_10, .cdb_len = 10, .flags = OPF_DISK,
+		.name = "WRITE(10)", .parse = sbc_parse_rw10, .exec = sbc_rw,
+		.usage = { WRITE_10, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0,
+			   0xff, 0xff, CTL } },
+	[SYNCHRONIZE_CACHE_10] = {
+		.opcode = SYNCHRONIZE_CACHE_10, .cdb_len = 10,
+		.flags = OPF_DISK, .name = "SYNCHRONIZE CACHE(10)",
+		.parse = sbc_parse_sync_cache10, .exec = sbc_sync_cache,
+		.usage = { SYNCHRONIZE_CACHE_10, 0x02, 0xff, 0xff, 0xff, 0xff,
+			   0, 0xff, 0xff, CTL } },
+	[UNMAP] = {
+		.opcode = UNMAP, .cdb_len = 10, .flags = OPF_DISK,
+		.name = "UNMAP", .parse = sbc_parse_unmap, .exec = sbc_unmap,
+		.usage = { UNMAP, 0x01, 0, 0, 0, 0, 0, 0xff, 0xff, CTL } },
+	[MODE_SENSE_10] = {
+		.opcode = MODE_SENSE_10, .cdb_len = 10, .flags = OPF_DISK,
+		.name = "MODE SENSE(10)",
+		.parse = spc_parse_mode_sense, .exec = spc_mode_sense,
+		.usage = { MODE_SENSE_10, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff,
+			   CTL } },
+	[READ_16] = {
+		.opcode = READ_16, .cdb_len = 16, .flags = OPF_DISK,
+		.name = "READ(16)", .parse = sbc_parse_rw16, .exec = sbc_rw,
+		.usage = { READ_16, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0xff,
+			   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
+	[WRITE_16] = {
+		.opcode = WRITE_16, .cdb_len = 16, .flags = OPF_DISK,
+		.name = "WRITE(16)", .parse = sbc_parse_rw16, .exec = sbc_rw,
+		.usage = { WRITE_16, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0xff,
+			   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
+	[SYNCHRONIZE_CACHE_16] = {
+		.opcode = SYNCHRONIZE_CACHE_16, .cdb_len = 16,
+		.flags = OPF_DISK, .name = "SYNCHRONIZE CACHE(16)",
+		.parse = sbc_parse_sync_cache16, .exec = sbc_sync_cache,
+		.usage = { SYNCHRONIZE_CACHE_16, 0x02, 0xff, 0xff, 0xff, 0xff,
+			   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0,
+			   CTL } },
+	[SERVICE_ACTION_IN_16] = {
+		.opcode = SERVICE_ACTION_IN_16, .cdb_len = 16,
+		.flags = OPF_DISK, .name = "SERVICE ACTION IN(16)",
+		.sa_ops = sai16_ops, .n_sa = ARRAY_SIZE(sai16_ops) },
+	[REPORT_LUNS] = {
+		.opcode = REPORT_LUNS, .cdb_len = 12, .flags = OPF_ANY,
+		.name = "REPORT LUNS",
+		.parse = spc_parse_report_luns, .exec = spc_report_luns,
+		.usage = { REPORT_LUNS, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff,
+			   0xff, 0, CTL } },
+	[MAINTENANCE_IN] = {
+		.opcode = MAINTENANCE_IN, .cdb_len = 12,
+		.flags = OPF_CTRL | OPF_DISK, .name = "MAINTENANCE IN",
+		.sa_ops = maint_in_ops, .n_sa = ARRAY_SIZE(maint_in_ops) },
+	[READ_12] = {
+		.opcode = READ_12, .cdb_len = 12, .flags = OPF_DISK,
+		.name = "READ(12)", .parse = sbc_parse_rw12, .exec = sbc_rw,
+		.usage = { READ_12, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0xff,
+			   0xff, 0xff, 0xff, 0, CTL } },
+	[WRITE_12] = {
+		.opcode = WRITE_12, .cdb_len = 12, .flags = OPF_DISK,
+		.name = "WRITE(12)", .parse = sbc_parse_rw12, .exec = sbc_rw,
+		.usage = { WRITE_12, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0xff,
+			   0xff, 0xff, 0xff, 0, CTL } },
+};
+
+const struct scsi_opdesc *scsi_opdesc_row(uint8_t opcode)
+{
+	return scsi_ops[opcode].cdb_len ? &scsi_ops[opcode] : NULL;
+}
+
+const struct scsi_opdesc *scsi_opdesc_find(uint8_t opcode, uint16_t sa)
+{
+	const struct scsi_opdesc *row = &scsi_ops[opcode];
+
+	if (!row->cdb_len)
+		return NULL;
+	if (!row->sa_ops)
+		return row;
+	for (unsigned i = 0; i < row->n_sa; i++)
+		if (row->sa_ops[i].sa == sa)
+			return &row->sa_ops[i];
+	return NULL;
+}
+
+void scsi_opdesc_foreach(void (*fn)(const struct scsi_opdesc *d, void *arg),
+			 void *arg)
+{
+	for (unsigned op = 0; op < ARRAY_SIZE(scsi_ops); op++) {
+		const struct scsi_opdesc *row = &scsi_ops[op];
+
+		if (!row->cdb_len)
+			continue;
+		if (!row->sa_ops) {
+			fn(row, arg);
+			continue;
+		}
+		for (unsigned i = 0; i < row->n_sa; i++)
+			fn(&row->sa_ops[i], arg);
+	}
+}
+
+bool scsi_opdesc_allowed(const struct scsi_opdesc *d,
+			 const struct scsi_lu *lu)
+{
+	if (!lu)
+		return d->flags & OPF_NO_LU;
+	if (lu->type == SCSI_LU_CONTROLLER)
+		return d->flags & OPF_CTRL;
+	return d->flags & OPF_DISK;
+}
+
+enum sense_reason scsi_task_prepare(struct scsi_task *t)
+{
+	const struct scsi_opdesc *row = &scsi_ops[t->cdb[0]];
+	const struct scsi_opdesc *op = NULL;
+	enum sense_reason reason = SENSE_NONE;
+
+	t->dir = SCSI_DIR_NONE;
+	t->data_len = 0;
+	t->op = NULL;
+	t->lba = 0;
+	t->nblocks = 0;
+	t->fua = 0;
+	t->status = SAM_STAT_GOOD;
+	t->sense_len = 0;
+	t->xfer_len = 0;
+	t->step = 0;
+
+	if (row->cdb_len)
+		op = row->sa_ops ? scsi_opdesc_find(t->cdb[0], t->cdb[1] & 0x1f)
+				 : row;
+
+	/* SPC-4 §8.2: without an LU only a few commands make sense. */
+	if (!t->lu && !(op && (op->flags & OPF_NO_LU))) {
+		reason = SENSE_LUN_NOT_SUPPORTED;
+		goto fail;
+	}
+	/* For service action opcodes the row's flags cover all actions. */
+	if (!row->cdb_len || !scsi_opdesc_allowed(row, t->lu)) {
+		reason = SENSE_INVALID_OPCODE;
+		goto fail;
+	}
+	if (!op) {	/* unknown service action: SPC-4 §4.3.4 */
+		reason = scsi_invalid_field(t, true, 1, 4);
+		goto fail;
+	}
+	if (!scsi_opdesc_allowed(op, t->lu)) {
+		reason = SENSE_INVALID_OPCODE;
+		goto fail;
+	}
+	/* SAM-5 §5.2: we do not support NACA=1 (control byte bit 2). */
+	if (t->cdb[op->cdb_len - 1] & 0x04) {
+		reason = scsi_invalid_field(t, true, op->cdb_len - 1, 2);
+		goto fail;
+	}
+	t->op = op;
+	if (op->parse) {
+		reason = op->parse(t);
+		if (reason != SENSE_NONE)
+			goto fail;
+	}
+	return SENSE_NONE;
+
+fail:
+	t->op = NULL;
+	t->dir = SCSI_DIR_NONE;
+	t->data_len = 0;
+	/* scsi_invalid_field() already filled the sense (with SKS). */
+	if (t->status == SAM_STAT_GOOD)
+		scsi_task_set_sense(t, reason);
+	return reason;
+}
+
+void scsi_task_exec(struct scsi_task *t)
+{
+	if (unlikely(!t->op)) {
+		/* Prepare failed; the status and sense are already set. */
+		if (t->status == SAM_STAT_GOOD)
+			scsi_task_set_sense(t, SENSE_HARDWARE_ERROR);
+		t->done(t);
+		return;
+	}
+	if (t->lu)
+		atomic_fetch_add_explicit(&t->lu->inflight, 1,
+					  memory_order_relaxed);
+	t->op->exec(t);
+}
+
+void scsi_task_complete(struct scsi_task *t)
+{
+	/* The transport's reference keeps the LU alive across done(). */
+	if (t->lu)
+		atomic_fetch_sub_explicit(&t->lu->inflight, 1,
+					  memory_order_relaxed);
+	t->done(t);
+}
+
+void scsi_task_fail(struct scsi_task *t, enum sense_reason reason)
+{
+	scsi_task_set_sense(t, reason);
+	t->xfer_len = 0;
+	scsi_task_complete(t);
+}
+
+void scsi_task_data_in(struct scsi_task *t, const void *data, uint32_t len)
+{
+	uint32_t n = MIN(len, t->data_len);
+
+	n = t->buf ? MIN(n, t->buf_len) : 0;
+	if (n)
+		memcpy(t->buf, data, n);
+	t->xfer_len = n;
+}
+
+/*
+ * SAM-5 §4.7.7: single level LUNs. Peripheral device addressing (method
+ * 00b, bus 0) below 256, flat space addressing (01b) up to 16383.
+ */
+uint64_t scsi_lun_encode(uint64_t lun)
+{
+	if (lun < 256)
+		return lun << 48;
+	return (0x4000 | (lun & 0x3fff)) << 48;
+}
+
+uint64_t scsi_lun_decode(uint64_t wire)
+{
+	uint16_t first = (uint16_t)(wire >> 48);
+
+	/* Multi-level LUNs are not ours; report them as not present. */
+	if (wire & 0xffffffffffffULL)
+		return UINT64_MAX;
+	switch (first >> 14) {
+	case 0:	/* peripheral: bus identifier must be 0 */
+		return (first & 0x3f00) ? UINT64_MAX : (first & 0xff);
+	case 1:	/* flat space */
+		return first & 0x3fff;
+	default:
+		return UINT64_MAX;
+	}
+}

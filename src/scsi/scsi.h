@@ -1,0 +1,197 @@
+/*
+ * scsi.h - transport-independent SCSI target emulation (SPC-4 / SBC-3).
+ *
+ * The transport (iSCSI) fills a struct scsi_task from the command PDU,
+ * calls scsi_task_prepare() to decode the CDB (direction, length, bounds),
+ * supplies a data buffer, and calls scsi_task_exec(). The result comes
+ * back through task->done on the same reactor thread, possibly before
+ * scsi_task_exec() returns. This layer never includes iscsi/.
+ *
+ * Logical units live in a struct scsi_target (the LUN table of one
+ * target). LUs are reference counted: the transport holds a reference for
+ * every task it runs on an LU.
+ */
+#ifndef RINGTGT_SCSI_H
+#define RINGTGT_SCSI_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backing/bs.h"
+
+#define SCSI_CDB_MAX 32
+#define SCSI_SENSE_MAX 96
+#define SCSI_MAX_LUNS 256
+/*
+ * Largest data transfer one command may ask for (Block Limits VPD
+ * MAXIMUM TRANSFER LENGTH); longer READ/WRITE CDBs fail with INVALID FIELD
+ * IN CDB, so the transport never needs a bigger buffer than this.
+ */
+#define SCSI_MAX_XFER_BYTES (8u << 20)
+
+/* SAM status codes */
+#define SAM_STAT_GOOD 0x00
+#define SAM_STAT_CHECK_CONDITION 0x02
+#define SAM_STAT_CONDITION_MET 0x04
+#define SAM_STAT_BUSY 0x08
+#define SAM_STAT_RESERVATION_CONFLICT 0x18
+#define SAM_STAT_TASK_SET_FULL 0x28
+#define SAM_STAT_TASK_ABORTED 0x40
+
+enum scsi_dir { SCSI_DIR_NONE, SCSI_DIR_READ, SCSI_DIR_WRITE };
+
+enum scsi_lu_type {
+	SCSI_LU_CONTROLLER,	/* storage array controller (type 0x0c) */
+	SCSI_LU_DISK,		/* direct access block device (type 0x00) */
+};
+
+/*
+ * Why a command failed; maps one-to-one to (status, key, ASC, ASCQ) in
+ * sense.c. SENSE_NONE means GOOD.
+ */
+enum sense_reason {
+	SENSE_NONE = 0,
+	SENSE_INVALID_OPCODE,		/* 5/20/00 */
+	SENSE_INVALID_FIELD_IN_CDB,	/* 5/24/00 */
+	SENSE_INVALID_FIELD_IN_PARAM,	/* 5/26/00 */
+	SENSE_PARAM_LIST_LENGTH,	/* 5/1a/00 */
+	SENSE_LBA_OUT_OF_RANGE,		/* 5/21/00 */
+	SENSE_LUN_NOT_SUPPORTED,	/* 5/25/00 */
+	SENSE_SAVING_NOT_SUPPORTED,	/* 5/39/00 */
+	SENSE_WRITE_PROTECTED,		/* 7/27/00 */
+	SENSE_READ_ERROR,		/* 3/11/00 */
+	SENSE_WRITE_ERROR,		/* 3/0c/00 */
+	SENSE_NO_SPACE,			/* 7/27/07 space allocation failed */
+	SENSE_MISCOMPARE,		/* e/1d/00 */
+	SENSE_HARDWARE_ERROR,		/* 4/44/00 internal target failure */
+	SENSE_NOT_READY,		/* 2/04/00 */
+	SENSE_UA_POWER_ON,		/* 6/29/00 */
+	SENSE_UA_RESET,			/* 6/29/02 bus reset / LU reset */
+	SENSE_UA_CAPACITY_CHANGED,	/* 6/2a/09 */
+	SENSE_UA_LUNS_CHANGED,		/* 6/3f/0e reported luns changed */
+	SENSE_ABORTED_COMMAND,		/* b/00/00 */
+	SENSE_RESERVATION_CONFLICT,	/* status 0x18, no sense */
+	SENSE_NO_MEMORY,		/* status TASK SET FULL */
+	SENSE_INVALID_FIELD_IN_IU,	/* 5/0e/03 data shorter than the CDB */
+	SENSE_REASON_COUNT,
+};
+
+struct scsi_lu;
+struct scsi_target;
+
+/* The identity of one I_T nexus, owned by the transport (one per session). */
+struct scsi_nexus {
+	char initiator_port[256];	/* "<iqn>,i,0x<isid>" */
+	uint16_t rel_port_id;		/* relative target port identifier */
+	struct scsi_target *target;
+};
+
+struct scsi_task {
+	/* Set by the transport before scsi_task_prepare(). */
+	struct scsi_nexus *nexus;
+	struct scsi_lu *lu;		/* NULL: no LU at this LUN (ref held) */
+	uint64_t lun;
+	uint8_t cdb[SCSI_CDB_MAX];
+	uint32_t exp_len;		/* expected data transfer length */
+	struct reactor *r;
+	void (*done)(struct scsi_task *t);
+
+	/* Set by scsi_task_prepare(). */
+	enum scsi_dir dir;
+	uint32_t data_len;		/* bytes the CDB asks to move */
+	const struct scsi_opdesc *op;
+	uint64_t lba;
+	uint32_t nblocks;
+	unsigned fua : 1;
+
+	/*
+	 * Data buffer, supplied by the transport between prepare and exec:
+	 * for DIR_WRITE it holds buf_len received bytes; for DIR_READ it has
+	 * room for buf_len bytes (at least MIN(data_len, exp_len)).
+	 */
+	uint8_t *buf;
+	uint32_t buf_len;
+
+	/* Results, valid in done(). */
+	uint8_t status;
+	uint8_t sense_len;
+	uint8_t sense[SCSI_SENSE_MAX];
+	uint32_t xfer_len;		/* DIR_READ: bytes placed in buf */
+
+	struct bs_io io;		/* backing store request */
+
+	/* Private to the SCSI layer. */
+	struct iovec iov;		/* the one iovec of io */
+	uint32_t step;			/* progress of multi-step commands */
+};
+
+/* --- logical units --------------------------------------------------- */
+
+struct scsi_lu_config {
+	enum scsi_lu_type type;
+	uint64_t lun;
+	struct bs *bs;			/* disks only; the LU takes ownership */
+	uint32_t block_size;		/* 512 or 4096; default 512 */
+	const char *target_name;	/* for default serial / identifiers */
+	const char *serial;		/* NULL: derived from target + LUN */
+	const char *vendor;		/* NULL: "RINGTGT" */
+	const char *product;		/* NULL: "VIRTUAL-DISK" / "CONTROLLER" */
+	bool readonly;
+};
+
+/*
+ * Creates an LU with one reference; NULL and errno on failure, in which
+ * case the caller still owns cfg->bs. Serial and NAA designator are
+ * derived from target_name + LUN (+ serial), so they are stable.
+ */
+struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg);
+void scsi_lu_get(struct scsi_lu *lu);
+/* Drops a reference; the last one closes the backing store. */
+void scsi_lu_put(struct scsi_lu *lu);
+uint64_t scsi_lu_lun(const struct scsi_lu *lu);
+enum scsi_lu_type scsi_lu_type(const struct scsi_lu *lu);
+struct bs *scsi_lu_bs(const struct scsi_lu *lu);
+const char *scsi_lu_serial(const struct scsi_lu *lu);
+/* Tasks currently executing on the LU (all nexuses). */
+unsigned scsi_lu_inflight(const struct scsi_lu *lu);
+
+/* --- targets (LUN tables) ---------------------------------------------- */
+
+struct scsi_target {
+	pthread_mutex_t lock;
+	struct scsi_lu *lus[SCSI_MAX_LUNS];
+	char name[224];
+};
+
+void scsi_target_init(struct scsi_target *t, const char *name);
+/* Drops every LU. */
+void scsi_target_destroy(struct scsi_target *t);
+/* Adds @lu (takes the caller's reference); -EEXIST, -ERANGE. */
+int scsi_target_add_lu(struct scsi_target *t, struct scsi_lu *lu);
+/* Removes the LU at @lun and drops the table's reference; -ENOENT. */
+int scsi_target_remove_lu(struct scsi_target *t, uint64_t lun);
+/* Returns the LU at @lun with a new reference, or NULL. */
+struct scsi_lu *scsi_target_get_lu(struct scsi_target *t, uint64_t lun);
+/* Fills @luns with up to @max LUN numbers, ascending; returns the count. */
+int scsi_target_list_luns(struct scsi_target *t, uint64_t *luns, int max);
+
+/* --- commands ---------------------------------------------------------- */
+
+/*
+ * Decodes task->cdb: sets dir, data_len, op and the LBA range. Returns
+ * SENSE_NONE, or a reason the command must fail without executing; the
+ * task's status and sense are then already filled in.
+ */
+enum sense_reason scsi_task_prepare(struct scsi_task *t);
+/* Executes a prepared task; completion through t->done. */
+void scsi_task_exec(struct scsi_task *t);
+/* Fills status and fixed-format sense data for @reason. */
+void scsi_task_set_sense(struct scsi_task *t, enum sense_reason reason);
+
+/* LUN encoding (SAM-5 §4.7): flat space for LUN > 255, peripheral below. */
+uint64_t scsi_lun_encode(uint64_t lun);
+uint64_t scsi_lun_decode(uint64_t wire);
+
+#endif

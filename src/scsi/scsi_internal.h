@@ -1,0 +1,170 @@
+/*
+ * scsi_internal.h - what the files of the SCSI layer share: the LU
+ * structure, the opcode descriptor, and the helpers every command uses
+ * to return data and to complete.
+ *
+ *   scsi.c   opcode table, scsi_task_prepare/exec, LUN encoding
+ *   spc.c    SPC-4 commands (INQUIRY, MODE SENSE, REPORT LUNS, ...)
+ *   sbc.c    SBC-3 commands (READ/WRITE, READ CAPACITY, SYNC CACHE, UNMAP)
+ *   sense.c  enum sense_reason -> status and fixed-format sense data
+ *   lu.c     logical units and the per-target LUN table
+ */
+#ifndef RINGTGT_SCSI_INTERNAL_H
+#define RINGTGT_SCSI_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "base/base.h"
+#include "scsi/scsi.h"
+
+/* CDB opcodes (SPC-4 / SBC-3) */
+#define TEST_UNIT_READY 0x00
+#define REQUEST_SENSE 0x03
+#define READ_6 0x08
+#define WRITE_6 0x0a
+#define INQUIRY 0x12
+#define MODE_SENSE_6 0x1a
+#define READ_CAPACITY_10 0x25
+#define READ_10 0x28
+#define WRITE_10 0x2a
+#define SYNCHRONIZE_CACHE_10 0x35
+#define UNMAP 0x42
+#define MODE_SENSE_10 0x5a
+#define READ_16 0x88
+#define WRITE_16 0x8a
+#define SYNCHRONIZE_CACHE_16 0x91
+#define SERVICE_ACTION_IN_16 0x9e
+#define REPORT_LUNS 0xa0
+#define MAINTENANCE_IN 0xa3
+#define READ_12 0xa8
+#define WRITE_12 0xaa
+
+/* service actions */
+#define SAI_READ_CAPACITY_16 0x10
+#define MI_REPORT_SUPPORTED_OPCODES 0x0c
+
+#define SCSI_VENDOR_LEN 8
+#define SCSI_PRODUCT_LEN 16
+#define SCSI_REVISION_LEN 4
+#define SCSI_SERIAL_MAX 32
+
+/*
+ * IEEE company ID in our NAA IEEE Registered Extended designators. This
+ * is the OUI Linux-IO uses; the other 100 bits come from a name-based
+ * UUID, so collisions with LIO-made names are as unlikely as UUID ones.
+ */
+#define SCSI_NAA_OUI 0x001405u
+
+/* Block Limits VPD values (SBC-3 §6.5.3) */
+#define SCSI_OPT_XFER_BYTES (1u << 20)
+#define SCSI_MAX_UNMAP_BLOCKS (1u << 20)	/* per UNMAP command */
+#define SCSI_MAX_UNMAP_DESCS 64u
+
+struct scsi_lu {
+	atomic_uint refs;
+	atomic_uint inflight;
+	enum scsi_lu_type type;
+	uint64_t lun;
+	struct bs *bs;			/* NULL for controllers */
+	uint32_t block_size;
+	unsigned block_shift;
+	uint64_t nblocks;		/* capacity in logical blocks */
+	bool readonly;			/* config or store */
+	char vendor[SCSI_VENDOR_LEN + 1];
+	char product[SCSI_PRODUCT_LEN + 1];
+	char revision[SCSI_REVISION_LEN + 1];
+	char serial[SCSI_SERIAL_MAX + 1];
+	uint8_t naa[16];		/* NAA 6 designator, computed once */
+};
+
+/* Which LUs an opcode applies to (struct scsi_opdesc.flags). */
+#define OPF_NO_LU 0x1u		/* also without an LU at the LUN */
+#define OPF_CTRL 0x2u		/* on a controller LU */
+#define OPF_DISK 0x4u		/* on a disk LU */
+#define OPF_ANY (OPF_NO_LU | OPF_CTRL | OPF_DISK)
+
+/*
+ * One row per supported command. parse() validates the CDB and fills the
+ * task's dir, data_len and LBA range (NULL: no fields to check, no data).
+ * exec() runs it and ends, now or later, in scsi_task_complete(). Rows
+ * with sa_ops dispatch on the service action in CDB byte 1 instead.
+ */
+struct scsi_opdesc {
+	uint8_t opcode;
+	uint8_t sa;			/* service action, if has_sa */
+	bool has_sa;
+	uint8_t cdb_len;		/* 0: no such row */
+	uint8_t flags;			/* OPF_* */
+	const char *name;
+	enum sense_reason (*parse)(struct scsi_task *t);
+	void (*exec)(struct scsi_task *t);
+	const struct scsi_opdesc *sa_ops;
+	uint8_t n_sa;
+	/* CDB USAGE DATA for REPORT SUPPORTED OPERATION CODES (SPC-4 §6.35) */
+	uint8_t usage[16];
+};
+
+/* scsi.c */
+/* The table row of @opcode (possibly a service action dispatcher), or NULL. */
+const struct scsi_opdesc *scsi_opdesc_row(uint8_t opcode);
+/* Row for @opcode (and @sa when it has service actions), or NULL. */
+const struct scsi_opdesc *scsi_opdesc_find(uint8_t opcode, uint16_t sa);
+/* Calls fn for every row (service actions expanded), in opcode order. */
+void scsi_opdesc_foreach(void (*fn)(const struct scsi_opdesc *d, void *arg),
+			 void *arg);
+/* True when @d may run on @lu (NULL: no LU at the LUN). */
+bool scsi_opdesc_allowed(const struct scsi_opdesc *d,
+			 const struct scsi_lu *lu);
+/* Ends a task: drops the LU's in-flight count and calls t->done. */
+void scsi_task_complete(struct scsi_task *t);
+/* Fails a task with @reason (sense filled unless already set). */
+void scsi_task_fail(struct scsi_task *t, enum sense_reason reason);
+/*
+ * Copies a data-in response of @len bytes, truncated to the allocation
+ * length (data_len) and the buffer, and sets xfer_len.
+ */
+void scsi_task_data_in(struct scsi_task *t, const void *data, uint32_t len);
+
+/* sense.c */
+/*
+ * Fills INVALID FIELD IN CDB (or IN PARAMETER LIST when @cdb is false)
+ * with a sense-key specific field pointer at @byte, @bit (bit < 0: no
+ * bit pointer). Returns the reason, so parsers can
+ * "return scsi_invalid_field(t, true, 1, 5);".
+ */
+enum sense_reason scsi_invalid_field(struct scsi_task *t, bool cdb,
+				     uint16_t byte, int bit);
+/* Writes NO SENSE-style data for @reason into @buf (fixed format, 18 bytes
+ * or descriptor format, 8 bytes); returns the length. For REQUEST SENSE. */
+uint32_t scsi_sense_build(uint8_t *buf, enum sense_reason reason, bool desc);
+
+/* spc.c */
+enum sense_reason spc_parse_inquiry(struct scsi_task *t);
+void spc_inquiry(struct scsi_task *t);
+enum sense_reason spc_parse_mode_sense(struct scsi_task *t);
+void spc_mode_sense(struct scsi_task *t);
+enum sense_reason spc_parse_report_luns(struct scsi_task *t);
+void spc_report_luns(struct scsi_task *t);
+enum sense_reason spc_parse_request_sense(struct scsi_task *t);
+void spc_request_sense(struct scsi_task *t);
+void spc_test_unit_ready(struct scsi_task *t);
+enum sense_reason spc_parse_rsoc(struct scsi_task *t);
+void spc_rsoc(struct scsi_task *t);
+
+/* sbc.c */
+enum sense_reason sbc_parse_rw6(struct scsi_task *t);
+enum sense_reason sbc_parse_rw10(struct scsi_task *t);
+enum sense_reason sbc_parse_rw12(struct scsi_task *t);
+enum sense_reason sbc_parse_rw16(struct scsi_task *t);
+void sbc_rw(struct scsi_task *t);
+enum sense_reason sbc_parse_read_capacity10(struct scsi_task *t);
+void sbc_read_capacity10(struct scsi_task *t);
+enum sense_reason sbc_parse_read_capacity16(struct scsi_task *t);
+void sbc_read_capacity16(struct scsi_task *t);
+enum sense_reason sbc_parse_sync_cache10(struct scsi_task *t);
+enum sense_reason sbc_parse_sync_cache16(struct scsi_task *t);
+void sbc_sync_cache(struct scsi_task *t);
+enum sense_reason sbc_parse_unmap(struct scsi_task *t);
+void sbc_unmap(struct scsi_task *t);
+
+#endif

@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# End-to-end test: the Linux kernel's open-iscsi initiator, in a QEMU guest, against
+# ringtgtd running on this host.
+#
+#   usage: run.sh --ringtgtd PATH [--timeout SECS] [--keep]
+#
+# Builds or refreshes the cached guest image (build-image.sh), exports a 1 GiB sparse
+# file with ringtgtd on 127.0.0.1:<free port>, boots the guest (it reaches the host's
+# 127.0.0.1 as 10.0.2.2) and runs guest/scenario.sh in it: discovery, login, mkfs, files
+# with checksums, re-login and verify, fio with crc32c verification, logout; once without
+# digests and once with HeaderDigest/DataDigest = CRC32C.
+# Every step prints "E2E step=NAME ok=0|1 ...". Exit status: 0 when every step passed,
+# 77 (skip) only when qemu-system-x86 cannot be installed, 1 otherwise, 2 for bad usage.
+#
+# Debugging aid: "--target tgt" (or RINGTGT_E2E_TARGET=tgt) runs the same scenario
+# against tgtd from Debian's tgt package instead of ringtgtd (--ringtgtd is then not needed).
+# Settings: RINGTGT_E2E_CACHE (image cache, default /var/cache/ringtgt-e2e),
+# RINGTGT_E2E_ACCEL=kvm|tcg (default: kvm only when kvm_intel/kvm_amd is loaded),
+# RINGTGT_E2E_KEEP=1 (same as --keep: keep the run directory even when all passed).
+set -uo pipefail
+
+HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
+IQN=iqn.2026-11.org.ringtgt:e2e
+LUN=1                                # LUN 0 is the storage array controller (no block device)
+DISK_SIZE=$((1 << 30))
+CACHE=${RINGTGT_E2E_CACHE:-/var/cache/ringtgt-e2e}
+TARGET=${RINGTGT_E2E_TARGET:-ringtgtd}
+KEEP=${RINGTGT_E2E_KEEP:-0}
+TIMEOUT=900
+RINGTGTD=
+
+usage() { sed -n '5p' "$0" | sed 's/^# *//' >&2; exit 2; }
+while (($#)); do
+  case $1 in
+    --ringtgtd) (($# >= 2)) || usage; RINGTGTD=$2; shift 2 ;;
+    --timeout) (($# >= 2)) || usage; TIMEOUT=$2; shift 2 ;;
+    --target) (($# >= 2)) || usage; TARGET=$2; shift 2 ;;   # debugging aid: ringtgtd|tgt
+    --keep) KEEP=1; shift ;;
+    -h|--help) usage ;;
+    *) echo "run.sh: unknown argument '$1'" >&2; usage ;;
+  esac
+done
+[[ $TIMEOUT =~ ^[0-9]+$ ]] && ((TIMEOUT >= 60)) || { echo "run.sh: --timeout must be a number of seconds >= 60" >&2; exit 2; }
+case $TARGET in
+  ringtgtd)
+    [[ -n $RINGTGTD ]] || { echo "run.sh: --ringtgtd PATH is required" >&2; usage; }
+    RINGTGTD=$(readlink -f "$RINGTGTD")
+    [[ -f $RINGTGTD && -x $RINGTGTD ]] || { echo "run.sh: ringtgtd '$RINGTGTD' is not an executable file" >&2; exit 1; } ;;
+  tgt) ;;
+  *) echo "run.sh: --target must be ringtgtd or tgt" >&2; exit 2 ;;
+esac
+
+DEADLINE=$((SECONDS + TIMEOUT))
+remaining() { echo $((DEADLINE - SECONDS)); }
+log() { echo "e2e: $*"; }
+now() { date +%s.%N; }
+since() { awk "BEGIN{printf \"%.2f\", $(now) - $1}"; }
+
+# host_step NAME OK T0 [DETAIL...] : a result line for a step run on the host.
+host_step() {
+  local name=$1 ok=$2 t0=$3; shift 3
+  local line="E2E step=$name ok=$ok secs=$(since "$t0")${*:+ $*}"
+  echo "$line"; echo "$line" >> "$RUN/host-results.log"
+}
+
+# alive PID : the process exists and is not a zombie.
+alive() {
+  local st
+  st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [[ -n $st && $st != Z ]]
+}
+# stop_pid PID GRACE : SIGTERM, then SIGKILL after GRACE seconds. Prints TERM or KILL.
+stop_pid() {
+  local pid=$1 grace=$2 i
+  alive "$pid" || { echo none; return 0; }   # it had already exited
+  kill -TERM "$pid" 2>/dev/null
+  for ((i = 0; i < grace * 10; i++)); do alive "$pid" || { echo TERM; return 0; }; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null; echo KILL
+}
+
+RUN= QPID= TPID= TAILPID= PASS=0 TARGET_STOPPED=0
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [[ -n $QPID ]] && alive "$QPID" && stop_pid "$QPID" 5 >/dev/null
+  ((TARGET_STOPPED)) || stop_target >/dev/null 2>&1
+  [[ -n $TAILPID ]] && alive "$TAILPID" && kill "$TAILPID" 2>/dev/null
+  if [[ -n $RUN && -d $RUN ]]; then
+    if ((PASS && !KEEP)); then rm -rf "$RUN"
+    else
+      ((KEEP)) || rm -f "$RUN/disk.img"
+      echo "e2e: logs kept in $RUN"
+    fi
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "e2e: interrupted" >&2; exit 130' INT
+trap 'echo "e2e: terminated" >&2; exit 143' TERM
+
+# --- the guest image --------------------------------------------------------------------
+RUN=$(mktemp -d "${TMPDIR:-/tmp}/ringtgt-e2e.XXXXXX") || exit 1
+log "run dir $RUN, target $TARGET, timeout ${TIMEOUT}s"
+t0=$(now)
+brc=0
+RINGTGT_E2E_CACHE=$CACHE timeout -k 10 "$(remaining)" "$HERE/build-image.sh" || brc=$?
+if ((brc == 77)); then echo "e2e: SKIP: qemu-system-x86 is not available"; rm -rf "$RUN"; RUN=; exit 77; fi
+if ((brc)); then host_step image 0 "$t0" "cache=$CACHE rc=$brc"; exit 1; fi
+KERNEL=$CACHE/vmlinux; [[ -f $KERNEL ]] || KERNEL=$CACHE/vmlinuz
+host_step image 1 "$t0" "cache=$CACHE kernel=${KERNEL##*/}"
+
+# --- the target on the host -------------------------------------------------------------
+truncate -s "$DISK_SIZE" "$RUN/disk.img" || exit 1
+
+# free_port : a TCP port on which nothing listens or connects, from a random start.
+free_port() {
+  local p i
+  for ((i = 0; i < 200; i++)); do
+    p=$((20000 + (RANDOM * 32768 + RANDOM) % 20000))
+    [[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] && { echo "$p"; return 0; }
+  done
+  return 1
+}
+# listening PORT : something listens on PORT.
+listening() {
+  if command -v ss >/dev/null; then
+    ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+  fi
+}
+
+ensure_tgt() {
+  command -v tgtd >/dev/null && command -v tgtadm >/dev/null && return 0
+  log "installing tgt (debugging target)"
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends tgt
+}
+tgtadm_() { tgtadm -C "$PORT" --lld iscsi "$@"; }
+
+# start_target : start the daemon on PORT in the background (TPID), wait for the port.
+start_target() {
+  : > "$RUN/target.log"
+  case $TARGET in
+    ringtgtd)
+      echo "+ $RINGTGTD --foreground --portal 127.0.0.1:$PORT --control-socket $RUN/ctl.sock --export $RUN/disk.img,iqn=$IQN" >> "$RUN/target.log"
+      "$RINGTGTD" --foreground --portal "127.0.0.1:$PORT" --control-socket "$RUN/ctl.sock" \
+        --export "$RUN/disk.img,iqn=$IQN" </dev/null >>"$RUN/target.log" 2>&1 &
+      TPID=$! ;;
+    tgt)
+      # The control port (-C) is the iSCSI port, so that no other tgtd is touched.
+      tgtd -f -C "$PORT" --iscsi "portal=127.0.0.1:$PORT" </dev/null >>"$RUN/target.log" 2>&1 &
+      TPID=$! ;;
+  esac
+  for ((i = 0; i < 300; i++)); do
+    listening "$PORT" && break
+    alive "$TPID" || return 1
+    sleep 0.1
+  done
+  listening "$PORT" || { echo "e2e: port $PORT does not accept connections after 30 s" >> "$RUN/target.log"; return 1; }
+  if [[ $TARGET == tgt ]]; then
+    { tgtadm_ --mode target --op new --tid 1 -T "$IQN" &&
+      tgtadm_ --mode logicalunit --op new --tid 1 --lun "$LUN" -b "$RUN/disk.img" &&
+      tgtadm_ --mode target --op bind --tid 1 -I ALL &&
+      # tgt's default is "None" only; accept both so that each pass gets what it asks for.
+      tgtadm_ --mode target --op update --tid 1 -n HeaderDigest -v None,CRC32C &&
+      tgtadm_ --mode target --op update --tid 1 -n DataDigest -v None,CRC32C; } >> "$RUN/target.log" 2>&1 || return 1
+  fi
+}
+
+# stop_target : ask the daemon to stop, and wait (SIGKILL after 10 s). STOP_INFO says how
+# it went; the status is 0 unless it needed SIGKILL.
+STOP_INFO=
+stop_target() {
+  local how st
+  [[ -n $TPID ]] || { STOP_INFO=not-started; return 0; }
+  TARGET_STOPPED=1
+  if [[ $TARGET == tgt ]] && alive "$TPID"; then
+    # tgtd ignores SIGTERM while it has targets: delete them, then the daemon.
+    tgtadm_ --mode target --op delete --tid 1 --force >> "$RUN/target.log" 2>&1
+    tgtadm -C "$PORT" --mode system --op delete >> "$RUN/target.log" 2>&1
+    for ((i = 0; i < 50; i++)); do alive "$TPID" || break; sleep 0.1; done
+  fi
+  how=$(stop_pid "$TPID" 10)
+  st=0; wait "$TPID" 2>/dev/null || st=$?
+  STOP_INFO="signal=$how status=$st"
+  [[ $how != KILL ]]
+}
+
+[[ $TARGET == tgt ]] && { ensure_tgt || { log "cannot install tgt"; exit 1; }; }
+t0=$(now)
+ok=0
+for attempt in 1 2 3; do
+  PORT=$(free_port) || { log "no free TCP port found"; break; }
+  if start_target; then ok=1; break; fi
+  if alive "$TPID"; then break; fi
+  wait "$TPID" 2>/dev/null; echo "e2e: the target exited with status $? before the port accepted connections" >> "$RUN/target.log"
+  grep -qi 'in use' "$RUN/target.log" || break    # retry only when the port was taken meanwhile
+  log "port $PORT was taken, retrying"
+done
+if ((!ok)); then
+  host_step target-start 0 "$t0" "target=$TARGET port=${PORT:-none}"
+  echo "e2e: ---- target log ($RUN/target.log) ----"; tail -n 200 "$RUN/target.log"
+  exit 1
+fi
+host_step target-start 1 "$t0" "target=$TARGET pid=$TPID portal=127.0.0.1:$PORT iqn=$IQN"
+
+# --- the guest ----------------------------------------------------------------------------
+mkdir -p "$RUN/job"
+cp "$HERE"/guest/*.sh "$RUN/job/"
+{
+  printf 'PORT=%q\n' "$PORT"
+  printf 'IQN=%q\n' "$IQN"
+  printf 'LUN=%q\n' "$LUN"
+  printf 'EXPECT_SIZE=%q\n' "$DISK_SIZE"
+} > "$RUN/job/job.env"
+
+ACCEL=${RINGTGT_E2E_ACCEL:-auto}
+if [[ $ACCEL == auto ]]; then
+  # /dev/kvm alone is not enough: e.g. kvm_pvm cannot run a stock kernel. Only real VT-x/SVM.
+  ACCEL=tcg
+  [[ -w /dev/kvm && ( -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ) ]] && ACCEL=kvm
+fi
+case $ACCEL in
+  kvm) ACCEL_ARGS=(-accel kvm -cpu host) ;;
+  tcg) ACCEL_ARGS=(-accel tcg,thread=multi -cpu max) ;;
+  *) log "RINGTGT_E2E_ACCEL must be kvm or tcg"; exit 2 ;;
+esac
+
+: > "$RUN/results.log"
+: > "$RUN/console.log"
+log "booting the guest (accel $ACCEL)"
+t0=$(now)
+qemu-system-x86_64 "${ACCEL_ARGS[@]}" -M q35 -m 2048 -smp 2 \
+  -nodefaults -no-user-config -display none -no-reboot \
+  -kernel "$KERNEL" -initrd "$CACHE/initrd.img" \
+  -append "console=ttyS0 quiet loglevel=3 panic=-1 net.ifnames=0" \
+  -drive "file=$CACHE/rootfs.img,format=raw,if=virtio,snapshot=on" \
+  -netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
+  -virtfs "local,path=$RUN/job,mount_tag=job,security_model=none,readonly=on" \
+  -chardev "file,id=con,path=$RUN/console.log" -serial chardev:con \
+  -chardev "file,id=res,path=$RUN/results.log" -serial chardev:res \
+  </dev/null >"$RUN/qemu.log" 2>&1 &
+QPID=$!
+
+# Show the guest's result lines as they come.
+tail -n +1 -F --pid="$QPID" "$RUN/results.log" 2>/dev/null | tr -d '\r' &
+TAILPID=$!
+
+qemu_deadline=$((DEADLINE - 20)) timed_out=0 target_died=0
+while alive "$QPID"; do
+  if ((SECONDS >= qemu_deadline)); then timed_out=1; break; fi
+  if ((!target_died)) && ! alive "$TPID"; then
+    # Give the guest a little time to report the step that fails, then stop it.
+    target_died=1; ((qemu_deadline > SECONDS + 45)) && qemu_deadline=$((SECONDS + 45))
+  fi
+  sleep 1
+done
+if ((timed_out)); then stop_pid "$QPID" 5 >/dev/null; fi
+wait "$QPID"; qrc=$?
+QPID=
+wait "$TAILPID" 2>/dev/null; TAILPID=
+tr -d '\r' < "$RUN/results.log" > "$RUN/results.txt"
+guest_done=0; grep -q '^E2E step=done ok=1' "$RUN/results.txt" && guest_done=1
+if ((timed_out)); then
+  host_step guest 0 "$t0" "qemu_rc=$qrc error=timeout-after-${TIMEOUT}s"
+elif ((target_died)); then
+  host_step guest 0 "$t0" "qemu_rc=$qrc error=target-exited-during-the-run"
+else
+  host_step guest $((qrc == 0 && guest_done)) "$t0" "qemu_rc=$qrc accel=$ACCEL"
+fi
+
+t0=$(now)
+stop_target; src=$?
+host_step target-stop $((src == 0)) "$t0" "$STOP_INFO"
+
+passed=$(grep -hc '^E2E step=.* ok=1' "$RUN/results.txt" "$RUN/host-results.log" | awk '{s += $1} END {print s}')
+failed=$(grep -hc '^E2E step=.* ok=0' "$RUN/results.txt" "$RUN/host-results.log" | awk '{s += $1} END {print s}')
+if ((failed == 0 && guest_done)); then PASS=1; fi
+if ((!PASS)); then
+  echo "e2e: ---- target log ($RUN/target.log, last 200 lines) ----"; tail -n 200 "$RUN/target.log"
+  echo "e2e: ---- guest console ($RUN/console.log, last 40 lines other than results) ----"
+  tr -d '\r' < "$RUN/console.log" | grep -vE '^(E2E |  \| )' | tail -n 40
+  [[ -s $RUN/qemu.log ]] && { echo "e2e: ---- qemu ----"; tail -n 20 "$RUN/qemu.log"; }
+fi
+echo "e2e: $passed passed, $failed failed"
+log "$( ((PASS)) && echo PASS || echo FAIL ) in $((SECONDS)) s"
+((PASS)) && exit 0 || exit 1

@@ -1,0 +1,427 @@
+/*
+ * test_config.c - the configuration file: good configs parse into the
+ * right values, every bad one names the line and the problem, and
+ * config_apply() builds (or rolls back) targets through core.h.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "config/config.h"
+#include "core/core.h"
+
+#define DEMO "iqn.2026-11.org.ringtgt:demo"
+
+Test(config, example)
+{
+	const char *text =
+		"portal = {\"127.0.0.1:3260\", \"[::1]:3261\"}\n"
+		"nop_interval = 5\n"
+		"nop_timeout = 0\n"
+		"login_timeout = 30\n"
+		"reactors = 2\n"
+		"event_loop = \"epoll\"\n"
+		"\n"
+		"target \"" DEMO "\" {\n"
+		"  controller = true\n"
+		"  lun 1 { path = \"/var/lib/ringtgt/demo.img\" size = \"1G\" create = true }\n"
+		"  lun 2 {\n"
+		"    backing = \"ram\"\n"
+		"    size = 64M\n"
+		"    block_size = 4096\n"
+		"    serial = \"RAM0001\"\n"
+		"    readonly = true\n"
+		"  }\n"
+		"  acl = {\"ALL\", \"10.0.0.0/8\"}\n"
+		"}\n"
+		"target iqn.2026-11.org.ringtgt:two {\n"
+		"  tid = 9\n"
+		"  controller = false\n"
+		"  lun 0 { path = \"/dev/sdx\" direct = true }\n"
+		"}\n";
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf(text, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.nportals, 2);
+	cr_expect_str_eq(cfg.portals[0], "127.0.0.1:3260");
+	cr_expect_str_eq(cfg.portals[1], "[::1]:3261");
+	cr_expect_eq(cfg.nop_interval, 5);
+	cr_expect_eq(cfg.nop_timeout, 0);
+	cr_expect_eq(cfg.login_timeout, 30);
+	cr_expect_eq(cfg.reactors, 2);
+	cr_expect_str_eq(cfg.event_loop, "epoll");
+	cr_assert_eq(cfg.ntargets, 2);
+
+	struct config_target *t = &cfg.targets[0];
+	cr_expect_str_eq(t->iqn, DEMO);
+	cr_expect_eq(t->line, 8);
+	cr_expect_eq(t->tid, 0);
+	cr_expect(t->controller);
+	cr_assert_eq(t->nluns, 2);
+	cr_expect_eq(t->luns[0].lun, 1);
+	cr_expect_eq(t->luns[0].line, 10);
+	cr_expect_str_eq(t->luns[0].spec.path, "/var/lib/ringtgt/demo.img");
+	cr_expect_str_eq(t->luns[0].spec.backing, "file");
+	cr_expect_eq(t->luns[0].spec.size, 1ull << 30);
+	cr_expect(t->luns[0].spec.create);
+	cr_expect_not(t->luns[0].spec.readonly);
+	cr_expect_eq(t->luns[0].spec.block_size, 512);
+	cr_expect_null(t->luns[0].spec.serial);
+	cr_expect_eq(t->luns[1].lun, 2);
+	cr_expect_eq(t->luns[1].line, 11);
+	cr_expect_str_eq(t->luns[1].spec.backing, "ram");
+	cr_expect_eq(t->luns[1].spec.size, 64ull << 20);
+	cr_expect_eq(t->luns[1].spec.block_size, 4096);
+	cr_expect_str_eq(t->luns[1].spec.serial, "RAM0001");
+	cr_expect(t->luns[1].spec.readonly);
+	cr_assert_eq(t->nacls, 2);
+	cr_expect_str_eq(t->acls[0], "ALL");
+	cr_expect_str_eq(t->acls[1], "10.0.0.0/8");
+
+	t = &cfg.targets[1];
+	cr_expect_str_eq(t->iqn, "iqn.2026-11.org.ringtgt:two");
+	cr_expect_eq(t->line, 20);
+	cr_expect_eq(t->tid, 9);
+	cr_expect_not(t->controller);
+	cr_assert_eq(t->nluns, 1);
+	cr_expect_eq(t->luns[0].lun, 0);
+	cr_expect(t->luns[0].spec.direct);
+	cr_expect_eq(t->nacls, 0);
+	config_free(&cfg);
+	cr_expect_eq(cfg.ntargets, 0);
+}
+
+Test(config, defaults)
+{
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf("# nothing but a comment\n", &cfg, err,
+				      sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.nportals, 1);
+	cr_expect_str_eq(cfg.portals[0], "0.0.0.0:3260");
+	cr_expect_eq(cfg.nop_interval, 10);
+	cr_expect_eq(cfg.nop_timeout, 10);
+	cr_expect_eq(cfg.login_timeout, 15);
+	cr_expect_eq(cfg.reactors, 0);
+	cr_expect_str_eq(cfg.event_loop, "auto");
+	cr_expect_eq(cfg.ntargets, 0);
+	config_free(&cfg);
+}
+
+/* The shipped conf/ringtgt.conf parses and means what the docs say. */
+Test(config, shipped_example)
+{
+	struct ringtgt_config cfg;
+	char err[512] = "";
+	char path[4096];
+	const char *src = getenv("MESON_SOURCE_ROOT");
+
+	snprintf(path, sizeof(path), "%s/conf/ringtgt.conf",
+		 src ? src : SOURCE_ROOT);
+	cr_assert_eq(config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.nportals, 1);
+	cr_expect_str_eq(cfg.portals[0], "127.0.0.1:3260");
+	cr_assert_eq(cfg.ntargets, 1);
+	cr_expect_str_eq(cfg.targets[0].iqn, DEMO);
+	cr_expect(cfg.targets[0].controller);
+	cr_assert_eq(cfg.targets[0].nluns, 1);
+	cr_expect_eq(cfg.targets[0].luns[0].lun, 1);
+	cr_expect_str_eq(cfg.targets[0].luns[0].spec.path, "/var/lib/ringtgt/demo.img");
+	cr_expect_eq(cfg.targets[0].luns[0].spec.size, 1ull << 30);
+	cr_expect(cfg.targets[0].luns[0].spec.create);
+	cr_assert_eq(cfg.targets[0].nacls, 1);
+	cr_expect_str_eq(cfg.targets[0].acls[0], "ALL");
+	config_free(&cfg);
+}
+
+Test(config, load_missing_file)
+{
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_expect_eq(config_load("/nonexistent/ringtgt.conf", &cfg, err,
+				 sizeof(err)), -ENOENT);
+	cr_expect_str_eq(err, "cannot open /nonexistent/ringtgt.conf: No such file or directory");
+}
+
+Test(config, load_names_the_file)
+{
+	char path[] = "/tmp/ringtgt-conf-XXXXXX";
+	struct ringtgt_config cfg;
+	char err[512] = "", want[600];
+	int fd = mkstemp(path);
+	const char *text = "portal = {\"127.0.0.1:3260\"}\nbogus = 1\n";
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	cr_expect_eq(config_load(path, &cfg, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:2: unknown key 'bogus'", path);
+	cr_expect_str_eq(err, want);
+	unlink(path);
+}
+
+struct bad_conf {
+	char text[256];
+	char err[200];		/* the exact message */
+};
+
+ParameterizedTestParameters(config, errors)
+{
+	static struct bad_conf cases[] = {
+		{ "portal = {\"127.0.0.1:3260\"}\nbogus = 1\n",
+		  "<config>:2: unknown key 'bogus'" },
+		{ "\n\ntarget \"" DEMO "\" {\n  lun 1 { path = \"/x\" colour = 1 }\n}\n",
+		  "<config>:4: unknown key 'colour' in lun 1" },
+		{ "portal = {\"127.0.0.1:3260\", \"1.2.3.4:99999\"}\n",
+		  "<config>:1: bad portal '1.2.3.4:99999' (use ADDR:PORT or [ADDR6]:PORT, e.g. \"0.0.0.0:3260\")" },
+		{ "\nportal = {\"::1:3260\"}\n",
+		  "<config>:2: bad portal '::1:3260' (use ADDR:PORT or [ADDR6]:PORT, e.g. \"0.0.0.0:3260\")" },
+		{ "portal = {}\n",
+		  "<config>: no portal to listen on (portal = {...} is empty)" },
+		{ "nop_interval = -1\n",
+		  "<config>:1: nop_interval = -1 out of range 0..3600 seconds" },
+		{ "\n\nlogin_timeout = abc\n",
+		  "<config>:3: invalid integer value for option 'login_timeout'" },
+		{ "reactors = 5000\n",
+		  "<config>:1: reactors = 5000 out of range 0..1024 (0 = one per CPU)" },
+		{ "event_loop = \"kqueue\"\n",
+		  "<config>:1: event_loop = \"kqueue\": use \"auto\", \"io_uring\" or \"epoll\"" },
+		{ "# c\ntarget \"iqn.2026.bad\" {\n  acl = {\"ALL\"}\n}\n",
+		  "<config>:2: bad target name: 'iqn.2026.bad': an iqn. name starts with iqn.YYYY-MM. (a date)" },
+		{ "target \"disk1\" {\n}\n",
+		  "<config>:1: bad target name: 'disk1' is not an iSCSI name (iqn.YYYY-MM.domain[:id], eui.HEX or naa.HEX)" },
+		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" size = \"1X\" }\n}\n",
+		  "<config>:2: bad size '1X' (bytes, or a number with K, M, G or T, e.g. \"10G\")" },
+		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" }\n  lun 1 { path = \"/b\" }\n}\n",
+		  "<config>:3: duplicate LUN '1'" },
+		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" }\n\n  lun 01 { path = \"/b\" }\n}\n",
+		  "<config>:4: target " DEMO ": duplicate LUN 1" },
+		{ "target \"" DEMO "\" {\n  lun 256 { path = \"/a\" }\n}\n",
+		  "<config>:2: target " DEMO ": LUN '256' out of range 0..255" },
+		{ "target \"" DEMO "\" {\n  lun x { path = \"/a\" }\n}\n",
+		  "<config>:2: target " DEMO ": LUN 'x' out of range 0..255" },
+		{ "target \"" DEMO "\" {\n  lun 0 { path = \"/a\" }\n}\n",
+		  "<config>:2: target " DEMO ": LUN 0 is the controller; set controller = false to put a disk at LUN 0" },
+		{ "target \"" DEMO "\" {\n\n  lun 3 {\n    backing = \"ram\"\n  }\n}\n",
+		  "<config>:3: target " DEMO ": LUN 3: a ram LUN needs a size" },
+		{ "target \"" DEMO "\" {\n  lun 3 { backing = \"tape\" }\n}\n",
+		  "<config>:2: backing = \"tape\": use \"file\" or \"ram\"" },
+		{ "target \"" DEMO "\" {\n  lun 3 { size = \"1G\" }\n}\n",
+		  "<config>:2: target " DEMO ": LUN 3: missing path" },
+		{ "target \"" DEMO "\" {\n  lun 3 { path = \"/a\" create = true }\n}\n",
+		  "<config>:2: target " DEMO ": LUN 3: create = true needs a size" },
+		{ "target \"" DEMO "\" {\n  lun 3 { path = \"/a\" block_size = 1024 }\n}\n",
+		  "<config>:2: block_size = 1024: use 512 or 4096" },
+		{ "target \"" DEMO "\" {\n  lun 3 { path = \"/a\" size = 1000 }\n}\n",
+		  "<config>:2: target " DEMO ": LUN 3: size 1000 is not a multiple of the block size 512" },
+		{ "target \"" DEMO "\" {\n  lun 3 { path = \"/a\" serial = \"a b\" }\n}\n",
+		  "<config>:2: serial 'a b' has a character that is not printable ASCII" },
+		{ "target \"" DEMO "\" {\n  acl = {\"ALL\", \"10.1.0.0/8\"}\n}\n",
+		  "<config>:2: ACL rule '10.1.0.0/8' has host bits set; did you mean 10.0.0.0/8?" },
+		{ "target \"" DEMO "\" {\n  controller = maybe\n}\n",
+		  "<config>:2: invalid boolean value for option 'controller'" },
+		{ "target \"" DEMO "\" {\n}\ntarget \"" DEMO "\" {\n}\n",
+		  "<config>:3: duplicate target '" DEMO "'" },
+		{ "target \"" DEMO "\" {\n}\ntarget \"IQN.2026-11.org.ringtgt:DEMO\" {\n}\n",
+		  "<config>:3: duplicate target 'IQN.2026-11.org.ringtgt:DEMO'" },
+		{ "target \"" DEMO "\" {\n  tid = 70000\n}\n",
+		  "<config>:2: tid = 70000 out of range 1..65535" },
+		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" }\n",
+		  "<config>:1: '{' is never closed (missing '}')" },
+		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" # }\n}\n",
+		  "<config>:1: '{' is never closed (missing '}')" },
+		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" }\n}\n}\n",
+		  "<config>:4: unexpected closing brace" },
+	};
+
+	return cr_make_param_array(struct bad_conf, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct bad_conf *c, config, errors)
+{
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf(c->text, &cfg, err, sizeof(err)), -EINVAL,
+		     "accepted:\n%s", c->text);
+	cr_expect_str_eq(err, c->err, "got \"%s\" for:\n%s", err, c->text);
+	cr_expect_eq(cfg.ntargets, 0);
+	cr_expect_null(cfg.portals);
+}
+
+struct portal_case {
+	char text[64];
+	int rc;
+	int family;
+	char addr[48];
+	int port;
+};
+
+ParameterizedTestParameters(config, portals)
+{
+	static struct portal_case cases[] = {
+		{ "127.0.0.1:3260", 0, AF_INET, "127.0.0.1", 3260 },
+		{ "0.0.0.0", 0, AF_INET, "0.0.0.0", 3260 },
+		{ "10.1.2.3:1", 0, AF_INET, "10.1.2.3", 1 },
+		{ "[::1]:3261", 0, AF_INET6, "::1", 3261 },
+		{ "[::]", 0, AF_INET6, "::", 3260 },
+		{ "[fe80::1]:65535", 0, AF_INET6, "fe80::1", 65535 },
+		{ "::1", -EINVAL, 0, "", 0 },
+		{ "[::1", -EINVAL, 0, "", 0 },
+		{ "[::1]3260", -EINVAL, 0, "", 0 },
+		{ "1.2.3.4:0", -EINVAL, 0, "", 0 },
+		{ "1.2.3.4:65536", -EINVAL, 0, "", 0 },
+		{ "1.2.3.4:", -EINVAL, 0, "", 0 },
+		{ "host:3260", -EINVAL, 0, "", 0 },
+		{ "[1.2.3.4]:3260", -EINVAL, 0, "", 0 },
+		{ "", -EINVAL, 0, "", 0 },
+	};
+
+	return cr_make_param_array(struct portal_case, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct portal_case *c, config, portals)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	char buf[INET6_ADDRSTRLEN];
+
+	cr_assert_eq(config_portal_parse(c->text, &ss, &len), c->rc, "'%s'", c->text);
+	if (c->rc)
+		return;
+	cr_assert_eq(ss.ss_family, c->family);
+	if (c->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		cr_expect_eq(len, sizeof(*sin));
+		inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf));
+		cr_expect_eq(ntohs(sin->sin_port), c->port);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		cr_expect_eq(len, sizeof(*sin6));
+		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf));
+		cr_expect_eq(ntohs(sin6->sin6_port), c->port);
+	}
+	cr_expect_str_eq(buf, c->addr);
+}
+
+/* --- config_apply -------------------------------------------------------- */
+
+static json_object *jget(json_object *o, const char *k)
+{
+	json_object *v = NULL;
+
+	cr_assert(json_object_object_get_ex(o, k, &v), "no key %s", k);
+	return v;
+}
+
+Test(config, apply_builds_targets)
+{
+	char dir[] = "/tmp/ringtgt-apply-XXXXXX", text[1024], img[128];
+	struct ringtgt_config cfg;
+	struct core_err cerr = { { 0 } };
+	char err[512] = "";
+	json_object *arr, *t, *luns;
+	struct stat st;
+
+	cr_assert_not_null(mkdtemp(dir));
+	/* create = true also makes the image's missing directories. */
+	snprintf(img, sizeof(img), "%s/sub/dir/demo.img", dir);
+	snprintf(text, sizeof(text),
+		 "target \"" DEMO "\" {\n"
+		 "  lun 1 { path = \"%s\" size = \"8M\" create = true }\n"
+		 "  lun 2 { backing = \"ram\" size = \"4M\" }\n"
+		 "  acl = {\"ALL\"}\n"
+		 "}\n"
+		 "target \"iqn.2026-11.org.ringtgt:bare\" {\n"
+		 "  tid = 7\n"
+		 "  controller = false\n"
+		 "  lun 0 { backing = \"ram\" size = \"1M\" }\n"
+		 "}\n", img);
+	core_init();
+	cr_assert_eq(config_parse_buf(text, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(config_apply(&cfg, &cerr), 0, "%s", cerr.msg);
+	cr_assert_eq(stat(img, &st), 0);
+	cr_expect_eq(st.st_size, 8 << 20);
+	cr_expect_lt(st.st_blocks * 512, 8 << 20, "sparse");
+
+	arr = core_targets_json();
+	cr_assert_eq(json_object_array_length(arr), 2);
+	t = json_object_array_get_idx(arr, 0);
+	cr_expect_eq(json_object_get_int(jget(t, "tid")), 1);
+	luns = jget(t, "luns");
+	cr_assert_eq(json_object_array_length(luns), 3);
+	cr_expect_str_eq(json_object_get_string(jget(json_object_array_get_idx(luns, 0), "type")),
+			 "controller");
+	cr_expect_str_eq(json_object_get_string(jget(json_object_array_get_idx(luns, 1), "path")),
+			 img);
+	cr_expect_str_eq(json_object_get_string(jget(json_object_array_get_idx(luns, 2), "backing")),
+			 "ram");
+	cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(jget(t, "acls"), 0)),
+			 "ALL");
+	t = json_object_array_get_idx(arr, 1);
+	cr_expect_eq(json_object_get_int(jget(t, "tid")), 7);
+	luns = jget(t, "luns");
+	cr_assert_eq(json_object_array_length(luns), 1);
+	cr_expect_str_eq(json_object_get_string(jget(json_object_array_get_idx(luns, 0), "type")),
+			 "disk");
+	json_object_put(arr);
+	config_free(&cfg);
+	core_shutdown();
+	unlink(img);
+	*strrchr(img, '/') = '\0';
+	rmdir(img);			/* sub/dir */
+	*strrchr(img, '/') = '\0';
+	rmdir(img);			/* sub */
+	rmdir(dir);
+}
+
+Test(config, apply_rolls_back)
+{
+	struct ringtgt_config cfg;
+	struct core_err cerr = { { 0 } };
+	char err[512] = "";
+	json_object *arr;
+	const char *text =
+		"target \"iqn.2026-11.org.ringtgt:first\" {\n"
+		"  lun 1 { backing = \"ram\" size = \"1M\" }\n"
+		"}\n"
+		"target \"" DEMO "\" {\n"
+		"  lun 1 { backing = \"ram\" size = \"1M\" }\n"
+		"  lun 2 { path = \"/nonexistent/dir/x.img\" }\n"
+		"}\n";
+
+	core_init();
+	cr_assert_eq(config_parse_buf(text, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(config_apply(&cfg, &cerr), -ENOENT);
+	cr_expect_str_eq(cerr.msg, "<config>:6: target " DEMO
+			 ": LUN 2: cannot open /nonexistent/dir/x.img: No such file or directory");
+	arr = core_targets_json();
+	cr_expect_eq(json_object_array_length(arr), 0, "rolled back: %s",
+		     json_object_to_json_string(arr));
+	json_object_put(arr);
+	config_free(&cfg);
+
+	/* A target that already exists is an error too, and nothing stays. */
+	cr_assert_eq(core_target_add(DEMO, 0, NULL, &cerr), 0);
+	cr_assert_eq(config_parse_buf(text, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(config_apply(&cfg, &cerr), -EEXIST);
+	cr_expect_str_eq(cerr.msg, "<config>:4: target " DEMO " already exists (tid 1)");
+	cr_expect_null(core_target_find("iqn.2026-11.org.ringtgt:first"));
+	config_free(&cfg);
+	core_shutdown();
+}

@@ -1,0 +1,459 @@
+/*
+ * test_ctl.c - the control socket in-process: a ctl_server on a temporary
+ * path, the client API from include/ringtgt/ctl.h, raw protocol lines
+ * (malformed JSON, bad versions, oversized requests), socket file rules,
+ * and ringtgtadm (the built binary, from $RINGTGTADM) against the server.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "control/ctl.h"
+#include "core/core.h"
+#include "ringtgt/ctl.h"
+
+#define IQN "iqn.2026-11.org.ringtgt:ctl"
+
+static char tmpdir[64];
+static char sock_path[128];
+static struct ctl_server *srv;
+
+static void start(void)
+{
+	strcpy(tmpdir, "/tmp/ringtgt-ctl-XXXXXX");
+	cr_assert_not_null(mkdtemp(tmpdir));
+	/* A directory that does not exist yet: the server makes it. */
+	snprintf(sock_path, sizeof(sock_path), "%s/run/ringtgtd.sock", tmpdir);
+	core_init();
+	cr_assert_eq(ctl_server_start(sock_path, &srv), 0);
+}
+
+static void stop(void)
+{
+	char dir[160];
+
+	ctl_server_stop(srv);
+	srv = NULL;
+	core_shutdown();
+	snprintf(dir, sizeof(dir), "%s/run", tmpdir);
+	rmdir(dir);
+	rmdir(tmpdir);
+}
+
+TestSuite(ctl, .init = start, .fini = stop);
+
+static json_object *args_new(const char *k, ...)
+{
+	json_object *o = json_object_new_object();
+	va_list ap;
+
+	/* Pairs of key, json_object*; NULL ends. */
+	va_start(ap, k);
+	for (; k; k = va_arg(ap, const char *))
+		json_object_object_add(o, k, va_arg(ap, json_object *));
+	va_end(ap);
+	return o;
+}
+
+static int call(const char *op, json_object *args, json_object **res,
+		char *err, size_t errlen)
+{
+	int fd = ringtgt_ctl_connect(sock_path), rc;
+
+	cr_assert_geq(fd, 0, "connect: %s", strerror(-fd));
+	rc = ringtgt_ctl_call(fd, op, args, res, err, errlen);
+	close(fd);
+	json_object_put(args);
+	return rc;
+}
+
+/* Sends raw bytes, returns the next reply line parsed (caller puts). */
+static json_object *raw(int fd, const char *text)
+{
+	static char buf[1 << 16];
+	static size_t have;
+	char *nl;
+
+	if (text)
+		cr_assert_eq(send(fd, text, strlen(text), MSG_NOSIGNAL),
+			     (ssize_t)strlen(text));
+	while (!(nl = memchr(buf, '\n', have))) {
+		ssize_t n = recv(fd, buf + have, sizeof(buf) - have - 1, 0);
+
+		cr_assert_gt(n, 0, "connection closed while waiting for a reply");
+		have += (size_t)n;
+	}
+	*nl = '\0';
+	json_object *o = json_tokener_parse(buf);
+	cr_assert_not_null(o, "reply is not JSON: %s", buf);
+	have -= (size_t)(nl + 1 - buf);
+	memmove(buf, nl + 1, have);
+	return o;
+}
+
+static json_object *jget(json_object *o, const char *k)
+{
+	json_object *v = NULL;
+
+	cr_assert(json_object_object_get_ex(o, k, &v), "no key %s in %s", k,
+		  json_object_to_json_string(o));
+	return v;
+}
+
+static void expect_error(json_object *reply, int err, const char *msg)
+{
+	cr_expect_eq(json_object_get_int(jget(reply, "v")), 1);
+	cr_expect_not(json_object_get_boolean(jget(reply, "ok")));
+	cr_expect_eq(json_object_get_int(jget(reply, "errno")), err, "%s",
+		     json_object_to_json_string(reply));
+	cr_expect_str_eq(json_object_get_string(jget(reply, "error")), msg);
+	json_object_put(reply);
+}
+
+Test(ctl, socket_file)
+{
+	struct stat st;
+	char dir[160];
+
+	cr_assert_eq(stat(sock_path, &st), 0);
+	cr_expect(S_ISSOCK(st.st_mode));
+	cr_expect_eq(st.st_mode & 0777, 0600);
+	snprintf(dir, sizeof(dir), "%s/run", tmpdir);
+	cr_assert_eq(stat(dir, &st), 0);
+	cr_expect_eq(st.st_mode & 0777, 0755);
+}
+
+Test(ctl, second_daemon_refused)
+{
+	struct ctl_server *other = NULL;
+
+	cr_expect_eq(ctl_server_start(sock_path, &other), -EADDRINUSE);
+	cr_expect_null(other);
+	/* The first one still answers. */
+	cr_expect_eq(call("target.list", NULL, NULL, NULL, 0), 0);
+}
+
+Test(ctl, target_lun_acl_round_trip)
+{
+	json_object *res = NULL, *t, *l;
+	char err[256] = "";
+
+	cr_assert_eq(call("target.add", args_new("iqn", json_object_new_string(IQN),
+						 "tid", json_object_new_int(12), NULL),
+			  &res, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(json_object_get_int(jget(res, "tid")), 12);
+	cr_expect_str_eq(json_object_get_string(jget(res, "iqn")), IQN);
+	json_object_put(res);
+
+	cr_assert_eq(call("lun.add", args_new("iqn", json_object_new_string(IQN),
+					      "lun", json_object_new_int(0),
+					      "type", json_object_new_string("controller"),
+					      NULL), NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(call("lun.add", args_new("iqn", json_object_new_string(IQN),
+					      "lun", json_object_new_int(1),
+					      "backing", json_object_new_string("ram"),
+					      "size", json_object_new_string("32M"),
+					      "serial", json_object_new_string("S1"),
+					      "readonly", json_object_new_boolean(1),
+					      NULL), NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(call("acl.add", args_new("iqn", json_object_new_string(IQN),
+					      "rule", json_object_new_string("192.0.2.0/24"),
+					      NULL), NULL, err, sizeof(err)), 0, "%s", err);
+
+	cr_assert_eq(call("target.list", NULL, &res, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(json_object_array_length(res), 1);
+	t = json_object_array_get_idx(res, 0);
+	cr_expect_eq(json_object_get_int(jget(t, "tid")), 12);
+	cr_assert_eq(json_object_array_length(jget(t, "luns")), 2);
+	l = json_object_array_get_idx(jget(t, "luns"), 1);
+	cr_expect_eq(json_object_get_int64(jget(l, "size")), 32 << 20);
+	cr_expect_str_eq(json_object_get_string(jget(l, "serial")), "S1");
+	cr_expect(json_object_get_boolean(jget(l, "readonly")));
+	cr_expect_str_eq(json_object_get_string(
+		json_object_array_get_idx(jget(t, "acls"), 0)), "192.0.2.0/24");
+	json_object_put(res);
+
+	/* Refusals carry the core's message and errno. */
+	cr_expect_eq(call("lun.add", args_new("iqn", json_object_new_string(IQN),
+					      "lun", json_object_new_int(1),
+					      "backing", json_object_new_string("ram"),
+					      "size", json_object_new_int(1 << 20),
+					      NULL), NULL, err, sizeof(err)), -EEXIST);
+	cr_expect_str_eq(err, "target " IQN " already has LUN 1");
+	cr_expect_eq(call("acl.remove", args_new("iqn", json_object_new_string(IQN),
+						 "rule", json_object_new_string("ALL"),
+						 NULL), NULL, err, sizeof(err)), -ENOENT);
+	cr_expect_str_eq(err, "target " IQN " has no ACL rule ALL");
+
+	cr_expect_eq(call("lun.remove", args_new("iqn", json_object_new_string(IQN),
+						 "lun", json_object_new_int(1), NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(call("acl.remove", args_new("iqn", json_object_new_string(IQN),
+						 "rule", json_object_new_string("192.0.2.0/24"),
+						 NULL), NULL, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(call("target.remove", args_new("iqn", json_object_new_string(IQN),
+						    NULL), NULL, err, sizeof(err)), 0, "%s", err);
+	cr_expect_null(core_target_find(IQN));
+}
+
+Test(ctl, remove_refused_with_sessions)
+{
+	struct core_session s = { .tsih = 1 };
+	char err[256] = "";
+
+	cr_assert_eq(call("target.add", args_new("iqn", json_object_new_string(IQN), NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	s.target = core_target_find(IQN);
+	strcpy(s.initiator, "iqn.1993-08.org.debian:01:x");
+	strcpy(s.isid, "23d000000001");
+	core_session_register(&s);
+
+	cr_expect_eq(call("target.remove", args_new("iqn", json_object_new_string(IQN), NULL),
+			  NULL, err, sizeof(err)), -EBUSY);
+	cr_expect_str_eq(err, "target " IQN " has 1 session; use --force to remove it anyway");
+
+	json_object *res = NULL;
+	cr_assert_eq(call("session.list", NULL, &res, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(json_object_array_length(res), 1);
+	cr_expect_str_eq(json_object_get_string(jget(json_object_array_get_idx(res, 0),
+						      "isid")), "23d000000001");
+	json_object_put(res);
+
+	cr_expect_eq(call("target.remove", args_new("iqn", json_object_new_string(IQN),
+						    "force", json_object_new_boolean(1), NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	core_session_unregister(&s);
+	core_target_put(s.target);
+}
+
+Test(ctl, daemon_status)
+{
+	json_object *res = NULL, *info = json_object_new_object();
+	char err[256] = "";
+
+	json_object_object_add(info, "reactors", json_object_new_int(4));
+	json_object_object_add(info, "event_loop", json_object_new_string("epoll"));
+	ctl_server_set_status(srv, info);
+	cr_assert_eq(call("target.add", args_new("iqn", json_object_new_string(IQN), NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+
+	cr_assert_eq(call("daemon.status", NULL, &res, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(json_object_get_string(jget(res, "version")), RINGTGT_VERSION);
+	cr_expect_eq(json_object_get_int(jget(res, "pid")), getpid());
+	cr_expect_eq(json_object_get_int(jget(res, "reactors")), 4);
+	cr_expect_str_eq(json_object_get_string(jget(res, "event_loop")), "epoll");
+	cr_expect_eq(json_object_get_int(jget(res, "targets")), 1);
+	cr_expect_eq(json_object_get_int(jget(res, "sessions")), 0);
+	cr_expect_str_eq(json_object_get_string(jget(res, "control_socket")), sock_path);
+	cr_expect_geq(json_object_get_double(jget(res, "uptime")), 0.0);
+	json_object_put(res);
+}
+
+Test(ctl, protocol_errors_keep_the_connection)
+{
+	int fd = ringtgt_ctl_connect(sock_path);
+	json_object *r;
+
+	cr_assert_geq(fd, 0);
+	expect_error(raw(fd, "{not json\n"), EPROTO,
+		     "malformed JSON at byte 1: quoted object property name expected");
+	expect_error(raw(fd, "{\"v\":1,\"op\":\"target.list\"} {}\n"), EPROTO,
+		     "malformed JSON: extra data at byte 27 (one request per line)");
+	expect_error(raw(fd, "{\"v\":1,\"op\":\"target.list\"\n"), EPROTO,
+		     "malformed JSON: unexpected end of request");
+	expect_error(raw(fd, "[1,2]\n"), EPROTO, "a request is a JSON object");
+	expect_error(raw(fd, "{\"op\":\"target.list\"}\n"), EPROTO,
+		     "missing protocol version (\"v\": 1)");
+	expect_error(raw(fd, "{\"v\":2,\"op\":\"target.list\"}\n"), EPROTONOSUPPORT,
+		     "protocol version 2 not supported (this daemon speaks 1)");
+	expect_error(raw(fd, "{\"v\":1}\n"), EPROTO, "missing \"op\" (a string)");
+	expect_error(raw(fd, "{\"v\":1,\"op\":\"target.frobnicate\"}\n"), EOPNOTSUPP,
+		     "unknown op 'target.frobnicate'");
+	expect_error(raw(fd, "{\"v\":1,\"op\":\"target.list\",\"args\":[]}\n"), EINVAL,
+		     "\"args\" must be an object");
+	expect_error(raw(fd, "{\"v\":1,\"op\":\"target.add\",\"args\":{\"iqn\":\"" IQN
+			     "\",\"tdi\":3}}\n"), EINVAL,
+		     "target.add: unknown argument 'tdi'");
+	expect_error(raw(fd, "{\"v\":1,\"op\":\"target.add\",\"args\":{}}\n"), EINVAL,
+		     "missing argument 'iqn'");
+	expect_error(raw(fd, "{\"v\":1,\"op\":\"target.add\",\"args\":{\"iqn\":5}}\n"),
+		     EINVAL, "argument 'iqn' must be a string");
+	expect_error(raw(fd, "{\"v\":1,\"op\":\"lun.add\",\"args\":{\"iqn\":\"" IQN
+			     "\",\"lun\":256}}\n"), ERANGE,
+		     "argument 'lun' out of range 0..255");
+	expect_error(raw(fd, "{\"v\":1,\"op\":\"lun.add\",\"args\":{\"iqn\":\"" IQN
+			     "\",\"lun\":1,\"size\":\"big\"}}\n"), EINVAL,
+		     "argument 'size' must be bytes or a size like \"10G\"");
+	expect_error(raw(fd, "{\"v\":1,\"op\":\"lun.add\",\"args\":{\"iqn\":\"" IQN
+			     "\",\"lun\":1,\"type\":\"tape\"}}\n"), EINVAL,
+		     "argument 'type' must be \"disk\" or \"controller\"");
+	expect_error(raw(fd, "{\"v\":1,\"op\":\"target.remove\",\"args\":{\"iqn\":\"" IQN
+			     "\",\"force\":\"yes\"}}\n"), EINVAL,
+		     "argument 'force' must be true or false");
+
+	/* Blank lines are ignored; the id is echoed; still connected. */
+	r = raw(fd, "\n{\"v\":1,\"op\":\"target.list\",\"id\":\"abc\"}\r\n");
+	cr_expect(json_object_get_boolean(jget(r, "ok")));
+	cr_expect_str_eq(json_object_get_string(jget(r, "id")), "abc");
+	cr_expect_eq(json_object_array_length(jget(r, "result")), 0);
+	json_object_put(r);
+
+	/* Two requests in one write get two replies, in order. */
+	r = raw(fd, "{\"v\":1,\"op\":\"target.add\",\"args\":{\"iqn\":\"" IQN "\"}}\n"
+		    "{\"v\":1,\"op\":\"target.list\"}\n");
+	cr_expect(json_object_get_boolean(jget(r, "ok")));
+	json_object_put(r);
+	r = raw(fd, NULL);
+	cr_expect_eq(json_object_array_length(jget(r, "result")), 1);
+	json_object_put(r);
+	close(fd);
+}
+
+Test(ctl, oversized_request_closes)
+{
+	int fd = ringtgt_ctl_connect(sock_path);
+	size_t len = CTL_MAX_REQUEST + 4096;
+	char *big = malloc(len + 1), c;
+	json_object *r;
+
+	cr_assert_geq(fd, 0);
+	memset(big, ' ', len);
+	big[0] = '{';
+	big[len] = '\0';
+	/* The server replies and closes before reading it all. */
+	for (size_t off = 0; off < len;) {
+		ssize_t n = send(fd, big + off, len - off, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	free(big);
+	r = raw(fd, NULL);
+	expect_error(r, E2BIG, "request longer than 1048576 bytes");
+	cr_expect_eq(recv(fd, &c, 1, 0), 0, "connection closed");
+	close(fd);
+}
+
+Test(ctl, client_errors)
+{
+	char err[256] = "";
+	int fd;
+
+	cr_expect_eq(ringtgt_ctl_connect("/nonexistent/ringtgtd.sock"), -ENOENT);
+	setenv(RINGTGT_CTL_ENV, sock_path, 1);
+	fd = ringtgt_ctl_connect(NULL);
+	cr_assert_geq(fd, 0, "connect via $" RINGTGT_CTL_ENV);
+	cr_expect_eq(ringtgt_ctl_call(fd, "no.such", NULL, NULL, err, sizeof(err)),
+		     -EOPNOTSUPP);
+	cr_expect_str_eq(err, "unknown op 'no.such'");
+	close(fd);
+}
+
+/* --- socket file handling without a fixture ----------------------------- */
+
+static int call_path_ok(const char *path)
+{
+	int fd = ringtgt_ctl_connect(path), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = ringtgt_ctl_call(fd, "target.list", NULL, NULL, NULL, 0);
+	close(fd);
+	return rc;
+}
+
+Test(ctl_socket, stale_and_foreign_files)
+{
+	char dir[] = "/tmp/ringtgt-ctls-XXXXXX", path[128];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ctl_server *s = NULL;
+	int fd;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/d.sock", dir);
+
+	/* A socket nobody listens on (a dead daemon's) is replaced. */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	strcpy(sa.sun_path, path);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	cr_assert_eq(ctl_server_start(path, &s), 0);
+	cr_expect_eq(call_path_ok(path), 0);
+	ctl_server_stop(s);
+	cr_expect_neq(access(path, F_OK), 0, "stop removes the socket");
+
+	/* A regular file is not ours to delete. */
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	s = NULL;
+	cr_expect_eq(ctl_server_start(path, &s), -EEXIST);
+	cr_expect_null(s);
+	cr_expect_eq(access(path, F_OK), 0, "the file is still there");
+	unlink(path);
+	rmdir(dir);
+}
+
+/* --- sizes ----------------------------------------------------------- */
+
+struct size_case {
+	char text[32];
+	int rc;
+	uint64_t value;
+};
+
+ParameterizedTestParameters(size, parse)
+{
+	static struct size_case cases[] = {
+		{ "0", 0, 0 },
+		{ "512", 0, 512 },
+		{ "512B", 0, 512 },
+		{ "4K", 0, 4096 },
+		{ "4k", 0, 4096 },
+		{ "4KiB", 0, 4096 },
+		{ "4KB", 0, 4096 },
+		{ "64M", 0, 64ull << 20 },
+		{ "1G", 0, 1ull << 30 },
+		{ "2T", 0, 2ull << 40 },
+		{ "1P", 0, 1ull << 50 },
+		{ "16383P", 0, 16383ull << 50 },
+		{ "16384P", -ERANGE, 0 },
+		{ "99999999999999999999", -ERANGE, 0 },
+		{ "", -EINVAL, 0 },
+		{ "G", -EINVAL, 0 },
+		{ "-1G", -EINVAL, 0 },
+		{ "1.5G", -EINVAL, 0 },
+		{ "1X", -EINVAL, 0 },
+		{ "1GG", -EINVAL, 0 },
+		{ " 1G", -EINVAL, 0 },
+		{ "1G ", -EINVAL, 0 },
+	};
+
+	return cr_make_param_array(struct size_case, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct size_case *c, size, parse)
+{
+	uint64_t v = 12345;
+
+	cr_expect_eq(ringtgt_parse_size(c->text, &v), c->rc, "'%s'", c->text);
+	if (c->rc == 0)
+		cr_expect_eq(v, c->value, "'%s': %llu", c->text,
+			     (unsigned long long)v);
+	else
+		cr_expect_eq(v, 12345, "untouched on error");
+}

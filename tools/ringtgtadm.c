@@ -1,0 +1,830 @@
+/*
+ * ringtgtadm - change and inspect a running ringtgtd through its control
+ * socket. Each subcommand becomes one request (docs/control-protocol.md);
+ * the reply is printed for people, or as JSON with --json.
+ *
+ * Exit status: 0 done, 1 the daemon refused or could not be reached,
+ * 2 usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "ringtgt/ctl.h"
+
+#define PROG "ringtgtadm"
+
+enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2 };
+
+struct adm {
+	const char *socket;
+	bool json;
+	const struct cmd *cmd;
+	/* Positional arguments of the subcommand. */
+	char **args;
+	int nargs;
+	/* Subcommand options. */
+	long tid;
+	bool force;
+	const char *path, *backing, *serial;
+	uint64_t size;
+	bool have_size, create, readonly, direct, controller;
+	long block_size;
+};
+
+struct cmd {
+	const char *object, *verb;	/* verb NULL: "status" */
+	const char *synopsis;
+	const char *help;		/* options and details */
+	const char *shortopts;
+	const struct option *longopts;
+	int min_args, max_args;
+	int (*run)(struct adm *a);
+};
+
+/* --- output helpers ------------------------------------------------------ */
+
+__attribute__((format(printf, 1, 2)))
+static void errmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int64_t jint(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return 0;
+	return json_object_get_int64(v);
+}
+
+static bool jbool(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && v &&
+	       json_object_get_boolean(v);
+}
+
+static void print_json(json_object *o)
+{
+	puts(o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						JSON_C_TO_STRING_SPACED |
+						JSON_C_TO_STRING_NOSLASHESCAPE)
+	       : "null");
+}
+
+/* "1 GiB", "1.5 GiB", "512 bytes". */
+static void fmt_size(uint64_t v, char *buf, size_t len)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+	int u = -1;
+	double d = (double)v;
+
+	while (d >= 1024 && u < 4) {
+		d /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%llu bytes", (unsigned long long)v);
+	else if (v % (1ull << (10 * (u + 1))) == 0)
+		snprintf(buf, len, "%.0f %s", d, units[u]);
+	else
+		snprintf(buf, len, "%.1f %s", d, units[u]);
+}
+
+/* --- talking to the daemon ------------------------------------------- */
+
+static const char *socket_path(const struct adm *a)
+{
+	const char *p = a->socket;
+
+	if (!p || !*p)
+		p = getenv(RINGTGT_CTL_ENV);
+	return p && *p ? p : RINGTGT_CTL_DEFAULT_PATH;
+}
+
+/* One request; prints the error and returns EXIT_REFUSED on failure. */
+static int call(struct adm *a, const char *op, json_object *args,
+		json_object **result)
+{
+	const char *path = socket_path(a);
+	char err[512];
+	int fd, rc;
+
+	fd = ringtgt_ctl_connect(path);
+	if (fd < 0) {
+		errmsg("cannot connect to %s: %s%s", path, strerror(-fd),
+		       fd == -ENOENT || fd == -ECONNREFUSED ?
+		       " (is ringtgtd running?)" :
+		       fd == -EACCES ? " (run as root?)" : "");
+		json_object_put(args);
+		return EXIT_REFUSED;
+	}
+	rc = ringtgt_ctl_call(fd, op, args, result, err, sizeof(err));
+	close(fd);
+	json_object_put(args);
+	if (rc) {
+		errmsg("%s", err);
+		return EXIT_REFUSED;
+	}
+	return EXIT_OK;
+}
+
+/* For ops whose reply carries nothing a person needs. */
+static int call_simple(struct adm *a, const char *op, json_object *args)
+{
+	json_object *res = NULL;
+	int rc = call(a, op, args, &res);
+
+	if (rc == EXIT_OK && a->json)
+		print_json(res);
+	json_object_put(res);
+	return rc;
+}
+
+static json_object *args_iqn(const char *iqn)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "iqn", json_object_new_string(iqn));
+	return o;
+}
+
+/* --- target -------------------------------------------------------------- */
+
+static int run_target_add(struct adm *a)
+{
+	json_object *args = args_iqn(a->args[0]), *res = NULL;
+	int rc;
+
+	if (a->tid)
+		json_object_object_add(args, "tid", json_object_new_int((int)a->tid));
+	rc = call(a, "target.add", args, &res);
+	if (rc == EXIT_OK) {
+		if (a->json)
+			print_json(res);
+		else
+			printf("Target %lld: %s\n", (long long)jint(res, "tid"),
+			       jstr(res, "iqn"));
+	}
+	json_object_put(res);
+	return rc;
+}
+
+static int run_target_remove(struct adm *a)
+{
+	json_object *args = args_iqn(a->args[0]);
+
+	if (a->force)
+		json_object_object_add(args, "force", json_object_new_boolean(1));
+	return call_simple(a, "target.remove", args);
+}
+
+static void print_lun(json_object *l)
+{
+	const char *type = jstr(l, "type"), *backing = jstr(l, "backing");
+	const char *path = jstr(l, "path");
+	char size[32];
+
+	if (!type || strcmp(type, "disk") != 0) {
+		printf("        LUN %lld: %s\n", (long long)jint(l, "lun"),
+		       type ? type : "?");
+		return;
+	}
+	fmt_size((uint64_t)jint(l, "size"), size, sizeof(size));
+	printf("        LUN %lld: disk\n", (long long)jint(l, "lun"));
+	printf("            Backing: %s%s%s\n", backing ? backing : "?",
+	       path ? " " : "", path ? path : "");
+	printf("            Size: %s (%lld bytes), block size %lld\n", size,
+	       (long long)jint(l, "size"), (long long)jint(l, "block_size"));
+	printf("            Serial: %s\n", jstr(l, "serial") ? jstr(l, "serial") : "-");
+	printf("            Read-only: %s%s\n", jbool(l, "readonly") ? "yes" : "no",
+	       jbool(l, "direct") ? ", O_DIRECT" : "");
+}
+
+static void print_session_line(json_object *s, const char *indent)
+{
+	printf("%s%s (isid %s, tsih %lld) from %s, digests header %s data %s\n",
+	       indent, jstr(s, "initiator"), jstr(s, "isid"),
+	       (long long)jint(s, "tsih"), jstr(s, "peer"),
+	       jstr(s, "header_digest"), jstr(s, "data_digest"));
+}
+
+static void print_target(json_object *t, json_object *sessions)
+{
+	json_object *luns, *acls;
+	const char *iqn = jstr(t, "iqn");
+	size_t n;
+
+	printf("Target %lld: %s\n", (long long)jint(t, "tid"), iqn);
+	printf("    Sessions: %lld\n", (long long)jint(t, "sessions"));
+	n = sessions ? json_object_array_length(sessions) : 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *s = json_object_array_get_idx(sessions, i);
+		const char *st = jstr(s, "target");
+
+		if (st && iqn && strcmp(st, iqn) == 0)
+			print_session_line(s, "        ");
+	}
+	printf("    LUNs:\n");
+	if (json_object_object_get_ex(t, "luns", &luns) && luns) {
+		n = json_object_array_length(luns);
+		if (n == 0)
+			printf("        (none)\n");
+		for (size_t i = 0; i < n; i++)
+			print_lun(json_object_array_get_idx(luns, i));
+	}
+	printf("    ACL:\n");
+	if (json_object_object_get_ex(t, "acls", &acls) && acls) {
+		n = json_object_array_length(acls);
+		if (n == 0)
+			printf("        (none: no initiator may log in)\n");
+		for (size_t i = 0; i < n; i++)
+			printf("        %s\n", json_object_get_string(
+				json_object_array_get_idx(acls, i)));
+	}
+}
+
+/* target list / target show [IQN] */
+static int run_target_list(struct adm *a)
+{
+	const char *want = a->nargs ? a->args[0] : NULL;
+	json_object *targets = NULL, *sessions = NULL, *sel;
+	size_t n;
+	int rc;
+
+	rc = call(a, "target.list", NULL, &targets);
+	if (rc)
+		return rc;
+	if (!a->json) {
+		rc = call(a, "session.list", NULL, &sessions);
+		if (rc)
+			goto out;
+	}
+	n = targets ? json_object_array_length(targets) : 0;
+	sel = want ? NULL : json_object_get(targets);
+	for (size_t i = 0; want && i < n; i++) {
+		json_object *t = json_object_array_get_idx(targets, i);
+
+		if (strcasecmp(jstr(t, "iqn"), want) == 0)
+			sel = json_object_get(t);
+	}
+	if (want && !sel) {
+		errmsg("no target %s", want);
+		rc = EXIT_REFUSED;
+		goto out;
+	}
+	if (a->json) {
+		print_json(sel);
+	} else if (want) {
+		print_target(sel, sessions);
+	} else if (n == 0) {
+		printf("No targets.\n");
+	} else {
+		for (size_t i = 0; i < n; i++)
+			print_target(json_object_array_get_idx(targets, i),
+				     sessions);
+	}
+	json_object_put(sel);
+out:
+	json_object_put(targets);
+	json_object_put(sessions);
+	return rc;
+}
+
+/* --- lun ----------------------------------------------------------------- */
+
+/* LUN numbers: decimal 0..255. */
+static bool parse_lun(const char *s, long *out)
+{
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	return !errno && !*end && *out >= 0 && *out <= 255;
+}
+
+static int run_lun_add(struct adm *a)
+{
+	json_object *args = args_iqn(a->args[0]);
+	long lun;
+
+	if (!parse_lun(a->args[1], &lun)) {
+		errmsg("bad LUN '%s' (0..255)", a->args[1]);
+		json_object_put(args);
+		return EXIT_USAGE;
+	}
+	json_object_object_add(args, "lun", json_object_new_int((int)lun));
+	if (a->controller)
+		json_object_object_add(args, "type",
+				       json_object_new_string("controller"));
+	if (a->backing)
+		json_object_object_add(args, "backing",
+				       json_object_new_string(a->backing));
+	if (a->path)
+		json_object_object_add(args, "path", json_object_new_string(a->path));
+	if (a->have_size)
+		json_object_object_add(args, "size",
+				       json_object_new_int64((int64_t)a->size));
+	if (a->create)
+		json_object_object_add(args, "create", json_object_new_boolean(1));
+	if (a->readonly)
+		json_object_object_add(args, "readonly", json_object_new_boolean(1));
+	if (a->direct)
+		json_object_object_add(args, "direct", json_object_new_boolean(1));
+	if (a->block_size)
+		json_object_object_add(args, "block_size",
+				       json_object_new_int((int)a->block_size));
+	if (a->serial)
+		json_object_object_add(args, "serial",
+				       json_object_new_string(a->serial));
+	return call_simple(a, "lun.add", args);
+}
+
+static int run_lun_remove(struct adm *a)
+{
+	json_object *args = args_iqn(a->args[0]);
+	long lun;
+
+	if (!parse_lun(a->args[1], &lun)) {
+		errmsg("bad LUN '%s' (0..255)", a->args[1]);
+		json_object_put(args);
+		return EXIT_USAGE;
+	}
+	json_object_object_add(args, "lun", json_object_new_int((int)lun));
+	if (a->force)
+		json_object_object_add(args, "force", json_object_new_boolean(1));
+	return call_simple(a, "lun.remove", args);
+}
+
+/* --- acl, session, status ----------------------------------------------- */
+
+static int run_acl(struct adm *a, const char *op)
+{
+	json_object *args = args_iqn(a->args[0]);
+
+	json_object_object_add(args, "rule", json_object_new_string(a->args[1]));
+	return call_simple(a, op, args);
+}
+
+static int run_acl_add(struct adm *a)
+{
+	return run_acl(a, "acl.add");
+}
+
+static int run_acl_remove(struct adm *a)
+{
+	return run_acl(a, "acl.remove");
+}
+
+static int run_session_list(struct adm *a)
+{
+	static const char *const cols[] = {
+		"TID", "TARGET", "INITIATOR", "ISID", "TSIH", "PEER", "DIGESTS",
+	};
+	enum { NCOL = 7 };
+	json_object *res = NULL;
+	int w[NCOL], rc;
+	size_t n;
+
+	rc = call(a, "session.list", NULL, &res);
+	if (rc)
+		return rc;
+	if (a->json) {
+		print_json(res);
+		goto out;
+	}
+	n = res ? json_object_array_length(res) : 0;
+	if (n == 0) {
+		printf("No sessions.\n");
+		goto out;
+	}
+	/* Two passes: widths, then rows. */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 0) {
+			for (int c = 0; c < NCOL; c++)
+				w[c] = (int)strlen(cols[c]);
+		} else {
+			for (int c = 0; c < NCOL; c++)
+				printf("%-*s%s", c == NCOL - 1 ? 0 : w[c], cols[c],
+				       c == NCOL - 1 ? "\n" : "  ");
+		}
+		for (size_t i = 0; i < n; i++) {
+			json_object *s = json_object_array_get_idx(res, i);
+			char tid[16], tsih[16], dig[64];
+			const char *cell[NCOL];
+
+			if (jstr(s, "target"))
+				snprintf(tid, sizeof(tid), "%lld",
+					 (long long)jint(s, "tid"));
+			else
+				snprintf(tid, sizeof(tid), "-");
+			snprintf(tsih, sizeof(tsih), "%lld",
+				 (long long)jint(s, "tsih"));
+			snprintf(dig, sizeof(dig), "header=%s data=%s",
+				 jstr(s, "header_digest"), jstr(s, "data_digest"));
+			cell[0] = tid;
+			cell[1] = jstr(s, "target") ? jstr(s, "target") :
+						      "(discovery)";
+			cell[2] = jstr(s, "initiator");
+			cell[3] = jstr(s, "isid");
+			cell[4] = tsih;
+			cell[5] = jstr(s, "peer");
+			cell[6] = dig;
+			for (int c = 0; c < NCOL; c++) {
+				const char *v = cell[c] ? cell[c] : "";
+
+				if (pass == 0) {
+					if ((int)strlen(v) > w[c])
+						w[c] = (int)strlen(v);
+				} else {
+					printf("%-*s%s", c == NCOL - 1 ? 0 : w[c], v,
+					       c == NCOL - 1 ? "\n" : "  ");
+				}
+			}
+		}
+	}
+out:
+	json_object_put(res);
+	return EXIT_OK;
+}
+
+static int run_status(struct adm *a)
+{
+	json_object *res = NULL;
+	int rc = call(a, "daemon.status", NULL, &res);
+
+	if (rc)
+		return rc;
+	if (a->json) {
+		print_json(res);
+	} else if (res) {
+		double up = json_object_get_double(
+			json_object_object_get(res, "uptime"));
+		long s = (long)up;
+
+		printf("ringtgtd %s, pid %lld, up %ldd %02ld:%02ld:%02ld\n",
+		       jstr(res, "version"), (long long)jint(res, "pid"),
+		       s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
+		json_object_object_foreach(res, key, val) {
+			if (!strcmp(key, "version") || !strcmp(key, "pid") ||
+			    !strcmp(key, "uptime"))
+				continue;
+			printf("%s: %s\n", key, json_object_is_type(val, json_type_string) ?
+			       json_object_get_string(val) :
+			       json_object_to_json_string_ext(val,
+					JSON_C_TO_STRING_PLAIN |
+					JSON_C_TO_STRING_NOSLASHESCAPE));
+		}
+	}
+	json_object_put(res);
+	return EXIT_OK;
+}
+
+/* --- command table ------------------------------------------------------- */
+
+enum {
+	OPT_TID = 0x100, OPT_FORCE, OPT_PATH, OPT_SIZE, OPT_CREATE,
+	OPT_READONLY, OPT_DIRECT, OPT_CONTROLLER, OPT_BACKING, OPT_BLOCK_SIZE,
+	OPT_SERIAL,
+};
+
+#define COMMON_OPTS                                                        \
+	{ "help", no_argument, NULL, 'h' },                                \
+	{ "json", no_argument, NULL, 'j' },                                \
+	{ "control-socket", required_argument, NULL, 's' }
+
+static const struct option opts_common[] = { COMMON_OPTS, { 0 } };
+static const struct option opts_target_add[] = {
+	COMMON_OPTS, { "tid", required_argument, NULL, OPT_TID }, { 0 }
+};
+static const struct option opts_force[] = {
+	COMMON_OPTS, { "force", no_argument, NULL, OPT_FORCE }, { 0 }
+};
+static const struct option opts_lun_add[] = {
+	COMMON_OPTS,
+	{ "path", required_argument, NULL, OPT_PATH },
+	{ "size", required_argument, NULL, OPT_SIZE },
+	{ "create", no_argument, NULL, OPT_CREATE },
+	{ "readonly", no_argument, NULL, OPT_READONLY },
+	{ "direct", no_argument, NULL, OPT_DIRECT },
+	{ "controller", no_argument, NULL, OPT_CONTROLLER },
+	{ "backing", required_argument, NULL, OPT_BACKING },
+	{ "block-size", required_argument, NULL, OPT_BLOCK_SIZE },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ 0 }
+};
+
+static const struct cmd cmds[] = {
+	{ "target", "add", "target add IQN [--tid N]",
+	  "Creates a target with no LUNs and no ACL rules (nobody may log in\n"
+	  "until an ACL rule is added).\n"
+	  "  --tid N     target id (default: the lowest free one)\n",
+	  "", opts_target_add, 1, 1, run_target_add },
+	{ "target", "remove", "target remove IQN [--force]",
+	  "Removes a target. Refused while initiators are logged in, unless\n"
+	  "--force, which also closes their sessions.\n",
+	  "", opts_force, 1, 1, run_target_remove },
+	{ "target", "list", "target list",
+	  "Shows every target with its LUNs, ACL rules and sessions.\n",
+	  "", opts_common, 0, 0, run_target_list },
+	{ "target", "show", "target show [IQN]",
+	  "Shows one target (or all) with its LUNs, ACL rules and sessions.\n",
+	  "", opts_common, 0, 1, run_target_list },
+	{ "lun", "add",
+	  "lun add IQN LUN (--path FILE | --backing ram --size SIZE | --controller) [OPTIONS]",
+	  "Adds a logical unit at LUN (0..255).\n"
+	  "  --path FILE        file or block device to export\n"
+	  "  --size SIZE        size in bytes or with K/M/G/T (binary); with --create,\n"
+	  "                     the size of the new file; required for --backing ram\n"
+	  "  --create           create FILE (sparse) when it does not exist\n"
+	  "  --readonly         export write-protected\n"
+	  "  --direct           open with O_DIRECT (bypass the page cache)\n"
+	  "  --controller       a storage array controller LU instead of a disk\n"
+	  "  --backing TYPE     file (default) or ram\n"
+	  "  --block-size N     logical block size, 512 (default) or 4096\n"
+	  "  --serial S         unit serial number (default: derived from IQN and LUN)\n",
+	  "", opts_lun_add, 2, 2, run_lun_add },
+	{ "lun", "remove", "lun remove IQN LUN [--force]",
+	  "Removes a LUN. Refused while the target has sessions, unless --force.\n",
+	  "", opts_force, 2, 2, run_lun_remove },
+	{ "acl", "add", "acl add IQN RULE",
+	  "Admits initiators to a target. RULE is ALL, an IPv4 or IPv6 address,\n"
+	  "a CIDR network (10.0.0.0/8, fd00::/8) or an initiator name (iqn....).\n",
+	  "", opts_common, 2, 2, run_acl_add },
+	{ "acl", "remove", "acl remove IQN RULE",
+	  "Removes an ACL rule (sessions already logged in stay).\n",
+	  "", opts_common, 2, 2, run_acl_remove },
+	{ "session", "list", "session list",
+	  "Lists logged-in sessions (normal and discovery).\n",
+	  "", opts_common, 0, 0, run_session_list },
+	{ "status", NULL, "status",
+	  "Shows the daemon's version, pid, uptime, event loop and counts.\n",
+	  "", opts_common, 0, 0, run_status },
+};
+
+static void usage_main(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " [OPTIONS] OBJECT COMMAND [ARGS]\n"
+		"\n"
+		"Changes and inspects a running ringtgtd.\n"
+		"\n"
+		"Commands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %s\n", cmds[i].synopsis);
+	fprintf(f,
+		"\n"
+		"Options (also accepted after the command):\n"
+		"  -s, --control-socket PATH  daemon socket (default: $" RINGTGT_CTL_ENV ",\n"
+		"                             else " RINGTGT_CTL_DEFAULT_PATH ")\n"
+		"  -j, --json                 print the daemon's reply as JSON\n"
+		"  -h, --help                 this help; '" PROG " OBJECT --help',\n"
+		"                             '" PROG " OBJECT COMMAND --help' for more\n"
+		"  -V, --version              print the version\n"
+		"\n"
+		"Exit status: 0 done, 1 refused by or cannot reach the daemon, 2 usage error.\n");
+}
+
+static void usage_object(FILE *f, const char *object)
+{
+	fprintf(f, "usage:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(cmds[i].object, object) == 0)
+			fprintf(f, "  " PROG " %s\n", cmds[i].synopsis);
+	fprintf(f, "\n'" PROG " %s COMMAND --help' describes a command.\n", object);
+}
+
+static void usage_cmd(FILE *f, const struct cmd *c)
+{
+	fprintf(f, "usage: " PROG " %s\n\n%s", c->synopsis, c->help);
+	fprintf(f, "\nCommon options: --json, --control-socket PATH, --help\n");
+}
+
+static bool object_known(const char *object)
+{
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(cmds[i].object, object) == 0)
+			return true;
+	return false;
+}
+
+__attribute__((format(printf, 2, 3)))
+static int usage_error(const struct cmd *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (c)
+		fprintf(stderr, "\nusage: " PROG " %s\nTry '" PROG " %s%s%s --help'.\n",
+			c->synopsis, c->object, c->verb ? " " : "",
+			c->verb ? c->verb : "");
+	else
+		fprintf(stderr, "\nTry '" PROG " --help'.\n");
+	return EXIT_USAGE;
+}
+
+static bool parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	return !errno && !*end && *out >= min && *out <= max;
+}
+
+/* Parses the subcommand's options and arguments (argv[0] is the verb). */
+static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
+{
+	int opt;
+
+	optind = 0;	/* glibc: start over (a second getopt pass) */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":hjs:", c->longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			usage_cmd(stdout, c);
+			exit(EXIT_OK);
+		case 'j':
+			a->json = true;
+			break;
+		case 's':
+			a->socket = optarg;
+			break;
+		case OPT_TID:
+			if (!parse_long(optarg, 1, 65535, &a->tid))
+				return usage_error(c, "bad --tid '%s' (1..65535)", optarg);
+			break;
+		case OPT_FORCE:
+			a->force = true;
+			break;
+		case OPT_PATH:
+			a->path = optarg;
+			break;
+		case OPT_SIZE:
+			if (ringtgt_parse_size(optarg, &a->size))
+				return usage_error(c, "bad --size '%s' (bytes, or with K/M/G/T, e.g. 10G)",
+						   optarg);
+			a->have_size = true;
+			break;
+		case OPT_CREATE:
+			a->create = true;
+			break;
+		case OPT_READONLY:
+			a->readonly = true;
+			break;
+		case OPT_DIRECT:
+			a->direct = true;
+			break;
+		case OPT_CONTROLLER:
+			a->controller = true;
+			break;
+		case OPT_BACKING:
+			if (strcmp(optarg, "file") && strcmp(optarg, "ram"))
+				return usage_error(c, "bad --backing '%s' (file or ram)",
+						   optarg);
+			a->backing = optarg;
+			break;
+		case OPT_BLOCK_SIZE:
+			if (!parse_long(optarg, 512, 4096, &a->block_size) ||
+			    (a->block_size != 512 && a->block_size != 4096))
+				return usage_error(c, "bad --block-size '%s' (512 or 4096)",
+						   optarg);
+			break;
+		case OPT_SERIAL:
+			a->serial = optarg;
+			break;
+		case ':':
+			return usage_error(c, "option '%s' needs a value",
+					   argv[optind - 1]);
+		default:
+			return usage_error(c, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	/* GNU getopt has moved the operands to the end. */
+	for (; optind < argc; optind++) {
+		if (a->nargs < 8)
+			a->args[a->nargs] = argv[optind];
+		a->nargs++;
+	}
+	if (a->nargs < c->min_args)
+		return usage_error(c, "missing argument%s",
+				   c->min_args - a->nargs > 1 ? "s" : "");
+	if (a->nargs > c->max_args)
+		return usage_error(c, "unexpected argument '%s'",
+				   a->args[c->max_args]);
+	if (c->run == run_lun_add) {
+		if (a->controller && (a->path || a->backing || a->have_size))
+			return usage_error(c, "--controller takes no --path, --backing or --size");
+		if (!a->controller && (!a->backing || !strcmp(a->backing, "file")) &&
+		    !a->path)
+			return usage_error(c, "--path FILE is required (or --backing ram, or --controller)");
+		if (a->backing && !strcmp(a->backing, "ram") && !a->have_size)
+			return usage_error(c, "--backing ram needs --size");
+		if (a->create && !a->have_size)
+			return usage_error(c, "--create needs --size");
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option gopts[] = {
+		COMMON_OPTS,
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	char *args[8];
+	struct adm a = { .args = args };
+	const struct cmd *c = NULL;
+	const char *object, *verb;
+	int opt, rc;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:hjs:V", gopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			usage_main(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf(PROG " %s\n", RINGTGT_VERSION);
+			return EXIT_OK;
+		case 'j':
+			a.json = true;
+			break;
+		case 's':
+			a.socket = optarg;
+			break;
+		case ':':
+			return usage_error(NULL, "option '%s' needs a value",
+					   argv[optind - 1]);
+		default:
+			return usage_error(NULL, "unknown option '%s'",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return usage_error(NULL, "no command given");
+	object = argv[optind++];
+	if (!object_known(object))
+		return usage_error(NULL, "unknown object '%s' (target, lun, acl, session, status)",
+				   object);
+	if (strcmp(object, "status") == 0) {
+		c = &cmds[sizeof(cmds) / sizeof(cmds[0]) - 1];
+		/* argv[optind - 1] stands in for the verb. */
+		rc = parse_cmd(&a, c, argc - optind + 1, argv + optind - 1);
+		return rc >= 0 ? rc : c->run(&a);
+	}
+	if (optind >= argc) {
+		usage_object(stderr, object);
+		return EXIT_USAGE;
+	}
+	verb = argv[optind];
+	if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
+		usage_object(stdout, object);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(cmds[i].object, object) && cmds[i].verb &&
+		    !strcmp(cmds[i].verb, verb))
+			c = &cmds[i];
+	if (!c) {
+		fprintf(stderr, PROG ": unknown command '%s %s'\n", object, verb);
+		usage_object(stderr, object);
+		return EXIT_USAGE;
+	}
+	rc = parse_cmd(&a, c, argc - optind, argv + optind);
+	return rc >= 0 ? rc : c->run(&a);
+}
