@@ -297,6 +297,12 @@ int main(int argc, char **argv)
 		log_info("io_uring is not available here; using epoll");
 
 	core_init();
+	/* first, so a second daemon on the same socket stops here */
+	rc = ctl_server_start(o.socket ? o.socket : CTL_DEFAULT_PATH, &ctl);
+	if (rc < 0) {
+		rc = 1;
+		goto out_core;
+	}
 	if (have_cfg && config_apply(&cfg, &cerr) < 0) {
 		log_err("%s", cerr.msg);
 		rc = 1;
@@ -339,13 +345,6 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out_iscsi;
 	}
-	rc = ctl_server_start(o.socket ? o.socket : CTL_DEFAULT_PATH, &ctl);
-	if (rc < 0) {
-		log_err("control socket %s: %s", o.socket ? o.socket :
-			CTL_DEFAULT_PATH, strerror(-rc));
-		rc = 1;
-		goto out_iscsi;
-	}
 	{
 		json_object *st = json_object_new_object();
 
@@ -371,10 +370,11 @@ int main(int argc, char **argv)
 		break;
 	}
 	rc = 0;
-	ctl_server_stop(ctl);
 out_iscsi:
 	iscsi_stop();
 out_core:
+	if (ctl)
+		ctl_server_stop(ctl);
 	core_shutdown();
 	if (have_cfg)
 		config_free(&cfg);

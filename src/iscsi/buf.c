@@ -63,3 +63,16 @@ void iobuf_put(void *buf, uint32_t cap)
 	cache[c].head = f;
 	cache[c].count++;
 }
+
+void iobuf_drain(void)
+{
+	for (int c = 0; c < CLASS_COUNT; c++) {
+		while (cache[c].head) {
+			struct free_buf *f = cache[c].head;
+
+			cache[c].head = f->next;
+			free(f);
+		}
+		cache[c].count = 0;
+	}
+}

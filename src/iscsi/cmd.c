@@ -450,12 +450,11 @@ void cmd_handle(struct iscsi_conn *c, const struct bhs *h,
 		}
 	}
 	if (st->dir != SCSI_DIR_WRITE || !(h->flags & CMD_W) || t->edtl == 0) {
-		if (h->dsl) {
-			/* immediate data for a command that takes none */
-			conn_send_reject(c, h->raw, REJECT_PROTOCOL_ERROR);
-			task_put(c, t);
-			return;
-		}
+		/*
+		 * Immediate data for a command that moves none (or reads) is
+		 * dropped; the CDB decides what the command does and the
+		 * residual tells the initiator (libiscsi iSCSIResiduals).
+		 */
 		task_exec(c, t);
 		return;
 	}
@@ -634,17 +633,23 @@ void tmf_handle(struct iscsi_conn *c, const struct bhs *h)
 		abort_matching(c, false, lun, h->immediate ? s->exp_cmdsn :
 							      cmdsn);
 		break;
-	case TMF_LUN_RESET:
-		if (!lu_lookup(s, lun)) {
+	case TMF_LUN_RESET: {
+		struct scsi_lu *lu = lu_lookup(s, lun);
+
+		if (!lu) {
 			response = TMF_RSP_NO_LUN;
 			break;
 		}
 		abort_matching(c, false, lun, s->exp_cmdsn + s->cmd_window);
+		/* SAM-5 §6.3: every other I_T nexus sees a unit attention */
+		scsi_lu_reset(lu);
 		log_info("%s: LOGICAL UNIT RESET of LUN %llu", c->peer_str,
 			 (unsigned long long)lun);
 		break;
+	}
 	case TMF_TARGET_WARM_RESET:
 		abort_matching(c, true, 0, s->exp_cmdsn + s->cmd_window);
+		scsi_target_reset(s->nexus.target);
 		log_info("%s: TARGET WARM RESET", c->peer_str);
 		break;
 	case TMF_CLEAR_ACA:

@@ -114,6 +114,7 @@ struct iscsi_session {
 	struct core_session info;	/* registered with core */
 	bool registered;
 	bool discovery;
+	struct iscsi_server_thread *thr;
 	struct tgt_target *target;
 	struct scsi_nexus nexus;
 	uint8_t isid[6];
@@ -229,6 +230,8 @@ bool cmdsn_accept(struct iscsi_conn *c, const struct bhs *h);
 /* buf.c: per-thread cache of data buffers by power-of-two size class */
 void *iobuf_get(uint32_t size, uint32_t *cap);
 void iobuf_put(void *buf, uint32_t cap);
+/* Frees the calling thread's cached buffers (at thread exit). */
+void iobuf_drain(void);
 
 /* server.c */
 struct iscsi_server_thread {

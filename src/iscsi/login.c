@@ -98,6 +98,39 @@ static void isid_hex(const uint8_t isid[6], char *out, size_t len)
 		 isid[2], isid[3], isid[4], isid[5]);
 }
 
+struct evict_msg {
+	struct iscsi_server_thread *thr;
+	uint16_t tsih;
+};
+
+static void evict_on_reactor(void *arg)
+{
+	struct evict_msg *m = arg;
+	struct iscsi_conn *c, *n;
+
+	list_for_each_entry_safe(c, n, &m->thr->conns, link)
+		if (c->sess && c->sess->tsih == m->tsih)
+			conn_close(c, "target removed");
+	free(m);
+}
+
+/*
+ * Called by core with its registry lock held (the session is registered,
+ * so alive): only schedules the close on the session's own reactor.
+ */
+static void session_evict(struct core_session *info)
+{
+	struct iscsi_session *s = container_of(info, struct iscsi_session, info);
+	struct evict_msg *m = malloc(sizeof(*m));
+
+	if (!m)
+		return;
+	m->thr = s->thr;
+	m->tsih = s->tsih;
+	if (reactor_post(s->thr->r, evict_on_reactor, m) < 0)
+		free(m);
+}
+
 /* Builds the session once the login reaches the full feature phase. */
 static int session_start(struct iscsi_conn *c)
 {
@@ -135,6 +168,8 @@ static int session_start(struct iscsi_conn *c)
 	snprintf(s->info.peer, sizeof(s->info.peer), "%s", c->peer_str);
 	snprintf(s->info.local, sizeof(s->info.local), "%s", c->local_str);
 	s->info.reactor = reactor_index(c->r);
+	s->info.evict = session_evict;
+	s->thr = c->thr;
 	s->info.connections = 1;
 	s->info.header_digest = c->params.header_digest;
 	s->info.data_digest = c->params.data_digest;

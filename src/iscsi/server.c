@@ -184,6 +184,7 @@ static void *thread_main(void *arg)
 	}
 	reactor_set_tick(thr->r, thread_tick, thr);
 	reactor_run(thr->r);
+	iobuf_drain();
 	return NULL;
 }
 

@@ -61,6 +61,21 @@ static void lu_make_naa(struct scsi_lu *lu, const char *target)
 		d[i] = (uint8_t)(src[i - 4] << 4) | (src[i - 3] >> 4);
 }
 
+/*
+ * Unit attention generations (SAM-5 §5.14). One counter for all LUs; a
+ * nexus keeps, per LUN, the generation it last saw (0: never used it).
+ * A nexus that first meets an LU takes its current generation without a
+ * UA; an LU reset moves the LU to a new generation, and every nexus whose
+ * recorded one is older but not older than the LU itself gets the UA.
+ */
+static _Atomic uint32_t ua_counter = 1;
+
+static uint32_t ua_next(void)
+{
+	return atomic_fetch_add_explicit(&ua_counter, 1,
+					 memory_order_relaxed) + 1;
+}
+
 /* Copies @s into @dst (at most @max chars), non-printables as '_'. */
 static void lu_copy_ascii(char *dst, const char *s, size_t max)
 {
@@ -103,6 +118,8 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 	}
 	atomic_init(&lu->refs, 1);
 	atomic_init(&lu->inflight, 0);
+	lu->ua_base = ua_next();
+	atomic_init(&lu->ua_gen, lu->ua_base);
 	lu->type = cfg->type;
 	lu->lun = cfg->lun;
 
@@ -198,6 +215,37 @@ unsigned scsi_lu_inflight(const struct scsi_lu *lu)
 	return atomic_load_explicit(&lu->inflight, memory_order_relaxed);
 }
 
+void scsi_lu_reset(struct scsi_lu *lu)
+{
+	atomic_store_explicit(&lu->ua_gen, ua_next(), memory_order_release);
+}
+
+enum sense_reason scsi_lu_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
+				   bool clear)
+{
+	_Atomic uint32_t *seen;
+	uint32_t gen, old;
+
+	if (!lu || !n || lu->lun >= SCSI_MAX_LUNS)
+		return SENSE_NONE;
+	seen = &n->ua_seen[lu->lun];
+	gen = atomic_load_explicit(&lu->ua_gen, memory_order_acquire);
+	old = atomic_load_explicit(seen, memory_order_relaxed);
+	for (;;) {
+		/* Unsigned differences: correct across counter wrap-around. */
+		bool before_lu = old == 0 || (int32_t)(old - lu->ua_base) < 0;
+
+		if (old == gen)
+			return SENSE_NONE;
+		if (!before_lu && !clear)
+			return SENSE_UA_LU_RESET;
+		if (atomic_compare_exchange_weak_explicit(
+			    seen, &old, gen, memory_order_relaxed,
+			    memory_order_relaxed))
+			return before_lu ? SENSE_NONE : SENSE_UA_LU_RESET;
+	}
+}
+
 /* --- LUN table ---------------------------------------------------------- */
 
 void scsi_target_init(struct scsi_target *t, const char *name)
@@ -259,6 +307,15 @@ struct scsi_lu *scsi_target_get_lu(struct scsi_target *t, uint64_t lun)
 		scsi_lu_get(lu);
 	pthread_mutex_unlock(&t->lock);
 	return lu;
+}
+
+void scsi_target_reset(struct scsi_target *t)
+{
+	pthread_mutex_lock(&t->lock);
+	for (int i = 0; i < SCSI_MAX_LUNS; i++)
+		if (t->lus[i])
+			scsi_lu_reset(t->lus[i]);
+	pthread_mutex_unlock(&t->lock);
 }
 
 int scsi_target_list_luns(struct scsi_target *t, uint64_t *luns, int max)

@@ -41,7 +41,8 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.exec = spc_test_unit_ready,
 		.usage = { TEST_UNIT_READY, 0, 0, 0, 0, CTL } },
 	[REQUEST_SENSE] = {
-		.opcode = REQUEST_SENSE, .cdb_len = 6, .flags = OPF_ANY,
+		.opcode = REQUEST_SENSE, .cdb_len = 6,
+		.flags = OPF_ANY | OPF_NO_UA,
 		.name = "REQUEST SENSE",
 		.parse = spc_parse_request_sense, .exec = spc_request_sense,
 		.usage = { REQUEST_SENSE, 0x01, 0, 0, 0xff, CTL } },
@@ -54,7 +55,7 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.name = "WRITE(6)", .parse = sbc_parse_rw6, .exec = sbc_rw,
 		.usage = { WRITE_6, 0x1f, 0xff, 0xff, 0xff, CTL } },
 	[INQUIRY] = {
-		.opcode = INQUIRY, .cdb_len = 6, .flags = OPF_ANY,
+		.opcode = INQUIRY, .cdb_len = 6, .flags = OPF_ANY | OPF_NO_UA,
 		.name = "INQUIRY",
 		.parse = spc_parse_inquiry, .exec = spc_inquiry,
 		.usage = { INQUIRY, 0x01, 0xff, 0xff, 0xff, CTL } },
@@ -118,7 +119,8 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.flags = OPF_DISK, .name = "SERVICE ACTION IN(16)",
 		.sa_ops = sai16_ops, .n_sa = ARRAY_SIZE(sai16_ops) },
 	[REPORT_LUNS] = {
-		.opcode = REPORT_LUNS, .cdb_len = 12, .flags = OPF_ANY,
+		.opcode = REPORT_LUNS, .cdb_len = 12,
+		.flags = OPF_ANY | OPF_NO_UA,
 		.name = "REPORT LUNS",
 		.parse = spc_parse_report_luns, .exec = spc_report_luns,
 		.usage = { REPORT_LUNS, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff,
@@ -228,6 +230,16 @@ enum sense_reason scsi_task_prepare(struct scsi_task *t)
 	if (t->cdb[op->cdb_len - 1] & 0x04) {
 		reason = scsi_invalid_field(t, true, op->cdb_len - 1, 2);
 		goto fail;
+	}
+	/*
+	 * SAM-5 §5.14: a pending unit attention fails the command (and is
+	 * thereby reported and cleared), except for INQUIRY, REPORT LUNS and
+	 * REQUEST SENSE.
+	 */
+	if (!(op->flags & OPF_NO_UA)) {
+		reason = scsi_lu_ua_check(t->lu, t->nexus, true);
+		if (reason != SENSE_NONE)
+			goto fail;
 	}
 	t->op = op;
 	if (op->parse) {

@@ -75,17 +75,26 @@ enum sense_reason {
 	SENSE_RESERVATION_CONFLICT,	/* status 0x18, no sense */
 	SENSE_NO_MEMORY,		/* status TASK SET FULL */
 	SENSE_INVALID_FIELD_IN_IU,	/* 5/0e/03 data shorter than the CDB */
+	SENSE_UA_LU_RESET,		/* 6/29/03 bus device reset function */
 	SENSE_REASON_COUNT,
 };
 
 struct scsi_lu;
 struct scsi_target;
 
-/* The identity of one I_T nexus, owned by the transport (one per session). */
+/*
+ * The identity of one I_T nexus, owned by the transport (one per session).
+ * The transport must zero it before first use (calloc / memset).
+ */
 struct scsi_nexus {
 	char initiator_port[256];	/* "<iqn>,i,0x<isid>" */
 	uint16_t rel_port_id;		/* relative target port identifier */
 	struct scsi_target *target;
+	/*
+	 * Private to the SCSI layer: per LUN, the reset generation of the LU
+	 * this nexus last saw (unit attention bookkeeping, see lu.c).
+	 */
+	_Atomic uint32_t ua_seen[SCSI_MAX_LUNS];
 };
 
 struct scsi_task {
@@ -156,6 +165,14 @@ struct bs *scsi_lu_bs(const struct scsi_lu *lu);
 const char *scsi_lu_serial(const struct scsi_lu *lu);
 /* Tasks currently executing on the LU (all nexuses). */
 unsigned scsi_lu_inflight(const struct scsi_lu *lu);
+/*
+ * Records a LOGICAL UNIT RESET (SAM-5 §7.7; also call it for every LU on
+ * a TARGET WARM/COLD RESET): every I_T nexus that has used the LU gets a
+ * UNIT ATTENTION, BUS DEVICE RESET FUNCTION OCCURRED (29h/03h), on its
+ * next command to the LU. The transport aborts the LU's tasks itself.
+ * Thread-safe.
+ */
+void scsi_lu_reset(struct scsi_lu *lu);
 
 /* --- targets (LUN tables) ---------------------------------------------- */
 
@@ -174,6 +191,8 @@ int scsi_target_add_lu(struct scsi_target *t, struct scsi_lu *lu);
 int scsi_target_remove_lu(struct scsi_target *t, uint64_t lun);
 /* Returns the LU at @lun with a new reference, or NULL. */
 struct scsi_lu *scsi_target_get_lu(struct scsi_target *t, uint64_t lun);
+/* scsi_lu_reset() on every LU of @t (TARGET WARM / COLD RESET). */
+void scsi_target_reset(struct scsi_target *t);
 /* Fills @luns with up to @max LUN numbers, ascending; returns the count. */
 int scsi_target_list_luns(struct scsi_target *t, uint64_t *luns, int max);
 

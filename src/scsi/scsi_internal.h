@@ -75,6 +75,13 @@ struct scsi_lu {
 	char revision[SCSI_REVISION_LEN + 1];
 	char serial[SCSI_SERIAL_MAX + 1];
 	uint8_t naa[16];		/* NAA 6 designator, computed once */
+	/*
+	 * Unit attention after a reset: values of one global counter, so
+	 * an LU created later at the same LUN has a higher ua_base than any
+	 * generation a nexus recorded for the earlier one.
+	 */
+	uint32_t ua_base;		/* generation at creation */
+	_Atomic uint32_t ua_gen;	/* generation of the last reset */
 };
 
 /* Which LUs an opcode applies to (struct scsi_opdesc.flags). */
@@ -82,6 +89,9 @@ struct scsi_lu {
 #define OPF_CTRL 0x2u		/* on a controller LU */
 #define OPF_DISK 0x4u		/* on a disk LU */
 #define OPF_ANY (OPF_NO_LU | OPF_CTRL | OPF_DISK)
+/* Neither reports nor clears a unit attention (SAM-5 §5.14: INQUIRY,
+ * REPORT LUNS; REQUEST SENSE reports it as its data instead). */
+#define OPF_NO_UA 0x8u
 
 /*
  * One row per supported command. parse() validates the CDB and fills the
@@ -124,6 +134,14 @@ void scsi_task_fail(struct scsi_task *t, enum sense_reason reason);
  * length (data_len) and the buffer, and sets xfer_len.
  */
 void scsi_task_data_in(struct scsi_task *t, const void *data, uint32_t len);
+
+/* lu.c */
+/*
+ * The unit attention @nexus has pending on @lu (SENSE_NONE if none); when
+ * @clear, it is consumed (reported exactly once).
+ */
+enum sense_reason scsi_lu_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
+				   bool clear);
 
 /* sense.c */
 /*

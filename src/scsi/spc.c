@@ -435,17 +435,19 @@ enum sense_reason spc_parse_request_sense(struct scsi_task *t)
 }
 
 /*
- * SPC-4 §6.39: we keep no pending sense (unit attentions belong to the
- * transport's nexus state), so the answer is NO SENSE, or LOGICAL UNIT
- * NOT SUPPORTED in the data (with GOOD status) when there is no LU.
+ * SPC-4 §6.39: the only pending sense we keep is a unit attention, which
+ * is returned (and cleared) as the data; otherwise NO SENSE, or LOGICAL
+ * UNIT NOT SUPPORTED in the data (with GOOD status) when there is no LU.
  */
 void spc_request_sense(struct scsi_task *t)
 {
+	enum sense_reason r = SENSE_LUN_NOT_SUPPORTED;
 	uint8_t b[32];
 	uint32_t len;
 
-	len = scsi_sense_build(b, t->lu ? SENSE_NONE : SENSE_LUN_NOT_SUPPORTED,
-			       t->cdb[1] & 0x01);
+	if (t->lu)
+		r = scsi_lu_ua_check(t->lu, t->nexus, true);
+	len = scsi_sense_build(b, r, t->cdb[1] & 0x01);
 	scsi_task_data_in(t, b, len);
 	scsi_task_complete(t);
 }

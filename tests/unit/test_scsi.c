@@ -20,6 +20,8 @@ static struct scsi_target tgt;
 static struct scsi_nexus nexus;
 static struct scsi_lu *disk;	/* LUN 0 */
 static int done_calls;
+/* The nexus prep() puts in tasks (NULL: the default one, nexus). */
+static struct scsi_nexus *cur_nexus;
 
 static void task_done(struct scsi_task *t)
 {
@@ -50,6 +52,7 @@ static void setup(void)
 	strcpy(nexus.initiator_port, "iqn.1994-05.com.redhat:x,i,0x1");
 	nexus.rel_port_id = 1;
 	nexus.target = &tgt;
+	cur_nexus = NULL;
 	disk = ram_lu(0, BLOCKS * 512ull, false, 512);
 	cr_assert_eq(scsi_target_add_lu(&tgt, disk), 0);
 	done_calls = 0;
@@ -60,12 +63,17 @@ static void teardown(void)
 	scsi_target_destroy(&tgt);
 }
 
+static void nexus_swap(struct scsi_nexus *n)
+{
+	cur_nexus = n;
+}
+
 /* Prepares @t for @cdb on @lu; returns the prepare verdict. */
 static enum sense_reason prep(struct scsi_task *t, struct scsi_lu *lu,
 			      const uint8_t *cdb, size_t len, uint32_t exp_len)
 {
 	memset(t, 0, sizeof(*t));
-	t->nexus = &nexus;
+	t->nexus = cur_nexus ? cur_nexus : &nexus;
 	t->lu = lu;
 	memcpy(t->cdb, cdb, len);
 	t->exp_len = exp_len;
@@ -1032,6 +1040,96 @@ Test(scsi, request_sense)
 	cr_assert_eq(run(&t, disk, c, 6, b, 252), SAM_STAT_GOOD);
 	cr_assert_eq(t.xfer_len, 8);
 	cr_assert_eq(b[0], 0x72);
+}
+
+/* SAM-5 §5.14: a LOGICAL UNIT RESET gives every nexus that used the LU one
+ * UNIT ATTENTION 29/03; INQUIRY and REPORT LUNS neither report nor clear
+ * it, REQUEST SENSE returns it as data. */
+Test(scsi, lu_reset_unit_attention)
+{
+	static struct scsi_nexus other, late;
+	uint8_t tur[6] = { 0 };
+	uint8_t inq[6] = { 0x12, 0, 0, 0, 96, 0 };
+	uint8_t rs[6] = { 0x03, 0, 0, 0, 252, 0 };
+	uint8_t rl[12] = { 0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0 };
+	uint8_t rd[10], b[512];
+	struct scsi_task t;
+
+	memset(&other, 0, sizeof(other));
+	memset(&late, 0, sizeof(late));
+	other.target = late.target = &tgt;
+
+	/* a nexus meeting the LU for the first time gets no UA */
+	cr_assert_eq(run(&t, disk, tur, 6, NULL, 0), SAM_STAT_GOOD);
+	nexus_swap(&other);
+	cr_assert_eq(run(&t, disk, tur, 6, NULL, 0), SAM_STAT_GOOD);
+	nexus_swap(NULL);
+
+	scsi_lu_reset(disk);
+
+	/* INQUIRY and REPORT LUNS go through and keep it pending */
+	cr_assert_eq(run(&t, disk, inq, 6, b, 96), SAM_STAT_GOOD);
+	cr_assert_eq(run(&t, disk, rl, 12, b, 256), SAM_STAT_GOOD);
+	/* a READ fails with the UA, once, without executing */
+	cdb_rw10(rd, 0x28, 0, 1, 0);
+	cr_assert_eq(prep(&t, disk, rd, 10, 512), SENSE_UA_LU_RESET);
+	assert_sense(&t, 0x6, 0x29, 0x03);
+	cr_assert_eq(run(&t, disk, rd, 10, b, 512), SAM_STAT_GOOD);
+	cr_assert_eq(run(&t, disk, tur, 6, NULL, 0), SAM_STAT_GOOD);
+
+	/* the other nexus gets its own UA, through REQUEST SENSE */
+	nexus_swap(&other);
+	cr_assert_eq(run(&t, disk, rs, 6, b, 252), SAM_STAT_GOOD);
+	cr_assert_eq(b[2] & 0x0f, 0x6);
+	cr_assert_eq(b[12], 0x29);
+	cr_assert_eq(b[13], 0x03);
+	cr_assert_eq(run(&t, disk, rs, 6, b, 252), SAM_STAT_GOOD);
+	cr_assert_eq(b[2], 0x00, "cleared");
+	cr_assert_eq(run(&t, disk, tur, 6, NULL, 0), SAM_STAT_GOOD);
+
+	/* a nexus that first uses the LU after the reset gets none */
+	nexus_swap(&late);
+	cr_assert_eq(run(&t, disk, tur, 6, NULL, 0), SAM_STAT_GOOD);
+
+	/* a second reset: a new UA for everybody that has used the LU */
+	scsi_lu_reset(disk);
+	cr_assert_eq(run(&t, disk, tur, 6, NULL, 0), SAM_STAT_CHECK_CONDITION);
+	assert_sense(&t, 0x6, 0x29, 0x03);
+	cr_assert_eq(run(&t, disk, tur, 6, NULL, 0), SAM_STAT_GOOD);
+	nexus_swap(NULL);
+	cr_assert_eq(run(&t, disk, tur, 6, NULL, 0), SAM_STAT_CHECK_CONDITION);
+	cr_assert_eq(run(&t, disk, tur, 6, NULL, 0), SAM_STAT_GOOD);
+}
+
+Test(scsi, target_reset_unit_attention)
+{
+	uint8_t tur[6] = { 0 };
+	struct scsi_task t;
+
+	cr_assert_eq(run(&t, disk, tur, 6, NULL, 0), SAM_STAT_GOOD);
+	scsi_target_reset(&tgt);
+	cr_assert_eq(run(&t, disk, tur, 6, NULL, 0), SAM_STAT_CHECK_CONDITION);
+	assert_sense(&t, 0x6, 0x29, 0x03);
+	cr_assert_eq(run(&t, disk, tur, 6, NULL, 0), SAM_STAT_GOOD);
+}
+
+/* An LU replaced at the same LUN is new to every nexus: no stale UA. */
+Test(scsi, lu_reset_ua_replaced_lu)
+{
+	uint8_t tur[6] = { 0 };
+	struct scsi_task t;
+	struct scsi_lu *lu;
+
+	cr_assert_eq(run(&t, disk, tur, 6, NULL, 0), SAM_STAT_GOOD);
+	scsi_lu_reset(disk);
+	cr_assert_eq(scsi_target_remove_lu(&tgt, 0), 0);
+	lu = ram_lu(0, BLOCKS * 512ull, false, 512);
+	cr_assert_eq(scsi_target_add_lu(&tgt, lu), 0);
+	cr_assert_eq(run(&t, lu, tur, 6, NULL, 0), SAM_STAT_GOOD);
+	scsi_lu_reset(lu);
+	cr_assert_eq(run(&t, lu, tur, 6, NULL, 0), SAM_STAT_CHECK_CONDITION);
+	assert_sense(&t, 0x6, 0x29, 0x03);
+	disk = lu;
 }
 
 Test(scsi, controller_lu)

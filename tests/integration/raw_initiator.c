@@ -1,0 +1,470 @@
+/*
+ * raw_initiator.c - see raw_initiator.h. Blocking sockets and poll() for
+ * timeouts; every field is put in place with put_be*() at the offsets of
+ * pdu.h, so the test does not share the target's PDU builders.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "raw_initiator.h"
+
+uint64_t ri_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t ri_lun(uint64_t lun)
+{
+	return lun << 48;
+}
+
+int ri_connect(struct ri *ri, int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port) };
+	int one = 1;
+
+	memset(ri, 0, sizeof(*ri));
+	ri->fd = -1;
+	ri->itt = 0x1000;
+	ri->answer_pings = true;
+	ri->rx_data = malloc(RI_DATA_MAX + 4);
+	if (!ri->rx_data)
+		return -ENOMEM;
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	ri->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ri->fd < 0)
+		return -errno;
+	setsockopt(ri->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(ri->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int err = errno;
+
+		close(ri->fd);
+		ri->fd = -1;
+		return -err;
+	}
+	return 0;
+}
+
+void ri_close(struct ri *ri)
+{
+	if (ri->fd >= 0)
+		close(ri->fd);
+	ri->fd = -1;
+	free(ri->rx_data);
+	ri->rx_data = NULL;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int ri_send(struct ri *ri, const uint8_t bhs[BHS_LEN], const void *data,
+	    uint32_t len)
+{
+	static const uint8_t zeros[4];
+	uint8_t h[BHS_LEN];
+	int rc;
+
+	memcpy(h, bhs, BHS_LEN);
+	put_be24(h + BHS_DSL, len);
+	rc = write_all(ri->fd, h, BHS_LEN);
+	if (rc == 0 && len)
+		rc = write_all(ri->fd, data, len);
+	if (rc == 0 && pdu_pad4(len) != len)
+		rc = write_all(ri->fd, zeros, pdu_pad4(len) - len);
+	return rc;
+}
+
+/* Reads exactly @len bytes before @deadline. */
+static int read_all(int fd, void *buf, size_t len, uint64_t deadline)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		uint64_t now = ri_now_ms();
+		ssize_t n;
+		int rc;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		rc = poll(&pfd, 1, (int)(deadline - now));
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			return -errno;
+		if (rc == 0)
+			return -ETIMEDOUT;
+		n = recv(fd, p, len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void answer_ping(struct ri *ri, const struct ri_pdu *p)
+{
+	uint8_t b[BHS_LEN] = { 0 };
+
+	/* RFC 7143 §11.18: ITT reserved, TTT and LUN echoed, immediate */
+	b[BHS_OPCODE] = OP_NOP_OUT | BHS_I;
+	b[BHS_FLAGS] = BHS_F;
+	memcpy(b + BHS_LUN, p->bhs + BHS_LUN, 8);
+	put_be32(b + BHS_ITT, RSVD_TAG);
+	put_be32(b + BHS_TTT, get_be32(p->bhs + BHS_TTT));
+	put_be32(b + BHS_CMDSN, ri->cmdsn);
+	put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
+	if (ri_send(ri, b, NULL, 0) == 0)
+		ri->pings_answered++;
+}
+
+static void track_sn(struct ri *ri, const struct ri_pdu *p)
+{
+	uint32_t statsn = get_be32(p->bhs + BHS_CMDSN);
+	bool has_status;
+
+	switch (p->opcode) {
+	case OP_SCSI_RSP:
+	case OP_TMF_RSP:
+	case OP_LOGIN_RSP:
+	case OP_TEXT_RSP:
+	case OP_LOGOUT_RSP:
+	case OP_REJECT:
+		has_status = true;
+		break;
+	case OP_DATA_IN:
+		has_status = p->bhs[BHS_FLAGS] & DIN_S;
+		break;
+	case OP_NOP_IN:
+		has_status = p->itt != RSVD_TAG;
+		break;
+	default:
+		has_status = false;
+	}
+	if (has_status && sn_le(ri->expstatsn, statsn))
+		ri->expstatsn = statsn + 1;
+	if (p->opcode != OP_LOGIN_RSP)
+		ri->max_cmdsn = get_be32(p->bhs + BHS_MAXCMDSN);
+}
+
+int ri_recv(struct ri *ri, struct ri_pdu *p, int timeout_ms)
+{
+	uint64_t deadline = ri_now_ms() + (uint64_t)timeout_ms;
+	int rc;
+
+	for (;;) {
+		rc = read_all(ri->fd, p->bhs, BHS_LEN, deadline);
+		if (rc)
+			return rc;
+		p->opcode = p->bhs[BHS_OPCODE] & 0x3f;
+		p->itt = get_be32(p->bhs + BHS_ITT);
+		p->dsl = get_be24(p->bhs + BHS_DSL);
+		p->data = ri->rx_data;
+		if (p->bhs[BHS_AHSLEN] || p->dsl > RI_DATA_MAX)
+			return -EPROTO;
+		/* the rest of a PDU follows at once: allow a little slack */
+		rc = read_all(ri->fd, ri->rx_data, pdu_pad4(p->dsl),
+			      MAX(deadline, ri_now_ms() + 2000));
+		if (rc)
+			return rc;
+		track_sn(ri, p);
+		if (p->opcode == OP_NOP_IN && p->itt == RSVD_TAG &&
+		    get_be32(p->bhs + BHS_TTT) != RSVD_TAG) {
+			ri->pings_seen++;
+			if (ri->answer_pings) {
+				answer_ping(ri, p);
+				continue;
+			}
+		}
+		return 0;
+	}
+}
+
+/* Appends "key=value\0". */
+static size_t kv_put(char *buf, size_t off, const char *key, const char *val)
+{
+	return off + (size_t)sprintf(buf + off, "%s=%s", key, val) + 1;
+}
+
+/* Finds @key in a key=value\0 segment; copies the value. */
+static bool kv_find(const uint8_t *data, uint32_t len, const char *key,
+		    char *val, size_t cap)
+{
+	size_t kl = strlen(key);
+	uint32_t pos = 0;
+
+	while (pos < len) {
+		const char *s = (const char *)data + pos;
+		size_t n = strnlen(s, len - pos);
+
+		if (n > kl && strncmp(s, key, kl) == 0 && s[kl] == '=') {
+			snprintf(val, cap, "%.*s", (int)(n - kl - 1), s + kl + 1);
+			return true;
+		}
+		pos += (uint32_t)n + 1;
+	}
+	return false;
+}
+
+static int login_step(struct ri *ri, uint8_t flags, const char *kv,
+		      size_t kvlen, struct ri_pdu *rsp)
+{
+	uint8_t b[BHS_LEN] = { 0 };
+	int rc;
+
+	b[BHS_OPCODE] = OP_LOGIN_REQ | BHS_I;
+	b[BHS_FLAGS] = flags;
+	/* ISID: type 2 (random), a fixed qualifier */
+	b[BHS_ISID] = 0x80;
+	b[BHS_ISID + 3] = 0x12;
+	b[BHS_ISID + 5] = (uint8_t)ri->fd;
+	put_be32(b + BHS_ITT, ri->itt);
+	put_be16(b + BHS_TTT, 0);		/* CID */
+	put_be32(b + BHS_CMDSN, ri->cmdsn);
+	put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
+	rc = ri_send(ri, b, kv, (uint32_t)kvlen);
+	if (rc)
+		return rc;
+	rc = ri_recv(ri, rsp, 5000);
+	if (rc)
+		return rc;
+	if (rsp->opcode != OP_LOGIN_RSP)
+		return -EPROTO;
+	return 0;
+}
+
+int ri_login(struct ri *ri, const char *target, const char *initiator)
+{
+	char kv[1024];
+	size_t n = 0;
+	struct ri_pdu rsp;
+	int rc, status;
+	char val[64];
+
+	ri->cmdsn = 1;
+	/* security stage: CSG 0 → NSG 1 */
+	n = kv_put(kv, n, "InitiatorName", initiator);
+	n = kv_put(kv, n, "TargetName", target);
+	n = kv_put(kv, n, "SessionType", "Normal");
+	n = kv_put(kv, n, "AuthMethod", "None");
+	rc = login_step(ri, LOGIN_T | (0 << 2) | 1, kv, n, &rsp);
+	if (rc)
+		return rc;
+	status = get_be16(rsp.bhs + BHS_DATASN);
+	if (status)
+		return status;
+	if (!(rsp.bhs[BHS_FLAGS] & LOGIN_T) ||
+	    (rsp.bhs[BHS_FLAGS] & 0x0f) != ((0 << 2) | 1))
+		return -EPROTO;
+	if (!kv_find(rsp.data, rsp.dsl, "AuthMethod", val, sizeof(val)) ||
+	    strcmp(val, "None") != 0)
+		return -EPROTO;
+	ri->expstatsn = get_be32(rsp.bhs + BHS_CMDSN) + 1;
+
+	/* operational stage: CSG 1 → full feature phase (3) */
+	n = 0;
+	n = kv_put(kv, n, "HeaderDigest", "None");
+	n = kv_put(kv, n, "DataDigest", "None");
+	n = kv_put(kv, n, "ImmediateData", "Yes");
+	n = kv_put(kv, n, "InitialR2T", "No");
+	n = kv_put(kv, n, "MaxRecvDataSegmentLength", "262144");
+	n = kv_put(kv, n, "MaxBurstLength", "262144");
+	n = kv_put(kv, n, "FirstBurstLength", "65536");
+	n = kv_put(kv, n, "ErrorRecoveryLevel", "0");
+	n = kv_put(kv, n, "MaxConnections", "1");
+	rc = login_step(ri, LOGIN_T | (1 << 2) | 3, kv, n, &rsp);
+	if (rc)
+		return rc;
+	status = get_be16(rsp.bhs + BHS_DATASN);
+	if (status)
+		return status;
+	if (!(rsp.bhs[BHS_FLAGS] & LOGIN_T) ||
+	    (rsp.bhs[BHS_FLAGS] & 0x0f) != ((1 << 2) | 3))
+		return -EPROTO;
+	ri->tsih = get_be16(rsp.bhs + BHS_TSIH);
+	if (!ri->tsih)
+		return -EPROTO;
+	if (!kv_find(rsp.data, rsp.dsl, "MaxRecvDataSegmentLength", val,
+		     sizeof(val)))
+		return -EPROTO;
+	ri->tgt_mrdsl = (uint32_t)strtoul(val, NULL, 10);
+	if (!kv_find(rsp.data, rsp.dsl, "ImmediateData", val, sizeof(val)) ||
+	    strcmp(val, "Yes") != 0)
+		return -EPROTO;
+	ri->expstatsn = get_be32(rsp.bhs + BHS_CMDSN) + 1;
+	ri->cmdsn = get_be32(rsp.bhs + BHS_EXPSTATSN);	/* ExpCmdSN */
+	ri->max_cmdsn = get_be32(rsp.bhs + BHS_MAXCMDSN);
+	ri->itt++;
+	return 0;
+}
+
+void ri_cdb_rw10(uint8_t cdb[10], bool write, uint32_t lba, uint16_t blocks)
+{
+	memset(cdb, 0, 10);
+	cdb[0] = write ? 0x2a : 0x28;
+	put_be32(cdb + 2, lba);
+	put_be16(cdb + 7, blocks);
+}
+
+uint32_t ri_scsi_cmd(struct ri *ri, uint64_t lun, const uint8_t *cdb,
+		     int cdb_len, uint8_t flags, uint32_t edtl,
+		     const void *data, uint32_t dlen, uint32_t *cmdsn)
+{
+	uint8_t b[BHS_LEN] = { 0 };
+	uint32_t itt = ri->itt++;
+
+	b[BHS_OPCODE] = OP_SCSI_CMD;
+	b[BHS_FLAGS] = BHS_F | flags | 0x01;	/* simple task attribute */
+	put_be64(b + BHS_LUN, ri_lun(lun));
+	put_be32(b + BHS_ITT, itt);
+	put_be32(b + BHS_TTT, edtl);
+	put_be32(b + BHS_CMDSN, ri->cmdsn);
+	put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
+	memcpy(b + BHS_CDB, cdb, (size_t)MIN(cdb_len, 16));
+	if (cmdsn)
+		*cmdsn = ri->cmdsn;
+	ri->cmdsn++;
+	if (ri_send(ri, b, data, dlen))
+		return RSVD_TAG;
+	return itt;
+}
+
+uint32_t ri_tmf(struct ri *ri, uint8_t function, uint64_t lun, uint32_t rtt,
+		uint32_t refcmdsn)
+{
+	uint8_t b[BHS_LEN] = { 0 };
+	uint32_t itt = ri->itt++;
+
+	b[BHS_OPCODE] = OP_TMF_REQ | BHS_I;
+	b[BHS_FLAGS] = BHS_F | function;
+	put_be64(b + BHS_LUN, ri_lun(lun));
+	put_be32(b + BHS_ITT, itt);
+	put_be32(b + BHS_TTT, rtt);
+	put_be32(b + BHS_CMDSN, ri->cmdsn);	/* immediate: not advanced */
+	put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
+	put_be32(b + BHS_MAXCMDSN, refcmdsn);
+	put_be32(b + BHS_DATASN, ri->cmdsn);	/* ExpDataSN: unused */
+	if (ri_send(ri, b, NULL, 0))
+		return RSVD_TAG;
+	return itt;
+}
+
+uint32_t ri_ping(struct ri *ri)
+{
+	uint8_t b[BHS_LEN] = { 0 };
+	uint32_t itt = ri->itt++;
+
+	b[BHS_OPCODE] = OP_NOP_OUT | BHS_I;
+	b[BHS_FLAGS] = BHS_F;
+	put_be32(b + BHS_ITT, itt);
+	put_be32(b + BHS_TTT, RSVD_TAG);
+	put_be32(b + BHS_CMDSN, ri->cmdsn);
+	put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
+	if (ri_send(ri, b, "ping", 4))
+		return RSVD_TAG;
+	return itt;
+}
+
+static void parse_sense(const uint8_t *d, uint32_t len, struct ri_result *r)
+{
+	uint32_t slen;
+
+	if (len < 2)
+		return;
+	slen = get_be16(d);
+	d += 2;
+	if (slen + 2 > len || slen < 3)
+		return;
+	if ((d[0] & 0x7f) == 0x72 || (d[0] & 0x7f) == 0x73) {
+		r->sense_key = d[1] & 0x0f;
+		r->asc = d[2];
+		r->ascq = slen > 3 ? d[3] : 0;
+	} else if (slen >= 14) {
+		r->sense_key = d[2] & 0x0f;
+		r->asc = d[12];
+		r->ascq = d[13];
+	}
+}
+
+int ri_wait_cmd(struct ri *ri, uint32_t itt, void *buf, uint32_t cap,
+		struct ri_result *res, int timeout_ms, unsigned *others)
+{
+	uint64_t deadline = ri_now_ms() + (uint64_t)timeout_ms;
+	struct ri_pdu p;
+
+	memset(res, 0, sizeof(*res));
+	res->status = -1;
+	for (;;) {
+		uint64_t now = ri_now_ms();
+		int rc;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		rc = ri_recv(ri, &p, (int)(deadline - now));
+		if (rc)
+			return rc;
+		if (p.itt != itt) {
+			if (others)
+				(*others)++;
+			continue;
+		}
+		if (p.opcode == OP_DATA_IN) {
+			uint32_t off = get_be32(p.bhs + BHS_BUFOFF);
+
+			if (buf && off < cap)
+				memcpy((uint8_t *)buf + off, p.data,
+				       MIN(p.dsl, cap - off));
+			res->data_len += p.dsl;
+			if (p.bhs[BHS_FLAGS] & DIN_S) {
+				res->status = p.bhs[BHS_B3];
+				res->resid = get_be32(p.bhs + BHS_RESID);
+				res->rsp_flags = p.bhs[BHS_FLAGS];
+				return 0;
+			}
+			continue;
+		}
+		if (p.opcode == OP_SCSI_RSP) {
+			res->status = p.bhs[BHS_B3];
+			res->resid = get_be32(p.bhs + BHS_RESID);
+			res->rsp_flags = p.bhs[BHS_FLAGS];
+			if (p.bhs[BHS_B2] != 0)
+				return -EIO;	/* not "completed at target" */
+			parse_sense(p.data, p.dsl, res);
+			return 0;
+		}
+		return -EPROTO;		/* R2T, Reject, ... for this ITT */
+	}
+}

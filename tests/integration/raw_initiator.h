@@ -1,0 +1,109 @@
+/*
+ * raw_initiator.h - a tiny blocking iSCSI initiator for in-process tests:
+ * builds PDUs byte by byte, so tests can send what no real initiator
+ * would (target-only opcodes, aborts at chosen moments) and see every
+ * PDU the target answers with. No digests, one connection per session,
+ * ERL 0. Not thread-safe; one struct per socket.
+ */
+#ifndef RINGTGT_RAW_INITIATOR_H
+#define RINGTGT_RAW_INITIATOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iscsi/pdu.h"
+
+#define RI_DATA_MAX (1u << 20)
+
+struct ri_pdu {
+	uint8_t bhs[BHS_LEN];
+	uint8_t opcode;		/* bhs[0] & 0x3f */
+	uint32_t itt;
+	uint32_t dsl;
+	uint8_t *data;		/* owned by the ri; valid until next recv */
+};
+
+struct ri {
+	int fd;
+	uint32_t itt;		/* next free ITT */
+	uint32_t cmdsn;		/* next CmdSN to use */
+	uint32_t expstatsn;
+	uint32_t max_cmdsn;
+	uint16_t tsih;
+	uint32_t tgt_mrdsl;	/* the target's MaxRecvDataSegmentLength */
+	bool answer_pings;	/* answer NOP-In pings inside ri_recv() */
+	unsigned pings_seen, pings_answered;
+	uint8_t *rx_data;
+};
+
+/* Connects to 127.0.0.1:@port; 0 or -errno. */
+int ri_connect(struct ri *ri, int port);
+void ri_close(struct ri *ri);
+
+/* Writes a BHS and its data segment (padded); 0 or -errno. */
+int ri_send(struct ri *ri, const uint8_t bhs[BHS_LEN], const void *data,
+	    uint32_t len);
+
+/*
+ * Reads one PDU within @timeout_ms. Returns 0, -ETIMEDOUT, -EPIPE (the
+ * target closed the connection: recv returned 0), or another -errno
+ * (-ECONNRESET). With answer_pings, NOP-In pings (TTT != 0xffffffff) are
+ * answered and skipped. Tracks ExpStatSN and MaxCmdSN.
+ */
+int ri_recv(struct ri *ri, struct ri_pdu *p, int timeout_ms);
+
+/*
+ * Logs in to @target (SessionType=Normal, AuthMethod=None), security
+ * stage then operational stage to full feature phase. Returns the login
+ * status (0 for success) or -errno; checks the T bit and stages.
+ */
+int ri_login(struct ri *ri, const char *target, const char *initiator);
+
+/*
+ * Sends a SCSI Command (non-immediate) on @lun with @cdb (up to 16
+ * bytes). @flags: CMD_R / CMD_W; F is added. @data is immediate data.
+ * Returns the ITT used, and the CmdSN in *cmdsn when not NULL.
+ */
+uint32_t ri_scsi_cmd(struct ri *ri, uint64_t lun, const uint8_t *cdb,
+		     int cdb_len, uint8_t flags, uint32_t edtl,
+		     const void *data, uint32_t dlen, uint32_t *cmdsn);
+
+/* READ(10)/WRITE(10) CDBs. */
+void ri_cdb_rw10(uint8_t cdb[10], bool write, uint32_t lba, uint16_t blocks);
+
+/*
+ * Sends a TMF Request (immediate). Returns the ITT used.
+ */
+uint32_t ri_tmf(struct ri *ri, uint8_t function, uint64_t lun, uint32_t rtt,
+		uint32_t refcmdsn);
+
+/* Sends an immediate NOP-Out ping with a fresh ITT; returns that ITT. */
+uint32_t ri_ping(struct ri *ri);
+
+/* SAM LUN encoding for LUNs below 256 (peripheral addressing). */
+uint64_t ri_lun(uint64_t lun);
+
+/*
+ * Result of one SCSI command gathered from its Data-In and SCSI Response
+ * PDUs.
+ */
+struct ri_result {
+	int status;		/* SAM status; -1 if none */
+	uint8_t sense_key, asc, ascq;
+	uint32_t data_len;	/* bytes of Data-In received */
+	uint32_t resid;
+	uint8_t rsp_flags;
+};
+
+/*
+ * Waits for the response to @itt, copying Data-In payload to @buf (up to
+ * @cap). PDUs for other ITTs are counted in *others if not NULL (and
+ * otherwise ignored). 0 or -errno.
+ */
+int ri_wait_cmd(struct ri *ri, uint32_t itt, void *buf, uint32_t cap,
+		struct ri_result *res, int timeout_ms, unsigned *others);
+
+uint64_t ri_now_ms(void);
+
+#endif

@@ -1,0 +1,589 @@
+/*
+ * test_tmf.c - in-process integration tests of the iSCSI layer: the
+ * daemon's core, SCSI layer and iSCSI server run inside the test process
+ * on a free 127.0.0.1 port, and a raw initiator (raw_initiator.c) drives
+ * them. The RAM store's hold hook keeps commands in flight so task
+ * management can be tested at a chosen moment:
+ *
+ *   - ABORT TASK and LOGICAL UNIT RESET (RFC 7143 §11.5): "Function
+ *     complete", and no response ever for the aborted commands;
+ *   - dead peer detection with NOP-In pings (§11.19);
+ *   - a header no target may accept closes only its own connection
+ *     (§7.1.3); an unsupported CDB gets INVALID COMMAND OPERATION CODE.
+ *
+ * Criterion runs each test in its own process, so each test starts its
+ * own server (both event loops, where io_uring is available).
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "backing/bs.h"
+#include "base/base.h"
+#include "base/log.h"
+#include "core/core.h"
+#include "iscsi/iscsi.h"
+#include "raw_initiator.h"
+#include "scsi/scsi.h"
+
+#define IQN "iqn.2024-01.org.ringtgt:tmf"
+#define INITIATOR "iqn.2024-01.org.ringtgt:raw-initiator"
+#define MIB (1u << 20)
+#define BLK 512
+
+static struct {
+	int port;
+	struct bs *bs;		/* LUN 1's RAM store */
+	bool up;
+} srv;
+
+/* Returns a port that was free a moment ago. */
+static int free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	cr_assert_geq(fd, 0);
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Starts core + server; skips the test when the event loop is missing. */
+static void srv_up(enum ev_kind kind, unsigned nop_interval,
+		   unsigned nop_timeout)
+{
+	struct core_lun_spec ctl = { .type = SCSI_LU_CONTROLLER };
+	struct core_lun_spec ram = { .type = SCSI_LU_DISK, .backing = "ram",
+				     .size = 64 * MIB };
+	struct iscsi_settings set;
+	struct core_err err = { "" };
+	struct tgt_target *t;
+	struct scsi_lu *lu;
+	char addr[64], perr[256] = "";
+	int rc = -1;
+
+	log_init("test_tmf", true, LOG_LVL_WARN);
+	core_init();
+	cr_assert_eq(core_target_add(IQN, 0, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(core_lun_add(IQN, 0, &ctl, &err), 0, "%s", err.msg);
+	cr_assert_eq(core_lun_add(IQN, 1, &ram, &err), 0, "%s", err.msg);
+	cr_assert_eq(core_acl_add(IQN, "ALL", &err), 0, "%s", err.msg);
+
+	t = core_target_find(IQN);
+	cr_assert_not_null(t);
+	lu = scsi_target_get_lu(core_target_scsi(t), 1);
+	cr_assert_not_null(lu);
+	srv.bs = scsi_lu_bs(lu);
+	cr_assert_not_null(srv.bs);
+	scsi_lu_put(lu);	/* the target keeps the LU (and store) alive */
+	core_target_put(t);
+
+	iscsi_settings_default(&set);
+	set.reactors = 2;
+	set.event_loop = kind;
+	set.nop_interval = nop_interval;
+	set.nop_timeout = nop_timeout;
+	set.login_timeout = 5;
+	rc = iscsi_start(&set);
+	if (rc < 0 && kind == EV_IO_URING) {
+		core_shutdown();
+		cr_skip_test("io_uring unavailable (%s)", strerror(-rc));
+	}
+	cr_assert_eq(rc, 0, "iscsi_start: %s", strerror(-rc));
+	srv.up = true;
+	for (int i = 0; i < 20; i++) {
+		srv.port = free_port();
+		snprintf(addr, sizeof(addr), "127.0.0.1:%d", srv.port);
+		rc = iscsi_portal_add(addr, perr, sizeof(perr));
+		if (rc != -EADDRINUSE)
+			break;
+	}
+	cr_assert_eq(rc, 0, "portal %s: %s", addr, perr);
+}
+
+static void srv_down(void)
+{
+	if (!srv.up)
+		return;
+	iscsi_stop();
+	core_shutdown();
+	srv.up = false;
+}
+
+static void login(struct ri *ri)
+{
+	int rc;
+
+	cr_assert_eq(ri_connect(ri, srv.port), 0);
+	rc = ri_login(ri, IQN, INITIATOR);
+	cr_assert_eq(rc, 0, "login: %d", rc);
+	cr_assert_geq(ri->tgt_mrdsl, 512u);
+}
+
+static void fill(uint8_t *b, size_t len, uint8_t seed)
+{
+	for (size_t i = 0; i < len; i++)
+		b[i] = (uint8_t)(seed + i * 7 + (i >> 9));
+}
+
+/* WRITE(10) with all data immediate; waits for GOOD. */
+static void write_sync(struct ri *ri, uint32_t lba, const uint8_t *buf,
+		       uint16_t blocks)
+{
+	uint8_t cdb[10];
+	struct ri_result r;
+	uint32_t itt;
+
+	ri_cdb_rw10(cdb, true, lba, blocks);
+	itt = ri_scsi_cmd(ri, 1, cdb, 10, CMD_W, blocks * BLK, buf,
+			  blocks * BLK, NULL);
+	cr_assert_neq(itt, RSVD_TAG);
+	cr_assert_eq(ri_wait_cmd(ri, itt, NULL, 0, &r, 5000, NULL), 0);
+	cr_assert_eq(r.status, 0, "WRITE status 0x%x sense %x/%02x", r.status,
+		     r.sense_key, r.asc);
+}
+
+/*
+ * READ(10) and wait for the data. A unit attention (after a reset) is
+ * retried once. Returns the SAM status.
+ */
+static int read_sync(struct ri *ri, uint64_t lun, uint32_t lba, uint8_t *buf,
+		     uint16_t blocks)
+{
+	uint8_t cdb[10];
+	struct ri_result r;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		uint32_t itt;
+
+		ri_cdb_rw10(cdb, false, lba, blocks);
+		itt = ri_scsi_cmd(ri, lun, cdb, 10, CMD_R, blocks * BLK, NULL,
+				  0, NULL);
+		cr_assert_neq(itt, RSVD_TAG);
+		cr_assert_eq(ri_wait_cmd(ri, itt, buf, blocks * BLK, &r, 5000,
+					 NULL), 0, "READ ITT 0x%x: no answer", itt);
+		if (r.status == 2 && r.sense_key == 6)
+			continue;	/* UNIT ATTENTION */
+		if (r.status == 0)
+			cr_assert_eq(r.data_len, (uint32_t)blocks * BLK);
+		return r.status;
+	}
+	return r.status;
+}
+
+/*
+ * Reads for @ms, answering pings; fails on any PDU (nothing is due).
+ */
+static void expect_silence(struct ri *ri, int ms, const char *what)
+{
+	uint64_t end = ri_now_ms() + (uint64_t)ms;
+	struct ri_pdu p;
+
+	while (ri_now_ms() < end) {
+		int rc = ri_recv(ri, &p, (int)(end - ri_now_ms()));
+
+		if (rc == -ETIMEDOUT)
+			return;
+		cr_assert_eq(rc, 0, "%s: connection lost (%d)", what, rc);
+		cr_assert_fail("%s: unexpected %s (opcode 0x%02x) ITT 0x%x",
+			       what, pdu_opcode_name(p.opcode), p.opcode,
+			       p.itt);
+	}
+}
+
+/* Waits until the RAM store holds @n requests, answering pings. */
+static void wait_held(struct ri *ri, int n)
+{
+	uint64_t end = ri_now_ms() + 3000;
+
+	while (bs_ram_held(srv.bs) < n && ri_now_ms() < end)
+		expect_silence(ri, 10, "waiting for held I/O");
+	cr_assert_eq(bs_ram_held(srv.bs), n, "held %d, want %d",
+		     bs_ram_held(srv.bs), n);
+}
+
+/*
+ * After an abort: a NOP-Out ping must come back, and no PDU may name one
+ * of the aborted ITTs before it or in the @settle_ms after it.
+ */
+static void sync_no_response(struct ri *ri, const uint32_t *itts, int n,
+			     int settle_ms)
+{
+	struct ri_pdu p;
+	uint32_t ping;
+
+	expect_silence(ri, settle_ms, "after release");
+	ping = ri_ping(ri);
+	cr_assert_neq(ping, RSVD_TAG);
+	for (;;) {
+		int rc = ri_recv(ri, &p, 3000);
+
+		cr_assert_eq(rc, 0, "no NOP-In for the ping (%d)", rc);
+		for (int i = 0; i < n; i++)
+			cr_assert_neq(p.itt, itts[i],
+				      "%s for aborted ITT 0x%x",
+				      pdu_opcode_name(p.opcode), itts[i]);
+		if (p.opcode == OP_NOP_IN && p.itt == ping)
+			break;
+		cr_assert_fail("unexpected %s ITT 0x%x",
+			       pdu_opcode_name(p.opcode), p.itt);
+	}
+	cr_assert_eq(p.dsl, 4u);
+	cr_assert_eq(memcmp(p.data, "ping", 4), 0);
+	expect_silence(ri, settle_ms, "after the ping");
+}
+
+/* Receives the TMF Response to @itt; returns its response code. */
+static int tmf_response(struct ri *ri, uint32_t itt, const uint32_t *aborted,
+			int n)
+{
+	struct ri_pdu p;
+	int rc = ri_recv(ri, &p, 3000);
+
+	cr_assert_eq(rc, 0, "no TMF Response (%d)", rc);
+	for (int i = 0; i < n; i++)
+		cr_assert_neq(p.itt, aborted[i], "%s for ITT 0x%x before the "
+			      "TMF Response", pdu_opcode_name(p.opcode),
+			      aborted[i]);
+	cr_assert_eq(p.opcode, OP_TMF_RSP, "got %s",
+		     pdu_opcode_name(p.opcode));
+	cr_assert_eq(p.itt, itt);
+	cr_assert(p.bhs[BHS_FLAGS] & BHS_F);
+	return p.bhs[BHS_B2];
+}
+
+ParameterizedTestParameters(tmf, abort_task)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+ParameterizedTest(enum ev_kind *kind, tmf, abort_task, .fini = srv_down,
+		  .timeout = 60)
+{
+	uint8_t a[8 * BLK], b[8 * BLK], rd[8 * BLK], cdb[10];
+	struct ri ri;
+	uint32_t x, xsn, tmf;
+
+	srv_up(*kind, 1, 1);
+	login(&ri);
+	fill(a, sizeof(a), 1);
+	fill(b, sizeof(b), 99);
+	write_sync(&ri, 0, a, 8);
+
+	/* a WRITE that the store keeps in flight */
+	bs_ram_hold(srv.bs, true);
+	ri_cdb_rw10(cdb, true, 64, 8);
+	x = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_W, sizeof(b), b, sizeof(b), &xsn);
+	cr_assert_neq(x, RSVD_TAG);
+	wait_held(&ri, 1);
+
+	tmf = ri_tmf(&ri, TMF_ABORT_TASK, 1, x, xsn);
+	cr_assert_eq(tmf_response(&ri, tmf, &x, 1), TMF_RSP_COMPLETE);
+
+	bs_ram_hold(srv.bs, false);
+	cr_assert_eq(bs_ram_release(srv.bs), 1);
+	sync_no_response(&ri, &x, 1, 300);
+
+	/* the session is healthy: data written before is read back */
+	memset(rd, 0, sizeof(rd));
+	cr_assert_eq(read_sync(&ri, 1, 0, rd, 8), 0);
+	cr_assert_eq(memcmp(rd, a, sizeof(a)), 0);
+	/* and the aborted ITT may be used again */
+	cr_assert_eq(read_sync(&ri, 1, 64, rd, 8), 0);
+
+	/* RFC 7143 §11.5.1: an unknown task whose RefCmdSN is outside the
+	 * window does not exist */
+	tmf = ri_tmf(&ri, TMF_ABORT_TASK, 1, 0x7777, ri.cmdsn + 50);
+	cr_assert_eq(tmf_response(&ri, tmf, NULL, 0), TMF_RSP_NO_TASK);
+	/* ... one already answered (RefCmdSN below ours) counts as done */
+	tmf = ri_tmf(&ri, TMF_ABORT_TASK, 1, x, xsn);
+	cr_assert_eq(tmf_response(&ri, tmf, NULL, 0), TMF_RSP_COMPLETE);
+	cr_assert_eq(read_sync(&ri, 1, 0, rd, 8), 0);
+	ri_close(&ri);
+}
+
+ParameterizedTestParameters(tmf, lun_reset)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+ParameterizedTest(enum ev_kind *kind, tmf, lun_reset, .fini = srv_down,
+		  .timeout = 60)
+{
+	uint8_t a[8 * BLK], b[8 * BLK], rd[8 * BLK], cdb[10];
+	uint32_t x[2], tmf;
+	struct ri ri;
+
+	srv_up(*kind, 1, 1);
+	login(&ri);
+	fill(a, sizeof(a), 3);
+	fill(b, sizeof(b), 77);
+	write_sync(&ri, 8, a, 8);
+
+	bs_ram_hold(srv.bs, true);
+	ri_cdb_rw10(cdb, false, 8, 8);
+	x[0] = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_R, sizeof(rd), NULL, 0, NULL);
+	ri_cdb_rw10(cdb, true, 128, 8);
+	x[1] = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_W, sizeof(b), b, sizeof(b),
+			   NULL);
+	cr_assert_neq(x[0], RSVD_TAG);
+	cr_assert_neq(x[1], RSVD_TAG);
+	wait_held(&ri, 2);
+
+	tmf = ri_tmf(&ri, TMF_LUN_RESET, 1, RSVD_TAG, 0);
+	cr_assert_eq(tmf_response(&ri, tmf, x, 2), TMF_RSP_COMPLETE);
+
+	bs_ram_hold(srv.bs, false);
+	cr_assert_eq(bs_ram_release(srv.bs), 2);
+	sync_no_response(&ri, x, 2, 300);
+
+	memset(rd, 0, sizeof(rd));
+	cr_assert_eq(read_sync(&ri, 1, 8, rd, 8), 0);
+	cr_assert_eq(memcmp(rd, a, sizeof(a)), 0);
+
+	/* a reset of a LUN that does not exist */
+	tmf = ri_tmf(&ri, TMF_LUN_RESET, 9, RSVD_TAG, 0);
+	cr_assert_eq(tmf_response(&ri, tmf, NULL, 0), TMF_RSP_NO_LUN);
+	cr_assert_eq(read_sync(&ri, 1, 8, rd, 8), 0);
+	ri_close(&ri);
+}
+
+ParameterizedTestParameters(tmf, dead_peer)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+ParameterizedTest(enum ev_kind *kind, tmf, dead_peer, .fini = srv_down,
+		  .timeout = 60)
+{
+	const unsigned interval = 1, timeout = 1;
+	struct ri ri;
+	struct ri_pdu p;
+	uint64_t t0, elapsed;
+	int rc;
+
+	srv_up(*kind, interval, timeout);
+	login(&ri);
+	t0 = ri_now_ms();
+	ri.answer_pings = false;	/* a peer that has gone quiet */
+	do {
+		rc = ri_recv(&ri, &p, (int)(interval + timeout + 4) * 1000);
+		if (rc == 0)
+			cr_assert(p.opcode == OP_NOP_IN && p.itt == RSVD_TAG,
+				  "unexpected %s", pdu_opcode_name(p.opcode));
+	} while (rc == 0);
+	elapsed = ri_now_ms() - t0;
+	cr_assert(rc == -EPIPE || rc == -ECONNRESET,
+		  "connection not closed after %llu ms (rc %d)",
+		  (unsigned long long)elapsed, rc);
+	cr_assert_geq(ri.pings_seen, 1u, "closed without a ping");
+	cr_assert_geq(elapsed, 1000u, "closed too early: %llu ms",
+		      (unsigned long long)elapsed);
+	cr_assert_leq(elapsed, (interval + timeout + 2) * 1000ull,
+		      "closed late: %llu ms", (unsigned long long)elapsed);
+	ri_close(&ri);
+}
+
+ParameterizedTestParameters(tmf, live_peer_kept)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/* The counterpart: a peer that answers the pings stays connected. */
+ParameterizedTest(enum ev_kind *kind, tmf, live_peer_kept, .fini = srv_down,
+		  .timeout = 60)
+{
+	uint8_t rd[BLK];
+	struct ri ri;
+
+	srv_up(*kind, 1, 1);
+	login(&ri);
+	expect_silence(&ri, 4500, "idle session");
+	cr_assert_geq(ri.pings_answered, 2u, "only %u pings in 4.5 s",
+		      ri.pings_answered);
+	cr_assert_eq(read_sync(&ri, 1, 0, rd, 1), 0);
+	ri_close(&ri);
+}
+
+struct bad_hdr {
+	enum ev_kind kind;
+	uint8_t byte0;
+};
+
+ParameterizedTestParameters(tmf, malformed_pdu)
+{
+	static struct bad_hdr cases[] = {
+		{ EV_IO_URING, OP_REJECT }, { EV_EPOLL, OP_REJECT },
+		{ EV_EPOLL, OP_SCSI_RSP }, { EV_EPOLL, 0x80 | OP_NOP_OUT },
+		{ EV_EPOLL, 0x07 }, { EV_IO_URING, 0x1f },
+	};
+	return cr_make_param_array(struct bad_hdr, cases, ARRAY_SIZE(cases));
+}
+
+ParameterizedTest(struct bad_hdr *c, tmf, malformed_pdu, .fini = srv_down,
+		  .timeout = 60)
+{
+	uint8_t bad[BHS_LEN] = { 0 }, a[BLK], rd[BLK];
+	struct ri ra, rb, rc_;
+	struct ri_pdu p;
+	uint64_t t0;
+	int rc;
+
+	srv_up(c->kind, 1, 1);
+	login(&ra);
+	login(&rb);
+	fill(a, sizeof(a), 5);
+	write_sync(&rb, 3, a, 1);
+
+	bad[BHS_OPCODE] = c->byte0;
+	bad[BHS_FLAGS] = BHS_F;
+	put_be32(bad + BHS_ITT, 0x4242);
+	put_be32(bad + BHS_CMDSN, ra.cmdsn);
+	cr_assert_eq(ri_send(&ra, bad, NULL, 0), 0);
+	t0 = ri_now_ms();
+	ra.answer_pings = false;
+	do {
+		rc = ri_recv(&ra, &p, 3000);
+		/* a Reject may come first; nothing else */
+		if (rc == 0)
+			cr_assert(p.opcode == OP_REJECT ||
+				  (p.opcode == OP_NOP_IN && p.itt == RSVD_TAG),
+				  "got %s", pdu_opcode_name(p.opcode));
+	} while (rc == 0);
+	cr_assert(rc == -EPIPE || rc == -ECONNRESET,
+		  "byte 0 = 0x%02x: connection not closed (rc %d)", c->byte0,
+		  rc);
+	cr_assert_lt(ri_now_ms() - t0, 2000u);
+	ri_close(&ra);
+
+	/* the other session is unaffected */
+	memset(rd, 0, sizeof(rd));
+	cr_assert_eq(read_sync(&rb, 1, 3, rd, 1), 0);
+	cr_assert_eq(memcmp(rd, a, sizeof(a)), 0);
+	/* and new sessions are accepted */
+	login(&rc_);
+	cr_assert_eq(read_sync(&rc_, 1, 3, rd, 1), 0);
+	cr_assert_eq(memcmp(rd, a, sizeof(a)), 0);
+	ri_close(&rc_);
+	ri_close(&rb);
+}
+
+ParameterizedTestParameters(tmf, unsupported_cdb)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+ParameterizedTest(enum ev_kind *kind, tmf, unsupported_cdb, .fini = srv_down,
+		  .timeout = 60)
+{
+	static const uint64_t luns[] = { 1, 0 };
+	uint8_t cdb[16] = { 0xff }, rd[BLK];
+	struct ri_result r;
+	struct ri ri;
+
+	srv_up(*kind, 1, 1);
+	login(&ri);
+	for (size_t i = 0; i < ARRAY_SIZE(luns); i++) {
+		uint32_t itt = ri_scsi_cmd(&ri, luns[i], cdb, 16, 0, 0, NULL,
+					   0, NULL);
+
+		cr_assert_eq(ri_wait_cmd(&ri, itt, NULL, 0, &r, 3000, NULL), 0);
+		cr_assert_eq(r.status, 0x02, "LUN %llu: status 0x%x",
+			     (unsigned long long)luns[i], r.status);
+		cr_assert_eq(r.sense_key, 0x5);		/* ILLEGAL REQUEST */
+		cr_assert_eq(r.asc, 0x20);	/* INVALID COMMAND OPERATION CODE */
+		cr_assert_eq(r.ascq, 0x00);
+	}
+	/* a read of 0xff... with data expected: still the same sense, and
+	 * the residual covers everything */
+	{
+		uint32_t itt = ri_scsi_cmd(&ri, 1, cdb, 16, CMD_R, BLK, NULL, 0,
+					   NULL);
+
+		cr_assert_eq(ri_wait_cmd(&ri, itt, rd, sizeof(rd), &r, 3000,
+					 NULL), 0);
+		cr_assert_eq(r.status, 0x02);
+		cr_assert_eq(r.sense_key, 0x5);
+		cr_assert_eq(r.asc, 0x20);
+		cr_assert_eq(r.data_len, 0u);
+		cr_assert_eq(r.rsp_flags & RSP_U, RSP_U);
+		cr_assert_eq(r.resid, (uint32_t)BLK);
+	}
+	cr_assert_eq(read_sync(&ri, 1, 0, rd, 1), 0);
+	ri_close(&ri);
+}
+
+ParameterizedTestParameters(tmf, abort_task_awaiting_data)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * ABORT TASK of a WRITE that waits for solicited data: the R2T's data
+ * arriving after the abort is dropped, and no response follows.
+ */
+ParameterizedTest(enum ev_kind *kind, tmf, abort_task_awaiting_data,
+		  .fini = srv_down, .timeout = 60)
+{
+	uint8_t a[16 * BLK], cdb[10], rd[16 * BLK], out[BHS_LEN] = { 0 };
+	struct ri_pdu p;
+	struct ri ri;
+	uint32_t x, xsn, tmf, ttt, off, len;
+
+	srv_up(*kind, 1, 1);
+	login(&ri);
+	fill(a, sizeof(a), 11);
+	write_sync(&ri, 256, a, 16);
+
+	/* 8 KiB write, first 512 bytes immediate, F set: the rest by R2T */
+	ri_cdb_rw10(cdb, true, 256, 16);
+	memset(rd, 0xee, sizeof(rd));
+	x = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_W, sizeof(rd), rd, BLK, &xsn);
+	cr_assert_eq(ri_recv(&ri, &p, 3000), 0);
+	cr_assert_eq(p.opcode, OP_R2T, "got %s", pdu_opcode_name(p.opcode));
+	cr_assert_eq(p.itt, x);
+	ttt = get_be32(p.bhs + BHS_TTT);
+	off = get_be32(p.bhs + BHS_BUFOFF);
+	len = get_be32(p.bhs + BHS_RESID);
+	cr_assert_eq(off, (uint32_t)BLK);
+	cr_assert_eq(len, sizeof(rd) - BLK);
+
+	tmf = ri_tmf(&ri, TMF_ABORT_TASK, 1, x, xsn);
+	cr_assert_eq(tmf_response(&ri, tmf, &x, 1), TMF_RSP_COMPLETE);
+
+	/* the solicited data, now for a task that no longer exists */
+	out[BHS_OPCODE] = OP_DATA_OUT;
+	out[BHS_FLAGS] = BHS_F;
+	put_be64(out + BHS_LUN, ri_lun(1));
+	put_be32(out + BHS_ITT, x);
+	put_be32(out + BHS_TTT, ttt);
+	put_be32(out + BHS_EXPSTATSN, ri.expstatsn);
+	put_be32(out + BHS_DATASN, 0);
+	put_be32(out + BHS_BUFOFF, off);
+	cr_assert_eq(ri_send(&ri, out, rd + off, len), 0);
+	sync_no_response(&ri, &x, 1, 200);
+
+	/* nothing of the aborted write reached the store */
+	memset(rd, 0, sizeof(rd));
+	cr_assert_eq(read_sync(&ri, 1, 256, rd, 16), 0);
+	cr_assert_eq(memcmp(rd, a, sizeof(a)), 0);
+	ri_close(&ri);
+}
