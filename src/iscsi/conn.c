@@ -311,6 +311,7 @@ static bool rx_process(struct iscsi_conn *c)
 static void conn_rx_done(struct ev_op *op, int res)
 {
 	struct iscsi_conn *c = container_of(op, struct iscsi_conn, rx_op);
+	bool ok;
 
 	c->rx_pending = false;
 	if (c->state == CONN_CLOSING) {
@@ -326,8 +327,15 @@ static void conn_rx_done(struct ev_op *op, int res)
 		return;
 	}
 	c->rx_end += (size_t)res;
-	if (rx_process(c))
-		conn_rx_arm(c);
+	/* hold the connection: a handler may close it, none may free it */
+	c->rx_pending = true;
+	ok = rx_process(c);
+	c->rx_pending = false;
+	if (!ok) {
+		conn_maybe_free(c);
+		return;
+	}
+	conn_rx_arm(c);
 	conn_kick_tx(c);
 }
 
@@ -493,9 +501,13 @@ static void conn_tx_done(struct ev_op *op, int res)
 	struct msghdr *m = &c->msg;
 	size_t left = (size_t)(res > 0 ? res : 0);
 
-	c->tx_pending = false;
+	/*
+	 * tx_pending stays set while the batch is released: a released PDU
+	 * may close the connection (logout), which must not free it here.
+	 */
 	if (res <= 0 || c->state == CONN_CLOSING) {
 		batch_release(c);
+		c->tx_pending = false;
 		if (c->state != CONN_CLOSING)
 			conn_close(c, res < 0 ? strerror(-res) : "send failed");
 		else
@@ -513,13 +525,13 @@ static void conn_tx_done(struct ev_op *op, int res)
 		m->msg_iov[0].iov_len -= left;
 		if (reactor_sendmsg(c->r, c->fd, m, &c->tx_op) < 0) {
 			batch_release(c);
+			c->tx_pending = false;
 			conn_close(c, "cannot post send");
-			return;
 		}
-		c->tx_pending = true;
 		return;
 	}
 	batch_release(c);
+	c->tx_pending = false;
 	if (c->state == CONN_CLOSING) {
 		conn_maybe_free(c);
 		return;
