@@ -23,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -38,6 +40,7 @@ struct file_store {
 	int fd;
 	bool direct;
 	bool blockdev;
+	bool memory;	/* tmpfs/ramfs: I/O is a memory copy, done inline */
 };
 
 /* True when the block device advertises discard (so punch hole works). */
@@ -103,6 +106,18 @@ static int file_open(struct bs *bs, const char *path,
 		bs->size = sz;
 		bs->can_unmap = blockdev_can_discard(st.st_rdev);
 	} else if (S_ISREG(st.st_mode)) {
+		struct statfs sfs;
+
+		/*
+		 * tmpfs cannot do non-blocking reads, so io_uring would hand
+		 * every request to a worker thread: a wakeup and a context
+		 * switch per I/O for what is only a memory copy. Such files
+		 * are read and written inline on the reactor instead (they
+		 * have no disk to wait for).
+		 */
+		if (!args->direct && fstatfs(fd, &sfs) == 0 &&
+		    (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC))
+			f->memory = true;
 		bs->size = (uint64_t)st.st_size;
 		if (args->size > bs->size && !args->readonly) {
 			/* Sparse extension; no blocks are allocated. */
@@ -141,6 +156,10 @@ static void file_close(struct bs *bs)
 
 	/* The epoll backend caches per fd number whether it is O_DIRECT. */
 	reactor_file_forget(f->fd);
+	/* what the initiators wrote is on stable storage before we go */
+	if (!bs->readonly && fdatasync(f->fd) < 0)
+		log_warn("%s: fdatasync at close: %s", bs->path ? bs->path : "?",
+			 strerror(errno));
 	close(f->fd);
 	free(f);
 	bs->priv = NULL;
@@ -248,7 +267,8 @@ static enum bs_status file_submit(struct bs *bs, struct bs_io *io)
 		io->result = -EROFS;
 		return BS_DONE;
 	}
-	if (!io->r) {
+	if (!io->r || (f->memory && io->op != BS_WRITE_ZEROES &&
+			io->op != BS_UNMAP)) {
 		io->result = file_exec_sync(f, io);
 		return BS_DONE;
 	}

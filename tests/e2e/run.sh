@@ -177,10 +177,11 @@ start_target() {
 # it went; the status is 0 unless it needed SIGKILL.
 STOP_INFO=
 stop_target() {
-  local how st
+  local how st via=signal
   [[ -n $TPID ]] || { STOP_INFO=not-started; return 0; }
   TARGET_STOPPED=1
   if [[ $TARGET == tgt ]] && alive "$TPID"; then
+    via=tgtadm
     # tgtd ignores SIGTERM while it has targets: delete them, then the daemon.
     tgtadm_ --mode target --op delete --tid 1 --force >> "$RUN/target.log" 2>&1
     tgtadm -C "$PORT" --mode system --op delete >> "$RUN/target.log" 2>&1
@@ -188,7 +189,7 @@ stop_target() {
   fi
   how=$(stop_pid "$TPID" 10)
   st=0; wait "$TPID" 2>/dev/null || st=$?
-  STOP_INFO="signal=$how status=$st"
+  STOP_INFO="via=$via signal=$how status=$st"
   [[ $how != KILL ]]
 }
 

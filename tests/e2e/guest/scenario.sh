@@ -85,7 +85,7 @@ logout() {
 
 write_files() {
   local i n bytes=0
-  for i in $(seq 200); do
+  for i in $(seq 100); do
     n=$(( (RANDOM * 32768 + RANDOM) % (1 << (RANDOM % 4 * 4 + 8)) + 1 ))   # 1 B .. 1 MiB
     head -c "$n" /dev/urandom > "$MNT/f$i" || return 1
     bytes=$((bytes + n))
