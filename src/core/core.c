@@ -591,9 +591,26 @@ void core_targets_visible(const char *initiator, const struct sockaddr *peer,
 
 /* --- sessions ------------------------------------------------------------ */
 
-void core_session_register(struct core_session *s)
+int core_session_register(struct core_session *s)
 {
+	struct core_session *o;
+	int reinstated = 0;
+
 	pthread_mutex_lock(&core_lock);
+	/*
+	 * RFC 7143 §6.3.5: a new session with the I_T nexus of a live one
+	 * (same initiator name, ISID and target) replaces it.
+	 */
+	if (s->target) {
+		list_for_each_entry(o, &core_sessions, link) {
+			if (o->target == s->target && o->evict &&
+			    strcmp(o->isid, s->isid) == 0 &&
+			    strcasecmp(o->initiator, s->initiator) == 0) {
+				o->evict(o);
+				reinstated++;
+			}
+		}
+	}
 	list_add_tail(&s->link, &core_sessions);
 	if (s->target) {
 		s->target->nsessions++;
@@ -602,6 +619,7 @@ void core_session_register(struct core_session *s)
 			s->evict(s);
 	}
 	pthread_mutex_unlock(&core_lock);
+	return reinstated;
 }
 
 void core_session_unregister(struct core_session *s)

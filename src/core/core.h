@@ -124,7 +124,11 @@ struct core_session {
 	 */
 	void (*evict)(struct core_session *s);
 };
-void core_session_register(struct core_session *s);
+/*
+ * Registers @s. A live session of the same initiator, ISID and target is
+ * evicted (session reinstatement); returns how many were.
+ */
+int core_session_register(struct core_session *s);
 void core_session_unregister(struct core_session *s);
 int core_target_sessions(struct tgt_target *t);
 

@@ -8,6 +8,7 @@
  * path does not allocate; data buffers come from a per-thread cache.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -577,6 +578,70 @@ static void task_abort(struct iscsi_conn *c, struct iscsi_task *t)
 	task_release(c, t);
 }
 
+/*
+ * SAM-5 §6.3: a LOGICAL UNIT RESET aborts the LU's tasks of every I_T
+ * nexus. Other sessions may live on other reactors: each reactor gets a
+ * message and aborts what its connections run on the LU. The message
+ * holds an LU reference until the last reactor is done with it.
+ */
+struct lu_abort_msg {
+	struct iscsi_server_thread *thr;
+	struct iscsi_conn *except;
+	struct scsi_lu *lu;
+	atomic_int *left;
+};
+
+static void lu_abort_on_reactor(void *arg)
+{
+	struct lu_abort_msg *m = arg;
+	struct iscsi_conn *c;
+
+	list_for_each_entry(c, &m->thr->conns, link) {
+		struct iscsi_task *t, *n;
+
+		if (c == m->except || c->state != CONN_FFP)
+			continue;
+		list_for_each_entry_safe(t, n, &c->active, link)
+			if (!t->aborted && t->scsi.lu == m->lu)
+				task_abort(c, t);
+	}
+	if (atomic_fetch_sub(m->left, 1) == 1) {
+		scsi_lu_put(m->lu);
+		free(m->left);
+	}
+	free(m);
+}
+
+void tasks_abort_lu_everywhere(struct iscsi_conn *except, struct scsi_lu *lu)
+{
+	struct iscsi_server_thread *thr;
+	atomic_int *left = malloc(sizeof(*left));
+	int n = 0;
+
+	if (!left)
+		return;
+	while (server_thread(n))
+		n++;
+	atomic_init(left, n);
+	scsi_lu_get(lu);
+	for (int i = 0; i < n; i++) {
+		struct lu_abort_msg *m = malloc(sizeof(*m));
+
+		thr = server_thread(i);
+		if (m) {
+			*m = (struct lu_abort_msg){ thr, except, lu, left };
+			if (reactor_post(thr->r, lu_abort_on_reactor, m) == 0)
+				continue;
+			free(m);
+		}
+		/* could not post: account for it here */
+		if (atomic_fetch_sub(left, 1) == 1) {
+			scsi_lu_put(lu);
+			free(left);
+		}
+	}
+}
+
 void tasks_abort_all(struct iscsi_conn *c)
 {
 	struct iscsi_task *t, *n;
@@ -641,7 +706,9 @@ void tmf_handle(struct iscsi_conn *c, const struct bhs *h)
 			break;
 		}
 		abort_matching(c, false, lun, s->exp_cmdsn + s->cmd_window);
-		/* SAM-5 §6.3: every other I_T nexus sees a unit attention */
+		/* SAM-5 §6.3: every other I_T nexus loses its tasks on the
+		 * LU and sees a unit attention */
+		tasks_abort_lu_everywhere(c, lu);
 		scsi_lu_reset(lu);
 		log_info("%s: LOGICAL UNIT RESET of LUN %llu", c->peer_str,
 			 (unsigned long long)lun);

@@ -224,6 +224,8 @@ void data_out_handle(struct iscsi_conn *c, const struct bhs *h,
 void nop_out_handle(struct iscsi_conn *c, const struct bhs *h,
 		    const uint8_t *data);
 void tmf_handle(struct iscsi_conn *c, const struct bhs *h);
+/* Aborts, on every reactor, the tasks other connections run on @lu. */
+void tasks_abort_lu_everywhere(struct iscsi_conn *except, struct scsi_lu *lu);
 /* CmdSN check for a non-immediate request: true when it may proceed. */
 bool cmdsn_accept(struct iscsi_conn *c, const struct bhs *h);
 
@@ -241,6 +243,7 @@ struct iscsi_server_thread {
 	const struct iscsi_settings *set;
 };
 void server_conn_gone(struct iscsi_server_thread *thr);
+struct iscsi_server_thread *server_thread(int i);
 uint16_t server_next_tsih(void);
 
 #endif

@@ -173,7 +173,9 @@ static int session_start(struct iscsi_conn *c)
 	s->info.connections = 1;
 	s->info.header_digest = c->params.header_digest;
 	s->info.data_digest = c->params.data_digest;
-	core_session_register(&s->info);
+	if (core_session_register(&s->info) > 0)
+		log_info("session %u reinstates the earlier session of %s, "
+			 "ISID 0x%s", s->tsih, s->info.initiator, isid);
 	s->registered = true;
 	c->sess = s;
 	log_info("%s session %u: %s from %s on %s%s%s%s", s->discovery ?

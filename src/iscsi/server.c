@@ -79,6 +79,11 @@ void server_conn_gone(struct iscsi_server_thread *thr)
 	atomic_fetch_sub(&srv.live_conns, 1);
 }
 
+struct iscsi_server_thread *server_thread(int i)
+{
+	return i < srv.n ? &srv.thr[i] : NULL;
+}
+
 int iscsi_reactor_count(void)
 {
 	return srv.n;

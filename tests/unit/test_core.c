@@ -279,7 +279,8 @@ Test(core, force_remove_evicts_sessions)
 	cr_expect_null(core_target_find(IQN));
 
 	/* A login that lost the race is asked to leave at once. */
-	struct core_session late = { .tsih = 1000, .evict = evict, .target = t };
+	struct core_session late = { .tsih = 1000, .evict = evict, .target = t,
+				     .isid = "800000000001" };
 	core_target_get(t);
 	core_session_register(&late);
 	cr_expect_eq(evicted, 1001);
@@ -397,4 +398,37 @@ Test(core, sessions_json)
 	core_session_unregister(&s);
 	core_session_unregister(&d);
 	core_target_put(s.target);
+}
+
+/* RFC 7143 §6.3.5: same initiator, ISID and target replaces the old one. */
+Test(core, session_reinstatement_evicts_same_nexus)
+{
+	struct core_session old = { .tsih = 1, .evict = evict,
+				    .initiator = "iqn.1994-05.com.example:a",
+				    .isid = "80aabbcc0000" };
+	struct core_session other_isid = { .tsih = 10, .evict = evict,
+					   .initiator = "iqn.1994-05.com.example:a",
+					   .isid = "80aabbcc0001" };
+	struct core_session other_init = { .tsih = 100, .evict = evict,
+					   .initiator = "iqn.1994-05.com.example:b",
+					   .isid = "80aabbcc0000" };
+	struct core_session fresh = { .tsih = 1000, .evict = evict,
+				      .initiator = "IQN.1994-05.com.example:A",
+				      .isid = "80aabbcc0000" };
+	struct tgt_target *t;
+
+	cr_assert_eq(core_target_add(IQN, 0, NULL, &err), 0);
+	t = core_target_find(IQN);
+	old.target = other_isid.target = other_init.target = fresh.target = t;
+	cr_assert_eq(core_session_register(&old), 0);
+	cr_assert_eq(core_session_register(&other_isid), 0);
+	cr_assert_eq(core_session_register(&other_init), 0);
+	evicted = 0;
+	cr_expect_eq(core_session_register(&fresh), 1);
+	cr_expect_eq(evicted, 1, "only the session with the same nexus");
+	core_session_unregister(&fresh);
+	core_session_unregister(&other_init);
+	core_session_unregister(&other_isid);
+	core_session_unregister(&old);
+	core_target_put(t);
 }
