@@ -59,7 +59,7 @@ int pdu_decode_bhs(const uint8_t b[BHS_LEN], struct bhs *out)
 	out->final = b[BHS_FLAGS] & BHS_F;
 	out->b2 = b[BHS_B2];
 	out->b3 = b[BHS_B3];
-	out->ahs_len = (uint8_t)(b[BHS_AHSLEN] * 4);
+	out->ahs_len = (uint16_t)(b[BHS_AHSLEN] * 4);
 	out->dsl = get_be24(b + BHS_DSL);
 	out->lun = get_be64(b + BHS_LUN);
 	out->itt = get_be32(b + BHS_ITT);

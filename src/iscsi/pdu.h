@@ -142,7 +142,7 @@ struct bhs {
 	bool final;
 	uint8_t flags;		/* byte 1 as sent */
 	uint8_t b2, b3;
-	uint8_t ahs_len;	/* bytes */
+	uint16_t ahs_len;	/* bytes (TotalAHSLength is in words) */
 	uint32_t dsl;		/* data segment length */
 	uint64_t lun;		/* raw 8 bytes */
 	uint32_t itt;
