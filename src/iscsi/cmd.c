@@ -165,29 +165,32 @@ static void task_respond(struct iscsi_conn *c, struct iscsi_task *t)
 	conn_kick_tx(c);
 }
 
-/* Residual per RFC 7143 §11.4.5: against the expected length. */
+/*
+ * Residual per RFC 7143 §11.4.5.1, against the expected data transfer
+ * length: overflow when the CDB asked for more than the initiator
+ * expected, underflow when less moved than it expected.
+ */
 static void residual(struct iscsi_task *t, uint8_t *flags, uint32_t *count)
 {
 	struct scsi_task *st = &t->scsi;
-	uint32_t done;
+	uint32_t moved;
 
 	*flags = 0;
 	*count = 0;
-	if (st->dir == SCSI_DIR_NONE && t->edtl == 0)
-		return;
 	if (st->data_len > t->edtl) {
 		*flags = RSP_O;
 		*count = st->data_len - t->edtl;
 		return;
 	}
-	done = st->dir == SCSI_DIR_READ ? t->tx_len : st->data_len;
-	if (st->dir == SCSI_DIR_READ && st->status != SAM_STAT_GOOD)
-		done = 0;
-	if (st->dir == SCSI_DIR_WRITE)
-		done = MIN(st->data_len, t->edtl);
-	if (done < t->edtl) {
+	if (st->dir == SCSI_DIR_READ)
+		moved = t->tx_len;	/* 0 when the command failed */
+	else if (st->dir == SCSI_DIR_WRITE)
+		moved = st->data_len;
+	else
+		moved = 0;
+	if (moved < t->edtl) {
 		*flags = RSP_U;
-		*count = t->edtl - done;
+		*count = t->edtl - moved;
 	}
 }
 
@@ -329,8 +332,6 @@ static void task_scsi_done(struct scsi_task *st)
 /* Fails a command before execution with the sense already in st. */
 static void task_fail(struct iscsi_conn *c, struct iscsi_task *t)
 {
-	t->state = TASK_RESPOND;
-	t->scsi.dir = t->scsi.dir == SCSI_DIR_READ ? SCSI_DIR_READ : t->scsi.dir;
 	task_respond(c, t);
 }
 
