@@ -149,13 +149,19 @@ static void portal_accept_done(struct ev_op *op, int res)
 	}
 	h = malloc(sizeof(*h));
 	i = atomic_fetch_add(&srv.rr, 1) % (unsigned)srv.n;
-	if (!h || reactor_post(srv.thr[i].r, conn_adopt, h) < 0) {
+	if (!h) {
+		close(res);
+		portal_accept_arm(p);
+		return;
+	}
+	/* complete before posting: the other reactor may run it at once */
+	h->thr = &srv.thr[i];
+	h->fd = res;
+	atomic_fetch_add(&srv.live_conns, 1);
+	if (reactor_post(srv.thr[i].r, conn_adopt, h) < 0) {
+		atomic_fetch_sub(&srv.live_conns, 1);
 		free(h);
 		close(res);
-	} else {
-		h->thr = &srv.thr[i];
-		h->fd = res;
-		atomic_fetch_add(&srv.live_conns, 1);
 	}
 	portal_accept_arm(p);
 }
