@@ -55,8 +55,8 @@ apt_install() {
 # apt-get update takes the lists lock, which DPkg::Lock::Timeout does not cover: while
 # another apt holds it, wait and retry (up to 15 min); any other failure is final.
 apt_update() {
-  local i out
-  for i in $(seq 90); do
+  local out
+  for _ in $(seq 90); do
     out=$(DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 update 2>&1) && return 0
     grep -qi 'lock' <<<"$out" || { echo "$out" | tail -n 5 >&2; return 1; }
     sleep 10

@@ -62,7 +62,8 @@ since() { awk "BEGIN{printf \"%.2f\", $(now) - $1}"; }
 # host_step NAME OK T0 [DETAIL...] : a result line for a step run on the host.
 host_step() {
   local name=$1 ok=$2 t0=$3; shift 3
-  local line="E2E step=$name ok=$ok secs=$(since "$t0")${*:+ $*}"
+  local line
+  line="E2E step=$name ok=$ok secs=$(since "$t0")${*:+ $*}"
   echo "$line"; echo "$line" >> "$RUN/host-results.log"
 }
 
@@ -81,7 +82,7 @@ stop_pid() {
   kill -KILL "$pid" 2>/dev/null; echo KILL
 }
 
-RUN= QPID= TPID= TAILPID= PASS=0 TARGET_STOPPED=0
+RUN='' QPID='' TPID='' TAILPID='' PASS=0 TARGET_STOPPED=0
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -118,11 +119,12 @@ host_step image 1 "$t0" "cache=$CACHE kernel=${KERNEL##*/}"
 # --- the target on the host -------------------------------------------------------------
 truncate -s "$DISK_SIZE" "$RUN/disk.img" || exit 1
 
-# free_port : a TCP port on which nothing listens or connects, from a random start.
+# free_port : a random TCP port in 20000-31999 on which nothing listens or connects
+# (below 32768: tgtd's -C, which the tgt mode sets to the same number, must be < 32768).
 free_port() {
   local p i
   for ((i = 0; i < 200; i++)); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 20000))
+    p=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
     [[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] && { echo "$p"; return 0; }
   done
   return 1
@@ -196,7 +198,7 @@ stop_target() {
 [[ $TARGET == tgt ]] && { ensure_tgt || { log "cannot install tgt"; exit 1; }; }
 t0=$(now)
 ok=0
-for attempt in 1 2 3; do
+for _ in 1 2 3; do
   PORT=$(free_port) || { log "no free TCP port found"; break; }
   if start_target; then ok=1; break; fi
   if alive "$TPID"; then break; fi
@@ -229,7 +231,7 @@ if [[ $ACCEL == auto ]]; then
 fi
 case $ACCEL in
   kvm) ACCEL_ARGS=(-accel kvm -cpu host) ;;
-  tcg) ACCEL_ARGS=(-accel tcg,thread=multi -cpu max) ;;
+  tcg) ACCEL_ARGS=(-accel 'tcg,thread=multi' -cpu max) ;;
   *) log "RINGTGT_E2E_ACCEL must be kvm or tcg"; exit 2 ;;
 esac
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2034  # DETAIL is read by step()
 # Guest PID 1 (exec'd by /sbin/ringtgt-e2e-init of the image once the 9p share 'job' is
 # mounted at /job). Brings up udev and the network, runs /job/scenario.sh, powers off.
 # Result lines go to /dev/ttyS1, which the host reads (qemu writes it to results.log);

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Guest helpers (sourced): result lines and steps.
 
 # emit LINE : one result line, to the host's results channel (fd 9 = /dev/ttyS1) and the console.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2034  # DETAIL is read by step()
 # The e2e scenario, run in the guest by init.sh: the open-iscsi initiator against the
 # target on the host (reached through qemu's user network: host 127.0.0.1 = 10.0.2.2).
 # From job.env: PORT, IQN, LUN (the disk; LUN 0 is the array controller), EXPECT_SIZE.
@@ -60,15 +61,15 @@ login() {
 
 # check_digests WANT : what the kernel negotiated for the connection (None or CRC32C).
 check_digests() {
-  local want=$1 bit=0 c n=0 hd dd info
+  local want=$1 bit=0 c nconn=0 hd dd info
   [[ $want == CRC32C ]] && bit=1
   for c in /sys/class/iscsi_connection/connection*; do
     [[ -e $c/header_digest ]] || continue
-    n=$((n + 1))
+    nconn=$((nconn + 1))
     echo "$c: header_digest=$(cat "$c/header_digest") data_digest=$(cat "$c/data_digest")"
     [[ $(cat "$c/header_digest") == "$bit" && $(cat "$c/data_digest") == "$bit" ]] || return 1
   done
-  ((n == 1)) || { echo "expected one connection, found $n"; return 1; }
+  ((nconn == 1)) || { echo "expected one connection, found $nconn"; return 1; }
   info=$(iscsiadm -m session -P 3) || return 1
   hd=$(awk '/HeaderDigest:/ {print $2; exit}' <<<"$info")
   dd=$(awk '/DataDigest:/ {print $2; exit}' <<<"$info")
