@@ -13,10 +13,19 @@
  *           called later on io->r's thread, or BS_DONE when the request
  *           finished at once (io->result set, io->done NOT called).
  *           Ops a store does not support finish with -EOPNOTSUPP.
+ *   lba_status  optional (NULL: every byte is mapped). Synchronous and
+ *           cheap (a few syscalls, never waits for the medium), so it is
+ *           called on the reactor thread. For @off < size, sets *len to the
+ *           length of the extent starting at @off whose bytes are all
+ *           mapped (*mapped = true) or all deallocated, i.e. read back as
+ *           zeroes without using space (false), at most size - off; the
+ *           extent may end anywhere, not only on a block boundary.
+ *           Returns 0 or -errno.
  */
 #ifndef RINGTGT_BS_H
 #define RINGTGT_BS_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -64,6 +73,8 @@ struct bs_ops {
 		    const struct bs_open_args *args);
 	void (*close)(struct bs *bs);
 	enum bs_status (*submit)(struct bs *bs, struct bs_io *io);
+	int (*lba_status)(struct bs *bs, uint64_t off, uint64_t *len,
+			  bool *mapped);
 };
 
 struct bs {
@@ -91,6 +102,23 @@ static inline enum bs_status bs_submit(struct bs *bs, struct bs_io *io)
 {
 	io->bs = bs;
 	return bs->ops->submit(bs, io);
+}
+
+/*
+ * Provisioning status of the extent at @off (see lba_status above); a
+ * store without lba_status reports everything mapped.
+ */
+static inline int bs_lba_status(struct bs *bs, uint64_t off, uint64_t *len,
+				bool *mapped)
+{
+	if (off >= bs->size)
+		return -EINVAL;
+	if (!bs->ops->lba_status) {
+		*len = bs->size - off;
+		*mapped = true;
+		return 0;
+	}
+	return bs->ops->lba_status(bs, off, len, mapped);
 }
 
 extern const struct bs_ops bs_file_ops;

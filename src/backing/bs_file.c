@@ -3,7 +3,8 @@
  *
  * Opened O_RDWR|O_CLOEXEC (O_RDONLY for read-only LUs, O_DIRECT on
  * request). A missing regular file is created sparse with ftruncate when
- * args->create is set. All I/O goes through the submitting reactor
+ * args->create is set, with any missing parent directories (mode 0755),
+ * like a config file's create = true. All I/O goes through the submitting reactor
  * (reactor_file_rw / _fsync / _fallocate); with io->r == NULL (tools,
  * unit tests) requests run synchronously on the caller's thread.
  *
@@ -13,6 +14,8 @@
  *   BS_UNMAP          fallocate(PUNCH_HOLE|KEEP_SIZE)
  *   BS_WRITE_ZEROES   fallocate(ZERO_RANGE|KEEP_SIZE), falling back to a
  *                     punched hole (which also reads back as zeroes)
+ *   lba_status        lseek(SEEK_DATA / SEEK_HOLE) on files; block devices
+ *                     report everything mapped
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +64,32 @@ static bool blockdev_can_discard(dev_t rdev)
 	return max > 0;
 }
 
+/* mkdir -p of @path's directory (mode 0755); 0 or -errno. */
+static int make_parent_dirs(const char *path)
+{
+	char *dir = strdup(path), *slash;
+	int rc = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		for (char *p = dir + 1; *p && !rc; p++) {
+			if (*p != '/')
+				continue;
+			*p = '\0';
+			if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+				rc = -errno;
+			*p = '/';
+		}
+		if (!rc && mkdir(dir, 0755) < 0 && errno != EEXIST)
+			rc = -errno;
+	}
+	free(dir);
+	return rc;
+}
+
 static int file_open(struct bs *bs, const char *path,
 		     const struct bs_open_args *args)
 {
@@ -78,6 +107,9 @@ static int file_open(struct bs *bs, const char *path,
 	if (fd < 0 && errno == ENOENT && args->create && !args->readonly) {
 		if (args->size == 0)
 			return -EINVAL;	/* nothing to create */
+		rc = make_parent_dirs(path);
+		if (rc < 0)
+			return rc;
 		fd = open(path, flags | O_CREAT | O_EXCL, 0600);
 	}
 	if (fd < 0)
@@ -304,9 +336,49 @@ static enum bs_status file_submit(struct bs *bs, struct bs_io *io)
 	return BS_QUEUED;
 }
 
+/*
+ * SEEK_DATA / SEEK_HOLE answer from the file system's extent map without
+ * touching data. The fd's file position moves, but all I/O is positional.
+ * File systems without hole support report the whole file as data, which
+ * is the right answer for them.
+ */
+static int file_lba_status(struct bs *bs, uint64_t off, uint64_t *len,
+			   bool *mapped)
+{
+	struct file_store *f = bs->priv;
+	off_t data, hole;
+
+	if (off >= bs->size)
+		return -EINVAL;
+	*mapped = true;
+	*len = bs->size - off;
+	if (f->blockdev)
+		return 0;
+	data = lseek(f->fd, (off_t)off, SEEK_DATA);
+	if (data < 0) {
+		if (errno == ENXIO) {	/* only a hole up to EOF */
+			*mapped = false;
+			return 0;
+		}
+		return errno == EINVAL ? 0 : -errno;
+	}
+	if ((uint64_t)data > off) {
+		*mapped = false;
+		*len = MIN((uint64_t)data, bs->size) - off;
+		return 0;
+	}
+	hole = lseek(f->fd, (off_t)off, SEEK_HOLE);
+	if (hole < 0)
+		return -errno;
+	if ((uint64_t)hole > off)
+		*len = MIN((uint64_t)hole, bs->size) - off;
+	return 0;
+}
+
 const struct bs_ops bs_file_ops = {
 	.name = "file",
 	.open = file_open,
 	.close = file_close,
 	.submit = file_submit,
+	.lba_status = file_lba_status,
 };

@@ -14,7 +14,11 @@
 
 #include "core/core.h"
 
-#define CONFIG_DEFAULT_PATH "/etc/ringtgt/ringtgt.conf"
+/* Where `meson install` puts the config: /etc with --prefix=/usr */
+#ifndef RINGTGT_SYSCONFDIR
+#define RINGTGT_SYSCONFDIR "/etc"
+#endif
+#define CONFIG_DEFAULT_PATH RINGTGT_SYSCONFDIR "/ringtgt/ringtgt.conf"
 #define CONFIG_DEFAULT_PORT 3260
 
 struct config_lun {

@@ -134,6 +134,14 @@ struct scsi_task {
 	/* Private to the SCSI layer. */
 	struct iovec iov;		/* the one iovec of io */
 	uint32_t step;			/* progress of multi-step commands */
+	uint32_t pos;			/* bytes of the range done so far */
+	/*
+	 * Bounce buffer of the commands that read the medium to compare it
+	 * (VERIFY, WRITE AND VERIFY, COMPARE AND WRITE) or replicate a block
+	 * (WRITE SAME); never used by READ/WRITE. Freed at completion.
+	 */
+	uint8_t *scratch;
+	struct scsi_task *caw_next;	/* COMPARE AND WRITE wait queue */
 };
 
 /* --- logical units --------------------------------------------------- */
