@@ -120,6 +120,7 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 	atomic_init(&lu->inflight, 0);
 	lu->ua_base = ua_next();
 	atomic_init(&lu->ua_gen, lu->ua_base);
+	pthread_mutex_init(&lu->caw_lock, NULL);
 	lu->type = cfg->type;
 	lu->lun = cfg->lun;
 
@@ -169,6 +170,7 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 	return lu;
 
 err_free:
+	pthread_mutex_destroy(&lu->caw_lock);
 	free(lu);
 err:
 	errno = -rc;
@@ -187,6 +189,7 @@ void scsi_lu_put(struct scsi_lu *lu)
 	if (atomic_fetch_sub_explicit(&lu->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	bs_close(lu->bs);
+	pthread_mutex_destroy(&lu->caw_lock);
 	free(lu);
 }
 

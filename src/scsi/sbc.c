@@ -1,6 +1,8 @@
 /*
  * sbc.c - block commands (SBC-3): READ/WRITE(6/10/12/16), READ CAPACITY
- * (10/16), SYNCHRONIZE CACHE(10/16) and UNMAP.
+ * (10/16), SYNCHRONIZE CACHE(10/16), UNMAP and PRE-FETCH(10/16), plus the
+ * helpers the other sbc_*.c files share (range check, errno -> sense,
+ * submission).
  *
  * Parsing decodes the LBA range and does the one bounds check; execution
  * turns the task into a struct bs_io on the task itself (no allocation)
@@ -30,7 +32,7 @@ static bool is_write(uint8_t opcode)
 }
 
 /* The one bounds check: SBC-3 §4.5 (and §5.11 for transfer length 0). */
-static bool lba_range_ok(const struct scsi_lu *lu, uint64_t lba, uint64_t n)
+bool sbc_lba_range_ok(const struct scsi_lu *lu, uint64_t lba, uint64_t n)
 {
 	return lba <= lu->nblocks && n <= lu->nblocks - lba;
 }
@@ -51,7 +53,7 @@ static enum sense_reason rw_setup(struct scsi_task *t, uint64_t lba,
 		return scsi_invalid_field(t, true, 1, 7);
 	if (write && lu->readonly)
 		return SENSE_WRITE_PROTECTED;
-	if (!lba_range_ok(lu, lba, nblocks))
+	if (!sbc_lba_range_ok(lu, lba, nblocks))
 		return SENSE_LBA_OUT_OF_RANGE;
 	/* SBC-3 §6.5.3: beyond MAXIMUM TRANSFER LENGTH */
 	if ((uint64_t)nblocks << lu->block_shift > SCSI_MAX_XFER_BYTES)
@@ -97,7 +99,7 @@ enum sense_reason sbc_parse_rw16(struct scsi_task *t)
 	return rw_setup(t, get_be64(cdb + 2), get_be32(cdb + 10), cdb[1], 10);
 }
 
-static enum sense_reason errno_reason(int err, bool write)
+enum sense_reason sbc_errno_reason(int err, bool write)
 {
 	switch (err) {
 	case -ENOSPC:
@@ -115,8 +117,7 @@ static enum sense_reason errno_reason(int err, bool write)
 	}
 }
 
-/* Submits t->io; @finish runs now if the store completed at once. */
-static void submit_io(struct scsi_task *t, void (*finish)(struct bs_io *io))
+void sbc_submit_io(struct scsi_task *t, void (*finish)(struct bs_io *io))
 {
 	t->io.r = t->r;
 	t->io.done = finish;
@@ -129,7 +130,7 @@ static void rw_done(struct bs_io *io)
 	struct scsi_task *t = container_of(io, struct scsi_task, io);
 
 	if (io->result < 0) {
-		scsi_task_fail(t, errno_reason(io->result,
+		scsi_task_fail(t, sbc_errno_reason(io->result,
 					       io->op == BS_WRITE));
 		return;
 	}
@@ -160,7 +161,7 @@ void sbc_rw(struct scsi_task *t)
 	t->io.iovcnt = 1;
 	t->io.offset = t->lba << lu->block_shift;
 	t->io.len = n;
-	submit_io(t, rw_done);
+	sbc_submit_io(t, rw_done);
 }
 
 /* --- READ CAPACITY -------------------------------------------------------- */
@@ -216,7 +217,7 @@ static enum sense_reason sync_cache_setup(struct scsi_task *t, uint64_t lba,
 					  uint32_t n)
 {
 	/* NUMBER OF LOGICAL BLOCKS 0 means "to the end of the medium" */
-	if (!lba_range_ok(t->lu, lba, n))
+	if (!sbc_lba_range_ok(t->lu, lba, n))
 		return SENSE_LBA_OUT_OF_RANGE;
 	t->lba = lba;
 	t->nblocks = n;
@@ -238,7 +239,7 @@ static void flush_done(struct bs_io *io)
 	struct scsi_task *t = container_of(io, struct scsi_task, io);
 
 	if (io->result < 0) {
-		scsi_task_fail(t, errno_reason(io->result, true));
+		scsi_task_fail(t, sbc_errno_reason(io->result, true));
 		return;
 	}
 	scsi_task_complete(t);
@@ -250,7 +251,7 @@ void sbc_sync_cache(struct scsi_task *t)
 {
 	memset(&t->io, 0, sizeof(t->io));
 	t->io.op = BS_FLUSH;
-	submit_io(t, flush_done);
+	sbc_submit_io(t, flush_done);
 }
 
 /* --- UNMAP (SBC-3 §5.28) ---------------------------------------------- */
@@ -282,7 +283,7 @@ static void unmap_done(struct bs_io *io)
 	/* Deallocation is advisory (LBPRZ=0): a store that cannot punch
 	 * holes has still done what UNMAP promises. */
 	if (io->result < 0 && io->result != -EOPNOTSUPP) {
-		scsi_task_fail(t, errno_reason(io->result, true));
+		scsi_task_fail(t, sbc_errno_reason(io->result, true));
 		return;
 	}
 	unmap_next(t);
@@ -312,7 +313,7 @@ static void unmap_next(struct scsi_task *t)
 		if (bs_submit(lu->bs, &t->io) == BS_QUEUED)
 			return;
 		if (t->io.result < 0 && t->io.result != -EOPNOTSUPP) {
-			scsi_task_fail(t, errno_reason(t->io.result, true));
+			scsi_task_fail(t, sbc_errno_reason(t->io.result, true));
 			return;
 		}
 	}
@@ -347,7 +348,7 @@ void sbc_unmap(struct scsi_task *t)
 		uint64_t lba = get_be64(d);
 		uint32_t cnt = get_be32(d + 8);
 
-		if (!lba_range_ok(lu, lba, cnt)) {
+		if (!sbc_lba_range_ok(lu, lba, cnt)) {
 			scsi_task_fail(t, SENSE_LBA_OUT_OF_RANGE);
 			return;
 		}
@@ -363,4 +364,38 @@ void sbc_unmap(struct scsi_task *t)
 	t->nblocks = ndesc;	/* UNMAP has no LBA range of its own */
 	t->step = 0;
 	unmap_next(t);
+}
+
+/* --- PRE-FETCH (SBC-3 §5.9, PRE-FETCH(10) / (16)) ------------------------ */
+
+static enum sense_reason prefetch_setup(struct scsi_task *t, uint64_t lba,
+					uint32_t n)
+{
+	/* PREFETCH LENGTH 0: to the end of the medium, like SYNC CACHE */
+	if (!sbc_lba_range_ok(t->lu, lba, n))
+		return SENSE_LBA_OUT_OF_RANGE;
+	t->lba = lba;
+	t->nblocks = n;
+	return SENSE_NONE;
+}
+
+enum sense_reason sbc_parse_prefetch10(struct scsi_task *t)
+{
+	return prefetch_setup(t, get_be32(t->cdb + 2), get_be16(t->cdb + 7));
+}
+
+enum sense_reason sbc_parse_prefetch16(struct scsi_task *t)
+{
+	return prefetch_setup(t, get_be64(t->cdb + 2), get_be32(t->cdb + 10));
+}
+
+/*
+ * We keep no cache of our own (the page cache belongs to the kernel), so
+ * the blocks are never known to be "placed in the cache": CONDITION MET
+ * would be a lie, and GOOD is what SBC-3 asks for when the device server
+ * cannot promise that (with IMMED=0 and IMMED=1 alike).
+ */
+void sbc_prefetch(struct scsi_task *t)
+{
+	scsi_task_complete(t);
 }

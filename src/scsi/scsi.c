@@ -7,6 +7,7 @@
  * a missing row is INVALID COMMAND OPERATION CODE, and the same rows
  * answer REPORT SUPPORTED OPERATION CODES (spc.c).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "scsi/scsi_internal.h"
@@ -20,6 +21,13 @@ static const struct scsi_opdesc sai16_ops[] = {
 	  .parse = sbc_parse_read_capacity16, .exec = sbc_read_capacity16,
 	  .usage = { SERVICE_ACTION_IN_16, SAI_READ_CAPACITY_16, 0, 0, 0, 0,
 		     0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
+	{ .opcode = SERVICE_ACTION_IN_16, .sa = SAI_GET_LBA_STATUS,
+	  .has_sa = true, .cdb_len = 16, .flags = OPF_DISK,
+	  .name = "GET LBA STATUS",
+	  .parse = sbc_parse_get_lba_status, .exec = sbc_get_lba_status,
+	  .usage = { SERVICE_ACTION_IN_16, SAI_GET_LBA_STATUS, 0xff, 0xff,
+		     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		     0xff, 0, CTL } },
 };
 
 static const struct scsi_opdesc maint_in_ops[] = {
@@ -33,6 +41,11 @@ static const struct scsi_opdesc maint_in_ops[] = {
 
 /* READ/WRITE byte 1: RDPROTECT/WRPROTECT, DPO, FUA, FUA_NV */
 #define RW_FLAGS 0xfa
+/* byte 1 of VERIFY (DPO, BYTCHK), WRITE AND VERIFY (DPO, BYTCHK),
+ * WRITE SAME (UNMAP; NDOB for 16), COMPARE AND WRITE (DPO, FUA) */
+#define VFY_FLAGS 0x16
+#define WRV_FLAGS 0x12
+#define CAW_FLAGS 0x18
 
 static const struct scsi_opdesc scsi_ops[256] = {
 	[TEST_UNIT_READY] = {
@@ -81,12 +94,36 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.name = "WRITE(10)", .parse = sbc_parse_rw10, .exec = sbc_rw,
 		.usage = { WRITE_10, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0,
 			   0xff, 0xff, CTL } },
+	[WRITE_VERIFY_10] = {
+		.opcode = WRITE_VERIFY_10, .cdb_len = 10, .flags = OPF_DISK,
+		.name = "WRITE AND VERIFY(10)",
+		.parse = sbc_parse_write_verify, .exec = sbc_write_verify,
+		.usage = { WRITE_VERIFY_10, WRV_FLAGS, 0xff, 0xff, 0xff, 0xff,
+			   0, 0xff, 0xff, CTL } },
+	[VERIFY_10] = {
+		.opcode = VERIFY_10, .cdb_len = 10, .flags = OPF_DISK,
+		.name = "VERIFY(10)",
+		.parse = sbc_parse_verify, .exec = sbc_verify,
+		.usage = { VERIFY_10, VFY_FLAGS, 0xff, 0xff, 0xff, 0xff, 0,
+			   0xff, 0xff, CTL } },
+	[PRE_FETCH_10] = {
+		.opcode = PRE_FETCH_10, .cdb_len = 10, .flags = OPF_DISK,
+		.name = "PRE-FETCH(10)",
+		.parse = sbc_parse_prefetch10, .exec = sbc_prefetch,
+		.usage = { PRE_FETCH_10, 0x02, 0xff, 0xff, 0xff, 0xff, 0,
+			   0xff, 0xff, CTL } },
 	[SYNCHRONIZE_CACHE_10] = {
 		.opcode = SYNCHRONIZE_CACHE_10, .cdb_len = 10,
 		.flags = OPF_DISK, .name = "SYNCHRONIZE CACHE(10)",
 		.parse = sbc_parse_sync_cache10, .exec = sbc_sync_cache,
 		.usage = { SYNCHRONIZE_CACHE_10, 0x02, 0xff, 0xff, 0xff, 0xff,
 			   0, 0xff, 0xff, CTL } },
+	[WRITE_SAME_10] = {
+		.opcode = WRITE_SAME_10, .cdb_len = 10, .flags = OPF_DISK,
+		.name = "WRITE SAME(10)",
+		.parse = sbc_parse_write_same, .exec = sbc_write_same,
+		.usage = { WRITE_SAME_10, 0x08, 0xff, 0xff, 0xff, 0xff, 0,
+			   0xff, 0xff, CTL } },
 	[UNMAP] = {
 		.opcode = UNMAP, .cdb_len = 10, .flags = OPF_DISK,
 		.name = "UNMAP", .parse = sbc_parse_unmap, .exec = sbc_unmap,
@@ -102,10 +139,35 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.name = "READ(16)", .parse = sbc_parse_rw16, .exec = sbc_rw,
 		.usage = { READ_16, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0xff,
 			   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
+	[COMPARE_AND_WRITE] = {
+		.opcode = COMPARE_AND_WRITE, .cdb_len = 16, .flags = OPF_DISK,
+		.name = "COMPARE AND WRITE",
+		.parse = sbc_parse_caw, .exec = sbc_caw,
+		.usage = { COMPARE_AND_WRITE, CAW_FLAGS, 0xff, 0xff, 0xff, 0xff,
+			   0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0xff, 0, CTL } },
 	[WRITE_16] = {
 		.opcode = WRITE_16, .cdb_len = 16, .flags = OPF_DISK,
 		.name = "WRITE(16)", .parse = sbc_parse_rw16, .exec = sbc_rw,
 		.usage = { WRITE_16, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0xff,
+			   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
+	[WRITE_VERIFY_16] = {
+		.opcode = WRITE_VERIFY_16, .cdb_len = 16, .flags = OPF_DISK,
+		.name = "WRITE AND VERIFY(16)",
+		.parse = sbc_parse_write_verify, .exec = sbc_write_verify,
+		.usage = { WRITE_VERIFY_16, WRV_FLAGS, 0xff, 0xff, 0xff, 0xff,
+			   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0,
+			   CTL } },
+	[VERIFY_16] = {
+		.opcode = VERIFY_16, .cdb_len = 16, .flags = OPF_DISK,
+		.name = "VERIFY(16)",
+		.parse = sbc_parse_verify, .exec = sbc_verify,
+		.usage = { VERIFY_16, VFY_FLAGS, 0xff, 0xff, 0xff, 0xff, 0xff,
+			   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
+	[PRE_FETCH_16] = {
+		.opcode = PRE_FETCH_16, .cdb_len = 16, .flags = OPF_DISK,
+		.name = "PRE-FETCH(16)",
+		.parse = sbc_parse_prefetch16, .exec = sbc_prefetch,
+		.usage = { PRE_FETCH_16, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff,
 			   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
 	[SYNCHRONIZE_CACHE_16] = {
 		.opcode = SYNCHRONIZE_CACHE_16, .cdb_len = 16,
@@ -114,6 +176,12 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.usage = { SYNCHRONIZE_CACHE_16, 0x02, 0xff, 0xff, 0xff, 0xff,
 			   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0,
 			   CTL } },
+	[WRITE_SAME_16] = {
+		.opcode = WRITE_SAME_16, .cdb_len = 16, .flags = OPF_DISK,
+		.name = "WRITE SAME(16)",
+		.parse = sbc_parse_write_same, .exec = sbc_write_same,
+		.usage = { WRITE_SAME_16, 0x09, 0xff, 0xff, 0xff, 0xff, 0xff,
+			   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
 	[SERVICE_ACTION_IN_16] = {
 		.opcode = SERVICE_ACTION_IN_16, .cdb_len = 16,
 		.flags = OPF_DISK, .name = "SERVICE ACTION IN(16)",
@@ -138,6 +206,18 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.opcode = WRITE_12, .cdb_len = 12, .flags = OPF_DISK,
 		.name = "WRITE(12)", .parse = sbc_parse_rw12, .exec = sbc_rw,
 		.usage = { WRITE_12, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0xff,
+			   0xff, 0xff, 0xff, 0, CTL } },
+	[WRITE_VERIFY_12] = {
+		.opcode = WRITE_VERIFY_12, .cdb_len = 12, .flags = OPF_DISK,
+		.name = "WRITE AND VERIFY(12)",
+		.parse = sbc_parse_write_verify, .exec = sbc_write_verify,
+		.usage = { WRITE_VERIFY_12, WRV_FLAGS, 0xff, 0xff, 0xff, 0xff,
+			   0xff, 0xff, 0xff, 0xff, 0, CTL } },
+	[VERIFY_12] = {
+		.opcode = VERIFY_12, .cdb_len = 12, .flags = OPF_DISK,
+		.name = "VERIFY(12)",
+		.parse = sbc_parse_verify, .exec = sbc_verify,
+		.usage = { VERIFY_12, VFY_FLAGS, 0xff, 0xff, 0xff, 0xff, 0xff,
 			   0xff, 0xff, 0xff, 0, CTL } },
 };
 
@@ -203,6 +283,9 @@ enum sense_reason scsi_task_prepare(struct scsi_task *t)
 	t->sense_len = 0;
 	t->xfer_len = 0;
 	t->step = 0;
+	t->pos = 0;
+	t->scratch = NULL;	/* freed by the last scsi_task_complete() */
+	t->caw_next = NULL;
 
 	if (row->cdb_len)
 		op = row->sa_ops ? scsi_opdesc_find(t->cdb[0], t->cdb[1] & 0x1f)
@@ -276,6 +359,8 @@ void scsi_task_exec(struct scsi_task *t)
 
 void scsi_task_complete(struct scsi_task *t)
 {
+	free(t->scratch);
+	t->scratch = NULL;
 	/* The transport's reference keeps the LU alive across done(). */
 	if (t->lu)
 		atomic_fetch_sub_explicit(&t->lu->inflight, 1,

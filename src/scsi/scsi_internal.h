@@ -5,7 +5,11 @@
  *
  *   scsi.c   opcode table, scsi_task_prepare/exec, LUN encoding
  *   spc.c    SPC-4 commands (INQUIRY, MODE SENSE, REPORT LUNS, ...)
- *   sbc.c    SBC-3 commands (READ/WRITE, READ CAPACITY, SYNC CACHE, UNMAP)
+ *   sbc.c    SBC-3 commands (READ/WRITE, READ CAPACITY, SYNC CACHE, UNMAP,
+ *            PRE-FETCH)
+ *   sbc_cmp.c  commands that compare with the medium (VERIFY, WRITE AND
+ *            VERIFY, COMPARE AND WRITE)
+ *   sbc_lbp.c  logical block provisioning (GET LBA STATUS, WRITE SAME)
  *   sense.c  enum sense_reason -> status and fixed-format sense data
  *   lu.c     logical units and the per-target LUN table
  */
@@ -27,20 +31,32 @@
 #define READ_CAPACITY_10 0x25
 #define READ_10 0x28
 #define WRITE_10 0x2a
+#define WRITE_VERIFY_10 0x2e
+#define VERIFY_10 0x2f
+#define PRE_FETCH_10 0x34
 #define SYNCHRONIZE_CACHE_10 0x35
+#define WRITE_SAME_10 0x41
 #define UNMAP 0x42
 #define MODE_SENSE_10 0x5a
 #define READ_16 0x88
+#define COMPARE_AND_WRITE 0x89
 #define WRITE_16 0x8a
+#define WRITE_VERIFY_16 0x8e
+#define VERIFY_16 0x8f
+#define PRE_FETCH_16 0x90
 #define SYNCHRONIZE_CACHE_16 0x91
+#define WRITE_SAME_16 0x93
 #define SERVICE_ACTION_IN_16 0x9e
 #define REPORT_LUNS 0xa0
 #define MAINTENANCE_IN 0xa3
 #define READ_12 0xa8
 #define WRITE_12 0xaa
+#define WRITE_VERIFY_12 0xae
+#define VERIFY_12 0xaf
 
 /* service actions */
 #define SAI_READ_CAPACITY_16 0x10
+#define SAI_GET_LBA_STATUS 0x12
 #define MI_REPORT_SUPPORTED_OPCODES 0x0c
 
 #define SCSI_VENDOR_LEN 8
@@ -59,6 +75,18 @@
 #define SCSI_OPT_XFER_BYTES (1u << 20)
 #define SCSI_MAX_UNMAP_BLOCKS (1u << 20)	/* per UNMAP command */
 #define SCSI_MAX_UNMAP_DESCS 64u
+/*
+ * MAXIMUM WRITE SAME LENGTH, in bytes of medium. WRITE SAME of zeroes is
+ * one deallocate / zero-range request whatever its length; a pattern is
+ * written SCSI_BOUNCE_BYTES at a time. Kept below 65536 blocks of 512 so
+ * that no initiator expects a 64 Ki-block WRITE SAME to pair with an
+ * equally long WRITE (beyond MAXIMUM TRANSFER LENGTH).
+ */
+#define SCSI_MAX_WS_BYTES (16u << 20)
+/* MAXIMUM COMPARE AND WRITE LENGTH (a one-byte field), in blocks */
+#define SCSI_MAX_CAW_BLOCKS 255u
+/* Size of the bounce buffer of compare and WRITE SAME commands */
+#define SCSI_BOUNCE_BYTES (1u << 20)
 
 struct scsi_lu {
 	atomic_uint refs;
@@ -82,6 +110,14 @@ struct scsi_lu {
 	 */
 	uint32_t ua_base;		/* generation at creation */
 	_Atomic uint32_t ua_gen;	/* generation of the last reset */
+	/*
+	 * COMPARE AND WRITE runs one at a time per LU (all reactors): the
+	 * running one owns caw_busy, the others wait in a FIFO linked
+	 * through scsi_task.caw_next (sbc_cmp.c).
+	 */
+	pthread_mutex_t caw_lock;
+	bool caw_busy;
+	struct scsi_task *caw_head, *caw_tail;
 };
 
 /* Which LUs an opcode applies to (struct scsi_opdesc.flags). */
@@ -152,6 +188,13 @@ enum sense_reason scsi_lu_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
  */
 enum sense_reason scsi_invalid_field(struct scsi_task *t, bool cdb,
 				     uint16_t byte, int bit);
+/*
+ * Fills the sense data for @reason with the INFORMATION field set to
+ * @info and VALID=1 (SPC-4 §4.5.3), e.g. MISCOMPARE with the offset of
+ * the first byte that differs.
+ */
+void scsi_task_set_sense_info(struct scsi_task *t, enum sense_reason reason,
+			      uint32_t info);
 /* Writes NO SENSE-style data for @reason into @buf (fixed format, 18 bytes
  * or descriptor format, 8 bytes); returns the length. For REQUEST SENSE. */
 uint32_t scsi_sense_build(uint8_t *buf, enum sense_reason reason, bool desc);
@@ -184,5 +227,31 @@ enum sense_reason sbc_parse_sync_cache16(struct scsi_task *t);
 void sbc_sync_cache(struct scsi_task *t);
 enum sense_reason sbc_parse_unmap(struct scsi_task *t);
 void sbc_unmap(struct scsi_task *t);
+enum sense_reason sbc_parse_prefetch10(struct scsi_task *t);
+enum sense_reason sbc_parse_prefetch16(struct scsi_task *t);
+void sbc_prefetch(struct scsi_task *t);
+/* Helpers shared by the sbc*.c files. */
+/* The one LBA range check (SBC-3 §4.5): [lba, lba + n) on the medium. */
+bool sbc_lba_range_ok(const struct scsi_lu *lu, uint64_t lba, uint64_t n);
+/* A store's -errno as sense; @write picks the medium error flavour. */
+enum sense_reason sbc_errno_reason(int err, bool write);
+/* Submits t->io; @finish runs now if the store completed at once. */
+void sbc_submit_io(struct scsi_task *t, void (*finish)(struct bs_io *io));
+
+/* sbc_cmp.c */
+enum sense_reason sbc_parse_verify(struct scsi_task *t);
+void sbc_verify(struct scsi_task *t);
+enum sense_reason sbc_parse_write_verify(struct scsi_task *t);
+void sbc_write_verify(struct scsi_task *t);
+enum sense_reason sbc_parse_caw(struct scsi_task *t);
+void sbc_caw(struct scsi_task *t);
+
+/* sbc_lbp.c */
+enum sense_reason sbc_parse_get_lba_status(struct scsi_task *t);
+void sbc_get_lba_status(struct scsi_task *t);
+enum sense_reason sbc_parse_write_same(struct scsi_task *t);
+void sbc_write_same(struct scsi_task *t);
+/* MAXIMUM WRITE SAME LENGTH of @lu in blocks (Block Limits VPD). */
+uint32_t sbc_max_write_same(const struct scsi_lu *lu);
 
 #endif

@@ -12,6 +12,7 @@
 #define SENSE_DESC_CURRENT 0x72
 #define SENSE_FIXED_LEN 18
 #define SENSE_KEY 2
+#define SENSE_INFO 3
 #define SENSE_ADD_LEN 7
 #define SENSE_ASC 12
 #define SENSE_ASCQ 13
@@ -79,6 +80,16 @@ void scsi_task_set_sense(struct scsi_task *t, enum sense_reason reason)
 	if (t->status != SAM_STAT_CHECK_CONDITION)
 		return;
 	t->sense_len = (uint8_t)sense_fixed(t->sense, reason);
+}
+
+void scsi_task_set_sense_info(struct scsi_task *t, enum sense_reason reason,
+			      uint32_t info)
+{
+	scsi_task_set_sense(t, reason);
+	if (t->status != SAM_STAT_CHECK_CONDITION)
+		return;
+	t->sense[0] |= 0x80;			/* VALID */
+	put_be32(t->sense + SENSE_INFO, info);
 }
 
 enum sense_reason scsi_invalid_field(struct scsi_task *t, bool cdb,

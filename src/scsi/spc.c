@@ -212,6 +212,8 @@ static uint32_t vpd_block_limits(const struct scsi_lu *lu, uint8_t *b)
 	uint32_t unmap_gran = MAX(4096u >> lu->block_shift, 1u);
 
 	put_be16(b + 2, 0x3c);
+	/* WSNZ=0 (byte 4): WRITE SAME with 0 blocks writes to the end */
+	b[5] = SCSI_MAX_CAW_BLOCKS;	/* maximum compare and write length */
 	put_be16(b + 6, 1);	/* optimal transfer length granularity */
 	put_be32(b + 8, SCSI_MAX_XFER_BYTES >> lu->block_shift);
 	put_be32(b + 12, SCSI_OPT_XFER_BYTES >> lu->block_shift);
@@ -220,6 +222,7 @@ static uint32_t vpd_block_limits(const struct scsi_lu *lu, uint8_t *b)
 		put_be32(b + 24, SCSI_MAX_UNMAP_DESCS);
 		put_be32(b + 28, unmap_gran);
 	}
+	put_be64(b + 36, sbc_max_write_same(lu));	/* max write same length */
 	return 64;
 }
 
@@ -236,7 +239,8 @@ static uint32_t vpd_lbp(const struct scsi_lu *lu, uint8_t *b)
 {
 	put_be16(b + 2, 4);
 	if (lu->bs->can_unmap && !lu->readonly) {
-		b[5] = 0x80;	/* LBPU: UNMAP supported */
+		/* LBPU: UNMAP; LBPWS, LBPWS10: WRITE SAME(16/10) UNMAP=1 */
+		b[5] = 0x80 | 0x40 | 0x20;
 		b[6] = 0x02;	/* provisioning type: thin */
 	}
 	return 8;

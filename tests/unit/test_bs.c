@@ -205,6 +205,92 @@ Test(bs_file, create_sparse_and_rw)
 	bs_close(bs);
 }
 
+Test(bs_file, create_makes_parent_dirs)
+{
+	struct bs_open_args a = { .size = MIB, .create = true };
+	char deep[192], d1[160], d2[176];
+	struct stat st;
+	struct bs *bs;
+
+	snprintf(d1, sizeof(d1), "%s/new", tmpdir);
+	snprintf(d2, sizeof(d2), "%s/new/er", tmpdir);
+	snprintf(deep, sizeof(deep), "%s/new/er/lun.img", tmpdir);
+	/* without create the missing directory is ENOENT, and not made */
+	a.create = false;
+	cr_assert_null(bs_open(&bs_file_ops, deep, &a));
+	cr_assert_eq(errno, ENOENT);
+	cr_assert_neq(stat(d1, &st), 0);
+	a.create = true;
+	bs = bs_open(&bs_file_ops, deep, &a);
+	cr_assert_not_null(bs, "open: %s", strerror(errno));
+	cr_assert_eq(bs->size, MIB);
+	bs_close(bs);
+	cr_assert_eq(stat(d2, &st), 0);
+	cr_assert(S_ISDIR(st.st_mode));
+	mode_t um = umask(0);
+
+	umask(um);
+	cr_assert_eq(st.st_mode & 0777, 0755 & ~um, "mode %o", st.st_mode);
+	cr_assert_eq(unlink(deep), 0);
+	cr_assert_eq(rmdir(d2), 0);
+	cr_assert_eq(rmdir(d1), 0);
+}
+
+Test(bs_file, lba_status_holes)
+{
+	struct bs_open_args a = { .size = 4 * MIB, .create = true };
+	struct bs *bs = bs_open(&bs_file_ops, path, &a);
+	uint8_t *w = malloc(MIB);
+	uint64_t len;
+	bool mapped;
+
+	cr_assert_not_null(bs);
+	cr_assert_not_null(bs->ops->lba_status);
+	/* a new sparse file is one hole */
+	cr_assert_eq(bs_lba_status(bs, 0, &len, &mapped), 0);
+	cr_assert_not(mapped);
+	cr_assert_eq(len, 4 * MIB);
+	/* data in the second MiB, a 64 KiB hole punched in its middle */
+	memset(w, 0x11, MIB);
+	cr_assert_eq(sync_io(bs, BS_WRITE, w, MIB, MIB, 0), (int)MIB);
+	cr_assert_eq(sync_io(bs, BS_UNMAP, NULL, MIB + 256 * 1024, 65536, 0),
+		     0);
+	cr_assert_eq(bs_lba_status(bs, 0, &len, &mapped), 0);
+	cr_assert_not(mapped);
+	cr_assert_eq(len, MIB);
+	cr_assert_eq(bs_lba_status(bs, MIB, &len, &mapped), 0);
+	cr_assert(mapped);
+	cr_assert_eq(len, 256 * 1024);
+	cr_assert_eq(bs_lba_status(bs, MIB + 256 * 1024 + 512, &len, &mapped),
+		     0);
+	cr_assert_not(mapped);
+	cr_assert_eq(len, 65536 - 512);
+	cr_assert_eq(bs_lba_status(bs, MIB + 320 * 1024, &len, &mapped), 0);
+	cr_assert(mapped);
+	cr_assert_eq(len, MIB - 320 * 1024);
+	/* the tail up to the end is a hole; past the end is an error */
+	cr_assert_eq(bs_lba_status(bs, 3 * MIB, &len, &mapped), 0);
+	cr_assert_not(mapped);
+	cr_assert_eq(len, MIB);
+	cr_assert_eq(bs_lba_status(bs, 4 * MIB, &len, &mapped), -EINVAL);
+	bs_close(bs);
+	free(w);
+}
+
+Test(bs_ram, lba_status_all_mapped)
+{
+	struct bs_open_args a = { .size = MIB };
+	struct bs *bs = bs_open(&bs_ram_ops, NULL, &a);
+	uint64_t len;
+	bool mapped = false;
+
+	cr_assert_not_null(bs);
+	cr_assert_eq(bs_lba_status(bs, 4096, &len, &mapped), 0);
+	cr_assert(mapped);
+	cr_assert_eq(len, MIB - 4096);
+	bs_close(bs);
+}
+
 Test(bs_file, readonly)
 {
 	struct bs_open_args a = { .size = MIB, .create = true };

@@ -6,8 +6,10 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backing/bs.h"
 #include "base/base.h"
@@ -104,7 +106,7 @@ static void assert_sense(const struct scsi_task *t, uint8_t key, uint8_t asc,
 {
 	cr_assert_eq(t->status, SAM_STAT_CHECK_CONDITION);
 	cr_assert_eq(t->sense_len, 18);
-	cr_assert_eq(t->sense[0], 0x70);
+	cr_assert_eq(t->sense[0] & 0x7f, 0x70);	/* bit 7: VALID */
 	cr_assert_eq(t->sense[2] & 0x0f, key, "key %x", t->sense[2]);
 	cr_assert_eq(t->sense[7], 10);
 	cr_assert_eq(t->sense[12], asc, "asc %02x", t->sense[12]);
@@ -847,6 +849,467 @@ Test(scsi, unmap_zeroes_ram)
 	cr_assert_eq(prep(&t, disk, um, 10, 4), SENSE_INVALID_FIELD_IN_CDB);
 }
 
+/* --- GET LBA STATUS, VERIFY, WRITE AND VERIFY, WRITE SAME, PRE-FETCH,
+ *     COMPARE AND WRITE ------------------------------------------------- */
+
+static void cdb_gls(uint8_t *c, uint64_t lba, uint32_t alloc)
+{
+	memset(c, 0, 16);
+	c[0] = 0x9e;
+	c[1] = 0x12;
+	put_be64(c + 2, lba);
+	put_be32(c + 10, alloc);
+}
+
+/* A file-backed LU of @size bytes in a fresh directory; *dir for rmdir. */
+static struct scsi_lu *file_lu(char *dir, char *file, uint64_t size)
+{
+	struct bs_open_args a = { .size = size, .create = true };
+	struct bs *bs;
+
+	strcpy(dir, "/var/tmp/ringtgt-scsi-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	sprintf(file, "%s/lun.img", dir);
+	bs = bs_open(&bs_file_ops, file, &a);
+	cr_assert_not_null(bs);
+	struct scsi_lu_config cfg = {
+		.type = SCSI_LU_DISK, .lun = 5, .bs = bs,
+		.target_name = TGT_NAME,
+	};
+	struct scsi_lu *lu = scsi_lu_new(&cfg);
+	cr_assert_not_null(lu);
+	return lu;
+}
+
+Test(scsi, get_lba_status_ram_all_mapped)
+{
+	uint8_t c[16], b[64];
+	struct scsi_task t;
+
+	cdb_gls(c, 10, 64);
+	cr_assert_eq(run(&t, disk, c, 16, b, 64), SAM_STAT_GOOD);
+	cr_assert_eq(t.xfer_len, 24);
+	cr_assert_eq(get_be32(b), 20, "parameter data length");
+	cr_assert_eq(get_be64(b + 8), 10);
+	cr_assert_eq(get_be32(b + 16), BLOCKS - 10);
+	cr_assert_eq(b[20] & 0x0f, 0, "mapped");
+	/* last block */
+	cdb_gls(c, BLOCKS - 1, 24);
+	cr_assert_eq(run(&t, disk, c, 16, b, 24), SAM_STAT_GOOD);
+	cr_assert_eq(get_be32(b + 16), 1);
+	/* beyond the end: LBA OUT OF RANGE (also at exactly the capacity) */
+	uint64_t bad[] = { BLOCKS, BLOCKS + 1, 1ull << 63, UINT64_MAX };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		cdb_gls(c, bad[i], 24);
+		cr_assert_eq(run(&t, disk, c, 16, b, 24),
+			     SAM_STAT_CHECK_CONDITION);
+		assert_sense(&t, 0x5, 0x21, 0x00);
+	}
+	/* allocation length 0..23: truncated, never an error */
+	for (uint32_t a = 0; a < 24; a++) {
+		cdb_gls(c, 0, a);
+		cr_assert_eq(run(&t, disk, c, 16, b, a), SAM_STAT_GOOD);
+		cr_assert_eq(t.xfer_len, a);
+	}
+	/* REPORT TYPE other than 0 is not implemented */
+	cdb_gls(c, 0, 24);
+	c[14] = 1;
+	cr_assert_eq(prep(&t, disk, c, 16, 24), SENSE_INVALID_FIELD_IN_CDB);
+}
+
+Test(scsi, get_lba_status_file_hole)
+{
+	char dir[64], file[96];
+	struct scsi_lu *lu = file_lu(dir, file, 1 << 20);	/* 2048 blocks */
+	uint8_t c[16], b[8 + 16 * 8];
+	uint8_t *w = malloc(1 << 20);
+	struct scsi_task t;
+
+	/* fill the whole LU so it is all mapped */
+	memset(w, 0x3c, 1 << 20);
+	for (uint32_t lba = 0; lba < 2048; lba += 256) {
+		cdb_rw10(c, 0x2a, lba, 256, 0);
+		cr_assert_eq(run(&t, lu, c, 10, w + lba * 512, 128 << 10),
+			     SAM_STAT_GOOD);
+	}
+	cdb_gls(c, 0, 24);
+	cr_assert_eq(run(&t, lu, c, 16, b, 24), SAM_STAT_GOOD);
+	cr_assert_eq(b[20] & 0x0f, 0);
+	cr_assert_eq(get_be32(b + 16), 2048, "one mapped extent");
+
+	/* UNMAP blocks 64..127 (32 KiB, 4 KiB aligned): a real hole */
+	uint8_t um[10] = { 0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0 }, p[24] = { 0 };
+	put_be16(p, 22);
+	put_be16(p + 2, 16);
+	put_be64(p + 8, 64);
+	put_be32(p + 16, 64);
+	cr_assert_eq(run(&t, lu, um, 10, p, 24), SAM_STAT_GOOD);
+
+	cdb_gls(c, 0, sizeof(b));
+	cr_assert_eq(run(&t, lu, c, 16, b, sizeof(b)), SAM_STAT_GOOD);
+	cr_assert_eq(get_be32(b), 4 + 3 * 16, "three descriptors");
+	cr_assert_eq(get_be64(b + 8), 0);
+	cr_assert_eq(get_be32(b + 16), 64);
+	cr_assert_eq(b[20] & 0x0f, 0, "mapped");
+	cr_assert_eq(get_be64(b + 24), 64);
+	cr_assert_eq(get_be32(b + 32), 64);
+	cr_assert_eq(b[36] & 0x0f, 1, "deallocated");
+	cr_assert_eq(get_be64(b + 40), 128);
+	cr_assert_eq(get_be32(b + 48), 2048 - 128);
+	cr_assert_eq(b[52] & 0x0f, 0, "mapped");
+
+	/* starting inside the hole */
+	cdb_gls(c, 100, 24);
+	cr_assert_eq(run(&t, lu, c, 16, b, 24), SAM_STAT_GOOD);
+	cr_assert_eq(get_be32(b), 20, "room for one descriptor");
+	cr_assert_eq(get_be64(b + 8), 100);
+	cr_assert_eq(get_be32(b + 16), 28);
+	cr_assert_eq(b[20] & 0x0f, 1);
+
+	/* a single 512-byte block cannot be a hole on a 4 KiB file system:
+	 * the block after it reads as mapped */
+	put_be64(p + 8, 200);
+	put_be32(p + 16, 1);
+	cr_assert_eq(run(&t, lu, um, 10, p, 24), SAM_STAT_GOOD);
+	cdb_gls(c, 201, 24);
+	cr_assert_eq(run(&t, lu, c, 16, b, 24), SAM_STAT_GOOD);
+	cr_assert_eq(get_be64(b + 8), 201);
+	cr_assert_eq(b[20] & 0x0f, 0);
+
+	free(w);
+	scsi_lu_put(lu);
+	unlink(file);
+	rmdir(dir);
+}
+
+Test(scsi, verify_bytchk)
+{
+	uint8_t c[16], w[4096], d[4096];
+	struct scsi_task t;
+
+	for (size_t i = 0; i < sizeof(w); i++)
+		w[i] = (uint8_t)(i * 13 + 1);
+	cdb_rw10(c, 0x2a, 40, 8, 0);
+	cr_assert_eq(run(&t, disk, c, 10, w, 4096), SAM_STAT_GOOD);
+
+	/* BYTCHK=0: range check only, no data */
+	cdb_rw10(c, 0x2f, 40, 8, 0);
+	cr_assert_eq(prep(&t, disk, c, 10, 0), SENSE_NONE);
+	cr_assert_eq(t.dir, SCSI_DIR_NONE);
+	cr_assert_eq(run(&t, disk, c, 10, NULL, 0), SAM_STAT_GOOD);
+	cdb_rw10(c, 0x2f, BLOCKS - 1, 2, 0);
+	cr_assert_eq(run(&t, disk, c, 10, NULL, 0), SAM_STAT_CHECK_CONDITION);
+	assert_sense(&t, 0x5, 0x21, 0x00);
+	cdb_rw10(c, 0x2f, BLOCKS + 1, 0, 0x02);
+	cr_assert_eq(prep(&t, disk, c, 10, 0), SENSE_LBA_OUT_OF_RANGE);
+
+	/* BYTCHK=1, equal: GOOD (10, 12 and 16-byte forms) */
+	cdb_rw10(c, 0x2f, 40, 8, 0x02);
+	cr_assert_eq(run(&t, disk, c, 10, w, 4096), SAM_STAT_GOOD);
+	memset(c, 0, 16);
+	c[0] = 0xaf;
+	c[1] = 0x02;
+	put_be32(c + 2, 40);
+	put_be32(c + 6, 8);
+	cr_assert_eq(run(&t, disk, c, 12, w, 4096), SAM_STAT_GOOD);
+	cdb_rw16(c, 0x8f, 40, 8, 0x12);	/* with DPO */
+	cr_assert_eq(run(&t, disk, c, 16, w, 4096), SAM_STAT_GOOD);
+
+	/* one byte differs: MISCOMPARE, INFORMATION = its offset */
+	memcpy(d, w, sizeof(d));
+	d[2345] ^= 0x58;
+	cdb_rw10(c, 0x2f, 40, 8, 0x02);
+	cr_assert_eq(run(&t, disk, c, 10, d, 4096), SAM_STAT_CHECK_CONDITION);
+	assert_sense(&t, 0xe, 0x1d, 0x00);
+	cr_assert_eq(t.sense[0] & 0x80, 0x80, "VALID");
+	cr_assert_eq(get_be32(t.sense + 3), 2345);
+	/* BYTCHK=0 does not look at the data */
+	cdb_rw10(c, 0x2f, 40, 8, 0);
+	cr_assert_eq(run(&t, disk, c, 10, d, 0), SAM_STAT_GOOD);
+
+	/* VRPROTECT != 0 and BYTCHK=10b: INVALID FIELD IN CDB */
+	for (uint8_t p = 1; p < 8; p++) {
+		cdb_rw10(c, 0x2f, 40, 1, (uint8_t)(p << 5) | 0x02);
+		cr_assert_eq(prep(&t, disk, c, 10, 512),
+			     SENSE_INVALID_FIELD_IN_CDB);
+	}
+	cdb_rw10(c, 0x2f, 40, 1, 0x04);
+	cr_assert_eq(prep(&t, disk, c, 10, 512), SENSE_INVALID_FIELD_IN_CDB);
+
+	/* BYTCHK=11b: one block compared with every block of the range */
+	memset(d, 0x42, 512);
+	cdb_rw10(c, 0x2a, 300, 4, 0);
+	memset(w, 0x42, 2048);
+	cr_assert_eq(run(&t, disk, c, 10, w, 2048), SAM_STAT_GOOD);
+	cdb_rw10(c, 0x2f, 300, 4, 0x06);
+	cr_assert_eq(prep(&t, disk, c, 10, 512), SENSE_NONE);
+	cr_assert_eq(t.data_len, 512);
+	cr_assert_eq(run(&t, disk, c, 10, d, 512), SAM_STAT_GOOD);
+	cdb_rw10(c, 0x2f, 300, 5, 0x06);	/* block 304 is zeroes */
+	cr_assert_eq(run(&t, disk, c, 10, d, 512), SAM_STAT_CHECK_CONDITION);
+	assert_sense(&t, 0xe, 0x1d, 0x00);
+	cr_assert_eq(get_be32(t.sense + 3), 4 * 512);
+}
+
+Test(scsi, write_and_verify)
+{
+	uint8_t c[16], w[2048], r[2048];
+	struct scsi_task t;
+	struct scsi_lu *lu = spy_lu();
+
+	memset(w, 0x61, sizeof(w));
+	cdb_rw10(c, 0x2e, 7, 4, 0x02);	/* BYTCHK=1: write, read back */
+	cr_assert_eq(run(&t, disk, c, 10, w, 2048), SAM_STAT_GOOD);
+	cdb_rw10(c, 0x28, 7, 4, 0);
+	cr_assert_eq(run(&t, disk, c, 10, r, 2048), SAM_STAT_GOOD);
+	cr_assert_arr_eq(r, w, 2048);
+
+	/* the write is FUA */
+	cdb_rw10(c, 0x2e, 7, 4, 0);
+	cr_assert_eq(run(&t, lu, c, 10, w, 2048), SAM_STAT_GOOD);
+	cr_assert_eq(last_io.op, BS_WRITE);
+	cr_assert_eq(last_io.flags & BS_IO_FUA, BS_IO_FUA);
+	/* a short Data-Out of whole blocks writes those */
+	cdb_rw16(c, 0x8e, 7, 4, 0);
+	cr_assert_eq(run(&t, lu, c, 16, w, 512), SAM_STAT_GOOD);
+	cr_assert_eq(last_io.len, 512);
+	/* errors */
+	cdb_rw10(c, 0x2e, BLOCKS, 1, 0);
+	cr_assert_eq(prep(&t, disk, c, 10, 512), SENSE_LBA_OUT_OF_RANGE);
+	cdb_rw10(c, 0x2e, 0, 1, 0x20);
+	cr_assert_eq(prep(&t, disk, c, 10, 512), SENSE_INVALID_FIELD_IN_CDB);
+	struct scsi_lu *ro = ram_lu(3, 1 << 20, true, 512);
+	cdb_rw10(c, 0x2e, 0, 1, 0);
+	cr_assert_eq(prep(&t, ro, c, 10, 512), SENSE_WRITE_PROTECTED);
+	scsi_lu_put(ro);
+	scsi_lu_put(lu);
+}
+
+Test(scsi, write_same_replicates)
+{
+	uint8_t c[16], blk[512], r[8192];
+	struct scsi_task t;
+
+	for (int i = 0; i < 512; i++)
+		blk[i] = (uint8_t)(i % 251 + 1);	/* never 0 */
+	cdb_rw10(c, 0x41, 50, 16, 0);
+	cr_assert_eq(prep(&t, disk, c, 10, 512), SENSE_NONE);
+	cr_assert_eq(t.data_len, 512, "one block of Data-Out");
+	cr_assert_eq(run(&t, disk, c, 10, blk, 512), SAM_STAT_GOOD);
+	cdb_rw10(c, 0x28, 49, 16, 0);
+	memset(r, 0xee, sizeof(r));
+	cr_assert_eq(run(&t, disk, c, 10, r, 8192), SAM_STAT_GOOD);
+	for (int i = 0; i < 512; i++)
+		cr_assert_eq(r[i], 0, "block 49 untouched");
+	for (int b = 1; b < 16; b++)
+		cr_assert_arr_eq(r + b * 512, blk, 512, "block %d", 49 + b);
+
+	/* WRITE SAME(16) with UNMAP and a zero block: zeroes */
+	memset(blk, 0, 512);
+	cdb_rw16(c, 0x93, 52, 4, 0x08);
+	cr_assert_eq(run(&t, disk, c, 16, blk, 512), SAM_STAT_GOOD);
+	cdb_rw10(c, 0x28, 50, 8, 0);
+	cr_assert_eq(run(&t, disk, c, 10, r, 4096), SAM_STAT_GOOD);
+	for (int i = 0; i < 4096; i++)
+		cr_assert_eq(r[i] == 0, i >= 1024 && i < 3072, "byte %d", i);
+
+	/* NDOB: no Data-Out, zeroes */
+	cdb_rw16(c, 0x93, 50, 2, 0x01);
+	cr_assert_eq(prep(&t, disk, c, 16, 0), SENSE_NONE);
+	cr_assert_eq(t.dir, SCSI_DIR_NONE);
+	cr_assert_eq(run(&t, disk, c, 16, NULL, 0), SAM_STAT_GOOD);
+	cdb_rw10(c, 0x28, 50, 2, 0);
+	cr_assert_eq(run(&t, disk, c, 10, r, 1024), SAM_STAT_GOOD);
+	for (int i = 0; i < 1024; i++)
+		cr_assert_eq(r[i], 0);
+}
+
+Test(scsi, write_same_limits)
+{
+	uint8_t c[16], blk[512] = { 1 }, b[64];
+	struct scsi_task t;
+	struct scsi_lu *big = spy_lu_sized(64ull << 20);	/* 131072 blocks */
+	uint32_t max = (16u << 20) / 512;
+
+	/* Block Limits: WSNZ=0, MAXIMUM WRITE SAME LENGTH */
+	uint8_t inq[6] = { 0x12, 0x01, 0xb0, 0, 64, 0 };
+	cr_assert_eq(run(&t, big, inq, 6, b, 64), SAM_STAT_GOOD);
+	cr_assert_eq(b[4] & 0x01, 0, "WSNZ");
+	cr_assert_eq(get_be64(b + 36), max);
+
+	/* 0 blocks: to the end of the medium, within the limit */
+	cdb_rw16(c, 0x93, (64u << 11) - 10, 0, 0);
+	cr_assert_eq(prep(&t, big, c, 16, 512), SENSE_NONE);
+	cr_assert_eq(t.nblocks, 10);
+	cdb_rw16(c, 0x93, 0, 0, 0);
+	cr_assert_eq(prep(&t, big, c, 16, 512), SENSE_INVALID_FIELD_IN_CDB);
+	cdb_rw16(c, 0x93, 0, max, 0);
+	cr_assert_eq(prep(&t, big, c, 16, 512), SENSE_NONE);
+	cdb_rw16(c, 0x93, 0, max + 1, 0);
+	cr_assert_eq(prep(&t, big, c, 16, 512), SENSE_INVALID_FIELD_IN_CDB);
+	/* a pattern longer than the bounce buffer is written in chunks */
+	spy_submits = 0;
+	cdb_rw16(c, 0x93, 0, max, 0);
+	cr_assert_eq(run(&t, big, c, 16, blk, 512), SAM_STAT_GOOD);
+	cr_assert_eq(spy_submits, 16);
+	cr_assert_eq(last_io.op, BS_WRITE);
+	cr_assert_eq(last_io.offset, 15u << 20);
+	/* a zero block is one request */
+	memset(blk, 0, 512);
+	spy_submits = 0;
+	cr_assert_eq(run(&t, big, c, 16, blk, 512), SAM_STAT_GOOD);
+	cr_assert_eq(spy_submits, 1);
+	cr_assert_eq(last_io.op, BS_WRITE_ZEROES);
+	cr_assert_eq(last_io.len, 16u << 20);
+
+	/* range errors */
+	cdb_rw10(c, 0x41, BLOCKS + 1, 0, 0);
+	cr_assert_eq(prep(&t, disk, c, 10, 512), SENSE_LBA_OUT_OF_RANGE);
+	cdb_rw10(c, 0x41, BLOCKS - 1, 2, 0);
+	cr_assert_eq(prep(&t, disk, c, 10, 512), SENSE_LBA_OUT_OF_RANGE);
+	cdb_rw16(c, 0x93, UINT64_MAX, 0, 0);
+	cr_assert_eq(prep(&t, disk, c, 16, 512), SENSE_LBA_OUT_OF_RANGE);
+	/* ANCHOR (ANC_SUP=0), WRPROTECT, the obsolete PBDATA/LBDATA */
+	uint8_t badf[] = { 0x10, 0x18, 0x20, 0x02, 0x04 };
+	for (size_t i = 0; i < ARRAY_SIZE(badf); i++) {
+		cdb_rw10(c, 0x41, 0, 1, badf[i]);
+		cr_assert_eq(prep(&t, disk, c, 10, 512),
+			     SENSE_INVALID_FIELD_IN_CDB, "flags %x", badf[i]);
+	}
+	/* Data-Out shorter than a block */
+	cdb_rw10(c, 0x41, 0, 1, 0);
+	cr_assert_eq(run(&t, disk, c, 10, blk, 100), SAM_STAT_CHECK_CONDITION);
+	assert_sense(&t, 0x5, 0x0e, 0x03);
+	scsi_lu_put(big);
+}
+
+Test(scsi, prefetch)
+{
+	uint8_t c[16];
+	struct scsi_task t;
+
+	cdb_rw10(c, 0x34, 0, 16, 0x02);
+	cr_assert_eq(run(&t, disk, c, 10, NULL, 0), SAM_STAT_GOOD);
+	cdb_rw16(c, 0x90, BLOCKS - 1, 1, 0);
+	cr_assert_eq(run(&t, disk, c, 16, NULL, 0), SAM_STAT_GOOD);
+	cdb_rw10(c, 0x34, 0, 0, 0);
+	cr_assert_eq(run(&t, disk, c, 10, NULL, 0), SAM_STAT_GOOD);
+	cdb_rw10(c, 0x34, BLOCKS + 1, 0, 0);
+	cr_assert_eq(run(&t, disk, c, 10, NULL, 0), SAM_STAT_CHECK_CONDITION);
+	assert_sense(&t, 0x5, 0x21, 0x00);
+	cdb_rw16(c, 0x90, BLOCKS - 1, 2, 0);
+	cr_assert_eq(prep(&t, disk, c, 16, 0), SENSE_LBA_OUT_OF_RANGE);
+}
+
+static void cdb_caw(uint8_t *c, uint64_t lba, uint8_t n, uint8_t flags)
+{
+	memset(c, 0, 16);
+	c[0] = 0x89;
+	c[1] = flags;
+	put_be64(c + 2, lba);
+	c[13] = n;
+}
+
+Test(scsi, compare_and_write)
+{
+	uint8_t c[16], d[4096], r[2048];
+	struct scsi_task t;
+
+	memset(d, 'A', 2048);
+	cdb_rw10(c, 0x2a, 20, 4, 0);
+	cr_assert_eq(run(&t, disk, c, 10, d, 2048), SAM_STAT_GOOD);
+
+	/* equal: the second half is written */
+	memset(d + 2048, 'B', 2048);
+	cdb_caw(c, 20, 4, 0x08);
+	cr_assert_eq(prep(&t, disk, c, 16, 4096), SENSE_NONE);
+	cr_assert_eq(t.data_len, 4096);
+	cr_assert_eq(run(&t, disk, c, 16, d, 4096), SAM_STAT_GOOD);
+	cdb_rw10(c, 0x28, 20, 4, 0);
+	cr_assert_eq(run(&t, disk, c, 10, r, 2048), SAM_STAT_GOOD);
+	cr_assert_arr_eq(r, d + 2048, 2048);
+
+	/* different: MISCOMPARE at the offset, nothing written */
+	memset(d, 'B', 2048);
+	d[2048 - 27] = 'C';
+	memset(d + 2048, 'Z', 2048);
+	cdb_caw(c, 20, 4, 0);
+	cr_assert_eq(run(&t, disk, c, 16, d, 4096), SAM_STAT_CHECK_CONDITION);
+	assert_sense(&t, 0xe, 0x1d, 0x00);
+	cr_assert_eq(get_be32(t.sense + 3), 2048 - 27);
+	cdb_rw10(c, 0x28, 20, 4, 0);
+	cr_assert_eq(run(&t, disk, c, 10, r, 2048), SAM_STAT_GOOD);
+	for (int i = 0; i < 2048; i++)
+		cr_assert_eq(r[i], 'B');
+
+	/* 0 blocks: nothing; beyond the limit, the end, short Data-Out */
+	cdb_caw(c, 20, 0, 0);
+	cr_assert_eq(run(&t, disk, c, 16, NULL, 0), SAM_STAT_GOOD);
+	/* ... but 0 blocks with data (256 wrapped to 0) is refused */
+	cr_assert_eq(prep(&t, disk, c, 16, 256 * 1024),
+		     SENSE_INVALID_FIELD_IN_CDB);
+	uint8_t big[16] = { 0x89 };
+	big[13] = 255;
+	cr_assert_eq(prep(&t, disk, big, 16, 255 * 1024), SENSE_NONE);
+	cdb_caw(c, BLOCKS - 1, 2, 0);
+	cr_assert_eq(prep(&t, disk, c, 16, 2048), SENSE_LBA_OUT_OF_RANGE);
+	cdb_caw(c, 20, 4, 0);
+	cr_assert_eq(run(&t, disk, c, 16, d, 3072), SAM_STAT_CHECK_CONDITION);
+	assert_sense(&t, 0x5, 0x0e, 0x03);
+
+	/* Block Limits advertises the maximum */
+	uint8_t inq[6] = { 0x12, 0x01, 0xb0, 0, 64, 0 }, b[64];
+	cr_assert_eq(run(&t, disk, inq, 6, b, 64), SAM_STAT_GOOD);
+	cr_assert_eq(b[5], 255);
+}
+
+Test(scsi, compare_and_write_serialised)
+{
+	struct bs *bs = scsi_lu_bs(disk);
+	uint8_t d1[1024], d2[1024], r[512];
+	uint8_t c[16];
+	struct scsi_task t1, t2;
+
+	/* block 30 is zeroes; CAW 1: 0 -> 'x'; CAW 2: 'x' -> 'y' */
+	memset(d1, 0, 512);
+	memset(d1 + 512, 'x', 512);
+	memset(d2, 'x', 512);
+	memset(d2 + 512, 'y', 512);
+	bs_ram_hold(bs, true);
+	cdb_caw(c, 30, 1, 0);
+	cr_assert_eq(prep(&t1, disk, c, 16, 1024), SENSE_NONE);
+	t1.buf = d1;
+	t1.buf_len = 1024;
+	scsi_task_exec(&t1);
+	cr_assert_eq(prep(&t2, disk, c, 16, 1024), SENSE_NONE);
+	t2.buf = d2;
+	t2.buf_len = 1024;
+	scsi_task_exec(&t2);
+	/* only the first one's read reached the store */
+	cr_assert_eq(bs_ram_held(bs), 1);
+	cr_assert_eq(done_calls, 0);
+	bs_ram_hold(bs, false);
+	cr_assert_eq(bs_ram_release(bs), 1);
+	/* the first finished, and handed over to the second (inline: no
+	 * reactor), which compared with what the first wrote */
+	cr_assert_eq(done_calls, 2);
+	cr_assert_eq(t1.status, SAM_STAT_GOOD);
+	cr_assert_eq(t2.status, SAM_STAT_GOOD);
+	cr_assert_eq(scsi_lu_inflight(disk), 0);
+	cdb_rw10(c, 0x28, 30, 1, 0);
+	cr_assert_eq(run(&t1, disk, c, 10, r, 512), SAM_STAT_GOOD);
+	for (int i = 0; i < 512; i++)
+		cr_assert_eq(r[i], 'y');
+}
+
+Test(scsi, vpd_lbp_write_same_bits)
+{
+	uint8_t b[255];
+
+	cr_assert_eq(vpd(0xb2, b, 255), 8);
+	cr_assert_eq(b[5] & 0xe0, 0xe0, "LBPU, LBPWS, LBPWS10");
+}
+
 /* --- MODE SENSE ----------------------------------------------------------- */
 
 /* Finds mode page @page after header and block descriptors, or NULL. */
@@ -1184,9 +1647,11 @@ Test(scsi, rsoc_all_and_one)
 	cr_assert_eq(t.xfer_len, len + 4);
 	for (uint32_t off = 4; off < len + 4; off += 8) {
 		if (b[off] == 0x9e) {
-			cr_assert_eq(get_be16(b + off + 2), 0x10);
+			uint16_t sa = get_be16(b + off + 2);
+
+			cr_assert(sa == 0x10 || sa == 0x12, "sa %x", sa);
 			cr_assert_eq(b[off + 5] & 0x01, 1, "SERVACTV");
-			seen_rc16 = true;
+			seen_rc16 |= sa == 0x10;
 		}
 		if (b[off] == 0x28) {
 			cr_assert_eq(get_be16(b + off + 6), 10);
