@@ -749,32 +749,6 @@ int config_portal_parse(const char *s, struct sockaddr_storage *ss,
 
 /* --- applying ------------------------------------------------------------ */
 
-/* mkdir -p of @path's directory, for images made with create = true. */
-static int make_parent_dirs(const char *path)
-{
-	char *dir = strdup(path), *slash;
-	int rc = 0;
-
-	if (!dir)
-		return -ENOMEM;
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		for (char *p = dir + 1; *p && !rc; p++) {
-			if (*p != '/')
-				continue;
-			*p = '\0';
-			if (mkdir(dir, 0755) && errno != EEXIST)
-				rc = -errno;
-			*p = '/';
-		}
-		if (!rc && mkdir(dir, 0755) && errno != EEXIST)
-			rc = -errno;
-	}
-	free(dir);
-	return rc;
-}
-
 __attribute__((format(printf, 5, 6)))
 static int apply_fail(struct core_err *err, const struct ringtgt_config *cfg,
 		      int line, int rc, const char *fmt, ...)
@@ -808,14 +782,8 @@ static int apply_target(const struct ringtgt_config *cfg,
 	}
 	for (size_t i = 0; i < t->nluns; i++) {
 		const struct config_lun *l = &t->luns[i];
-		const char *backing = l->spec.backing ? l->spec.backing : "file";
 
-		if (l->spec.create && strcmp(backing, "file") == 0 &&
-		    (rc = make_parent_dirs(l->spec.path)))
-			return apply_fail(err, cfg, l->line, rc,
-					  "target %s: LUN %llu: cannot create the directory of %s: %s",
-					  t->iqn, (unsigned long long)l->lun,
-					  l->spec.path, strerror(-rc));
+		/* the file store makes missing parent directories itself */
 		rc = core_lun_add(t->iqn, l->lun, &l->spec, &e);
 		if (rc)
 			return apply_fail(err, cfg, l->line, rc, "target %s: %s",
