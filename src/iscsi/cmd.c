@@ -499,14 +499,29 @@ void data_out_handle(struct iscsi_conn *c, const struct bhs *h,
 		conn_close(c, "Data-Out with unknown Target Transfer Tag");
 		return;
 	}
-	/* DataPDUInOrder=Yes: offsets and DataSNs strictly follow on */
+	/*
+	 * DataPDUInOrder=Yes: offsets and DataSNs strictly follow on. At
+	 * ERL 0 there is no recovery within the command (RFC 7143 §7.1.4.1):
+	 * the command ends with CHECK CONDITION, ABORTED COMMAND / DATA
+	 * PHASE ERROR (or DATA OFFSET ERROR), which initiators retry; the
+	 * session and its other commands go on. Later Data-Outs for it are
+	 * dropped.
+	 */
 	if (h->datasn != t->exp_datasn || off != t->received ||
 	    (uint64_t)off + len > t->edtl) {
 		log_warn("%s: Data-Out ITT 0x%x DataSN %u (expected %u) offset "
-			 "%u (expected %u) length %u", c->peer_str, h->itt,
-			 h->datasn, t->exp_datasn, off, t->received, len);
-		conn_send_reject(c, h->raw, REJECT_PROTOCOL_ERROR);
-		conn_close(c, "Data-Out out of sequence");
+			 "%u (expected %u) length %u: command failed",
+			 c->peer_str, h->itt, h->datasn, t->exp_datasn, off,
+			 t->received, len);
+		scsi_task_set_sense(&t->scsi, h->datasn != t->exp_datasn ?
+				    SENSE_DATA_PHASE_ERROR :
+				    SENSE_DATA_OFFSET_ERROR);
+		t->r2t_pending = 0;
+		if (t->item.queued) {
+			list_del(&t->item.link);
+			t->item.queued = false;
+		}
+		task_respond(c, t);
 		return;
 	}
 	copy_in(t, off, data, len);

@@ -75,6 +75,8 @@ enum sense_reason {
 	SENSE_RESERVATION_CONFLICT,	/* status 0x18, no sense */
 	SENSE_NO_MEMORY,		/* status TASK SET FULL */
 	SENSE_INVALID_FIELD_IN_IU,	/* 5/0e/03 data shorter than the CDB */
+	SENSE_DATA_PHASE_ERROR,		/* b/4b/00 transport: bad data sequence */
+	SENSE_DATA_OFFSET_ERROR,	/* b/4b/05 transport: bad buffer offset */
 	SENSE_UA_LU_RESET,		/* 6/29/03 bus device reset function */
 	SENSE_REASON_COUNT,
 };

@@ -58,6 +58,8 @@ static const struct {
 	[SENSE_RESERVATION_CONFLICT] = { SAM_STAT_RESERVATION_CONFLICT, 0, 0, 0 },
 	[SENSE_NO_MEMORY] = { SAM_STAT_TASK_SET_FULL, 0, 0, 0 },
 	[SENSE_INVALID_FIELD_IN_IU] = { CC, KEY_ILLEGAL_REQUEST, 0x0e, 0x03 },
+	[SENSE_DATA_PHASE_ERROR] = { CC, KEY_ABORTED_COMMAND, 0x4b, 0x00 },
+	[SENSE_DATA_OFFSET_ERROR] = { CC, KEY_ABORTED_COMMAND, 0x4b, 0x05 },
 };
 
 static uint32_t sense_fixed(uint8_t *b, enum sense_reason reason)
