@@ -587,3 +587,60 @@ ParameterizedTest(enum ev_kind *kind, tmf, abort_task_awaiting_data,
 	cr_assert_eq(memcmp(rd, a, sizeof(a)), 0);
 	ri_close(&ri);
 }
+
+ParameterizedTestParameters(tmf, data_out_out_of_sequence)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * A Data-Out with the wrong DataSN (ERL 0: no recovery within the command)
+ * fails that command with ABORTED COMMAND / DATA PHASE ERROR; nothing of
+ * it reaches the store, and the session goes on.
+ */
+ParameterizedTest(enum ev_kind *kind, tmf, data_out_out_of_sequence,
+		  .fini = srv_down, .timeout = 30)
+{
+	uint8_t a[16 * BLK], rd[16 * BLK], cdb[10], out[BHS_LEN] = { 0 };
+	struct ri ri = { .answer_pings = true };
+	struct ri_result res;
+	struct ri_pdu p;
+	uint32_t x, xsn, ttt, off, len;
+
+	srv_up(*kind, 1, 1);
+	login(&ri);
+	fill(a, sizeof(a), 23);
+	write_sync(&ri, 512, a, 16);
+
+	ri_cdb_rw10(cdb, true, 512, 16);
+	memset(rd, 0x5a, sizeof(rd));
+	x = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_W, sizeof(rd), rd, BLK, &xsn);
+	cr_assert_eq(ri_recv(&ri, &p, 3000), 0);
+	cr_assert_eq(p.opcode, OP_R2T, "got %s", pdu_opcode_name(p.opcode));
+	ttt = get_be32(p.bhs + BHS_TTT);
+	off = get_be32(p.bhs + BHS_BUFOFF);
+	len = get_be32(p.bhs + BHS_RESID);
+
+	out[BHS_OPCODE] = OP_DATA_OUT;
+	out[BHS_FLAGS] = BHS_F;
+	put_be64(out + BHS_LUN, ri_lun(1));
+	put_be32(out + BHS_ITT, x);
+	put_be32(out + BHS_TTT, ttt);
+	put_be32(out + BHS_EXPSTATSN, ri.expstatsn);
+	put_be32(out + BHS_DATASN, 27);		/* must be 0 */
+	put_be32(out + BHS_BUFOFF, off);
+	cr_assert_eq(ri_send(&ri, out, rd + off, len), 0);
+	cr_assert_eq(ri_wait_cmd(&ri, x, NULL, 0, &res, 3000, NULL), 0);
+	cr_assert_eq(res.status, SAM_STAT_CHECK_CONDITION);
+	cr_assert_eq(res.sense_key, 0x0b);
+	cr_assert_eq(res.asc, 0x4b);
+	cr_assert_eq(res.ascq, 0x00);
+
+	/* the store still holds the old data and the session works */
+	memset(rd, 0, sizeof(rd));
+	cr_assert_eq(read_sync(&ri, 1, 512, rd, 16), 0);
+	cr_assert_eq(memcmp(rd, a, sizeof(a)), 0);
+	ri_close(&ri);
+}
