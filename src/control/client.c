@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/sockio.h"
 #include "ringtgt/ctl.h"
 
 /* Replies can be large (target lists); this only guards against garbage. */
@@ -52,22 +53,6 @@ int ringtgt_ctl_connect(const char *path)
 		return rc;
 	}
 	return fd;
-}
-
-static int send_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* Reads one line; returns it (caller frees, NUL instead of '\n') or NULL. */

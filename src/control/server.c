@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/sockio.h"
 #include "base/log.h"
 #include "ctl.h"
 #include "ctl_internal.h"
@@ -200,22 +201,6 @@ err_close:
 }
 
 /* --- connections ------------------------------------------------------- */
-
-static int send_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 static int send_reply(int fd, json_object *reply)
 {

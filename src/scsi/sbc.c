@@ -213,10 +213,11 @@ void sbc_read_capacity16(struct scsi_task *t)
 
 /* --- SYNCHRONIZE CACHE (SBC-3 §5.22, §5.23) ------------------------------ */
 
-static enum sense_reason sync_cache_setup(struct scsi_task *t, uint64_t lba,
-					  uint32_t n)
+/* SYNCHRONIZE CACHE and PRE-FETCH: a range where 0 blocks means "to the
+ * end of the medium". */
+static enum sense_reason lba_range_setup(struct scsi_task *t, uint64_t lba,
+					 uint32_t n)
 {
-	/* NUMBER OF LOGICAL BLOCKS 0 means "to the end of the medium" */
 	if (!sbc_lba_range_ok(t->lu, lba, n))
 		return SENSE_LBA_OUT_OF_RANGE;
 	t->lba = lba;
@@ -226,12 +227,12 @@ static enum sense_reason sync_cache_setup(struct scsi_task *t, uint64_t lba,
 
 enum sense_reason sbc_parse_sync_cache10(struct scsi_task *t)
 {
-	return sync_cache_setup(t, get_be32(t->cdb + 2), get_be16(t->cdb + 7));
+	return lba_range_setup(t, get_be32(t->cdb + 2), get_be16(t->cdb + 7));
 }
 
 enum sense_reason sbc_parse_sync_cache16(struct scsi_task *t)
 {
-	return sync_cache_setup(t, get_be64(t->cdb + 2), get_be32(t->cdb + 10));
+	return lba_range_setup(t, get_be64(t->cdb + 2), get_be32(t->cdb + 10));
 }
 
 static void flush_done(struct bs_io *io)
@@ -368,25 +369,14 @@ void sbc_unmap(struct scsi_task *t)
 
 /* --- PRE-FETCH (SBC-3 §5.9, PRE-FETCH(10) / (16)) ------------------------ */
 
-static enum sense_reason prefetch_setup(struct scsi_task *t, uint64_t lba,
-					uint32_t n)
-{
-	/* PREFETCH LENGTH 0: to the end of the medium, like SYNC CACHE */
-	if (!sbc_lba_range_ok(t->lu, lba, n))
-		return SENSE_LBA_OUT_OF_RANGE;
-	t->lba = lba;
-	t->nblocks = n;
-	return SENSE_NONE;
-}
-
 enum sense_reason sbc_parse_prefetch10(struct scsi_task *t)
 {
-	return prefetch_setup(t, get_be32(t->cdb + 2), get_be16(t->cdb + 7));
+	return lba_range_setup(t, get_be32(t->cdb + 2), get_be16(t->cdb + 7));
 }
 
 enum sense_reason sbc_parse_prefetch16(struct scsi_task *t)
 {
-	return prefetch_setup(t, get_be64(t->cdb + 2), get_be32(t->cdb + 10));
+	return lba_range_setup(t, get_be64(t->cdb + 2), get_be32(t->cdb + 10));
 }
 
 /*
