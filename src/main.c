@@ -287,7 +287,8 @@ int main(int argc, char **argv)
 		set.event_loop = EV_EPOLL;
 	}
 	if (!o.foreground) {
-		if (daemon(0, 0) < 0) {
+		/* keep the cwd until relative paths are opened (chdir below) */
+		if (daemon(1, 0) < 0) {
 			perror("ringtgtd: daemon");
 			return 1;
 		}
@@ -357,6 +358,8 @@ int main(int argc, char **argv)
 				       json_object_new_string(iscsi_event_loop_name()));
 		ctl_server_set_status(ctl, st);
 	}
+	if (!o.foreground && chdir("/") < 0)
+		log_warn("chdir /: %s", strerror(errno));
 	log_info("ringtgtd %s ready", RINGTGT_VERSION);
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)

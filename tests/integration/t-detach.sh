@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Without --foreground ringtgtd detaches: the command returns at once with
+# status 0, the daemon keeps serving, and its log goes to syslog rather
+# than to the terminal. Stopped by the PID it reports over the control
+# socket.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+it_init "$@"
+it_require iscsi-ls python3
+adm=${RINGTGT_ADM:-$(dirname "$IT_RINGTGTD")/tools/ringtgtadm}
+[ -x "$adm" ] || it_fail "ringtgtadm not found at $adm (set RINGTGT_ADM)"
+
+it_make_image "$IT_TMP/disk0" 64M
+port=$(it_find_port)
+sock="$IT_TMP/ctl.sock"
+dpid=""
+cleanup_detached() {
+    if [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null; then
+        kill -TERM "$dpid" 2>/dev/null || true
+    fi
+}
+trap 'cleanup_detached; it_on_exit' EXIT
+
+start=$(date +%s)
+rc=0
+timeout -k 2 10 "$IT_RINGTGTD" --portal "127.0.0.1:$port" --control-socket "$sock" \
+    --event-loop "$IT_EVENT_LOOP" --export "$IT_TMP/disk0,iqn=iqn.2026-11.org.ringtgt:detach" \
+    >"$IT_TMP/stdout" 2>"$IT_TMP/stderr" || rc=$?
+[ "$rc" = 0 ] || it_fail "ringtgtd without --foreground exited with $rc: $(cat "$IT_TMP/stderr")"
+[ $(( $(date +%s) - start )) -le 5 ] || it_fail "ringtgtd without --foreground did not return at once"
+
+for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.2; done
+status=$("$adm" -s "$sock" --json status) || it_fail "no answer on the control socket"
+dpid=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' <<<"$status")
+it_log "detached daemon pid $dpid"
+kill -0 "$dpid" || it_fail "reported pid $dpid is not running"
+
+out=$(timeout 30 iscsi-ls -s "iscsi://127.0.0.1:$port" 2>&1) || it_fail "iscsi-ls failed: $out"
+it_expect_match "detached daemon serves" "$out" '^Lun:1 +Type:DIRECT_ACCESS'
+
+# the terminal got nothing: the log went to syslog
+[ ! -s "$IT_TMP/stdout" ] || it_fail "detached daemon wrote to stdout: $(cat "$IT_TMP/stdout")"
+[ ! -s "$IT_TMP/stderr" ] || it_fail "detached daemon wrote to stderr: $(cat "$IT_TMP/stderr")"
+
+kill -TERM "$dpid"
+for _ in $(seq 1 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$dpid" 2>/dev/null && it_fail "detached daemon still running 10 s after SIGTERM"
+[ ! -e "$sock" ] || it_fail "control socket $sock left behind"
+dpid=""
+it_log "PASS"
