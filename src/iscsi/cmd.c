@@ -342,8 +342,13 @@ static struct scsi_lu *lu_lookup(struct iscsi_session *s, uint64_t lun)
 	if (lun >= SCSI_MAX_LUNS)
 		return NULL;
 	lu = s->lu_cache[lun];
-	if (lu)
+	if (lu && !scsi_lu_removed(lu))
 		return lu;
+	if (lu) {
+		/* removed (or replaced) under us: forget it */
+		scsi_lu_put(lu);
+		s->lu_cache[lun] = NULL;
+	}
 	lu = scsi_target_get_lu(s->nexus.target, lun);
 	s->lu_cache[lun] = lu;	/* the cache holds the reference */
 	return lu;

@@ -294,8 +294,14 @@ int scsi_target_remove_lu(struct scsi_target *t, uint64_t lun)
 	pthread_mutex_unlock(&t->lock);
 	if (!lu)
 		return -ENOENT;
+	atomic_store(&lu->removed, true);
 	scsi_lu_put(lu);
 	return 0;
+}
+
+bool scsi_lu_removed(const struct scsi_lu *lu)
+{
+	return atomic_load(&lu->removed);
 }
 
 struct scsi_lu *scsi_target_get_lu(struct scsi_target *t, uint64_t lun)

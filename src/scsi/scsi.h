@@ -173,6 +173,11 @@ uint64_t scsi_lu_lun(const struct scsi_lu *lu);
 enum scsi_lu_type scsi_lu_type(const struct scsi_lu *lu);
 struct bs *scsi_lu_bs(const struct scsi_lu *lu);
 const char *scsi_lu_serial(const struct scsi_lu *lu);
+/*
+ * True once the LU was removed from its target's LUN table: a transport
+ * that caches LU pointers drops its reference and looks the LUN up again.
+ */
+bool scsi_lu_removed(const struct scsi_lu *lu);
 /* Tasks currently executing on the LU (all nexuses). */
 unsigned scsi_lu_inflight(const struct scsi_lu *lu);
 /*

@@ -91,6 +91,7 @@
 struct scsi_lu {
 	atomic_uint refs;
 	atomic_uint inflight;
+	atomic_bool removed;		/* taken out of its LUN table */
 	enum scsi_lu_type type;
 	uint64_t lun;
 	struct bs *bs;			/* NULL for controllers */

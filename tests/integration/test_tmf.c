@@ -644,3 +644,49 @@ ParameterizedTest(enum ev_kind *kind, tmf, data_out_out_of_sequence,
 	cr_assert_eq(memcmp(rd, a, sizeof(a)), 0);
 	ri_close(&ri);
 }
+
+ParameterizedTestParameters(tmf, lun_removed_under_session)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * A LUN removed with force while a session uses it stops being served at
+ * once (LOGICAL UNIT NOT SUPPORTED), and a new LU added at the same LUN is
+ * the one the session then reaches.
+ */
+ParameterizedTest(enum ev_kind *kind, tmf, lun_removed_under_session,
+		  .fini = srv_down, .timeout = 30)
+{
+	struct core_lun_spec ram = { .type = SCSI_LU_DISK, .backing = "ram",
+				     .size = 8 * MIB };
+	uint8_t a[4 * BLK], rd[4 * BLK], cdb[10];
+	struct ri ri = { .answer_pings = true };
+	struct core_err err = { "" };
+	struct ri_result res;
+	uint32_t itt;
+
+	srv_up(*kind, 1, 1);
+	login(&ri);
+	fill(a, sizeof(a), 31);
+	write_sync(&ri, 8, a, 4);
+	cr_assert_eq(read_sync(&ri, 1, 8, rd, 4), 0);
+
+	cr_assert_eq(core_lun_remove(IQN, 1, true, &err), 0, "%s", err.msg);
+	ri_cdb_rw10(cdb, false, 8, 4);
+	itt = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_R, sizeof(rd), NULL, 0, NULL);
+	cr_assert_eq(ri_wait_cmd(&ri, itt, rd, sizeof(rd), &res, 3000, NULL), 0);
+	cr_assert_eq(res.status, SAM_STAT_CHECK_CONDITION);
+	cr_assert_eq(res.sense_key, 0x05);
+	cr_assert_eq(res.asc, 0x25, "asc 0x%02x", res.asc);
+
+	/* a fresh (zeroed) RAM LU at the same LUN is what the session sees */
+	cr_assert_eq(core_lun_add(IQN, 1, &ram, &err), 0, "%s", err.msg);
+	memset(rd, 0xff, sizeof(rd));
+	cr_assert_eq(read_sync(&ri, 1, 8, rd, 4), 0);
+	for (size_t i = 0; i < sizeof(rd); i++)
+		cr_assert_eq(rd[i], 0, "byte %zu of the new LU is 0x%02x", i, rd[i]);
+	ri_close(&ri);
+}
