@@ -125,6 +125,22 @@ void sbc_submit_io(struct scsi_task *t, void (*finish)(struct bs_io *io))
 		finish(&t->io);
 }
 
+void sbc_submit_chunk(struct scsi_task *t, enum bs_opcode op, uint32_t n,
+		      void (*finish)(struct bs_io *io))
+{
+	struct scsi_lu *lu = t->lu;
+
+	t->iov.iov_base = t->scratch;
+	t->iov.iov_len = n;
+	t->io.op = op;
+	t->io.flags = 0;
+	t->io.iov = &t->iov;
+	t->io.iovcnt = 1;
+	t->io.offset = (t->lba << lu->block_shift) + t->pos;
+	t->io.len = n;
+	sbc_submit_io(t, finish);
+}
+
 static void rw_done(struct bs_io *io)
 {
 	struct scsi_task *t = container_of(io, struct scsi_task, io);

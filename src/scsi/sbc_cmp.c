@@ -219,15 +219,7 @@ static void cmp_read_next(struct scsi_task *t)
 			cmp_end(t);
 		return;
 	}
-	t->iov.iov_base = t->scratch;
-	t->iov.iov_len = n;
-	t->io.op = BS_READ;
-	t->io.flags = 0;
-	t->io.iov = &t->iov;
-	t->io.iovcnt = 1;
-	t->io.offset = (t->lba << lu->block_shift) + t->pos;
-	t->io.len = n;
-	sbc_submit_io(t, cmp_read_done);
+	sbc_submit_chunk(t, BS_READ, n, cmp_read_done);
 }
 
 /* Compares the range with t->buf; then what t->step says. */

@@ -207,15 +207,7 @@ static void ws_write_next(struct scsi_task *t)
 		scsi_task_complete(t);
 		return;
 	}
-	t->iov.iov_base = t->scratch;
-	t->iov.iov_len = n;
-	t->io.op = BS_WRITE;
-	t->io.flags = 0;
-	t->io.iov = &t->iov;
-	t->io.iovcnt = 1;
-	t->io.offset = (t->lba << lu->block_shift) + t->pos;
-	t->io.len = n;
-	sbc_submit_io(t, ws_write_done);
+	sbc_submit_chunk(t, BS_WRITE, n, ws_write_done);
 }
 
 /* Writes the block (zeroes with NDOB) into every block of the range. */

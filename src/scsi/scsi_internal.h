@@ -238,6 +238,9 @@ bool sbc_lba_range_ok(const struct scsi_lu *lu, uint64_t lba, uint64_t n);
 enum sense_reason sbc_errno_reason(int err, bool write);
 /* Submits t->io; @finish runs now if the store completed at once. */
 void sbc_submit_io(struct scsi_task *t, void (*finish)(struct bs_io *io));
+/* Reads or writes @n bytes of t->scratch at byte t->pos of the LBA range. */
+void sbc_submit_chunk(struct scsi_task *t, enum bs_opcode op, uint32_t n,
+		      void (*finish)(struct bs_io *io));
 
 /* sbc_cmp.c */
 enum sense_reason sbc_parse_verify(struct scsi_task *t);
