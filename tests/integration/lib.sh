@@ -100,6 +100,20 @@ it_init() {
     it_log "target=$IT_TARGET event-loop=$IT_EVENT_LOOP tmp=$IT_TMP"
 }
 
+# it_capture CMD...   run CMD (bounded by IT_CAPTURE_TIMEOUT seconds, default
+# 30) and print its output; on a nonzero exit or timeout, fail the test
+# showing the output.
+it_capture() {
+    local out rc=0
+    out=$(timeout -k 5 "${IT_CAPTURE_TIMEOUT:-30}" "$@" 2>&1) || rc=$?
+    if [ $rc != 0 ]; then
+        it_log "FAIL: '$*' exited with status $rc; output:" >&2
+        printf '%s\n' "$out" | sed 's/^/    | /' >&2
+        exit 1
+    fi
+    printf '%s\n' "$out"
+}
+
 # Skip (exit 77) unless all commands exist.
 it_require() {
     local c

@@ -468,3 +468,19 @@ int ri_wait_cmd(struct ri *ri, uint32_t itt, void *buf, uint32_t cap,
 		return -EPROTO;		/* R2T, Reject, ... for this ITT */
 	}
 }
+
+int ri_data_out(struct ri *ri, uint64_t lun, uint32_t itt, uint32_t ttt,
+		uint32_t datasn, uint32_t off, const void *data, uint32_t len)
+{
+	uint8_t b[BHS_LEN] = { 0 };
+
+	b[BHS_OPCODE] = OP_DATA_OUT;
+	b[BHS_FLAGS] = BHS_F;
+	put_be64(b + BHS_LUN, ri_lun(lun));
+	put_be32(b + BHS_ITT, itt);
+	put_be32(b + BHS_TTT, ttt);
+	put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
+	put_be32(b + BHS_DATASN, datasn);
+	put_be32(b + BHS_BUFOFF, off);
+	return ri_send(ri, b, data, len);
+}

@@ -78,6 +78,14 @@ void ri_cdb_rw10(uint8_t cdb[10], bool write, uint32_t lba, uint16_t blocks);
 uint32_t ri_tmf(struct ri *ri, uint8_t function, uint64_t lun, uint32_t rtt,
 		uint32_t refcmdsn);
 
+/*
+ * Sends one final Data-Out for @itt answering the R2T with @ttt (or
+ * RSVD_TAG for unsolicited data): @len bytes at buffer offset @off.
+ * 0 or -errno.
+ */
+int ri_data_out(struct ri *ri, uint64_t lun, uint32_t itt, uint32_t ttt,
+		uint32_t datasn, uint32_t off, const void *data, uint32_t len);
+
 /* Sends an immediate NOP-Out ping with a fresh ITT; returns that ITT. */
 uint32_t ri_ping(struct ri *ri);
 

@@ -57,17 +57,7 @@ status_field() {
         it_fail "cannot parse 'ringtgtadm status --json' output: $out"
 }
 
-# capture CMD...: its output; fail with the output on nonzero exit / timeout
-capture() {
-    local out rc=0
-    out=$(timeout -k 5 60 "$@" 2>&1) || rc=$?
-    if [ $rc != 0 ]; then
-        it_log "FAIL: '$*' exited with status $rc; output:" >&2
-        printf '%s\n' "$out" | sed 's/^/    | /' >&2
-        exit 1
-    fi
-    printf '%s\n' "$out"
-}
+IT_CAPTURE_TIMEOUT=60
 
 # ---------------------------------------------------------------------------
 # daemon launcher with knobs (lib.sh's it_start_daemon has a fixed command
@@ -235,7 +225,7 @@ fi
 kill -HUP "$IT_PID"
 sleep 1
 it_pid_running "$IT_PID" || it_fail "ringtgtd died on SIGHUP"
-out=$(capture iscsi-ls "iscsi://$IT_PORTAL") || exit 1
+out=$(it_capture iscsi-ls "iscsi://$IT_PORTAL") || exit 1
 it_expect_match "iscsi-ls after SIGHUP" "$out" '^Target:'
 it_log "SIGHUP: daemon still running and serving"
 d_stop
@@ -251,7 +241,7 @@ d_start --export "$IT_TMP/disk0"
 n=$(status_field reactors)
 [ "$n" = 1 ] || it_fail "under taskset -c $cpu: status says $n reactors, expected 1"
 it_expect_match "log: 1 reactor" "$(d_log)" "(^|[^0-9])1 reactor on $IT_EVENT_LOOP"
-out=$(capture iscsi-readcapacity16 "iscsi://$IT_PORTAL/$(it_default_iqn "$IT_TMP/disk0")/1") || exit 1
+out=$(it_capture iscsi-readcapacity16 "iscsi://$IT_PORTAL/$(it_default_iqn "$IT_TMP/disk0")/1") || exit 1
 it_log "taskset -c $cpu: 1 reactor"
 d_stop
 d_reset
@@ -274,7 +264,7 @@ it_expect_match "log: fallback to epoll" "$(d_log)" 'using epoll'
 el=$(status_field event_loop)
 [ "$el" = epoll ] || it_fail "RINGTGT_NO_IO_URING=1: status event_loop '$el', expected epoll"
 url="iscsi://$IT_PORTAL/$(it_default_iqn "$IT_TMP/disk0")/1"
-out=$(capture iscsi-readcapacity16 "$url") || exit 1
+out=$(it_capture iscsi-readcapacity16 "$url") || exit 1
 it_expect_match "readcapacity16 under the fallback" "$out" "^Total size:$((64 * 1024 * 1024))\$"
 it_run "rwtest under the epoll fallback" 120 "$IT_RWTEST" --iterations 50 --span-mib 16 "$url"
 it_log "epoll fallback: event loop epoll, I/O ok"
@@ -303,7 +293,7 @@ if python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1",
     D_HOST=::1
     d_start --export "$IT_TMP/disk0"
     it_expect_match "log: listening on [::1]" "$(d_log)" "listening on \\[::1\\]:$IT_PORT"
-    out=$(capture iscsi-ls -s "iscsi://[::1]:$IT_PORT") || exit 1
+    out=$(it_capture iscsi-ls -s "iscsi://[::1]:$IT_PORT") || exit 1
     printf '%s\n' "$out"
     iqn_ere=$(it_default_iqn "$IT_TMP/disk0"); iqn_ere=${iqn_ere//./\\.}
     it_expect_match "iscsi-ls over IPv6" "$out" "^Target:$iqn_ere Portal:\\[::1\\]:$IT_PORT"
@@ -334,12 +324,12 @@ target "$cfg_iqn" {
 EOF
 D_CONFIG="$IT_TMP/good.conf.in"
 d_start
-out=$(capture iscsi-ls -s "iscsi://$IT_PORTAL") || exit 1
+out=$(it_capture iscsi-ls -s "iscsi://$IT_PORTAL") || exit 1
 printf '%s\n' "$out"
 it_expect_match "config target in iscsi-ls" "$out" "^Target:${cfg_iqn//./\\.} Portal:127\\.0\\.0\\.1:$IT_PORT"
 it_expect_match "config LUN 0 controller" "$out" '^Lun:0 +Type:STORAGE_ARRAY_CONTROLLER'
 it_expect_match "config LUN 1 disk" "$out" '^Lun:1 +Type:DIRECT_ACCESS'
-out=$(capture iscsi-readcapacity16 "iscsi://$IT_PORTAL/$cfg_iqn/1") || exit 1
+out=$(it_capture iscsi-readcapacity16 "iscsi://$IT_PORTAL/$cfg_iqn/1") || exit 1
 it_expect_match "config LUN 1 size 64M" "$out" "^Total size:$((64 * 1024 * 1024))\$"
 [ -f "$cfg_img" ] && [ "$(stat -c %s "$cfg_img")" = $((64 * 1024 * 1024)) ] ||
     it_fail "config: $cfg_img was not created with 64 MiB"

@@ -15,20 +15,9 @@ it_start_daemon "$IT_TMP/disk0"
 lun0="iscsi://$IT_PORTAL/$IT_IQN/0"
 lun1="iscsi://$IT_PORTAL/$IT_IQN/1"
 
-# capture CMD output, failing with the output on nonzero exit / timeout
-capture() {
-    local out rc=0
-    out=$(timeout -k 5 30 "$@" 2>&1) || rc=$?
-    if [ $rc != 0 ]; then
-        it_log "FAIL: '$*' exited with status $rc; output:" >&2
-        printf '%s\n' "$out" | sed 's/^/    | /' >&2
-        exit 1
-    fi
-    printf '%s\n' "$out"
-}
 
 # --- discovery (SendTargets) + login + REPORT LUNS -------------------------
-out=$(capture iscsi-ls -s "iscsi://$IT_PORTAL") || exit 1
+out=$(it_capture iscsi-ls -s "iscsi://$IT_PORTAL") || exit 1
 printf '%s\n' "$out"
 ere_iqn=${IT_IQN//./\\.}
 it_expect_match "iscsi-ls target/portal" "$out" "^Target:$ere_iqn Portal:127\\.0\\.0\\.1:$IT_PORT(,[0-9]+)?\$"
@@ -38,34 +27,34 @@ ntargets=$(grep -c '^Target:' <<<"$out" || true)
 [ "$ntargets" = 1 ] || it_fail "iscsi-ls listed $ntargets targets, expected exactly 1"
 
 # --- standard INQUIRY ---------------------------------------------------------
-out=$(capture iscsi-inq "$lun1") || exit 1
+out=$(it_capture iscsi-inq "$lun1") || exit 1
 printf '%s\n' "$out" | head -n 3
 it_expect_match "INQUIRY LUN 1 qualifier" "$out" '^Peripheral Qualifier:CONNECTED$'
 it_expect_match "INQUIRY LUN 1 device type 0" "$out" '^Peripheral Device Type:DIRECT_ACCESS$'
 it_expect_match "INQUIRY LUN 1 vendor" "$out" '^Vendor:.*[^ ]'
 it_expect_match "INQUIRY LUN 1 product" "$out" '^Product:.*[^ ]'
 
-out=$(capture iscsi-inq "$lun0") || exit 1
+out=$(it_capture iscsi-inq "$lun0") || exit 1
 it_expect_match "INQUIRY LUN 0 device type 0x0c" "$out" '^Peripheral Device Type:STORAGE_ARRAY_CONTROLLER$'
 
 # --- VPD pages.  NB: iscsi-inq parses -c with atoi(), so "0x80" would
 # silently mean page 0; the page codes must be given in decimal. -------------
-out=$(capture iscsi-inq -e 1 -c 0 "$lun1") || exit 1
+out=$(it_capture iscsi-inq -e 1 -c 0 "$lun1") || exit 1
 it_expect_match "VPD 0x00 lists 0x80" "$out" '^Page:0x80 '
 it_expect_match "VPD 0x00 lists 0x83" "$out" '^Page:0x83 '
 
-out=$(capture iscsi-inq -e 1 -c 128 "$lun1") || exit 1
+out=$(it_capture iscsi-inq -e 1 -c 128 "$lun1") || exit 1
 printf '%s\n' "$out"
 it_expect_match "VPD 0x80 unit serial number" "$out" '^Unit Serial Number:\[ *[^] ][^]]*\]$'
 
-out=$(capture iscsi-inq -e 1 -c 131 "$lun1") || exit 1
+out=$(it_capture iscsi-inq -e 1 -c 131 "$lun1") || exit 1
 printf '%s\n' "$out" | head -n 12
 it_expect_match "VPD 0x83 page code" "$out" '^Page Code:\(0x83\) DEVICE_IDENTIFICATION'
 it_expect_match "VPD 0x83 has a designator" "$out" '^DEVICE DESIGNATOR #0'
 it_expect_match "VPD 0x83 has a logical-unit designator" "$out" '^Association:\(0\) LOGICAL_UNIT'
 
 # --- READ CAPACITY(16) --------------------------------------------------------
-out=$(capture iscsi-readcapacity16 "$lun1") || exit 1
+out=$(it_capture iscsi-readcapacity16 "$lun1") || exit 1
 printf '%s\n' "$out"
 last_lba=$(sed -n 's/^RETURNED LOGICAL BLOCK ADDRESS:\([0-9]*\)$/\1/p' <<<"$out")
 bs=$(sed -n 's/^LOGICAL BLOCK LENGTH IN BYTES:\([0-9]*\)$/\1/p' <<<"$out")

@@ -70,16 +70,6 @@ adm_rc() {
     it_log "ringtgtadm $*: exit $ADM_RC: $(head -n 1 <<<"$ADM_OUT")"
 }
 
-capture() {
-    local out rc=0
-    out=$(timeout -k 5 30 "$@" 2>&1) || rc=$?
-    if [ $rc != 0 ]; then
-        it_log "FAIL: '$*' exited with status $rc; output:" >&2
-        printf '%s\n' "$out" | sed 's/^/    | /' >&2
-        exit 1
-    fi
-    printf '%s\n' "$out"
-}
 
 # json_check PYTHON-EXPR ARGS...: evaluate with j = parsed ADM_OUT,
 # a = sys.argv[1:]; fail unless true
@@ -127,7 +117,7 @@ adm_ok acl add "$NEW" ALL
 [ -f "$vol" ] && [ "$(stat -c %s "$vol")" = $((32 << 20)) ] ||
     it_fail "lun add --create --size 32M did not create $vol with 32 MiB"
 
-out=$(capture iscsi-ls -s "iscsi://$IT_PORTAL") || exit 1
+out=$(it_capture iscsi-ls -s "iscsi://$IT_PORTAL") || exit 1
 printf '%s\n' "$out"
 it_expect_match "iscsi-ls: new target" "$out" "^Target:$(ere "$NEW") Portal:127\\.0\\.0\\.1:$IT_PORT"
 it_expect_match "iscsi-ls: export target still there" "$out" "^Target:$(ere "$IT_IQN") "
@@ -135,7 +125,7 @@ it_expect_match "iscsi-ls: export target still there" "$out" "^Target:$(ere "$IT
 new_luns=$(awk -v t="Target:$NEW " 'index($0, "Target:") == 1 { on = (index($0, t) == 1) } on && /^Lun:/' <<<"$out")
 it_expect_match "iscsi-ls: LUN 0 controller on the new target" "$new_luns" '^Lun:0 +Type:STORAGE_ARRAY_CONTROLLER'
 it_expect_match "iscsi-ls: LUN 1 disk on the new target" "$new_luns" '^Lun:1 +Type:DIRECT_ACCESS'
-out=$(capture iscsi-readcapacity16 "iscsi://$IT_PORTAL/$NEW/1") || exit 1
+out=$(it_capture iscsi-readcapacity16 "iscsi://$IT_PORTAL/$NEW/1") || exit 1
 it_expect_match "new LUN 1 is 32 MiB" "$out" "^Total size:$((32 << 20))\$"
 it_log "new target $NEW visible with LUN 1 of 32 MiB"
 
@@ -175,7 +165,7 @@ acl_url="iscsi://$IT_PORTAL/$ACL/1"
 # expect_acl DESC VISIBLE(0/1) INQ_OK(0/1)
 expect_acl() {
     local desc=$1 visible=$2 inq_ok=$3 out rc=0
-    out=$(capture iscsi-ls -s "iscsi://$IT_PORTAL") || exit 1
+    out=$(it_capture iscsi-ls -s "iscsi://$IT_PORTAL") || exit 1
     # the other targets are listed in any case (the check can tell)
     it_expect_match "$desc: iscsi-ls lists $NEW" "$out" "^Target:$(ere "$NEW") "
     if grep -Eq "^Target:$(ere "$ACL") " <<<"$out"; then
@@ -251,7 +241,7 @@ BG_PIDS=()
 adm_ok target list --json
 json_check 'not [t for t in j if t["iqn"] == a[0]]' "$NEW"
 it_log "target remove --force closed the session (client ended after $((SECONDS - t0)) s)"
-out=$(capture iscsi-ls -s "iscsi://$IT_PORTAL") || exit 1
+out=$(it_capture iscsi-ls -s "iscsi://$IT_PORTAL") || exit 1
 if grep -q "$(ere "$NEW")" <<<"$out"; then it_fail "removed target still in SendTargets"; fi
 
 # ===========================================================================
@@ -280,5 +270,5 @@ it_expect_match "no daemon message (RINGTGT_SOCKET)" "$out" 'nothing-here\.sock.
 
 # the daemon is still fine and still serves the export
 it_pid_running "$IT_PID" || it_fail "daemon died"
-out=$(capture iscsi-readcapacity16 "$IT_URL") || exit 1
+out=$(it_capture iscsi-readcapacity16 "$IT_URL") || exit 1
 it_expect_match "export still served" "$out" "^Total size:$((64 << 20))\$"

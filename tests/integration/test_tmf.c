@@ -530,6 +530,35 @@ ParameterizedTest(enum ev_kind *kind, tmf, unsupported_cdb, .fini = srv_down,
 	ri_close(&ri);
 }
 
+/* What a WRITE waiting for solicited data was asked for. */
+struct r2t_seen {
+	uint32_t itt, cmdsn, ttt, off, len;
+};
+
+/*
+ * Sends a WRITE(10) of 16 blocks at @lba on LUN 1 from @data, with the
+ * first block as immediate data (F set, so the rest comes by R2T), and
+ * reads back the R2T.
+ */
+static struct r2t_seen write_awaiting_r2t(struct ri *ri, uint32_t lba,
+					  const uint8_t *data)
+{
+	struct r2t_seen w;
+	struct ri_pdu p;
+	uint8_t cdb[10];
+
+	ri_cdb_rw10(cdb, true, lba, 16);
+	w.itt = ri_scsi_cmd(ri, 1, cdb, 10, CMD_W, 16 * BLK, data, BLK,
+			    &w.cmdsn);
+	cr_assert_eq(ri_recv(ri, &p, 3000), 0);
+	cr_assert_eq(p.opcode, OP_R2T, "got %s", pdu_opcode_name(p.opcode));
+	w.ttt = get_be32(p.bhs + BHS_TTT);
+	w.off = get_be32(p.bhs + BHS_BUFOFF);
+	w.len = get_be32(p.bhs + BHS_RESID);
+	cr_assert_eq(p.itt, w.itt);
+	return w;
+}
+
 ParameterizedTestParameters(tmf, abort_task_awaiting_data)
 {
 	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
@@ -543,10 +572,10 @@ ParameterizedTestParameters(tmf, abort_task_awaiting_data)
 ParameterizedTest(enum ev_kind *kind, tmf, abort_task_awaiting_data,
 		  .fini = srv_down, .timeout = 60)
 {
-	uint8_t a[16 * BLK], cdb[10], rd[16 * BLK], out[BHS_LEN] = { 0 };
-	struct ri_pdu p;
+	uint8_t a[16 * BLK], rd[16 * BLK];
+	struct r2t_seen w;
 	struct ri ri;
-	uint32_t x, xsn, tmf, ttt, off, len;
+	uint32_t tmf;
 
 	srv_up(*kind, 1, 1);
 	login(&ri);
@@ -554,32 +583,18 @@ ParameterizedTest(enum ev_kind *kind, tmf, abort_task_awaiting_data,
 	write_sync(&ri, 256, a, 16);
 
 	/* 8 KiB write, first 512 bytes immediate, F set: the rest by R2T */
-	ri_cdb_rw10(cdb, true, 256, 16);
 	memset(rd, 0xee, sizeof(rd));
-	x = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_W, sizeof(rd), rd, BLK, &xsn);
-	cr_assert_eq(ri_recv(&ri, &p, 3000), 0);
-	cr_assert_eq(p.opcode, OP_R2T, "got %s", pdu_opcode_name(p.opcode));
-	cr_assert_eq(p.itt, x);
-	ttt = get_be32(p.bhs + BHS_TTT);
-	off = get_be32(p.bhs + BHS_BUFOFF);
-	len = get_be32(p.bhs + BHS_RESID);
-	cr_assert_eq(off, (uint32_t)BLK);
-	cr_assert_eq(len, sizeof(rd) - BLK);
+	w = write_awaiting_r2t(&ri, 256, rd);
+	cr_assert_eq(w.off, (uint32_t)BLK);
+	cr_assert_eq(w.len, sizeof(rd) - BLK);
 
-	tmf = ri_tmf(&ri, TMF_ABORT_TASK, 1, x, xsn);
-	cr_assert_eq(tmf_response(&ri, tmf, &x, 1), TMF_RSP_COMPLETE);
+	tmf = ri_tmf(&ri, TMF_ABORT_TASK, 1, w.itt, w.cmdsn);
+	cr_assert_eq(tmf_response(&ri, tmf, &w.itt, 1), TMF_RSP_COMPLETE);
 
 	/* the solicited data, now for a task that no longer exists */
-	out[BHS_OPCODE] = OP_DATA_OUT;
-	out[BHS_FLAGS] = BHS_F;
-	put_be64(out + BHS_LUN, ri_lun(1));
-	put_be32(out + BHS_ITT, x);
-	put_be32(out + BHS_TTT, ttt);
-	put_be32(out + BHS_EXPSTATSN, ri.expstatsn);
-	put_be32(out + BHS_DATASN, 0);
-	put_be32(out + BHS_BUFOFF, off);
-	cr_assert_eq(ri_send(&ri, out, rd + off, len), 0);
-	sync_no_response(&ri, &x, 1, 200);
+	cr_assert_eq(ri_data_out(&ri, 1, w.itt, w.ttt, 0, w.off, rd + w.off,
+				 w.len), 0);
+	sync_no_response(&ri, &w.itt, 1, 200);
 
 	/* nothing of the aborted write reached the store */
 	memset(rd, 0, sizeof(rd));
@@ -603,36 +618,22 @@ ParameterizedTestParameters(tmf, data_out_out_of_sequence)
 ParameterizedTest(enum ev_kind *kind, tmf, data_out_out_of_sequence,
 		  .fini = srv_down, .timeout = 30)
 {
-	uint8_t a[16 * BLK], rd[16 * BLK], cdb[10], out[BHS_LEN] = { 0 };
+	uint8_t a[16 * BLK], rd[16 * BLK];
 	struct ri ri = { .answer_pings = true };
 	struct ri_result res;
-	struct ri_pdu p;
-	uint32_t x, xsn, ttt, off, len;
+	struct r2t_seen w;
 
 	srv_up(*kind, 1, 1);
 	login(&ri);
 	fill(a, sizeof(a), 23);
 	write_sync(&ri, 512, a, 16);
 
-	ri_cdb_rw10(cdb, true, 512, 16);
 	memset(rd, 0x5a, sizeof(rd));
-	x = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_W, sizeof(rd), rd, BLK, &xsn);
-	cr_assert_eq(ri_recv(&ri, &p, 3000), 0);
-	cr_assert_eq(p.opcode, OP_R2T, "got %s", pdu_opcode_name(p.opcode));
-	ttt = get_be32(p.bhs + BHS_TTT);
-	off = get_be32(p.bhs + BHS_BUFOFF);
-	len = get_be32(p.bhs + BHS_RESID);
-
-	out[BHS_OPCODE] = OP_DATA_OUT;
-	out[BHS_FLAGS] = BHS_F;
-	put_be64(out + BHS_LUN, ri_lun(1));
-	put_be32(out + BHS_ITT, x);
-	put_be32(out + BHS_TTT, ttt);
-	put_be32(out + BHS_EXPSTATSN, ri.expstatsn);
-	put_be32(out + BHS_DATASN, 27);		/* must be 0 */
-	put_be32(out + BHS_BUFOFF, off);
-	cr_assert_eq(ri_send(&ri, out, rd + off, len), 0);
-	cr_assert_eq(ri_wait_cmd(&ri, x, NULL, 0, &res, 3000, NULL), 0);
+	w = write_awaiting_r2t(&ri, 512, rd);
+	/* DataSN 27 where it must be 0 */
+	cr_assert_eq(ri_data_out(&ri, 1, w.itt, w.ttt, 27, w.off, rd + w.off,
+				 w.len), 0);
+	cr_assert_eq(ri_wait_cmd(&ri, w.itt, NULL, 0, &res, 3000, NULL), 0);
 	cr_assert_eq(res.status, SAM_STAT_CHECK_CONDITION);
 	cr_assert_eq(res.sense_key, 0x0b);
 	cr_assert_eq(res.asc, 0x4b);
