@@ -61,7 +61,10 @@ static void usage(FILE *f)
 "      --nop-interval SECS    idle time before a NOP-In ping (0: off)\n"
 "      --nop-timeout SECS     time to wait for the ping's answer\n"
 "  -h, --help                 this text\n"
-"  -V, --version              the version\n",
+"  -V, --version              the version\n"
+"\n"
+"Environment: RINGTGT_NO_IO_URING=1 acts as if the kernel had no io_uring\n"
+"(the automatic epoll fallback, for testing).\n",
 		CONFIG_DEFAULT_PATH, CTL_DEFAULT_PATH);
 }
 

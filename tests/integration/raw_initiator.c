@@ -266,12 +266,34 @@ static int login_step(struct ri *ri, uint8_t flags, const char *kv,
 	return 0;
 }
 
+/*
+ * One login request with T set from stage @csg to @nsg; returns the login
+ * status (0 = success), -EPROTO when the response does not make that
+ * transition, or -errno.
+ */
+static int login_stage(struct ri *ri, int csg, int nsg, const char *kv,
+		       size_t n, struct ri_pdu *rsp)
+{
+	int rc = login_step(ri, (uint8_t)(LOGIN_T | (csg << 2) | nsg), kv, n, rsp);
+	int status;
+
+	if (rc)
+		return rc;
+	status = get_be16(rsp->bhs + BHS_DATASN);
+	if (status)
+		return status;
+	if (!(rsp->bhs[BHS_FLAGS] & LOGIN_T) ||
+	    (rsp->bhs[BHS_FLAGS] & 0x0f) != ((csg << 2) | nsg))
+		return -EPROTO;
+	return 0;
+}
+
 int ri_login(struct ri *ri, const char *target, const char *initiator)
 {
 	char kv[1024];
 	size_t n = 0;
 	struct ri_pdu rsp;
-	int rc, status;
+	int rc;
 	char val[64];
 
 	ri->cmdsn = 1;
@@ -280,15 +302,9 @@ int ri_login(struct ri *ri, const char *target, const char *initiator)
 	n = kv_put(kv, n, "TargetName", target);
 	n = kv_put(kv, n, "SessionType", "Normal");
 	n = kv_put(kv, n, "AuthMethod", "None");
-	rc = login_step(ri, LOGIN_T | (0 << 2) | 1, kv, n, &rsp);
+	rc = login_stage(ri, 0, 1, kv, n, &rsp);
 	if (rc)
 		return rc;
-	status = get_be16(rsp.bhs + BHS_DATASN);
-	if (status)
-		return status;
-	if (!(rsp.bhs[BHS_FLAGS] & LOGIN_T) ||
-	    (rsp.bhs[BHS_FLAGS] & 0x0f) != ((0 << 2) | 1))
-		return -EPROTO;
 	if (!kv_find(rsp.data, rsp.dsl, "AuthMethod", val, sizeof(val)) ||
 	    strcmp(val, "None") != 0)
 		return -EPROTO;
@@ -305,15 +321,9 @@ int ri_login(struct ri *ri, const char *target, const char *initiator)
 	n = kv_put(kv, n, "FirstBurstLength", "65536");
 	n = kv_put(kv, n, "ErrorRecoveryLevel", "0");
 	n = kv_put(kv, n, "MaxConnections", "1");
-	rc = login_step(ri, LOGIN_T | (1 << 2) | 3, kv, n, &rsp);
+	rc = login_stage(ri, 1, 3, kv, n, &rsp);
 	if (rc)
 		return rc;
-	status = get_be16(rsp.bhs + BHS_DATASN);
-	if (status)
-		return status;
-	if (!(rsp.bhs[BHS_FLAGS] & LOGIN_T) ||
-	    (rsp.bhs[BHS_FLAGS] & 0x0f) != ((1 << 2) | 3))
-		return -EPROTO;
 	ri->tsih = get_be16(rsp.bhs + BHS_TSIH);
 	if (!ri->tsih)
 		return -EPROTO;
