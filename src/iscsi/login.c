@@ -289,13 +289,6 @@ void login_handle(struct iscsi_conn *c, const struct bhs *h,
 		login_fail(c, h, LOGIN_INITIATOR_ERROR, "unexpected stage");
 		return;
 	}
-	if (csg == STAGE_OPERATIONAL && l->stage == STAGE_SECURITY &&
-	    !l->security_done && l->negot.auth_method[0] == '\0' &&
-	    l->first_done && l->negot.seen) {
-		/* went on without finishing the security stage */
-		login_fail(c, h, LOGIN_INITIATOR_ERROR, "security stage skipped");
-		return;
-	}
 	l->stage = csg;
 	if (h->itt != l->itt || get_be16(h->raw + BHS_TTT) != l->cid) {
 		login_fail(c, h, LOGIN_INITIATOR_ERROR, "ITT or CID changed");

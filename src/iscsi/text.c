@@ -241,7 +241,6 @@ static bool parse_num(const char *v, uint32_t min, uint32_t max, uint32_t *out)
 /* Picks the first of the offered values that @supported accepts. */
 static const char *pick_list(const char *offer, const char *const *supported)
 {
-	static _Thread_local char chosen[32];
 	const char *p = offer;
 
 	while (*p) {
@@ -249,11 +248,8 @@ static const char *pick_list(const char *offer, const char *const *supported)
 
 		for (int i = 0; supported[i]; i++)
 			if (strlen(supported[i]) == n &&
-			    strncmp(p, supported[i], n) == 0) {
-				snprintf(chosen, sizeof(chosen), "%s",
-					 supported[i]);
-				return chosen;
-			}
+			    strncmp(p, supported[i], n) == 0)
+				return supported[i];
 		p += n;
 		if (*p == ',')
 			p++;
