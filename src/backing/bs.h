@@ -12,6 +12,9 @@
  *   submit  required; starts @io. Returns BS_QUEUED when io->done will be
  *           called later on io->r's thread, or BS_DONE when the request
  *           finished at once (io->result set, io->done NOT called).
+ *           A READ or WRITE may move fewer bytes than asked (result
+ *           < len, 0 past the end of a file that shrank): the caller
+ *           resumes it or fails the command; it never counts as done.
  *           Ops a store does not support finish with -EOPNOTSUPP.
  *   lba_status  optional (NULL: every byte is mapped). Synchronous and
  *           cheap (a few syscalls, never waits for the medium), so it is
@@ -57,6 +60,7 @@ struct bs_io {
 	int result;		/* bytes done or -errno */
 	void (*done)(struct bs_io *io);
 	struct ev_op ev;	/* for the store's own use */
+	struct ev_post post;	/* for the store's own use (cross-thread) */
 	struct bs *bs;		/* set by bs_submit() */
 };
 
@@ -134,5 +138,18 @@ void bs_ram_hold(struct bs *bs, bool hold);
 int bs_ram_release(struct bs *bs);
 /* Number of requests currently held. */
 int bs_ram_held(struct bs *bs);
+
+/*
+ * Test hook of the RAM store: the next @count READs (@reads) and/or
+ * WRITEs (@writes) fail with -@err, or, when @err is 0, move only the
+ * first @short_len bytes and return that count (a short transfer).
+ */
+struct bs_ram_fault {
+	int count;
+	bool reads, writes;
+	int err;
+	uint32_t short_len;
+};
+void bs_ram_fault(struct bs *bs, const struct bs_ram_fault *f);
 
 #endif

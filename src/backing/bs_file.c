@@ -216,12 +216,8 @@ static int file_rw_sync(struct file_store *f, struct bs_io *io)
 					continue;
 				return -errno;
 			}
-			if (r == 0) {
-				if (write)
-					return -EIO;
-				memset(p, 0, n);	/* past EOF of a file */
-				r = (ssize_t)n;
-			}
+			if (r == 0)	/* past EOF: the file shrank under us */
+				return (int)(io->len - left);
 			p += r;
 			off += (uint64_t)r;
 			n -= (size_t)r;
@@ -229,7 +225,7 @@ static int file_rw_sync(struct file_store *f, struct bs_io *io)
 		}
 	}
 	if (left)
-		return -EINVAL;
+		return (int)(io->len - left);	/* iovecs shorter than len */
 	if (write && (io->flags & BS_IO_FUA) &&
 	    fdatasync(f->fd) < 0)
 		return -errno;

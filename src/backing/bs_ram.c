@@ -11,6 +11,7 @@
  * tests call release from their own thread.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -27,6 +28,8 @@ struct ram_store {
 	struct bs_io **held;
 	int nheld;
 	int held_cap;
+	struct bs_ram_fault fault;	/* under lock; count 0: none */
+	atomic_int fault_count;		/* cheap check of fault.count */
 };
 
 static int ram_open(struct bs *bs, const char *path,
@@ -85,12 +88,60 @@ static int ram_copy(struct ram_store *ram, struct bs_io *io, bool write)
 	return (int)io->len;
 }
 
+#define NO_FAULT INT_MIN
+
+/* An injected fault for @io: -errno, a short count, or NO_FAULT. */
+static int ram_fault(struct ram_store *ram, struct bs_io *io)
+{
+	int rc = NO_FAULT;
+
+	if (io->op != BS_READ && io->op != BS_WRITE)
+		return NO_FAULT;
+	pthread_mutex_lock(&ram->lock);
+	if (ram->fault.count > 0 &&
+	    (io->op == BS_READ ? ram->fault.reads : ram->fault.writes)) {
+		ram->fault.count--;
+		atomic_store(&ram->fault_count, ram->fault.count);
+		rc = ram->fault.err ? -ram->fault.err : 0;
+	}
+	pthread_mutex_unlock(&ram->lock);
+	if (rc == 0) {
+		/* a short transfer: the first short_len bytes only */
+		struct iovec one = { io->iov[0].iov_base,
+				     MIN((uint64_t)ram->fault.short_len,
+					 MIN(io->len, io->iov[0].iov_len)) };
+		if (io->op == BS_WRITE)
+			memcpy(ram->mem + io->offset, one.iov_base, one.iov_len);
+		else
+			memcpy(one.iov_base, ram->mem + io->offset, one.iov_len);
+		return (int)one.iov_len;
+	}
+	return rc;
+}
+
+void bs_ram_fault(struct bs *bs, const struct bs_ram_fault *f)
+{
+	struct ram_store *ram = bs->priv;
+
+	pthread_mutex_lock(&ram->lock);
+	ram->fault = *f;
+	atomic_store(&ram->fault_count, f->count);
+	pthread_mutex_unlock(&ram->lock);
+}
+
 static int ram_exec(struct bs *bs, struct bs_io *io)
 {
 	struct ram_store *ram = bs->priv;
 
 	if (io->offset > bs->size || io->len > bs->size - io->offset)
 		return -EINVAL;
+	if (unlikely(atomic_load_explicit(&ram->fault_count,
+					  memory_order_relaxed) > 0)) {
+		int rc = ram_fault(ram, io);
+
+		if (rc != NO_FAULT)
+			return rc;
+	}
 	switch (io->op) {
 	case BS_READ:
 		return ram_copy(ram, io, false);
@@ -149,9 +200,9 @@ void bs_ram_hold(struct bs *bs, bool hold)
 	pthread_mutex_unlock(&ram->lock);
 }
 
-static void ram_complete(void *arg)
+static void ram_complete(struct ev_post *p)
 {
-	struct bs_io *io = arg;
+	struct bs_io *io = container_of(p, struct bs_io, post);
 
 	io->done(io);
 }
@@ -174,10 +225,11 @@ int bs_ram_release(struct bs *bs)
 
 		io->result = ram_exec(bs, io);
 		/* Completions run on the submitting reactor's thread. */
-		if (io->r && reactor_post(io->r, ram_complete, io) == 0)
+		if (io->r) {
+			io->post.fn = ram_complete;
+			reactor_post_node(io->r, &io->post);
 			continue;
-		if (io->r)
-			log_err("bs_ram: cannot post completion; completing inline");
+		}
 		io->done(io);
 	}
 	free(list);

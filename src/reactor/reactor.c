@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/base.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "reactor_internal.h"
 
@@ -55,17 +57,27 @@ err_free:
 	return NULL;
 }
 
+static void post_msg_run(struct ev_post *p)
+{
+	struct post_msg *m = container_of(p, struct post_msg, node);
+
+	m->fn(m->arg);
+	free(m);
+}
+
 void reactor_free(struct reactor *r)
 {
-	struct post_msg *m, *next;
+	struct ev_post *p, *next;
 
 	if (!r)
 		return;
 	r->be->fini(r);
 	close(r->wake_fd);
-	for (m = r->post_head; m; m = next) {
-		next = m->next;
-		free(m);
+	/* messages never run: free reactor_post()'s own, leave embedded ones */
+	for (p = r->post_head; p; p = next) {
+		next = p->next;
+		if (p->fn == post_msg_run)
+			free(container_of(p, struct post_msg, node));
 	}
 	pthread_mutex_destroy(&r->post_lock);
 	free(r);
@@ -111,38 +123,44 @@ void reactor_stop(struct reactor *r)
 	reactor_wake(r);
 }
 
-int reactor_post(struct reactor *r, void (*fn)(void *arg), void *arg)
+void reactor_post_node(struct reactor *r, struct ev_post *p)
 {
-	struct post_msg *m = malloc(sizeof(*m));
-
-	if (!m)
-		return -ENOMEM;
-	m->next = NULL;
-	m->fn = fn;
-	m->arg = arg;
+	p->next = NULL;
 	pthread_mutex_lock(&r->post_lock);
-	*r->post_tail = m;
-	r->post_tail = &m->next;
+	*r->post_tail = p;
+	r->post_tail = &p->next;
 	pthread_mutex_unlock(&r->post_lock);
 	if (!atomic_exchange(&r->post_pending, true))
 		reactor_wake(r);
+}
+
+int reactor_post(struct reactor *r, void (*fn)(void *arg), void *arg)
+{
+	struct post_msg *m = fault_hit(FAULT_POST_ALLOC) ? NULL
+							 : malloc(sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	m->node.fn = post_msg_run;
+	m->fn = fn;
+	m->arg = arg;
+	reactor_post_node(r, &m->node);
 	return 0;
 }
 
 void reactor_drain_posts(struct reactor *r)
 {
-	struct post_msg *m, *next;
+	struct ev_post *p, *next;
 
 	atomic_store(&r->post_pending, false);
 	pthread_mutex_lock(&r->post_lock);
-	m = r->post_head;
+	p = r->post_head;
 	r->post_head = NULL;
 	r->post_tail = &r->post_head;
 	pthread_mutex_unlock(&r->post_lock);
-	for (; m; m = next) {
-		next = m->next;
-		m->fn(m->arg);
-		free(m);
+	for (; p; p = next) {
+		next = p->next;	/* fn may free or repost the node */
+		p->fn(p);
 	}
 }
 

@@ -13,8 +13,8 @@
  * table of function pointers (struct ev_backend in reactor_internal.h).
  *
  * Socket operations complete once with whatever the kernel gave (a short
- * send or recv is the caller's to continue). File operations complete
- * with the full count or an error.
+ * send or recv is the caller's to continue). File reads and writes may
+ * complete short too (0 at end of file); callers resume or fail them.
  */
 #ifndef RINGTGT_REACTOR_H
 #define RINGTGT_REACTOR_H
@@ -55,6 +55,19 @@ void reactor_stop(struct reactor *r);
  * This is how other threads (acceptor, control) hand work to a reactor.
  */
 int reactor_post(struct reactor *r, void (*fn)(void *arg), void *arg);
+
+/*
+ * A post that cannot fail: the caller embeds the node in its own object
+ * and sets fn; @r runs p->fn(p) on its thread soon. The node must stay
+ * valid until fn runs and may not be posted again before that. For the
+ * paths where a lost message would lose a completion (task management
+ * fan-out, cross-reactor completions).
+ */
+struct ev_post {
+	struct ev_post *next;
+	void (*fn)(struct ev_post *p);
+};
+void reactor_post_node(struct reactor *r, struct ev_post *p);
 
 /* Calls fn(arg) about once per second on the loop thread (timeouts, NOPs). */
 void reactor_set_tick(struct reactor *r, void (*fn)(void *arg), void *arg);

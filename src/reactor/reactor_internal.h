@@ -31,8 +31,9 @@ struct ev_backend {
 			      uint64_t off, uint64_t len, struct ev_op *op);
 };
 
+/* reactor_post()'s message: a node carrying fn(arg), freed after it ran. */
 struct post_msg {
-	struct post_msg *next;
+	struct ev_post node;
 	void (*fn)(void *arg);
 	void *arg;
 };
@@ -49,7 +50,7 @@ struct reactor {
 
 	/* Cross-thread queue: producers lock, the loop swaps the list out. */
 	pthread_mutex_t post_lock;
-	struct post_msg *post_head, **post_tail;
+	struct ev_post *post_head, **post_tail;
 	atomic_bool post_pending;
 	int wake_fd;			/* eventfd */
 	struct ev_op wake_op;		/* io_uring: the pending eventfd read */

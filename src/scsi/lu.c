@@ -117,7 +117,9 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 		goto err;
 	}
 	atomic_init(&lu->refs, 1);
-	atomic_init(&lu->inflight, 0);
+	atomic_init(&lu->aborted_inflight, 0);
+	atomic_init(&lu->stalled, false);
+	lu->tas = cfg->tas;
 	lu->ua_base = ua_next();
 	atomic_init(&lu->ua_gen, lu->ua_base);
 	pthread_mutex_init(&lu->caw_lock, NULL);
@@ -213,9 +215,27 @@ const char *scsi_lu_serial(const struct scsi_lu *lu)
 	return lu->serial;
 }
 
-unsigned scsi_lu_inflight(const struct scsi_lu *lu)
+bool scsi_lu_tas(const struct scsi_lu *lu)
 {
-	return atomic_load_explicit(&lu->inflight, memory_order_relaxed);
+	return lu->tas;
+}
+
+unsigned scsi_lu_aborted_inflight(const struct scsi_lu *lu)
+{
+	return atomic_load(&lu->aborted_inflight);
+}
+
+void scsi_lu_stall(struct scsi_lu *lu)
+{
+	atomic_store(&lu->stalled, true);
+	/* the last aborted I/O may have finished meanwhile: see scsi.c */
+	if (atomic_load(&lu->aborted_inflight) == 0)
+		atomic_store(&lu->stalled, false);
+}
+
+bool scsi_lu_stalled(const struct scsi_lu *lu)
+{
+	return atomic_load_explicit(&lu->stalled, memory_order_relaxed);
 }
 
 void scsi_lu_reset(struct scsi_lu *lu)

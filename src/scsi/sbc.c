@@ -117,12 +117,58 @@ enum sense_reason sbc_errno_reason(int err, bool write)
 	}
 }
 
+/*
+ * Completion of every store request of the SBC commands. A read or write
+ * that moved fewer bytes than asked is resumed for the rest (the kernel
+ * may return short counts: signals, a file shrunk under us, ENOSPC
+ * reached mid-way); one that moved nothing fails with EIO, so a command
+ * is never GOOD for data that did not move and a Data-In never carries
+ * bytes the store did not produce. The caller's callback then sees the
+ * request as submitted, with result = the full length or -errno.
+ */
+static void sbc_io_done(struct bs_io *io)
+{
+	struct scsi_task *t = container_of(io, struct scsi_task, io);
+	bool rw = io->op == BS_READ || io->op == BS_WRITE;
+
+	if (rw && io->result >= 0 && (uint64_t)io->result < io->len) {
+		if (io->result == 0) {
+			io->result = -EIO;
+		} else {
+			uint64_t n = (uint64_t)io->result;
+
+			t->io_moved += n;
+			t->iov.iov_base = (uint8_t *)t->iov.iov_base + n;
+			t->iov.iov_len -= n;
+			io->offset += n;
+			io->len -= n;
+			if (bs_submit(t->lu->bs, io) == BS_DONE)
+				sbc_io_done(io);
+			return;
+		}
+	}
+	if (rw) {
+		if (io->result >= 0)
+			io->result = (int)(t->io_moved + (uint64_t)io->result);
+		t->iov.iov_base = t->io_base0;
+		t->iov.iov_len = t->io_len0;
+		io->offset = t->io_off0;
+		io->len = t->io_len0;
+	}
+	t->io_finish(io);
+}
+
 void sbc_submit_io(struct scsi_task *t, void (*finish)(struct bs_io *io))
 {
 	t->io.r = t->r;
-	t->io.done = finish;
+	t->io.done = sbc_io_done;
+	t->io_finish = finish;
+	t->io_off0 = t->io.offset;
+	t->io_len0 = t->io.len;
+	t->io_base0 = t->iov.iov_base;
+	t->io_moved = 0;
 	if (bs_submit(t->lu->bs, &t->io) == BS_DONE)
-		finish(&t->io);
+		sbc_io_done(&t->io);
 }
 
 void sbc_submit_chunk(struct scsi_task *t, enum bs_opcode op, uint32_t n,

@@ -76,9 +76,9 @@ static void decode_range(const struct scsi_task *t, uint64_t *lba,
 
 static void cmp_start(struct scsi_task *t);
 
-static void caw_resume(void *arg)
+static void caw_resume(struct ev_post *p)
 {
-	cmp_start(arg);
+	cmp_start(container_of(p, struct scsi_task, post));
 }
 
 /* Takes the LU's CAW slot for @t; false: @t was queued behind another. */
@@ -125,12 +125,12 @@ static struct scsi_task *caw_release(struct scsi_lu *lu)
 /* Runs @next, which now owns the slot, on its own reactor thread. */
 static void caw_wake(struct scsi_task *next)
 {
-	if (next->r && reactor_post(next->r, caw_resume, next) == 0)
+	if (!next->r) {
+		cmp_start(next);
 		return;
-	if (next->r)
-		log_err("compare and write: cannot post to the reactor; "
-			"running inline");
-	cmp_start(next);
+	}
+	next->post.fn = caw_resume;
+	reactor_post_node(next->r, &next->post);
 }
 
 /*

@@ -315,6 +315,15 @@ enum sense_reason scsi_task_prepare(struct scsi_task *t)
 		goto fail;
 	}
 	/*
+	 * A task management function timed out waiting for aborted I/O that
+	 * may still land: nothing touches the medium until it has.
+	 */
+	if (t->lu && unlikely(scsi_lu_stalled(t->lu)) &&
+	    !(op->flags & OPF_NO_UA)) {
+		reason = SENSE_NOT_READY;
+		goto fail;
+	}
+	/*
 	 * SAM-5 §5.14: a pending unit attention fails the command (and is
 	 * thereby reported and cleared), except for INQUIRY, REPORT LUNS and
 	 * REQUEST SENSE.
@@ -351,20 +360,31 @@ void scsi_task_exec(struct scsi_task *t)
 		t->done(t);
 		return;
 	}
-	if (t->lu)
-		atomic_fetch_add_explicit(&t->lu->inflight, 1,
-					  memory_order_relaxed);
+	t->executing = true;
+	t->aborted = false;
 	t->op->exec(t);
+}
+
+void scsi_task_abort(struct scsi_task *t)
+{
+	if (!t->executing || t->aborted || !t->lu)
+		return;
+	t->aborted = true;
+	atomic_fetch_add(&t->lu->aborted_inflight, 1);
 }
 
 void scsi_task_complete(struct scsi_task *t)
 {
 	free(t->scratch);
 	t->scratch = NULL;
+	t->executing = false;
+	if (unlikely(t->aborted)) {
+		/* the last aborted I/O of a stalled LU is gone: it serves again */
+		if (atomic_fetch_sub(&t->lu->aborted_inflight, 1) == 1)
+			atomic_store(&t->lu->stalled, false);
+		t->aborted = false;
+	}
 	/* The transport's reference keeps the LU alive across done(). */
-	if (t->lu)
-		atomic_fetch_sub_explicit(&t->lu->inflight, 1,
-					  memory_order_relaxed);
 	t->done(t);
 }
 

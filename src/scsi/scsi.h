@@ -144,6 +144,14 @@ struct scsi_task {
 	 */
 	uint8_t *scratch;
 	struct scsi_task *caw_next;	/* COMPARE AND WRITE wait queue */
+	struct ev_post post;		/* resumption on its own reactor */
+	bool executing;			/* between exec and complete */
+	bool aborted;			/* scsi_task_abort() while executing */
+	/* short transfers resumed by sbc_submit_io() */
+	void (*io_finish)(struct bs_io *io);
+	uint64_t io_off0, io_len0;
+	void *io_base0;
+	uint64_t io_moved;
 };
 
 /* --- logical units --------------------------------------------------- */
@@ -158,6 +166,12 @@ struct scsi_lu_config {
 	const char *vendor;		/* NULL: "RINGTGT" */
 	const char *product;		/* NULL: "VIRTUAL-DISK" / "CONTROLLER" */
 	bool readonly;
+	/*
+	 * TAS bit of the Control mode page (SPC-4 §7.5.8): tasks of other
+	 * I_T nexuses aborted by a task management function or a reset end
+	 * with TASK ABORTED status (true) or without a response (false).
+	 */
+	bool tas;
 };
 
 /*
@@ -178,8 +192,23 @@ const char *scsi_lu_serial(const struct scsi_lu *lu);
  * that caches LU pointers drops its reference and looks the LUN up again.
  */
 bool scsi_lu_removed(const struct scsi_lu *lu);
-/* Tasks currently executing on the LU (all nexuses). */
-unsigned scsi_lu_inflight(const struct scsi_lu *lu);
+/* The TAS setting of the LU (see struct scsi_lu_config). */
+bool scsi_lu_tas(const struct scsi_lu *lu);
+/*
+ * Aborted tasks whose backing store I/O is still in flight (all nexuses);
+ * see scsi_task_abort().
+ */
+unsigned scsi_lu_aborted_inflight(const struct scsi_lu *lu);
+/*
+ * A task management function gave up waiting for the LU's aborted tasks
+ * (tmf_timeout): until every aborted task's I/O has completed, commands
+ * to the LU fail with NOT READY (2/04/00), so nothing new races a stale
+ * write that may still land. Does nothing when none is in flight.
+ * Thread-safe.
+ */
+void scsi_lu_stall(struct scsi_lu *lu);
+/* True while the LU is stalled (see scsi_lu_stall). */
+bool scsi_lu_stalled(const struct scsi_lu *lu);
 /*
  * Records a LOGICAL UNIT RESET (SAM-5 §7.7; also call it for every LU on
  * a TARGET WARM/COLD RESET): every I_T nexus that has used the LU gets a
@@ -221,6 +250,13 @@ int scsi_target_list_luns(struct scsi_target *t, uint64_t *luns, int max);
 enum sense_reason scsi_task_prepare(struct scsi_task *t);
 /* Executes a prepared task; completion through t->done. */
 void scsi_task_exec(struct scsi_task *t);
+/*
+ * The transport aborted @t while it executes (between scsi_task_exec()
+ * and done): its I/O is left to finish (it is never cancelled half
+ * written), t->done still comes, and until then the task counts in
+ * scsi_lu_aborted_inflight(). Idempotent. Reactor thread of the task.
+ */
+void scsi_task_abort(struct scsi_task *t);
 /* Fills status and fixed-format sense data for @reason. */
 void scsi_task_set_sense(struct scsi_task *t, enum sense_reason reason);
 

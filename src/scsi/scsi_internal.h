@@ -90,8 +90,10 @@
 
 struct scsi_lu {
 	atomic_uint refs;
-	atomic_uint inflight;
+	atomic_uint aborted_inflight;	/* see scsi_task_abort() */
+	atomic_bool stalled;		/* see scsi_lu_stall() */
 	atomic_bool removed;		/* taken out of its LUN table */
+	bool tas;
 	enum scsi_lu_type type;
 	uint64_t lun;
 	struct bs *bs;			/* NULL for controllers */

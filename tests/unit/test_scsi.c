@@ -576,7 +576,6 @@ Test(scsi, write_then_read_back)
 		w[i] = (uint8_t)(i * 7 + 3);
 	cdb_rw10(c, 0x2a, 100, 8, 0);
 	cr_assert_eq(run(&t, disk, c, 10, w, 4096), SAM_STAT_GOOD);
-	cr_assert_eq(scsi_lu_inflight(disk), 0);
 
 	memset(r, 0, sizeof(r));
 	cdb_rw16(c, 0x88, 100, 8, 0);
@@ -800,13 +799,11 @@ Test(scsi, held_io_completes_on_release)
 	t.buf_len = 512;
 	scsi_task_exec(&t);
 	cr_assert_eq(done_calls, 0, "still in flight");
-	cr_assert_eq(scsi_lu_inflight(disk), 1);
 	cr_assert_eq(bs_ram_held(bs), 1);
 	bs_ram_hold(bs, false);
 	cr_assert_eq(bs_ram_release(bs), 1);
 	cr_assert_eq(done_calls, 1);
 	cr_assert_eq(t.status, SAM_STAT_GOOD);
-	cr_assert_eq(scsi_lu_inflight(disk), 0);
 
 	uint8_t r[512] = { 0 };
 	cdb_rw10(c, 0x28, 9, 1, 0);
@@ -1295,7 +1292,6 @@ Test(scsi, compare_and_write_serialised)
 	cr_assert_eq(done_calls, 2);
 	cr_assert_eq(t1.status, SAM_STAT_GOOD);
 	cr_assert_eq(t2.status, SAM_STAT_GOOD);
-	cr_assert_eq(scsi_lu_inflight(disk), 0);
 	cdb_rw10(c, 0x28, 30, 1, 0);
 	cr_assert_eq(run(&t1, disk, c, 10, r, 512), SAM_STAT_GOOD);
 	for (int i = 0; i < 512; i++)
@@ -1752,4 +1748,129 @@ Test(scsi_lu, config_validation)
 	struct scsi_lu *lu = scsi_lu_new(&cfg);
 	cr_assert_not_null(lu, "caller still owned the store after failures");
 	scsi_lu_put(lu);
+}
+
+/* --- short and failed store I/O (SBC-4 §4.18 medium errors) -------------- */
+
+/*
+ * A store that moves only part of a request: the rest is asked for again
+ * and the command completes GOOD with exactly the stored bytes.
+ */
+Test(scsi, short_read_is_resumed)
+{
+	struct bs_ram_fault f = { .count = 3, .reads = true, .short_len = 700 };
+	uint8_t c[10], w[4096], r[4096];
+	struct scsi_task t;
+
+	for (size_t i = 0; i < sizeof(w); i++)
+		w[i] = (uint8_t)(i * 13 + 1);
+	cdb_rw10(c, 0x2a, 40, 8, 0);
+	cr_assert_eq(run(&t, disk, c, 10, w, 4096), SAM_STAT_GOOD);
+	bs_ram_fault(scsi_lu_bs(disk), &f);
+	memset(r, 0xee, sizeof(r));
+	cdb_rw10(c, 0x28, 40, 8, 0);
+	cr_assert_eq(run(&t, disk, c, 10, r, 4096), SAM_STAT_GOOD);
+	cr_assert_eq(t.xfer_len, 4096u);
+	cr_assert_arr_eq(r, w, 4096);
+}
+
+Test(scsi, short_write_is_resumed)
+{
+	struct bs_ram_fault f = { .count = 2, .writes = true, .short_len = 512 };
+	uint8_t c[10], w[4096], r[4096];
+	struct scsi_task t;
+
+	for (size_t i = 0; i < sizeof(w); i++)
+		w[i] = (uint8_t)(i * 5 + 9);
+	bs_ram_fault(scsi_lu_bs(disk), &f);
+	cdb_rw10(c, 0x2a, 80, 8, 0);
+	cr_assert_eq(run(&t, disk, c, 10, w, 4096), SAM_STAT_GOOD);
+	cdb_rw10(c, 0x28, 80, 8, 0);
+	cr_assert_eq(run(&t, disk, c, 10, r, 4096), SAM_STAT_GOOD);
+	cr_assert_arr_eq(r, w, 4096);
+}
+
+/* A read that moves nothing (end of a shrunk file): MEDIUM ERROR, no data. */
+Test(scsi, read_that_moves_nothing_is_a_medium_error)
+{
+	struct bs_ram_fault f = { .count = 100, .reads = true, .short_len = 0 };
+	uint8_t c[10], r[4096];
+	struct scsi_task t;
+
+	bs_ram_fault(scsi_lu_bs(disk), &f);
+	cdb_rw10(c, 0x28, 0, 8, 0);
+	cr_assert_eq(run(&t, disk, c, 10, r, 4096), SAM_STAT_CHECK_CONDITION);
+	assert_sense(&t, 0x03, 0x11, 0x00);	/* UNRECOVERED READ ERROR */
+	cr_assert_eq(t.xfer_len, 0u);
+}
+
+Test(scsi, write_errors_map_to_sense)
+{
+	static const struct {
+		int err;
+		uint8_t key, asc, ascq;
+	} cases[] = {
+		{ EIO, 0x03, 0x0c, 0x00 },	/* MEDIUM ERROR, WRITE ERROR */
+		{ ENOSPC, 0x07, 0x27, 0x07 },	/* DATA PROTECT, SPACE ALLOC FAILED */
+	};
+	uint8_t c[10], w[4096] = { 1 };
+	struct scsi_task t;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct bs_ram_fault f = { .count = 1, .writes = true,
+					  .err = cases[i].err };
+
+		bs_ram_fault(scsi_lu_bs(disk), &f);
+		cdb_rw10(c, 0x2a, 8, 8, 0);
+		cr_assert_eq(run(&t, disk, c, 10, w, 4096),
+			     SAM_STAT_CHECK_CONDITION);
+		assert_sense(&t, cases[i].key, cases[i].asc, cases[i].ascq);
+	}
+	{
+		struct bs_ram_fault f = { .count = 1, .reads = true, .err = EIO };
+
+		bs_ram_fault(scsi_lu_bs(disk), &f);
+		cdb_rw10(c, 0x28, 8, 8, 0);
+		cr_assert_eq(run(&t, disk, c, 10, w, 4096),
+			     SAM_STAT_CHECK_CONDITION);
+		assert_sense(&t, 0x03, 0x11, 0x00);
+		cr_assert_eq(t.xfer_len, 0u);
+	}
+}
+
+/*
+ * scsi_lu_stall(): while aborted I/O is in flight after a timed-out task
+ * management function, commands get NOT READY; INQUIRY still answers;
+ * once the aborted I/O completes the LU serves again.
+ */
+Test(scsi, stalled_lu_is_not_ready_until_aborted_io_completes)
+{
+	uint8_t c[10], w[4096] = { 7 }, inq[6] = { 0x12, 0, 0, 0, 36, 0 };
+	uint8_t ib[36];
+	struct scsi_task held, t;
+
+	bs_ram_hold(scsi_lu_bs(disk), true);
+	cdb_rw10(c, 0x2a, 8, 8, 0);
+	cr_assert_eq(prep(&held, disk, c, 10, 4096), SENSE_NONE);
+	held.buf = w;
+	held.buf_len = 4096;
+	scsi_task_exec(&held);
+	cr_assert_eq(bs_ram_held(scsi_lu_bs(disk)), 1);
+	scsi_task_abort(&held);
+	cr_assert_eq(scsi_lu_aborted_inflight(disk), 1u);
+	scsi_lu_stall(disk);
+
+	cdb_rw10(c, 0x28, 8, 8, 0);
+	cr_assert_eq(run(&t, disk, c, 10, w, 4096), SAM_STAT_CHECK_CONDITION);
+	assert_sense(&t, 0x02, 0x04, 0x00);
+	cr_assert_eq(run(&t, disk, inq, 6, ib, 36), SAM_STAT_GOOD);
+
+	bs_ram_hold(scsi_lu_bs(disk), false);
+	cr_assert_eq(bs_ram_release(scsi_lu_bs(disk)), 1);
+	cr_assert_eq(scsi_lu_aborted_inflight(disk), 0u);
+	cr_assert_eq(run(&t, disk, c, 10, w, 4096), SAM_STAT_GOOD);
+
+	/* with nothing aborted in flight, a stall has no effect */
+	scsi_lu_stall(disk);
+	cr_assert_eq(run(&t, disk, c, 10, w, 4096), SAM_STAT_GOOD);
 }
