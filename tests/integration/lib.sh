@@ -23,8 +23,15 @@
 #     RINGTGT_IT_KEEP=1          keep the temp dir (images, logs) afterwards
 #     RINGTGT_IT_START_TIMEOUT   seconds to wait for the portal (default 20)
 #     RINGTGT_IT_STOP_TIMEOUT    seconds to wait for exit on SIGTERM (default 10)
+#     RINGTGT_IT_ALLOW_SKIP=1    a missing tool or host feature skips the test
+#                                (exit 77, meson SKIP) instead of failing it
 #
 # Exit status convention (meson): 0 pass, 77 skip, anything else fail.
+# A required tool (it_require) or host feature (it_unavailable*) that is
+# missing fails the test: scripts/bootstrap.sh installs every tool the tests
+# use, and the host features (/dev/shm tmpfs, O_DIRECT in the temp dir, ::1)
+# are there on a stock Debian 12. Only RINGTGT_IT_ALLOW_SKIP=1 makes them a
+# skip; a test with skipped parts then exits 77 at the end, never 0.
 
 IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 IT_NAME=$(basename "$0" .sh)
@@ -45,6 +52,8 @@ IT_LOCK_FD=""
 IT_START_TIMEOUT=${RINGTGT_IT_START_TIMEOUT:-20}
 IT_STOP_TIMEOUT=${RINGTGT_IT_STOP_TIMEOUT:-10}
 IT_IQN_PREFIX="iqn.2026-11.org.ringtgt"
+IT_SKIPPED_PARTS=()     # parts skipped under RINGTGT_IT_ALLOW_SKIP=1
+IT_EXIT_HOOKS=()        # functions it_on_exit runs first (it_at_exit)
 
 it_log() { printf '[%s %s] %s\n' "$IT_NAME" "$(date +%T)" "$*"; }
 it_fail() { it_log "FAIL: $*" >&2; exit 1; }
@@ -98,6 +107,8 @@ it_init() {
     trap 'it_log "interrupted"; exit 130' INT
     trap 'it_log "terminated (timeout?)"; exit 143' TERM
     it_log "target=$IT_TARGET event-loop=$IT_EVENT_LOOP tmp=$IT_TMP"
+    # lib.sh itself: the port lock, bounded commands, who owns a port
+    it_require flock timeout ss
 }
 
 # it_capture CMD...   run CMD (bounded by IT_CAPTURE_TIMEOUT seconds, default
@@ -114,12 +125,56 @@ it_capture() {
     printf '%s\n' "$out"
 }
 
-# Skip (exit 77) unless all commands exist.
+# Debian package that provides command $1 (for messages)
+it_package_of() {
+    case "$1" in
+    iscsi-*) echo libiscsi-bin ;;
+    qemu-img) echo "qemu-utils and qemu-block-extra" ;;
+    ss) echo iproute2 ;;
+    flock|taskset) echo util-linux ;;
+    cmp|diff) echo diffutils ;;
+    python3) echo python3 ;;
+    *) echo "the package providing $1" ;;
+    esac
+}
+
+# it_unavailable REASON: the test cannot run its subject here. Fails the
+# test, unless RINGTGT_IT_ALLOW_SKIP=1, which makes it a skip (exit 77).
+it_unavailable() {
+    [ "${RINGTGT_IT_ALLOW_SKIP:-0}" != 1 ] || it_skip "$* (RINGTGT_IT_ALLOW_SKIP=1)"
+    it_fail "$* (set RINGTGT_IT_ALLOW_SKIP=1 to skip instead)"
+}
+
+# it_unavailable_part REASON: one part of the test cannot run here. Fails
+# the test, unless RINGTGT_IT_ALLOW_SKIP=1: then the caller goes on without
+# that part and the test ends with status 77 (SKIP) instead of 0.
+it_unavailable_part() {
+    [ "${RINGTGT_IT_ALLOW_SKIP:-0}" = 1 ] ||
+        it_fail "$* (set RINGTGT_IT_ALLOW_SKIP=1 to skip that part instead)"
+    it_log "SKIP (part, RINGTGT_IT_ALLOW_SKIP=1): $*"
+    IT_SKIPPED_PARTS+=("$*")
+}
+
+# it_require CMD...: every command must exist (see it_unavailable).
 it_require() {
-    local c
+    local c missing=() pkgs=()
     for c in "$@"; do
-        command -v "$c" >/dev/null 2>&1 || it_skip "required command '$c' not found"
+        if ! command -v "$c" >/dev/null 2>&1; then
+            missing+=("$c")
+            pkgs+=("$(it_package_of "$c")")
+        fi
     done
+    [ ${#missing[@]} = 0 ] ||
+        it_unavailable "required command(s) not found: ${missing[*]} (install: ${pkgs[*]};" \
+            "scripts/bootstrap.sh installs them)"
+}
+
+# qemu-img with its libiscsi block driver (Debian: qemu-block-extra)
+it_require_qemu_iscsi() {
+    it_require qemu-img
+    timeout 30 qemu-img --help 2>/dev/null | grep -q '^Supported formats:.* iscsi' ||
+        it_unavailable "qemu-img lacks the iscsi block driver (install qemu-block-extra;" \
+            "scripts/bootstrap.sh installs it)"
 }
 
 # it_make_image PATH SIZE   - sparse file
@@ -155,14 +210,9 @@ it_pid_running() {
     [ "${stat%% *}" != Z ]
 }
 
-# true if something listens on 127.0.0.1:PORT (or wildcard)
+# true if something listens on PORT (any address); ss is required (it_init)
 it_port_in_use() {
-    local port=$1
-    if command -v ss >/dev/null 2>&1; then
-        [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]
-    else
-        timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null
-    fi
+    [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
 }
 
 # true if a TCP connection to 127.0.0.1:PORT is accepted
@@ -246,11 +296,12 @@ it_pid_descends_from() {
     return 1
 }
 
-# true if the listener on 127.0.0.1:PORT is PID (or a descendant); also
-# true when ss is unavailable (cannot tell)
+# true if the listener on PORT is PID (or a descendant). Fails the test
+# when ss (iproute2) is missing: without it nobody can tell.
 it_port_owned_by() {
     local port=$1 pid=$2 owners p
-    command -v ss >/dev/null 2>&1 || return 0
+    command -v ss >/dev/null 2>&1 ||
+        it_fail "ss (iproute2) is needed to tell which process listens on port $port"
     owners=$(ss -Hltnp "sport = :$port" 2>/dev/null || true)
     # shellcheck disable=SC2013
     for p in $(grep -o 'pid=[0-9]*' <<<"$owners" | cut -d= -f2); do
@@ -411,15 +462,30 @@ it_dump_log() {
     echo "----- end of daemon log -----"
 }
 
+# it_at_exit FUNC: it_on_exit calls FUNC (e.g. to stop a process the test
+# started itself) before stopping the daemon, keeping the test's status.
+# Use it instead of a trap of your own, which would lose that status.
+it_at_exit() {
+    IT_EXIT_HOOKS+=("$1")
+}
+
 it_on_exit() {
-    local rc=$?
+    local rc=$? hook
     set +e
     trap - INT TERM
+    for hook in "${IT_EXIT_HOOKS[@]}"; do
+        "$hook"
+    done
     it_unlock
     if [ -n "$IT_PID" ]; then
         if ! it_stop_daemon && [ $rc = 0 ]; then
             rc=1
         fi
+    fi
+    if [ $rc = 0 ] && [ ${#IT_SKIPPED_PARTS[@]} -gt 0 ]; then
+        it_log "SKIP: passed, but without ${#IT_SKIPPED_PARTS[@]} part(s):"
+        printf '    - %s\n' "${IT_SKIPPED_PARTS[@]}"
+        rc=77
     fi
     if [ $rc != 0 ] && [ $rc != 77 ]; then
         it_log "test failed (status $rc)" >&2

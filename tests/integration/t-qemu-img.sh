@@ -6,9 +6,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 it_init "$@"
-it_require qemu-img cmp
-qemu-img --help 2>/dev/null | grep -q '^Supported formats:.* iscsi' ||
-    it_skip "qemu-img lacks the iscsi block driver (install qemu-block-extra)"
+it_require cmp
+it_require_qemu_iscsi
 
 size=$((64 * 1024 * 1024))
 it_make_image "$IT_TMP/lun64" "$size"
