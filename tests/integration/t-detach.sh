@@ -15,12 +15,16 @@ it_make_image "$IT_TMP/disk0" 64M
 port=$(it_find_port)
 sock="$IT_TMP/ctl.sock"
 dpid=""
+# on a failure: stop the detached daemon we started (SIGTERM, then after
+# 10 s SIGKILL)
 cleanup_detached() {
-    if [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null; then
-        kill -TERM "$dpid" 2>/dev/null || true
-    fi
+    [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null || return 0
+    kill -TERM "$dpid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$dpid" 2>/dev/null || return 0; sleep 0.1; done
+    it_log "detached daemon $dpid still running 10 s after SIGTERM; sending SIGKILL"
+    kill -KILL "$dpid" 2>/dev/null || true
 }
-trap 'cleanup_detached; it_on_exit' EXIT
+it_at_exit cleanup_detached
 
 start=$(date +%s)
 rc=0
@@ -31,7 +35,9 @@ timeout -k 2 10 "$IT_RINGTGTD" --portal "127.0.0.1:$port" --control-socket "$soc
 [ $(( $(date +%s) - start )) -le 5 ] || it_fail "ringtgtd without --foreground did not return at once"
 
 for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.2; done
-status=$("$adm" -s "$sock" --json status) || it_fail "no answer on the control socket"
+[ -S "$sock" ] || it_fail "the detached daemon did not create its control socket $sock within 10 s"
+status=$(timeout -k 2 10 "$adm" -s "$sock" --json status) ||
+    it_fail "no answer to 'ringtgtadm status' on $sock within 10 s (status $?)"
 dpid=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' <<<"$status")
 it_log "detached daemon pid $dpid"
 kill -0 "$dpid" || it_fail "reported pid $dpid is not running"
