@@ -16,9 +16,20 @@ port=$(it_find_port)
 sock="$IT_TMP/ctl.sock"
 dpid=""
 # on a failure: stop the detached daemon we started (SIGTERM, then after
-# 10 s SIGKILL)
+# 10 s SIGKILL). Before it told us its pid, it is the listener on our port
+# whose command line names our temp dir.
 cleanup_detached() {
+    local p
+    if [ -z "$dpid" ]; then
+        for p in $(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2); do
+            if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "--control-socket $IT_TMP/"; then
+                dpid=$p
+                break
+            fi
+        done
+    fi
     [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null || return 0
+    it_log "stopping the detached daemon (pid $dpid)"
     kill -TERM "$dpid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$dpid" 2>/dev/null || return 0; sleep 0.1; done
     it_log "detached daemon $dpid still running 10 s after SIGTERM; sending SIGKILL"
@@ -54,4 +65,3 @@ for _ in $(seq 1 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$dpid" 2>/dev/null && it_fail "detached daemon still running 10 s after SIGTERM"
 [ ! -e "$sock" ] || it_fail "control socket $sock left behind"
 dpid=""
-it_log "PASS"
