@@ -171,8 +171,10 @@ it_require() {
 
 # qemu-img with its libiscsi block driver (Debian: qemu-block-extra)
 it_require_qemu_iscsi() {
+    local help
     it_require qemu-img
-    timeout 30 qemu-img --help 2>/dev/null | grep -q '^Supported formats:.* iscsi' ||
+    help=$(timeout 30 qemu-img --help 2>&1) || true
+    grep -q '^Supported formats:.* iscsi' <<<"$help" ||
         it_unavailable "qemu-img lacks the iscsi block driver (install qemu-block-extra;" \
             "scripts/bootstrap.sh installs it)"
 }
