@@ -938,7 +938,7 @@ static void sync_cache(struct lun *l, uint64_t lba, uint32_t nblk)
 struct pipe_blk {
 	uint32_t cand[PIPE_CAND];
 	uint8_t ncand;
-	uint8_t wpend, rpend;	/* writes / reads in flight on the block */
+	uint16_t wpend, rpend;	/* writes / reads in flight on the block */
 };
 
 struct pipe_ver {
@@ -1108,10 +1108,10 @@ static void pipe_pick(struct pipe *p, uint32_t *n, uint64_t *lba)
 	}
 	if (r < 5 && p->outstanding) {
 		/* starting inside a command in flight */
-		unsigned k = (unsigned)(rng_next() % PIPE_MAX_QD);
+		unsigned k = (unsigned)(rng_next() % p->o->qd);
 
 		while (!p->cmd[k].busy)
-			k = (k + 1) % PIPE_MAX_QD;
+			k = (k + 1) % p->o->qd;
 		*lba = p->cmd[k].lba + rng_range(0, p->cmd[k].nblk - 1);
 		if (*lba + *n > w->base + w->nblocks)
 			*lba = w->base + w->nblocks - *n;
@@ -1141,7 +1141,7 @@ static bool pipe_submit(struct pipe *p)
 	uint32_t n = 0;
 	int found = 0;
 
-	for (unsigned k = 0; k < PIPE_MAX_QD && !c; k++)
+	for (unsigned k = 0; k < p->o->qd && !c; k++)
 		if (!p->cmd[k].busy)
 			c = &p->cmd[k];
 	if (!c)
@@ -1225,8 +1225,6 @@ static void run_pipelined(const struct opts *o, struct lun *l, struct window *w)
 	p->nver = 1;
 	for (unsigned k = 0; k < o->qd; k++)
 		p->cmd[k].buf = xmalloc((size_t)o->max_blocks * l->bs);
-	for (unsigned k = o->qd; k < PIPE_MAX_QD; k++)
-		p->cmd[k].busy = true;	/* slots beyond the queue depth */
 	p->last_progress = time(NULL);
 
 	while (issued < o->iterations || p->outstanding) {
