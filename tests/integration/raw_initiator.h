@@ -2,8 +2,8 @@
  * raw_initiator.h - a tiny blocking iSCSI initiator for in-process tests:
  * builds PDUs byte by byte, so tests can send what no real initiator
  * would (target-only opcodes, aborts at chosen moments) and see every
- * PDU the target answers with. No digests, one connection per session,
- * ERL 0. Not thread-safe; one struct per socket.
+ * PDU the target answers with. One connection per session, ERL 0; no
+ * digests except through the ri_dg_* functions at the end. Not thread-safe; one struct per socket.
  */
 #ifndef RINGTGT_RAW_INITIATOR_H
 #define RINGTGT_RAW_INITIATOR_H

@@ -27,8 +27,12 @@
  *         CONDITION and the iSCSI condition "protocol service CRC error"
  *         (ABORTED COMMAND, ASC/ASCQ 47h/05h, §11.4.7.2) once all the
  *         data of the outstanding R2Ts has arrived (F bit).
- *   In no case may the data that failed its digest reach the medium, and
- *   (data digest) the session goes on.
+ *   In no case may the data that failed its digest reach the medium.
+ *   §7.8 also lets "either party detecting a digest error ... escalate
+ *   the error to session recovery"; this target does not for data digest
+ *   errors (conn.c answers Reject and carries on), so these tests hold it
+ *   to the non-escalating rules above: after a data digest error the
+ *   session goes on.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
