@@ -494,3 +494,239 @@ int ri_data_out(struct ri *ri, uint64_t lun, uint32_t itt, uint32_t ttt,
 	put_be32(b + BHS_BUFOFF, off);
 	return ri_send(ri, b, data, len);
 }
+
+/* --- CRC32C digests ----------------------------------------------------- */
+
+#include "iscsi/digest.h"
+
+int ri_dg_login(struct ri_dg *d, int port, const char *target,
+		const char *initiator, bool hd, bool dd)
+{
+	struct ri *ri = &d->ri;
+	struct ri_pdu rsp;
+	char kv[1024], val[64];
+	size_t n = 0;
+	int rc;
+
+	d->hd = d->dd = false;
+	rc = ri_connect(ri, port);
+	if (rc)
+		return rc;
+	ri->cmdsn = 1;
+	n = kv_put(kv, n, "InitiatorName", initiator);
+	n = kv_put(kv, n, "TargetName", target);
+	n = kv_put(kv, n, "SessionType", "Normal");
+	n = kv_put(kv, n, "AuthMethod", "None");
+	rc = login_stage(ri, 0, 1, kv, n, &rsp);
+	if (rc)
+		return rc;
+	ri->expstatsn = get_be32(rsp.bhs + BHS_CMDSN) + 1;
+
+	n = 0;
+	n = kv_put(kv, n, "HeaderDigest", hd ? "CRC32C" : "None");
+	n = kv_put(kv, n, "DataDigest", dd ? "CRC32C" : "None");
+	n = kv_put(kv, n, "ImmediateData", "Yes");
+	n = kv_put(kv, n, "InitialR2T", "No");
+	n = kv_put(kv, n, "MaxRecvDataSegmentLength", "262144");
+	n = kv_put(kv, n, "MaxBurstLength", "262144");
+	n = kv_put(kv, n, "FirstBurstLength", "65536");
+	n = kv_put(kv, n, "ErrorRecoveryLevel", "0");
+	n = kv_put(kv, n, "MaxConnections", "1");
+	rc = login_stage(ri, 1, 3, kv, n, &rsp);
+	if (rc)
+		return rc;
+	ri->tsih = get_be16(rsp.bhs + BHS_TSIH);
+	if (!kv_find(rsp.data, rsp.dsl, "MaxRecvDataSegmentLength", val,
+		     sizeof(val)))
+		return -EPROTO;
+	ri->tgt_mrdsl = (uint32_t)strtoul(val, NULL, 10);
+	/* RFC 7143 §13.1: the answer is one value of the offered list */
+	if (!kv_find(rsp.data, rsp.dsl, "HeaderDigest", val, sizeof(val)) ||
+	    strcmp(val, hd ? "CRC32C" : "None") != 0)
+		return -EPROTO;
+	d->hd = hd;
+	if (!kv_find(rsp.data, rsp.dsl, "DataDigest", val, sizeof(val)) ||
+	    strcmp(val, dd ? "CRC32C" : "None") != 0)
+		return -EPROTO;
+	d->dd = dd;
+	ri->expstatsn = get_be32(rsp.bhs + BHS_CMDSN) + 1;
+	ri->cmdsn = get_be32(rsp.bhs + BHS_EXPSTATSN);	/* ExpCmdSN */
+	ri->max_cmdsn = get_be32(rsp.bhs + BHS_MAXCMDSN);
+	ri->itt++;
+	return ri->tsih ? 0 : -EPROTO;
+}
+
+int ri_dg_send(struct ri_dg *d, const uint8_t bhs[BHS_LEN], const void *data,
+	       uint32_t len, unsigned opts)
+{
+	static const uint8_t zeros[4];
+	uint32_t pad = pdu_pad4(len) - len;
+	uint8_t h[BHS_LEN + DIGEST_LEN], tail[4 + DIGEST_LEN];
+	size_t hlen = BHS_LEN, tlen = pad;
+	int rc;
+
+	memcpy(h, bhs, BHS_LEN);
+	put_be24(h + BHS_DSL, len);
+	if (d->hd) {
+		uint32_t crc = crc32c(h, BHS_LEN);
+
+		digest_put(h + BHS_LEN, opts & RI_BAD_HDIGEST ? ~crc : crc);
+		hlen += DIGEST_LEN;
+	}
+	memset(tail, 0, sizeof(tail));
+	if (d->dd && len) {
+		uint32_t crc = crc32c_update(crc32c_init(), data, len);
+
+		crc = crc32c_final(crc32c_update(crc, zeros, pad));
+		digest_put(tail + pad, opts & RI_BAD_DDIGEST ? ~crc : crc);
+		tlen += DIGEST_LEN;
+	}
+	rc = write_all(d->ri.fd, h, hlen);
+	if (rc == 0 && len)
+		rc = write_all(d->ri.fd, data, len);
+	if (rc == 0 && tlen)
+		rc = write_all(d->ri.fd, tail, tlen);
+	return rc;
+}
+
+int ri_dg_recv(struct ri_dg *d, struct ri_pdu *p, int timeout_ms)
+{
+	struct ri *ri = &d->ri;
+	uint64_t deadline = ri_now_ms() + (uint64_t)timeout_ms;
+	uint8_t dig[DIGEST_LEN];
+	int rc;
+
+	for (;;) {
+		uint32_t padded;
+
+		rc = read_all(ri->fd, p->bhs, BHS_LEN, deadline);
+		if (rc)
+			return rc;
+		p->opcode = p->bhs[BHS_OPCODE] & 0x3f;
+		p->itt = get_be32(p->bhs + BHS_ITT);
+		p->dsl = get_be24(p->bhs + BHS_DSL);
+		p->data = ri->rx_data;
+		if (p->bhs[BHS_AHSLEN] || p->dsl > RI_DATA_MAX)
+			return -EPROTO;
+		deadline = MAX(deadline, ri_now_ms() + 2000);
+		if (d->hd) {
+			rc = read_all(ri->fd, dig, DIGEST_LEN, deadline);
+			if (rc)
+				return rc;
+			if (digest_get(dig) != crc32c(p->bhs, BHS_LEN))
+				return -EBADMSG;
+		}
+		padded = pdu_pad4(p->dsl);
+		rc = read_all(ri->fd, ri->rx_data, padded, deadline);
+		if (rc)
+			return rc;
+		if (d->dd && p->dsl) {
+			rc = read_all(ri->fd, dig, DIGEST_LEN, deadline);
+			if (rc)
+				return rc;
+			if (digest_get(dig) != crc32c(ri->rx_data, padded))
+				return -EBADMSG;
+		}
+		track_sn(ri, p);
+		if (p->opcode == OP_NOP_IN && p->itt == RSVD_TAG &&
+		    get_be32(p->bhs + BHS_TTT) != RSVD_TAG) {
+			uint8_t b[BHS_LEN] = { 0 };
+
+			ri->pings_seen++;
+			if (!ri->answer_pings)
+				return 0;
+			/* RFC 7143 §11.18, as answer_ping() */
+			b[BHS_OPCODE] = OP_NOP_OUT | BHS_I;
+			b[BHS_FLAGS] = BHS_F;
+			memcpy(b + BHS_LUN, p->bhs + BHS_LUN, 8);
+			put_be32(b + BHS_ITT, RSVD_TAG);
+			put_be32(b + BHS_TTT, get_be32(p->bhs + BHS_TTT));
+			put_be32(b + BHS_CMDSN, ri->cmdsn);
+			put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
+			if (ri_dg_send(d, b, NULL, 0, 0) == 0)
+				ri->pings_answered++;
+			continue;
+		}
+		return 0;
+	}
+}
+
+void ri_build_scsi_cmd(struct ri *ri, uint8_t b[BHS_LEN], uint64_t lun,
+		       const uint8_t *cdb, int cdb_len, uint8_t flags,
+		       uint32_t edtl)
+{
+	memset(b, 0, BHS_LEN);
+	b[BHS_OPCODE] = OP_SCSI_CMD;
+	b[BHS_FLAGS] = BHS_F | flags | 0x01;	/* simple task attribute */
+	put_be64(b + BHS_LUN, ri_lun(lun));
+	put_be32(b + BHS_ITT, ri->itt++);
+	put_be32(b + BHS_TTT, edtl);
+	put_be32(b + BHS_CMDSN, ri->cmdsn++);
+	put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
+	memcpy(b + BHS_CDB, cdb, (size_t)MIN(cdb_len, 16));
+}
+
+void ri_build_data_out(struct ri *ri, uint8_t b[BHS_LEN], uint64_t lun,
+		       uint32_t itt, uint32_t ttt, uint32_t datasn,
+		       uint32_t off, bool final)
+{
+	memset(b, 0, BHS_LEN);
+	b[BHS_OPCODE] = OP_DATA_OUT;
+	b[BHS_FLAGS] = final ? BHS_F : 0;
+	put_be64(b + BHS_LUN, ri_lun(lun));
+	put_be32(b + BHS_ITT, itt);
+	put_be32(b + BHS_TTT, ttt);
+	put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
+	put_be32(b + BHS_DATASN, datasn);
+	put_be32(b + BHS_BUFOFF, off);
+}
+
+int ri_dg_wait_cmd(struct ri_dg *d, uint32_t itt, void *buf, uint32_t cap,
+		   struct ri_result *res, int timeout_ms, unsigned *others)
+{
+	uint64_t deadline = ri_now_ms() + (uint64_t)timeout_ms;
+	struct ri_pdu p;
+
+	memset(res, 0, sizeof(*res));
+	res->status = -1;
+	for (;;) {
+		uint64_t now = ri_now_ms();
+		int rc;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		rc = ri_dg_recv(d, &p, (int)(deadline - now));
+		if (rc)
+			return rc;
+		if (p.itt != itt) {
+			if (others)
+				(*others)++;
+			continue;
+		}
+		if (p.opcode == OP_DATA_IN) {
+			uint32_t off = get_be32(p.bhs + BHS_BUFOFF);
+
+			if (buf && off < cap)
+				memcpy((uint8_t *)buf + off, p.data,
+				       MIN(p.dsl, cap - off));
+			res->data_len += p.dsl;
+			if (p.bhs[BHS_FLAGS] & DIN_S) {
+				res->status = p.bhs[BHS_B3];
+				res->resid = get_be32(p.bhs + BHS_RESID);
+				res->rsp_flags = p.bhs[BHS_FLAGS];
+				return 0;
+			}
+			continue;
+		}
+		if (p.opcode == OP_SCSI_RSP) {
+			res->status = p.bhs[BHS_B3];
+			res->resid = get_be32(p.bhs + BHS_RESID);
+			res->rsp_flags = p.bhs[BHS_FLAGS];
+			if (p.bhs[BHS_B2] != 0)
+				return -EIO;
+			parse_sense(p.data, p.dsl, res);
+			return 0;
+		}
+		return -EPROTO;
+	}
+}

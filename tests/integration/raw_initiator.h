@@ -2,8 +2,8 @@
  * raw_initiator.h - a tiny blocking iSCSI initiator for in-process tests:
  * builds PDUs byte by byte, so tests can send what no real initiator
  * would (target-only opcodes, aborts at chosen moments) and see every
- * PDU the target answers with. No digests, one connection per session,
- * ERL 0. Not thread-safe; one struct per socket.
+ * PDU the target answers with. One connection per session, ERL 0; no
+ * digests except through the ri_dg_* functions at the end. Not thread-safe; one struct per socket.
  */
 #ifndef RINGTGT_RAW_INITIATOR_H
 #define RINGTGT_RAW_INITIATOR_H
@@ -113,5 +113,61 @@ int ri_wait_cmd(struct ri *ri, uint32_t itt, void *buf, uint32_t cap,
 		struct ri_result *res, int timeout_ms, unsigned *others);
 
 uint64_t ri_now_ms(void);
+
+/*
+ * --- CRC32C digests (RFC 7143 §12.1, §13.1) ---------------------------
+ *
+ * A session with HeaderDigest and/or DataDigest negotiated. Every PDU
+ * after the last Login Response carries the digests; ri_dg_recv()
+ * verifies the target's, and ri_dg_send() can corrupt ours on purpose.
+ */
+struct ri_dg {
+	struct ri ri;
+	bool hd, dd;		/* negotiated HeaderDigest / DataDigest */
+};
+
+/* Options of ri_dg_send() and the builders below. */
+#define RI_BAD_HDIGEST 0x1u	/* send a wrong header digest */
+#define RI_BAD_DDIGEST 0x2u	/* send a wrong data digest */
+
+/*
+ * Connects and logs in like ri_connect() + ri_login(), offering
+ * HeaderDigest=@hd and DataDigest=@dd (CRC32C, or None). Returns the
+ * login status, -errno, or -EPROTO when the target did not answer CRC32C
+ * for a digest that was asked for.
+ */
+int ri_dg_login(struct ri_dg *d, int port, const char *target,
+		const char *initiator, bool hd, bool dd);
+
+/*
+ * Sends a BHS and its data segment with the negotiated digests (the
+ * data digest covers the padding). @opts: RI_BAD_*. 0 or -errno.
+ */
+int ri_dg_send(struct ri_dg *d, const uint8_t bhs[BHS_LEN], const void *data,
+	       uint32_t len, unsigned opts);
+
+/*
+ * ri_recv() with digests: returns -EBADMSG when a header or data digest
+ * of the target's PDU is wrong. Answers NOP-In pings like ri_recv().
+ */
+int ri_dg_recv(struct ri_dg *d, struct ri_pdu *p, int timeout_ms);
+
+/*
+ * Builds (does not send) a non-immediate SCSI Command BHS like
+ * ri_scsi_cmd(): takes a fresh ITT and the next CmdSN. A retry
+ * (RFC 7143 §7.2.1) sends the same bytes again.
+ */
+void ri_build_scsi_cmd(struct ri *ri, uint8_t b[BHS_LEN], uint64_t lun,
+		       const uint8_t *cdb, int cdb_len, uint8_t flags,
+		       uint32_t edtl);
+
+/* Builds a Data-Out BHS; @final sets F. */
+void ri_build_data_out(struct ri *ri, uint8_t b[BHS_LEN], uint64_t lun,
+		       uint32_t itt, uint32_t ttt, uint32_t datasn,
+		       uint32_t off, bool final);
+
+/* ri_wait_cmd() over ri_dg_recv(). */
+int ri_dg_wait_cmd(struct ri_dg *d, uint32_t itt, void *buf, uint32_t cap,
+		   struct ri_result *res, int timeout_ms, unsigned *others);
 
 #endif

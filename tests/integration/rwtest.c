@@ -8,6 +8,12 @@
  * with CHECK CONDITION / ILLEGAL REQUEST / LBA OUT OF RANGE, and issues
  * SYNCHRONIZE CACHE(10).
  *
+ * With --queue-depth N the writes and reads are pipelined instead: N
+ * commands in flight at once through libiscsi's async API (iscsi_*_task
+ * and an iscsi_service() loop), of mixed sizes, on random, adjacent and
+ * overlapping ranges, each read checked against the versions a block may
+ * hold given what was in flight together (see run_pipelined()).
+ *
  * By default the connection goes through a tiny in-process TCP relay that
  * sniffs the target's login responses, so that the negotiated operational
  * parameters can be reported and the header digest verified: libiscsi does
@@ -773,6 +779,7 @@ struct opts {
 	bool r2t_only;
 	bool sniff;
 	unsigned long iterations;
+	unsigned qd;              /* --queue-depth: 0 = one command at a time */
 	uint64_t seed;
 	bool seed_set;
 	uint32_t max_blocks;
@@ -901,6 +908,389 @@ static void sync_cache(struct lun *l, uint64_t lba, uint32_t nblk)
 		    what);
 }
 
+/* ------------------------------------------------------------------ */
+/* pipelined mode (--queue-depth N)                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Up to N commands in flight at once through libiscsi's async API, of
+ * mixed sizes, on random, adjacent and overlapping ranges. SCSI leaves
+ * the order of overlapping SIMPLE commands in flight together undefined,
+ * so the shadow is a set of possible versions per block:
+ *
+ *   - every write gets a version id; its data is a function of (id, LBA),
+ *     version 0 being the window's content at the start (the shadow);
+ *   - a logical clock stamps each submission and completion; when write W
+ *     completes, a block it covers may hold W or any earlier candidate X
+ *     that completed after W was submitted (X and W were in flight
+ *     together, either may have run last). A write X that completed
+ *     before W was sent certainly ran before W, and is dropped;
+ *   - reads and writes never overlap while in flight (reads may overlap
+ *     reads), so a read sees a block's candidate set as it was when the
+ *     read was sent: every block read must equal one of its candidates,
+ *     and that one is then the only candidate left;
+ *   - at most PIPE_CAND versions can be possible for a block, candidates
+ *     plus writes in flight on it: a write that would exceed that waits.
+ */
+#define PIPE_CAND 4
+#define PIPE_MAX_QD 256
+
+struct pipe_blk {
+	uint32_t cand[PIPE_CAND];
+	uint8_t ncand;
+	uint16_t wpend, rpend;	/* writes / reads in flight on the block */
+};
+
+struct pipe_ver {
+	uint64_t sub, comp;	/* logical clock at submission, completion */
+};
+
+struct pipe;
+
+struct pipe_cmd {
+	struct pipe *p;
+	bool busy, write, fua;
+	enum rw_cdb c;
+	uint64_t lba;
+	uint32_t nblk, id;
+	unsigned char *buf;
+};
+
+struct pipe {
+	const struct opts *o;
+	struct lun *l;
+	struct window *w;
+	struct pipe_blk *blk;
+	struct pipe_ver *ver;	/* indexed by version id */
+	uint32_t nver;
+	uint64_t clock;
+	struct pipe_cmd cmd[PIPE_MAX_QD];
+	unsigned outstanding, peak;
+	uint64_t prev_lba;
+	uint32_t prev_nblk;
+	unsigned long writes, reads, fua, adjacent, overlap_wr, overlap_rd, waits;
+	time_t last_progress;
+};
+
+/* The content of block @lba in version @id. */
+static void pipe_gen(const struct pipe *p, uint32_t id, uint64_t lba,
+		     unsigned char *out)
+{
+	uint32_t bs = p->l->bs;
+	uint64_t s = p->o->seed ^ ((uint64_t)id << 40) ^ lba ^ 0x9e3779b97f4a7c15ull;
+
+	if (id == 0) {
+		memcpy(out, p->w->shadow + (lba - p->w->base) * bs, bs);
+		return;
+	}
+	for (uint32_t i = 0; i + 8 <= bs; i += 8) {
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		memcpy(out + i, &s, 8);
+	}
+	/* readable in a hex dump: which write, which LBA */
+	memcpy(out, "PIPE", 4);
+	memcpy(out + 4, &id, 4);
+	memcpy(out + 8, &lba, 8);
+}
+
+static struct pipe_blk *pipe_blk(struct pipe *p, uint64_t lba)
+{
+	return &p->blk[lba - p->w->base];
+}
+
+/* Can a write (or read) of [lba, lba+n) be sent now? */
+static bool pipe_can(struct pipe *p, bool write, uint64_t lba, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const struct pipe_blk *b = pipe_blk(p, lba + i);
+
+		if (write && (b->rpend || b->ncand + b->wpend + 1 > PIPE_CAND))
+			return false;
+		if (!write && b->wpend)
+			return false;
+	}
+	return true;
+}
+
+static void pipe_cb(struct iscsi_context *iscsi, int status, void *data,
+		    void *priv)
+{
+	struct pipe_cmd *c = priv;
+	struct pipe *p = c->p;
+	struct scsi_task *t = data;
+	uint32_t bs = p->l->bs;
+	char what[200];
+
+	snprintf(what, sizeof(what), "pipelined %s%s lba=%" PRIu64 " blocks=%" PRIu32
+		 " (write #%" PRIu32 ")", cdb_name(c->c, c->write), c->fua ? " FUA" : "",
+		 c->lba, c->nblk, c->id);
+	if (status != SCSI_STATUS_GOOD || !t || t->status != SCSI_STATUS_GOOD) {
+		char d[512];
+
+		describe_task(d, sizeof(d), iscsi, t);
+		die("%s failed: %s", what, d);
+	}
+	p->clock++;
+	if (c->write) {
+		struct pipe_ver *me = &p->ver[c->id];
+
+		me->comp = p->clock;
+		for (uint32_t i = 0; i < c->nblk; i++) {
+			struct pipe_blk *b = pipe_blk(p, c->lba + i);
+			uint32_t keep[PIPE_CAND];
+			uint8_t n = 0;
+
+			keep[n++] = c->id;
+			for (uint8_t k = 0; k < b->ncand; k++)
+				if (p->ver[b->cand[k]].comp > me->sub)
+					keep[n++] = b->cand[k];
+			memcpy(b->cand, keep, n * sizeof(keep[0]));
+			b->ncand = n;
+			b->wpend--;
+		}
+		p->writes++;
+	} else {
+		unsigned char *exp = xmalloc(bs);
+
+		if (t->datain.size != (int)(c->nblk * bs))
+			die("%s returned %d bytes", what, t->datain.size);
+		for (uint32_t i = 0; i < c->nblk; i++) {
+			struct pipe_blk *b = pipe_blk(p, c->lba + i);
+			const unsigned char *got = t->datain.data + (size_t)i * bs;
+			int match = -1;
+
+			for (uint8_t k = 0; k < b->ncand && match < 0; k++) {
+				pipe_gen(p, b->cand[k], c->lba + i, exp);
+				if (memcmp(got, exp, bs) == 0)
+					match = k;
+			}
+			if (match < 0) {
+				char ids[64] = "";
+
+				for (uint8_t k = 0; k < b->ncand; k++)
+					snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids),
+						 "%s%" PRIu32, k ? "," : "", b->cand[k]);
+				die("%s: block %" PRIu64 " holds none of the possible versions "
+				    "(writes %s; 0 = before the run)", what, c->lba + i, ids);
+			}
+			b->cand[0] = b->cand[match];
+			b->ncand = 1;
+			b->rpend--;
+		}
+		free(exp);
+		p->reads++;
+	}
+	scsi_free_scsi_task(t);
+	c->busy = false;
+	p->outstanding--;
+	p->last_progress = time(NULL);
+}
+
+/* Picks a range: adjacent to the previous one, overlapping one in flight,
+ * or anywhere in the window. */
+static void pipe_pick(struct pipe *p, uint32_t *n, uint64_t *lba)
+{
+	const struct window *w = p->w;
+	uint64_t r = rng_next() % 8;
+
+	*n = pick_len(p->o, w->nblocks);
+	if (r < 2 && p->prev_nblk) {
+		/* right after, or right before, the previous command */
+		if ((rng_next() & 1) && p->prev_lba + p->prev_nblk + *n <= w->base + w->nblocks)
+			*lba = p->prev_lba + p->prev_nblk;
+		else if (p->prev_lba >= w->base + *n)
+			*lba = p->prev_lba - *n;
+		else
+			*lba = w->base;
+		return;
+	}
+	if (r < 5 && p->outstanding) {
+		/* starting inside a command in flight */
+		unsigned k = (unsigned)(rng_next() % p->o->qd);
+
+		while (!p->cmd[k].busy)
+			k = (k + 1) % p->o->qd;
+		*lba = p->cmd[k].lba + rng_range(0, p->cmd[k].nblk - 1);
+		if (*lba + *n > w->base + w->nblocks)
+			*lba = w->base + w->nblocks - *n;
+		return;
+	}
+	*lba = w->base + rng_range(0, w->nblocks - *n);
+}
+
+static bool pipe_overlaps_inflight(struct pipe *p, bool write, uint64_t lba, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const struct pipe_blk *b = pipe_blk(p, lba + i);
+
+		if (write ? b->wpend : b->rpend)
+			return true;
+	}
+	return false;
+}
+
+/* Sends one command if a range that may be sent now is found. */
+static bool pipe_submit(struct pipe *p)
+{
+	struct lun *l = p->l;
+	struct pipe_cmd *c = NULL;
+	bool write = false;
+	uint64_t lba = 0;
+	uint32_t n = 0;
+	int found = 0;
+
+	for (unsigned k = 0; k < p->o->qd && !c; k++)
+		if (!p->cmd[k].busy)
+			c = &p->cmd[k];
+	if (!c)
+		return false;
+	for (int attempt = 0; attempt < 16 && !found; attempt++) {
+		write = rng_next() % 10 < 6;
+		pipe_pick(p, &n, &lba);
+		if (pipe_can(p, write, lba, n))
+			found = 1;
+	}
+	if (!found && p->outstanding)
+		return false;
+	if (!found)
+		write = false;	/* nothing in flight: a read always may go */
+	if (lba == p->prev_lba + p->prev_nblk || lba + n == p->prev_lba)
+		p->adjacent++;
+	if (pipe_overlaps_inflight(p, true, lba, n)) {
+		if (write)
+			p->overlap_wr++;
+	} else if (!write && pipe_overlaps_inflight(p, false, lba, n)) {
+		p->overlap_rd++;
+	}
+	*c = (struct pipe_cmd){ .p = p, .busy = true, .write = write, .lba = lba,
+				.nblk = n, .buf = c->buf, .c = pick_cdb(lba, n) };
+	p->clock++;
+	if (write) {
+		c->id = p->nver++;
+		c->fua = rng_next() % 4 == 0;
+		p->ver[c->id] = (struct pipe_ver){ .sub = p->clock };
+		for (uint32_t i = 0; i < n; i++) {
+			pipe_gen(p, c->id, lba + i, c->buf + (size_t)i * l->bs);
+			pipe_blk(p, lba + i)->wpend++;
+		}
+		p->fua += c->fua;
+	} else {
+		for (uint32_t i = 0; i < n; i++)
+			pipe_blk(p, lba + i)->rpend++;
+	}
+	struct scsi_task *t;
+	uint32_t len = n * l->bs;
+
+	if (write && c->c == CDB10)
+		t = iscsi_write10_task(l->iscsi, l->lun, (uint32_t)lba, c->buf, len, (int)l->bs,
+				       0, 0, c->fua, 0, 0, pipe_cb, c);
+	else if (write)
+		t = iscsi_write16_task(l->iscsi, l->lun, lba, c->buf, len, (int)l->bs,
+				       0, 0, c->fua, 0, 0, pipe_cb, c);
+	else if (c->c == CDB10)
+		t = iscsi_read10_task(l->iscsi, l->lun, (uint32_t)lba, len, (int)l->bs,
+				      0, 0, 0, 0, 0, pipe_cb, c);
+	else
+		t = iscsi_read16_task(l->iscsi, l->lun, lba, len, (int)l->bs,
+				      0, 0, 0, 0, 0, pipe_cb, c);
+	if (!t)
+		die("cannot queue pipelined %s: %s", cdb_name(c->c, write), iscsi_err(l->iscsi));
+	p->outstanding++;
+	if (p->outstanding > p->peak)
+		p->peak = p->outstanding;
+	p->prev_lba = lba;
+	p->prev_nblk = n;
+	return true;
+}
+
+static void run_pipelined(const struct opts *o, struct lun *l, struct window *w)
+{
+	struct pipe *p = xmalloc(sizeof(*p));
+	uint32_t chunk = (1u << 20) / l->bs ? (1u << 20) / l->bs : 1;
+	unsigned char *rbuf = xmalloc((size_t)chunk * l->bs), *exp = xmalloc(l->bs);
+	unsigned long issued = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->o = o;
+	p->l = l;
+	p->w = w;
+	p->blk = xmalloc(w->nblocks * sizeof(*p->blk));
+	memset(p->blk, 0, w->nblocks * sizeof(*p->blk));
+	for (uint64_t b = 0; b < w->nblocks; b++)
+		p->blk[b].ncand = 1;	/* version 0 */
+	p->ver = xmalloc((o->iterations + 1) * sizeof(*p->ver));
+	p->ver[0] = (struct pipe_ver){ 0, 0 };
+	p->nver = 1;
+	for (unsigned k = 0; k < o->qd; k++)
+		p->cmd[k].buf = xmalloc((size_t)o->max_blocks * l->bs);
+	p->last_progress = time(NULL);
+
+	while (issued < o->iterations || p->outstanding) {
+		struct pollfd pfd;
+
+		while (issued < o->iterations && p->outstanding < o->qd) {
+			if (!pipe_submit(p)) {
+				p->waits++;
+				break;
+			}
+			issued++;
+		}
+		if (!p->outstanding)
+			continue;
+		pfd.fd = iscsi_get_fd(l->iscsi);
+		pfd.events = (short)iscsi_which_events(l->iscsi);
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
+			die("poll: %s", strerror(errno));
+		if (iscsi_service(l->iscsi, pfd.revents) < 0)
+			die("iscsi_service: %s", iscsi_err(l->iscsi));
+		if (time(NULL) - p->last_progress > o->timeout)
+			die("pipelined: no command completed in %d s, %u in flight", o->timeout,
+			    p->outstanding);
+	}
+	info("pipelined: %lu writes (%lu FUA) and %lu reads verified, queue depth %u "
+	     "(peak %u in flight), %lu adjacent, %lu writes overlapping writes in flight, "
+	     "%lu reads overlapping reads in flight, %lu waits for a free range",
+	     p->writes, p->fua, p->reads, o->qd, p->peak, p->adjacent, p->overlap_wr,
+	     p->overlap_rd, p->waits);
+	if (o->iterations >= 4ul * o->qd && p->peak < o->qd)
+		die("pipelined: only %u commands were ever in flight (queue depth %u)", p->peak,
+		    o->qd);
+	if (o->iterations >= 1000 && (!p->overlap_wr || !p->adjacent))
+		die("pipelined: no overlapping or no adjacent writes were exercised");
+
+	/* read the whole window: each block one of its versions, which then
+	 * becomes the shadow for the final checks */
+	for (uint64_t off = 0; off < w->nblocks; off += chunk) {
+		uint32_t n = w->nblocks - off < chunk ? (uint32_t)(w->nblocks - off) : chunk;
+
+		read_into(l, pick_cdb(w->base + off, n), w->base + off, n, rbuf,
+			  "pipelined: final window read");
+		for (uint32_t i = 0; i < n; i++) {
+			struct pipe_blk *b = &p->blk[off + i];
+			bool ok = false;
+
+			for (uint8_t k = 0; k < b->ncand && !ok; k++) {
+				pipe_gen(p, b->cand[k], w->base + off + i, exp);
+				ok = memcmp(rbuf + (size_t)i * l->bs, exp, l->bs) == 0;
+			}
+			if (!ok)
+				die("pipelined: block %" PRIu64 " holds none of its %u possible "
+				    "versions after the run", w->base + off + i, b->ncand);
+		}
+		memcpy(w->shadow + off * l->bs, rbuf, (size_t)n * l->bs);
+	}
+	for (unsigned k = 0; k < o->qd; k++)
+		free(p->cmd[k].buf);
+	free(p->ver);
+	free(p->blk);
+	free(p);
+	free(rbuf);
+	free(exp);
+}
+
 static void run_io(const struct opts *o, struct lun *l)
 {
 	struct window w;
@@ -937,6 +1327,10 @@ static void run_io(const struct opts *o, struct lun *l)
 
 	out_of_range_tests(l, &w, wbuf);
 
+	if (o->qd) {
+		run_pipelined(o, l, &w);
+		goto done;
+	}
 	for (unsigned long it = 0; it < o->iterations; it++) {
 		uint32_t nblk;
 		uint64_t lba;
@@ -997,12 +1391,12 @@ static void run_io(const struct opts *o, struct lun *l)
 		}
 	}
 
-	sync_cache(l, 0, 0);
 	info("%lu writes (%lu WRITE10, %lu WRITE16, %lu FUA, largest %" PRIu32 " blocks = %" PRIu32
 	     " KiB, %" PRIu64 " MiB total), %lu read-backs OK",
 	     writes, w10, w16, fua_writes, max_seen, max_seen * l->bs / 1024,
 	     bytes_written >> 20, reads);
-
+done:
+	sync_cache(l, 0, 0);
 	verify_range(l, &w, w.base, w.nblocks, chunk, rbuf, "final full-window verify");
 	info("final verify of %" PRIu64 " KiB window OK", w.nblocks * l->bs / 1024);
 
@@ -1018,7 +1412,10 @@ static void usage(FILE *f, const char *argv0)
 		"  --header-digest     request HeaderDigest=CRC32C and verify the target\n"
 		"                      negotiated it and sends valid header digests\n"
 		"  --r2t-only          negotiate ImmediateData=No, InitialR2T=Yes\n"
-		"  --iterations N      write/read-back iterations (default 200)\n"
+		"  --iterations N      write/read-back iterations (default 200); with\n"
+		"                      --queue-depth, the number of commands\n"
+		"  --queue-depth N     pipelined: N commands in flight at once (async API),\n"
+		"                      random/adjacent/overlapping ranges (1..256)\n"
 		"  --seed S            PRNG seed (default: time based; printed)\n"
 		"  --max-blocks N      max blocks per write (default 2048)\n"
 		"  --span-mib N        size of the shadowed window in MiB (default 64)\n"
@@ -1052,11 +1449,12 @@ static unsigned long long parse_num(const char *opt, const char *s, unsigned lon
 static void parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_HD = 256, O_R2T, O_IT, O_SEED, O_MAXB, O_SPAN, O_TMO, O_NOSNIFF, O_VPD,
-	       O_VERBOSE, O_DEBUG };
+	       O_VERBOSE, O_DEBUG, O_QD };
 	static const struct option longopts[] = {
 		{ "header-digest", no_argument, NULL, O_HD },
 		{ "r2t-only", no_argument, NULL, O_R2T },
 		{ "iterations", required_argument, NULL, O_IT },
+		{ "queue-depth", required_argument, NULL, O_QD },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "max-blocks", required_argument, NULL, O_MAXB },
 		{ "span-mib", required_argument, NULL, O_SPAN },
@@ -1083,6 +1481,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case O_HD: o->header_digest = true; break;
 		case O_R2T: o->r2t_only = true; break;
 		case O_IT: o->iterations = parse_num("--iterations", optarg, 0, 100000000); break;
+		case O_QD: o->qd = (unsigned)parse_num("--queue-depth", optarg, 1, PIPE_MAX_QD); break;
 		case O_SEED:
 			o->seed = parse_num("--seed", optarg, 0, UINT64_MAX);
 			o->seed_set = true;

@@ -1,0 +1,58 @@
+/*
+ * inproc.h - the daemon's core, SCSI layer and iSCSI server started inside
+ * a Criterion test process on a free 127.0.0.1 port, with one target
+ * (LUN 0 controller, LUN 1 a 64 MiB RAM disk open to all initiators), and
+ * blocking READ/WRITE helpers over the raw initiator (raw_initiator.h),
+ * with or without digests. Criterion runs each test in its own process,
+ * so each test starts its own server.
+ */
+#ifndef RINGTGT_INPROC_H
+#define RINGTGT_INPROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "raw_initiator.h"
+#include "reactor/reactor.h"
+
+#define INPROC_IQN "iqn.2024-01.org.ringtgt:inproc"
+#define INPROC_INITIATOR "iqn.2024-01.org.ringtgt:raw-initiator"
+#define INPROC_BLK 512u
+#define INPROC_LUN_SIZE (64u << 20)
+
+struct inproc {
+	int port;
+	struct bs *bs;		/* LUN 1's RAM store */
+	bool up;
+};
+
+extern struct inproc inproc;
+
+/*
+ * Starts core + server with 2 reactors of @kind (nop_interval 0: no
+ * pings). Skips the test when io_uring is unavailable; asserts otherwise.
+ */
+void inproc_up(enum ev_kind kind, unsigned nop_interval, unsigned nop_timeout);
+/* Stops what inproc_up() started; safe to call when it did not run. */
+void inproc_down(void);
+
+/* Logs in to the target, with the digests asked for; asserts success. */
+void inproc_login(struct ri_dg *d, bool hd, bool dd);
+
+/* Deterministic test data. */
+void inproc_fill(uint8_t *b, size_t len, uint8_t seed);
+
+/* WRITE(10) on LUN 1, all data immediate; asserts GOOD. */
+void inproc_write(struct ri_dg *d, uint32_t lba, const uint8_t *buf,
+		  uint16_t blocks);
+/*
+ * READ(10) on @lun into @buf (a unit attention is retried once); returns
+ * the SAM status, and asserts the full length arrived on GOOD.
+ */
+int inproc_read(struct ri_dg *d, uint64_t lun, uint32_t lba, uint8_t *buf,
+		uint16_t blocks);
+
+/* Reads LUN 1's store directly, below the SCSI layer (no I/O in flight). */
+void inproc_store_read(uint64_t off, void *buf, uint32_t len);
+
+#endif
