@@ -394,6 +394,8 @@ int core_lun_add(const char *iqn, uint64_t lun,
 	cfg.target_name = t->iqn;
 	cfg.serial = spec->serial && *spec->serial ? spec->serial : NULL;
 	cfg.readonly = spec->readonly;
+	/* TASK ABORTED to other initiators by default, as LIO does */
+	cfg.tas = !spec->no_tas;
 	errno = 0;
 	lu = scsi_lu_new(&cfg);
 	if (!lu) {
@@ -428,9 +430,17 @@ out_put:
 	return rc;
 }
 
+static int (*lu_fence)(struct scsi_lu *lu);
+
+void core_set_lu_fence(int (*fence)(struct scsi_lu *lu))
+{
+	lu_fence = fence;
+}
+
 int core_lun_remove(const char *iqn, uint64_t lun, bool force,
 		    struct core_err *err)
 {
+	struct scsi_lu *lu;
 	struct tgt_target *t;
 	int rc, n;
 
@@ -449,7 +459,20 @@ int core_lun_remove(const char *iqn, uint64_t lun, bool force,
 			       (unsigned long long)lun);
 		goto out;
 	}
+	lu = scsi_target_get_lu(&t->scsi, lun);
 	rc = scsi_target_remove_lu(&t->scsi, lun);
+	if (rc == 0 && lu && n && lu_fence) {
+		/*
+		 * Live sessions: their tasks on the LU are aborted and their
+		 * store I/O waited for before the LUN counts as removed.
+		 */
+		int frc = lu_fence(lu);
+
+		if (frc == -ETIMEDOUT)
+			log_warn("target %s: LUN %llu removed with I/O still in "
+				 "flight", t->iqn, (unsigned long long)lun);
+	}
+	scsi_lu_put(lu);
 	if (rc == -ENOENT)
 		rc = core_fail(err, rc, "target %s has no LUN %llu", t->iqn,
 			       (unsigned long long)lun);

@@ -51,6 +51,7 @@ struct core_lun_spec {
 	uint32_t block_size;		/* 0: 512 */
 	const char *serial;		/* NULL: derived from target IQN + LUN;
 					 * else 1..CORE_SERIAL_MAX printable */
+	bool no_tas;			/* Control mode page TAS=0 (default 1) */
 };
 
 void core_init(void);
@@ -68,9 +69,18 @@ int core_target_remove(const char *iqn, bool force, struct core_err *err);
  */
 int core_lun_add(const char *iqn, uint64_t lun,
 		 const struct core_lun_spec *spec, struct core_err *err);
-/* Refused with -EBUSY while the target has sessions, unless @force. */
+/*
+ * Refused with -EBUSY while the target has sessions, unless @force; then
+ * the LU's tasks are aborted and their store I/O waited for (through the
+ * transport's fence, see core_set_lu_fence) before it returns.
+ */
 int core_lun_remove(const char *iqn, uint64_t lun, bool force,
 		    struct core_err *err);
+/*
+ * The transport's "abort every task on this LU and wait for its I/O"
+ * (iscsi_fence_lu); blocks the caller. NULL: none.
+ */
+void core_set_lu_fence(int (*fence)(struct scsi_lu *lu));
 /*
  * ACL rules: "ALL", an IPv4/IPv6 address, a CIDR ("10.0.0.0/8"), or an
  * initiator name ("iqn...."). A target with no rule admits nobody.

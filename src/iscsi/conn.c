@@ -100,13 +100,13 @@ struct iscsi_conn *conn_new(struct reactor *r, int fd,
 void conn_fill_sn(struct iscsi_conn *c, uint8_t *bhs, bool advance)
 {
 	struct iscsi_session *s = c->sess;
-	uint32_t exp = s ? s->exp_cmdsn : 0, win = s ? s->cmd_window : 1;
+	uint32_t exp = s ? s->exp_cmdsn : 0;
 
 	put_be32(bhs + BHS_CMDSN, c->statsn);
 	if (advance)
 		c->statsn++;
 	put_be32(bhs + BHS_EXPSTATSN, exp);
-	put_be32(bhs + BHS_MAXCMDSN, exp + win - 1);
+	put_be32(bhs + BHS_MAXCMDSN, s ? session_max_cmdsn(c) : exp);
 }
 
 /* --- closing ---------------------------------------------------------- */
@@ -141,7 +141,8 @@ void conn_maybe_free(struct iscsi_conn *c)
 	if (c->state != CONN_CLOSING || c->rx_pending || c->tx_pending)
 		return;
 	txq_drop_all(c);
-	if (c->io_inflight)
+	/* tasks in the store, fences that will answer through us */
+	if (c->io_inflight || c->fences_waiting)
 		return;
 	/* every task is back in the pool: nothing refers to us any more */
 	list_del(&c->link);
@@ -182,6 +183,25 @@ static void conn_rx_arm(struct iscsi_conn *c)
 	c->rx_pending = true;
 }
 
+/*
+ * Full feature phase requests (RFC 7143 §11): one row per initiator
+ * opcode; a missing row is answered with a Reject (command not
+ * supported). @normal: not in a discovery session (§4.3: it carries only
+ * Text, NOP and Logout).
+ */
+static const struct {
+	pdu_handler_fn *fn;
+	bool normal;
+} ffp_ops[64] = {
+	[OP_NOP_OUT] = { nop_out_handle, false },
+	[OP_SCSI_CMD] = { cmd_handle, true },
+	[OP_TMF_REQ] = { tmf_handle, true },
+	[OP_TEXT_REQ] = { text_handle, false },
+	[OP_DATA_OUT] = { data_out_handle, true },
+	[OP_LOGOUT_REQ] = { logout_handle, false },
+	/* OP_SNACK: ERL 0 has no SNACK (§11.16); OP_LOGIN_REQ: §6.3 */
+};
+
 static void dispatch(struct iscsi_conn *c, const struct bhs *h,
 		     const uint8_t *data)
 {
@@ -196,45 +216,16 @@ static void dispatch(struct iscsi_conn *c, const struct bhs *h,
 	}
 	if (c->state != CONN_FFP)
 		return;
-	switch (h->opcode) {
-	case OP_SCSI_CMD:
-		if (c->sess->discovery) {
-			conn_send_reject(c, h->raw, REJECT_PROTOCOL_ERROR);
-			return;
-		}
-		cmd_handle(c, h, data);
-		return;
-	case OP_DATA_OUT:
-		data_out_handle(c, h, data);
-		return;
-	case OP_NOP_OUT:
-		nop_out_handle(c, h, data);
-		return;
-	case OP_TEXT_REQ:
-		text_handle(c, h, data);
-		return;
-	case OP_TMF_REQ:
-		if (c->sess->discovery) {
-			conn_send_reject(c, h->raw, REJECT_PROTOCOL_ERROR);
-			return;
-		}
-		tmf_handle(c, h);
-		return;
-	case OP_LOGOUT_REQ:
-		logout_handle(c, h);
-		return;
-	case OP_LOGIN_REQ:
-		/* a login on a connection already in FFP: protocol error */
-		conn_send_reject(c, h->raw, REJECT_PROTOCOL_ERROR);
-		return;
-	case OP_SNACK:
-		/* ERL 0: SNACK is not supported (RFC 7143 §11.16) */
-		conn_send_reject(c, h->raw, REJECT_CMD_NOT_SUPPORTED);
-		return;
-	default:
-		conn_send_reject(c, h->raw, REJECT_CMD_NOT_SUPPORTED);
+	if (!ffp_ops[h->opcode].fn) {
+		conn_send_reject(c, h->raw, h->opcode == OP_LOGIN_REQ ?
+				 REJECT_PROTOCOL_ERROR : REJECT_CMD_NOT_SUPPORTED);
 		return;
 	}
+	if (ffp_ops[h->opcode].normal && c->sess->discovery) {
+		conn_send_reject(c, h->raw, REJECT_PROTOCOL_ERROR);
+		return;
+	}
+	ffp_ops[h->opcode].fn(c, h, data);
 }
 
 /*
@@ -295,6 +286,8 @@ static bool rx_process(struct iscsi_conn *c)
 				/* RFC 7143 §7.8: Reject and discard */
 				conn_send_reject(c, p, REJECT_DATA_DIGEST);
 				c->rx_start += hlen + padded;
+				if (h.opcode == OP_DATA_OUT)
+					data_out_digest_error(c, &h);
 				continue;
 			}
 		}
@@ -546,7 +539,8 @@ void conn_tick(struct iscsi_conn *c, uint64_t now)
 	const struct iscsi_settings *set = c->set;
 
 	if (c->state == CONN_LOGIN) {
-		if (set->login_timeout &&
+		/* a reinstating login waits for the old session (tmf_timeout) */
+		if (set->login_timeout && !c->fences_waiting &&
 		    now - c->started_ms > set->login_timeout * 1000ull)
 			conn_close(c, "login timed out");
 		return;

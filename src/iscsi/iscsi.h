@@ -23,6 +23,12 @@ struct iscsi_settings {
 	uint32_t first_burst;
 	uint32_t max_outstanding_r2t;
 	uint32_t cmd_window;		/* CmdSN window (queue depth) */
+	/*
+	 * s a task management function (or a reinstating login) waits for
+	 * the aborted tasks' store I/O before the LUs involved are stalled
+	 * (NOT READY until that I/O is gone) and it is answered; 0: 30.
+	 */
+	unsigned tmf_timeout;
 };
 
 void iscsi_settings_default(struct iscsi_settings *s);
@@ -37,6 +43,14 @@ int iscsi_portal_add(const char *addr, char *err, size_t errlen);
 /* Closes every connection, stops the threads, closes the portals. */
 void iscsi_stop(void);
 int iscsi_reactor_count(void);
+/*
+ * Aborts every task on @lu (all sessions, all reactors) and waits, at
+ * most tmf_timeout, until none has store I/O in flight; the LU is then
+ * stalled if some still has. Blocks: for the control thread (forced LUN
+ * removal). Returns 0, -ETIMEDOUT or -ENOMEM.
+ */
+struct scsi_lu;
+int iscsi_fence_lu(struct scsi_lu *lu);
 const char *iscsi_event_loop_name(void);
 
 #endif

@@ -1,12 +1,23 @@
 /*
  * iscsi_internal.h - connections, sessions and tasks, shared by the files
- * of the iSCSI layer (conn.c: socket I/O and lifecycle, login.c: login,
- * text and discovery, cmd.c: full feature phase commands, server.c:
- * threads and portals).
+ * of the iSCSI layer:
+ *
+ *   conn.c     socket I/O, the receive state machine and its opcode
+ *              table, the transmit queue, liveness, connection lifetime
+ *   session.c  sessions: start, reinstatement, end; the CmdSN window; the
+ *              per-session LU cache
+ *   task.c     the task pool, execution, completion and responses
+ *   cmd.c      SCSI Command, Data-Out and R2T, NOP-Out
+ *   tmf.c      task management and fences (waiting for aborted I/O)
+ *   login.c    login, text requests and discovery, logout
+ *   server.c   reactor threads and portals
  *
  * Threading: a connection and everything hanging from it belong to one
  * reactor thread. Sessions have one connection (MaxConnections=1), so a
- * session lives on its connection's reactor.
+ * session lives on its connection's reactor. What crosses reactors is a
+ * fence (tmf.c), posted with reactor_post_node().
+ *
+ * The task lifecycle is described in docs/architecture.md.
  */
 #ifndef RINGTGT_ISCSI_INTERNAL_H
 #define RINGTGT_ISCSI_INTERNAL_H
@@ -72,6 +83,14 @@ enum task_state {
 	TASK_RESPOND,		/* response PDUs being sent */
 };
 
+struct fence;
+
+/* A fence waiting for a task's store I/O (tmf.c). */
+struct fence_link {
+	struct fence *f;
+	struct fence_link *next;
+};
+
 struct iscsi_task {
 	struct scsi_task scsi;		/* embedded; container_of back */
 	struct tx_item item;
@@ -79,9 +98,13 @@ struct iscsi_task {
 	struct iscsi_task *hnext;	/* ITT hash chain */
 	struct list_head link;		/* conn->active */
 	enum task_state state;
-	bool aborted;
+	bool aborted;			/* no normal response will be sent */
+	bool tas;			/* aborted: answer TASK ABORTED */
 	bool in_hash;
 	bool immediate;
+	/* fences waiting for this task's I/O; the first link is embedded */
+	struct fence_link *fences;
+	struct fence_link flink;
 	uint8_t hflags;			/* R/W bits of the command */
 	uint32_t itt;
 	uint32_t cmdsn;
@@ -120,7 +143,8 @@ struct iscsi_session {
 	uint8_t isid[6];
 	uint16_t tsih;
 	uint32_t exp_cmdsn;
-	uint32_t cmd_window;
+	uint32_t cmd_window;		/* most commands in the window */
+	uint32_t max_cmdsn;		/* last MaxCmdSN sent: never lowered */
 	struct scsi_lu *lu_cache[SCSI_MAX_LUNS];
 };
 
@@ -172,10 +196,14 @@ struct iscsi_conn {
 	struct iscsi_task *task_pool;
 	struct iscsi_task *task_free;
 	uint32_t task_count;
+	uint32_t tasks_idle;		/* tasks in task_free */
 	struct iscsi_task *hash[TASK_HASH];
 	struct list_head active;
 	uint32_t next_ttt;
 	unsigned io_inflight;		/* tasks inside the SCSI layer */
+
+	/* fences this connection waits for (TMF responses, login) */
+	unsigned fences_waiting;
 
 	/* liveness */
 	uint64_t last_rx_ms;
@@ -203,31 +231,82 @@ void conn_fill_sn(struct iscsi_conn *c, uint8_t *bhs, bool advance);
 /* Frees the connection if closing and nothing is in flight. */
 void conn_maybe_free(struct iscsi_conn *c);
 
+/* A PDU handler of the full feature phase (conn.c's opcode table). */
+typedef void pdu_handler_fn(struct iscsi_conn *c, const struct bhs *h,
+			    const uint8_t *data);
+
 /* login.c */
 void login_handle(struct iscsi_conn *c, const struct bhs *h,
 		  const uint8_t *data);
 void login_free(struct iscsi_conn *c);
-void text_handle(struct iscsi_conn *c, const struct bhs *h,
-		 const uint8_t *data);
-void logout_handle(struct iscsi_conn *c, const struct bhs *h);
-void session_free(struct iscsi_session *s);
+pdu_handler_fn text_handle, logout_handle;
 
-/* cmd.c */
-int tasks_init(struct iscsi_conn *c, uint32_t count);
-void tasks_free(struct iscsi_conn *c);
-/* Aborts every task (connection going away); returns tasks still busy. */
-void tasks_abort_all(struct iscsi_conn *c);
-void cmd_handle(struct iscsi_conn *c, const struct bhs *h,
-		const uint8_t *data);
-void data_out_handle(struct iscsi_conn *c, const struct bhs *h,
-		     const uint8_t *data);
-void nop_out_handle(struct iscsi_conn *c, const struct bhs *h,
-		    const uint8_t *data);
-void tmf_handle(struct iscsi_conn *c, const struct bhs *h);
-/* Aborts, on every reactor, the tasks other connections run on @lu. */
-void tasks_abort_lu_everywhere(struct iscsi_conn *except, struct scsi_lu *lu);
+/* session.c */
+/* Builds c->sess from the finished login; 0 or -ENOMEM. */
+int session_start(struct iscsi_conn *c, const uint8_t isid[6], uint16_t tsih,
+		  uint32_t cmdsn, struct tgt_target *target,
+		  const struct text_negot *n);
+void session_free(struct iscsi_session *s);
 /* CmdSN check for a non-immediate request: true when it may proceed. */
 bool cmdsn_accept(struct iscsi_conn *c, const struct bhs *h);
+/*
+ * MaxCmdSN to advertise: the window holds no more commands than free
+ * tasks (a few kept for immediate commands), so it opens as responses go
+ * out and never shrinks (RFC 7143 §4.2.2.1).
+ */
+uint32_t session_max_cmdsn(struct iscsi_conn *c);
+/* The session's LU at @lun (cached, the cache holds a reference) or NULL. */
+struct scsi_lu *session_lu(struct iscsi_session *s, uint64_t lun);
+
+/* task.c */
+int tasks_init(struct iscsi_conn *c, uint32_t count);
+void tasks_free(struct iscsi_conn *c);
+/* A free task for @itt, hashed and on c->active; NULL when none is left. */
+struct iscsi_task *task_get(struct iscsi_conn *c, uint32_t itt);
+/* Returns @t to the pool (drops its buffer and LU reference). */
+void task_put(struct iscsi_conn *c, struct iscsi_task *t);
+/* Frees the task if nothing (SCSI layer, unsent PDUs) still holds it. */
+void task_release(struct iscsi_conn *c, struct iscsi_task *t);
+struct iscsi_task *task_find(struct iscsi_conn *c, uint32_t itt);
+void task_unhash(struct iscsi_conn *c, struct iscsi_task *t);
+/* Hands a task to the SCSI layer (its data, if any, is in t->buf). */
+void task_exec(struct iscsi_conn *c, struct iscsi_task *t);
+/* Queues the response (Data-In and/or SCSI Response) of a finished task. */
+void task_respond(struct iscsi_conn *c, struct iscsi_task *t);
+/* Takes @t off the transmit queue (R2Ts or a response not sent yet). */
+void task_dequeue(struct iscsi_task *t);
+/* Aborts every task (connection going away). */
+void tasks_abort_all(struct iscsi_conn *c);
+
+/* cmd.c */
+pdu_handler_fn cmd_handle, data_out_handle, nop_out_handle;
+/* A Data-Out whose data digest failed: its command ends (ERL 0). */
+void data_out_digest_error(struct iscsi_conn *c, const struct bhs *h);
+
+/* tmf.c */
+pdu_handler_fn tmf_handle;
+/*
+ * Aborts @t for a task management function or a reset. When its store
+ * I/O is in flight and @f is not NULL, @f waits for it. @other_nexus:
+ * the task belongs to another I_T nexus than the one that asked, so it
+ * ends with TASK ABORTED when its LU has TAS=1 (SAM-5 §7.3).
+ */
+void task_abort(struct iscsi_conn *c, struct iscsi_task *t, struct fence *f,
+		bool other_nexus);
+/* Called by task.c when an aborted task's I/O completed: drops its fences. */
+void task_fences_put(struct iscsi_task *t);
+/*
+ * Reinstatement (RFC 7143 §6.3.5): closes every other session of the
+ * login's I_T nexus (initiator port @initiator_port on @target), on every
+ * reactor, and calls @resume(c, expired) on @c's reactor once their tasks'
+ * I/O is gone (or tmf_timeout passed: @expired, the LUs are then stalled).
+ * Returns 0, or -ENOMEM (nothing was started).
+ */
+int fence_sessions(struct iscsi_conn *c, struct scsi_target *target,
+		   const char *initiator_port,
+		   void (*resume)(struct iscsi_conn *c, bool expired));
+/* Expires fences of @thr whose deadline passed (the reactor's tick). */
+void fences_tick(struct iscsi_server_thread *thr, uint64_t now_ms);
 
 /* buf.c: per-thread cache of data buffers by power-of-two size class */
 void *iobuf_get(uint32_t size, uint32_t *cap);
@@ -241,9 +320,12 @@ struct iscsi_server_thread {
 	struct list_head conns;
 	int nconns;
 	const struct iscsi_settings *set;
+	struct list_head fences;	/* fences homed here (tmf.c) */
+	struct ev_post close_all;	/* iscsi_stop(): cannot fail */
 };
 void server_conn_gone(struct iscsi_server_thread *thr);
 struct iscsi_server_thread *server_thread(int i);
+int server_thread_count(void);
 uint16_t server_next_tsih(void);
 
 #endif

@@ -21,6 +21,12 @@
 enum { STAGE_SECURITY = 0, STAGE_OPERATIONAL = 1, STAGE_FFP = 3 };
 
 struct login_state {
+	/* the last request, answered once reinstatement fenced the old session */
+	struct bhs last;
+	uint8_t last_flags;
+	char *last_kv;
+	size_t last_kv_len;
+	bool waiting;			/* for fence_sessions() */
 	uint8_t isid[6];
 	uint16_t tsih;
 	uint16_t cid;
@@ -44,6 +50,7 @@ void login_free(struct iscsi_conn *c)
 		return;
 	if (l->target)
 		core_target_put(l->target);
+	free(l->last_kv);
 	free(l->acc);
 	free(l);
 	c->login = NULL;
@@ -90,114 +97,6 @@ static void login_fail(struct iscsi_conn *c, const struct bhs *h, int status,
 	login_respond(c, h, status, 0, NULL);
 	/* no further requests are read; the response closes the connection */
 	c->state = CONN_LOGGED_OUT;
-}
-
-static void isid_hex(const uint8_t isid[6], char *out, size_t len)
-{
-	snprintf(out, len, "%02x%02x%02x%02x%02x%02x", isid[0], isid[1],
-		 isid[2], isid[3], isid[4], isid[5]);
-}
-
-struct evict_msg {
-	struct iscsi_server_thread *thr;
-	uint16_t tsih;
-};
-
-static void evict_on_reactor(void *arg)
-{
-	struct evict_msg *m = arg;
-	struct iscsi_conn *c, *n;
-
-	list_for_each_entry_safe(c, n, &m->thr->conns, link)
-		if (c->sess && c->sess->tsih == m->tsih)
-			conn_close(c, "target removed");
-	free(m);
-}
-
-/*
- * Called by core with its registry lock held (the session is registered,
- * so alive): only schedules the close on the session's own reactor.
- */
-static void session_evict(struct core_session *info)
-{
-	struct iscsi_session *s = container_of(info, struct iscsi_session, info);
-	struct evict_msg *m = malloc(sizeof(*m));
-
-	if (!m)
-		return;
-	m->thr = s->thr;
-	m->tsih = s->tsih;
-	if (reactor_post(s->thr->r, evict_on_reactor, m) < 0)
-		free(m);
-}
-
-/* Builds the session once the login reaches the full feature phase. */
-static int session_start(struct iscsi_conn *c)
-{
-	struct login_state *l = c->login;
-	struct iscsi_session *s = calloc(1, sizeof(*s));
-	char isid[16];
-
-	if (!s)
-		return -ENOMEM;
-	s->discovery = l->negot.discovery;
-	memcpy(s->isid, l->isid, 6);
-	s->tsih = l->tsih;
-	s->exp_cmdsn = l->cmdsn;
-	s->cmd_window = c->set->cmd_window;
-	isid_hex(l->isid, isid, sizeof(isid));
-	if (!s->discovery) {
-		s->target = l->target;
-		l->target = NULL;
-		snprintf(s->nexus.initiator_port,
-			 sizeof(s->nexus.initiator_port), "%s,i,0x%s",
-			 l->negot.initiator_name, isid);
-		s->nexus.rel_port_id = 1;
-		s->nexus.target = core_target_scsi(s->target);
-		if (tasks_init(c, s->cmd_window + 16) < 0) {
-			core_target_put(s->target);
-			free(s);
-			return -ENOMEM;
-		}
-	}
-	s->info.target = s->target;
-	snprintf(s->info.initiator, sizeof(s->info.initiator), "%s",
-		 l->negot.initiator_name);
-	snprintf(s->info.isid, sizeof(s->info.isid), "%s", isid);
-	s->info.tsih = s->tsih;
-	snprintf(s->info.peer, sizeof(s->info.peer), "%s", c->peer_str);
-	snprintf(s->info.local, sizeof(s->info.local), "%s", c->local_str);
-	s->info.reactor = reactor_index(c->r);
-	s->info.evict = session_evict;
-	s->thr = c->thr;
-	s->info.connections = 1;
-	s->info.header_digest = c->params.header_digest;
-	s->info.data_digest = c->params.data_digest;
-	if (core_session_register(&s->info) > 0)
-		log_info("session %u reinstates the earlier session of %s, "
-			 "ISID 0x%s", s->tsih, s->info.initiator, isid);
-	s->registered = true;
-	c->sess = s;
-	log_info("%s session %u: %s from %s on %s%s%s%s", s->discovery ?
-		 "discovery" : "login", s->tsih, l->negot.initiator_name,
-		 c->peer_str, s->discovery ? "" : "target ",
-		 s->discovery ? c->local_str : core_target_iqn(s->target),
-		 c->params.header_digest ? ", header digest" : "",
-		 c->params.data_digest ? ", data digest" : "");
-	return 0;
-}
-
-void session_free(struct iscsi_session *s)
-{
-	if (s->registered)
-		core_session_unregister(&s->info);
-	for (int i = 0; i < SCSI_MAX_LUNS; i++)
-		if (s->lu_cache[i])
-			scsi_lu_put(s->lu_cache[i]);
-	if (s->target)
-		core_target_put(s->target);
-	log_info("session %u closed", s->tsih);
-	free(s);
 }
 
 /* First request: identity checks (RFC 7143 §6.3.1, §11.12). */
@@ -256,16 +155,70 @@ static bool login_identify(struct iscsi_conn *c, const struct bhs *h)
 	return true;
 }
 
+/* "<InitiatorName>,i,0x<ISID>": the initiator port of the login. */
+static void login_port_name(const struct login_state *l, char *out,
+			    size_t len)
+{
+	const uint8_t *i = l->isid;
+
+	snprintf(out, len, "%s,i,0x%02x%02x%02x%02x%02x%02x",
+		 l->negot.initiator_name, i[0], i[1], i[2], i[3], i[4], i[5]);
+}
+
+/* The last login response: the session exists and the FFP starts. */
+static void login_enter_ffp(struct iscsi_conn *c, const struct bhs *h,
+			    uint8_t flags, const struct kvbuf *kv)
+{
+	struct login_state *l = c->login;
+
+	if (session_start(c, l->isid, l->tsih, l->cmdsn, l->target,
+			  &l->negot) < 0) {
+		login_fail(c, h, LOGIN_NO_RESOURCES, "out of memory");
+		return;
+	}
+	l->target = NULL;	/* the session holds the reference now */
+	login_respond(c, h, LOGIN_OK, flags, kv);
+	login_free(c);
+	c->state = CONN_FFP;
+	c->last_rx_ms = reactor_now_ms(c->r);
+}
+
+/* fence_sessions() is done: the old session's I/O is gone. */
+static void login_resume(struct iscsi_conn *c, bool expired)
+{
+	struct login_state *l = c->login;
+	struct kvbuf kv;
+
+	if (!l || !l->waiting)
+		return;
+	l->waiting = false;
+	if (expired)
+		/* its LUs answer NOT READY until that I/O is gone */
+		log_warn("%s: the reinstated session's I/O is still in flight "
+			 "after tmf_timeout; its LUs are not ready until it "
+			 "completes", c->peer_str);
+	kv_init(&kv, l->last_kv, l->last_kv_len ? l->last_kv_len : 1);
+	kv.len = l->last_kv_len;
+	login_enter_ffp(c, &l->last, l->last_flags, &kv);
+	if (c->state == CONN_FFP)
+		conn_kick_tx(c);
+}
+
 void login_handle(struct iscsi_conn *c, const struct bhs *h,
 		  const uint8_t *data)
 {
 	struct login_state *l = c->login;
 	bool transit = h->flags & LOGIN_T, cont = h->flags & LOGIN_C;
 	int csg = (h->flags >> 2) & 3, nsg = h->flags & 3;
-	char out[8192];
+	char out[8192], port[256];
 	struct kvbuf kv;
 	uint8_t flags;
 
+	if (l && l->waiting) {
+		/* nothing may come before the answer to the last request */
+		conn_close(c, "login request while the previous one is pending");
+		return;
+	}
 	if (!l) {
 		l = c->login = calloc(1, sizeof(*l));
 		if (!l) {
@@ -372,14 +325,34 @@ void login_handle(struct iscsi_conn *c, const struct bhs *h,
 		return;
 	}
 	if (transit && nsg == STAGE_FFP) {
-		if (session_start(c) < 0) {
+		if (l->negot.discovery) {
+			login_enter_ffp(c, h, flags, &kv);
+			return;
+		}
+		/*
+		 * RFC 7143 §6.3.5: a login with the I_T nexus of a live
+		 * session reinstates it. The old session's tasks must be
+		 * gone, their I/O included, before the new one exists: the
+		 * answer waits for the fence (the connection reads nothing
+		 * meanwhile but is not blocked).
+		 */
+		l->last = *h;
+		l->last.raw = NULL;	/* the receive buffer moves on */
+		l->last_flags = flags;
+		l->last_kv = malloc(kv.len ? kv.len : 1);
+		if (!l->last_kv) {
 			login_fail(c, h, LOGIN_NO_RESOURCES, "out of memory");
 			return;
 		}
-		login_respond(c, h, LOGIN_OK, flags, &kv);
-		login_free(c);
-		c->state = CONN_FFP;
-		c->last_rx_ms = reactor_now_ms(c->r);
+		memcpy(l->last_kv, kv.data, kv.len);
+		l->last_kv_len = kv.len;
+		login_port_name(l, port, sizeof(port));
+		l->waiting = true;
+		if (fence_sessions(c, core_target_scsi(l->target), port,
+				   login_resume) < 0) {
+			l->waiting = false;
+			login_fail(c, h, LOGIN_NO_RESOURCES, "out of memory");
+		}
 		return;
 	}
 	login_respond(c, h, LOGIN_OK, flags, &kv);
@@ -525,12 +498,14 @@ void text_handle(struct iscsi_conn *c, const struct bhs *h,
 
 /* --- logout ------------------------------------------------------------------ */
 
-void logout_handle(struct iscsi_conn *c, const struct bhs *h)
+void logout_handle(struct iscsi_conn *c, const struct bhs *h,
+		   const uint8_t *data)
 {
 	uint8_t reason = h->flags & 0x7f;
 	struct ctl_pdu *p;
 	uint8_t response = 0;
 
+	(void)data;
 	if (!h->immediate && !cmdsn_accept(c, h))
 		return;
 	if (reason == 2) {

@@ -60,6 +60,7 @@ void iscsi_settings_default(struct iscsi_settings *s)
 		.first_burst = 262144,
 		.max_outstanding_r2t = 16,
 		.cmd_window = 128,
+		.tmf_timeout = 30,
 	};
 }
 
@@ -84,6 +85,11 @@ struct iscsi_server_thread *server_thread(int i)
 	return i < srv.n ? &srv.thr[i] : NULL;
 }
 
+int server_thread_count(void)
+{
+	return srv.running ? srv.n : 0;
+}
+
 int iscsi_reactor_count(void)
 {
 	return srv.n;
@@ -102,6 +108,7 @@ static void thread_tick(void *arg)
 
 	list_for_each_entry_safe(c, n, &thr->conns, link)
 		conn_tick(c, now);
+	fences_tick(thr, now);
 }
 
 struct handoff {
@@ -238,6 +245,7 @@ int iscsi_start(const struct iscsi_settings *s)
 			return -err;
 		}
 		list_init(&thr->conns);
+		list_init(&thr->fences);
 		thr->set = &srv.set;
 	}
 	sigfillset(&all);
@@ -246,6 +254,7 @@ int iscsi_start(const struct iscsi_settings *s)
 		pthread_create(&srv.tid[i], NULL, thread_main, &srv.thr[i]);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	srv.running = true;
+	core_set_lu_fence(iscsi_fence_lu);
 	log_info("%d reactor%s on %s", srv.n, srv.n == 1 ? "" : "s",
 		 iscsi_event_loop_name());
 	return 0;
@@ -358,9 +367,10 @@ err_errno:
 	return rc;
 }
 
-static void close_all(void *arg)
+static void close_all(struct ev_post *p)
 {
-	struct iscsi_server_thread *thr = arg;
+	struct iscsi_server_thread *thr =
+		container_of(p, struct iscsi_server_thread, close_all);
 	struct iscsi_conn *c, *n;
 
 	list_for_each_entry_safe(c, n, &thr->conns, link)
@@ -377,26 +387,38 @@ static void close_portal(void *arg)
 
 void iscsi_stop(void)
 {
+	int busy;
+
 	if (!srv.running)
 		return;
+	core_set_lu_fence(NULL);
 	for (int i = 0; i < srv.nportals; i++)
 		reactor_post(srv.portals[i].r, close_portal, &srv.portals[i]);
-	for (int i = 0; i < srv.n; i++)
-		reactor_post(srv.thr[i].r, close_all, &srv.thr[i]);
+	for (int i = 0; i < srv.n; i++) {
+		srv.thr[i].close_all.fn = close_all;
+		reactor_post_node(srv.thr[i].r, &srv.thr[i].close_all);
+	}
 	/* connections finish their I/O and free themselves; bounded wait */
 	for (int i = 0; i < 500 && atomic_load(&srv.live_conns) > 0; i++)
 		usleep(10000);
-	if (atomic_load(&srv.live_conns) > 0)
-		log_warn("%d connection(s) still busy at shutdown",
-			 atomic_load(&srv.live_conns));
+	busy = atomic_load(&srv.live_conns);
+	if (busy > 0)
+		log_warn("%d connection(s) still have I/O in flight at shutdown; "
+			 "leaving them (and their reactors) allocated", busy);
 	for (int i = 0; i < srv.n; i++)
 		reactor_stop(srv.thr[i].r);
 	for (int i = 0; i < srv.n; i++)
 		pthread_join(srv.tid[i], NULL);
 	for (int i = 0; i < srv.nportals; i++)
 		close(srv.portals[i].fd);
-	for (int i = 0; i < srv.n; i++)
-		reactor_free(srv.thr[i].r);
+	/*
+	 * A connection still alive owns tasks whose store I/O may complete
+	 * into its reactor's ring: freeing either would be a use after free.
+	 * The process is exiting; what it still uses stays allocated.
+	 */
+	if (busy == 0)
+		for (int i = 0; i < srv.n; i++)
+			reactor_free(srv.thr[i].r);
 	srv.nportals = 0;
 	srv.running = false;
 }

@@ -78,6 +78,7 @@ enum sense_reason {
 	SENSE_DATA_PHASE_ERROR,		/* b/4b/00 transport: bad data sequence */
 	SENSE_DATA_OFFSET_ERROR,	/* b/4b/05 transport: bad buffer offset */
 	SENSE_UA_LU_RESET,		/* 6/29/03 bus device reset function */
+	SENSE_CRC_ERROR,		/* b/47/05 transport: protocol service CRC */
 	SENSE_REASON_COUNT,
 };
 

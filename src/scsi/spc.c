@@ -334,8 +334,16 @@ static uint32_t mode_page(const struct scsi_lu *lu, uint8_t page, uint8_t pc,
 		len = 12;
 		memset(p, 0, len);
 		if (!changeable) {
-			p[2] = 0x02;	/* GLTSD: no implicit log saving */
+			/*
+			 * TST=001b: a task set per I_T nexus, so ABORT TASK
+			 * SET / CLEAR TASK SET touch only the issuing one;
+			 * GLTSD: no implicit log saving.
+			 */
+			p[2] = 0x20 | 0x02;
 			p[3] = 0x10;	/* QUEUE ALGORITHM MODIFIER 1 */
+			/* TAS: others' aborted tasks end TASK ABORTED */
+			if (lu->tas)
+				p[5] = 0x40;
 			put_be16(p + 8, 0xffff);	/* busy timeout: unlimited */
 		}
 		break;

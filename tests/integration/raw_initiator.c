@@ -250,7 +250,7 @@ static int login_step(struct ri *ri, uint8_t flags, const char *kv,
 	/* ISID: type 2 (random), a fixed qualifier */
 	b[BHS_ISID] = 0x80;
 	b[BHS_ISID + 3] = 0x12;
-	b[BHS_ISID + 5] = (uint8_t)ri->fd;
+	b[BHS_ISID + 5] = ri->isid_q ? ri->isid_q : (uint8_t)ri->fd;
 	put_be32(b + BHS_ITT, ri->itt);
 	put_be16(b + BHS_TTT, 0);		/* CID */
 	put_be32(b + BHS_CMDSN, ri->cmdsn);

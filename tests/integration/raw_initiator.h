@@ -35,6 +35,7 @@ struct ri {
 	bool answer_pings;	/* answer NOP-In pings inside ri_recv() */
 	unsigned pings_seen, pings_answered;
 	uint8_t *rx_data;
+	uint8_t isid_q;		/* nonzero: ISID qualifier (else the fd) */
 };
 
 /* Connects to 127.0.0.1:@port; 0 or -errno. */

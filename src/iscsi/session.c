@@ -1,0 +1,209 @@
+/*
+ * session.c - an iSCSI session once its login is done: its identity (the
+ * I_T nexus the SCSI layer sees), registration with the core registry,
+ * the CmdSN window (RFC 7143 §4.2.2), the per-session cache of LUs, and
+ * its end. Reinstatement (§6.3.5) is started by login.c through
+ * fence_sessions() (tmf.c) before session_start() runs, so an old
+ * session's I/O is gone before the new one exists.
+ *
+ * MaxConnections=1: a session has one connection and lives on its
+ * reactor; nothing here is touched from another thread except through
+ * the core registry's evict callback, which only posts.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "iscsi_internal.h"
+
+/*
+ * Tasks beyond the CmdSN window, for immediate commands (RFC 7143 §3.2.2.1:
+ * they do not take a CmdSN slot) and TMFs' targets of the same ITTs.
+ */
+#define IMMEDIATE_RESERVE 16
+
+static void isid_hex(const uint8_t isid[6], char *out, size_t len)
+{
+	snprintf(out, len, "%02x%02x%02x%02x%02x%02x", isid[0], isid[1],
+		 isid[2], isid[3], isid[4], isid[5]);
+}
+
+struct evict_msg {
+	struct iscsi_server_thread *thr;
+	uint16_t tsih;
+};
+
+static void evict_on_reactor(void *arg)
+{
+	struct evict_msg *m = arg;
+	struct iscsi_conn *c, *n;
+
+	list_for_each_entry_safe(c, n, &m->thr->conns, link)
+		if (c->sess && c->sess->tsih == m->tsih)
+			conn_close(c, "target removed");
+	free(m);
+}
+
+/*
+ * Called by core with its registry lock held (the session is registered,
+ * so alive): only schedules the close on the session's own reactor.
+ */
+static void session_evict(struct core_session *info)
+{
+	struct iscsi_session *s = container_of(info, struct iscsi_session, info);
+	struct evict_msg *m = malloc(sizeof(*m));
+
+	if (!m) {
+		log_err("session %u: cannot schedule its close: out of memory",
+			s->tsih);
+		return;
+	}
+	m->thr = s->thr;
+	m->tsih = s->tsih;
+	if (reactor_post(s->thr->r, evict_on_reactor, m) < 0)
+		free(m);
+}
+
+int session_start(struct iscsi_conn *c, const uint8_t isid[6], uint16_t tsih,
+		  uint32_t cmdsn, struct tgt_target *target,
+		  const struct text_negot *n)
+{
+	struct iscsi_session *s = calloc(1, sizeof(*s));
+	char hex[16];
+
+	if (!s)
+		return -ENOMEM;
+	s->discovery = n->discovery;
+	memcpy(s->isid, isid, 6);
+	s->tsih = tsih;
+	s->exp_cmdsn = cmdsn;
+	s->cmd_window = c->set->cmd_window;
+	s->max_cmdsn = cmdsn + s->cmd_window - 1;
+	isid_hex(isid, hex, sizeof(hex));
+	if (!s->discovery) {
+		snprintf(s->nexus.initiator_port,
+			 sizeof(s->nexus.initiator_port), "%s,i,0x%s",
+			 n->initiator_name, hex);
+		s->nexus.rel_port_id = 1;
+		s->nexus.target = core_target_scsi(target);
+		if (tasks_init(c, s->cmd_window + IMMEDIATE_RESERVE) < 0) {
+			free(s);
+			return -ENOMEM;
+		}
+		s->target = target;	/* takes the login's reference */
+	}
+	s->info.target = s->target;
+	snprintf(s->info.initiator, sizeof(s->info.initiator), "%s",
+		 n->initiator_name);
+	snprintf(s->info.isid, sizeof(s->info.isid), "%s", hex);
+	s->info.tsih = s->tsih;
+	snprintf(s->info.peer, sizeof(s->info.peer), "%s", c->peer_str);
+	snprintf(s->info.local, sizeof(s->info.local), "%s", c->local_str);
+	s->info.reactor = reactor_index(c->r);
+	s->info.evict = session_evict;
+	s->thr = c->thr;
+	s->info.connections = 1;
+	s->info.header_digest = c->params.header_digest;
+	s->info.data_digest = c->params.data_digest;
+	/*
+	 * An older session of this nexus was fenced and closed by login.c
+	 * already; one still registered here is only waiting to be freed.
+	 */
+	if (core_session_register(&s->info) > 0)
+		log_info("session %u reinstates the earlier session of %s, "
+			 "ISID 0x%s", s->tsih, s->info.initiator, hex);
+	s->registered = true;
+	c->sess = s;
+	log_info("%s session %u: %s from %s on %s%s%s%s", s->discovery ?
+		 "discovery" : "login", s->tsih, n->initiator_name,
+		 c->peer_str, s->discovery ? "" : "target ",
+		 s->discovery ? c->local_str : core_target_iqn(s->target),
+		 c->params.header_digest ? ", header digest" : "",
+		 c->params.data_digest ? ", data digest" : "");
+	return 0;
+}
+
+void session_free(struct iscsi_session *s)
+{
+	if (s->registered)
+		core_session_unregister(&s->info);
+	for (int i = 0; i < SCSI_MAX_LUNS; i++)
+		if (s->lu_cache[i])
+			scsi_lu_put(s->lu_cache[i]);
+	if (s->target)
+		core_target_put(s->target);
+	log_info("session %u closed", s->tsih);
+	free(s);
+}
+
+/* --- CmdSN ------------------------------------------------------------------ */
+
+bool cmdsn_accept(struct iscsi_conn *c, const struct bhs *h)
+{
+	struct iscsi_session *s = c->sess;
+
+	/* RFC 7143 §4.2.2.1: outside [ExpCmdSN, MaxCmdSN] is ignored */
+	if (sn_lt(h->cmdsn, s->exp_cmdsn) || sn_lt(s->max_cmdsn, h->cmdsn)) {
+		log_debug("%s: CmdSN %u outside window [%u, %u]; ignored",
+			  c->peer_str, h->cmdsn, s->exp_cmdsn, s->max_cmdsn);
+		return false;
+	}
+	/*
+	 * One connection delivers in order, so a gap means the initiator
+	 * skipped a number: take the command and move on (ERL 0 has no way
+	 * to ask for the missing one).
+	 */
+	s->exp_cmdsn = h->cmdsn + 1;
+	return true;
+}
+
+uint32_t session_max_cmdsn(struct iscsi_conn *c)
+{
+	struct iscsi_session *s = c->sess;
+	uint32_t room, max;
+
+	if (!s)
+		return 0;
+	if (s->discovery || !c->task_pool) {
+		room = s->cmd_window;
+	} else {
+		/*
+		 * Each command in [ExpCmdSN, MaxCmdSN] will need a task:
+		 * offer no more than are free beyond the immediate reserve.
+		 */
+		room = c->tasks_idle > IMMEDIATE_RESERVE ?
+			       c->tasks_idle - IMMEDIATE_RESERVE : 0;
+		room = MIN(room, s->cmd_window);
+	}
+	max = s->exp_cmdsn + room - 1;
+	/* never lower it: initiators ignore a smaller MaxCmdSN anyway */
+	if (sn_lt(s->max_cmdsn, max))
+		s->max_cmdsn = max;
+	return s->max_cmdsn;
+}
+
+/* --- LU cache --------------------------------------------------------------- */
+
+struct scsi_lu *session_lu(struct iscsi_session *s, uint64_t lun)
+{
+	struct scsi_lu *lu;
+
+	if (lun >= SCSI_MAX_LUNS)
+		return NULL;
+	lu = s->lu_cache[lun];
+	if (lu && !scsi_lu_removed(lu))
+		return lu;
+	if (lu) {
+		/*
+		 * Removed (or replaced) under us: forget it. Tasks still on
+		 * it hold references of their own.
+		 */
+		scsi_lu_put(lu);
+		s->lu_cache[lun] = NULL;
+	}
+	lu = scsi_target_get_lu(s->nexus.target, lun);
+	s->lu_cache[lun] = lu;	/* the cache holds the reference */
+	return lu;
+}

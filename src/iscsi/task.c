@@ -1,0 +1,348 @@
+/*
+ * task.c - the life of one SCSI command on a connection: the task pool,
+ * execution in the SCSI layer, completion, and the PDUs that answer it
+ * (R2T, Data-In, SCSI Response: RFC 7143 §11.4, §11.7, §11.8).
+ *
+ * An iscsi_task embeds the scsi_task it hands to the SCSI layer. Tasks
+ * come from a per-connection pool sized to the CmdSN window, so the hot
+ * path does not allocate; data buffers come from a per-thread cache.
+ * A task is owned by its connection from task_get() to task_put(); who
+ * may free it at each moment is in docs/architecture.md (task lifecycle).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fault.h"
+#include "base/log.h"
+#include "iscsi_internal.h"
+
+static void task_scsi_done(struct scsi_task *st);
+static int task_gen(struct iscsi_conn *c, struct tx_item *it,
+		    struct tx_slot *s, bool *more);
+static void task_sent(struct iscsi_conn *c, struct tx_item *it, bool last);
+
+int tasks_init(struct iscsi_conn *c, uint32_t count)
+{
+	c->task_pool = calloc(count, sizeof(*c->task_pool));
+	if (!c->task_pool)
+		return -ENOMEM;
+	c->task_count = count;
+	c->tasks_idle = count;
+	for (uint32_t i = 0; i < count; i++) {
+		struct iscsi_task *t = &c->task_pool[i];
+
+		t->conn = c;
+		t->item.gen = task_gen;
+		t->item.sent = task_sent;
+		t->scsi.done = task_scsi_done;
+		list_init(&t->link);
+		t->hnext = c->task_free;
+		c->task_free = t;
+	}
+	return 0;
+}
+
+void tasks_free(struct iscsi_conn *c)
+{
+	free(c->task_pool);
+	c->task_pool = NULL;
+	c->task_free = NULL;
+	c->tasks_idle = 0;
+}
+
+static unsigned itt_hash(uint32_t itt)
+{
+	return (itt ^ (itt >> 8)) & (TASK_HASH - 1);
+}
+
+struct iscsi_task *task_find(struct iscsi_conn *c, uint32_t itt)
+{
+	struct iscsi_task *t = c->hash[itt_hash(itt)];
+
+	while (t && t->itt != itt)
+		t = t->hnext;
+	return t;
+}
+
+void task_unhash(struct iscsi_conn *c, struct iscsi_task *t)
+{
+	struct iscsi_task **pp = &c->hash[itt_hash(t->itt)];
+
+	if (!t->in_hash)
+		return;
+	while (*pp && *pp != t)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = t->hnext;
+	t->in_hash = false;
+}
+
+struct iscsi_task *task_get(struct iscsi_conn *c, uint32_t itt)
+{
+	struct iscsi_task *t = c->task_free;
+	unsigned h;
+
+	if (!t || unlikely(fault_hit(FAULT_TASK_GET)))
+		return NULL;
+	c->task_free = t->hnext;
+	c->tasks_idle--;
+	memset(&t->scsi, 0, offsetof(struct scsi_task, io));
+	t->scsi.done = task_scsi_done;
+	t->state = TASK_EXEC;
+	t->aborted = t->tas = t->immediate = false;
+	t->fences = NULL;
+	t->itt = itt;
+	t->received = t->next_r2t_off = t->r2t_outstanding = 0;
+	t->r2t_pending = t->r2tsn = t->exp_datasn = t->seq_end = 0;
+	t->datasn = t->tx_off = t->tx_len = t->tx_refs = 0;
+	t->rsp_pending = false;
+	t->buf = NULL;
+	t->buf_cap = 0;
+	h = itt_hash(itt);
+	t->hnext = c->hash[h];
+	c->hash[h] = t;
+	t->in_hash = true;
+	list_add_tail(&t->link, &c->active);
+	return t;
+}
+
+void task_dequeue(struct iscsi_task *t)
+{
+	if (t->item.queued) {
+		list_del(&t->item.link);
+		t->item.queued = false;
+	}
+}
+
+void task_put(struct iscsi_conn *c, struct iscsi_task *t)
+{
+	task_unhash(c, t);
+	list_del(&t->link);
+	task_dequeue(t);
+	if (t->buf)
+		iobuf_put(t->buf, t->buf_cap);
+	t->buf = NULL;
+	/* the task's own LU reference (cmd_handle) */
+	scsi_lu_put(t->scsi.lu);
+	t->scsi.lu = NULL;
+	t->state = TASK_FREE;
+	t->hnext = c->task_free;
+	c->task_free = t;
+	c->tasks_idle++;
+}
+
+void task_release(struct iscsi_conn *c, struct iscsi_task *t)
+{
+	if (t->state == TASK_EXEC || t->tx_refs)
+		return;
+	task_put(c, t);
+}
+
+/* --- responses ------------------------------------------------------------- */
+
+void task_respond(struct iscsi_conn *c, struct iscsi_task *t)
+{
+	struct scsi_task *st = &t->scsi;
+
+	t->state = TASK_RESPOND;
+	if (st->dir == SCSI_DIR_READ && st->status == SAM_STAT_GOOD)
+		t->tx_len = MIN(st->xfer_len, t->edtl);
+	else
+		t->tx_len = 0;
+	t->tx_off = 0;
+	/* status rides in the last Data-In unless there is sense data */
+	t->rsp_pending = !(t->tx_len && st->status == SAM_STAT_GOOD);
+	conn_queue(c, &t->item);
+	conn_kick_tx(c);
+}
+
+/*
+ * Residual per RFC 7143 §11.4.5.1, against the expected data transfer
+ * length: overflow when the CDB asked for more than the initiator
+ * expected, underflow when less moved than it expected.
+ */
+static void residual(struct iscsi_task *t, uint8_t *flags, uint32_t *count)
+{
+	struct scsi_task *st = &t->scsi;
+	uint32_t moved;
+
+	*flags = 0;
+	*count = 0;
+	if (st->data_len > t->edtl) {
+		*flags = RSP_O;
+		*count = st->data_len - t->edtl;
+		return;
+	}
+	if (st->dir == SCSI_DIR_READ)
+		moved = t->tx_len;	/* 0 when the command failed */
+	else if (st->dir == SCSI_DIR_WRITE && st->status == SAM_STAT_GOOD)
+		moved = st->data_len;
+	else
+		moved = 0;
+	if (moved < t->edtl) {
+		*flags = RSP_U;
+		*count = t->edtl - moved;
+	}
+}
+
+static void gen_r2t(struct iscsi_conn *c, struct iscsi_task *t,
+		    struct tx_slot *s)
+{
+	uint32_t len = MIN(c->params.max_burst, t->want - t->next_r2t_off);
+
+	pdu_init(s->hdr, OP_R2T, BHS_F);
+	put_be64(s->hdr + BHS_LUN, scsi_lun_encode(t->scsi.lun));
+	put_be32(s->hdr + BHS_ITT, t->itt);
+	t->cur_ttt = ++c->next_ttt & 0x7fffffffu;
+	put_be32(s->hdr + BHS_TTT, t->cur_ttt);
+	conn_fill_sn(c, s->hdr, false);
+	put_be32(s->hdr + BHS_DATASN, t->r2tsn++);
+	put_be32(s->hdr + BHS_BUFOFF, t->next_r2t_off);
+	put_be32(s->hdr + BHS_RESID, len);
+	t->next_r2t_off += len;
+	t->r2t_outstanding++;
+	t->r2t_pending--;
+}
+
+static int task_gen(struct iscsi_conn *c, struct tx_item *it,
+		    struct tx_slot *s, bool *more)
+{
+	struct iscsi_task *t = container_of(it, struct iscsi_task, item);
+	struct scsi_task *st = &t->scsi;
+	uint8_t rflags;
+	uint32_t rcount;
+
+	t->tx_refs++;
+	if (t->state == TASK_DATA_OUT) {
+		gen_r2t(c, t, s);
+		*more = t->r2t_pending > 0;
+		return 0;
+	}
+	if (t->tx_off < t->tx_len) {
+		uint32_t n = MIN(t->tx_len - t->tx_off,
+				 c->params.max_recv_dsl_init);
+		bool last = t->tx_off + n == t->tx_len;
+		uint8_t flags = 0;
+
+		/* F ends each Data-In sequence: at MaxBurstLength, and last */
+		if (last || (t->tx_off + n) % c->params.max_burst == 0)
+			flags |= BHS_F;
+		pdu_init(s->hdr, OP_DATA_IN, flags);
+		put_be64(s->hdr + BHS_LUN, scsi_lun_encode(st->lun));
+		put_be32(s->hdr + BHS_ITT, t->itt);
+		put_be32(s->hdr + BHS_TTT, RSVD_TAG);
+		put_be32(s->hdr + BHS_DATASN, t->datasn++);
+		put_be32(s->hdr + BHS_BUFOFF, t->tx_off);
+		if (last && !t->rsp_pending) {
+			residual(t, &rflags, &rcount);
+			s->hdr[BHS_FLAGS] |= DIN_S | rflags;
+			s->hdr[BHS_B3] = st->status;
+			put_be32(s->hdr + BHS_RESID, rcount);
+			conn_fill_sn(c, s->hdr, true);
+		} else {
+			conn_fill_sn(c, s->hdr, false);
+			put_be32(s->hdr + BHS_CMDSN, 0);
+		}
+		s->data = t->buf + t->tx_off;
+		s->data_len = n;
+		t->tx_off += n;
+		*more = !last || t->rsp_pending;
+		return 0;
+	}
+	/* SCSI Response */
+	residual(t, &rflags, &rcount);
+	pdu_init(s->hdr, OP_SCSI_RSP, BHS_F | rflags);
+	s->hdr[BHS_B2] = 0;	/* command completed at target */
+	s->hdr[BHS_B3] = st->status;
+	put_be32(s->hdr + BHS_ITT, t->itt);
+	put_be32(s->hdr + BHS_TTT, 0);		/* SNACK tag */
+	conn_fill_sn(c, s->hdr, true);
+	put_be32(s->hdr + BHS_DATASN, t->datasn ? t->datasn : 0);
+	put_be32(s->hdr + BHS_RESID, rcount);
+	if (st->status == SAM_STAT_CHECK_CONDITION && st->sense_len) {
+		put_be16(t->rspdata, st->sense_len);
+		memcpy(t->rspdata + 2, st->sense, st->sense_len);
+		s->data = t->rspdata;
+		s->data_len = 2u + st->sense_len;
+	}
+	t->rsp_pending = false;
+	*more = false;
+	return 0;
+}
+
+/* A PDU of ours is on the wire (or the connection is gone). */
+static void task_sent(struct iscsi_conn *c, struct tx_item *it, bool last)
+{
+	struct iscsi_task *t = container_of(it, struct iscsi_task, item);
+
+	if (t->tx_refs)
+		t->tx_refs--;
+	if (t->state != TASK_RESPOND || t->item.queued)
+		return;		/* R2Ts out: waiting for data, or running */
+	if (last || t->aborted)
+		task_release(c, t);
+}
+
+/* --- execution -------------------------------------------------------------- */
+
+void task_exec(struct iscsi_conn *c, struct iscsi_task *t)
+{
+	struct scsi_task *st = &t->scsi;
+
+	t->state = TASK_EXEC;
+	st->buf = t->buf;
+	if (st->dir == SCSI_DIR_WRITE)
+		st->buf_len = MIN(t->received, t->want);
+	else
+		st->buf_len = t->buf ? t->buf_cap : 0;
+	if (st->dir == SCSI_DIR_READ)
+		st->buf_len = MIN(st->buf_len, MIN(st->data_len, t->edtl));
+	c->io_inflight++;
+	scsi_task_exec(st);
+}
+
+/*
+ * The SCSI layer is done with the task: its store I/O, if any, has
+ * completed. Only now may the task be answered, freed, or counted as gone
+ * by a task management function waiting for it.
+ */
+static void task_scsi_done(struct scsi_task *st)
+{
+	struct iscsi_task *t = container_of(st, struct iscsi_task, scsi);
+	struct iscsi_conn *c = t->conn;
+
+	c->io_inflight--;
+	t->state = TASK_RESPOND;
+	if (t->fences)
+		task_fences_put(t);
+	if (c->state == CONN_CLOSING || c->state == CONN_LOGGED_OUT) {
+		task_release(c, t);
+		if (c->state == CONN_CLOSING)
+			conn_maybe_free(c);
+		return;
+	}
+	if (t->aborted) {
+		if (t->tas) {
+			/* SAM-5 §7.3: another nexus's task, TAS=1 */
+			st->status = SAM_STAT_TASK_ABORTED;
+			st->sense_len = 0;
+			st->xfer_len = 0;
+			t->aborted = false;
+			task_respond(c, t);
+			return;
+		}
+		/* ABORT TASK / LU RESET / reinstatement: no response */
+		task_release(c, t);
+		return;
+	}
+	task_respond(c, t);
+}
+
+void tasks_abort_all(struct iscsi_conn *c)
+{
+	struct iscsi_task *t, *n;
+
+	list_for_each_entry_safe(t, n, &c->active, link)
+		task_abort(c, t, NULL, false);
+}

@@ -1,0 +1,571 @@
+/*
+ * tmf.c - task management (RFC 7143 §11.5-6, SAM-5 §7) and the fence that
+ * makes it safe: a task management function, a session reinstatement or
+ * a forced LUN removal is answered only once every task it aborted has
+ * no store I/O left in flight, on every reactor. Otherwise an initiator
+ * told "the task is gone" retries or fails over, writes newer data, and
+ * the stale write lands on top of it.
+ *
+ * A fence counts what it waits for (pending): one hold by its builder,
+ * one per reactor it was posted to until that reactor has looked at its
+ * connections, and one per aborted task whose I/O is in flight (the task
+ * links to the fence and drops it when the SCSI layer completes it).
+ * When pending reaches zero the fence fires on its home reactor (or wakes
+ * the control thread that waits for it) and is freed there.
+ *
+ * A fence not fired after tmf_timeout expires: every LU of the target
+ * that still has aborted I/O in flight is stalled (NOT READY until that
+ * I/O completed, scsi_lu_stall), and only then is the waiter answered
+ * (FUNCTION REJECTED for a TMF). The fence itself lives on until it fires.
+ *
+ * Task sets are per I_T nexus (Control mode page TST=001b): ABORT TASK
+ * SET and CLEAR TASK SET touch the issuing session only; LOGICAL UNIT
+ * RESET and TARGET WARM/COLD RESET reach every session, on every reactor.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "base/fault.h"
+#include "base/log.h"
+#include "iscsi_internal.h"
+
+enum fence_scope {
+	FENCE_LOCAL,		/* only what the builder attached itself */
+	FENCE_LU,		/* every task on lu, every session */
+	FENCE_TARGET,		/* every task of every session of target */
+	FENCE_NEXUS,		/* the sessions of one initiator port */
+};
+
+struct fence_fan {
+	struct ev_post post;
+	struct fence *f;
+	struct iscsi_server_thread *thr;
+};
+
+struct fence {
+	atomic_int pending;
+	enum fence_scope scope;
+	struct iscsi_conn *origin;	/* skipped by the fan-out; may be NULL */
+	struct scsi_target *target;	/* LU, TARGET, NEXUS scopes */
+	struct scsi_lu *lu;		/* LU scope (reference held) */
+	char initiator_port[256];	/* NEXUS scope */
+	bool close_sessions;		/* close the sessions it reaches */
+
+	/* the waiter: a connection's reactor, or a thread on cond */
+	struct iscsi_server_thread *home;
+	void (*done)(struct fence *f, bool expired);
+	bool answered;
+	uint64_t deadline_ms;
+	struct list_head link;		/* home->fences */
+	struct ev_post fire;
+	pthread_mutex_t lock;		/* thread waiter only */
+	pthread_cond_t cond;
+	bool fired, abandoned;
+
+	/* what the done callback needs */
+	uint32_t itt;
+	uint8_t function;
+	uint8_t response;
+	void (*resume)(struct iscsi_conn *c, bool expired);
+
+	int nfan;
+	struct fence_fan fan[];
+};
+
+static unsigned tmf_timeout_ms(const struct iscsi_settings *set)
+{
+	return (set->tmf_timeout ? set->tmf_timeout : 30) * 1000u;
+}
+
+static struct fence *fence_new(enum fence_scope scope, int nfan)
+{
+	struct fence *f;
+
+	if (unlikely(fault_hit(FAULT_TMF_ALLOC)))
+		return NULL;
+	f = calloc(1, sizeof(*f) + (size_t)nfan * sizeof(f->fan[0]));
+	if (!f)
+		return NULL;
+	atomic_init(&f->pending, 1);	/* the builder's hold */
+	f->scope = scope;
+	f->nfan = nfan;
+	list_init(&f->link);
+	return f;
+}
+
+static void fence_free(struct fence *f)
+{
+	if (f->lu)
+		scsi_lu_put(f->lu);
+	if (!f->home) {
+		pthread_cond_destroy(&f->cond);
+		pthread_mutex_destroy(&f->lock);
+	}
+	free(f);
+}
+
+/* On the home reactor: everything the fence waited for is gone. */
+static void fence_fired(struct ev_post *p)
+{
+	struct fence *f = container_of(p, struct fence, fire);
+
+	list_del(&f->link);
+	if (!f->answered) {
+		f->answered = true;
+		f->done(f, false);
+	}
+	fence_free(f);
+}
+
+static void fence_put(struct fence *f)
+{
+	if (atomic_fetch_sub(&f->pending, 1) != 1)
+		return;
+	if (f->home) {
+		f->fire.fn = fence_fired;
+		reactor_post_node(f->home->r, &f->fire);
+		return;
+	}
+	pthread_mutex_lock(&f->lock);
+	f->fired = true;
+	if (f->abandoned) {
+		pthread_mutex_unlock(&f->lock);
+		fence_free(f);
+		return;
+	}
+	pthread_cond_signal(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Makes @f wait for @t's store I/O (the task is executing). */
+static void fence_attach(struct fence *f, struct iscsi_task *t)
+{
+	struct fence_link *l;
+
+	if (!t->fences) {
+		l = &t->flink;
+	} else {
+		l = malloc(sizeof(*l));
+		if (!l) {
+			/*
+			 * Cannot link: the fence cannot see this task end,
+			 * so it may only expire (the LU is then stalled until
+			 * the I/O is gone): never answered early.
+			 */
+			log_err("%s: out of memory fencing ITT 0x%x",
+				t->conn->peer_str, t->itt);
+			atomic_fetch_add(&f->pending, 1);
+			return;
+		}
+	}
+	atomic_fetch_add(&f->pending, 1);
+	l->f = f;
+	l->next = t->fences;
+	t->fences = l;
+}
+
+void task_fences_put(struct iscsi_task *t)
+{
+	struct fence_link *l = t->fences, *next;
+
+	t->fences = NULL;
+	for (; l; l = next) {
+		next = l->next;
+		fence_put(l->f);
+		if (l != &t->flink)
+			free(l);
+	}
+}
+
+void task_abort(struct iscsi_conn *c, struct iscsi_task *t, struct fence *f,
+		bool other_nexus)
+{
+	bool tas = other_nexus && t->scsi.lu && scsi_lu_tas(t->scsi.lu);
+
+	if (t->state == TASK_FREE)
+		return;
+	if (t->state == TASK_EXEC) {
+		/* its I/O goes on; the answer waits for it */
+		scsi_task_abort(&t->scsi);
+		if (f)
+			fence_attach(f, t);
+		/*
+		 * It stays hashed while it runs: a later ABORT TASK for it
+		 * finds it and waits too, and its ITT is not reused.
+		 */
+		if (!t->aborted) {
+			t->aborted = true;
+			t->tas = tas;
+		}
+		return;
+	}
+	if (t->aborted)
+		return;
+	t->aborted = true;
+	task_dequeue(t);
+	if (t->state == TASK_DATA_OUT && tas && c->state == CONN_FFP) {
+		/* nothing in flight: TASK ABORTED at once (SAM-5 §7.3) */
+		t->scsi.status = SAM_STAT_TASK_ABORTED;
+		t->scsi.sense_len = 0;
+		t->aborted = false;
+		t->state = TASK_RESPOND;
+		task_respond(c, t);
+		return;
+	}
+	task_unhash(c, t);
+	if (t->state == TASK_DATA_OUT)
+		t->state = TASK_RESPOND;
+	task_release(c, t);
+}
+
+/* --- fan-out ------------------------------------------------------------ */
+
+static bool conn_in_scope(const struct fence *f, const struct iscsi_conn *c)
+{
+	const struct iscsi_session *s = c->sess;
+
+	if (c == f->origin || !s || s->discovery || !c->task_pool)
+		return false;
+	switch (f->scope) {
+	case FENCE_LU:
+		return true;	/* tasks are matched on their LU */
+	case FENCE_TARGET:
+		return s->nexus.target == f->target;
+	case FENCE_NEXUS:
+		return s->nexus.target == f->target &&
+		       strcasecmp(s->nexus.initiator_port,
+				  f->initiator_port) == 0;
+	case FENCE_LOCAL:
+		break;
+	}
+	return false;
+}
+
+/* On each reactor: abort what the fence covers, attach it to their I/O. */
+static void fence_fan_run(struct ev_post *p)
+{
+	struct fence_fan *fan = container_of(p, struct fence_fan, post);
+	struct fence *f = fan->f;
+	struct iscsi_conn *c, *cn;
+
+	list_for_each_entry_safe(c, cn, &fan->thr->conns, link) {
+		struct iscsi_task *t, *n;
+
+		if (!conn_in_scope(f, c))
+			continue;
+		if (f->close_sessions && c->state != CONN_CLOSING)
+			conn_close(c, f->scope == FENCE_NEXUS ?
+				   "session reinstated" : "target cold reset");
+		list_for_each_entry_safe(t, n, &c->active, link)
+			if (f->scope != FENCE_LU || t->scsi.lu == f->lu)
+				task_abort(c, t, f, true);
+	}
+	fence_put(f);
+}
+
+/* Posts @f to every reactor, then drops the builder's hold. */
+static void fence_launch(struct fence *f)
+{
+	for (int i = 0; i < f->nfan; i++) {
+		f->fan[i].f = f;
+		f->fan[i].thr = server_thread(i);
+		f->fan[i].post.fn = fence_fan_run;
+		atomic_fetch_add(&f->pending, 1);
+		reactor_post_node(f->fan[i].thr->r, &f->fan[i].post);
+	}
+	fence_put(f);
+}
+
+/* Homes @f on @c's reactor; @c is not freed before done has run. */
+static void fence_home(struct fence *f, struct iscsi_conn *c,
+		       void (*done)(struct fence *f, bool expired))
+{
+	f->home = c->thr;
+	f->origin = c;
+	f->done = done;
+	f->deadline_ms = reactor_now_ms(c->r) + tmf_timeout_ms(c->set);
+	c->fences_waiting++;
+	list_add_tail(&f->link, &c->thr->fences);
+}
+
+/* The waiter is done with @f: lets its connection go. */
+static void fence_unhome(struct fence *f)
+{
+	struct iscsi_conn *c = f->origin;
+
+	f->origin = NULL;
+	c->fences_waiting--;
+	conn_maybe_free(c);
+}
+
+/*
+ * tmf_timeout passed: nothing new may reach the media that a stale
+ * aborted write could still land on.
+ */
+static void fence_stall(struct fence *f)
+{
+	uint64_t luns[SCSI_MAX_LUNS];
+	int n;
+
+	if (f->lu) {
+		scsi_lu_stall(f->lu);
+		return;
+	}
+	if (!f->target)
+		return;
+	n = scsi_target_list_luns(f->target, luns, SCSI_MAX_LUNS);
+	for (int i = 0; i < n; i++) {
+		struct scsi_lu *lu = scsi_target_get_lu(f->target, luns[i]);
+
+		if (lu) {
+			scsi_lu_stall(lu);
+			scsi_lu_put(lu);
+		}
+	}
+}
+
+void fences_tick(struct iscsi_server_thread *thr, uint64_t now_ms)
+{
+	struct fence *f, *n;
+
+	list_for_each_entry_safe(f, n, &thr->fences, link) {
+		if (f->answered || now_ms < f->deadline_ms)
+			continue;
+		log_warn("%s: aborted I/O still in flight after %u s; its LUs "
+			 "answer NOT READY until it completes",
+			 f->origin ? f->origin->peer_str : "?",
+			 tmf_timeout_ms(thr->set) / 1000);
+		fence_stall(f);
+		f->answered = true;
+		f->done(f, true);
+	}
+}
+
+/* --- task management functions ----------------------------------------- */
+
+static void tmf_answer(struct fence *f, bool expired)
+{
+	struct iscsi_conn *c = f->origin;
+	struct ctl_pdu *p;
+
+	if (c->state == CONN_FFP) {
+		p = conn_ctl_new(c, OP_TMF_RSP, BHS_F, NULL, 0);
+		if (p) {
+			/* RFC 7143 §11.6.1: never "complete" while it may land */
+			p->bhs[BHS_B2] = expired ? TMF_RSP_REJECTED : f->response;
+			put_be32(p->bhs + BHS_ITT, f->itt);
+			/* §11.5.1: a cold reset closes all connections */
+			if (f->function == TMF_TARGET_COLD_RESET && !expired)
+				p->close_after = true;
+			conn_kick_tx(c);
+		} else {
+			conn_close(c, "out of memory");
+		}
+	}
+	fence_unhome(f);
+}
+
+static void tmf_respond_now(struct iscsi_conn *c, const struct bhs *h,
+			    uint8_t response)
+{
+	struct ctl_pdu *p = conn_ctl_new(c, OP_TMF_RSP, BHS_F, NULL, 0);
+
+	if (!p) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	p->bhs[BHS_B2] = response;
+	put_be32(p->bhs + BHS_ITT, h->itt);
+	conn_kick_tx(c);
+}
+
+/* Aborts the issuing session's tasks that match; @f waits for them. */
+static void abort_matching(struct iscsi_conn *c, struct fence *f,
+			   bool all_luns, uint64_t lun, uint32_t below_cmdsn)
+{
+	struct iscsi_task *t, *n;
+
+	list_for_each_entry_safe(t, n, &c->active, link) {
+		if (!all_luns && t->scsi.lun != lun)
+			continue;
+		/* SAM-5 §7: only tasks received before the function */
+		if (!t->immediate && !sn_lt(t->cmdsn, below_cmdsn))
+			continue;
+		task_abort(c, t, f, false);
+	}
+}
+
+void tmf_handle(struct iscsi_conn *c, const struct bhs *h,
+		const uint8_t *data)
+{
+	struct iscsi_session *s = c->sess;
+	uint8_t function = h->flags & 0x7f;
+	uint64_t lun = scsi_lun_decode(h->lun);
+	uint32_t cmdsn = h->cmdsn, end = s->exp_cmdsn + s->cmd_window;
+	enum fence_scope scope = FENCE_LOCAL;
+	struct scsi_lu *lu = NULL;
+	struct fence *f;
+
+	(void)data;
+	if (!h->immediate && !cmdsn_accept(c, h))
+		return;
+	switch (function) {
+	case TMF_ABORT_TASK:
+	case TMF_ABORT_TASK_SET:
+	case TMF_CLEAR_TASK_SET:
+		break;
+	case TMF_LUN_RESET:
+		lu = session_lu(s, lun);
+		if (!lu) {
+			tmf_respond_now(c, h, TMF_RSP_NO_LUN);
+			return;
+		}
+		scope = FENCE_LU;
+		break;
+	case TMF_TARGET_WARM_RESET:
+	case TMF_TARGET_COLD_RESET:
+		scope = FENCE_TARGET;
+		break;
+	case TMF_CLEAR_ACA:
+	case TMF_TASK_REASSIGN:
+	default:
+		tmf_respond_now(c, h, TMF_RSP_NOT_SUPPORTED);
+		return;
+	}
+	f = fence_new(scope, scope == FENCE_LOCAL ? 0 : server_thread_count());
+	if (!f) {
+		/* nothing was aborted yet: the initiator may try again */
+		log_err("%s: task management: out of memory", c->peer_str);
+		tmf_respond_now(c, h, TMF_RSP_REJECTED);
+		return;
+	}
+	fence_home(f, c, tmf_answer);
+	f->itt = h->itt;
+	f->function = function;
+	f->response = TMF_RSP_COMPLETE;
+	f->target = s->nexus.target;
+
+	switch (function) {
+	case TMF_ABORT_TASK: {
+		struct iscsi_task *t = task_find(c, h->ttt);
+
+		if (t && t->scsi.lun == lun) {
+			task_abort(c, t, f, false);
+		} else if (!(sn_lt(h->f32, cmdsn) &&
+			     sn_le(h->f32 + s->cmd_window, s->exp_cmdsn +
+				   s->cmd_window))) {
+			/* RFC 7143 §11.5.1: an unknown task outside the
+			 * window does not exist */
+			f->response = TMF_RSP_NO_TASK;
+		}
+		break;
+	}
+	case TMF_ABORT_TASK_SET:
+	case TMF_CLEAR_TASK_SET:
+		abort_matching(c, f, false, lun, h->immediate ? s->exp_cmdsn :
+							       cmdsn);
+		break;
+	case TMF_LUN_RESET:
+		scsi_lu_get(lu);
+		f->lu = lu;
+		abort_matching(c, f, false, lun, end);
+		/* SAM-5 §6.3: every I_T nexus sees 29/03 on its next command */
+		scsi_lu_reset(lu);
+		log_info("%s: LOGICAL UNIT RESET of LUN %llu", c->peer_str,
+			 (unsigned long long)lun);
+		break;
+	case TMF_TARGET_COLD_RESET:
+		f->close_sessions = true;
+		/* fall through */
+	case TMF_TARGET_WARM_RESET:
+		abort_matching(c, f, true, 0, end);
+		scsi_target_reset(s->nexus.target);
+		log_info("%s: TARGET %s RESET", c->peer_str,
+			 function == TMF_TARGET_COLD_RESET ? "COLD" : "WARM");
+		break;
+	}
+	fence_launch(f);
+}
+
+/* --- reinstatement ------------------------------------------------------- */
+
+static void nexus_resume(struct fence *f, bool expired)
+{
+	struct iscsi_conn *c = f->origin;
+
+	if (c->state == CONN_LOGIN)
+		f->resume(c, expired);
+	fence_unhome(f);
+}
+
+int fence_sessions(struct iscsi_conn *c, struct scsi_target *target,
+		   const char *initiator_port,
+		   void (*resume)(struct iscsi_conn *c, bool expired))
+{
+	struct fence *f = fence_new(FENCE_NEXUS, server_thread_count());
+
+	if (!f)
+		return -ENOMEM;
+	fence_home(f, c, nexus_resume);
+	f->target = target;
+	f->close_sessions = true;
+	f->resume = resume;
+	snprintf(f->initiator_port, sizeof(f->initiator_port), "%s",
+		 initiator_port);
+	fence_launch(f);
+	return 0;
+}
+
+/* --- forced LUN removal (control thread) --------------------------------- */
+
+static void fence_wake(struct fence *f, bool expired)
+{
+	(void)f;
+	(void)expired;
+}
+
+/*
+ * Aborts every task on @lu, on every reactor, and waits until their I/O
+ * is gone, at most tmf_timeout; then stalls the LU if some is still in
+ * flight. For the control thread (it blocks); returns 0 or -ETIMEDOUT,
+ * -ENOMEM.
+ */
+int iscsi_fence_lu(struct scsi_lu *lu)
+{
+	int n = server_thread_count();
+	struct fence *f;
+	struct timespec ts;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	f = fence_new(FENCE_LU, n);
+	if (!f)
+		return -ENOMEM;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->cond, NULL);
+	f->done = fence_wake;
+	scsi_lu_get(lu);
+	f->lu = lu;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += tmf_timeout_ms(server_thread(0)->set) / 1000;
+	fence_launch(f);
+	pthread_mutex_lock(&f->lock);
+	while (!f->fired && rc == 0)
+		rc = pthread_cond_timedwait(&f->cond, &f->lock, &ts);
+	if (!f->fired) {
+		/* the last task's completion frees it */
+		f->abandoned = true;
+		pthread_mutex_unlock(&f->lock);
+		scsi_lu_stall(lu);
+		return -ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&f->lock);
+	fence_free(f);
+	return 0;
+}
