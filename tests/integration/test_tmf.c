@@ -26,6 +26,9 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +38,7 @@
 
 #include "backing/bs.h"
 #include "base/base.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "core/core.h"
 #include "iscsi/iscsi.h"
@@ -722,5 +726,439 @@ ParameterizedTest(enum ev_kind *kind, tmf, lun_removed_under_session,
 	cr_assert_eq(read_sync(&ri, 1, 8, rd, 4), 0);
 	for (size_t i = 0; i < sizeof(rd); i++)
 		cr_assert_eq(rd[i], 0, "byte %zu of the new LU is 0x%02x", i, rd[i]);
+	ri_close(&ri);
+}
+
+/* --- other sessions, other reactors ---------------------------------------- */
+
+/* The reactor a session of @initiator_port's ISID runs on, from core. */
+static int session_reactor(uint16_t tsih)
+{
+	json_object *all = core_sessions_json(), *o, *v;
+	int r = -1;
+
+	for (size_t i = 0; i < json_object_array_length(all); i++) {
+		o = json_object_array_get_idx(all, i);
+		if (json_object_object_get_ex(o, "tsih", &v) &&
+		    json_object_get_int(v) == tsih &&
+		    json_object_object_get_ex(o, "reactor", &v))
+			r = json_object_get_int(v);
+	}
+	json_object_put(all);
+	return r;
+}
+
+/* The response to @itt (status only), within 5 s. */
+static struct ri_result wait_result(struct ri *ri, uint32_t itt)
+{
+	struct ri_result r;
+
+	cr_assert_eq(ri_wait_cmd(ri, itt, NULL, 0, &r, 5000, NULL), 0,
+		     "no response for ITT 0x%x", itt);
+	return r;
+}
+
+ParameterizedTestParameters(tmf, reset_from_other_session)
+{
+	static struct tmf_case cases[] = {
+		{ EV_IO_URING, TMF_LUN_RESET }, { EV_EPOLL, TMF_LUN_RESET },
+		{ EV_IO_URING, TMF_TARGET_WARM_RESET },
+		{ EV_EPOLL, TMF_TARGET_WARM_RESET },
+	};
+	return cr_make_param_array(struct tmf_case, cases, ARRAY_SIZE(cases));
+}
+
+/*
+ * SAM-5 §6.3 / §7: a reset from session B aborts session A's task on the
+ * LU (A on the other reactor): B's answer waits for A's I/O; A's command
+ * then ends with TASK ABORTED (TAS=1), and A sees the reset's unit
+ * attention; B's newer write is what stays.
+ */
+ParameterizedTest(struct tmf_case *tc, tmf, reset_from_other_session,
+		  .fini = srv_down, .timeout = 60)
+{
+	uint8_t b[8 * BLK], c2[8 * BLK], rd[8 * BLK], cdb[10];
+	struct ri ra, rb;
+	struct ri_result r;
+	uint32_t x, tmf;
+
+	srv_up(tc->kind, 1, 1);
+	login(&ra);
+	login(&rb);
+	cr_assert_neq(session_reactor(ra.tsih), session_reactor(rb.tsih),
+		      "the two sessions share a reactor");
+	fill(b, sizeof(b), 41);
+	fill(c2, sizeof(c2), 42);
+
+	bs_ram_hold(srv.bs, true);
+	ri_cdb_rw10(cdb, true, 300, 8);
+	x = ri_scsi_cmd(&ra, 1, cdb, 10, CMD_W, sizeof(b), b, sizeof(b), NULL);
+	wait_held(&ra, 1);
+
+	tmf = ri_tmf(&rb, tc->function, 1, RSVD_TAG, 0);
+	expect_silence(&rb, 600, "reset answered while A's write is in flight");
+	expect_silence(&ra, 100, "A told before its write completed");
+
+	bs_ram_hold(srv.bs, false);
+	cr_assert_eq(bs_ram_release(srv.bs), 1);
+	cr_assert_eq(tmf_response(&rb, tmf, NULL, 0), TMF_RSP_COMPLETE);
+	r = wait_result(&ra, x);
+	cr_assert_eq(r.status, SAM_STAT_TASK_ABORTED, "A's status 0x%x",
+		     r.status);
+
+	write_sync(&rb, 300, c2, 8);
+	/* A: the reset's unit attention first (29/03), then the new data */
+	ri_cdb_rw10(cdb, false, 300, 8);
+	x = ri_scsi_cmd(&ra, 1, cdb, 10, CMD_R, sizeof(rd), NULL, 0, NULL);
+	cr_assert_eq(ri_wait_cmd(&ra, x, rd, sizeof(rd), &r, 5000, NULL), 0);
+	cr_assert_eq(r.status, SAM_STAT_CHECK_CONDITION);
+	cr_assert_eq(r.sense_key, 0x6);
+	cr_assert_eq(r.asc, 0x29);
+	cr_assert_eq(read_sync(&ra, 1, 300, rd, 8), 0);
+	cr_assert_eq(memcmp(rd, c2, sizeof(c2)), 0);
+	ri_close(&ra);
+	ri_close(&rb);
+}
+
+/* --- session reinstatement ------------------------------------------------- */
+
+struct login_job {
+	struct ri *ri;
+	int port;
+	int rc;
+	atomic_bool done;
+};
+
+static void *login_thread(void *arg)
+{
+	struct login_job *j = arg;
+
+	j->rc = ri_login(j->ri, IQN, INITIATOR);
+	atomic_store(&j->done, true);
+	return NULL;
+}
+
+ParameterizedTestParameters(tmf, reinstatement_waits)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * RFC 7143 §6.3.5: a login with the same InitiatorName and ISID (TSIH 0)
+ * reinstates the session. Its answer waits until the old session's held
+ * write is gone; then the old connection is closed and data written on
+ * the new session is what stays.
+ */
+ParameterizedTest(enum ev_kind *kind, tmf, reinstatement_waits,
+		  .fini = srv_down, .timeout = 60)
+{
+	uint8_t b[8 * BLK], c2[8 * BLK], rd[8 * BLK], cdb[10];
+	struct login_job job = { 0 };
+	struct ri ra, rn;
+	struct ri_pdu p;
+	pthread_t th;
+	int rc;
+
+	srv_up(*kind, 1, 1);
+	cr_assert_eq(ri_connect(&ra, srv.port), 0);
+	ra.isid_q = 0x5a;
+	cr_assert_eq(ri_login(&ra, IQN, INITIATOR), 0);
+	fill(b, sizeof(b), 61);
+	fill(c2, sizeof(c2), 62);
+
+	bs_ram_hold(srv.bs, true);
+	ri_cdb_rw10(cdb, true, 400, 8);
+	ri_scsi_cmd(&ra, 1, cdb, 10, CMD_W, sizeof(b), b, sizeof(b), NULL);
+	wait_held(&ra, 1);
+
+	cr_assert_eq(ri_connect(&rn, srv.port), 0);
+	rn.isid_q = 0x5a;
+	job.ri = &rn;
+	cr_assert_eq(pthread_create(&th, NULL, login_thread, &job), 0);
+	usleep(800 * 1000);
+	cr_assert(!atomic_load(&job.done),
+		  "reinstating login answered while the old write is in flight");
+	bs_ram_hold(srv.bs, false);
+	cr_assert_eq(bs_ram_release(srv.bs), 1);
+	pthread_join(th, NULL);
+	cr_assert_eq(job.rc, 0, "reinstating login: %d", job.rc);
+
+	/* the old connection is gone, without an answer for its write */
+	ra.answer_pings = false;
+	do
+		rc = ri_recv(&ra, &p, 5000);
+	while (rc == 0 && p.opcode == OP_NOP_IN);
+	cr_assert(rc == -EPIPE || rc == -ECONNRESET,
+		  "old connection still open (rc %d, %s)", rc,
+		  rc == 0 ? pdu_opcode_name(p.opcode) : "-");
+	ri_close(&ra);
+
+	write_sync(&rn, 400, c2, 8);
+	cr_assert_eq(read_sync(&rn, 1, 400, rd, 8), 0);
+	cr_assert_eq(memcmp(rd, c2, sizeof(c2)), 0);
+	ri_close(&rn);
+}
+
+/* --- tmf_timeout ----------------------------------------------------------- */
+
+ParameterizedTestParameters(tmf, timeout_stalls_lu)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * The aborted write stays stuck past tmf_timeout: the LU answers NOT
+ * READY from then on, the TMF is answered FUNCTION REJECTED (never
+ * "complete" while the write can still land), and the LU serves again
+ * once the write completed.
+ */
+ParameterizedTest(enum ev_kind *kind, tmf, timeout_stalls_lu,
+		  .fini = srv_down, .timeout = 60)
+{
+	uint8_t b[8 * BLK], rd[8 * BLK], cdb[10];
+	struct ri_result r;
+	uint32_t x, xsn, tmf, itt;
+	struct ri ri;
+
+	srv.tmf_timeout = 1;
+	srv_up(*kind, 1, 1);
+	login(&ri);
+	fill(b, sizeof(b), 71);
+	bs_ram_hold(srv.bs, true);
+	ri_cdb_rw10(cdb, true, 500, 8);
+	x = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_W, sizeof(b), b, sizeof(b), &xsn);
+	wait_held(&ri, 1);
+	tmf = ri_tmf(&ri, TMF_ABORT_TASK, 1, x, xsn);
+	cr_assert_eq(tmf_response(&ri, tmf, &x, 1), TMF_RSP_REJECTED);
+
+	ri_cdb_rw10(cdb, false, 500, 8);
+	itt = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_R, sizeof(rd), NULL, 0, NULL);
+	cr_assert_eq(ri_wait_cmd(&ri, itt, rd, sizeof(rd), &r, 5000, NULL), 0);
+	cr_assert_eq(r.status, SAM_STAT_CHECK_CONDITION);
+	cr_assert_eq(r.sense_key, 0x2, "sense key %x", r.sense_key);
+	cr_assert_eq(r.asc, 0x04);
+	cr_assert_eq(r.data_len, 0u);
+
+	bs_ram_hold(srv.bs, false);
+	cr_assert_eq(bs_ram_release(srv.bs), 1);
+	sync_no_response(&ri, &x, 1, 200);
+	cr_assert_eq(read_sync(&ri, 1, 500, rd, 8), 0);
+	ri_close(&ri);
+}
+
+/* --- forced LUN removal ------------------------------------------------------ */
+
+struct remove_job {
+	int rc;
+	atomic_bool done;
+	char msg[256];
+};
+
+static void *remove_thread(void *arg)
+{
+	struct remove_job *j = arg;
+	struct core_err err = { "" };
+
+	j->rc = core_lun_remove(IQN, 1, true, &err);
+	snprintf(j->msg, sizeof(j->msg), "%s", err.msg);
+	atomic_store(&j->done, true);
+	return NULL;
+}
+
+ParameterizedTestParameters(tmf, forced_lun_removal)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * `lun remove --force` with one task in the store and one waiting for its
+ * Data-Out: the removal waits for the store I/O, both tasks end TASK
+ * ABORTED, late data for the second is dropped, the LUN then answers
+ * LOGICAL UNIT NOT SUPPORTED and LUN 0 is unaffected. (ASan: no use of the
+ * freed LU.)
+ */
+ParameterizedTest(enum ev_kind *kind, tmf, forced_lun_removal,
+		  .fini = srv_down, .timeout = 60)
+{
+	uint8_t b[16 * BLK], rd[BLK], cdb[10];
+	uint8_t tur[6] = { 0 };
+	struct remove_job job = { 0 };
+	struct ri_result r;
+	struct r2t_seen w;
+	struct ri ri;
+	uint32_t x, itt;
+	pthread_t th;
+
+	srv_up(*kind, 1, 1);
+	login(&ri);
+	fill(b, sizeof(b), 81);
+	w = write_awaiting_r2t(&ri, 600, b);
+	bs_ram_hold(srv.bs, true);
+	ri_cdb_rw10(cdb, true, 700, 8);
+	x = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_W, 8 * BLK, b, 8 * BLK, NULL);
+	wait_held(&ri, 1);
+
+	cr_assert_eq(pthread_create(&th, NULL, remove_thread, &job), 0);
+	/* the task waiting for data has no I/O: TASK ABORTED at once */
+	r = wait_result(&ri, w.itt);
+	cr_assert_eq(r.status, SAM_STAT_TASK_ABORTED);
+	usleep(500 * 1000);
+	cr_assert(!atomic_load(&job.done),
+		  "LUN removed while a write to it is in the store");
+	bs_ram_hold(srv.bs, false);
+	cr_assert_eq(bs_ram_release(srv.bs), 1);
+	pthread_join(th, NULL);
+	cr_assert_eq(job.rc, 0, "%s", job.msg);
+	r = wait_result(&ri, x);
+	cr_assert_eq(r.status, SAM_STAT_TASK_ABORTED);
+
+	/* the R2T's data, for a task that is gone */
+	cr_assert_eq(ri_data_out(&ri, 1, w.itt, w.ttt, 0, w.off, b + w.off,
+				 w.len), 0);
+	itt = ri_scsi_cmd(&ri, 1, (uint8_t[10]){ 0x28, 0, 0, 0, 0, 1, 0, 0, 1 },
+			  10, CMD_R, BLK, NULL, 0, NULL);
+	cr_assert_eq(ri_wait_cmd(&ri, itt, rd, sizeof(rd), &r, 5000, NULL), 0);
+	cr_assert_eq(r.status, SAM_STAT_CHECK_CONDITION);
+	cr_assert_eq(r.asc, 0x25, "asc 0x%02x", r.asc);
+	itt = ri_scsi_cmd(&ri, 0, tur, 6, 0, 0, NULL, 0, NULL);
+	r = wait_result(&ri, itt);
+	cr_assert_eq(r.status, 0, "LUN 0: status 0x%x", r.status);
+	ri_close(&ri);
+}
+
+/* --- short and failed store I/O, end to end ---------------------------------- */
+
+struct short_case {
+	enum ev_kind kind;
+	char dir[16];		/* where the LUN's file lives (a copy:
+				 * Criterion re-executes for each case) */
+};
+
+ParameterizedTestParameters(tmf, file_shrunk_under_lun)
+{
+	static struct short_case cases[] = {
+		{ EV_IO_URING, "/var/tmp" }, { EV_EPOLL, "/var/tmp" },
+		{ EV_IO_URING, "/dev/shm" }, { EV_EPOLL, "/dev/shm" },
+	};
+	return cr_make_param_array(struct short_case, cases, ARRAY_SIZE(cases));
+}
+
+/*
+ * A file LUN whose file shrinks under it (truncated by someone else): a
+ * READ past the new end is a MEDIUM ERROR with no data (never GOOD with
+ * what a recycled buffer held), a READ before it still returns the data.
+ * On both loops, and on tmpfs (the inline path).
+ */
+ParameterizedTest(struct short_case *sc, tmf, file_shrunk_under_lun,
+		  .fini = srv_down, .timeout = 60)
+{
+	struct core_lun_spec spec = { .type = SCSI_LU_DISK, .create = true,
+				      .size = 4 * MIB };
+	uint8_t a[8 * BLK], rd[8 * BLK], cdb[10];
+	struct core_err err = { "" };
+	struct ri_result r;
+	char path[128];
+	uint32_t itt;
+	struct ri ri;
+
+	snprintf(path, sizeof(path), "%s/ringtgt-shrink-%d.img", sc->dir,
+		 (int)getpid());
+	spec.path = path;
+	srv_up(sc->kind, 1, 1);
+	cr_assert_eq(core_lun_add(IQN, 2, &spec, &err), 0, "%s", err.msg);
+	login(&ri);
+	fill(a, sizeof(a), 91);
+	/* fill the buffer cache with recognisable bytes first */
+	for (uint32_t lba = 0; lba < 8192; lba += 8 * 16) {
+		uint8_t cdbw[10];
+		struct ri_result rw;
+
+		ri_cdb_rw10(cdbw, true, lba, 8);
+		itt = ri_scsi_cmd(&ri, 2, cdbw, 10, CMD_W, sizeof(a), a,
+				  sizeof(a), NULL);
+		cr_assert_eq(ri_wait_cmd(&ri, itt, NULL, 0, &rw, 5000, NULL), 0);
+		cr_assert_eq(rw.status, 0);
+	}
+	cr_assert_eq(truncate(path, 1 * MIB), 0);
+
+	ri_cdb_rw10(cdb, false, 4096, 8);	/* at 2 MiB: past the end */
+	itt = ri_scsi_cmd(&ri, 2, cdb, 10, CMD_R, sizeof(rd), NULL, 0, NULL);
+	cr_assert_eq(ri_wait_cmd(&ri, itt, rd, sizeof(rd), &r, 5000, NULL), 0);
+	cr_assert_eq(r.status, SAM_STAT_CHECK_CONDITION, "status 0x%x",
+		     r.status);
+	cr_assert_eq(r.sense_key, 0x3);
+	cr_assert_eq(r.asc, 0x11);
+	cr_assert_eq(r.data_len, 0u, "Data-In for a failed read");
+
+	ri_cdb_rw10(cdb, false, 0, 8);
+	itt = ri_scsi_cmd(&ri, 2, cdb, 10, CMD_R, sizeof(rd), NULL, 0, NULL);
+	cr_assert_eq(ri_wait_cmd(&ri, itt, rd, sizeof(rd), &r, 5000, NULL), 0);
+	cr_assert_eq(r.status, 0);
+	cr_assert_eq(memcmp(rd, a, sizeof(a)), 0);
+	ri_close(&ri);
+	unlink(path);
+}
+
+/* --- allocation failures ------------------------------------------------------ */
+
+ParameterizedTestParameters(tmf, allocation_failures)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * Each exceptional path has a defined outcome and the session goes on:
+ * no task or no buffer for a command -> TASK SET FULL; no memory for a
+ * task management function -> FUNCTION REJECTED (nothing aborted); a
+ * connection hand-off that cannot be posted -> that connection closes,
+ * the next one works.
+ */
+ParameterizedTest(enum ev_kind *kind, tmf, allocation_failures,
+		  .fini = srv_down, .timeout = 60)
+{
+	uint8_t a[8 * BLK], rd[8 * BLK], cdb[10];
+	struct ri_result r;
+	uint32_t itt, tmf;
+	struct ri ri, rx;
+
+	srv_up(*kind, 1, 1);
+	login(&ri);
+	fill(a, sizeof(a), 101);
+	write_sync(&ri, 0, a, 8);
+
+	for (int site = 0; site < 2; site++) {
+		fault_arm(site == 0 ? FAULT_TASK_GET : FAULT_IOBUF_ALLOC, 1);
+		ri_cdb_rw10(cdb, false, 0, 8);
+		itt = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_R, sizeof(rd), NULL, 0,
+				  NULL);
+		cr_assert_eq(ri_wait_cmd(&ri, itt, rd, sizeof(rd), &r, 5000,
+					 NULL), 0);
+		cr_assert_eq(r.status, SAM_STAT_TASK_SET_FULL,
+			     "site %d: status 0x%x", site, r.status);
+		cr_assert_eq(read_sync(&ri, 1, 0, rd, 8), 0);
+		cr_assert_eq(memcmp(rd, a, sizeof(a)), 0);
+	}
+
+	fault_arm(FAULT_TMF_ALLOC, 1);
+	tmf = ri_tmf(&ri, TMF_LUN_RESET, 1, RSVD_TAG, 0);
+	cr_assert_eq(tmf_response(&ri, tmf, NULL, 0), TMF_RSP_REJECTED);
+	/* nothing was reset: no unit attention */
+	ri_cdb_rw10(cdb, false, 0, 8);
+	itt = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_R, sizeof(rd), NULL, 0, NULL);
+	cr_assert_eq(ri_wait_cmd(&ri, itt, rd, sizeof(rd), &r, 5000, NULL), 0);
+	cr_assert_eq(r.status, 0, "status 0x%x key %x", r.status, r.sense_key);
+
+	fault_arm(FAULT_POST_ALLOC, 1);
+	cr_assert_eq(ri_connect(&rx, srv.port), 0);
+	cr_assert_neq(ri_login(&rx, IQN, INITIATOR), 0,
+		      "login on a connection that was never handed over");
+	ri_close(&rx);
+	login(&rx);
+	cr_assert_eq(read_sync(&rx, 1, 0, rd, 8), 0);
+	ri_close(&rx);
 	ri_close(&ri);
 }
