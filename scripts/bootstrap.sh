@@ -8,7 +8,8 @@ pkgs=(gcc pkg-config meson ninja-build
       liburing-dev libaio-dev libconfuse-dev uuid-dev libjson-c-dev libisal-dev
       libcriterion-dev libiscsi-dev libiscsi-bin
       qemu-utils qemu-block-extra python3
-      iproute2 util-linux diffutils)    # ss; taskset, flock; cmp (tests)
+      iproute2 util-linux diffutils     # ss; taskset, flock; cmp (tests)
+      e2fsprogs mount)                  # mkfs.ext4, loop mount, fsfreeze (it-tmf)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

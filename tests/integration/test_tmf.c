@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -1160,5 +1161,143 @@ ParameterizedTest(enum ev_kind *kind, tmf, allocation_failures,
 	login(&rx);
 	cr_assert_eq(read_sync(&rx, 1, 0, rd, 8), 0);
 	ri_close(&rx);
+	ri_close(&ri);
+}
+
+/* --- the file store on a frozen file system ----------------------------------- */
+
+static struct {
+	char dir[64], img[96], mnt[96], lun[128];
+	bool mounted, frozen;
+	pthread_t watchdog;
+	bool watchdog_on;
+} frz;
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+static void thaw(void)
+{
+	if (frz.frozen && sh("fsfreeze -u %s", frz.mnt) == 0)
+		frz.frozen = false;
+}
+
+/* Whatever happens to the test, the file system is thawed within 30 s. */
+static void *watchdog_main(void *arg)
+{
+	(void)arg;
+	sleep(30);
+	if (frz.frozen)
+		sh("fsfreeze -u %s", frz.mnt);
+	return NULL;
+}
+
+static void frz_down(void)
+{
+	thaw();
+	srv_down();
+	if (frz.mounted)
+		sh("umount %s", frz.mnt);
+	if (frz.dir[0])
+		sh("rm -rf %s", frz.dir);
+}
+
+/* An ext4 file system on a loop device with LUN 2's file on it. */
+static void frz_up(void)
+{
+	struct core_lun_spec spec = { .type = SCSI_LU_DISK, .create = true,
+				      .size = 16 * MIB };
+	struct core_err err = { "" };
+
+	snprintf(frz.dir, sizeof(frz.dir), "/var/tmp/ringtgt-frz-XXXXXX");
+	cr_assert_not_null(mkdtemp(frz.dir));
+	snprintf(frz.img, sizeof(frz.img), "%s/fs.img", frz.dir);
+	snprintf(frz.mnt, sizeof(frz.mnt), "%s/mnt", frz.dir);
+	snprintf(frz.lun, sizeof(frz.lun), "%s/lun.img", frz.mnt);
+	cr_assert_eq(sh("truncate -s 64M %s && mkfs.ext4 -q -F %s >/dev/null "
+			"&& mkdir %s", frz.img, frz.img, frz.mnt), 0,
+		     "cannot make an ext4 image (mkfs.ext4 from e2fsprogs)");
+	cr_assert_eq(sh("mount -o loop,noatime %s %s", frz.img, frz.mnt), 0,
+		     "cannot loop-mount %s (needs root and /dev/loop*)",
+		     frz.img);
+	frz.mounted = true;
+	spec.path = frz.lun;
+	cr_assert_eq(core_lun_add(IQN, 2, &spec, &err), 0, "%s", err.msg);
+	cr_assert_eq(pthread_create(&frz.watchdog, NULL, watchdog_main, NULL),
+		     0);
+	pthread_detach(frz.watchdog);
+}
+
+ParameterizedTestParameters(tmf, frozen_file_store)
+{
+	static struct tmf_case cases[] = {
+		{ EV_IO_URING, TMF_ABORT_TASK }, { EV_EPOLL, TMF_ABORT_TASK },
+		{ EV_IO_URING, TMF_LUN_RESET }, { EV_EPOLL, TMF_LUN_RESET },
+	};
+	return cr_make_param_array(struct tmf_case, cases, ARRAY_SIZE(cases));
+}
+
+/*
+ * The issue as a user met it: a WRITE held in the kernel (its file on a
+ * frozen ext4). No answer to ABORT TASK / LU RESET while it is stuck;
+ * "complete" soon after the thaw; and the write sent after the answer is
+ * what the blocks hold.
+ */
+ParameterizedTest(struct tmf_case *tc, tmf, frozen_file_store,
+		  .fini = frz_down, .timeout = 90)
+{
+	uint8_t a[8 * BLK], b[8 * BLK], c2[8 * BLK], rd[8 * BLK], cdb[10];
+	struct ri_result r;
+	uint32_t x, xsn, tmf, itt;
+	struct ri ri;
+
+	srv_up(tc->kind, 1, 1);
+	frz_up();
+	login(&ri);
+	fill(a, sizeof(a), 111);
+	fill(b, sizeof(b), 112);
+	fill(c2, sizeof(c2), 113);
+	ri_cdb_rw10(cdb, true, 64, 8);
+	itt = ri_scsi_cmd(&ri, 2, cdb, 10, CMD_W, sizeof(a), a, sizeof(a), NULL);
+	r = wait_result(&ri, itt);
+	cr_assert_eq(r.status, 0);
+
+	cr_assert_eq(sh("fsfreeze -f %s", frz.mnt), 0, "fsfreeze -f failed");
+	frz.frozen = true;
+	x = ri_scsi_cmd(&ri, 2, cdb, 10, CMD_W, sizeof(b), b, sizeof(b), &xsn);
+	expect_silence(&ri, 500, "a write to a frozen file system finished");
+	tmf = ri_tmf(&ri, tc->function, 2,
+		     tc->function == TMF_ABORT_TASK ? x : RSVD_TAG,
+		     tc->function == TMF_ABORT_TASK ? xsn : 0);
+	expect_silence(&ri, 800, "answer while the write is stuck in the kernel");
+
+	thaw();
+	cr_assert(!frz.frozen, "fsfreeze -u failed");
+	cr_assert_eq(tmf_response(&ri, tmf, &x, 1), TMF_RSP_COMPLETE);
+	sync_no_response(&ri, &x, 1, 200);
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		itt = ri_scsi_cmd(&ri, 2, cdb, 10, CMD_W, sizeof(c2), c2,
+				  sizeof(c2), NULL);
+		r = wait_result(&ri, itt);
+		if (!(r.status == 2 && r.sense_key == 6))
+			break;	/* retried once after the reset's UA */
+	}
+	cr_assert_eq(r.status, 0);
+	ri_cdb_rw10(cdb, false, 64, 8);
+	itt = ri_scsi_cmd(&ri, 2, cdb, 10, CMD_R, sizeof(rd), NULL, 0, NULL);
+	cr_assert_eq(ri_wait_cmd(&ri, itt, rd, sizeof(rd), &r, 5000, NULL), 0);
+	cr_assert_eq(r.status, 0);
+	cr_assert_eq(memcmp(rd, c2, sizeof(c2)), 0,
+		     "the aborted write landed after the answer");
 	ri_close(&ri);
 }
