@@ -27,6 +27,7 @@
 static void conn_rx_arm(struct iscsi_conn *c);
 static void conn_rx_done(struct ev_op *op, int res);
 static void conn_tx_done(struct ev_op *op, int res);
+static void conn_send_window_update(struct iscsi_conn *c);
 
 static void addr_str(const struct sockaddr_storage *ss, char *out, size_t len)
 {
@@ -97,7 +98,8 @@ struct iscsi_conn *conn_new(struct reactor *r, int fd,
 	return c;
 }
 
-void conn_fill_sn(struct iscsi_conn *c, uint8_t *bhs, bool advance)
+static void fill_sn(struct iscsi_conn *c, uint8_t *bhs, bool advance,
+		    unsigned freeing)
 {
 	struct iscsi_session *s = c->sess;
 	uint32_t exp = s ? s->exp_cmdsn : 0;
@@ -106,7 +108,18 @@ void conn_fill_sn(struct iscsi_conn *c, uint8_t *bhs, bool advance)
 	if (advance)
 		c->statsn++;
 	put_be32(bhs + BHS_EXPSTATSN, exp);
-	put_be32(bhs + BHS_MAXCMDSN, s ? session_max_cmdsn(c) : exp);
+	put_be32(bhs + BHS_MAXCMDSN, s ? session_max_cmdsn(c, freeing) : exp);
+}
+
+void conn_fill_sn(struct iscsi_conn *c, uint8_t *bhs, bool advance)
+{
+	fill_sn(c, bhs, advance, 0);
+}
+
+void conn_fill_sn_last(struct iscsi_conn *c, uint8_t *bhs)
+{
+	/* the task this PDU ends is free once it is sent */
+	fill_sn(c, bhs, true, 1);
 }
 
 /* --- closing ---------------------------------------------------------- */
@@ -529,7 +542,26 @@ static void conn_tx_done(struct ev_op *op, int res)
 		conn_maybe_free(c);
 		return;
 	}
+	if (list_empty(&c->txq) && session_window_update_due(c))
+		conn_send_window_update(c);
 	conn_kick_tx(c);
+}
+
+/*
+ * RFC 7143 §11.19: a NOP-In with both tags reserved asks for nothing; it
+ * tells the initiator the window has opened when the responses that
+ * freed its tasks went out before they were freed (MaxCmdSN is taken
+ * when a PDU is built).
+ */
+static void conn_send_window_update(struct iscsi_conn *c)
+{
+	struct ctl_pdu *p = conn_ctl_new(c, OP_NOP_IN, BHS_F, NULL, 0);
+
+	if (!p)
+		return;	/* the next response carries it */
+	put_be32(p->bhs + BHS_ITT, RSVD_TAG);
+	put_be32(p->bhs + BHS_TTT, RSVD_TAG);
+	p->advance_statsn = false;
 }
 
 /* --- liveness ---------------------------------------------------------------- */

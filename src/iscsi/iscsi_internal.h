@@ -228,6 +228,8 @@ void conn_send_reject(struct iscsi_conn *c, const uint8_t *bhs,
 void conn_tick(struct iscsi_conn *c, uint64_t now_ms);
 /* Fills StatSN, ExpCmdSN, MaxCmdSN at bytes 24..35 of a target PDU. */
 void conn_fill_sn(struct iscsi_conn *c, uint8_t *bhs, bool advance);
+/* The same for the last PDU of a task (advances StatSN, frees the task). */
+void conn_fill_sn_last(struct iscsi_conn *c, uint8_t *bhs);
 /* Frees the connection if closing and nothing is in flight. */
 void conn_maybe_free(struct iscsi_conn *c);
 
@@ -252,9 +254,15 @@ bool cmdsn_accept(struct iscsi_conn *c, const struct bhs *h);
 /*
  * MaxCmdSN to advertise: the window holds no more commands than free
  * tasks (a few kept for immediate commands), so it opens as responses go
- * out and never shrinks (RFC 7143 §4.2.2.1).
+ * out and never shrinks (RFC 7143 §4.2.2.1). @freeing: tasks the PDU being
+ * built ends (they count as free).
  */
-uint32_t session_max_cmdsn(struct iscsi_conn *c);
+uint32_t session_max_cmdsn(struct iscsi_conn *c, unsigned freeing);
+/*
+ * True when the window has opened by more than the last MaxCmdSN sent
+ * told, while the initiator had (nearly) none left: worth a NOP-In.
+ */
+bool session_window_update_due(struct iscsi_conn *c);
 /* The session's LU at @lun (cached, the cache holds a reference) or NULL. */
 struct scsi_lu *session_lu(struct iscsi_session *s, uint64_t lun);
 

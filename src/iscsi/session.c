@@ -159,7 +159,7 @@ bool cmdsn_accept(struct iscsi_conn *c, const struct bhs *h)
 	return true;
 }
 
-uint32_t session_max_cmdsn(struct iscsi_conn *c)
+uint32_t session_max_cmdsn(struct iscsi_conn *c, unsigned freeing)
 {
 	struct iscsi_session *s = c->sess;
 	uint32_t room, max;
@@ -173,8 +173,9 @@ uint32_t session_max_cmdsn(struct iscsi_conn *c)
 		 * Each command in [ExpCmdSN, MaxCmdSN] will need a task:
 		 * offer no more than are free beyond the immediate reserve.
 		 */
-		room = c->tasks_idle > IMMEDIATE_RESERVE ?
-			       c->tasks_idle - IMMEDIATE_RESERVE : 0;
+		uint32_t idle = c->tasks_idle + freeing;
+
+		room = idle > IMMEDIATE_RESERVE ? idle - IMMEDIATE_RESERVE : 0;
 		room = MIN(room, s->cmd_window);
 	}
 	max = s->exp_cmdsn + room - 1;
@@ -182,6 +183,21 @@ uint32_t session_max_cmdsn(struct iscsi_conn *c)
 	if (sn_lt(s->max_cmdsn, max))
 		s->max_cmdsn = max;
 	return s->max_cmdsn;
+}
+
+bool session_window_update_due(struct iscsi_conn *c)
+{
+	struct iscsi_session *s = c->sess;
+	uint32_t sent, now;
+
+	if (!s || s->discovery || c->state != CONN_FFP)
+		return false;
+	sent = s->max_cmdsn;
+	/* only when the initiator has (nearly) run out of window */
+	if (s->max_cmdsn - s->exp_cmdsn + 1 > s->cmd_window / 4)
+		return false;
+	now = session_max_cmdsn(c, 0);
+	return now != sent;
 }
 
 /* --- LU cache --------------------------------------------------------------- */

@@ -239,7 +239,7 @@ static int task_gen(struct iscsi_conn *c, struct tx_item *it,
 			s->hdr[BHS_FLAGS] |= DIN_S | rflags;
 			s->hdr[BHS_B3] = st->status;
 			put_be32(s->hdr + BHS_RESID, rcount);
-			conn_fill_sn(c, s->hdr, true);
+			conn_fill_sn_last(c, s->hdr);
 		} else {
 			conn_fill_sn(c, s->hdr, false);
 			put_be32(s->hdr + BHS_CMDSN, 0);
@@ -257,7 +257,7 @@ static int task_gen(struct iscsi_conn *c, struct tx_item *it,
 	s->hdr[BHS_B3] = st->status;
 	put_be32(s->hdr + BHS_ITT, t->itt);
 	put_be32(s->hdr + BHS_TTT, 0);		/* SNACK tag */
-	conn_fill_sn(c, s->hdr, true);
+	conn_fill_sn_last(c, s->hdr);
 	put_be32(s->hdr + BHS_DATASN, t->datasn ? t->datasn : 0);
 	put_be32(s->hdr + BHS_RESID, rcount);
 	if (st->status == SAM_STAT_CHECK_CONDITION && st->sense_len) {

@@ -56,6 +56,7 @@ static struct {
 	struct bs *bs;		/* LUN 1's RAM store */
 	bool up;
 	unsigned tmf_timeout;	/* set before srv_up(); 0: the default */
+	uint32_t cmd_window;	/* set before srv_up(); 0: the default */
 } srv;
 
 /* Returns a port that was free a moment ago. */
@@ -112,6 +113,8 @@ static void srv_up(enum ev_kind kind, unsigned nop_interval,
 	set.login_timeout = 5;
 	if (srv.tmf_timeout)
 		set.tmf_timeout = srv.tmf_timeout;
+	if (srv.cmd_window)
+		set.cmd_window = srv.cmd_window;
 	rc = iscsi_start(&set);
 	if (rc < 0 && kind == EV_IO_URING) {
 		core_shutdown();
@@ -1299,5 +1302,117 @@ ParameterizedTest(struct tmf_case *tc, tmf, frozen_file_store,
 	cr_assert_eq(r.status, 0);
 	cr_assert_eq(memcmp(rd, c2, sizeof(c2)), 0,
 		     "the aborted write landed after the answer");
+	ri_close(&ri);
+}
+
+/* --- the CmdSN window -------------------------------------------------------- */
+
+/* A non-immediate WRITE(10) of one block with an explicit CmdSN. */
+static uint32_t write_at_cmdsn(struct ri *ri, uint32_t lba, const uint8_t *blk,
+			       uint32_t cmdsn, bool immediate)
+{
+	uint8_t b[BHS_LEN] = { 0 }, cdb[10];
+	uint32_t itt = ri->itt++;
+
+	ri_cdb_rw10(cdb, true, lba, 1);
+	b[BHS_OPCODE] = OP_SCSI_CMD | (immediate ? BHS_I : 0);
+	b[BHS_FLAGS] = BHS_F | CMD_W | 0x01;
+	put_be64(b + BHS_LUN, ri_lun(1));
+	put_be32(b + BHS_ITT, itt);
+	put_be32(b + BHS_TTT, BLK);
+	put_be32(b + BHS_CMDSN, cmdsn);
+	put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
+	memcpy(b + BHS_CDB, cdb, 10);
+	cr_assert_eq(ri_send(ri, b, blk, BLK), 0);
+	return itt;
+}
+
+ParameterizedTestParameters(tmf, cmdsn_window)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * RFC 7143 §4.2.2.1 with a window of 4: a command beyond MaxCmdSN and one
+ * below ExpCmdSN are never executed; an immediate command is, even with
+ * the window full; the window moves on as the held commands are answered
+ * (MaxCmdSN grows once their tasks are free, never before).
+ */
+ParameterizedTest(enum ev_kind *kind, tmf, cmdsn_window, .fini = srv_down,
+		  .timeout = 60)
+{
+	uint8_t blk[BLK], old[BLK], rd[BLK];
+	uint32_t held[4], n0, beyond, below, imm;
+	struct ri_result r;
+	struct ri ri;
+
+	srv.cmd_window = 4;
+	srv_up(*kind, 1, 1);
+	login(&ri);
+	n0 = ri.cmdsn;
+	cr_assert_eq(ri.max_cmdsn, n0 + 3, "MaxCmdSN %u for ExpCmdSN %u",
+		     ri.max_cmdsn, n0);
+	memset(old, 0x11, sizeof(old));
+	for (uint32_t lba = 800; lba < 803; lba++) {
+		write_at_cmdsn(&ri, lba, old, ri.cmdsn, false);
+		ri.cmdsn++;
+		cr_assert_eq(ri_wait_cmd(&ri, ri.itt - 1, NULL, 0, &r, 5000,
+					 NULL), 0);
+	}
+	n0 = ri.cmdsn;
+
+	bs_ram_hold(srv.bs, true);
+	memset(blk, 0x22, sizeof(blk));
+	for (int i = 0; i < 4; i++)
+		held[i] = write_at_cmdsn(&ri, 900 + i, blk, n0 + i, false);
+	wait_held(&ri, 4);
+	cr_assert(sn_lt(ri.max_cmdsn, n0 + 4), "MaxCmdSN %u opened before "
+		  "any task was free", ri.max_cmdsn);
+
+	memset(blk, 0x33, sizeof(blk));
+	beyond = write_at_cmdsn(&ri, 800, blk, n0 + 4, false);
+	below = write_at_cmdsn(&ri, 801, blk, n0 - 2, false);
+	/* immediate: carries the next CmdSN and does not take it */
+	imm = write_at_cmdsn(&ri, 802, blk, n0 + 4, true);
+	wait_held(&ri, 5);
+
+	bs_ram_hold(srv.bs, false);
+	cr_assert_eq(bs_ram_release(srv.bs), 5);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(ri_wait_cmd(&ri, held[i], NULL, 0, &r, 5000, NULL),
+			     0);
+		cr_assert_eq(r.status, 0);
+	}
+	cr_assert_eq(ri_wait_cmd(&ri, imm, NULL, 0, &r, 5000, NULL), 0);
+	cr_assert_eq(r.status, 0);
+	/* the window opened as the tasks were freed (maybe by a NOP-In) */
+	{
+		uint64_t end = ri_now_ms() + 5000;
+
+		while (sn_lt(ri.max_cmdsn, n0 + 4 + 3) && ri_now_ms() < end) {
+			struct ri_pdu p;
+			int rc = ri_recv(&ri, &p, 100);
+
+			if (rc == -ETIMEDOUT)
+				continue;
+			cr_assert_eq(rc, 0);
+			/* only a window update (RFC 7143 §11.19) may come */
+			cr_assert(p.opcode == OP_NOP_IN && p.itt == RSVD_TAG,
+				  "unexpected %s ITT 0x%x",
+				  pdu_opcode_name(p.opcode), p.itt);
+		}
+	}
+	cr_assert_eq(ri.max_cmdsn, n0 + 4 + 3, "MaxCmdSN %u, want %u",
+		     ri.max_cmdsn, n0 + 7);
+	(void)beyond;
+	(void)below;
+	ri.cmdsn = n0 + 4;
+	cr_assert_eq(read_sync(&ri, 1, 800, rd, 1), 0);
+	cr_assert_eq(memcmp(rd, old, BLK), 0, "a command beyond MaxCmdSN ran");
+	cr_assert_eq(read_sync(&ri, 1, 801, rd, 1), 0);
+	cr_assert_eq(memcmp(rd, old, BLK), 0, "a command below ExpCmdSN ran");
+	cr_assert_eq(read_sync(&ri, 1, 802, rd, 1), 0);
+	cr_assert_eq(memcmp(rd, blk, BLK), 0, "the immediate command did not run");
 	ri_close(&ri);
 }
