@@ -152,6 +152,7 @@ void cmd_handle(struct iscsi_conn *c, const struct bhs *h,
 			return;
 		}
 	}
+	task_admit(c, t, h->flags & 0x07);
 	if (st->dir != SCSI_DIR_WRITE || !(h->flags & CMD_W) || t->edtl == 0) {
 		/*
 		 * Immediate data for a command that moves none (or reads) is

@@ -79,6 +79,7 @@ struct ctl_pdu {
 enum task_state {
 	TASK_FREE,
 	TASK_DATA_OUT,		/* collecting write data */
+	TASK_QUEUED,		/* data in; dormant behind older tasks */
 	TASK_EXEC,		/* in the SCSI layer / backing store */
 	TASK_RESPOND,		/* response PDUs being sent */
 };
@@ -102,6 +103,11 @@ struct iscsi_task {
 	bool tas;			/* aborted: answer TASK ABORTED */
 	bool in_hash;
 	bool immediate;
+	/* task set ordering (task.c): SAM-5 §8 task attribute */
+	uint8_t attr;			/* TASK_ATTR_* */
+	bool enabled;			/* counted in its task set */
+	bool dormant;			/* in the task set's FIFO */
+	struct iscsi_task *onext;	/* FIFO link */
 	/* fences waiting for this task's I/O; the first link is embedded */
 	struct fence_link *fences;
 	struct fence_link flink;
@@ -133,6 +139,25 @@ struct iscsi_task {
 	uint32_t buf_cap;
 };
 
+/* SCSI Command ATTR field (RFC 7143 §11.3.1.4) */
+enum {
+	TASK_ATTR_UNTAGGED = 0,
+	TASK_ATTR_SIMPLE = 1,
+	TASK_ATTR_ORDERED = 2,
+	TASK_ATTR_HOQ = 3,
+	TASK_ATTR_ACA = 4,
+};
+
+/*
+ * One task set: the tasks of one I_T nexus on one LU (Control mode page
+ * TST=001b). Enabled tasks run; dormant ones wait in arrival order.
+ */
+struct task_set {
+	uint32_t enabled;		/* enabled, not yet completed */
+	uint32_t barriers;		/* ORDERED and HEAD OF QUEUE among them */
+	struct iscsi_task *head, *tail;	/* dormant FIFO */
+};
+
 struct iscsi_session {
 	struct core_session info;	/* registered with core */
 	bool registered;
@@ -146,6 +171,7 @@ struct iscsi_session {
 	uint32_t cmd_window;		/* most commands in the window */
 	uint32_t max_cmdsn;		/* last MaxCmdSN sent: never lowered */
 	struct scsi_lu *lu_cache[SCSI_MAX_LUNS];
+	struct task_set *sets;		/* [SCSI_MAX_LUNS], normal sessions */
 };
 
 enum conn_state {
@@ -277,8 +303,18 @@ void task_put(struct iscsi_conn *c, struct iscsi_task *t);
 void task_release(struct iscsi_conn *c, struct iscsi_task *t);
 struct iscsi_task *task_find(struct iscsi_conn *c, uint32_t itt);
 void task_unhash(struct iscsi_conn *c, struct iscsi_task *t);
-/* Hands a task to the SCSI layer (its data, if any, is in t->buf). */
+/*
+ * Enters a new task into its task set (SAM-5 §8.6): enabled at once, or
+ * dormant until the older tasks its attribute waits for have completed.
+ */
+void task_admit(struct iscsi_conn *c, struct iscsi_task *t, uint8_t attr);
+/*
+ * Hands a task to the SCSI layer once its data, if any, is in t->buf; a
+ * dormant task waits (TASK_QUEUED) and runs when it is enabled.
+ */
 void task_exec(struct iscsi_conn *c, struct iscsi_task *t);
+/* Leaves the task set (completed, failed or aborted); idempotent. */
+void task_order_end(struct iscsi_conn *c, struct iscsi_task *t);
 /* Queues the response (Data-In and/or SCSI Response) of a finished task. */
 void task_respond(struct iscsi_conn *c, struct iscsi_task *t);
 /* Takes @t off the transmit queue (R2Ts or a response not sent yet). */

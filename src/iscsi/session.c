@@ -88,7 +88,10 @@ int session_start(struct iscsi_conn *c, const uint8_t isid[6], uint16_t tsih,
 			 n->initiator_name, hex);
 		s->nexus.rel_port_id = 1;
 		s->nexus.target = core_target_scsi(target);
-		if (tasks_init(c, s->cmd_window + IMMEDIATE_RESERVE) < 0) {
+		s->sets = calloc(SCSI_MAX_LUNS, sizeof(*s->sets));
+		if (!s->sets ||
+		    tasks_init(c, s->cmd_window + IMMEDIATE_RESERVE) < 0) {
+			free(s->sets);
 			free(s);
 			return -ENOMEM;
 		}
@@ -135,6 +138,7 @@ void session_free(struct iscsi_session *s)
 	if (s->target)
 		core_target_put(s->target);
 	log_info("session %u closed", s->tsih);
+	free(s->sets);
 	free(s);
 }
 

@@ -91,6 +91,9 @@ struct iscsi_task *task_get(struct iscsi_conn *c, uint32_t itt)
 	t->scsi.done = task_scsi_done;
 	t->state = TASK_EXEC;
 	t->aborted = t->tas = t->immediate = false;
+	t->enabled = t->dormant = false;
+	t->attr = TASK_ATTR_SIMPLE;
+	t->onext = NULL;
 	t->fences = NULL;
 	t->itt = itt;
 	t->received = t->next_r2t_off = t->r2t_outstanding = 0;
@@ -117,6 +120,7 @@ void task_dequeue(struct iscsi_task *t)
 
 void task_put(struct iscsi_conn *c, struct iscsi_task *t)
 {
+	task_order_end(c, t);	/* failed or aborted before completing */
 	task_unhash(c, t);
 	list_del(&t->link);
 	task_dequeue(t);
@@ -284,9 +288,136 @@ static void task_sent(struct iscsi_conn *c, struct tx_item *it, bool last)
 		task_release(c, t);
 }
 
+/* --- task set ordering (SAM-5 §8.6) ------------------------------------------ */
+
+static struct task_set *task_set_of(struct iscsi_conn *c,
+				    const struct iscsi_task *t)
+{
+	struct iscsi_session *s = c->sess;
+
+	if (!s || !s->sets || t->scsi.lun >= SCSI_MAX_LUNS)
+		return NULL;
+	return &s->sets[t->scsi.lun];
+}
+
+/* May the dormant head @t be enabled now? */
+static bool task_set_may_enable(const struct task_set *ts,
+				const struct iscsi_task *t)
+{
+	/*
+	 * ORDERED: after every older task; SIMPLE: after every older
+	 * ORDERED and HEAD OF QUEUE task.
+	 */
+	if (t->attr == TASK_ATTR_ORDERED)
+		return ts->enabled == 0;
+	return ts->barriers == 0;
+}
+
+static void task_set_enable(struct task_set *ts, struct iscsi_task *t)
+{
+	t->enabled = true;
+	ts->enabled++;
+	if (t->attr != TASK_ATTR_SIMPLE)
+		ts->barriers++;
+}
+
+void task_admit(struct iscsi_conn *c, struct iscsi_task *t, uint8_t attr)
+{
+	struct task_set *ts = task_set_of(c, t);
+
+	/* untagged and ACA (NACA=0, no ACA condition) are treated as simple */
+	t->attr = attr == TASK_ATTR_ORDERED || attr == TASK_ATTR_HOQ ?
+			  attr : TASK_ATTR_SIMPLE;
+	if (!ts)
+		return;
+	/* HEAD OF QUEUE: enabled at once, ahead of every dormant task */
+	if (t->attr == TASK_ATTR_HOQ ||
+	    (!ts->head && task_set_may_enable(ts, t))) {
+		task_set_enable(ts, t);
+		return;
+	}
+	t->dormant = true;
+	t->onext = NULL;
+	if (ts->tail)
+		ts->tail->onext = t;
+	else
+		ts->head = t;
+	ts->tail = t;
+}
+
+static void task_run(struct iscsi_conn *c, struct iscsi_task *t);
+
+/* Enables the dormant tasks that may run now, in order, then runs them. */
+static void task_set_drain(struct iscsi_conn *c, struct task_set *ts)
+{
+	struct iscsi_task *run = NULL, **tail = &run;
+
+	while (ts->head && task_set_may_enable(ts, ts->head)) {
+		struct iscsi_task *t = ts->head;
+
+		ts->head = t->onext;
+		if (!ts->head)
+			ts->tail = NULL;
+		t->dormant = false;
+		t->onext = NULL;
+		task_set_enable(ts, t);
+		*tail = t;
+		tail = &t->onext;
+	}
+	/* run after the FIFO is consistent: a run may complete at once */
+	while (run) {
+		struct iscsi_task *t = run;
+
+		run = t->onext;
+		t->onext = NULL;
+		if (t->state == TASK_QUEUED)
+			task_run(c, t);
+	}
+}
+
+void task_order_end(struct iscsi_conn *c, struct iscsi_task *t)
+{
+	struct task_set *ts = task_set_of(c, t);
+
+	if (!ts)
+		return;
+	if (t->dormant) {
+		struct iscsi_task **pp = &ts->head, *prev = NULL;
+
+		while (*pp && *pp != t) {
+			prev = *pp;
+			pp = &(*pp)->onext;
+		}
+		if (*pp)
+			*pp = t->onext;
+		if (ts->tail == t)
+			ts->tail = prev;
+		t->dormant = false;
+		t->onext = NULL;
+		return;
+	}
+	if (!t->enabled)
+		return;
+	t->enabled = false;
+	ts->enabled--;
+	if (t->attr != TASK_ATTR_SIMPLE)
+		ts->barriers--;
+	if (ts->head && c->state == CONN_FFP)
+		task_set_drain(c, ts);
+}
+
 /* --- execution -------------------------------------------------------------- */
 
 void task_exec(struct iscsi_conn *c, struct iscsi_task *t)
+{
+	if (t->dormant) {
+		t->state = TASK_QUEUED;
+		return;
+	}
+	task_run(c, t);
+}
+
+static void task_run(struct iscsi_conn *c, struct iscsi_task *t)
 {
 	struct scsi_task *st = &t->scsi;
 
@@ -322,21 +453,24 @@ static void task_scsi_done(struct scsi_task *st)
 			conn_maybe_free(c);
 		return;
 	}
-	if (t->aborted) {
-		if (t->tas) {
-			/* SAM-5 §7.3: another nexus's task, TAS=1 */
-			st->status = SAM_STAT_TASK_ABORTED;
-			st->sense_len = 0;
-			st->xfer_len = 0;
-			t->aborted = false;
-			task_respond(c, t);
-			return;
-		}
+	if (t->aborted && !t->tas) {
 		/* ABORT TASK / LU RESET / reinstatement: no response */
 		task_release(c, t);
 		return;
 	}
+	if (t->aborted) {
+		/* SAM-5 §7.3: another nexus's task, TAS=1 */
+		st->status = SAM_STAT_TASK_ABORTED;
+		st->sense_len = 0;
+		st->xfer_len = 0;
+		t->aborted = false;
+	}
 	task_respond(c, t);
+	/*
+	 * SAM-5 §8.6: completed; dormant tasks behind it may start (after
+	 * its response is queued, so the answers keep their order).
+	 */
+	task_order_end(c, t);
 }
 
 void tasks_abort_all(struct iscsi_conn *c)

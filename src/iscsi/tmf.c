@@ -208,7 +208,10 @@ void task_abort(struct iscsi_conn *c, struct iscsi_task *t, struct fence *f,
 		return;
 	t->aborted = true;
 	task_dequeue(t);
-	if (t->state == TASK_DATA_OUT && tas && c->state == CONN_FFP) {
+	/* nothing in flight: it leaves its task set now */
+	task_order_end(c, t);
+	if ((t->state == TASK_DATA_OUT || t->state == TASK_QUEUED) && tas &&
+	    c->state == CONN_FFP) {
 		/* nothing in flight: TASK ABORTED at once (SAM-5 §7.3) */
 		t->scsi.status = SAM_STAT_TASK_ABORTED;
 		t->scsi.sense_len = 0;
@@ -218,7 +221,7 @@ void task_abort(struct iscsi_conn *c, struct iscsi_task *t, struct fence *f,
 		return;
 	}
 	task_unhash(c, t);
-	if (t->state == TASK_DATA_OUT)
+	if (t->state == TASK_DATA_OUT || t->state == TASK_QUEUED)
 		t->state = TASK_RESPOND;
 	task_release(c, t);
 }

@@ -1416,3 +1416,94 @@ ParameterizedTest(enum ev_kind *kind, tmf, cmdsn_window, .fini = srv_down,
 	cr_assert_eq(memcmp(rd, blk, BLK), 0, "the immediate command did not run");
 	ri_close(&ri);
 }
+
+/* --- task attributes ------------------------------------------------------------ */
+
+/* A non-immediate one-block command on LUN 1 with task attribute @attr. */
+static uint32_t cmd_attr(struct ri *ri, bool write, uint32_t lba,
+			 const uint8_t *blk, uint8_t attr)
+{
+	uint8_t b[BHS_LEN] = { 0 }, cdb[10];
+	uint32_t itt = ri->itt++;
+
+	ri_cdb_rw10(cdb, write, lba, 1);
+	b[BHS_OPCODE] = OP_SCSI_CMD;
+	b[BHS_FLAGS] = BHS_F | (write ? CMD_W : CMD_R) | attr;
+	put_be64(b + BHS_LUN, ri_lun(1));
+	put_be32(b + BHS_ITT, itt);
+	put_be32(b + BHS_TTT, BLK);
+	put_be32(b + BHS_CMDSN, ri->cmdsn++);
+	put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
+	memcpy(b + BHS_CDB, cdb, 10);
+	cr_assert_eq(ri_send(ri, b, write ? blk : NULL, write ? BLK : 0), 0);
+	return itt;
+}
+
+ParameterizedTestParameters(tmf, task_attributes)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * SAM-5 §8.6 with the store holding every request: an ORDERED task waits
+ * for the SIMPLE one before it and holds back the SIMPLE one after it; a
+ * HEAD OF QUEUE task starts at once. Watched at the store: what reaches
+ * it, in which order.
+ */
+ParameterizedTest(enum ev_kind *kind, tmf, task_attributes, .fini = srv_down,
+		  .timeout = 60)
+{
+	uint8_t blk[BLK], rd[BLK];
+	uint32_t a, b, c3, d;
+	struct ri_result r;
+	struct ri ri;
+
+	srv_up(*kind, 1, 1);
+	login(&ri);
+	memset(blk, 0x44, sizeof(blk));
+	bs_ram_hold(srv.bs, true);
+	a = cmd_attr(&ri, true, 1000, blk, 1);		/* SIMPLE */
+	b = cmd_attr(&ri, true, 1001, blk, 2);		/* ORDERED */
+	c3 = cmd_attr(&ri, false, 1000, NULL, 1);	/* SIMPLE */
+	wait_held(&ri, 1);			/* only A reached the store */
+	expect_silence(&ri, 300, "ORDERED started beside an older task");
+	cr_assert_eq(bs_ram_held(srv.bs), 1);
+	d = cmd_attr(&ri, false, 1003, NULL, 3);	/* HEAD OF QUEUE */
+	wait_held(&ri, 2);
+
+	/* A (and D) complete: B starts, C still waits for it */
+	cr_assert_eq(bs_ram_release(srv.bs), 2);
+	r = wait_result(&ri, a);
+	cr_assert_eq(r.status, 0);
+	cr_assert_eq(ri_wait_cmd(&ri, d, rd, sizeof(rd), &r, 5000, NULL), 0);
+	cr_assert_eq(r.status, 0);
+	wait_held(&ri, 1);			/* B */
+	expect_silence(&ri, 300, "a SIMPLE task passed an ORDERED one");
+	cr_assert_eq(bs_ram_held(srv.bs), 1);
+
+	/* B completes: C starts */
+	cr_assert_eq(bs_ram_release(srv.bs), 1);
+	r = wait_result(&ri, b);
+	cr_assert_eq(r.status, 0);
+	wait_held(&ri, 1);			/* C */
+	bs_ram_hold(srv.bs, false);
+	cr_assert_eq(bs_ram_release(srv.bs), 1);
+	cr_assert_eq(ri_wait_cmd(&ri, c3, rd, sizeof(rd), &r, 5000, NULL), 0);
+	cr_assert_eq(r.status, 0);
+	cr_assert_eq(memcmp(rd, blk, BLK), 0);
+
+	/* a SIMPLE task after a HEAD OF QUEUE one waits for it */
+	bs_ram_hold(srv.bs, true);
+	d = cmd_attr(&ri, false, 1003, NULL, 3);
+	wait_held(&ri, 1);
+	a = cmd_attr(&ri, false, 1004, NULL, 1);
+	expect_silence(&ri, 300, "SIMPLE started beside an older HEAD OF QUEUE");
+	cr_assert_eq(bs_ram_held(srv.bs), 1);
+	bs_ram_hold(srv.bs, false);
+	cr_assert_eq(bs_ram_release(srv.bs), 1);
+	cr_assert_eq(ri_wait_cmd(&ri, d, rd, sizeof(rd), &r, 5000, NULL), 0);
+	cr_assert_eq(ri_wait_cmd(&ri, a, rd, sizeof(rd), &r, 5000, NULL), 0);
+	cr_assert_eq(r.status, 0);
+	ri_close(&ri);
+}
