@@ -102,6 +102,11 @@ enum tmf_function {
 	TMF_TARGET_WARM_RESET = 6,
 	TMF_TARGET_COLD_RESET = 7,
 	TMF_TASK_REASSIGN = 8,
+	/* RFC 7144 §6, with iSCSIProtocolLevel=2 */
+	TMF_QUERY_TASK = 9,
+	TMF_QUERY_TASK_SET = 10,
+	TMF_IT_NEXUS_RESET = 11,
+	TMF_QUERY_ASYNC_EVENT = 12,
 };
 
 enum tmf_response {
@@ -112,6 +117,7 @@ enum tmf_response {
 	TMF_RSP_NO_REASSIGN = 4,
 	TMF_RSP_NOT_SUPPORTED = 5,
 	TMF_RSP_AUTH_FAILED = 6,
+	TMF_RSP_SUCCEEDED = 7,		/* RFC 7144: a QUERY found something */
 	TMF_RSP_REJECTED = 255,
 };
 

@@ -96,6 +96,15 @@ int session_start(struct iscsi_conn *c, const uint8_t isid[6], uint16_t tsih,
 			return -ENOMEM;
 		}
 		s->target = target;	/* takes the login's reference */
+		/* what tmf.c implements, for REPORT SUPPORTED TMFs */
+		s->nexus.tmf_supported = SCSI_TMF_ATS | SCSI_TMF_ATSS |
+					 SCSI_TMF_CTSS | SCSI_TMF_LURS |
+					 SCSI_TMF_TRS;
+		if (c->params.protocol_level >= 2)
+			s->nexus.tmf_supported |= SCSI_TMF_QTS |
+						  SCSI_TMF_QTSS |
+						  SCSI_TMF_ITNRS |
+						  SCSI_TMF_QAES;
 	}
 	s->info.target = s->target;
 	snprintf(s->info.initiator, sizeof(s->info.initiator), "%s",

@@ -36,6 +36,7 @@ void text_params_default(struct iscsi_params *p)
 		.data_pdu_in_order = true,
 		.data_seq_in_order = true,
 		.erl = 0,
+		.protocol_level = 1,
 	};
 }
 
@@ -374,7 +375,8 @@ static void negotiate_known(struct text_negot *n, int id, const char *val,
 			num = p->erl = 0;
 			break;
 		case K_PROTOCOL_LEVEL:
-			num = MIN(num, 1);
+			/* RFC 7144 (QUERY TASK & co.) is level 2 */
+			num = p->protocol_level = MIN(num, 2);
 			break;
 		}
 		kv_addf(out, k->name, "%u", num);

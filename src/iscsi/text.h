@@ -28,6 +28,8 @@ struct iscsi_params {
 	bool data_pdu_in_order;
 	bool data_seq_in_order;
 	uint32_t erl;
+	/* RFC 7143 §13.24; 2 adds RFC 7144's task management functions */
+	uint32_t protocol_level;
 };
 
 /* What this target is willing to accept (upper limits and preferences). */

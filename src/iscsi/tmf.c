@@ -373,8 +373,12 @@ static void tmf_answer(struct fence *f, bool expired)
 	fence_unhome(f);
 }
 
-static void tmf_respond_now(struct iscsi_conn *c, const struct bhs *h,
-			    uint8_t response)
+/*
+ * Answers at once; @info: RFC 7144 Additional Response Information
+ * (bytes 8-10, QUERY ASYNCHRONOUS EVENT) or NULL.
+ */
+static void tmf_respond_info(struct iscsi_conn *c, const struct bhs *h,
+			     uint8_t response, const uint8_t info[3])
 {
 	struct ctl_pdu *p = conn_ctl_new(c, OP_TMF_RSP, BHS_F, NULL, 0);
 
@@ -383,8 +387,68 @@ static void tmf_respond_now(struct iscsi_conn *c, const struct bhs *h,
 		return;
 	}
 	p->bhs[BHS_B2] = response;
+	if (info)
+		memcpy(p->bhs + 8, info, 3);
 	put_be32(p->bhs + BHS_ITT, h->itt);
 	conn_kick_tx(c);
+}
+
+static void tmf_respond_now(struct iscsi_conn *c, const struct bhs *h,
+			    uint8_t response)
+{
+	tmf_respond_info(c, h, response, NULL);
+}
+
+/* In its task set: not completed, not aborted (SAM-5 QUERY TASK). */
+static bool task_pending(const struct iscsi_task *t, uint64_t lun)
+{
+	return t->scsi.lun == lun && !t->aborted &&
+	       (t->state == TASK_DATA_OUT || t->state == TASK_QUEUED ||
+		t->state == TASK_EXEC);
+}
+
+/*
+ * RFC 7144 §6 / SAM-5 §7.8-7.10: the QUERY functions answer FUNCTION
+ * SUCCEEDED when they find what they ask about, FUNCTION COMPLETE when
+ * not; they change nothing.
+ */
+static void tmf_query(struct iscsi_conn *c, const struct bhs *h,
+		      uint8_t function, uint64_t lun)
+{
+	struct iscsi_session *s = c->sess;
+	struct scsi_lu *lu = session_lu(s, lun);
+	uint8_t response = TMF_RSP_COMPLETE, info[3] = { 0 };
+	struct iscsi_task *t;
+
+	if (!lu) {
+		tmf_respond_now(c, h, TMF_RSP_NO_LUN);
+		return;
+	}
+	switch (function) {
+	case TMF_QUERY_TASK:
+		t = task_find(c, h->ttt);
+		if (t && task_pending(t, lun))
+			response = TMF_RSP_SUCCEEDED;
+		break;
+	case TMF_QUERY_TASK_SET:
+		list_for_each_entry(t, &c->active, link)
+			if (task_pending(t, lun))
+				response = TMF_RSP_SUCCEEDED;
+		break;
+	case TMF_QUERY_ASYNC_EVENT: {
+		enum sense_reason r = scsi_ua_pending(lu, &s->nexus);
+		uint8_t key;
+
+		if (r != SENSE_NONE) {
+			/* UADE DEPTH 01b (one reported), key, ASC, ASCQ */
+			scsi_sense_code(r, &key, &info[1], &info[2]);
+			info[0] = 0x10 | (key & 0x0f);
+			response = TMF_RSP_SUCCEEDED;
+		}
+		break;
+	}
+	}
+	tmf_respond_info(c, h, response, info);
 }
 
 /* Aborts the issuing session's tasks that match; @f waits for them. */
@@ -434,6 +498,20 @@ void tmf_handle(struct iscsi_conn *c, const struct bhs *h,
 	case TMF_TARGET_COLD_RESET:
 		scope = FENCE_TARGET;
 		break;
+	case TMF_QUERY_TASK:
+	case TMF_QUERY_TASK_SET:
+	case TMF_QUERY_ASYNC_EVENT:
+	case TMF_IT_NEXUS_RESET:
+		/* RFC 7144 functions need iSCSIProtocolLevel=2 */
+		if (c->params.protocol_level < 2) {
+			tmf_respond_now(c, h, TMF_RSP_NOT_SUPPORTED);
+			return;
+		}
+		if (function != TMF_IT_NEXUS_RESET) {
+			tmf_query(c, h, function, lun);
+			return;
+		}
+		break;
 	case TMF_CLEAR_ACA:
 	case TMF_TASK_REASSIGN:
 	default:
@@ -481,6 +559,15 @@ void tmf_handle(struct iscsi_conn *c, const struct bhs *h,
 		scsi_lu_reset(lu);
 		log_info("%s: LOGICAL UNIT RESET of LUN %llu", c->peer_str,
 			 (unsigned long long)lun);
+		break;
+	case TMF_IT_NEXUS_RESET:
+		/*
+		 * SAM-5 §7.6: this nexus's tasks on every LU end, and each LU
+		 * reports I_T NEXUS LOSS OCCURRED to it; the session stays.
+		 */
+		abort_matching(c, f, true, 0, end);
+		scsi_nexus_loss(&s->nexus);
+		log_info("%s: I_T NEXUS RESET", c->peer_str);
 		break;
 	case TMF_TARGET_COLD_RESET:
 		f->close_sessions = true;

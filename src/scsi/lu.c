@@ -243,14 +243,45 @@ void scsi_lu_reset(struct scsi_lu *lu)
 	atomic_store_explicit(&lu->ua_gen, ua_next(), memory_order_release);
 }
 
+static enum sense_reason lu_reset_ua(struct scsi_lu *lu, struct scsi_nexus *n,
+				     bool clear);
+
 enum sense_reason scsi_lu_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
 				   bool clear)
+{
+	enum sense_reason reason;
+
+	if (!lu || !n || lu->lun >= SCSI_MAX_LUNS)
+		return SENSE_NONE;
+	reason = lu_reset_ua(lu, n, clear);
+	if (reason != SENSE_NONE)
+		return reason;
+	if (n->ua_nexus_loss[lu->lun]) {
+		if (clear)
+			n->ua_nexus_loss[lu->lun] = false;
+		return SENSE_UA_NEXUS_LOSS;
+	}
+	return SENSE_NONE;
+}
+
+enum sense_reason scsi_ua_pending(struct scsi_lu *lu, struct scsi_nexus *n)
+{
+	return scsi_lu_ua_check(lu, n, false);
+}
+
+void scsi_nexus_loss(struct scsi_nexus *n)
+{
+	for (int i = 0; i < SCSI_MAX_LUNS; i++)
+		n->ua_nexus_loss[i] = true;
+}
+
+/* The LU reset unit attention (generations, see above). */
+static enum sense_reason lu_reset_ua(struct scsi_lu *lu, struct scsi_nexus *n,
+				     bool clear)
 {
 	_Atomic uint32_t *seen;
 	uint32_t gen, old;
 
-	if (!lu || !n || lu->lun >= SCSI_MAX_LUNS)
-		return SENSE_NONE;
 	seen = &n->ua_seen[lu->lun];
 	gen = atomic_load_explicit(&lu->ua_gen, memory_order_acquire);
 	old = atomic_load_explicit(seen, memory_order_relaxed);

@@ -37,6 +37,12 @@ static const struct scsi_opdesc maint_in_ops[] = {
 	  .parse = spc_parse_rsoc, .exec = spc_rsoc,
 	  .usage = { MAINTENANCE_IN, MI_REPORT_SUPPORTED_OPCODES, 0x87, 0xff,
 		     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
+	{ .opcode = MAINTENANCE_IN, .sa = MI_REPORT_SUPPORTED_TMFS,
+	  .has_sa = true, .cdb_len = 12, .flags = OPF_CTRL | OPF_DISK,
+	  .name = "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS",
+	  .parse = spc_parse_rstmf, .exec = spc_rstmf,
+	  .usage = { MAINTENANCE_IN, MI_REPORT_SUPPORTED_TMFS, 0x80, 0, 0, 0,
+		     0xff, 0xff, 0xff, 0xff, 0, CTL } },
 };
 
 /* READ/WRITE byte 1: RDPROTECT/WRPROTECT, DPO, FUA, FUA_NV */

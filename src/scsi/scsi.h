@@ -79,6 +79,7 @@ enum sense_reason {
 	SENSE_DATA_OFFSET_ERROR,	/* b/4b/05 transport: bad buffer offset */
 	SENSE_UA_LU_RESET,		/* 6/29/03 bus device reset function */
 	SENSE_CRC_ERROR,		/* b/47/05 transport: protocol service CRC */
+	SENSE_UA_NEXUS_LOSS,		/* 6/29/07 I_T nexus loss occurred */
 	SENSE_REASON_COUNT,
 };
 
@@ -94,11 +95,39 @@ struct scsi_nexus {
 	uint16_t rel_port_id;		/* relative target port identifier */
 	struct scsi_target *target;
 	/*
+	 * The task management functions the transport implements, as bytes
+	 * 0-1 of the REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS data (SPC-4
+	 * §6.36): SCSI_TMF_* bits. Set by the transport.
+	 */
+	uint16_t tmf_supported;
+	/*
 	 * Private to the SCSI layer: per LUN, the reset generation of the LU
-	 * this nexus last saw (unit attention bookkeeping, see lu.c).
+	 * this nexus last saw (unit attention bookkeeping, see lu.c), and an
+	 * I_T NEXUS LOSS unit attention not reported yet.
 	 */
 	_Atomic uint32_t ua_seen[SCSI_MAX_LUNS];
+	bool ua_nexus_loss[SCSI_MAX_LUNS];
 };
+
+/* REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS bits (byte 0 << 8 | byte 1) */
+#define SCSI_TMF_ATS 0x8000u	/* ABORT TASK */
+#define SCSI_TMF_ATSS 0x4000u	/* ABORT TASK SET */
+#define SCSI_TMF_CACAS 0x2000u	/* CLEAR ACA */
+#define SCSI_TMF_CTSS 0x1000u	/* CLEAR TASK SET */
+#define SCSI_TMF_LURS 0x0800u	/* LOGICAL UNIT RESET */
+#define SCSI_TMF_QTS 0x0400u	/* QUERY TASK */
+#define SCSI_TMF_TRS 0x0200u	/* TARGET RESET (obsolete bit) */
+#define SCSI_TMF_QAES 0x0004u	/* QUERY ASYNCHRONOUS EVENT */
+#define SCSI_TMF_QTSS 0x0002u	/* QUERY TASK SET */
+#define SCSI_TMF_ITNRS 0x0001u	/* I_T NEXUS RESET */
+
+/*
+ * I_T nexus loss (SAM-5 §6.3.4: I_T NEXUS RESET, or the transport lost the
+ * nexus): every LU reports I_T NEXUS LOSS OCCURRED (29h/07h) to @n on its
+ * next command. The transport aborts the nexus's tasks itself. Call from
+ * the nexus's own thread.
+ */
+void scsi_nexus_loss(struct scsi_nexus *n);
 
 struct scsi_task {
 	/* Set by the transport before scsi_task_prepare(). */
@@ -260,6 +289,14 @@ void scsi_task_exec(struct scsi_task *t);
 void scsi_task_abort(struct scsi_task *t);
 /* Fills status and fixed-format sense data for @reason. */
 void scsi_task_set_sense(struct scsi_task *t, enum sense_reason reason);
+/* The sense key, ASC and ASCQ of @reason. */
+void scsi_sense_code(enum sense_reason reason, uint8_t *key, uint8_t *asc,
+		     uint8_t *ascq);
+/*
+ * The unit attention @n has pending on @lu, without reporting it
+ * (QUERY ASYNCHRONOUS EVENT); SENSE_NONE if none.
+ */
+enum sense_reason scsi_ua_pending(struct scsi_lu *lu, struct scsi_nexus *n);
 
 /* LUN encoding (SAM-5 §4.7): flat space for LUN > 255, peripheral below. */
 uint64_t scsi_lun_encode(uint64_t lun);

@@ -58,6 +58,7 @@
 #define SAI_READ_CAPACITY_16 0x10
 #define SAI_GET_LBA_STATUS 0x12
 #define MI_REPORT_SUPPORTED_OPCODES 0x0c
+#define MI_REPORT_SUPPORTED_TMFS 0x0d
 
 #define SCSI_VENDOR_LEN 8
 #define SCSI_PRODUCT_LEN 16
@@ -214,6 +215,8 @@ void spc_request_sense(struct scsi_task *t);
 void spc_test_unit_ready(struct scsi_task *t);
 enum sense_reason spc_parse_rsoc(struct scsi_task *t);
 void spc_rsoc(struct scsi_task *t);
+enum sense_reason spc_parse_rstmf(struct scsi_task *t);
+void spc_rstmf(struct scsi_task *t);
 
 /* sbc.c */
 enum sense_reason sbc_parse_rw6(struct scsi_task *t);

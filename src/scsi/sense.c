@@ -53,6 +53,7 @@ static const struct {
 	[SENSE_UA_RESET] = { CC, KEY_UNIT_ATTENTION, 0x29, 0x02 },
 	[SENSE_UA_LU_RESET] = { CC, KEY_UNIT_ATTENTION, 0x29, 0x03 },
 	[SENSE_CRC_ERROR] = { CC, KEY_ABORTED_COMMAND, 0x47, 0x05 },
+	[SENSE_UA_NEXUS_LOSS] = { CC, KEY_UNIT_ATTENTION, 0x29, 0x07 },
 	[SENSE_UA_CAPACITY_CHANGED] = { CC, KEY_UNIT_ATTENTION, 0x2a, 0x09 },
 	[SENSE_UA_LUNS_CHANGED] = { CC, KEY_UNIT_ATTENTION, 0x3f, 0x0e },
 	[SENSE_ABORTED_COMMAND] = { CC, KEY_ABORTED_COMMAND, 0x00, 0x00 },
@@ -83,6 +84,16 @@ void scsi_task_set_sense(struct scsi_task *t, enum sense_reason reason)
 	if (t->status != SAM_STAT_CHECK_CONDITION)
 		return;
 	t->sense_len = (uint8_t)sense_fixed(t->sense, reason);
+}
+
+void scsi_sense_code(enum sense_reason reason, uint8_t *key, uint8_t *asc,
+		     uint8_t *ascq)
+{
+	if ((unsigned)reason >= SENSE_REASON_COUNT)
+		reason = SENSE_HARDWARE_ERROR;
+	*key = sense_table[reason].key;
+	*asc = sense_table[reason].asc;
+	*ascq = sense_table[reason].ascq;
 }
 
 void scsi_task_set_sense_info(struct scsi_task *t, enum sense_reason reason,

@@ -494,6 +494,37 @@ enum sense_reason spc_parse_rsoc(struct scsi_task *t)
 	return SENSE_NONE;
 }
 
+/* --- REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS (SPC-4 §6.36) ------------- */
+
+#define RSTMF_REPD 0x80
+
+enum sense_reason spc_parse_rstmf(struct scsi_task *t)
+{
+	const uint8_t *cdb = t->cdb;
+
+	if (cdb[2] & ~RSTMF_REPD)
+		return scsi_invalid_field(t, true, 2, 6);
+	/* an allocation length below 4 is an error (SPC-4 §6.36.1) */
+	if (get_be32(cdb + 6) < 4)
+		return scsi_invalid_field(t, true, 6, 7);
+	t->dir = SCSI_DIR_READ;
+	t->data_len = get_be32(cdb + 6);
+	return SENSE_NONE;
+}
+
+void spc_rstmf(struct scsi_task *t)
+{
+	uint16_t sup = t->nexus ? t->nexus->tmf_supported : 0;
+	bool repd = t->cdb[2] & RSTMF_REPD;
+	uint8_t b[16] = { (uint8_t)(sup >> 8), (uint8_t)sup };
+
+	/* what the transport implements; no timeouts are advertised */
+	if (repd)
+		b[3] = 0x0c;	/* ADDITIONAL DATA LENGTH of the extended form */
+	scsi_task_data_in(t, b, repd ? 16 : 4);
+	scsi_task_complete(t);
+}
+
 struct rsoc_ctx {
 	const struct scsi_task *t;
 	uint8_t *b;

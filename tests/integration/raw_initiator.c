@@ -321,9 +321,14 @@ int ri_login(struct ri *ri, const char *target, const char *initiator)
 	n = kv_put(kv, n, "FirstBurstLength", "65536");
 	n = kv_put(kv, n, "ErrorRecoveryLevel", "0");
 	n = kv_put(kv, n, "MaxConnections", "1");
+	if (ri->level2)
+		n = kv_put(kv, n, "iSCSIProtocolLevel", "2");
 	rc = login_stage(ri, 1, 3, kv, n, &rsp);
 	if (rc)
 		return rc;
+	ri->protocol_level = 1;
+	if (kv_find(rsp.data, rsp.dsl, "iSCSIProtocolLevel", val, sizeof(val)))
+		ri->protocol_level = (uint32_t)strtoul(val, NULL, 10);
 	ri->tsih = get_be16(rsp.bhs + BHS_TSIH);
 	if (!ri->tsih)
 		return -EPROTO;
@@ -532,9 +537,14 @@ int ri_dg_login(struct ri_dg *d, int port, const char *target,
 	n = kv_put(kv, n, "FirstBurstLength", "65536");
 	n = kv_put(kv, n, "ErrorRecoveryLevel", "0");
 	n = kv_put(kv, n, "MaxConnections", "1");
+	if (ri->level2)
+		n = kv_put(kv, n, "iSCSIProtocolLevel", "2");
 	rc = login_stage(ri, 1, 3, kv, n, &rsp);
 	if (rc)
 		return rc;
+	ri->protocol_level = 1;
+	if (kv_find(rsp.data, rsp.dsl, "iSCSIProtocolLevel", val, sizeof(val)))
+		ri->protocol_level = (uint32_t)strtoul(val, NULL, 10);
 	ri->tsih = get_be16(rsp.bhs + BHS_TSIH);
 	if (!kv_find(rsp.data, rsp.dsl, "MaxRecvDataSegmentLength", val,
 		     sizeof(val)))

@@ -36,6 +36,8 @@ struct ri {
 	unsigned pings_seen, pings_answered;
 	uint8_t *rx_data;
 	uint8_t isid_q;		/* nonzero: ISID qualifier (else the fd) */
+	bool level2;		/* offer iSCSIProtocolLevel=2 (RFC 7144) */
+	uint32_t protocol_level;	/* what the target answered (1 if not) */
 };
 
 /* Connects to 127.0.0.1:@port; 0 or -errno. */

@@ -1507,3 +1507,132 @@ ParameterizedTest(enum ev_kind *kind, tmf, task_attributes, .fini = srv_down,
 	cr_assert_eq(r.status, 0);
 	ri_close(&ri);
 }
+
+/* --- RFC 7144 task management: QUERY TASK & co. ------------------------------ */
+
+/* REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS on LUN 1: bytes 0-1. */
+static uint16_t rstmf(struct ri *ri)
+{
+	uint8_t cdb[12] = { 0xa3, 0x0d, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0 };
+	uint8_t d[4] = { 0 };
+	struct ri_result r;
+	uint32_t itt = ri_scsi_cmd(ri, 1, cdb, 12, CMD_R, 4, NULL, 0, NULL);
+
+	cr_assert_eq(ri_wait_cmd(ri, itt, d, sizeof(d), &r, 5000, NULL), 0);
+	cr_assert_eq(r.status, 0, "REPORT SUPPORTED TMFs: status 0x%x", r.status);
+	cr_assert_eq(r.data_len, 4u);
+	return (uint16_t)(d[0] << 8 | d[1]);
+}
+
+/* The TMF Response to @itt: its response code and bytes 8-10. */
+static int tmf_response_info(struct ri *ri, uint32_t itt, uint8_t info[3])
+{
+	struct ri_pdu p;
+	int rc = ri_recv(ri, &p, 5000);
+
+	cr_assert_eq(rc, 0, "no TMF Response (%d)", rc);
+	cr_assert_eq(p.opcode, OP_TMF_RSP, "got %s", pdu_opcode_name(p.opcode));
+	cr_assert_eq(p.itt, itt);
+	memcpy(info, p.bhs + 8, 3);
+	return p.bhs[BHS_B2];
+}
+
+ParameterizedTestParameters(tmf, rfc7144_functions)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * iSCSIProtocolLevel=2 (RFC 7144): QUERY TASK / QUERY TASK SET find a
+ * held command (FUNCTION SUCCEEDED) and nothing once it is done;
+ * QUERY ASYNCHRONOUS EVENT reports a pending unit attention without
+ * clearing it; I_T NEXUS RESET waits for the held write and leaves
+ * 29h/07h behind. At level 1 none of them is offered, and REPORT
+ * SUPPORTED TASK MANAGEMENT FUNCTIONS says so in both cases.
+ */
+ParameterizedTest(enum ev_kind *kind, tmf, rfc7144_functions,
+		  .fini = srv_down, .timeout = 60)
+{
+	uint8_t b[8 * BLK], rd[8 * BLK], cdb[10], info[3];
+	uint32_t x, xsn, tmf, itt;
+	struct ri_result r;
+	struct ri r1, r2, rb;
+
+	srv_up(*kind, 1, 1);
+	login(&r1);
+	cr_assert_eq(r1.protocol_level, 1u);
+	cr_assert_eq(rstmf(&r1), 0xda00, "level 1: 0x%04x", rstmf(&r1));
+	tmf = ri_tmf(&r1, TMF_QUERY_TASK, 1, 0x1234, r1.cmdsn);
+	cr_assert_eq(tmf_response(&r1, tmf, NULL, 0), TMF_RSP_NOT_SUPPORTED);
+
+	cr_assert_eq(ri_connect(&r2, srv.port), 0);
+	r2.level2 = true;
+	cr_assert_eq(ri_login(&r2, IQN, INITIATOR), 0);
+	cr_assert_eq(r2.protocol_level, 2u);
+	/* + QTS (byte 0), QAES, QTSS, ITNRS (byte 1) */
+	cr_assert_eq(rstmf(&r2), 0xde07, "level 2: 0x%04x", rstmf(&r2));
+
+	fill(b, sizeof(b), 121);
+	bs_ram_hold(srv.bs, true);
+	ri_cdb_rw10(cdb, true, 1100, 8);
+	x = ri_scsi_cmd(&r2, 1, cdb, 10, CMD_W, sizeof(b), b, sizeof(b), &xsn);
+	wait_held(&r2, 1);
+	tmf = ri_tmf(&r2, TMF_QUERY_TASK, 1, x, xsn);
+	cr_assert_eq(tmf_response_info(&r2, tmf, info), TMF_RSP_SUCCEEDED);
+	tmf = ri_tmf(&r2, TMF_QUERY_TASK, 1, 0x4321, xsn);
+	cr_assert_eq(tmf_response_info(&r2, tmf, info), TMF_RSP_COMPLETE);
+	tmf = ri_tmf(&r2, TMF_QUERY_TASK_SET, 1, RSVD_TAG, 0);
+	cr_assert_eq(tmf_response_info(&r2, tmf, info), TMF_RSP_SUCCEEDED);
+	tmf = ri_tmf(&r2, TMF_QUERY_TASK_SET, 0, RSVD_TAG, 0);
+	cr_assert_eq(tmf_response_info(&r2, tmf, info), TMF_RSP_COMPLETE,
+		     "LUN 0 has no task");
+	bs_ram_hold(srv.bs, false);
+	cr_assert_eq(bs_ram_release(srv.bs), 1);
+	r = wait_result(&r2, x);
+	cr_assert_eq(r.status, 0);
+	tmf = ri_tmf(&r2, TMF_QUERY_TASK_SET, 1, RSVD_TAG, 0);
+	cr_assert_eq(tmf_response_info(&r2, tmf, info), TMF_RSP_COMPLETE);
+	tmf = ri_tmf(&r2, TMF_QUERY_TASK, 9, x, xsn);
+	cr_assert_eq(tmf_response_info(&r2, tmf, info), TMF_RSP_NO_LUN);
+
+	/* a LU reset from another session leaves a unit attention pending */
+	login(&rb);
+	tmf = ri_tmf(&rb, TMF_LUN_RESET, 1, RSVD_TAG, 0);
+	cr_assert_eq(tmf_response(&rb, tmf, NULL, 0), TMF_RSP_COMPLETE);
+	tmf = ri_tmf(&r2, TMF_QUERY_ASYNC_EVENT, 1, RSVD_TAG, 0);
+	cr_assert_eq(tmf_response_info(&r2, tmf, info), TMF_RSP_SUCCEEDED);
+	cr_assert_eq(info[0], 0x16, "UADE depth / sense key 0x%02x", info[0]);
+	cr_assert_eq(info[1], 0x29);
+	cr_assert_eq(info[2], 0x03);
+	/* ... still pending: the next command reports it */
+	ri_cdb_rw10(cdb, false, 1100, 8);
+	itt = ri_scsi_cmd(&r2, 1, cdb, 10, CMD_R, sizeof(rd), NULL, 0, NULL);
+	cr_assert_eq(ri_wait_cmd(&r2, itt, rd, sizeof(rd), &r, 5000, NULL), 0);
+	cr_assert_eq(r.status, SAM_STAT_CHECK_CONDITION);
+	cr_assert_eq(r.asc, 0x29);
+	tmf = ri_tmf(&r2, TMF_QUERY_ASYNC_EVENT, 1, RSVD_TAG, 0);
+	cr_assert_eq(tmf_response_info(&r2, tmf, info), TMF_RSP_COMPLETE);
+
+	/* I_T NEXUS RESET waits for the nexus's held write */
+	bs_ram_hold(srv.bs, true);
+	ri_cdb_rw10(cdb, true, 1200, 8);
+	x = ri_scsi_cmd(&r2, 1, cdb, 10, CMD_W, sizeof(b), b, sizeof(b), NULL);
+	wait_held(&r2, 1);
+	tmf = ri_tmf(&r2, TMF_IT_NEXUS_RESET, 0, RSVD_TAG, 0);
+	expect_silence(&r2, 600, "I_T NEXUS RESET answered with I/O in flight");
+	bs_ram_hold(srv.bs, false);
+	cr_assert_eq(bs_ram_release(srv.bs), 1);
+	cr_assert_eq(tmf_response(&r2, tmf, &x, 1), TMF_RSP_COMPLETE);
+	itt = ri_scsi_cmd(&r2, 1, cdb, 10, CMD_R, 8 * BLK, NULL, 0, NULL);
+	cr_assert_eq(ri_wait_cmd(&r2, itt, rd, sizeof(rd), &r, 5000, NULL), 0);
+	cr_assert_eq(r.status, SAM_STAT_CHECK_CONDITION);
+	cr_assert_eq(r.sense_key, 0x6);
+	cr_assert_eq(r.asc, 0x29);
+	cr_assert_eq(r.ascq, 0x07, "ascq 0x%02x", r.ascq);
+	/* the other sessions were not touched */
+	cr_assert_eq(read_sync(&r1, 1, 1100, rd, 8), 0);
+	ri_close(&rb);
+	ri_close(&r2);
+	ri_close(&r1);
+}

@@ -1874,3 +1874,69 @@ Test(scsi, stalled_lu_is_not_ready_until_aborted_io_completes)
 	scsi_lu_stall(disk);
 	cr_assert_eq(run(&t, disk, c, 10, w, 4096), SAM_STAT_GOOD);
 }
+
+/*
+ * Control mode page (SPC-4 §7.5.8): TST=001b (a task set per I_T nexus,
+ * which is how task management scopes ABORT/CLEAR TASK SET) and TAS as
+ * configured per LU.
+ */
+Test(scsi, control_page_tst_and_tas)
+{
+	uint8_t ms[6] = { 0x1a, 0x08, 0x0a, 0, 0xff, 0 }, b[255];
+	struct scsi_lu *with_tas;
+	struct scsi_task t;
+	struct bs_open_args a = { .size = 1 << 20 };
+	struct scsi_lu_config cfg = {
+		.type = SCSI_LU_DISK, .lun = 7, .block_size = 512,
+		.target_name = TGT_NAME, .tas = false,
+	};
+
+	cr_assert_eq(run(&t, disk, ms, 6, b, sizeof(b)), SAM_STAT_GOOD);
+	/* header (4) then the page: code 0x0a, length 10 */
+	cr_assert_eq(b[4] & 0x3f, 0x0a);
+	cr_assert_eq(b[4 + 2] >> 5, 1, "TST 0x%x", b[4 + 2] >> 5);
+	cr_assert_eq(b[4 + 5] & 0x40, 0x00, "ram_lu() makes TAS=0");
+
+	cfg.bs = bs_open(&bs_ram_ops, NULL, &a);
+	cfg.tas = true;
+	with_tas = scsi_lu_new(&cfg);
+	cr_assert_not_null(with_tas);
+	cr_assert_eq(run(&t, with_tas, ms, 6, b, sizeof(b)), SAM_STAT_GOOD);
+	cr_assert_eq(b[4 + 5] & 0x40, 0x40, "TAS=1 not reported");
+	scsi_lu_put(with_tas);
+}
+
+/* REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS (SPC-4 §6.36). */
+Test(scsi, report_supported_tmfs)
+{
+	uint8_t c[12] = { 0xa3, 0x0d, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0 };
+	uint8_t b[16];
+	struct scsi_task t;
+
+	nexus.tmf_supported = SCSI_TMF_ATS | SCSI_TMF_LURS | SCSI_TMF_QAES;
+	memset(b, 0xee, sizeof(b));
+	cr_assert_eq(run(&t, disk, c, 12, b, 4), SAM_STAT_GOOD);
+	cr_assert_eq(t.xfer_len, 4u);
+	cr_assert_eq(b[0], 0x88);
+	cr_assert_eq(b[1], 0x04);
+	cr_assert_eq(b[3], 0x00);
+	/* REPD: the 16-byte form, ADDITIONAL DATA LENGTH 0Ch */
+	c[2] = 0x80;
+	c[9] = 16;
+	cr_assert_eq(run(&t, disk, c, 12, b, 16), SAM_STAT_GOOD);
+	cr_assert_eq(t.xfer_len, 16u);
+	cr_assert_eq(b[0], 0x88);
+	cr_assert_eq(b[3], 0x0c);
+	/* allocation length below 4: INVALID FIELD IN CDB */
+	c[9] = 3;
+	cr_assert_eq(run(&t, disk, c, 12, b, 3), SAM_STAT_CHECK_CONDITION);
+	assert_sense(&t, 0x5, 0x24, 0x00);
+	/* listed by REPORT SUPPORTED OPERATION CODES (one-command form) */
+	{
+		uint8_t rs[12] = { 0xa3, 0x0c, 0x02, 0xa3, 0, 0x0d, 0, 0, 0, 64 };
+		uint8_t d[64];
+
+		cr_assert_eq(run(&t, disk, rs, 12, d, 64), SAM_STAT_GOOD);
+		cr_assert_eq(d[1] & 0x07, 0x03, "SUPPORT %u", d[1] & 7);
+	}
+}

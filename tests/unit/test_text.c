@@ -552,3 +552,35 @@ Test(negot, full_login_operational)
 	cr_assert_not(f.p.initial_r2t);
 	cr_assert(f.p.immediate_data);
 }
+
+/* RFC 7143 §13.24 (Minimum): we speak level 2 (RFC 7144) and no more. */
+Test(text, protocol_level_is_the_minimum_of_the_offers)
+{
+	static const struct { const char *offer, *answer; uint32_t level; }
+		cases[] = { { "1", "1", 1 }, { "2", "2", 2 }, { "31", "2", 2 },
+			    { "0", "0", 0 } };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct iscsi_params p;
+		struct iscsi_limits l;
+		struct text_negot n;
+		char in[64], out[256], want[64];
+		struct kvbuf kv;
+		int len;
+
+		text_params_default(&p);
+		text_limits_default(&l);
+		cr_assert_eq(p.protocol_level, 1u, "default level");
+		text_negot_init(&n, &p, &l, PHASE_OPERATIONAL, false);
+		kv_init(&kv, out, sizeof(out));
+		len = snprintf(in, sizeof(in), "iSCSIProtocolLevel=%s",
+			       cases[i].offer) + 1;
+		text_negotiate(&n, in, (size_t)len, &kv);
+		cr_assert_eq(n.error, 0);
+		snprintf(want, sizeof(want), "iSCSIProtocolLevel=%s",
+			 cases[i].answer);
+		cr_assert_eq(kv.len, strlen(want) + 1);
+		cr_assert_str_eq(out, want);
+		cr_assert_eq(p.protocol_level, cases[i].level);
+	}
+}
