@@ -300,6 +300,133 @@ static enum sense_reason lu_reset_ua(struct scsi_lu *lu, struct scsi_nexus *n,
 	}
 }
 
+/* --- the write gate of COMPARE AND WRITE ------------------------------------ */
+
+static void write_resume(struct ev_post *p);
+static void caw_drain_wake(struct scsi_task *t);
+
+/* Runs @fn(t) on t's reactor (or now, without one: tools and tests). */
+static void run_on_reactor(struct scsi_task *t, void (*fn)(struct ev_post *))
+{
+	if (!t->r) {
+		t->post.fn = fn;
+		fn(&t->post);
+		return;
+	}
+	t->post.fn = fn;
+	reactor_post_node(t->r, &t->post);
+}
+
+/* One writer less; the last one lets a draining CAW go. */
+static void writer_leave(struct scsi_lu *lu)
+{
+	struct scsi_task *caw;
+
+	if (atomic_fetch_sub(&lu->writers, 1) != 1 ||
+	    !atomic_load(&lu->caw_active))
+		return;
+	pthread_mutex_lock(&lu->caw_lock);
+	caw = atomic_load(&lu->writers) == 0 ? lu->caw_drain : NULL;
+	if (caw)
+		lu->caw_drain = NULL;
+	pthread_mutex_unlock(&lu->caw_lock);
+	if (caw)
+		caw_drain_wake(caw);	/* on the CAW's own reactor */
+}
+
+bool scsi_lu_write_enter(struct scsi_task *t)
+{
+	struct scsi_lu *lu = t->lu;
+
+	for (;;) {
+		/* seq_cst pairs with the CAW's store of caw_active */
+		atomic_fetch_add(&lu->writers, 1);
+		if (likely(!atomic_load(&lu->caw_active))) {
+			t->gated = true;
+			return true;
+		}
+		writer_leave(lu);
+		pthread_mutex_lock(&lu->caw_lock);
+		if (atomic_load(&lu->caw_active)) {
+			t->caw_next = NULL;
+			if (lu->blocked_tail)
+				lu->blocked_tail->caw_next = t;
+			else
+				lu->blocked_head = t;
+			lu->blocked_tail = t;
+			pthread_mutex_unlock(&lu->caw_lock);
+			return false;
+		}
+		pthread_mutex_unlock(&lu->caw_lock);
+	}
+}
+
+void scsi_lu_write_exit(struct scsi_task *t)
+{
+	t->gated = false;
+	writer_leave(t->lu);
+}
+
+/* A write that waited for a CAW runs now (or ends, if it was aborted). */
+static void write_resume(struct ev_post *p)
+{
+	struct scsi_task *t = container_of(p, struct scsi_task, post);
+
+	if (t->aborted) {
+		/* aborted before any of its data reached the store */
+		scsi_task_fail(t, SENSE_ABORTED_COMMAND);
+		return;
+	}
+	if (scsi_lu_write_enter(t))
+		t->op->exec(t);
+}
+
+static void caw_drained(struct ev_post *p)
+{
+	struct scsi_task *t = container_of(p, struct scsi_task, post);
+
+	t->gate_run(t);
+}
+
+/* Called from writer_leave() on any thread: hop to the CAW's reactor. */
+static void caw_drain_wake(struct scsi_task *t)
+{
+	run_on_reactor(t, caw_drained);
+}
+
+void scsi_lu_gate_close(struct scsi_task *t, void (*run)(struct scsi_task *t))
+{
+	struct scsi_lu *lu = t->lu;
+
+	atomic_store(&lu->caw_active, true);
+	pthread_mutex_lock(&lu->caw_lock);
+	if (atomic_load(&lu->writers) == 0) {
+		pthread_mutex_unlock(&lu->caw_lock);
+		run(t);
+		return;
+	}
+	/* the last writer to finish runs it (writer_leave) */
+	t->gate_run = run;
+	lu->caw_drain = t;
+	pthread_mutex_unlock(&lu->caw_lock);
+}
+
+void scsi_lu_gate_open(struct scsi_lu *lu)
+{
+	struct scsi_task *t, *next;
+
+	pthread_mutex_lock(&lu->caw_lock);
+	atomic_store(&lu->caw_active, false);
+	t = lu->blocked_head;
+	lu->blocked_head = lu->blocked_tail = NULL;
+	pthread_mutex_unlock(&lu->caw_lock);
+	for (; t; t = next) {
+		next = t->caw_next;
+		t->caw_next = NULL;
+		run_on_reactor(t, write_resume);
+	}
+}
+
 /* --- LUN table ---------------------------------------------------------- */
 
 void scsi_target_init(struct scsi_target *t, const char *name)

@@ -11,14 +11,15 @@
  * from the start of the Data-Out buffer. These commands are not the hot
  * path, so the bounce buffer is allocated per command.
  *
- * COMPARE AND WRITE must be atomic. The file store completes I/O later on
- * io_uring, so no lock can be held across the read-compare-write; instead
- * one CAW per LU runs at a time and the others wait in a FIFO (struct
- * scsi_lu.caw_*), each resumed on its own reactor with reactor_post().
- * Limitation, as in Linux-IO: ordinary WRITEs to the same blocks from
- * other commands are not held back, only other COMPARE AND WRITEs (the
- * only users of CAW, VMFS ATS locking and cluster file systems, take all
- * their locks with CAW).
+ * COMPARE AND WRITE must be atomic (SBC-4 §5.3), against every other write
+ * to its blocks from any session (VMware ATS relies on it). The file
+ * store completes I/O later on io_uring, so no lock can be held across
+ * the read-compare-write; instead one CAW per LU runs at a time (the
+ * others wait in a FIFO, struct scsi_lu.caw_*, each resumed on its own
+ * reactor), and the one running closes the LU's write gate (lu.c): it
+ * starts once the writes in flight are done, and writes arriving while
+ * it runs wait until it ends. The gate covers the whole LU, not only the
+ * CAW's blocks: simpler, and a CAW is one short read and write.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +79,7 @@ static void cmp_start(struct scsi_task *t);
 
 static void caw_resume(struct ev_post *p)
 {
-	cmp_start(container_of(p, struct scsi_task, post));
+	scsi_lu_gate_close(container_of(p, struct scsi_task, post), cmp_start);
 }
 
 /* Takes the LU's CAW slot for @t; false: @t was queued behind another. */
@@ -126,7 +127,7 @@ static struct scsi_task *caw_release(struct scsi_lu *lu)
 static void caw_wake(struct scsi_task *next)
 {
 	if (!next->r) {
-		cmp_start(next);
+		scsi_lu_gate_close(next, cmp_start);
 		return;
 	}
 	next->post.fn = caw_resume;
@@ -142,8 +143,10 @@ static void cmp_end(struct scsi_task *t)
 {
 	struct scsi_task *next = NULL;
 
-	if (t->cdb[0] == COMPARE_AND_WRITE && t->nblocks)
+	if (t->cdb[0] == COMPARE_AND_WRITE && t->nblocks) {
+		scsi_lu_gate_open(t->lu);
 		next = caw_release(t->lu);
+	}
 	scsi_task_complete(t);
 	if (next)
 		caw_wake(next);
@@ -437,6 +440,12 @@ static void caw_write(struct scsi_task *t)
 	struct scsi_lu *lu = t->lu;
 	uint32_t half = t->nblocks << lu->block_shift;
 
+	if (t->aborted) {
+		/* aborted while it waited or compared: nothing is written */
+		cmp_fail(t, SENSE_ABORTED_COMMAND);
+		return;
+	}
+
 	t->iov.iov_base = t->buf + half;
 	t->iov.iov_len = half;
 	t->io.op = BS_WRITE;
@@ -461,6 +470,7 @@ void sbc_caw(struct scsi_task *t)
 		return;
 	}
 	t->step = CMP_THEN_WRITE;
+	/* the slot, then the write gate: no other write runs meanwhile */
 	if (caw_acquire(t))
-		cmp_start(t);
+		scsi_lu_gate_close(t, cmp_start);
 }

@@ -70,7 +70,7 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.name = "READ(6)", .parse = sbc_parse_rw6, .exec = sbc_rw,
 		.usage = { READ_6, 0x1f, 0xff, 0xff, 0xff, CTL } },
 	[WRITE_6] = {
-		.opcode = WRITE_6, .cdb_len = 6, .flags = OPF_DISK,
+		.opcode = WRITE_6, .cdb_len = 6, .flags = OPF_DISK | OPF_WRITES,
 		.name = "WRITE(6)", .parse = sbc_parse_rw6, .exec = sbc_rw,
 		.usage = { WRITE_6, 0x1f, 0xff, 0xff, 0xff, CTL } },
 	[INQUIRY] = {
@@ -96,12 +96,12 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.usage = { READ_10, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0,
 			   0xff, 0xff, CTL } },
 	[WRITE_10] = {
-		.opcode = WRITE_10, .cdb_len = 10, .flags = OPF_DISK,
+		.opcode = WRITE_10, .cdb_len = 10, .flags = OPF_DISK | OPF_WRITES,
 		.name = "WRITE(10)", .parse = sbc_parse_rw10, .exec = sbc_rw,
 		.usage = { WRITE_10, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0,
 			   0xff, 0xff, CTL } },
 	[WRITE_VERIFY_10] = {
-		.opcode = WRITE_VERIFY_10, .cdb_len = 10, .flags = OPF_DISK,
+		.opcode = WRITE_VERIFY_10, .cdb_len = 10, .flags = OPF_DISK | OPF_WRITES,
 		.name = "WRITE AND VERIFY(10)",
 		.parse = sbc_parse_write_verify, .exec = sbc_write_verify,
 		.usage = { WRITE_VERIFY_10, WRV_FLAGS, 0xff, 0xff, 0xff, 0xff,
@@ -125,13 +125,13 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.usage = { SYNCHRONIZE_CACHE_10, 0x02, 0xff, 0xff, 0xff, 0xff,
 			   0, 0xff, 0xff, CTL } },
 	[WRITE_SAME_10] = {
-		.opcode = WRITE_SAME_10, .cdb_len = 10, .flags = OPF_DISK,
+		.opcode = WRITE_SAME_10, .cdb_len = 10, .flags = OPF_DISK | OPF_WRITES,
 		.name = "WRITE SAME(10)",
 		.parse = sbc_parse_write_same, .exec = sbc_write_same,
 		.usage = { WRITE_SAME_10, 0x08, 0xff, 0xff, 0xff, 0xff, 0,
 			   0xff, 0xff, CTL } },
 	[UNMAP] = {
-		.opcode = UNMAP, .cdb_len = 10, .flags = OPF_DISK,
+		.opcode = UNMAP, .cdb_len = 10, .flags = OPF_DISK | OPF_WRITES,
 		.name = "UNMAP", .parse = sbc_parse_unmap, .exec = sbc_unmap,
 		.usage = { UNMAP, 0x01, 0, 0, 0, 0, 0, 0xff, 0xff, CTL } },
 	[MODE_SENSE_10] = {
@@ -152,12 +152,12 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.usage = { COMPARE_AND_WRITE, CAW_FLAGS, 0xff, 0xff, 0xff, 0xff,
 			   0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0xff, 0, CTL } },
 	[WRITE_16] = {
-		.opcode = WRITE_16, .cdb_len = 16, .flags = OPF_DISK,
+		.opcode = WRITE_16, .cdb_len = 16, .flags = OPF_DISK | OPF_WRITES,
 		.name = "WRITE(16)", .parse = sbc_parse_rw16, .exec = sbc_rw,
 		.usage = { WRITE_16, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0xff,
 			   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
 	[WRITE_VERIFY_16] = {
-		.opcode = WRITE_VERIFY_16, .cdb_len = 16, .flags = OPF_DISK,
+		.opcode = WRITE_VERIFY_16, .cdb_len = 16, .flags = OPF_DISK | OPF_WRITES,
 		.name = "WRITE AND VERIFY(16)",
 		.parse = sbc_parse_write_verify, .exec = sbc_write_verify,
 		.usage = { WRITE_VERIFY_16, WRV_FLAGS, 0xff, 0xff, 0xff, 0xff,
@@ -183,7 +183,7 @@ static const struct scsi_opdesc scsi_ops[256] = {
 			   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0,
 			   CTL } },
 	[WRITE_SAME_16] = {
-		.opcode = WRITE_SAME_16, .cdb_len = 16, .flags = OPF_DISK,
+		.opcode = WRITE_SAME_16, .cdb_len = 16, .flags = OPF_DISK | OPF_WRITES,
 		.name = "WRITE SAME(16)",
 		.parse = sbc_parse_write_same, .exec = sbc_write_same,
 		.usage = { WRITE_SAME_16, 0x09, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -209,12 +209,12 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.usage = { READ_12, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0xff,
 			   0xff, 0xff, 0xff, 0, CTL } },
 	[WRITE_12] = {
-		.opcode = WRITE_12, .cdb_len = 12, .flags = OPF_DISK,
+		.opcode = WRITE_12, .cdb_len = 12, .flags = OPF_DISK | OPF_WRITES,
 		.name = "WRITE(12)", .parse = sbc_parse_rw12, .exec = sbc_rw,
 		.usage = { WRITE_12, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0xff,
 			   0xff, 0xff, 0xff, 0, CTL } },
 	[WRITE_VERIFY_12] = {
-		.opcode = WRITE_VERIFY_12, .cdb_len = 12, .flags = OPF_DISK,
+		.opcode = WRITE_VERIFY_12, .cdb_len = 12, .flags = OPF_DISK | OPF_WRITES,
 		.name = "WRITE AND VERIFY(12)",
 		.parse = sbc_parse_write_verify, .exec = sbc_write_verify,
 		.usage = { WRITE_VERIFY_12, WRV_FLAGS, 0xff, 0xff, 0xff, 0xff,
@@ -368,6 +368,10 @@ void scsi_task_exec(struct scsi_task *t)
 	}
 	t->executing = true;
 	t->aborted = false;
+	t->gated = false;
+	/* COMPARE AND WRITE is atomic against every write (SBC-4 §5.3) */
+	if ((t->op->flags & OPF_WRITES) && t->lu && !scsi_lu_write_enter(t))
+		return;
 	t->op->exec(t);
 }
 
@@ -384,6 +388,8 @@ void scsi_task_complete(struct scsi_task *t)
 	free(t->scratch);
 	t->scratch = NULL;
 	t->executing = false;
+	if (t->gated)
+		scsi_lu_write_exit(t);
 	if (unlikely(t->aborted)) {
 		/* the last aborted I/O of a stalled LU is gone: it serves again */
 		if (atomic_fetch_sub(&t->lu->aborted_inflight, 1) == 1)

@@ -177,6 +177,8 @@ struct scsi_task {
 	struct ev_post post;		/* resumption on its own reactor */
 	bool executing;			/* between exec and complete */
 	bool aborted;			/* scsi_task_abort() while executing */
+	bool gated;			/* counted as a writer (lu.c) */
+	void (*gate_run)(struct scsi_task *t);	/* CAW waiting for drain */
 	/* short transfers resumed by sbc_submit_io() */
 	void (*io_finish)(struct bs_io *io);
 	uint64_t io_off0, io_len0;

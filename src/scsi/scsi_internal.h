@@ -122,6 +122,17 @@ struct scsi_lu {
 	pthread_mutex_t caw_lock;
 	bool caw_busy;
 	struct scsi_task *caw_head, *caw_tail;
+	/*
+	 * The write gate (lu.c): every medium-changing command counts in
+	 * writers while it runs; the CAW that owns the slot closes the gate
+	 * (caw_active), waits until writers drains (caw_drain), runs, and
+	 * reopens it, resuming the writers that arrived meanwhile (blocked
+	 * FIFO). Writers take no lock unless the gate is closed.
+	 */
+	atomic_uint writers;
+	atomic_bool caw_active;
+	struct scsi_task *caw_drain;	/* under caw_lock */
+	struct scsi_task *blocked_head, *blocked_tail;	/* under caw_lock */
 };
 
 /* Which LUs an opcode applies to (struct scsi_opdesc.flags). */
@@ -132,6 +143,8 @@ struct scsi_lu {
 /* Neither reports nor clears a unit attention (SAM-5 §5.14: INQUIRY,
  * REPORT LUNS; REQUEST SENSE reports it as its data instead). */
 #define OPF_NO_UA 0x8u
+/* Changes the medium: waits while a COMPARE AND WRITE holds the LU. */
+#define OPF_WRITES 0x10u
 
 /*
  * One row per supported command. parse() validates the CDB and fills the
@@ -176,6 +189,21 @@ void scsi_task_fail(struct scsi_task *t, enum sense_reason reason);
 void scsi_task_data_in(struct scsi_task *t, const void *data, uint32_t len);
 
 /* lu.c */
+/*
+ * Before a medium-changing command runs: true when it may go on now;
+ * false when a COMPARE AND WRITE holds the LU, and the command was queued
+ * (it runs, on its own reactor, when the gate reopens).
+ */
+bool scsi_lu_write_enter(struct scsi_task *t);
+/* The command counted by scsi_lu_write_enter() has completed. */
+void scsi_lu_write_exit(struct scsi_task *t);
+/*
+ * The CAW @t owns the LU's CAW slot: closes the gate and calls @run(t)
+ * once no other write is in flight (now, or later on t's reactor).
+ */
+void scsi_lu_gate_close(struct scsi_task *t, void (*run)(struct scsi_task *t));
+/* The CAW is done: reopens the gate and resumes the queued writes. */
+void scsi_lu_gate_open(struct scsi_lu *lu);
 /*
  * The unit attention @nexus has pending on @lu (SENSE_NONE if none); when
  * @clear, it is consumed (reported exactly once).

@@ -1940,3 +1940,77 @@ Test(scsi, report_supported_tmfs)
 		cr_assert_eq(d[1] & 0x07, 0x03, "SUPPORT %u", d[1] & 7);
 	}
 }
+
+/* Starts a one-block WRITE(10) of @fill at @lba on disk; the store may hold it. */
+static void write_start(struct scsi_task *t, uint8_t *buf, uint32_t lba,
+			uint8_t fill)
+{
+	uint8_t c[10];
+
+	memset(buf, fill, 512);
+	cdb_rw10(c, 0x2a, lba, 1, 0);
+	cr_assert_eq(prep(t, disk, c, 10, 512), SENSE_NONE);
+	t->buf = buf;
+	t->buf_len = 512;
+	scsi_task_exec(t);
+}
+
+/*
+ * SBC-4 §5.3: COMPARE AND WRITE is atomic against every write, not only
+ * other CAWs. With a WRITE in the store, a CAW waits for it (its read
+ * does not start), and a WRITE that arrives while the CAW runs waits for
+ * the CAW. So the CAW compares with the first write's data, and the
+ * second write is what stays. An aborted waiting write writes nothing.
+ */
+Test(scsi, compare_and_write_atomic_against_writes)
+{
+	struct bs *bs = scsi_lu_bs(disk);
+	uint8_t w1[512], w2[512], d[1024], r[512], c[16];
+	struct scsi_task t1, t2, tc, t;
+
+	write_start(&t, w1, 50, 'A');
+	cr_assert_eq(t.status, SAM_STAT_GOOD);
+	bs_ram_hold(bs, true);
+	write_start(&t1, w1, 50, 'B');
+	memset(d, 'B', 512);
+	memset(d + 512, 'C', 512);
+	cdb_caw(c, 50, 1, 0);
+	cr_assert_eq(prep(&tc, disk, c, 16, 1024), SENSE_NONE);
+	tc.buf = d;
+	tc.buf_len = 1024;
+	scsi_task_exec(&tc);
+	write_start(&t2, w2, 50, 'D');
+	cr_assert_eq(bs_ram_held(bs), 1, "the CAW or the later write started "
+		     "beside a write in flight (%d held)", bs_ram_held(bs));
+	bs_ram_hold(bs, false);
+	cr_assert_eq(bs_ram_release(bs), 1);
+	cr_assert_eq(done_calls, 4);
+	cr_assert_eq(t1.status, SAM_STAT_GOOD);
+	cr_assert_eq(tc.status, SAM_STAT_GOOD, "CAW did not see the first write");
+	cr_assert_eq(t2.status, SAM_STAT_GOOD);
+	cdb_rw10(c, 0x28, 50, 1, 0);
+	cr_assert_eq(run(&t, disk, c, 10, r, 512), SAM_STAT_GOOD);
+	for (int i = 0; i < 512; i++)
+		cr_assert_eq(r[i], 'D', "byte %d is %c", i, r[i]);
+
+	/* a write aborted while it waits for the CAW writes nothing */
+	bs_ram_hold(bs, true);
+	memset(d, 'D', 512);
+	memset(d + 512, 'E', 512);
+	cdb_caw(c, 50, 1, 0);
+	cr_assert_eq(prep(&tc, disk, c, 16, 1024), SENSE_NONE);
+	tc.buf = d;
+	tc.buf_len = 1024;
+	scsi_task_exec(&tc);		/* its read is held */
+	write_start(&t2, w2, 50, 'F');
+	scsi_task_abort(&t2);
+	cr_assert_eq(bs_ram_held(bs), 1);
+	bs_ram_hold(bs, false);
+	cr_assert_eq(bs_ram_release(bs), 1);
+	cr_assert_eq(tc.status, SAM_STAT_GOOD);
+	cr_assert_eq(t2.status, SAM_STAT_CHECK_CONDITION);
+	cdb_rw10(c, 0x28, 50, 1, 0);
+	cr_assert_eq(run(&t, disk, c, 10, r, 512), SAM_STAT_GOOD);
+	for (int i = 0; i < 512; i++)
+		cr_assert_eq(r[i], 'E', "byte %d is %c", i, r[i]);
+}
