@@ -117,18 +117,20 @@ alive() { [[ -e /proc/$1 && $(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut 
 # sends RESETS LOGICAL UNIT RESETs to the disk (sg_reset --device --no-esc, RESET_GAP s
 # apart). Passes when fio passed, every reset was sent while fio ran and succeeded, and the
 # kernel log shows each LU reset answered (libiscsi: "dev reset result = SUCCESS", only
-# after the target's TMF response "Function complete") and no connection error. run.sh
-# checks that ringtgtd logged the same number of LOGICAL UNIT RESETs.
+# after the target's TMF response "Function complete"), one reset unit attention for each
+# and no connection error. run.sh checks that ringtgtd logged the same number of LOGICAL
+# UNIT RESETs.
 RESETS=3 RESET_GAP=3
 fio_lun_resets() {
   local eh=/sys/module/libiscsi/parameters/debug_libiscsi_eh fio_pid frc=0 out r i sent=0 ok=0 during=0
-  local n0 n1 f0 f1 c0 c1 rd wr log=/tmp/log/fio-lun-reset.fio
+  local n0 n1 f0 f1 c0 c1 u0 u1 rd wr log=/tmp/log/fio-lun-reset.fio
   command -v sg_reset >/dev/null || { echo "sg_reset is missing (sg3-utils is not in the image)"; return 1; }
   [[ -w $eh ]] || { echo "$eh is missing: the reset cannot be seen in the kernel log"; return 1; }
   echo 1 > "$eh"    # libiscsi logs its error handling (KERN_INFO) while this step runs
   n0=$(dmesg | grep -c 'dev reset result = SUCCESS')
   f0=$(dmesg | grep -c 'dev reset result = FAILED')
   c0=$(dmesg | grep -c 'detected conn error')
+  u0=$(dmesg | grep -c 'Power-on or device reset occurred')
   # 32 MiB of 8k random writes, then their verification (reads). rate_iops (writes only:
   # fio does not pace its verify reads) keeps the write phase at 10 s or more even with KVM,
   # so that all the resets land while fio runs.
@@ -152,8 +154,9 @@ fio_lun_resets() {
   n1=$(dmesg | grep -c 'dev reset result = SUCCESS')
   f1=$(dmesg | grep -c 'dev reset result = FAILED')
   c1=$(dmesg | grep -c 'detected conn error')
+  u1=$(dmesg | grep -c 'Power-on or device reset occurred')
   echo "kernel log during the step:"; dmesg | grep -E 'iscsi|session[0-9]|connection[0-9]|sd [0-9]' | tail -n 20
-  DETAIL="resets=$sent reset_ok=$ok during_io=$during eh_success=$((n1 - n0)) eh_failed=$((f1 - f0)) conn_errors=$((c1 - c0)) fio_rc=$frc"
+  DETAIL="resets=$sent reset_ok=$ok during_io=$during eh_success=$((n1 - n0)) eh_failed=$((f1 - f0)) conn_errors=$((c1 - c0)) unit_attentions=$((u1 - u0)) fio_rc=$frc"
   rd=$(sed -n 's/^ *READ: .* io=\([^ ,]*\).*/\1/p' "$log")
   wr=$(sed -n 's/^ *WRITE: .* io=\([^ ,]*\).*/\1/p' "$log")
   DETAIL+=" written=$wr verified=$rd $(sed -n 's/^ *write: IOPS=\([^,]*\), BW=\([^ ]*\).*/write_iops=\1 write_bw=\2/p' "$log")"
@@ -163,6 +166,9 @@ fio_lun_resets() {
   ((during == RESETS)) || { echo "only $during of $RESETS resets were sent while fio ran"; return 1; }
   ((n1 - n0 == RESETS)) || { echo "the kernel log shows $((n1 - n0)) successful LU resets, expected $RESETS"; return 1; }
   ((f1 == f0 && c1 == c0)) || { echo "the kernel log shows failed resets or connection errors"; return 1; }
+  # SAM-5 §6.3: after each reset the next command of our (only) I_T nexus gets the unit
+  # attention 29/03, which the kernel logs as "Power-on or device reset occurred".
+  ((u1 - u0 == RESETS)) || { echo "the kernel saw $((u1 - u0)) reset unit attentions (29/xx), expected $RESETS"; return 1; }
 }
 
 cleanup() {
