@@ -8,7 +8,8 @@
 # file with ringtgtd on 127.0.0.1:<free port>, boots the guest (it reaches the host's
 # 127.0.0.1 as 10.0.2.2) and runs guest/scenario.sh in it: discovery, login, mkfs, files
 # with checksums, re-login and verify, fio with crc32c verification, logout; once without
-# digests and once with HeaderDigest/DataDigest = CRC32C.
+# digests and once with HeaderDigest/DataDigest = CRC32C. Then an error-handling pass:
+# LOGICAL UNIT RESETs from the guest (sg_reset) while fio verifies, which ringtgtd must log.
 # Every step prints "E2E step=NAME ok=0|1 ...". Exit status: 0 when every step passed,
 # 77 (skip) only when qemu-system-x86 cannot be installed, 1 otherwise, 2 for bad usage.
 #
@@ -281,6 +282,20 @@ fi
 t0=$(now)
 stop_target; src=$?
 host_step target-stop $((src == 0)) "$t0" "$STOP_INFO"
+
+# The reset pass: ringtgtd must have logged one LOGICAL UNIT RESET for each reset the
+# guest sent (no more: an extra one would be the kernel's own error handling, after a
+# command timed out). tgtd does not log them, so only ringtgtd is checked.
+if [[ $TARGET == ringtgtd ]]; then
+  t0=$(now)
+  sent=$(sed -n 's/^E2E step=reset\.fio-lun-reset .* resets=\([0-9]*\).*/\1/p' "$RUN/results.txt" | tail -n 1)
+  logged=$(grep -c "LOGICAL UNIT RESET of LUN $LUN\$" "$RUN/target.log")
+  if [[ -z $sent ]]; then
+    host_step target-lun-reset 0 "$t0" "logged=$logged error=the-guest-did-not-report-step-reset.fio-lun-reset"
+  else
+    host_step target-lun-reset $((sent > 0 && logged == sent)) "$t0" "sent=$sent logged=$logged"
+  fi
+fi
 
 passed=$(grep -hc '^E2E step=.* ok=1' "$RUN/results.txt" "$RUN/host-results.log" | awk '{s += $1} END {print s}')
 failed=$(grep -hc '^E2E step=.* ok=0' "$RUN/results.txt" "$RUN/host-results.log" | awk '{s += $1} END {print s}')

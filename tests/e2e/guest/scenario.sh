@@ -3,7 +3,8 @@
 # The e2e scenario, run in the guest by init.sh: the open-iscsi initiator against the
 # target on the host (reached through qemu's user network: host 127.0.0.1 = 10.0.2.2).
 # From job.env: PORT, IQN, LUN (the disk; LUN 0 is the array controller), EXPECT_SIZE.
-# Two full passes: 'plain' (no digests) and 'crc32c' (HeaderDigest + DataDigest = CRC32C).
+# Two full passes: 'plain' (no digests) and 'crc32c' (HeaderDigest + DataDigest = CRC32C),
+# then 'reset': LOGICAL UNIT RESETs (sg_reset) while fio verifies, on the crc32c pass's files.
 set -uo pipefail
 source /job/lib.sh
 
@@ -110,6 +111,66 @@ run_fio() {
   DETAIL=$(grep -m1 -o 'IOPS=[^,]*, BW=[^ ]*' <<<"$out" | tr -d ' ' | tr ',' ' ' | tr 'A-Z' 'a-z')
 }
 
+alive() { [[ -e /proc/$1 && $(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) != Z ]]; }
+
+# fio_lun_resets : fio writes then verifies (crc32c, direct I/O) a file while the guest
+# sends RESETS LOGICAL UNIT RESETs to the disk (sg_reset --device --no-esc, RESET_GAP s
+# apart). Passes when fio passed, every reset was sent while fio ran and succeeded, and the
+# kernel log shows each LU reset answered (libiscsi: "dev reset result = SUCCESS", only
+# after the target's TMF response "Function complete"), one reset unit attention for each
+# and no connection error. run.sh checks that ringtgtd logged the same number of LOGICAL
+# UNIT RESETs.
+RESETS=3 RESET_GAP=3
+fio_lun_resets() {
+  local eh=/sys/module/libiscsi/parameters/debug_libiscsi_eh fio_pid frc=0 out r i sent=0 ok=0 during=0
+  local n0 n1 f0 f1 c0 c1 u0 u1 rd wr log=/tmp/log/fio-lun-reset.fio
+  command -v sg_reset >/dev/null || { echo "sg_reset is missing (sg3-utils is not in the image)"; return 1; }
+  [[ -w $eh ]] || { echo "$eh is missing: the reset cannot be seen in the kernel log"; return 1; }
+  echo 1 > "$eh"    # libiscsi logs its error handling (KERN_INFO) while this step runs
+  n0=$(dmesg | grep -c 'dev reset result = SUCCESS')
+  f0=$(dmesg | grep -c 'dev reset result = FAILED')
+  c0=$(dmesg | grep -c 'detected conn error')
+  u0=$(dmesg | grep -c 'Power-on or device reset occurred')
+  # 32 MiB of 8k random writes, then their verification (reads). rate_iops (writes only:
+  # fio does not pace its verify reads) keeps the write phase at 10 s or more even with KVM,
+  # so that all the resets land while fio runs.
+  timeout 150 fio --name=lun-reset --filename="$MNT/lun-reset.dat" --rw=randwrite --bs=8k \
+    --size=32M --verify=crc32c --verify_fatal=1 --iodepth=16 --ioengine=libaio --direct=1 \
+    --rate_iops=400 >"$log" 2>&1 &
+  fio_pid=$!
+  sleep 2
+  for ((i = 1; i <= RESETS; i++)); do
+    alive "$fio_pid" && during=$((during + 1))
+    sent=$((sent + 1))
+    r=0; out=$(timeout 60 sg_reset --device --no-esc --verbose "$DEV" 2>&1) || r=$?
+    echo "reset $i at $(cut -d' ' -f1 /proc/uptime): sg_reset rc=$r: $out"
+    ((r == 0)) && ok=$((ok + 1))
+    DETAIL="resets=$sent reset_ok=$ok during_io=$during"
+    ((i < RESETS)) && sleep "$RESET_GAP"
+  done
+  wait "$fio_pid" || frc=$?
+  echo 0 > "$eh"
+  cat "$log"
+  n1=$(dmesg | grep -c 'dev reset result = SUCCESS')
+  f1=$(dmesg | grep -c 'dev reset result = FAILED')
+  c1=$(dmesg | grep -c 'detected conn error')
+  u1=$(dmesg | grep -c 'Power-on or device reset occurred')
+  echo "kernel log during the step:"; dmesg | grep -E 'iscsi|session[0-9]|connection[0-9]|sd [0-9]' | tail -n 20
+  DETAIL="resets=$sent reset_ok=$ok during_io=$during eh_success=$((n1 - n0)) eh_failed=$((f1 - f0)) conn_errors=$((c1 - c0)) unit_attentions=$((u1 - u0)) fio_rc=$frc"
+  rd=$(sed -n 's/^ *READ: .* io=\([^ ,]*\).*/\1/p' "$log")
+  wr=$(sed -n 's/^ *WRITE: .* io=\([^ ,]*\).*/\1/p' "$log")
+  DETAIL+=" written=$wr verified=$rd $(sed -n 's/^ *write: IOPS=\([^,]*\), BW=\([^ ]*\).*/write_iops=\1 write_bw=\2/p' "$log")"
+  ((frc == 0)) && grep -q 'err= 0' "$log" || { echo "fio failed (status $frc)"; return 1; }
+  [[ -n $wr && $rd == "$wr" ]] || { echo "fio verified $rd of the $wr it wrote"; return 1; }
+  ((ok == RESETS)) || { echo "only $ok of $RESETS resets succeeded"; return 1; }
+  ((during == RESETS)) || { echo "only $during of $RESETS resets were sent while fio ran"; return 1; }
+  ((n1 - n0 == RESETS)) || { echo "the kernel log shows $((n1 - n0)) successful LU resets, expected $RESETS"; return 1; }
+  ((f1 == f0 && c1 == c0)) || { echo "the kernel log shows failed resets or connection errors"; return 1; }
+  # SAM-5 §6.3: after each reset the next command of our (only) I_T nexus gets the unit
+  # attention 29/03, which the kernel logs as "Power-on or device reset occurred".
+  ((u1 - u0 == RESETS)) || { echo "the kernel saw $((u1 - u0)) reset unit attentions (29/xx), expected $RESETS"; return 1; }
+}
+
 cleanup() {
   umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
   timeout 60 iscsiadm -m node -T "$IQN" -p "$PORTAL" --logout >/dev/null 2>&1
@@ -139,9 +200,28 @@ pass() {
   cleanup; return 1
 }
 
+# reset_pass : error handling. The file system and files of the previous pass; LOGICAL UNIT
+# RESETs while fio runs; then the files are read back and the file system checked.
+reset_pass() {
+  local p=reset
+  step "$p.node" node_setup None &&
+  step "$p.login" login &&
+  step "$p.mount" mount "$DEV" "$MNT" &&
+  step "$p.fio-lun-reset" fio_lun_resets &&
+  step "$p.verify" verify_files &&
+  step "$p.umount" umount "$MNT" &&
+  step "$p.fsck" fsck.ext4 -n -f "$DEV" &&
+  step "$p.logout" logout && return 0
+  cleanup; return 1
+}
+
 mkdir -p "$MNT"
 step iscsid start_iscsid || exit 1
 rc=0
 pass plain None || rc=1
-pass crc32c CRC32C || rc=1
+if pass crc32c CRC32C; then
+  reset_pass || rc=1
+else
+  rc=1; emit "E2E step=reset.skipped ok=0 error=the-crc32c-pass-failed"
+fi
 exit $rc
