@@ -23,6 +23,7 @@
 #define RINGTGT_ISCSI_INTERNAL_H
 
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -172,6 +173,9 @@ struct iscsi_session {
 	uint32_t max_cmdsn;		/* last MaxCmdSN sent: never lowered */
 	struct scsi_lu *lu_cache[SCSI_MAX_LUNS];
 	struct task_set *sets;		/* [SCSI_MAX_LUNS], normal sessions */
+	struct ev_post evict_post;	/* core's evict: cannot fail */
+	atomic_bool evict_posted;
+	bool zombie;			/* freed by the queued evict post */
 };
 
 enum conn_state {

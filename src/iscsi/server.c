@@ -31,6 +31,7 @@ struct portal {
 	struct ev_op accept_op;
 	struct reactor *r;
 	bool closing;
+	struct ev_post start, close;	/* posts that cannot fail */
 };
 
 static struct {
@@ -180,9 +181,9 @@ static void portal_accept_arm(struct portal *p)
 		log_err("cannot accept on %s", p->name);
 }
 
-static void portal_start(void *arg)
+static void portal_start(struct ev_post *p)
 {
-	portal_accept_arm(arg);
+	portal_accept_arm(container_of(p, struct portal, start));
 }
 
 static void *thread_main(void *arg)
@@ -350,7 +351,8 @@ int iscsi_portal_add(const char *addr, char *err, size_t errlen)
 	p->r = srv.thr[0].r;
 	p->closing = false;
 	snprintf(p->name, sizeof(p->name), "%s", addr);
-	reactor_post(p->r, portal_start, p);
+	p->start.fn = portal_start;
+	reactor_post_node(p->r, &p->start);
 	log_info("listening on %s", addr);
 	return 0;
 
@@ -377,9 +379,9 @@ static void close_all(struct ev_post *p)
 		conn_close(c, "shutting down");
 }
 
-static void close_portal(void *arg)
+static void close_portal(struct ev_post *node)
 {
-	struct portal *p = arg;
+	struct portal *p = container_of(node, struct portal, close);
 
 	p->closing = true;
 	shutdown(p->fd, SHUT_RDWR);
@@ -392,8 +394,10 @@ void iscsi_stop(void)
 	if (!srv.running)
 		return;
 	core_set_lu_fence(NULL);
-	for (int i = 0; i < srv.nportals; i++)
-		reactor_post(srv.portals[i].r, close_portal, &srv.portals[i]);
+	for (int i = 0; i < srv.nportals; i++) {
+		srv.portals[i].close.fn = close_portal;
+		reactor_post_node(srv.portals[i].r, &srv.portals[i].close);
+	}
 	for (int i = 0; i < srv.n; i++) {
 		srv.thr[i].close_all.fn = close_all;
 		reactor_post_node(srv.thr[i].r, &srv.thr[i].close_all);

@@ -30,40 +30,35 @@ static void isid_hex(const uint8_t isid[6], char *out, size_t len)
 		 isid[2], isid[3], isid[4], isid[5]);
 }
 
-struct evict_msg {
-	struct iscsi_server_thread *thr;
-	uint16_t tsih;
-};
-
-static void evict_on_reactor(void *arg)
+static void evict_on_reactor(struct ev_post *p)
 {
-	struct evict_msg *m = arg;
+	struct iscsi_session *s = container_of(p, struct iscsi_session,
+					       evict_post);
 	struct iscsi_conn *c, *n;
 
-	list_for_each_entry_safe(c, n, &m->thr->conns, link)
-		if (c->sess && c->sess->tsih == m->tsih)
+	atomic_store(&s->evict_posted, false);
+	if (s->zombie) {	/* freed while this post was queued */
+		free(s);
+		return;
+	}
+	list_for_each_entry_safe(c, n, &s->thr->conns, link)
+		if (c->sess == s)
 			conn_close(c, "target removed");
-	free(m);
 }
 
 /*
  * Called by core with its registry lock held (the session is registered,
- * so alive): only schedules the close on the session's own reactor.
+ * so alive, and stays so until its reactor has run the post: it is only
+ * freed there): schedules the close on the session's own reactor, once.
  */
 static void session_evict(struct core_session *info)
 {
 	struct iscsi_session *s = container_of(info, struct iscsi_session, info);
-	struct evict_msg *m = malloc(sizeof(*m));
 
-	if (!m) {
-		log_err("session %u: cannot schedule its close: out of memory",
-			s->tsih);
-		return;
-	}
-	m->thr = s->thr;
-	m->tsih = s->tsih;
-	if (reactor_post(s->thr->r, evict_on_reactor, m) < 0)
-		free(m);
+	if (atomic_exchange(&s->evict_posted, true))
+		return;		/* already on its way */
+	s->evict_post.fn = evict_on_reactor;
+	reactor_post_node(s->thr->r, &s->evict_post);
 }
 
 int session_start(struct iscsi_conn *c, const uint8_t isid[6], uint16_t tsih,
@@ -148,6 +143,15 @@ void session_free(struct iscsi_session *s)
 		core_target_put(s->target);
 	log_info("session %u closed", s->tsih);
 	free(s->sets);
+	s->sets = NULL;
+	/*
+	 * Unregistered: core posts no new evict. One already queued on this
+	 * reactor still names the session; it frees it instead.
+	 */
+	if (atomic_load(&s->evict_posted)) {
+		s->zombie = true;
+		return;
+	}
 	free(s);
 }
 

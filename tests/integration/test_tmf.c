@@ -349,6 +349,30 @@ ParameterizedTest(struct tmf_case *tc, tmf, waits_for_inflight_io,
 	/* SAM-5 §7.1: complete only once the aborted tasks are gone */
 	expect_silence(&ri, 600, "answer while the aborted I/O is in flight");
 	cr_assert_eq(bs_ram_held(srv.bs), n);
+	/* meanwhile the connection serves other LUNs (and NOP pings) */
+	{
+		static const uint8_t tur[6] = { 0 };
+		unsigned others = 0;
+		struct ri_result r0;
+		uint32_t t0 = ri_scsi_cmd(&ri, 0, tur, 6, 0, 0, NULL, 0, NULL);
+
+		cr_assert_eq(ri_wait_cmd(&ri, t0, NULL, 0, &r0, 5000, &others),
+			     0, "LUN 0 not served while the TMF waits");
+		cr_assert(r0.status == 0 || (r0.status == 2 &&
+					     r0.sense_key == 6),
+			  "LUN 0: status 0x%x", r0.status);
+		cr_assert_eq(others, 0u, "a PDU before LUN 0's answer");
+		{
+			uint32_t ping = ri_ping(&ri);
+			struct ri_pdu p;
+
+			cr_assert_neq(ping, RSVD_TAG);
+			cr_assert_eq(ri_recv(&ri, &p, 5000), 0);
+			cr_assert(p.opcode == OP_NOP_IN && p.itt == ping,
+				  "got %s ITT 0x%x instead of the ping's answer",
+				  pdu_opcode_name(p.opcode), p.itt);
+		}
+	}
 
 	bs_ram_hold(srv.bs, false);
 	cr_assert_eq(bs_ram_release(srv.bs), n);
