@@ -1660,3 +1660,55 @@ ParameterizedTest(enum ev_kind *kind, tmf, rfc7144_functions,
 	ri_close(&r2);
 	ri_close(&r1);
 }
+
+ParameterizedTestParameters(tmf, target_cold_reset)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * TARGET COLD RESET (RFC 7143 §11.5.1): like a warm reset it waits for the
+ * aborted I/O of every session; then the target closes all connections of
+ * the target, the issuing one after its response.
+ */
+ParameterizedTest(enum ev_kind *kind, tmf, target_cold_reset,
+		  .fini = srv_down, .timeout = 60)
+{
+	uint8_t b[8 * BLK], rd[8 * BLK], cdb[10];
+	struct ri ra, rb, rc_;
+	struct ri_pdu p;
+	uint32_t tmf;
+	int rc;
+
+	srv_up(*kind, 1, 1);
+	login(&ra);
+	login(&rb);
+	fill(b, sizeof(b), 131);
+	bs_ram_hold(srv.bs, true);
+	ri_cdb_rw10(cdb, true, 1300, 8);
+	ri_scsi_cmd(&ra, 1, cdb, 10, CMD_W, sizeof(b), b, sizeof(b), NULL);
+	wait_held(&ra, 1);
+	tmf = ri_tmf(&rb, TMF_TARGET_COLD_RESET, 0, RSVD_TAG, 0);
+	expect_silence(&rb, 600, "cold reset answered with I/O in flight");
+	bs_ram_hold(srv.bs, false);
+	cr_assert_eq(bs_ram_release(srv.bs), 1);
+	cr_assert_eq(tmf_response(&rb, tmf, NULL, 0), TMF_RSP_COMPLETE);
+	for (int i = 0; i < 2; i++) {
+		struct ri *r = i ? &rb : &ra;
+
+		r->answer_pings = false;
+		do
+			rc = ri_recv(r, &p, 5000);
+		while (rc == 0);
+		cr_assert(rc == -EPIPE || rc == -ECONNRESET,
+			  "session %d still connected after a cold reset (%d)",
+			  i, rc);
+	}
+	ri_close(&ra);
+	ri_close(&rb);
+	/* the target serves new sessions */
+	login(&rc_);
+	cr_assert_eq(read_sync(&rc_, 1, 1300, rd, 8), 0);
+	ri_close(&rc_);
+}
