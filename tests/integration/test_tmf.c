@@ -1391,6 +1391,14 @@ ParameterizedTest(enum ev_kind *kind, tmf, cmdsn_window, .fini = srv_down,
 	for (int i = 0; i < 4; i++)
 		held[i] = write_at_cmdsn(&ri, 900 + i, blk, n0 + i, false);
 	wait_held(&ri, 4);
+	{
+		/* a ping's answer carries the current MaxCmdSN */
+		uint32_t ping = ri_ping(&ri);
+		struct ri_pdu p;
+
+		cr_assert_eq(ri_recv(&ri, &p, 5000), 0);
+		cr_assert(p.opcode == OP_NOP_IN && p.itt == ping);
+	}
 	cr_assert(sn_lt(ri.max_cmdsn, n0 + 4), "MaxCmdSN %u opened before "
 		  "any task was free", ri.max_cmdsn);
 
