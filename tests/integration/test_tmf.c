@@ -976,6 +976,9 @@ ParameterizedTest(enum ev_kind *kind, tmf, timeout_stalls_lu,
 	ri_close(&ri);
 }
 
+static uint32_t cmd_attr(struct ri *ri, bool write, uint32_t lba,
+			 const uint8_t *blk, uint8_t attr);
+
 /* --- forced LUN removal ------------------------------------------------------ */
 
 struct remove_job {
@@ -1017,7 +1020,7 @@ ParameterizedTest(enum ev_kind *kind, tmf, forced_lun_removal,
 	struct ri_result r;
 	struct r2t_seen w;
 	struct ri ri;
-	uint32_t x, itt;
+	uint32_t x, q, itt;
 	pthread_t th;
 
 	srv_up(*kind, 1, 1);
@@ -1028,10 +1031,17 @@ ParameterizedTest(enum ev_kind *kind, tmf, forced_lun_removal,
 	ri_cdb_rw10(cdb, true, 700, 8);
 	x = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_W, 8 * BLK, b, 8 * BLK, NULL);
 	wait_held(&ri, 1);
+	/* and an ORDERED write queued behind it (dormant, data in) */
+	q = cmd_attr(&ri, true, 800, b, 2);
+	expect_silence(&ri, 200, "the ORDERED write ran");
+	cr_assert_eq(bs_ram_held(srv.bs), 1);
 
 	cr_assert_eq(pthread_create(&th, NULL, remove_thread, &job), 0);
-	/* the task waiting for data has no I/O: TASK ABORTED at once */
+	/* the tasks with no I/O (waiting for data, or dormant): TASK
+	 * ABORTED at once */
 	r = wait_result(&ri, w.itt);
+	cr_assert_eq(r.status, SAM_STAT_TASK_ABORTED);
+	r = wait_result(&ri, q);
 	cr_assert_eq(r.status, SAM_STAT_TASK_ABORTED);
 	usleep(500 * 1000);
 	cr_assert(!atomic_load(&job.done),
@@ -1719,4 +1729,56 @@ ParameterizedTest(enum ev_kind *kind, tmf, target_cold_reset,
 	login(&rc_);
 	cr_assert_eq(read_sync(&rc_, 1, 1300, rd, 8), 0);
 	ri_close(&rc_);
+}
+
+ParameterizedTestParameters(tmf, caw_atomic_across_sessions)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * COMPARE AND WRITE from session B (one reactor) while session A (the
+ * other reactor) has a WRITE to the same block in the store: the CAW does
+ * not start until that write is done, so it compares with A's data.
+ */
+ParameterizedTest(enum ev_kind *kind, tmf, caw_atomic_across_sessions,
+		  .fini = srv_down, .timeout = 60)
+{
+	uint8_t a[BLK], caw[2 * BLK], rd[BLK], cdb[16] = { 0x89 };
+	struct ri_result r;
+	struct ri ra, rb;
+	uint32_t x, c;
+
+	srv_up(*kind, 1, 1);
+	login(&ra);
+	login(&rb);
+	cr_assert_neq(session_reactor(ra.tsih), session_reactor(rb.tsih));
+	memset(a, 'A', sizeof(a));
+	write_sync(&ra, 1400, a, 1);
+
+	bs_ram_hold(srv.bs, true);
+	memset(a, 'B', sizeof(a));
+	x = cmd_attr(&ra, true, 1400, a, 1);
+	wait_held(&ra, 1);
+	memset(caw, 'B', BLK);		/* compare with B ... */
+	memset(caw + BLK, 'C', BLK);	/* ... then write C */
+	put_be64(cdb + 2, 1400);
+	cdb[13] = 1;
+	c = ri_scsi_cmd(&rb, 1, cdb, 16, CMD_W, sizeof(caw), caw, sizeof(caw),
+			NULL);
+	expect_silence(&rb, 400, "COMPARE AND WRITE beside a write in flight");
+	cr_assert_eq(bs_ram_held(srv.bs), 1, "the CAW's read started");
+	bs_ram_hold(srv.bs, false);
+	cr_assert_eq(bs_ram_release(srv.bs), 1);
+	r = wait_result(&ra, x);
+	cr_assert_eq(r.status, 0);
+	r = wait_result(&rb, c);
+	cr_assert_eq(r.status, 0, "CAW status 0x%x key %x asc %02x", r.status,
+		     r.sense_key, r.asc);
+	cr_assert_eq(read_sync(&ra, 1, 1400, rd, 1), 0);
+	for (size_t i = 0; i < sizeof(rd); i++)
+		cr_assert_eq(rd[i], 'C');
+	ri_close(&ra);
+	ri_close(&rb);
 }
