@@ -71,6 +71,10 @@ void inproc_up(enum ev_kind kind, unsigned nop_interval, unsigned nop_timeout)
 	set.nop_interval = nop_interval;
 	set.nop_timeout = nop_timeout;
 	set.login_timeout = 5;
+	if (inproc.tmf_timeout)
+		set.tmf_timeout = inproc.tmf_timeout;
+	if (inproc.cmd_window)
+		set.cmd_window = inproc.cmd_window;
 	rc = iscsi_start(&set);
 	if (rc < 0 && kind == EV_IO_URING) {
 		core_shutdown();

@@ -24,6 +24,9 @@ struct inproc {
 	int port;
 	struct bs *bs;		/* LUN 1's RAM store */
 	bool up;
+	/* settings, read by inproc_up(); 0: the daemon's defaults */
+	unsigned tmf_timeout;
+	uint32_t cmd_window;
 };
 
 extern struct inproc inproc;

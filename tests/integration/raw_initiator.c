@@ -434,8 +434,10 @@ static void parse_sense(const uint8_t *d, uint32_t len, struct ri_result *r)
 	}
 }
 
-int ri_wait_cmd(struct ri *ri, uint32_t itt, void *buf, uint32_t cap,
-		struct ri_result *res, int timeout_ms, unsigned *others)
+/* ri_wait_cmd() over any receive function (plain, or with digests). */
+static int wait_cmd(int (*recv)(void *ctx, struct ri_pdu *p, int ms),
+		    void *ctx, uint32_t itt, void *buf, uint32_t cap,
+		    struct ri_result *res, int timeout_ms, unsigned *others)
 {
 	uint64_t deadline = ri_now_ms() + (uint64_t)timeout_ms;
 	struct ri_pdu p;
@@ -448,7 +450,7 @@ int ri_wait_cmd(struct ri *ri, uint32_t itt, void *buf, uint32_t cap,
 
 		if (now >= deadline)
 			return -ETIMEDOUT;
-		rc = ri_recv(ri, &p, (int)(deadline - now));
+		rc = recv(ctx, &p, (int)(deadline - now));
 		if (rc)
 			return rc;
 		if (p.itt != itt) {
@@ -482,6 +484,18 @@ int ri_wait_cmd(struct ri *ri, uint32_t itt, void *buf, uint32_t cap,
 		}
 		return -EPROTO;		/* R2T, Reject, ... for this ITT */
 	}
+}
+
+static int recv_plain(void *ctx, struct ri_pdu *p, int ms)
+{
+	return ri_recv(ctx, p, ms);
+}
+
+int ri_wait_cmd(struct ri *ri, uint32_t itt, void *buf, uint32_t cap,
+		struct ri_result *res, int timeout_ms, unsigned *others)
+{
+	return wait_cmd(recv_plain, ri, itt, buf, cap, res, timeout_ms,
+			others);
 }
 
 int ri_data_out(struct ri *ri, uint64_t lun, uint32_t itt, uint32_t ttt,
@@ -691,52 +705,14 @@ void ri_build_data_out(struct ri *ri, uint8_t b[BHS_LEN], uint64_t lun,
 	put_be32(b + BHS_BUFOFF, off);
 }
 
+static int recv_digests(void *ctx, struct ri_pdu *p, int ms)
+{
+	return ri_dg_recv(ctx, p, ms);
+}
+
 int ri_dg_wait_cmd(struct ri_dg *d, uint32_t itt, void *buf, uint32_t cap,
 		   struct ri_result *res, int timeout_ms, unsigned *others)
 {
-	uint64_t deadline = ri_now_ms() + (uint64_t)timeout_ms;
-	struct ri_pdu p;
-
-	memset(res, 0, sizeof(*res));
-	res->status = -1;
-	for (;;) {
-		uint64_t now = ri_now_ms();
-		int rc;
-
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		rc = ri_dg_recv(d, &p, (int)(deadline - now));
-		if (rc)
-			return rc;
-		if (p.itt != itt) {
-			if (others)
-				(*others)++;
-			continue;
-		}
-		if (p.opcode == OP_DATA_IN) {
-			uint32_t off = get_be32(p.bhs + BHS_BUFOFF);
-
-			if (buf && off < cap)
-				memcpy((uint8_t *)buf + off, p.data,
-				       MIN(p.dsl, cap - off));
-			res->data_len += p.dsl;
-			if (p.bhs[BHS_FLAGS] & DIN_S) {
-				res->status = p.bhs[BHS_B3];
-				res->resid = get_be32(p.bhs + BHS_RESID);
-				res->rsp_flags = p.bhs[BHS_FLAGS];
-				return 0;
-			}
-			continue;
-		}
-		if (p.opcode == OP_SCSI_RSP) {
-			res->status = p.bhs[BHS_B3];
-			res->resid = get_be32(p.bhs + BHS_RESID);
-			res->rsp_flags = p.bhs[BHS_FLAGS];
-			if (p.bhs[BHS_B2] != 0)
-				return -EIO;
-			parse_sense(p.data, p.dsl, res);
-			return 0;
-		}
-		return -EPROTO;
-	}
+	return wait_cmd(recv_digests, d, itt, buf, cap, res, timeout_ms,
+			others);
 }

@@ -42,104 +42,20 @@
 #include "base/fault.h"
 #include "base/log.h"
 #include "core/core.h"
+#include "inproc.h"
 #include "iscsi/iscsi.h"
 #include "raw_initiator.h"
 #include "scsi/scsi.h"
 
-#define IQN "iqn.2024-01.org.ringtgt:tmf"
-#define INITIATOR "iqn.2024-01.org.ringtgt:raw-initiator"
+#define IQN INPROC_IQN
+#define INITIATOR INPROC_INITIATOR
 #define MIB (1u << 20)
 #define BLK 512
 
-static struct {
-	int port;
-	struct bs *bs;		/* LUN 1's RAM store */
-	bool up;
-	unsigned tmf_timeout;	/* set before srv_up(); 0: the default */
-	uint32_t cmd_window;	/* set before srv_up(); 0: the default */
-} srv;
-
-/* Returns a port that was free a moment ago. */
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	cr_assert_geq(fd, 0);
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
-/* Starts core + server; skips the test when the event loop is missing. */
-static void srv_up(enum ev_kind kind, unsigned nop_interval,
-		   unsigned nop_timeout)
-{
-	struct core_lun_spec ctl = { .type = SCSI_LU_CONTROLLER };
-	struct core_lun_spec ram = { .type = SCSI_LU_DISK, .backing = "ram",
-				     .size = 64 * MIB };
-	struct iscsi_settings set;
-	struct core_err err = { "" };
-	struct tgt_target *t;
-	struct scsi_lu *lu;
-	char addr[64], perr[256] = "";
-	int rc = -1;
-
-	log_init("test_tmf", true, LOG_LVL_WARN);
-	core_init();
-	cr_assert_eq(core_target_add(IQN, 0, NULL, &err), 0, "%s", err.msg);
-	cr_assert_eq(core_lun_add(IQN, 0, &ctl, &err), 0, "%s", err.msg);
-	cr_assert_eq(core_lun_add(IQN, 1, &ram, &err), 0, "%s", err.msg);
-	cr_assert_eq(core_acl_add(IQN, "ALL", &err), 0, "%s", err.msg);
-
-	t = core_target_find(IQN);
-	cr_assert_not_null(t);
-	lu = scsi_target_get_lu(core_target_scsi(t), 1);
-	cr_assert_not_null(lu);
-	srv.bs = scsi_lu_bs(lu);
-	cr_assert_not_null(srv.bs);
-	scsi_lu_put(lu);	/* the target keeps the LU (and store) alive */
-	core_target_put(t);
-
-	iscsi_settings_default(&set);
-	set.reactors = 2;
-	set.event_loop = kind;
-	set.nop_interval = nop_interval;
-	set.nop_timeout = nop_timeout;
-	set.login_timeout = 5;
-	if (srv.tmf_timeout)
-		set.tmf_timeout = srv.tmf_timeout;
-	if (srv.cmd_window)
-		set.cmd_window = srv.cmd_window;
-	rc = iscsi_start(&set);
-	if (rc < 0 && kind == EV_IO_URING) {
-		core_shutdown();
-		cr_skip_test("io_uring unavailable (%s)", strerror(-rc));
-	}
-	cr_assert_eq(rc, 0, "iscsi_start: %s", strerror(-rc));
-	srv.up = true;
-	for (int i = 0; i < 20; i++) {
-		srv.port = free_port();
-		snprintf(addr, sizeof(addr), "127.0.0.1:%d", srv.port);
-		rc = iscsi_portal_add(addr, perr, sizeof(perr));
-		if (rc != -EADDRINUSE)
-			break;
-	}
-	cr_assert_eq(rc, 0, "portal %s: %s", addr, perr);
-}
-
-static void srv_down(void)
-{
-	if (!srv.up)
-		return;
-	iscsi_stop();
-	core_shutdown();
-	srv.up = false;
-}
+/* The in-process server of inproc.c (port, LUN 1's RAM store, settings). */
+#define srv inproc
+#define srv_up inproc_up
+#define srv_down inproc_down
 
 static void login(struct ri *ri)
 {
