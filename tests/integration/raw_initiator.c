@@ -288,13 +288,17 @@ static int login_stage(struct ri *ri, int csg, int nsg, const char *kv,
 	return 0;
 }
 
-int ri_login(struct ri *ri, const char *target, const char *initiator)
+/*
+ * Both login stages, offering the digests asked for; leaves the last
+ * Login Response in @rsp. Returns the login status or -errno.
+ */
+static int login_both_stages(struct ri *ri, const char *target,
+			     const char *initiator, bool hd, bool dd,
+			     struct ri_pdu *rsp)
 {
-	char kv[1024];
+	char kv[1024], val[64];
 	size_t n = 0;
-	struct ri_pdu rsp;
 	int rc;
-	char val[64];
 
 	ri->cmdsn = 1;
 	/* security stage: CSG 0 → NSG 1 */
@@ -302,18 +306,18 @@ int ri_login(struct ri *ri, const char *target, const char *initiator)
 	n = kv_put(kv, n, "TargetName", target);
 	n = kv_put(kv, n, "SessionType", "Normal");
 	n = kv_put(kv, n, "AuthMethod", "None");
-	rc = login_stage(ri, 0, 1, kv, n, &rsp);
+	rc = login_stage(ri, 0, 1, kv, n, rsp);
 	if (rc)
 		return rc;
-	if (!kv_find(rsp.data, rsp.dsl, "AuthMethod", val, sizeof(val)) ||
+	if (!kv_find(rsp->data, rsp->dsl, "AuthMethod", val, sizeof(val)) ||
 	    strcmp(val, "None") != 0)
 		return -EPROTO;
-	ri->expstatsn = get_be32(rsp.bhs + BHS_CMDSN) + 1;
+	ri->expstatsn = get_be32(rsp->bhs + BHS_CMDSN) + 1;
 
 	/* operational stage: CSG 1 → full feature phase (3) */
 	n = 0;
-	n = kv_put(kv, n, "HeaderDigest", "None");
-	n = kv_put(kv, n, "DataDigest", "None");
+	n = kv_put(kv, n, "HeaderDigest", hd ? "CRC32C" : "None");
+	n = kv_put(kv, n, "DataDigest", dd ? "CRC32C" : "None");
 	n = kv_put(kv, n, "ImmediateData", "Yes");
 	n = kv_put(kv, n, "InitialR2T", "No");
 	n = kv_put(kv, n, "MaxRecvDataSegmentLength", "262144");
@@ -323,27 +327,34 @@ int ri_login(struct ri *ri, const char *target, const char *initiator)
 	n = kv_put(kv, n, "MaxConnections", "1");
 	if (ri->level2)
 		n = kv_put(kv, n, "iSCSIProtocolLevel", "2");
-	rc = login_stage(ri, 1, 3, kv, n, &rsp);
+	rc = login_stage(ri, 1, 3, kv, n, rsp);
 	if (rc)
 		return rc;
 	ri->protocol_level = 1;
-	if (kv_find(rsp.data, rsp.dsl, "iSCSIProtocolLevel", val, sizeof(val)))
+	if (kv_find(rsp->data, rsp->dsl, "iSCSIProtocolLevel", val, sizeof(val)))
 		ri->protocol_level = (uint32_t)strtoul(val, NULL, 10);
-	ri->tsih = get_be16(rsp.bhs + BHS_TSIH);
+	ri->tsih = get_be16(rsp->bhs + BHS_TSIH);
 	if (!ri->tsih)
 		return -EPROTO;
-	if (!kv_find(rsp.data, rsp.dsl, "MaxRecvDataSegmentLength", val,
+	if (!kv_find(rsp->data, rsp->dsl, "MaxRecvDataSegmentLength", val,
 		     sizeof(val)))
 		return -EPROTO;
 	ri->tgt_mrdsl = (uint32_t)strtoul(val, NULL, 10);
-	if (!kv_find(rsp.data, rsp.dsl, "ImmediateData", val, sizeof(val)) ||
+	if (!kv_find(rsp->data, rsp->dsl, "ImmediateData", val, sizeof(val)) ||
 	    strcmp(val, "Yes") != 0)
 		return -EPROTO;
-	ri->expstatsn = get_be32(rsp.bhs + BHS_CMDSN) + 1;
-	ri->cmdsn = get_be32(rsp.bhs + BHS_EXPSTATSN);	/* ExpCmdSN */
-	ri->max_cmdsn = get_be32(rsp.bhs + BHS_MAXCMDSN);
+	ri->expstatsn = get_be32(rsp->bhs + BHS_CMDSN) + 1;
+	ri->cmdsn = get_be32(rsp->bhs + BHS_EXPSTATSN);	/* ExpCmdSN */
+	ri->max_cmdsn = get_be32(rsp->bhs + BHS_MAXCMDSN);
 	ri->itt++;
 	return 0;
+}
+
+int ri_login(struct ri *ri, const char *target, const char *initiator)
+{
+	struct ri_pdu rsp;
+
+	return login_both_stages(ri, target, initiator, false, false, &rsp);
 }
 
 void ri_cdb_rw10(uint8_t cdb[10], bool write, uint32_t lba, uint16_t blocks)
@@ -523,47 +534,16 @@ int ri_dg_login(struct ri_dg *d, int port, const char *target,
 {
 	struct ri *ri = &d->ri;
 	struct ri_pdu rsp;
-	char kv[1024], val[64];
-	size_t n = 0;
+	char val[64];
 	int rc;
 
 	d->hd = d->dd = false;
 	rc = ri_connect(ri, port);
 	if (rc)
 		return rc;
-	ri->cmdsn = 1;
-	n = kv_put(kv, n, "InitiatorName", initiator);
-	n = kv_put(kv, n, "TargetName", target);
-	n = kv_put(kv, n, "SessionType", "Normal");
-	n = kv_put(kv, n, "AuthMethod", "None");
-	rc = login_stage(ri, 0, 1, kv, n, &rsp);
+	rc = login_both_stages(ri, target, initiator, hd, dd, &rsp);
 	if (rc)
 		return rc;
-	ri->expstatsn = get_be32(rsp.bhs + BHS_CMDSN) + 1;
-
-	n = 0;
-	n = kv_put(kv, n, "HeaderDigest", hd ? "CRC32C" : "None");
-	n = kv_put(kv, n, "DataDigest", dd ? "CRC32C" : "None");
-	n = kv_put(kv, n, "ImmediateData", "Yes");
-	n = kv_put(kv, n, "InitialR2T", "No");
-	n = kv_put(kv, n, "MaxRecvDataSegmentLength", "262144");
-	n = kv_put(kv, n, "MaxBurstLength", "262144");
-	n = kv_put(kv, n, "FirstBurstLength", "65536");
-	n = kv_put(kv, n, "ErrorRecoveryLevel", "0");
-	n = kv_put(kv, n, "MaxConnections", "1");
-	if (ri->level2)
-		n = kv_put(kv, n, "iSCSIProtocolLevel", "2");
-	rc = login_stage(ri, 1, 3, kv, n, &rsp);
-	if (rc)
-		return rc;
-	ri->protocol_level = 1;
-	if (kv_find(rsp.data, rsp.dsl, "iSCSIProtocolLevel", val, sizeof(val)))
-		ri->protocol_level = (uint32_t)strtoul(val, NULL, 10);
-	ri->tsih = get_be16(rsp.bhs + BHS_TSIH);
-	if (!kv_find(rsp.data, rsp.dsl, "MaxRecvDataSegmentLength", val,
-		     sizeof(val)))
-		return -EPROTO;
-	ri->tgt_mrdsl = (uint32_t)strtoul(val, NULL, 10);
 	/* RFC 7143 §13.1: the answer is one value of the offered list */
 	if (!kv_find(rsp.data, rsp.dsl, "HeaderDigest", val, sizeof(val)) ||
 	    strcmp(val, hd ? "CRC32C" : "None") != 0)
@@ -573,11 +553,7 @@ int ri_dg_login(struct ri_dg *d, int port, const char *target,
 	    strcmp(val, dd ? "CRC32C" : "None") != 0)
 		return -EPROTO;
 	d->dd = dd;
-	ri->expstatsn = get_be32(rsp.bhs + BHS_CMDSN) + 1;
-	ri->cmdsn = get_be32(rsp.bhs + BHS_EXPSTATSN);	/* ExpCmdSN */
-	ri->max_cmdsn = get_be32(rsp.bhs + BHS_MAXCMDSN);
-	ri->itt++;
-	return ri->tsih ? 0 : -EPROTO;
+	return 0;
 }
 
 int ri_dg_send(struct ri_dg *d, const uint8_t bhs[BHS_LEN], const void *data,
