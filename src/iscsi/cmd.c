@@ -121,13 +121,19 @@ void cmd_handle(struct iscsi_conn *c, const struct bhs *h,
 	st->r = c->r;
 	memcpy(st->cdb, h->raw + BHS_CDB, 16);
 	if (h->ahs_len) {
-		/* extended CDB AHS (type 1): bytes 16.. of a long CDB */
-		const uint8_t *ahs = h->raw + BHS_LEN;
-		uint16_t alen = get_be16(ahs);
+		/* RFC 7143 §11.2.2: inconsistent lengths are a format error */
+		struct pdu_ahs ahs;
 
-		if (ahs[2] == 1 && alen >= 1 && alen - 1u + 16 <= SCSI_CDB_MAX &&
-		    alen + 3u <= h->ahs_len)
-			memcpy(st->cdb + 16, ahs + 4, alen - 1u);
+		if (pdu_parse_ahs(h->raw + BHS_LEN, h->ahs_len, &ahs) < 0 ||
+		    (ahs.ext_cdb && 16u + ahs.ext_cdb_len > SCSI_CDB_MAX)) {
+			log_warn("%s: SCSI Command ITT 0x%x with malformed AHS: "
+				 "rejected", c->peer_str, h->itt);
+			conn_send_reject(c, h->raw, REJECT_INVALID_PDU_FIELD);
+			task_put(c, t);
+			return;
+		}
+		if (ahs.ext_cdb)
+			memcpy(st->cdb + 16, ahs.ext_cdb, ahs.ext_cdb_len);
 	}
 	if (scsi_task_prepare(st) != SENSE_NONE) {
 		task_fail(c, t);
@@ -171,6 +177,20 @@ void cmd_handle(struct iscsi_conn *c, const struct bhs *h,
 		task_put(c, t);
 		return;
 	}
+	if (h->dsl > c->params.first_burst) {
+		/*
+		 * RFC 7143 §13.14: unsolicited data (immediate included)
+		 * stops at FirstBurstLength. §11.4.7.2: the command ends with
+		 * ABORTED COMMAND, UNEXPECTED UNSOLICITED DATA; nothing of it
+		 * is written.
+		 */
+		log_warn("%s: %u bytes of immediate data exceed FirstBurstLength "
+			 "%u", c->peer_str, h->dsl, c->params.first_burst);
+		scsi_task_set_sense(st, SENSE_UNSOLICITED_DATA);
+		task_order_end(c, t);
+		task_respond(c, t);
+		return;
+	}
 	copy_in(t, 0, data, h->dsl);
 	t->received = h->dsl;
 	t->unsol_len = h->dsl;
@@ -179,7 +199,6 @@ void cmd_handle(struct iscsi_conn *c, const struct bhs *h,
 	t->next_r2t_off = MAX(t->unsol_len, t->received);
 	t->seq_end = t->unsol_len;
 	t->exp_datasn = 0;
-	t->cur_ttt = RSVD_TAG;
 	if (t->next_r2t_off > t->want)
 		t->next_r2t_off = t->want;
 	task_check_data(c, t);
@@ -195,8 +214,12 @@ void data_out_handle(struct iscsi_conn *c, const struct bhs *h,
 		/* data for an aborted or failed command: discard silently */
 		return;
 	}
-	/* RFC 7143 §11.7: TTT is ours for solicited data, all-ones else */
-	if (h->ttt != RSVD_TAG && h->ttt != t->cur_ttt) {
+	/*
+	 * RFC 7143 §11.7: TTT is ours for solicited data, all-ones else;
+	 * sequences come in order, so it is the oldest outstanding R2T's.
+	 */
+	if (h->ttt != RSVD_TAG &&
+	    (!t->r2t_outstanding || h->ttt != t->r2t_ttt[t->r2t_head])) {
 		conn_send_reject(c, h->raw, REJECT_INVALID_PDU_FIELD);
 		conn_close(c, "Data-Out with unknown Target Transfer Tag");
 		return;
@@ -209,6 +232,16 @@ void data_out_handle(struct iscsi_conn *c, const struct bhs *h,
 	 * session and its other commands go on. Later Data-Outs for it are
 	 * dropped.
 	 */
+	if (h->ttt == RSVD_TAG && (uint64_t)off + len > t->unsol_len) {
+		/* RFC 7143 §11.4.7.2: more unsolicited data than allowed */
+		log_warn("%s: unsolicited Data-Out ITT 0x%x beyond "
+			 "FirstBurstLength: command failed", c->peer_str, h->itt);
+		scsi_task_set_sense(&t->scsi, SENSE_UNSOLICITED_DATA);
+		t->r2t_pending = 0;
+		task_dequeue(t);
+		task_respond(c, t);
+		return;
+	}
 	if (h->datasn != t->exp_datasn || off != t->received ||
 	    (uint64_t)off + len > t->edtl) {
 		log_warn("%s: Data-Out ITT 0x%x DataSN %u (expected %u) offset "
@@ -229,8 +262,10 @@ void data_out_handle(struct iscsi_conn *c, const struct bhs *h,
 	if (h->final) {
 		/* end of a sequence: an R2T's burst, or the unsolicited one */
 		t->exp_datasn = 0;
-		if (h->ttt != RSVD_TAG && t->r2t_outstanding)
+		if (h->ttt != RSVD_TAG && t->r2t_outstanding) {
 			t->r2t_outstanding--;
+			t->r2t_head = (t->r2t_head + 1) % TASK_MAX_R2T;
+		}
 		if (h->ttt == RSVD_TAG && t->received < t->unsol_len)
 			t->unsol_len = t->received;	/* short burst */
 	}

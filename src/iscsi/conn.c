@@ -71,7 +71,8 @@ struct iscsi_conn *conn_new(struct reactor *r, int fd,
 	c->limits.max_recv_dsl = set->max_recv_dsl;
 	c->limits.max_burst = set->max_burst;
 	c->limits.first_burst = set->first_burst;
-	c->limits.max_outstanding_r2t = set->max_outstanding_r2t;
+	c->limits.max_outstanding_r2t = MIN(set->max_outstanding_r2t,
+					    (uint32_t)TASK_MAX_R2T);
 	/*
 	 * Until the initiator hears our declaration it may send up to
 	 * 8192-byte segments during login (RFC 7143 §13.12); afterwards up

@@ -39,6 +39,7 @@
 #define TX_BATCH 64		/* PDUs per sendmsg */
 #define TASK_HASH 256
 #define MAX_DATA_XFER (32u << 20) /* largest buffer one command may use */
+#define TASK_MAX_R2T 16		/* most outstanding R2Ts per task */
 
 struct iscsi_conn;
 
@@ -128,7 +129,13 @@ struct iscsi_task {
 	uint32_t r2tsn;
 	uint32_t exp_datasn;		/* within the current sequence */
 	uint32_t seq_end;		/* end offset of the current sequence */
-	uint32_t cur_ttt;
+	/*
+	 * TTTs of the outstanding R2Ts, oldest first (a ring): with
+	 * DataSequenceInOrder=Yes their data comes in that order (RFC 7143
+	 * §11.8, MaxOutstandingR2T up to TASK_MAX_R2T).
+	 */
+	uint32_t r2t_ttt[TASK_MAX_R2T];
+	uint8_t r2t_head;
 
 	/* response */
 	uint32_t datasn;

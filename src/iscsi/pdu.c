@@ -76,6 +76,46 @@ int pdu_decode_bhs(const uint8_t b[BHS_LEN], struct bhs *out)
 	return 0;
 }
 
+int pdu_parse_ahs(const uint8_t *ahs, size_t len, struct pdu_ahs *out)
+{
+	size_t off = 0;
+
+	*out = (struct pdu_ahs){ 0 };
+	while (off < len) {
+		uint16_t alen;
+		uint8_t type;
+		size_t total;
+
+		if (len - off < 4)
+			return -EPROTO;
+		alen = get_be16(ahs + off);
+		type = ahs[off + 2];
+		/* AHSLength excludes the 3-byte header... and the padding */
+		total = 3 + (size_t)alen;
+		total = (total + 3) & ~(size_t)3;
+		if (alen == 0 || total > len - off)
+			return -EPROTO;
+		switch (type) {
+		case 1:	/* extended CDB: a reserved byte, then CDB[16..] */
+			if (out->ext_cdb || alen < 2)
+				return -EPROTO;
+			out->ext_cdb = ahs + off + 4;
+			out->ext_cdb_len = (uint16_t)(alen - 1);
+			break;
+		case 2:	/* bidirectional read: a reserved byte + 4 bytes */
+			if (out->has_bidi || alen != 5)
+				return -EPROTO;
+			out->has_bidi = true;
+			out->bidi_read_len = get_be32(ahs + off + 4);
+			break;
+		default:	/* reserved types: nothing to honour */
+			break;
+		}
+		off += total;
+	}
+	return 0;
+}
+
 void pdu_set_dsl(uint8_t b[BHS_LEN], uint32_t dsl)
 {
 	put_be24(b + BHS_DSL, dsl);

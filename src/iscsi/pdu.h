@@ -167,6 +167,22 @@ struct bhs {
  * opcode that never carries one). Field-level checks are the caller's.
  */
 int pdu_decode_bhs(const uint8_t b[BHS_LEN], struct bhs *out);
+/* What the AHSs of a SCSI Command carry (RFC 7143 §11.2.2). */
+struct pdu_ahs {
+	const uint8_t *ext_cdb;		/* CDB bytes 16.. (type 1), or NULL */
+	uint16_t ext_cdb_len;
+	bool has_bidi;			/* type 2: bidirectional read length */
+	uint32_t bidi_read_len;
+};
+
+/*
+ * Walks the @len bytes of AHS after a BHS. Returns 0, or -EPROTO when an
+ * AHS claims more bytes than TotalAHSLength leaves, a padded AHS does not
+ * end where the next starts, or a known type has the wrong length: a
+ * format error (the PDU must not be executed). Pure.
+ */
+int pdu_parse_ahs(const uint8_t *ahs, size_t len, struct pdu_ahs *out);
+
 /* True for opcodes an initiator may send. */
 bool pdu_opcode_valid_initiator(uint8_t opcode);
 const char *pdu_opcode_name(uint8_t opcode);

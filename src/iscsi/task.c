@@ -100,6 +100,7 @@ struct iscsi_task *task_get(struct iscsi_conn *c, uint32_t itt)
 	t->r2t_pending = t->r2tsn = t->exp_datasn = t->seq_end = 0;
 	t->datasn = t->tx_off = t->tx_len = t->tx_refs = 0;
 	t->rsp_pending = false;
+	t->r2t_head = 0;
 	t->buf = NULL;
 	t->buf_cap = 0;
 	h = itt_hash(itt);
@@ -194,12 +195,14 @@ static void gen_r2t(struct iscsi_conn *c, struct iscsi_task *t,
 		    struct tx_slot *s)
 {
 	uint32_t len = MIN(c->params.max_burst, t->want - t->next_r2t_off);
+	uint32_t ttt;
 
 	pdu_init(s->hdr, OP_R2T, BHS_F);
 	put_be64(s->hdr + BHS_LUN, scsi_lun_encode(t->scsi.lun));
 	put_be32(s->hdr + BHS_ITT, t->itt);
-	t->cur_ttt = ++c->next_ttt & 0x7fffffffu;
-	put_be32(s->hdr + BHS_TTT, t->cur_ttt);
+	ttt = ++c->next_ttt & 0x7fffffffu;
+	t->r2t_ttt[(t->r2t_head + t->r2t_outstanding) % TASK_MAX_R2T] = ttt;
+	put_be32(s->hdr + BHS_TTT, ttt);
 	conn_fill_sn(c, s->hdr, false);
 	put_be32(s->hdr + BHS_DATASN, t->r2tsn++);
 	put_be32(s->hdr + BHS_BUFOFF, t->next_r2t_off);

@@ -80,6 +80,8 @@ enum sense_reason {
 	SENSE_UA_LU_RESET,		/* 6/29/03 bus device reset function */
 	SENSE_CRC_ERROR,		/* b/47/05 transport: protocol service CRC */
 	SENSE_UA_NEXUS_LOSS,		/* 6/29/07 I_T nexus loss occurred */
+	SENSE_UNSOLICITED_DATA,		/* b/0c/0c transport: unexpected
+					 * unsolicited data */
 	SENSE_REASON_COUNT,
 };
 

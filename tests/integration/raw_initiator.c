@@ -322,7 +322,13 @@ static int login_both_stages(struct ri *ri, const char *target,
 	n = kv_put(kv, n, "InitialR2T", "No");
 	n = kv_put(kv, n, "MaxRecvDataSegmentLength", "262144");
 	n = kv_put(kv, n, "MaxBurstLength", "262144");
-	n = kv_put(kv, n, "FirstBurstLength", "65536");
+	snprintf(val, sizeof(val), "%u", ri->first_burst ? ri->first_burst
+							: 65536u);
+	n = kv_put(kv, n, "FirstBurstLength", val);
+	if (ri->max_r2t) {
+		snprintf(val, sizeof(val), "%u", ri->max_r2t);
+		n = kv_put(kv, n, "MaxOutstandingR2T", val);
+	}
 	n = kv_put(kv, n, "ErrorRecoveryLevel", "0");
 	n = kv_put(kv, n, "MaxConnections", "1");
 	if (ri->level2)

@@ -37,6 +37,8 @@ struct ri {
 	uint8_t *rx_data;
 	uint8_t isid_q;		/* nonzero: ISID qualifier (else the fd) */
 	bool level2;		/* offer iSCSIProtocolLevel=2 (RFC 7144) */
+	uint32_t max_r2t;	/* MaxOutstandingR2T to offer (0: not sent) */
+	uint32_t first_burst;	/* FirstBurstLength to offer (0: 65536) */
 	uint32_t protocol_level;	/* what the target answered (1 if not) */
 };
 

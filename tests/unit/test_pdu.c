@@ -317,3 +317,47 @@ Test(pdu, pad4)
 	for (size_t i = 0; i < ARRAY_SIZE(in); i++)
 		cr_assert_eq(pdu_pad4(in[i]), out[i], "pad4(%u)", in[i]);
 }
+
+/* RFC 7143 §11.2.2: AHSs, each AHSLength + 3 bytes padded to 4. */
+struct ahs_case {
+	uint8_t b[16];
+	size_t len;
+	int rc;
+	uint16_t ext_len;
+};
+
+ParameterizedTestParameters(pdu, parse_ahs)
+{
+	static struct ahs_case cases[] = {
+		/* extended CDB of 4 more bytes: AHSLength 5, padded to 8 */
+		{ { 0, 5, 1, 0, 0xa, 0xb, 0xc, 0xd }, 8, 0, 4 },
+		/* bidi read length: AHSLength 5 */
+		{ { 0, 5, 2, 0, 0, 0, 1, 0 }, 8, 0, 0 },
+		/* claims 65535 in one word */
+		{ { 0xff, 0xff, 1, 0 }, 4, -EPROTO, 0 },
+		/* claims 9 bytes in 8 */
+		{ { 0, 9, 1, 0, 1, 2, 3, 4 }, 8, -EPROTO, 0 },
+		/* AHSLength 0 */
+		{ { 0, 0, 1, 0 }, 4, -EPROTO, 0 },
+		/* bidi with the wrong length */
+		{ { 0, 1, 2, 0 }, 4, -EPROTO, 0 },
+		/* two extended CDBs */
+		{ { 0, 1, 1, 0, 0, 1, 1, 0 }, 8, -EPROTO, 0 },
+		/* a reserved type is skipped */
+		{ { 0, 1, 0x7f, 0 }, 4, 0, 0 },
+	};
+	return cr_make_param_array(struct ahs_case, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct ahs_case *c, pdu, parse_ahs)
+{
+	struct pdu_ahs a;
+
+	cr_assert_eq(pdu_parse_ahs(c->b, c->len, &a), c->rc);
+	if (c->rc == 0) {
+		cr_assert_eq(a.ext_cdb_len, c->ext_len);
+		if (c->ext_len)
+			cr_assert_eq(a.ext_cdb, c->b + 4);
+	}
+}

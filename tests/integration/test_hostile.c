@@ -1,0 +1,197 @@
+/*
+ * test_hostile.c - what a peer that does not follow the rules gets (the
+ * hardening issue): each test sends what no well-behaved initiator would
+ * and asserts the RFC 7143 outcome, then that the session (or another
+ * one) still does verified I/O. In-process server (inproc.c), both event
+ * loops.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backing/bs.h"
+#include "base/base.h"
+#include "inproc.h"
+#include "iscsi/pdu.h"
+#include "raw_initiator.h"
+
+#define BLK INPROC_BLK
+
+static void login_as(struct ri *ri)
+{
+	int rc = ri_login(ri, INPROC_IQN, INPROC_INITIATOR);
+
+	cr_assert_eq(rc, 0, "login: %d", rc);
+}
+
+static struct ri_result wait_result(struct ri *ri, uint32_t itt, void *buf,
+				    uint32_t cap)
+{
+	struct ri_result r;
+
+	cr_assert_eq(ri_wait_cmd(ri, itt, buf, cap, &r, 5000, NULL), 0,
+		     "no response for ITT 0x%x", itt);
+	return r;
+}
+
+/* READ(10) of @blocks at @lba on LUN 1 into @buf; asserts GOOD. */
+static void read_ok(struct ri *ri, uint32_t lba, uint8_t *buf, uint16_t blocks)
+{
+	uint8_t cdb[10];
+	struct ri_result r;
+	uint32_t itt;
+
+	ri_cdb_rw10(cdb, false, lba, blocks);
+	itt = ri_scsi_cmd(ri, 1, cdb, 10, CMD_R, blocks * BLK, NULL, 0, NULL);
+	r = wait_result(ri, itt, buf, blocks * BLK);
+	cr_assert_eq(r.status, 0, "READ status 0x%x", r.status);
+	cr_assert_eq(r.data_len, (uint32_t)blocks * BLK);
+}
+
+ParameterizedTestParameters(hostile, immediate_beyond_first_burst)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * Issue 8 item 9: with FirstBurstLength=512, a 4-block WRITE sent all as
+ * immediate data: RFC 7143 §13.14 caps unsolicited data at
+ * FirstBurstLength; the command ends CHECK CONDITION, ABORTED COMMAND /
+ * UNEXPECTED UNSOLICITED DATA (§11.4.7.2), and writes nothing.
+ */
+ParameterizedTest(enum ev_kind *kind, hostile, immediate_beyond_first_burst,
+		  .fini = inproc_down, .timeout = 60)
+{
+	uint8_t w[4 * BLK], rd[4 * BLK], zero[4 * BLK] = { 0 }, cdb[10];
+	struct ri_result r;
+	struct ri ri;
+	uint32_t itt;
+
+	inproc_up(*kind, 0, 0);
+	cr_assert_eq(ri_connect(&ri, inproc.port), 0);
+	ri.first_burst = 512;
+	login_as(&ri);
+	memset(w, 0x5c, sizeof(w));
+	ri_cdb_rw10(cdb, true, 40, 4);
+	itt = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_W, sizeof(w), w, sizeof(w), NULL);
+	r = wait_result(&ri, itt, NULL, 0);
+	cr_assert_eq(r.status, 2, "status 0x%x: executed", r.status);
+	cr_assert_eq(r.sense_key, 0xb);
+	cr_assert_eq(r.asc, 0x0c);
+	cr_assert_eq(r.ascq, 0x0c);
+	read_ok(&ri, 40, rd, 4);
+	cr_assert_eq(memcmp(rd, zero, sizeof(rd)), 0, "data was written");
+	ri_close(&ri);
+}
+
+ParameterizedTestParameters(hostile, ahs_claims_more_than_total)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * Issue 8 item 10: a TEST UNIT READY whose one-word AHS area holds an AHS
+ * claiming 65,535 bytes is a format error (RFC 7143 §11.2.2): Rejected,
+ * never executed; the session goes on.
+ */
+ParameterizedTest(enum ev_kind *kind, hostile, ahs_claims_more_than_total,
+		  .fini = inproc_down, .timeout = 60)
+{
+	uint8_t pdu[BHS_LEN + 4] = { 0 }, rd[BLK];
+	struct ri_pdu p;
+	struct ri ri;
+	uint32_t ping;
+	int rc;
+
+	inproc_up(*kind, 0, 0);
+	cr_assert_eq(ri_connect(&ri, inproc.port), 0);
+	login_as(&ri);
+	pdu[BHS_OPCODE] = OP_SCSI_CMD;
+	pdu[BHS_FLAGS] = BHS_F | 0x01;
+	pdu[BHS_AHSLEN] = 1;			/* one word of AHS */
+	put_be64(pdu + BHS_LUN, ri_lun(1));
+	put_be32(pdu + BHS_ITT, 0x7001);
+	put_be32(pdu + BHS_CMDSN, ri.cmdsn++);
+	put_be32(pdu + BHS_EXPSTATSN, ri.expstatsn);
+	/* CDB: TEST UNIT READY (zeroes); AHS: length 65535, type 1 */
+	put_be16(pdu + BHS_LEN, 0xffff);
+	pdu[BHS_LEN + 2] = 1;
+	/* ri_send writes a BHS; the AHS word goes as the first 4 "data"
+	 * bytes with DataSegmentLength 0, which is what the wire needs */
+	{
+		int fd = ri.fd;
+		ssize_t n = write(fd, pdu, sizeof(pdu));
+
+		cr_assert_eq(n, (ssize_t)sizeof(pdu));
+	}
+	rc = ri_recv(&ri, &p, 5000);
+	cr_assert_eq(rc, 0, "no answer (%d)", rc);
+	cr_assert_eq(p.opcode, OP_REJECT, "got %s: the command was executed",
+		     pdu_opcode_name(p.opcode));
+	ping = ri_ping(&ri);
+	rc = ri_recv(&ri, &p, 5000);
+	cr_assert_eq(rc, 0);
+	cr_assert(p.opcode == OP_NOP_IN && p.itt == ping, "got %s ITT 0x%x",
+		  pdu_opcode_name(p.opcode), p.itt);
+	read_ok(&ri, 0, rd, 1);
+	ri_close(&ri);
+}
+
+ParameterizedTestParameters(hostile, several_outstanding_r2ts)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * Issue 8 item 7 (interop): MaxOutstandingR2T=4 and a 1 MiB WRITE with no
+ * unsolicited data: the target sends 4 R2Ts at once (RFC 7143 §11.8); the
+ * initiator answers them in order, each with its own TTT. The command
+ * completes GOOD and the data reads back.
+ */
+ParameterizedTest(enum ev_kind *kind, hostile, several_outstanding_r2ts,
+		  .fini = inproc_down, .timeout = 60)
+{
+	static uint8_t w[1 << 20], rd[1 << 20];
+	struct { uint32_t ttt, off, len; } r2t[8];
+	uint8_t cdb[10];
+	struct ri_result r;
+	struct ri_pdu p;
+	struct ri ri;
+	uint32_t itt, got = 0, blocks = sizeof(w) / BLK;
+
+	inproc_up(*kind, 0, 0);
+	cr_assert_eq(ri_connect(&ri, inproc.port), 0);
+	ri.max_r2t = 4;
+	login_as(&ri);
+	for (size_t i = 0; i < sizeof(w); i++)
+		w[i] = (uint8_t)(i * 31 + (i >> 12));
+	ri_cdb_rw10(cdb, true, 2048, (uint16_t)blocks);
+	itt = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_W, sizeof(w), NULL, 0, NULL);
+	/* all R2Ts come before any data is sent */
+	while (got < 4) {
+		cr_assert_eq(ri_recv(&ri, &p, 5000), 0, "only %u R2Ts", got);
+		cr_assert_eq(p.opcode, OP_R2T, "got %s", pdu_opcode_name(p.opcode));
+		r2t[got].ttt = get_be32(p.bhs + BHS_TTT);
+		r2t[got].off = get_be32(p.bhs + BHS_BUFOFF);
+		r2t[got].len = get_be32(p.bhs + BHS_RESID);
+		got++;
+	}
+	for (uint32_t i = 0; i < got; i++) {
+		cr_assert_leq(r2t[i].len, ri.tgt_mrdsl);
+		cr_assert_eq(ri_data_out(&ri, 1, itt, r2t[i].ttt, 0, r2t[i].off,
+					 w + r2t[i].off, r2t[i].len), 0);
+	}
+	r = wait_result(&ri, itt, NULL, 0);
+	cr_assert_eq(r.status, 0, "WRITE status 0x%x key %x asc %02x", r.status,
+		     r.sense_key, r.asc);
+	for (uint32_t lba = 0; lba < blocks; lba += 256) {
+		read_ok(&ri, 2048 + lba, rd + lba * BLK, 256);
+	}
+	cr_assert_eq(memcmp(rd, w, sizeof(w)), 0);
+	ri_close(&ri);
+}
