@@ -645,6 +645,19 @@ int core_session_register(struct core_session *s)
 	return reinstated;
 }
 
+bool core_tsih_live(uint16_t tsih)
+{
+	struct core_session *o;
+	bool live = false;
+
+	pthread_mutex_lock(&core_lock);
+	list_for_each_entry(o, &core_sessions, link)
+		if (o->tsih == tsih)
+			live = true;
+	pthread_mutex_unlock(&core_lock);
+	return live;
+}
+
 void core_session_unregister(struct core_session *s)
 {
 	pthread_mutex_lock(&core_lock);

@@ -139,6 +139,8 @@ struct core_session {
  * evicted (session reinstatement); returns how many were.
  */
 int core_session_register(struct core_session *s);
+/* True while a registered session has TSIH @tsih. */
+bool core_tsih_live(uint16_t tsih);
 void core_session_unregister(struct core_session *s);
 int core_target_sessions(struct tgt_target *t);
 

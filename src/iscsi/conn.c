@@ -21,6 +21,16 @@
 #include "digest.h"
 #include "iscsi_internal.h"
 
+/*
+ * Output a peer may leave unread before we stop reading its requests
+ * (NOP-In echoes, Rejects, Text Responses all answer requests): reading
+ * resumes below the low mark, and a connection stuck above the high one
+ * for tx_stall_timeout is closed. So no peer makes the queue grow without
+ * bound by sending and never reading (issue 8, item 1).
+ */
+#define TX_CTL_HIGH (4u << 20)
+#define TX_CTL_LOW (1u << 20)
+
 /* Room for the largest PDU we accept plus one more in flight. */
 #define RX_SLACK (BHS_LEN + 255 * 4 + 2 * DIGEST_LEN + 4)
 
@@ -28,6 +38,7 @@ static void conn_rx_arm(struct iscsi_conn *c);
 static void conn_rx_done(struct ev_op *op, int res);
 static void conn_tx_done(struct ev_op *op, int res);
 static void conn_send_window_update(struct iscsi_conn *c);
+static void conn_rx_resume(struct iscsi_conn *c);
 
 static void addr_str(const struct sockaddr_storage *ss, char *out, size_t len)
 {
@@ -150,6 +161,12 @@ static void txq_drop_all(struct iscsi_conn *c)
 	}
 }
 
+void conn_logged_out(struct iscsi_conn *c)
+{
+	c->state = CONN_LOGGED_OUT;
+	c->logged_out_ms = reactor_now_ms(c->r);
+}
+
 void conn_maybe_free(struct iscsi_conn *c)
 {
 	if (c->state != CONN_CLOSING || c->rx_pending || c->tx_pending)
@@ -179,7 +196,7 @@ static void conn_rx_arm(struct iscsi_conn *c)
 {
 	int rc;
 
-	if (c->state == CONN_CLOSING || c->rx_pending)
+	if (c->state == CONN_CLOSING || c->rx_pending || c->rx_paused)
 		return;
 	if (c->rx_end == c->rx_cap) {
 		/* compact: the partial PDU moves to the front */
@@ -250,6 +267,18 @@ static bool rx_process(struct iscsi_conn *c)
 {
 	while (c->state != CONN_CLOSING) {
 		size_t avail = c->rx_end - c->rx_start;
+
+		if (c->ctl_bytes > TX_CTL_HIGH) {
+			/* the peer does not read what we answer: stop */
+			if (!c->rx_paused) {
+				c->rx_paused = true;
+				c->rx_paused_ms = reactor_now_ms(c->r);
+				log_warn("%s: %zu bytes of responses unread; "
+					 "not reading until they go out",
+					 c->peer_str, c->ctl_bytes);
+			}
+			break;
+		}
 		uint8_t *p = c->rx_buf + c->rx_start;
 		uint32_t hlen, dlen, padded, max_dsl;
 		bool hd, dd;
@@ -346,6 +375,19 @@ static void conn_rx_done(struct ev_op *op, int res)
 	conn_kick_tx(c);
 }
 
+/* The backlog went out: handle what was left unread, then read on. */
+static void conn_rx_resume(struct iscsi_conn *c)
+{
+	bool ok;
+
+	c->rx_paused = false;
+	c->rx_pending = true;	/* a handler may close, none may free */
+	ok = rx_process(c);
+	c->rx_pending = false;
+	if (ok)
+		conn_rx_arm(c);
+}
+
 /* --- transmit ------------------------------------------------------------ */
 
 void conn_queue(struct iscsi_conn *c, struct tx_item *it)
@@ -375,6 +417,7 @@ static void ctl_sent(struct iscsi_conn *c, struct tx_item *it, bool last)
 {
 	struct ctl_pdu *p = container_of(it, struct ctl_pdu, item);
 
+	c->ctl_bytes -= BHS_LEN + p->data_len;
 	if (p->close_after && c->state != CONN_CLOSING)
 		conn_close(c, NULL);
 	free(p->data);
@@ -393,6 +436,7 @@ struct ctl_pdu *conn_ctl_new(struct iscsi_conn *c, uint8_t opcode,
 	pdu_init(p->bhs, opcode, flags);
 	p->data = data;
 	p->data_len = len;
+	c->ctl_bytes += BHS_LEN + len;
 	p->advance_statsn = true;
 	p->item.gen = ctl_gen;
 	p->item.sent = ctl_sent;
@@ -545,6 +589,8 @@ static void conn_tx_done(struct ev_op *op, int res)
 	}
 	if (list_empty(&c->txq) && session_window_update_due(c))
 		conn_send_window_update(c);
+	if (c->rx_paused && c->ctl_bytes < TX_CTL_LOW)
+		conn_rx_resume(c);
 	conn_kick_tx(c);
 }
 
@@ -576,6 +622,19 @@ void conn_tick(struct iscsi_conn *c, uint64_t now)
 		if (set->login_timeout && !c->fences_waiting &&
 		    now - c->started_ms > set->login_timeout * 1000ull)
 			conn_close(c, "login timed out");
+		return;
+	}
+	if (c->state == CONN_LOGGED_OUT) {
+		/* the last response could not be sent: do not wait forever */
+		if (now - c->logged_out_ms >
+		    (set->login_timeout ? set->login_timeout : 15) * 1000ull)
+			conn_close(c, "logout or refused login: the response "
+				   "was not taken");
+		return;
+	}
+	if (c->rx_paused && now - c->rx_paused_ms >
+	    (set->tx_stall_timeout ? set->tx_stall_timeout : 30) * 1000ull) {
+		conn_close(c, "the peer does not read its responses");
 		return;
 	}
 	if (c->state != CONN_FFP || !set->nop_interval)

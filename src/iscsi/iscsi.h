@@ -29,6 +29,12 @@ struct iscsi_settings {
 	 * (NOT READY until that I/O is gone) and it is answered; 0: 30.
 	 */
 	unsigned tmf_timeout;
+	/*
+	 * s a connection may leave its output unread once reading from it
+	 * stopped (its queued responses passed the bound); then it is
+	 * closed. 0: 30.
+	 */
+	unsigned tx_stall_timeout;
 };
 
 void iscsi_settings_default(struct iscsi_settings *s);

@@ -210,6 +210,10 @@ struct iscsi_conn {
 	bool rx_pending;
 
 	/* transmit */
+	size_t ctl_bytes;		/* control PDUs queued, not yet sent */
+	bool rx_paused;			/* reading stopped: output backlog */
+	uint64_t rx_paused_ms;
+	uint64_t logged_out_ms;		/* when it entered CONN_LOGGED_OUT */
 	struct list_head txq;
 	struct ev_op tx_op;
 	bool tx_pending;
@@ -269,6 +273,8 @@ void conn_fill_sn(struct iscsi_conn *c, uint8_t *bhs, bool advance);
 void conn_fill_sn_last(struct iscsi_conn *c, uint8_t *bhs);
 /* Frees the connection if closing and nothing is in flight. */
 void conn_maybe_free(struct iscsi_conn *c);
+/* Enters CONN_LOGGED_OUT: close once the response is sent (or timed out). */
+void conn_logged_out(struct iscsi_conn *c);
 
 /* A PDU handler of the full feature phase (conn.c's opcode table). */
 typedef void pdu_handler_fn(struct iscsi_conn *c, const struct bhs *h,

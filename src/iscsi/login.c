@@ -96,7 +96,7 @@ static void login_fail(struct iscsi_conn *c, const struct bhs *h, int status,
 		 why, status);
 	login_respond(c, h, status, 0, NULL);
 	/* no further requests are read; the response closes the connection */
-	c->state = CONN_LOGGED_OUT;
+	conn_logged_out(c);
 }
 
 /* First request: identity checks (RFC 7143 §6.3.1, §11.12). */
@@ -121,7 +121,8 @@ static bool login_first(struct iscsi_conn *c, const struct bhs *h)
 			   "no multi-connection sessions");
 		return false;
 	}
-	l->tsih = server_next_tsih();
+	/* a TSIH only for a session that reaches the FFP (login_enter_ffp) */
+	l->tsih = 0;
 	l->first_done = true;
 	return true;
 }
@@ -171,6 +172,11 @@ static void login_enter_ffp(struct iscsi_conn *c, const struct bhs *h,
 {
 	struct login_state *l = c->login;
 
+	l->tsih = server_next_tsih();
+	if (!l->tsih) {
+		login_fail(c, h, LOGIN_NO_RESOURCES, "no free session id");
+		return;
+	}
 	if (session_start(c, l->isid, l->tsih, l->cmdsn, l->target,
 			  &l->negot) < 0) {
 		login_fail(c, h, LOGIN_NO_RESOURCES, "out of memory");
@@ -522,7 +528,7 @@ void logout_handle(struct iscsi_conn *c, const struct bhs *h,
 	put_be32(p->bhs + BHS_ITT, h->itt);
 	if (response == 0) {
 		p->close_after = true;
-		c->state = CONN_LOGGED_OUT;
+		conn_logged_out(c);
 		log_info("%s: logout (reason %u)", c->peer_str, reason);
 	}
 	conn_kick_tx(c);

@@ -62,17 +62,20 @@ void iscsi_settings_default(struct iscsi_settings *s)
 		.max_outstanding_r2t = 16,
 		.cmd_window = 128,
 		.tmf_timeout = 30,
+		.tx_stall_timeout = 30,
 	};
 }
 
 uint16_t server_next_tsih(void)
 {
-	unsigned v;
+	/* RFC 7143 §11.12.6: never one a live session has; 0 is reserved */
+	for (unsigned tries = 0; tries < 65536; tries++) {
+		unsigned v = atomic_fetch_add(&srv.tsih, 1) + 1;
 
-	do
-		v = atomic_fetch_add(&srv.tsih, 1) + 1;
-	while ((v & 0xffff) == 0);	/* TSIH 0 is reserved */
-	return (uint16_t)v;
+		if ((v & 0xffff) != 0 && !core_tsih_live((uint16_t)v))
+			return (uint16_t)v;
+	}
+	return 0;	/* 65535 live sessions */
 }
 
 void server_conn_gone(struct iscsi_server_thread *thr)

@@ -283,6 +283,21 @@ static void copy_decl(char *dst, size_t cap, const char *v)
 	snprintf(dst, cap, "%s", v);
 }
 
+/*
+ * The keys that say who logs in to what (and were checked against the
+ * ACL on their first declaration) may not change within a login: a
+ * different value fails it (issue: identity changed after the ACL check).
+ */
+static bool decl_changed(struct text_negot *n, const char *key,
+			 const char *have, const char *val)
+{
+	if (!have[0] || strcmp(have, val) == 0)
+		return false;
+	negot_fail(n, LOGIN_INITIATOR_ERROR, "%s changed during the login "
+		   "(\"%s\", then \"%s\")", key, have, val);
+	return true;
+}
+
 static void negotiate_known(struct text_negot *n, int id, const char *val,
 			    struct kvbuf *out)
 {
@@ -396,9 +411,13 @@ static void negotiate_known(struct text_negot *n, int id, const char *val,
 			}
 			return;
 		case K_TARGET_NAME:
+			if (decl_changed(n, k->name, n->target_name, val))
+				return;
 			copy_decl(n->target_name, sizeof(n->target_name), val);
 			return;
 		case K_INITIATOR_NAME:
+			if (decl_changed(n, k->name, n->initiator_name, val))
+				return;
 			copy_decl(n->initiator_name, sizeof(n->initiator_name),
 				  val);
 			return;
@@ -413,6 +432,8 @@ static void negotiate_known(struct text_negot *n, int id, const char *val,
 					   "unknown SessionType \"%s\"", val);
 				return;
 			}
+			if (decl_changed(n, k->name, n->session_type, val))
+				return;
 			copy_decl(n->session_type, sizeof(n->session_type), val);
 			n->discovery = strcmp(val, "Discovery") == 0;
 			return;

@@ -75,6 +75,8 @@ void inproc_up(enum ev_kind kind, unsigned nop_interval, unsigned nop_timeout)
 		set.tmf_timeout = inproc.tmf_timeout;
 	if (inproc.cmd_window)
 		set.cmd_window = inproc.cmd_window;
+	if (inproc.tx_stall_timeout)
+		set.tx_stall_timeout = inproc.tx_stall_timeout;
 	rc = iscsi_start(&set);
 	if (rc < 0 && kind == EV_IO_URING) {
 		core_shutdown();

@@ -27,6 +27,7 @@ struct inproc {
 	/* settings, read by inproc_up(); 0: the daemon's defaults */
 	unsigned tmf_timeout;
 	uint32_t cmd_window;
+	unsigned tx_stall_timeout;
 };
 
 extern struct inproc inproc;

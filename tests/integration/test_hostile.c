@@ -9,6 +9,10 @@
 #include <criterion/parameterized.h>
 #include <errno.h>
 #include <string.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "backing/bs.h"
@@ -194,4 +198,138 @@ ParameterizedTest(enum ev_kind *kind, hostile, several_outstanding_r2ts,
 	}
 	cr_assert_eq(memcmp(rd, w, sizeof(w)), 0);
 	ri_close(&ri);
+}
+
+ParameterizedTestParameters(hostile, failed_logins_take_no_session_id)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * Issue 8 item 3: TSIHs only for sessions that reach the full feature
+ * phase, so failed logins cannot burn the 16-bit space (and wrap onto a
+ * live session): 50 refused logins between two sessions leave their
+ * TSIHs next to each other.
+ */
+ParameterizedTest(enum ev_kind *kind, hostile,
+		  failed_logins_take_no_session_id, .fini = inproc_down,
+		  .timeout = 60)
+{
+	struct ri a, b, x;
+
+	inproc_up(*kind, 0, 0);
+	cr_assert_eq(ri_connect(&a, inproc.port), 0);
+	login_as(&a);
+	for (int i = 0; i < 50; i++) {
+		cr_assert_eq(ri_connect(&x, inproc.port), 0);
+		cr_assert_eq(ri_login(&x, "iqn.2024-01.org.ringtgt:nosuch",
+				      INPROC_INITIATOR), LOGIN_NOT_FOUND);
+		ri_close(&x);
+	}
+	cr_assert_eq(ri_connect(&b, inproc.port), 0);
+	login_as(&b);
+	cr_assert_eq((uint16_t)(b.tsih - a.tsih), 1,
+		     "TSIH %u then %u: failed logins took ids", a.tsih, b.tsih);
+	ri_close(&a);
+	ri_close(&b);
+}
+
+static long rss_kib(void)
+{
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%ld %ld", &pages, &rss), 2);
+	fclose(f);
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+ParameterizedTestParameters(hostile, unread_output_is_bounded)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * Issue 8 item 1: a peer sends immediate NOP-Outs with 256 KiB of ping
+ * data and never reads. The target stops reading it once its answers
+ * pile up (memory stays bounded: well under what was sent), closes it
+ * after tx_stall_timeout, and a bystander session's verified I/O goes on.
+ */
+ParameterizedTest(enum ev_kind *kind, hostile, unread_output_is_bounded,
+		  .fini = inproc_down, .timeout = 90)
+{
+	static uint8_t ping[256 << 10];
+	struct timeval tv = { .tv_usec = 300 * 1000 };
+	uint8_t w[8 * BLK], rd[8 * BLK], cdb[10];
+	struct ri bad, good;
+	struct ri_result r;
+	long before, after;
+	uint64_t sent = 0, t0;
+	uint32_t itt;
+	int i, rc;
+
+	inproc.tx_stall_timeout = 2;
+	inproc_up(*kind, 0, 0);
+	cr_assert_eq(ri_connect(&good, inproc.port), 0);
+	login_as(&good);
+	cr_assert_eq(ri_connect(&bad, inproc.port), 0);
+	login_as(&bad);
+	cr_assert_geq(bad.tgt_mrdsl, sizeof(ping));
+	cr_assert_eq(setsockopt(bad.fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+				sizeof(tv)), 0);
+	memset(ping, 0x70, sizeof(ping));
+	before = rss_kib();
+	/* at most 1 GiB; a bounded target stops taking it long before */
+	for (i = 0; i < 4096; i++) {
+		uint8_t b[BHS_LEN] = { 0 };
+
+		b[BHS_OPCODE] = OP_NOP_OUT | BHS_I;
+		b[BHS_FLAGS] = BHS_F;
+		put_be32(b + BHS_ITT, bad.itt++);
+		put_be32(b + BHS_TTT, RSVD_TAG);
+		put_be32(b + BHS_CMDSN, bad.cmdsn);
+		if (ri_send(&bad, b, ping, sizeof(ping)) < 0)
+			break;
+		sent += sizeof(ping);
+	}
+	after = rss_kib();
+	cr_assert_lt(i, 4096, "the target read 1 GiB of pings it could not "
+		     "answer");
+	cr_assert_lt(after - before, 64 * 1024, "RSS grew by %ld KiB after "
+		     "%llu MiB of unread answers", after - before,
+		     (unsigned long long)(sent >> 20));
+
+	/* the bystander works meanwhile */
+	memset(w, 0x6b, sizeof(w));
+	ri_cdb_rw10(cdb, true, 300, 8);
+	itt = ri_scsi_cmd(&good, 1, cdb, 10, CMD_W, sizeof(w), w, sizeof(w),
+			  NULL);
+	r = wait_result(&good, itt, NULL, 0);
+	cr_assert_eq(r.status, 0);
+	read_ok(&good, 300, rd, 8);
+	cr_assert_eq(memcmp(rd, w, sizeof(w)), 0);
+
+	/*
+	 * and the connection that reads nothing is closed: without reading
+	 * (that would make it a reader), wait for the target's FIN
+	 */
+	t0 = ri_now_ms();
+	rc = 0;
+	while (ri_now_ms() - t0 < 20000) {
+		struct pollfd pf = { .fd = bad.fd, .events = POLLRDHUP };
+
+		if (poll(&pf, 1, 200) > 0 && (pf.revents & (POLLRDHUP |
+							    POLLHUP | POLLERR))) {
+			rc = 1;
+			break;
+		}
+	}
+	cr_assert_eq(rc, 1, "the connection that reads nothing is still "
+		     "open after %llu ms",
+		     (unsigned long long)(ri_now_ms() - t0));
+	ri_close(&bad);
+	ri_close(&good);
 }

@@ -449,9 +449,11 @@ Test(negot, declarations_may_repeat)
 	struct negot_fx f;
 
 	fx_init(&f, PHASE_SECURITY, false);
-	fx_run(&f, KV("InitiatorName=iqn.a:1\0InitiatorName=iqn.a:2\0"));
+	/* the same value again; another one fails the login (see
+	 * identity_keys_cannot_change_within_a_login) */
+	fx_run(&f, KV("InitiatorName=iqn.a:1\0InitiatorName=iqn.a:1\0"));
 	cr_assert_eq(f.n.error, 0);
-	cr_assert_str_eq(f.n.initiator_name, "iqn.a:2");
+	cr_assert_str_eq(f.n.initiator_name, "iqn.a:1");
 	cr_assert_eq(f.kv.len, 0);
 }
 
@@ -582,5 +584,45 @@ Test(text, protocol_level_is_the_minimum_of_the_offers)
 		cr_assert_eq(kv.len, strlen(want) + 1);
 		cr_assert_str_eq(out, want);
 		cr_assert_eq(p.protocol_level, cases[i].level);
+	}
+}
+
+/*
+ * Issue 8 item 4: InitiatorName, TargetName and SessionType identify the
+ * login (the ACL was checked on the first declaration): a second request
+ * of the same login declaring another value fails it (initiator error);
+ * the same value again is fine.
+ */
+Test(text, identity_keys_cannot_change_within_a_login)
+{
+	static const char *const keys[] = { "InitiatorName", "TargetName",
+					     "SessionType" };
+	static const char *const first[] = { "iqn.2024-01.a:x",
+					      "iqn.2024-01.t:y", "Normal" };
+	static const char *const second[] = { "iqn.2024-01.a:other",
+					       "iqn.2024-01.t:z", "Discovery" };
+
+	for (size_t i = 0; i < 3; i++) {
+		struct iscsi_params p;
+		struct iscsi_limits l;
+		struct text_negot n;
+		char in[128], out[256];
+		struct kvbuf kv;
+		int len;
+
+		text_params_default(&p);
+		text_limits_default(&l);
+		text_negot_init(&n, &p, &l, PHASE_SECURITY, false);
+		kv_init(&kv, out, sizeof(out));
+		len = snprintf(in, sizeof(in), "%s=%s", keys[i], first[i]) + 1;
+		text_negotiate(&n, in, (size_t)len, &kv);
+		cr_assert_eq(n.error, 0);
+		/* the same value again: accepted */
+		text_negotiate(&n, in, (size_t)len, &kv);
+		cr_assert_eq(n.error, 0, "%s re-declared unchanged", keys[i]);
+		len = snprintf(in, sizeof(in), "%s=%s", keys[i], second[i]) + 1;
+		text_negotiate(&n, in, (size_t)len, &kv);
+		cr_assert_eq(n.error, LOGIN_INITIATOR_ERROR, "%s changed: %d",
+			     keys[i], n.error);
 	}
 }
