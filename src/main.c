@@ -266,6 +266,8 @@ int main(int argc, char **argv)
 		set.nop_interval = (unsigned)cfg.nop_interval;
 		set.nop_timeout = (unsigned)cfg.nop_timeout;
 		set.login_timeout = (unsigned)cfg.login_timeout;
+		set.tmf_timeout = (unsigned)cfg.tmf_timeout;
+		set.tx_stall_timeout = (unsigned)cfg.tx_stall_timeout;
 		set.reactors = cfg.reactors;
 		if (cfg.event_loop && strcmp(cfg.event_loop, "epoll") == 0)
 			set.event_loop = EV_EPOLL;

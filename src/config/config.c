@@ -351,6 +351,7 @@ static cfg_t *schema_new(void)
 		CFG_BOOL("direct", cfg_false, CFGF_NONE),
 		CFG_INT("block_size", 512, CFGF_NONE),
 		CFG_STR("serial", NULL, CFGF_NONE),
+		CFG_BOOL("tas", cfg_true, CFGF_NONE),
 		CFG_END()
 	};
 	static cfg_opt_t target_opts[] = {
@@ -366,6 +367,8 @@ static cfg_t *schema_new(void)
 		CFG_INT("nop_interval", 10, CFGF_NONE),
 		CFG_INT("nop_timeout", 10, CFGF_NONE),
 		CFG_INT("login_timeout", 15, CFGF_NONE),
+		CFG_INT("tmf_timeout", 30, CFGF_NONE),
+		CFG_INT("tx_stall_timeout", 30, CFGF_NONE),
 		CFG_INT("reactors", 0, CFGF_NONE),
 		CFG_STR("event_loop", "auto", CFGF_NONE),
 		CFG_SEC("target", target_opts, CFGF_MULTI | CFGF_TITLE |
@@ -380,6 +383,8 @@ static cfg_t *schema_new(void)
 		{ "nop_interval", v_seconds },
 		{ "nop_timeout", v_seconds },
 		{ "login_timeout", v_seconds },
+		{ "tmf_timeout", v_seconds },
+		{ "tx_stall_timeout", v_seconds },
 		{ "reactors", v_reactors },
 		{ "event_loop", v_event_loop },
 		{ "target|tid", v_tid },
@@ -451,6 +456,7 @@ static int build_lun(struct parse_ctx *c, struct config_target *t,
 	l->spec.create = cfg_getbool(sec, "create");
 	l->spec.readonly = cfg_getbool(sec, "readonly");
 	l->spec.direct = cfg_getbool(sec, "direct");
+	l->spec.no_tas = !cfg_getbool(sec, "tas");
 	l->spec.block_size = (uint32_t)bsz;
 	if (size)
 		ringtgt_parse_size(size, &l->spec.size); /* validated */
@@ -534,6 +540,8 @@ static int build(struct parse_ctx *c, cfg_t *root, struct ringtgt_config *out)
 	out->nop_interval = (int)cfg_getint(root, "nop_interval");
 	out->nop_timeout = (int)cfg_getint(root, "nop_timeout");
 	out->login_timeout = (int)cfg_getint(root, "login_timeout");
+	out->tmf_timeout = (int)cfg_getint(root, "tmf_timeout");
+	out->tx_stall_timeout = (int)cfg_getint(root, "tx_stall_timeout");
 	out->reactors = (int)cfg_getint(root, "reactors");
 	out->event_loop = strdup(cfg_getstr(root, "event_loop"));
 

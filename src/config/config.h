@@ -45,6 +45,8 @@ struct ringtgt_config {
 	int nop_interval;		/* seconds between NOP-Ins; 0 = off */
 	int nop_timeout;		/* seconds to wait for NOP-Out; 0 = off */
 	int login_timeout;		/* seconds for a login to finish */
+	int tmf_timeout;		/* seconds a TMF waits for aborted I/O */
+	int tx_stall_timeout;		/* seconds output may stay unread */
 	int reactors;			/* 0: one per CPU in the affinity mask */
 	char *event_loop;		/* "auto", "io_uring" or "epoll" */
 	struct config_target *targets;

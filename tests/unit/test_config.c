@@ -425,3 +425,31 @@ Test(config, apply_rolls_back)
 	config_free(&cfg);
 	core_shutdown();
 }
+
+/* tmf_timeout / tx_stall_timeout and a LUN's tas: defaults and values. */
+Test(config, task_management_settings)
+{
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf("", &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(cfg.tmf_timeout, 30);
+	cr_expect_eq(cfg.tx_stall_timeout, 30);
+	config_free(&cfg);
+	cr_assert_eq(config_parse_buf(
+		"tmf_timeout = 45\ntx_stall_timeout = 5\n"
+		"target \"" DEMO "\" {\n"
+		"  lun 1 { backing = \"ram\" size = 1M }\n"
+		"  lun 2 { backing = \"ram\" size = 1M tas = false }\n"
+		"  acl = {\"ALL\"}\n}\n", &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(cfg.tmf_timeout, 45);
+	cr_expect_eq(cfg.tx_stall_timeout, 5);
+	cr_assert_eq(cfg.ntargets, 1);
+	cr_assert_eq(cfg.targets[0].nluns, 2);
+	cr_expect(!cfg.targets[0].luns[0].spec.no_tas, "tas defaults to true");
+	cr_expect(cfg.targets[0].luns[1].spec.no_tas);
+	config_free(&cfg);
+	cr_assert_neq(config_parse_buf("tmf_timeout = 4000\n", &cfg, err,
+				       sizeof(err)), 0);
+	cr_expect(strstr(err, ":1:") && strstr(err, "tmf_timeout"), "%s", err);
+}
