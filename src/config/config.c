@@ -3,7 +3,9 @@
  * and turns it into a struct ringtgt_config; config_apply() then builds
  * the targets through core.h.
  *
- * Values are checked by libconfuse validate callbacks as they are read,
+ * A lexical pre-pass (lex_prepare) rejects unterminated comments, strings
+ * and sections, and hides comments from libconfuse, whose line count they
+ * upset. Values are checked by libconfuse validate callbacks as they are read,
  * so errors carry the line of the value. Checks that need a whole section
  * (a target's name, LUN numbers, a ram LUN's size) run after parsing;
  * libconfuse only remembers where a section ends, so locate_line() finds
@@ -36,6 +38,7 @@ struct parse_ctx {
 	char *err;
 	size_t errlen;
 	bool failed;
+	int line;		/* of the error kept; 0 when it has none */
 };
 
 /* libconfuse's error callback has no user pointer; parsing is per thread. */
@@ -50,6 +53,7 @@ static int ctx_fail(struct parse_ctx *c, int line, const char *fmt, ...)
 	if (c->failed)
 		return -EINVAL;	/* keep the first error */
 	c->failed = true;
+	c->line = line;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -148,51 +152,151 @@ static int locate_line(const char *text, int from, const char *word,
 	return fallback;
 }
 
+/* --- the lexical pre-pass ---------------------------------------------- */
+
 /*
- * libconfuse accepts a file that ends inside a section; a missing '}'
- * would silently swallow whatever follows. Returns the line of the first
- * '{' never closed, or 0. Skips strings and comments as the lexer does.
+ * libconfuse 3.3's lexer has two flaws a careless or hostile file runs
+ * into: at the end of the file inside a C comment or a quoted string it
+ * stops without an error when the parser needs nothing more (the rest of
+ * the file is silently dropped), and after each comment its line counter
+ * runs one or two lines ahead. lex_prepare() walks the text with the same
+ * lexical rules (libconfuse's src/lexer.l: comments, quoted strings and
+ * their escapes, ${VAR}, unquoted words, inside which '/' starts no
+ * comment), finds the first unterminated construct, and returns a copy
+ * with every comment blanked out (newlines kept), so libconfuse sees no
+ * comment and counts lines right. No value here can hold a newline, so a
+ * quoted string must end on the line it starts (a '\' before the newline
+ * continues it, as in libconfuse).
  */
-static int unclosed_brace_line(const char *p)
+struct lex_error {
+	int line;		/* 0: none */
+	const char *msg;
+};
+
+/* Characters that end an unquoted word (lexer.l's unquoted-string rule). */
+#define LEX_WORD_STOP " #\"'\t\n\r={}()+,*"
+
+static void lex_fail(struct lex_error *e, int line, const char *msg)
 {
-	int stack[64], depth = 0, line = 1;
+	e->line = line;
+	e->msg = msg;
+}
 
-	while (*p) {
-		if (*p == '\n') {
-			line++;
-		} else if (*p == '"' || *p == '\'') {
-			char q = *p++;
+/* Blanks @out[from, to) except newlines; returns the newlines seen. */
+static int lex_blank(char *out, size_t from, size_t to)
+{
+	int lines = 0;
 
-			for (; *p && *p != q; p++) {
-				if (*p == '\\' && p[1])
-					p++;
-				if (*p == '\n')
-					line++;
-			}
-			if (!*p)
-				break;
-		} else if (*p == '#' || (*p == '/' && p[1] == '/')) {
-			while (p[1] && p[1] != '\n')
-				p++;
-		} else if (*p == '/' && p[1] == '*') {
-			for (p += 2; *p && !(*p == '*' && p[1] == '/'); p++)
-				if (*p == '\n')
-					line++;
-			if (!*p)
-				break;
-			p++;
-		} else if (*p == '{') {
-			if (depth < (int)ARRAY_SIZE(stack))
-				stack[depth] = line;
-			depth++;
-		} else if (*p == '}' && depth > 0) {
-			depth--;
-		}
-		p++;
+	for (size_t i = from; i < to; i++) {
+		if (out[i] == '\n')
+			lines++;
+		else
+			out[i] = ' ';
 	}
-	if (depth <= 0)
-		return 0;
-	return stack[MIN(depth, (int)ARRAY_SIZE(stack)) - 1];
+	return lines;
+}
+
+/*
+ * The quoted string opening at @text[i]: returns the index after its
+ * closing quote, or 0 with @e set when it is not closed on its line.
+ */
+static size_t lex_string(const char *text, size_t i, int *line,
+			 struct lex_error *e)
+{
+	char q = text[i];
+	int open = *line;
+
+	for (size_t j = i + 1; text[j]; j++) {
+		if (text[j] == q)
+			return j + 1;
+		if (text[j] == '\n')
+			break;
+		if (text[j] == '\\' && text[j + 1]) {
+			if (text[j + 1] == '\n')
+				(*line)++;	/* a continued line */
+			j++;
+		} else if (q == '"' && text[j] == '$' && text[j + 1] == '{') {
+			/* lexer.l: "${...}" runs to the next '}', quotes and all */
+			const char *close = strchr(text + j + 2, '}');
+
+			if (close) {
+				if (memchr(text + j, '\n', (size_t)(close - (text + j))))
+					break;
+				j = (size_t)(close - text);
+			}
+		}
+	}
+	lex_fail(e, open, q == '"' ?
+		 "string is never closed (missing '\"' on the line it starts)" :
+		 "string is never closed (missing \"'\" on the line it starts)");
+	return 0;
+}
+
+/*
+ * Returns a copy of @text with its comments blanked, or NULL when out of
+ * memory. @e gets the first unterminated comment, string or ${VAR}, or
+ * else the innermost '{' never closed; e->line is 0 when there is none.
+ */
+static char *lex_prepare(const char *text, struct lex_error *e)
+{
+	size_t len = strlen(text), i = 0;
+	int stack[64], depth = 0, line = 1;
+	bool in_word = false;
+	char *out = malloc(len + 1);
+
+	lex_fail(e, 0, NULL);
+	if (!out)
+		return NULL;
+	memcpy(out, text, len + 1);
+	while (i < len && !e->line) {
+		char ch = text[i];
+		const char *close;
+
+		if (in_word && !strchr(LEX_WORD_STOP, ch)) {
+			i++;
+			continue;
+		}
+		in_word = false;
+		if (ch == '#' || (ch == '/' && text[i + 1] == '/')) {
+			close = strchr(text + i, '\n');
+			lex_blank(out, i, close ? (size_t)(close - text) : len);
+			i = close ? (size_t)(close - text) : len;
+		} else if (ch == '/' && text[i + 1] == '*') {
+			close = strstr(text + i + 2, "*/");
+			if (!close) {
+				lex_fail(e, line, "'/*' comment is never closed (missing '*/')");
+				break;
+			}
+			line += lex_blank(out, i, (size_t)(close - text) + 2);
+			i = (size_t)(close - text) + 2;
+		} else if (ch == '"' || ch == '\'') {
+			i = lex_string(text, i, &line, e);
+		} else if (ch == '$' && text[i + 1] == '{' &&
+			   (close = strchr(text + i + 2, '}'))) {
+			if (memchr(text + i, '\n', (size_t)(close - (text + i)))) {
+				lex_fail(e, line, "'${' is never closed (missing '}' on the line it starts)");
+				break;
+			}
+			i = (size_t)(close - text) + 1;
+		} else {
+			if (ch == '\n') {
+				line++;
+			} else if (ch == '{') {
+				if (depth < (int)ARRAY_SIZE(stack))
+					stack[depth] = line;
+				depth++;
+			} else if (ch == '}') {
+				depth -= depth > 0;	/* an extra one: libconfuse says so */
+			} else if (!strchr(LEX_WORD_STOP, ch)) {
+				in_word = true;
+			}
+			i++;
+		}
+	}
+	if (!e->line && depth > 0)
+		lex_fail(e, stack[MIN(depth, (int)ARRAY_SIZE(stack)) - 1],
+			 "'{' is never closed (missing '}')");
+	return out;
 }
 
 /* --- value validation (libconfuse callbacks, run as values are read) ---- */
@@ -565,9 +669,10 @@ static int parse_text(const char *name, const char *text,
 {
 	struct parse_ctx c = { .name = name, .text = text, .err = err,
 			       .errlen = errlen };
-	char dummy[8];
+	struct lex_error lex;
+	char dummy[8], *plain;
 	cfg_t *root;
-	int rc, line;
+	int rc;
 
 	if (!c.err || !c.errlen) {
 		c.err = dummy;
@@ -575,18 +680,28 @@ static int parse_text(const char *name, const char *text,
 	}
 	c.err[0] = '\0';
 	memset(out, 0, sizeof(*out));
-	root = schema_new();
-	if (!root)
+	plain = lex_prepare(text, &lex);
+	root = plain ? schema_new() : NULL;
+	if (!root) {
+		free(plain);
 		return ctx_fail(&c, 0, "out of memory");
+	}
 	parse_cur = &c;
-	rc = cfg_parse_buf(root, text);
+	rc = cfg_parse_buf(root, plain);
 	parse_cur = NULL;
-	if (rc == CFG_SUCCESS && (line = unclosed_brace_line(text))) {
-		rc = ctx_fail(&c, line, "'{' is never closed (missing '}')");
+	/*
+	 * Report the first problem in the file: libconfuse's when it lies
+	 * before the unterminated construct (up to there it read the file
+	 * right), else the construct.
+	 */
+	if (lex.line && (!c.failed || c.line <= 0 || c.line >= lex.line)) {
+		c.failed = false;
+		rc = ctx_fail(&c, lex.line, "%s", lex.msg);
 		goto out;
 	}
 	if (rc != CFG_SUCCESS) {
-		ctx_fail(&c, 0, "cannot parse");	/* unless already said */
+		/* unless already said; libconfuse's line is where it stopped */
+		ctx_fail(&c, root->line, "cannot parse");
 		rc = -EINVAL;
 		goto out;
 	}
@@ -596,6 +711,7 @@ static int parse_text(const char *name, const char *text,
 		rc = ctx_fail(&c, 0, "out of memory");
 out:
 	cfg_free(root);
+	free(plain);
 	if (rc)
 		config_free(out);
 	return rc;

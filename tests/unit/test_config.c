@@ -261,6 +261,125 @@ ParameterizedTest(struct bad_conf *c, config, errors)
 	cr_expect_null(cfg.portals);
 }
 
+/*
+ * Issue 8: an unterminated comment, string or section is an error naming
+ * the line where it starts, never a silently shorter config.
+ */
+ParameterizedTestParameters(config, unterminated)
+{
+	static struct bad_conf cases[] = {
+		/* the daemon used to start with no targets */
+		{ "portal = {\"127.0.0.1:3260\"}\n/* the demo target\ntarget \"" DEMO "\" {\n  acl = {\"ALL\"}\n}\n",
+		  "<config>:2: '/*' comment is never closed (missing '*/')" },
+		{ "target \"" DEMO "\" {\n  acl = {\"ALL\"}\n}\n/*/\nnop_interval = 1\n",
+		  "<config>:4: '/*' comment is never closed (missing '*/')" },
+		{ "target \"" DEMO "\" { /* lun 1 { path = \"/a\" }\n}\n",
+		  "<config>:1: '/*' comment is never closed (missing '*/')" },
+		/* libconfuse ended the file inside the string, silently */
+		{ "portal = {\"127.0.0.1:3260\"}\n\"nop_interval = 5\n",
+		  "<config>:2: string is never closed (missing '\"' on the line it starts)" },
+		{ "nop_interval = 5\n\nevent_loop = \"epoll\n",
+		  "<config>:3: string is never closed (missing '\"' on the line it starts)" },
+		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/srv/a.img }\n  lun 2 { path = \"/srv/b.img\" }\n}\n",
+		  "<config>:2: string is never closed (missing '\"' on the line it starts)" },
+		{ "event_loop = 'epoll\n",
+		  "<config>:1: string is never closed (missing \"'\" on the line it starts)" },
+		/* missing '}' of a list and of a section */
+		{ "portal = {\"127.0.0.1:3260\"\n",
+		  "<config>:1: '{' is never closed (missing '}')" },
+		{ "target \"" DEMO "\" {\n  acl = {\"ALL\"}\n  lun 1 {\n    path = \"/a\"\n",
+		  "<config>:3: '{' is never closed (missing '}')" },
+		{ "target \"" DEMO "\" {\n  acl = {\"ALL\",\n",
+		  "<config>:2: '{' is never closed (missing '}')" },
+	};
+
+	return cr_make_param_array(struct bad_conf, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct bad_conf *c, config, unterminated)
+{
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf(c->text, &cfg, err, sizeof(err)), -EINVAL,
+		     "accepted:\n%s", c->text);
+	cr_expect_str_eq(err, c->err, "got \"%s\" for:\n%s", err, c->text);
+	cr_expect_eq(cfg.ntargets, 0);
+}
+
+/* The daemon reads files: the message names the file and the line. */
+Test(config, unterminated_comment_in_file)
+{
+	char path[] = "/tmp/ringtgt-conf-XXXXXX";
+	struct ringtgt_config cfg;
+	char err[512] = "", want[600];
+	int fd = mkstemp(path);
+	const char *text = "portal = {\"127.0.0.1:3260\"}\n\n/* targets\n"
+			   "target \"" DEMO "\" {\n  acl = {\"ALL\"}\n}\n";
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	cr_expect_eq(config_load(path, &cfg, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want),
+		 "%s:3: '/*' comment is never closed (missing '*/')", path);
+	cr_expect_str_eq(err, want);
+	unlink(path);
+}
+
+/* An error after comments names its own line (libconfuse's count drifts). */
+ParameterizedTestParameters(config, lines_after_comments)
+{
+	static struct bad_conf cases[] = {
+		{ "# one\nbogus = 1\n", "<config>:2: unknown key 'bogus'" },
+		{ "// one\n// two\nbogus = 1\n", "<config>:3: unknown key 'bogus'" },
+		{ "/* one */\nbogus = 1\n", "<config>:2: unknown key 'bogus'" },
+		{ "/* one\n   two */ /* three */\n\nbogus = 1\n",
+		  "<config>:4: unknown key 'bogus'" },
+		{ "nop_interval = 1 # one\nnop_timeout = 2 // two\nreactors = -1\n",
+		  "<config>:3: reactors = -1 out of range 0..1024 (0 = one per CPU)" },
+	};
+
+	return cr_make_param_array(struct bad_conf, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct bad_conf *c, config, lines_after_comments)
+{
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf(c->text, &cfg, err, sizeof(err)), -EINVAL,
+		     "accepted:\n%s", c->text);
+	cr_expect_str_eq(err, c->err, "got \"%s\" for:\n%s", err, c->text);
+}
+
+/* What only looks like a comment or a brace is not one. */
+Test(config, comment_lookalikes)
+{
+	const char *text =
+		"# a comment with { and \" in it\n"
+		"target \"" DEMO "\" { // }\n"
+		"  acl = {\"ALL\"}  /* } \" ' */\n"
+		"  lun 1 { path = /srv/a//b.img }\n"
+		"  lun 2 { path = \"/srv/c/*.img\" serial = 'x}y' }\n"
+		"}\n";
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf(text, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.ntargets, 1);
+	cr_assert_eq(cfg.targets[0].nluns, 2);
+	cr_expect_eq(cfg.targets[0].line, 2);
+	cr_expect_str_eq(cfg.targets[0].luns[0].spec.path, "/srv/a//b.img");
+	cr_expect_eq(cfg.targets[0].luns[0].line, 4);
+	cr_expect_str_eq(cfg.targets[0].luns[1].spec.path, "/srv/c/*.img");
+	cr_expect_str_eq(cfg.targets[0].luns[1].spec.serial, "x}y");
+	cr_assert_eq(cfg.targets[0].nacls, 1);
+	config_free(&cfg);
+}
+
 struct portal_case {
 	char text[64];
 	int rc;
