@@ -3,6 +3,8 @@
  * file under the corpus directories given as arguments, then a bounded
  * number of pseudo-random inputs (fixed seed, so a failure reproduces),
  * including mutations of the corpus. Exit 0 when nothing crashed.
+ * A first argument --runs=N sets how many generated inputs (default
+ * RANDOM_RUNS), for targets whose inputs are slow to run.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -72,16 +74,20 @@ static int replay_dir(const char *dir)
 int main(int argc, char **argv)
 {
 	static uint8_t buf[FUZZ_MAX_INPUT];
-	int replayed = 0;
+	int replayed = 0, runs = RANDOM_RUNS, first = 1;
 
-	for (int i = 1; i < argc; i++) {
+	if (argc > 1 && strncmp(argv[1], "--runs=", 7) == 0) {
+		runs = atoi(argv[1] + 7);
+		first = 2;
+	}
+	for (int i = first; i < argc; i++) {
 		int n = replay_dir(argv[i]);
 
 		if (n < 0)
 			return 1;
 		replayed += n;
 	}
-	for (int run = 0; run < RANDOM_RUNS; run++) {
+	for (int run = 0; run < runs; run++) {
 		size_t len;
 
 		if (ninputs && run % 2) {
@@ -109,6 +115,6 @@ int main(int argc, char **argv)
 	for (int i = 0; i < ninputs; i++)
 		free(inputs[i]);
 	printf("fuzz: %d corpus inputs and %d generated inputs, no crash\n",
-	       replayed, RANDOM_RUNS);
+	       replayed, runs);
 	return 0;
 }

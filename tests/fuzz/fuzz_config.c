@@ -1,0 +1,183 @@
+/*
+ * fuzz_config.c - fuzz target for the configuration parser
+ * (config_parse_buf: the lexical pre-pass, libconfuse, validation).
+ *
+ * Property: every input either fails with -EINVAL and a message
+ * "<config>:LINE: problem" whose LINE lies inside the text (only the two
+ * file-wide problems have no line), leaving nothing allocated, or yields a
+ * configuration that satisfies every rule of docs/config.md. Parsing the
+ * same text twice gives the same answer (libconfuse keeps lexer state in
+ * globals). ASan/LSan catch memory errors and leaks.
+ *
+ * Built as a libFuzzer target with -Dfuzz=true (clang), and always as a
+ * plain test that replays corpus/config (standalone_main.c).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/base.h"
+#include "config/config.h"
+#include "core/core.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                     \
+	do {                                                            \
+		if (!(cond)) {                                          \
+			fprintf(stderr, "fuzz_config: %s:%d: %s\n",     \
+				__FILE__, __LINE__, #cond);             \
+			abort();                                        \
+		}                                                       \
+	} while (0)
+
+/* The only errors that concern the whole file rather than a line. */
+static const char *const lineless[] = {
+	"<config>: no portal to listen on (portal = {...} is empty)",
+	"<config>: out of memory",
+};
+
+static void check_error(const char *err, int nlines)
+{
+	const char *p = err + strlen("<config>");
+	char *end;
+	long line;
+
+	CHECK(strncmp(err, "<config>", 8) == 0);
+	if (*p == ':' && p[1] >= '1' && p[1] <= '9') {
+		line = strtol(p + 1, &end, 10);
+		CHECK(line >= 1 && line <= nlines);
+		CHECK(end[0] == ':' && end[1] == ' ' && end[2] != '\0');
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(lineless); i++)
+		if (strcmp(err, lineless[i]) == 0)
+			return;
+	fprintf(stderr, "fuzz_config: error without a line: %s\n", err);
+	abort();
+}
+
+static bool printable_serial(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CORE_SERIAL_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+/* docs/config.md, rule by rule. */
+static void check_config(const struct ringtgt_config *c, int nlines)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char why[256];
+
+	CHECK(c->file && strcmp(c->file, "<config>") == 0);
+	CHECK(c->nportals >= 1);
+	for (size_t i = 0; i < c->nportals; i++)
+		CHECK(config_portal_parse(c->portals[i], &ss, &sl) == 0);
+	CHECK(c->nop_interval >= 0 && c->nop_interval <= 3600);
+	CHECK(c->nop_timeout >= 0 && c->nop_timeout <= 3600);
+	CHECK(c->login_timeout >= 0 && c->login_timeout <= 3600);
+	CHECK(c->reactors >= 0 && c->reactors <= 1024);
+	CHECK(!strcmp(c->event_loop, "auto") || !strcmp(c->event_loop, "io_uring") ||
+	      !strcmp(c->event_loop, "epoll"));
+	for (size_t i = 0; i < c->ntargets; i++) {
+		const struct config_target *t = &c->targets[i];
+
+		CHECK(core_name_check(t->iqn, why, sizeof(why)) == 0);
+		CHECK(t->line >= 1 && t->line <= nlines);
+		CHECK(t->tid >= 0 && t->tid <= 65535);
+		for (size_t j = 0; j < i; j++) {
+			CHECK(strcasecmp(c->targets[j].iqn, t->iqn) != 0);
+			CHECK(!t->tid || c->targets[j].tid != t->tid);
+		}
+		for (size_t j = 0; j < t->nacls; j++)
+			CHECK(core_acl_check(t->acls[j], why, sizeof(why)) == 0);
+		for (size_t j = 0; j < t->nluns; j++) {
+			const struct config_lun *l = &t->luns[j];
+			const struct core_lun_spec *s = &l->spec;
+
+			CHECK(l->line >= 1 && l->line <= nlines);
+			CHECK(l->lun < SCSI_MAX_LUNS);
+			CHECK(l->lun != 0 || !t->controller);
+			for (size_t k = 0; k < j; k++)
+				CHECK(t->luns[k].lun != l->lun);
+			CHECK(s->type == SCSI_LU_DISK);
+			CHECK(s->block_size == 512 || s->block_size == 4096);
+			CHECK(s->size % s->block_size == 0);
+			CHECK(!s->serial || printable_serial(s->serial));
+			if (strcmp(s->backing, "ram") == 0) {
+				CHECK(s->size > 0);
+			} else {
+				CHECK(strcmp(s->backing, "file") == 0);
+				CHECK(s->path && *s->path);
+				CHECK(!s->create || s->size > 0);
+			}
+		}
+	}
+}
+
+static bool same_config(const struct ringtgt_config *a,
+			const struct ringtgt_config *b)
+{
+	if (a->nportals != b->nportals || a->ntargets != b->ntargets ||
+	    a->nop_interval != b->nop_interval || a->reactors != b->reactors ||
+	    strcmp(a->event_loop, b->event_loop))
+		return false;
+	for (size_t i = 0; i < a->nportals; i++)
+		if (strcmp(a->portals[i], b->portals[i]))
+			return false;
+	for (size_t i = 0; i < a->ntargets; i++)
+		if (strcmp(a->targets[i].iqn, b->targets[i].iqn) ||
+		    a->targets[i].nluns != b->targets[i].nluns ||
+		    a->targets[i].nacls != b->targets[i].nacls ||
+		    a->targets[i].line != b->targets[i].line)
+			return false;
+	return true;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ringtgt_config cfg, again;
+	char err[512], err2[512];
+	char *text = malloc(size + 1);
+	int rc, rc2, nlines = 1;
+
+	if (!text)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';	/* the parser reads a C string: up to a NUL */
+	for (const char *p = text; *p; p++)
+		nlines += *p == '\n';
+
+	rc = config_parse_buf(text, &cfg, err, sizeof(err));
+	if (rc) {
+		CHECK(rc == -EINVAL || rc == -ENOMEM);
+		check_error(err, nlines);
+		CHECK(cfg.ntargets == 0 && cfg.targets == NULL &&
+		      cfg.portals == NULL && cfg.file == NULL);
+	} else {
+		check_config(&cfg, nlines);
+	}
+
+	rc2 = config_parse_buf(text, &again, err2, sizeof(err2));
+	CHECK(rc2 == rc);
+	if (rc)
+		CHECK(strcmp(err, err2) == 0);
+	else
+		CHECK(same_config(&cfg, &again));
+	if (!rc) {
+		config_free(&cfg);
+		config_free(&again);
+	}
+	free(text);
+	return 0;
+}
