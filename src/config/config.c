@@ -170,15 +170,18 @@ static int locate_line(const char *text, int from, const char *word,
  */
 struct lex_error {
 	int line;		/* 0: none */
+	size_t at;		/* offset where the construct starts */
 	const char *msg;
 };
 
 /* Characters that end an unquoted word (lexer.l's unquoted-string rule). */
 #define LEX_WORD_STOP " #\"'\t\n\r={}()+,*"
 
-static void lex_fail(struct lex_error *e, int line, const char *msg)
+static void lex_fail(struct lex_error *e, int line, size_t at,
+		     const char *msg)
 {
 	e->line = line;
+	e->at = at;
 	e->msg = msg;
 }
 
@@ -226,7 +229,7 @@ static size_t lex_string(const char *text, size_t i, int *line,
 			}
 		}
 	}
-	lex_fail(e, open, q == '"' ?
+	lex_fail(e, open, i, q == '"' ?
 		 "string is never closed (missing '\"' on the line it starts)" :
 		 "string is never closed (missing \"'\" on the line it starts)");
 	return 0;
@@ -240,11 +243,12 @@ static size_t lex_string(const char *text, size_t i, int *line,
 static char *lex_prepare(const char *text, struct lex_error *e)
 {
 	size_t len = strlen(text), i = 0;
-	int stack[64], depth = 0, line = 1;
+	struct { int line; size_t at; } stack[64];
+	int depth = 0, line = 1;
 	bool in_word = false;
 	char *out = malloc(len + 1);
 
-	lex_fail(e, 0, NULL);
+	lex_fail(e, 0, 0, NULL);
 	if (!out)
 		return NULL;
 	memcpy(out, text, len + 1);
@@ -264,7 +268,7 @@ static char *lex_prepare(const char *text, struct lex_error *e)
 		} else if (ch == '/' && text[i + 1] == '*') {
 			close = strstr(text + i + 2, "*/");
 			if (!close) {
-				lex_fail(e, line, "'/*' comment is never closed (missing '*/')");
+				lex_fail(e, line, i, "'/*' comment is never closed (missing '*/')");
 				break;
 			}
 			line += lex_blank(out, i, (size_t)(close - text) + 2);
@@ -274,7 +278,7 @@ static char *lex_prepare(const char *text, struct lex_error *e)
 		} else if (ch == '$' && text[i + 1] == '{' &&
 			   (close = strchr(text + i + 2, '}'))) {
 			if (memchr(text + i, '\n', (size_t)(close - (text + i)))) {
-				lex_fail(e, line, "'${' is never closed (missing '}' on the line it starts)");
+				lex_fail(e, line, i, "'${' is never closed (missing '}' on the line it starts)");
 				break;
 			}
 			i = (size_t)(close - text) + 1;
@@ -282,8 +286,10 @@ static char *lex_prepare(const char *text, struct lex_error *e)
 			if (ch == '\n') {
 				line++;
 			} else if (ch == '{') {
-				if (depth < (int)ARRAY_SIZE(stack))
-					stack[depth] = line;
+				if (depth < (int)ARRAY_SIZE(stack)) {
+					stack[depth].line = line;
+					stack[depth].at = i;
+				}
 				depth++;
 			} else if (ch == '}') {
 				depth -= depth > 0;	/* an extra one: libconfuse says so */
@@ -293,9 +299,11 @@ static char *lex_prepare(const char *text, struct lex_error *e)
 			i++;
 		}
 	}
-	if (!e->line && depth > 0)
-		lex_fail(e, stack[MIN(depth, (int)ARRAY_SIZE(stack)) - 1],
+	if (!e->line && depth > 0) {
+		depth = MIN(depth, (int)ARRAY_SIZE(stack)) - 1;
+		lex_fail(e, stack[depth].line, stack[depth].at,
 			 "'{' is never closed (missing '}')");
+	}
 	return out;
 }
 
@@ -686,14 +694,17 @@ static int parse_text(const char *name, const char *text,
 		free(plain);
 		return ctx_fail(&c, 0, "out of memory");
 	}
+	/*
+	 * libconfuse reads only what comes before an unterminated construct
+	 * (at the end of the file inside a string its lexer even echoes to
+	 * stdout). Report the first problem in the file: libconfuse's when it
+	 * lies before the construct, else the construct.
+	 */
+	if (lex.line)
+		plain[lex.at] = '\0';
 	parse_cur = &c;
 	rc = cfg_parse_buf(root, plain);
 	parse_cur = NULL;
-	/*
-	 * Report the first problem in the file: libconfuse's when it lies
-	 * before the unterminated construct (up to there it read the file
-	 * right), else the construct.
-	 */
 	if (lex.line && (!c.failed || c.line <= 0 || c.line >= lex.line)) {
 		c.failed = false;
 		rc = ctx_fail(&c, lex.line, "%s", lex.msg);

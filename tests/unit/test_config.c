@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <criterion/redirect.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,6 +327,19 @@ Test(config, unterminated_comment_in_file)
 		 "%s:3: '/*' comment is never closed (missing '*/')", path);
 	cr_expect_str_eq(err, want);
 	unlink(path);
+}
+
+/* libconfuse's lexer echoed a '\' at the end of the file inside a string. */
+Test(config, unterminated_string_prints_nothing, .init = cr_redirect_stdout)
+{
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf("event_loop = \"epoll\\", &cfg, err,
+				      sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "<config>:1: string is never closed (missing '\"' on the line it starts)");
+	fflush(stdout);
+	cr_expect_stdout_eq_str("");
 }
 
 /* An error after comments names its own line (libconfuse's count drifts). */
