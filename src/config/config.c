@@ -689,6 +689,7 @@ static int parse_text(const char *name, const char *text,
 	c.err[0] = '\0';
 	memset(out, 0, sizeof(*out));
 	plain = lex_prepare(text, &lex);
+	c.text = plain;		/* locate_line() must not find commented-out sections */
 	root = plain ? schema_new() : NULL;
 	if (!root) {
 		free(plain);

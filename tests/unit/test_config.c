@@ -329,6 +329,26 @@ Test(config, unterminated_comment_in_file)
 	unlink(path);
 }
 
+/* A section's line is where it opens, not where a comment mentions it. */
+Test(config, commented_out_section_is_not_its_line)
+{
+	const char *text =
+		"/* target \"" DEMO "\" {\n"
+		"   lun 1 { path = \"/old\" } */\n"
+		"target \"" DEMO "\" {\n"
+		"  lun 1 { path = \"/new\" }\n"
+		"}\n";
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf(text, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.ntargets, 1);
+	cr_expect_eq(cfg.targets[0].line, 3);
+	cr_assert_eq(cfg.targets[0].nluns, 1);
+	cr_expect_eq(cfg.targets[0].luns[0].line, 4);
+	config_free(&cfg);
+}
+
 /* libconfuse's lexer echoed a '\' at the end of the file inside a string. */
 Test(config, unterminated_string_prints_nothing, .init = cr_redirect_stdout)
 {
