@@ -31,6 +31,7 @@
 #include <json-c/json.h>
 
 #include "base/base.h"
+#include "base/log.h"
 #include "control/ctl.h"
 #include "control/ctl_internal.h"
 #include "core/core.h"
@@ -76,6 +77,8 @@ static void setup_once(void)
 	CHECK(mkdtemp(scratch));
 	snprintf(sock_path, sizeof(sock_path), "%s/ctl.sock", scratch);
 	snprintf(img_path, sizeof(img_path), "%s/lun.img", scratch);
+	/* warnings and errors only: a line per target added is just noise */
+	log_init("fuzz_ctl", true, LOG_LVL_WARN);
 	core_init();
 	CHECK(ctl_server_start(sock_path, &srv) == 0);
 	atexit(cleanup);
