@@ -6,10 +6,12 @@
  *
  * Input: byte 0 picks the LU (bit 0: 4096-byte blocks, else 512; bit 1:
  * read-only; bits 2..7: 16 + n blocks), then records of
- *   flags (bit 0: no LU at the LUN; bit 1: expected length x 16),
+ *   flags (bit 0: no LU at the LUN; bit 1: expected length x 16; bit 2:
+ *   the data is a pattern, not in the input),
  *   expected data transfer length (2 bytes, little endian),
- *   CDB (16 bytes), and for a command that writes, as many data bytes as
- *   the command takes (short input is padded with a pattern).
+ *   CDB (16 bytes), and for a command that writes (unless bit 2), as many
+ *   data bytes as the command takes (short input is padded with the
+ *   pattern, which differs from command to command).
  *
  * Properties, for every command:
  *   - prepare does not complete the task; when it refuses a command the
@@ -69,6 +71,7 @@ enum {
 static const struct scsi_task *cur;	/* the command being checked */
 static int done_calls;
 static bool trace;	/* $FUZZ_TRACE: one line per executed command */
+static unsigned cmd_no;	/* of the input, for the data pattern */
 
 static void fail(int line, const char *what)
 {
@@ -362,11 +365,12 @@ static void run_one(struct scsi_target *tgt, struct scsi_nexus *nx,
 	buf = malloc(t.buf_len ? t.buf_len : 1);
 	CHECK(buf);
 	if (t.dir == SCSI_DIR_WRITE) {
-		size_t have = MIN((size_t)(end - p), (size_t)t.buf_len);
+		size_t have = flags & 4 ? 0 :
+			      MIN((size_t)(end - p), (size_t)t.buf_len);
 
 		memcpy(buf, p, have);
 		for (size_t i = have; i < t.buf_len; i++)
-			buf[i] = (uint8_t)(i * 31 + 7);
+			buf[i] = (uint8_t)(i * 31 + 7 + 101 * cmd_no);
 		p += have;
 	} else {
 		memset(buf, 0xcc, t.buf_len ? t.buf_len : 1);
@@ -430,7 +434,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (uint64_t b = 0; b < s.blocks; b++)
 		s.known[b] = true;
 
-	for (int i = 0; i < MAX_CMDS && end - p >= REC_HDR + REC_CDB; i++)
+	for (cmd_no = 0; cmd_no < MAX_CMDS && end - p >= REC_HDR + REC_CDB;
+	     cmd_no++)
 		run_one(&tgt, &nx, lu, &s, &p, end);
 
 	scsi_target_destroy(&tgt);

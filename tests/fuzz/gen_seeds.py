@@ -160,5 +160,11 @@ SCSI = {
     "overflow": bytes([0]) + rec(read10(0, 8), 2 * B) + rec(write10(0, 8), 3 * B, 0, pat(3 * B, 14))
                 + rec(read10(0, 8), 8 * B) + rec(read16(0, 0xffffffff), 65535, 2),
 }
+# every block written (data: the fuzzer's per-command pattern, flag 4),
+# then all read back at once
+SCSI["sweep"] = bytes([0]) + rec(TUR) + b"".join(
+    rec(write10(lba, 1), B, 4) for lba in range(16)) + rec(read10(0, 16), 16 * B)
+SCSI["sweep-4k"] = bytes([0x01]) + rec(TUR) + b"".join(
+    rec(write16(lba, 1), 4096, 4) for lba in range(16)) + rec(read16(0, 16), 16 * 4096, 2)
 for name, data in SCSI.items():
     write("scsi", name, data)
