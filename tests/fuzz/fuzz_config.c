@@ -7,7 +7,11 @@
  * file-wide problems have no line), leaving nothing allocated, or yields a
  * configuration that satisfies every rule of docs/config.md. Parsing the
  * same text twice gives the same answer (libconfuse keeps lexer state in
- * globals). ASan/LSan catch memory errors and leaks.
+ * globals). A text that parses was read to its end, with lines counted
+ * right: with one more line holding an unknown key it fails, naming that
+ * line (an unterminated comment or string that swallows the rest of the
+ * file, or a line count that drifts, breaks this). ASan/LSan catch memory
+ * errors and leaks.
  *
  * Built as a libFuzzer target with -Dfuzz=true (clang), and always as a
  * plain test that replays corpus/config (standalone_main.c).
@@ -144,6 +148,29 @@ static bool same_config(const struct ringtgt_config *a,
 	return true;
 }
 
+/* @text parsed: the parser must also see a line appended to it. */
+static void check_read_to_end(const char *text, int nlines)
+{
+	static const char extra[] = "\nfuzz_unknown_key = 1\n";
+	size_t len = strlen(text);
+	char *more = malloc(len + sizeof(extra));
+	struct ringtgt_config cfg;
+	char err[512], want[64];
+
+	CHECK(more);
+	memcpy(more, text, len);
+	memcpy(more + len, extra, sizeof(extra));
+	CHECK(config_parse_buf(more, &cfg, err, sizeof(err)) == -EINVAL);
+	snprintf(want, sizeof(want), "<config>:%d: unknown key 'fuzz_unknown_key'",
+		 nlines + 1);
+	if (strcmp(err, want) != 0) {
+		fprintf(stderr, "fuzz_config: with a line appended: \"%s\", not \"%s\"\n",
+			err, want);
+		abort();
+	}
+	free(more);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ringtgt_config cfg, again;
@@ -166,6 +193,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		      cfg.portals == NULL && cfg.file == NULL);
 	} else {
 		check_config(&cfg, nlines);
+		check_read_to_end(text, nlines);
 	}
 
 	rc2 = config_parse_buf(text, &again, err2, sizeof(err2));
