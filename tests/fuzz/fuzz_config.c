@@ -90,6 +90,8 @@ static void check_config(const struct ringtgt_config *c, int nlines)
 	CHECK(c->nop_interval >= 0 && c->nop_interval <= 3600);
 	CHECK(c->nop_timeout >= 0 && c->nop_timeout <= 3600);
 	CHECK(c->login_timeout >= 0 && c->login_timeout <= 3600);
+	CHECK(c->tmf_timeout >= 0 && c->tmf_timeout <= 3600);
+	CHECK(c->tx_stall_timeout >= 0 && c->tx_stall_timeout <= 3600);
 	CHECK(c->reactors >= 0 && c->reactors <= 1024);
 	CHECK(!strcmp(c->event_loop, "auto") || !strcmp(c->event_loop, "io_uring") ||
 	      !strcmp(c->event_loop, "epoll"));

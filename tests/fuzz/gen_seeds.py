@@ -24,12 +24,14 @@ CONFIGS = {
 nop_interval = 5
 nop_timeout = 0
 login_timeout = 30
+tmf_timeout = 5
+tx_stall_timeout = 0
 reactors = 2
 event_loop = "epoll"
 target "{IQN}" {{
   tid = 7
   controller = false
-  lun 0 {{ backing = "ram" size = "64M" block_size = 4096 }}
+  lun 0 {{ backing = "ram" size = "64M" block_size = 4096 tas = false }}
   lun 1 {{ path = "/srv/a.img" size = 1048576 create = true readonly = true direct = true serial = "S1" }}
   acl = {{"ALL", "10.0.0.0/8", "192.168.1.7", "iqn.1994-05.com.redhat:host"}}
 }}
