@@ -139,7 +139,12 @@ void cmd_handle(struct iscsi_conn *c, const struct bhs *h,
 		task_fail(c, t);
 		return;
 	}
-	if (st->data_len > MAX_DATA_XFER) {
+	/*
+	 * A data-in command's length is an allocation length (SPC-4 §4.2.5.6:
+	 * no upper limit; READs are bounded by the SCSI layer): its buffer
+	 * is capped and the answer truncated. Data-out needs all its bytes.
+	 */
+	if (st->data_len > MAX_DATA_XFER && st->dir != SCSI_DIR_READ) {
 		scsi_task_set_sense(st, SENSE_INVALID_FIELD_IN_CDB);
 		task_fail(c, t);
 		return;
@@ -149,6 +154,7 @@ void cmd_handle(struct iscsi_conn *c, const struct bhs *h,
 		t->edtl = 0;
 	}
 	alloc = st->dir == SCSI_DIR_NONE ? 0 : MIN(st->data_len, t->edtl);
+	alloc = MIN(alloc, MAX_DATA_XFER);
 	if (alloc) {
 		t->buf = unlikely(fault_hit(FAULT_IOBUF_ALLOC)) ? NULL :
 			 iobuf_get(alloc, &t->buf_cap);

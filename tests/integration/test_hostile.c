@@ -333,3 +333,34 @@ ParameterizedTest(enum ev_kind *kind, hostile, unread_output_is_bounded,
 	ri_close(&bad);
 	ri_close(&good);
 }
+
+ParameterizedTestParameters(hostile, huge_allocation_length)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * SPC-4 §4.2.5.6: an allocation length is only an upper limit. REPORT
+ * LUNS with ALLOCATION LENGTH FFFFFFFFh (and a 4 KiB expected length)
+ * answers GOOD with the LUN list, never INVALID FIELD IN CDB.
+ */
+ParameterizedTest(enum ev_kind *kind, hostile, huge_allocation_length,
+		  .fini = inproc_down, .timeout = 60)
+{
+	uint8_t cdb[12] = { 0xa0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0 };
+	uint8_t d[4096];
+	struct ri_result r;
+	struct ri ri;
+	uint32_t itt;
+
+	inproc_up(*kind, 0, 0);
+	cr_assert_eq(ri_connect(&ri, inproc.port), 0);
+	login_as(&ri);
+	itt = ri_scsi_cmd(&ri, 0, cdb, 12, CMD_R, sizeof(d), NULL, 0, NULL);
+	r = wait_result(&ri, itt, d, sizeof(d));
+	cr_assert_eq(r.status, 0, "status 0x%x key %x asc %02x", r.status,
+		     r.sense_key, r.asc);
+	cr_assert_eq(get_be32(d), 16u, "LUN LIST LENGTH for LUNs 0 and 1");
+	ri_close(&ri);
+}
