@@ -478,6 +478,8 @@ void tmf_handle(struct iscsi_conn *c, const struct bhs *h,
 	struct scsi_lu *lu = NULL;
 	struct fence *f;
 
+	uint32_t exp_before = s->exp_cmdsn;	/* the window it was sent in */
+
 	(void)data;
 	if (!h->immediate && !cmdsn_accept(c, h))
 		return;
@@ -535,13 +537,23 @@ void tmf_handle(struct iscsi_conn *c, const struct bhs *h,
 	case TMF_ABORT_TASK: {
 		struct iscsi_task *t = task_find(c, h->ttt);
 
-		if (t && t->scsi.lun == lun) {
+		if (t && t->scsi.lun == lun && t->state != TASK_RESPOND) {
 			task_abort(c, t, f, false);
-		} else if (!(sn_lt(h->f32, cmdsn) &&
-			     sn_le(h->f32 + s->cmd_window, s->exp_cmdsn +
-				   s->cmd_window))) {
-			/* RFC 7143 §11.5.1: an unknown task outside the
-			 * window does not exist */
+		} else if (t && t->state == TASK_RESPOND && !t->aborted) {
+			/* completed: its response is on its way; nothing to
+			 * abort (the initiator sees it and "does not exist") */
+			f->response = TMF_RSP_NO_TASK;
+		} else if (!t && !(sn_le(exp_before, h->f32) &&
+				   sn_le(h->f32, s->max_cmdsn) &&
+				   sn_lt(h->f32, cmdsn))) {
+			/*
+			 * RFC 7143 §11.5.1: an unknown task is taken as
+			 * received and aborted ("complete") only when its
+			 * RefCmdSN is in the window [ExpCmdSN, MaxCmdSN] and
+			 * below the function's own CmdSN (a command still on
+			 * its way); otherwise it does not exist (done, or
+			 * never sent).
+			 */
 			f->response = TMF_RSP_NO_TASK;
 		}
 		break;

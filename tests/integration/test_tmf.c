@@ -333,9 +333,31 @@ ParameterizedTest(enum ev_kind *kind, tmf, abort_task, .fini = srv_down,
 	/* an unknown task whose RefCmdSN is outside the window */
 	tmf = ri_tmf(&ri, TMF_ABORT_TASK, 1, 0x7777, ri.cmdsn + 50);
 	cr_assert_eq(tmf_response(&ri, tmf, NULL, 0), TMF_RSP_NO_TASK);
-	/* ... one already answered (RefCmdSN below ours) counts as done */
+	/* ... one already answered (RefCmdSN below ExpCmdSN) does not
+	 * exist either: libiscsi's AbortTaskSimpleAsync expects exactly
+	 * that when the WRITE completed first */
 	tmf = ri_tmf(&ri, TMF_ABORT_TASK, 1, x, xsn);
-	cr_assert_eq(tmf_response(&ri, tmf, NULL, 0), TMF_RSP_COMPLETE);
+	cr_assert_eq(tmf_response(&ri, tmf, NULL, 0), TMF_RSP_NO_TASK);
+	/* ... one whose RefCmdSN is in the window and below the TMF's own
+	 * CmdSN is taken as received: "complete" (the command was lost) */
+	{
+		uint32_t b[BHS_LEN / 4];
+		uint8_t *q = (uint8_t *)b;
+
+		memset(q, 0, BHS_LEN);
+		q[BHS_OPCODE] = OP_TMF_REQ;	/* non-immediate */
+		q[BHS_FLAGS] = BHS_F | TMF_ABORT_TASK;
+		put_be64(q + BHS_LUN, ri_lun(1));
+		put_be32(q + BHS_ITT, ri.itt);
+		put_be32(q + BHS_TTT, 0x6666);		/* RTT */
+		put_be32(q + BHS_CMDSN, ri.cmdsn + 1);	/* skips one */
+		put_be32(q + BHS_EXPSTATSN, ri.expstatsn);
+		put_be32(q + BHS_MAXCMDSN, ri.cmdsn);	/* RefCmdSN */
+		cr_assert_eq(ri_send(&ri, q, NULL, 0), 0);
+		cr_assert_eq(tmf_response(&ri, ri.itt++, NULL, 0),
+			     TMF_RSP_COMPLETE);
+		ri.cmdsn += 2;
+	}
 	/* a reset of a LUN that does not exist */
 	tmf = ri_tmf(&ri, TMF_LUN_RESET, 9, RSVD_TAG, 0);
 	cr_assert_eq(tmf_response(&ri, tmf, NULL, 0), TMF_RSP_NO_LUN);
