@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <sched.h>
@@ -32,6 +33,9 @@ struct portal {
 	struct reactor *r;
 	bool closing;
 	struct ev_post start, close;	/* posts that cannot fail */
+	bool backoff;			/* accept again at the next tick */
+	uint64_t emfile_log_ms;		/* last "descriptor limit" warning */
+	unsigned emfile_refused;	/* refused since that warning */
 };
 
 static struct {
@@ -46,7 +50,8 @@ static struct {
 	atomic_uint tsih;
 	atomic_int live_conns;
 	bool running;
-} srv;
+	int spare_fd;			/* given up to accept-and-close at EMFILE */
+} srv = { .spare_fd = -1 };
 
 void iscsi_settings_default(struct iscsi_settings *s)
 {
@@ -104,6 +109,8 @@ const char *iscsi_event_loop_name(void)
 	return srv.set.event_loop == EV_IO_URING ? "io_uring" : "epoll";
 }
 
+static void portal_accept_arm(struct portal *p);
+
 static void thread_tick(void *arg)
 {
 	struct iscsi_server_thread *thr = arg;
@@ -113,6 +120,17 @@ static void thread_tick(void *arg)
 	list_for_each_entry_safe(c, n, &thr->conns, link)
 		conn_tick(c, now);
 	fences_tick(thr, now);
+	for (int i = 0; i < srv.nportals; i++) {
+		struct portal *p = &srv.portals[i];
+
+		if (p->r == thr->r && p->backoff && !p->closing) {
+			p->backoff = false;
+			if (srv.spare_fd < 0)
+				srv.spare_fd = open("/dev/null",
+						    O_RDONLY | O_CLOEXEC);
+			portal_accept_arm(p);
+		}
+	}
 }
 
 struct handoff {
@@ -141,6 +159,40 @@ static void conn_adopt(void *arg)
 
 static void portal_accept_arm(struct portal *p);
 
+/*
+ * The descriptor limit is reached (issue 8, item 5): accept would fail at
+ * once, forever, while connections wait in the backlog. Give up the spare
+ * descriptor, accept one waiting connection and close it (the peer sees
+ * the connection end and may retry later), take the spare back, and go
+ * on; without a spare, wait for the next tick. One warning per 10 s.
+ */
+static void portal_out_of_fds(struct portal *p, int res)
+{
+	uint64_t now = reactor_now_ms(p->r);
+	int fd;
+
+	p->emfile_refused++;
+	if (now - p->emfile_log_ms >= 10000) {
+		log_warn("accept on %s: %s; refusing new connections "
+			 "(%u since the last warning)", p->name, strerror(-res),
+			 p->emfile_refused);
+		p->emfile_log_ms = now;
+		p->emfile_refused = 0;
+	}
+	if (srv.spare_fd >= 0) {
+		close(srv.spare_fd);
+		fd = accept4(p->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+		srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && srv.spare_fd >= 0) {
+			portal_accept_arm(p);
+			return;
+		}
+	}
+	p->backoff = true;	/* thread_tick re-arms it */
+}
+
 static void portal_accept_done(struct ev_op *op, int res)
 {
 	struct portal *p = container_of(op, struct portal, accept_op);
@@ -150,6 +202,10 @@ static void portal_accept_done(struct ev_op *op, int res)
 	if (p->closing) {
 		if (res >= 0)
 			close(res);
+		return;
+	}
+	if (res == -EMFILE || res == -ENFILE) {
+		portal_out_of_fds(p, res);
 		return;
 	}
 	if (res < 0) {
@@ -258,6 +314,8 @@ int iscsi_start(const struct iscsi_settings *s)
 		pthread_create(&srv.tid[i], NULL, thread_main, &srv.thr[i]);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	srv.running = true;
+	if (srv.spare_fd < 0)
+		srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	core_set_lu_fence(iscsi_fence_lu);
 	log_info("%d reactor%s on %s", srv.n, srv.n == 1 ? "" : "s",
 		 iscsi_event_loop_name());

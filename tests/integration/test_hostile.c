@@ -5,12 +5,18 @@
  * one) still does verified I/O. In-process server (inproc.c), both event
  * loops.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <poll.h>
 #include <stdio.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -363,4 +369,137 @@ ParameterizedTest(enum ev_kind *kind, hostile, huge_allocation_length,
 		     r.sense_key, r.asc);
 	cr_assert_eq(get_be32(d), 16u, "LUN LIST LENGTH for LUNs 0 and 1");
 	ri_close(&ri);
+}
+
+static int open_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+ParameterizedTestParameters(hostile, descriptor_limit)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * Issue 8 item 5: with the descriptor limit reached and connections
+ * waiting, accept must not spin (it burned ~2 s of CPU per 3 s and
+ * flooded the log) and the target must recover once descriptors are free
+ * again. Client and server share this process's limit here.
+ */
+ParameterizedTest(enum ev_kind *kind, hostile, descriptor_limit,
+		  .fini = inproc_down, .timeout = 90)
+{
+	struct rlimit old, low;
+	int fill[256], n = 0, status, saved_err, logfd;
+	char logpath[64];
+	struct ri again;
+	double c0, c1;
+	pid_t child;
+
+	inproc_up(*kind, 0, 0);
+	/* the target's log goes to a file meanwhile, to be counted */
+	fflush(stderr);
+	saved_err = dup(2);
+	cr_assert_geq(saved_err, 0);
+	snprintf(logpath, sizeof(logpath), "/tmp/ringtgt-emfile-%d.log",
+		 (int)getpid());
+	logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert_geq(logfd, 0);
+	dup2(logfd, 2);
+	close(logfd);
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)open_fds() + 16;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	/* the target (this process) has no descriptor left ... */
+	while (n < 256 && (fill[n] = open("/dev/null", O_RDONLY)) >= 0)
+		n++;
+	cr_assert_lt(n, 256, "the limit was never reached");
+	/* ... while another process's connections wait in its backlog */
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+					  .sin_port = htons((uint16_t)inproc.port) };
+
+		for (int i = 0; i < n; i++)
+			close(fill[i]);
+		inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+		for (int i = 0; i < 8; i++) {
+			int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+			if (fd >= 0)
+				(void)connect(fd, (struct sockaddr *)&sa,
+					      sizeof(sa));
+		}
+		sleep(4);
+		_exit(0);
+	}
+	usleep(500 * 1000);
+	c0 = cpu_s();
+	usleep(2000 * 1000);
+	c1 = cpu_s();
+	fflush(stderr);
+	dup2(saved_err, 2);
+	close(saved_err);
+	for (int i = 0; i < n; i++)
+		close(fill[i]);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+	waitpid(child, &status, 0);
+	{
+		FILE *f = fopen(logpath, "r");
+		char line[512];
+		unsigned lines = 0;
+
+		cr_assert_not_null(f);
+		while (fgets(line, sizeof(line), f))
+			if (strstr(line, "accept on"))
+				lines++;
+		fclose(f);
+		unlink(logpath);
+		/* one warning per 10 s, not one per attempt */
+		cr_assert_leq(lines, 2u, "%u accept warnings in 2.5 s", lines);
+	}
+	/* a spinning accept loop uses a whole core: ~2 s here */
+	cr_assert_lt(c1 - c0, 1.0, "%.2f s of CPU in 2 s at the descriptor "
+		     "limit: the accept loop spins", c1 - c0);
+	/* recovered: a new session logs in (the tick re-arms within ~1 s) */
+	for (int attempt = 0; attempt < 20; attempt++) {
+		int rc;
+
+		cr_assert_eq(ri_connect(&again, inproc.port), 0);
+		rc = ri_login(&again, INPROC_IQN, INPROC_INITIATOR);
+		if (rc == 0)
+			break;
+		ri_close(&again);
+		cr_assert_lt(attempt, 19, "no login after the limit was lifted "
+			     "(%d)", rc);
+		usleep(500 * 1000);
+	}
+	{
+		uint8_t rd[BLK];
+
+		read_ok(&again, 0, rd, 1);
+	}
+	ri_close(&again);
 }
