@@ -41,6 +41,20 @@ static void cmd_task_set_full(struct iscsi_conn *c, const struct bhs *h)
 	conn_kick_tx(c);
 }
 
+/*
+ * Ends a write still collecting its data (ERL 0: no recovery within the
+ * command): no more R2Ts, its answer carries @reason, and Data-Outs still
+ * arriving for it are dropped (it is no longer TASK_DATA_OUT).
+ */
+static void data_out_fail(struct iscsi_conn *c, struct iscsi_task *t,
+			  enum sense_reason reason)
+{
+	scsi_task_set_sense(&t->scsi, reason);
+	t->r2t_pending = 0;
+	task_dequeue(t);
+	task_respond(c, t);
+}
+
 /* Fails a command before execution with the sense already in st. */
 static void task_fail(struct iscsi_conn *c, struct iscsi_task *t)
 {
@@ -242,10 +256,7 @@ void data_out_handle(struct iscsi_conn *c, const struct bhs *h,
 		/* RFC 7143 §11.4.7.2: more unsolicited data than allowed */
 		log_warn("%s: unsolicited Data-Out ITT 0x%x beyond "
 			 "FirstBurstLength: command failed", c->peer_str, h->itt);
-		scsi_task_set_sense(&t->scsi, SENSE_UNSOLICITED_DATA);
-		t->r2t_pending = 0;
-		task_dequeue(t);
-		task_respond(c, t);
+		data_out_fail(c, t, SENSE_UNSOLICITED_DATA);
 		return;
 	}
 	if (h->datasn != t->exp_datasn || off != t->received ||
@@ -254,12 +265,9 @@ void data_out_handle(struct iscsi_conn *c, const struct bhs *h,
 			 "%u (expected %u) length %u: command failed",
 			 c->peer_str, h->itt, h->datasn, t->exp_datasn, off,
 			 t->received, len);
-		scsi_task_set_sense(&t->scsi, h->datasn != t->exp_datasn ?
+		data_out_fail(c, t, h->datasn != t->exp_datasn ?
 				    SENSE_DATA_PHASE_ERROR :
 				    SENSE_DATA_OFFSET_ERROR);
-		t->r2t_pending = 0;
-		task_dequeue(t);
-		task_respond(c, t);
 		return;
 	}
 	copy_in(t, off, data, len);
@@ -291,10 +299,7 @@ void data_out_digest_error(struct iscsi_conn *c, const struct bhs *h)
 
 	if (!t || t->state != TASK_DATA_OUT || t->aborted)
 		return;
-	scsi_task_set_sense(&t->scsi, SENSE_CRC_ERROR);
-	t->r2t_pending = 0;
-	task_dequeue(t);
-	task_respond(c, t);
+	data_out_fail(c, t, SENSE_CRC_ERROR);
 }
 
 /* --- NOP ------------------------------------------------------------------------ */

@@ -292,6 +292,9 @@ int session_start(struct iscsi_conn *c, const uint8_t isid[6], uint16_t tsih,
 		  uint32_t cmdsn, struct tgt_target *target,
 		  const struct text_negot *n);
 void session_free(struct iscsi_session *s);
+/* "<InitiatorName>,i,0x<ISID>": the SCSI initiator port (RFC 7143 §4.4.1). */
+void session_port_name(const char *initiator, const uint8_t isid[6],
+		       char *out, size_t len);
 /* CmdSN check for a non-immediate request: true when it may proceed. */
 bool cmdsn_accept(struct iscsi_conn *c, const struct bhs *h);
 /*
@@ -334,6 +337,8 @@ void task_exec(struct iscsi_conn *c, struct iscsi_task *t);
 void task_order_end(struct iscsi_conn *c, struct iscsi_task *t);
 /* Queues the response (Data-In and/or SCSI Response) of a finished task. */
 void task_respond(struct iscsi_conn *c, struct iscsi_task *t);
+/* Answers @t with TASK ABORTED (another nexus's task, TAS=1). */
+void task_respond_aborted(struct iscsi_conn *c, struct iscsi_task *t);
 /* Takes @t off the transmit queue (R2Ts or a response not sent yet). */
 void task_dequeue(struct iscsi_task *t);
 /* Aborts every task (connection going away). */

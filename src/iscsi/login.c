@@ -156,16 +156,6 @@ static bool login_identify(struct iscsi_conn *c, const struct bhs *h)
 	return true;
 }
 
-/* "<InitiatorName>,i,0x<ISID>": the initiator port of the login. */
-static void login_port_name(const struct login_state *l, char *out,
-			    size_t len)
-{
-	const uint8_t *i = l->isid;
-
-	snprintf(out, len, "%s,i,0x%02x%02x%02x%02x%02x%02x",
-		 l->negot.initiator_name, i[0], i[1], i[2], i[3], i[4], i[5]);
-}
-
 /* The last login response: the session exists and the FFP starts. */
 static void login_enter_ffp(struct iscsi_conn *c, const struct bhs *h,
 			    uint8_t flags, const struct kvbuf *kv)
@@ -352,7 +342,8 @@ void login_handle(struct iscsi_conn *c, const struct bhs *h,
 		}
 		memcpy(l->last_kv, kv.data, kv.len);
 		l->last_kv_len = kv.len;
-		login_port_name(l, port, sizeof(port));
+		session_port_name(l->negot.initiator_name, l->isid, port,
+				  sizeof(port));
 		l->waiting = true;
 		if (fence_sessions(c, core_target_scsi(l->target), port,
 				   login_resume) < 0) {

@@ -30,6 +30,15 @@ static void isid_hex(const uint8_t isid[6], char *out, size_t len)
 		 isid[2], isid[3], isid[4], isid[5]);
 }
 
+void session_port_name(const char *initiator, const uint8_t isid[6],
+		       char *out, size_t len)
+{
+	char hex[16];
+
+	isid_hex(isid, hex, sizeof(hex));
+	snprintf(out, len, "%s,i,0x%s", initiator, hex);
+}
+
 static void evict_on_reactor(struct ev_post *p)
 {
 	struct iscsi_session *s = container_of(p, struct iscsi_session,
@@ -78,9 +87,9 @@ int session_start(struct iscsi_conn *c, const uint8_t isid[6], uint16_t tsih,
 	s->max_cmdsn = cmdsn + s->cmd_window - 1;
 	isid_hex(isid, hex, sizeof(hex));
 	if (!s->discovery) {
-		snprintf(s->nexus.initiator_port,
-			 sizeof(s->nexus.initiator_port), "%s,i,0x%s",
-			 n->initiator_name, hex);
+		session_port_name(n->initiator_name, isid,
+				  s->nexus.initiator_port,
+				  sizeof(s->nexus.initiator_port));
 		s->nexus.rel_port_id = 1;
 		s->nexus.target = core_target_scsi(target);
 		s->sets = calloc(SCSI_MAX_LUNS, sizeof(*s->sets));

@@ -162,6 +162,16 @@ void task_respond(struct iscsi_conn *c, struct iscsi_task *t)
 	conn_kick_tx(c);
 }
 
+void task_respond_aborted(struct iscsi_conn *c, struct iscsi_task *t)
+{
+	/* SAM-5 §7.3: TASK ABORTED status, no sense, no data */
+	t->scsi.status = SAM_STAT_TASK_ABORTED;
+	t->scsi.sense_len = 0;
+	t->scsi.xfer_len = 0;
+	t->aborted = false;
+	task_respond(c, t);
+}
+
 /*
  * Residual per RFC 7143 §11.4.5.1, against the expected data transfer
  * length: overflow when the CDB asked for more than the initiator
@@ -461,14 +471,10 @@ static void task_scsi_done(struct scsi_task *st)
 		task_release(c, t);
 		return;
 	}
-	if (t->aborted) {
-		/* SAM-5 §7.3: another nexus's task, TAS=1 */
-		st->status = SAM_STAT_TASK_ABORTED;
-		st->sense_len = 0;
-		st->xfer_len = 0;
-		t->aborted = false;
-	}
-	task_respond(c, t);
+	if (t->aborted)
+		task_respond_aborted(c, t);	/* another nexus's, TAS=1 */
+	else
+		task_respond(c, t);
 	/*
 	 * SAM-5 §8.6: completed; dormant tasks behind it may start (after
 	 * its response is queued, so the answers keep their order).

@@ -213,11 +213,7 @@ void task_abort(struct iscsi_conn *c, struct iscsi_task *t, struct fence *f,
 	if ((t->state == TASK_DATA_OUT || t->state == TASK_QUEUED) && tas &&
 	    c->state == CONN_FFP) {
 		/* nothing in flight: TASK ABORTED at once (SAM-5 §7.3) */
-		t->scsi.status = SAM_STAT_TASK_ABORTED;
-		t->scsi.sense_len = 0;
-		t->aborted = false;
-		t->state = TASK_RESPOND;
-		task_respond(c, t);
+		task_respond_aborted(c, t);
 		return;
 	}
 	task_unhash(c, t);
