@@ -348,12 +348,8 @@ bool scsi_lu_write_enter(struct scsi_task *t)
 		writer_leave(lu);
 		pthread_mutex_lock(&lu->caw_lock);
 		if (atomic_load(&lu->caw_active)) {
-			t->caw_next = NULL;
-			if (lu->blocked_tail)
-				lu->blocked_tail->caw_next = t;
-			else
-				lu->blocked_head = t;
-			lu->blocked_tail = t;
+			scsi_task_fifo_push(&lu->blocked_head,
+					    &lu->blocked_tail, t);
 			pthread_mutex_unlock(&lu->caw_lock);
 			return false;
 		}

@@ -93,12 +93,7 @@ static bool caw_acquire(struct scsi_task *t)
 	if (got) {
 		lu->caw_busy = true;
 	} else {
-		t->caw_next = NULL;
-		if (lu->caw_tail)
-			lu->caw_tail->caw_next = t;
-		else
-			lu->caw_head = t;
-		lu->caw_tail = t;
+		scsi_task_fifo_push(&lu->caw_head, &lu->caw_tail, t);
 	}
 	pthread_mutex_unlock(&lu->caw_lock);
 	return got;

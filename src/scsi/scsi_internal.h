@@ -188,6 +188,19 @@ void scsi_task_fail(struct scsi_task *t, enum sense_reason reason);
  */
 void scsi_task_data_in(struct scsi_task *t, const void *data, uint32_t len);
 
+/* Appends @t to a FIFO of waiting tasks linked through caw_next. */
+static inline void scsi_task_fifo_push(struct scsi_task **head,
+				       struct scsi_task **tail,
+				       struct scsi_task *t)
+{
+	t->caw_next = NULL;
+	if (*tail)
+		(*tail)->caw_next = t;
+	else
+		*head = t;
+	*tail = t;
+}
+
 /* lu.c */
 /*
  * Before a medium-changing command runs: true when it may go on now;
