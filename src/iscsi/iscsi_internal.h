@@ -387,6 +387,7 @@ struct iscsi_server_thread {
 	int nconns;
 	const struct iscsi_settings *set;
 	struct list_head fences;	/* fences homed here (tmf.c) */
+	unsigned nfences;		/* their number (bounded) */
 	struct ev_post close_all;	/* iscsi_stop(): cannot fail */
 };
 void server_conn_gone(struct iscsi_server_thread *thr);

@@ -82,6 +82,21 @@ static unsigned tmf_timeout_ms(const struct iscsi_settings *set)
 	return (set->tmf_timeout ? set->tmf_timeout : 30) * 1000u;
 }
 
+/*
+ * A fence lives until the I/O it waits for is gone, which a stuck store
+ * can delay without end: a peer may have at most FENCES_PER_CONN waiting
+ * and a reactor at most FENCES_PER_REACTOR alive; beyond that the
+ * function is refused at once (nothing aborted).
+ */
+#define FENCES_PER_CONN 16
+#define FENCES_PER_REACTOR 1024
+
+static bool fence_room(const struct iscsi_conn *c)
+{
+	return c->fences_waiting < FENCES_PER_CONN &&
+	       c->thr->nfences < FENCES_PER_REACTOR;
+}
+
 static struct fence *fence_new(enum fence_scope scope, int nfan)
 {
 	struct fence *f;
@@ -115,6 +130,7 @@ static void fence_fired(struct ev_post *p)
 	struct fence *f = container_of(p, struct fence, fire);
 
 	list_del(&f->link);
+	f->home->nfences--;
 	if (!f->answered) {
 		f->answered = true;
 		f->done(f, false);
@@ -289,6 +305,7 @@ static void fence_home(struct fence *f, struct iscsi_conn *c,
 	f->done = done;
 	f->deadline_ms = reactor_now_ms(c->r) + tmf_timeout_ms(c->set);
 	c->fences_waiting++;
+	c->thr->nfences++;
 	list_add_tail(&f->link, &c->thr->fences);
 }
 
@@ -516,10 +533,13 @@ void tmf_handle(struct iscsi_conn *c, const struct bhs *h,
 		tmf_respond_now(c, h, TMF_RSP_NOT_SUPPORTED);
 		return;
 	}
-	f = fence_new(scope, scope == FENCE_LOCAL ? 0 : server_thread_count());
+	f = fence_room(c) ? fence_new(scope, scope == FENCE_LOCAL ? 0 :
+				      server_thread_count()) : NULL;
 	if (!f) {
 		/* nothing was aborted yet: the initiator may try again */
-		log_err("%s: task management: out of memory", c->peer_str);
+		log_warn("%s: task management refused: %s", c->peer_str,
+			 fence_room(c) ? "out of memory"
+				       : "too many waiting for stuck I/O");
 		tmf_respond_now(c, h, TMF_RSP_REJECTED);
 		return;
 	}
@@ -605,7 +625,8 @@ int fence_sessions(struct iscsi_conn *c, struct scsi_target *target,
 		   const char *initiator_port,
 		   void (*resume)(struct iscsi_conn *c, bool expired))
 {
-	struct fence *f = fence_new(FENCE_NEXUS, server_thread_count());
+	struct fence *f = fence_room(c) ?
+		fence_new(FENCE_NEXUS, server_thread_count()) : NULL;
 
 	if (!f)
 		return -ENOMEM;

@@ -1720,3 +1720,54 @@ ParameterizedTest(enum ev_kind *kind, tmf, caw_atomic_across_sessions,
 	ri_close(&ra);
 	ri_close(&rb);
 }
+
+ParameterizedTestParameters(tmf, waiting_tmfs_are_bounded)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * A peer repeating ABORT TASK for a write stuck in the store cannot make
+ * the target hold a waiting function for each: beyond 16 per connection
+ * they are refused at once (FUNCTION REJECTED); the waiting ones are
+ * answered once the write is gone.
+ */
+ParameterizedTest(enum ev_kind *kind, tmf, waiting_tmfs_are_bounded,
+		  .fini = srv_down, .timeout = 60)
+{
+	uint8_t b[8 * BLK], cdb[10];
+	uint32_t x, xsn, tmf[20];
+	unsigned rejected = 0, complete = 0;
+	struct ri_pdu p;
+	struct ri ri;
+
+	srv_up(*kind, 1, 1);
+	login(&ri);
+	fill(b, sizeof(b), 141);
+	bs_ram_hold(srv.bs, true);
+	ri_cdb_rw10(cdb, true, 1500, 8);
+	x = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_W, sizeof(b), b, sizeof(b), &xsn);
+	wait_held(&ri, 1);
+	for (int i = 0; i < 20; i++)
+		tmf[i] = ri_tmf(&ri, TMF_ABORT_TASK, 1, x, xsn);
+	/* the 4 beyond the bound come back at once, the rest wait */
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(ri_recv(&ri, &p, 5000), 0, "only %d refused", i);
+		cr_assert_eq(p.opcode, OP_TMF_RSP);
+		cr_assert_eq(p.bhs[BHS_B2], TMF_RSP_REJECTED);
+		rejected++;
+	}
+	expect_silence(&ri, 500, "a waiting ABORT TASK answered early");
+	bs_ram_hold(srv.bs, false);
+	cr_assert_eq(bs_ram_release(srv.bs), 1);
+	while (complete < 16) {
+		cr_assert_eq(ri_recv(&ri, &p, 5000), 0, "%u answered", complete);
+		cr_assert_eq(p.opcode, OP_TMF_RSP);
+		cr_assert_eq(p.bhs[BHS_B2], TMF_RSP_COMPLETE);
+		complete++;
+	}
+	(void)tmf;
+	cr_assert_eq(rejected + complete, 20u);
+	ri_close(&ri);
+}
