@@ -268,6 +268,8 @@ int main(int argc, char **argv)
 		set.login_timeout = (unsigned)cfg.login_timeout;
 		set.tmf_timeout = (unsigned)cfg.tmf_timeout;
 		set.tx_stall_timeout = (unsigned)cfg.tx_stall_timeout;
+		set.buf_conn_max = cfg.buffer_per_connection;
+		set.buf_total_max = cfg.buffer_total;
 		set.reactors = cfg.reactors;
 		if (cfg.event_loop && strcmp(cfg.event_loop, "epoll") == 0)
 			set.event_loop = EV_EPOLL;

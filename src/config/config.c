@@ -399,6 +399,20 @@ static int v_size(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* A buffer budget: 1 MiB .. 1 TiB. */
+static int v_buffer(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	uint64_t v;
+
+	if (ringtgt_parse_size(s, &v) || v < (1ull << 20) || v > (1ull << 40)) {
+		cfg_error(cfg, "%s = \"%s\": a size from 1M to 1T", opt->name,
+			  s);
+		return -1;
+	}
+	return 0;
+}
+
 static int v_backing(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *s = cfg_opt_getnstr(opt, 0);
@@ -481,6 +495,8 @@ static cfg_t *schema_new(void)
 		CFG_INT("login_timeout", 15, CFGF_NONE),
 		CFG_INT("tmf_timeout", 30, CFGF_NONE),
 		CFG_INT("tx_stall_timeout", 30, CFGF_NONE),
+		CFG_STR("buffer_per_connection", NULL, CFGF_NONE),
+		CFG_STR("buffer_total", NULL, CFGF_NONE),
 		CFG_INT("reactors", 0, CFGF_NONE),
 		CFG_STR("event_loop", "auto", CFGF_NONE),
 		CFG_SEC("target", target_opts, CFGF_MULTI | CFGF_TITLE |
@@ -497,6 +513,8 @@ static cfg_t *schema_new(void)
 		{ "login_timeout", v_seconds },
 		{ "tmf_timeout", v_seconds },
 		{ "tx_stall_timeout", v_seconds },
+		{ "buffer_per_connection", v_buffer },
+		{ "buffer_total", v_buffer },
 		{ "reactors", v_reactors },
 		{ "event_loop", v_event_loop },
 		{ "target|tid", v_tid },
@@ -654,6 +672,12 @@ static int build(struct parse_ctx *c, cfg_t *root, struct ringtgt_config *out)
 	out->login_timeout = (int)cfg_getint(root, "login_timeout");
 	out->tmf_timeout = (int)cfg_getint(root, "tmf_timeout");
 	out->tx_stall_timeout = (int)cfg_getint(root, "tx_stall_timeout");
+	if (cfg_getstr(root, "buffer_per_connection"))	/* validated */
+		ringtgt_parse_size(cfg_getstr(root, "buffer_per_connection"),
+				   &out->buffer_per_connection);
+	if (cfg_getstr(root, "buffer_total"))
+		ringtgt_parse_size(cfg_getstr(root, "buffer_total"),
+				   &out->buffer_total);
 	out->reactors = (int)cfg_getint(root, "reactors");
 	out->event_loop = strdup(cfg_getstr(root, "event_loop"));
 

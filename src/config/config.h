@@ -47,6 +47,8 @@ struct ringtgt_config {
 	int login_timeout;		/* seconds for a login to finish */
 	int tmf_timeout;		/* seconds a TMF waits for aborted I/O */
 	int tx_stall_timeout;		/* seconds output may stay unread */
+	uint64_t buffer_per_connection;	/* bytes; 0: the daemon's default */
+	uint64_t buffer_total;		/* bytes; 0: the daemon's default */
 	int reactors;			/* 0: one per CPU in the affinity mask */
 	char *event_loop;		/* "auto", "io_uring" or "epoll" */
 	struct config_target *targets;

@@ -30,6 +30,13 @@ static int size_class(uint32_t size)
 	return c;
 }
 
+uint32_t iobuf_cap(uint32_t size)
+{
+	int c = size_class(size);
+
+	return c == CLASS_COUNT ? 0 : 1u << (c + CLASS_MIN_SHIFT);
+}
+
 void *iobuf_get(uint32_t size, uint32_t *cap)
 {
 	int c = size_class(size);

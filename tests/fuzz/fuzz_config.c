@@ -92,6 +92,11 @@ static void check_config(const struct ringtgt_config *c, int nlines)
 	CHECK(c->login_timeout >= 0 && c->login_timeout <= 3600);
 	CHECK(c->tmf_timeout >= 0 && c->tmf_timeout <= 3600);
 	CHECK(c->tx_stall_timeout >= 0 && c->tx_stall_timeout <= 3600);
+	CHECK(c->buffer_per_connection == 0 ||
+	      (c->buffer_per_connection >= (1ull << 20) &&
+	       c->buffer_per_connection <= (1ull << 40)));
+	CHECK(c->buffer_total == 0 ||
+	      (c->buffer_total >= (1ull << 20) && c->buffer_total <= (1ull << 40)));
 	CHECK(c->reactors >= 0 && c->reactors <= 1024);
 	CHECK(!strcmp(c->event_loop, "auto") || !strcmp(c->event_loop, "io_uring") ||
 	      !strcmp(c->event_loop, "epoll"));

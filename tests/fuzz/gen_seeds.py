@@ -26,6 +26,8 @@ nop_timeout = 0
 login_timeout = 30
 tmf_timeout = 5
 tx_stall_timeout = 0
+buffer_per_connection = "16M"
+buffer_total = 2G
 reactors = 2
 event_loop = "epoll"
 target "{IQN}" {{

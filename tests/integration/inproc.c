@@ -77,6 +77,8 @@ void inproc_up(enum ev_kind kind, unsigned nop_interval, unsigned nop_timeout)
 		set.cmd_window = inproc.cmd_window;
 	if (inproc.tx_stall_timeout)
 		set.tx_stall_timeout = inproc.tx_stall_timeout;
+	set.buf_conn_max = inproc.buf_conn_max;
+	set.buf_total_max = inproc.buf_total_max;
 	rc = iscsi_start(&set);
 	if (rc < 0 && kind == EV_IO_URING) {
 		core_shutdown();

@@ -28,6 +28,8 @@ struct inproc {
 	unsigned tmf_timeout;
 	uint32_t cmd_window;
 	unsigned tx_stall_timeout;
+	uint64_t buf_conn_max;		/* buffer budgets (budget.c) */
+	uint64_t buf_total_max;
 };
 
 extern struct inproc inproc;
