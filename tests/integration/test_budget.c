@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -317,4 +318,115 @@ ParameterizedTest(struct bound *b, budget, commands_wait_in_the_window,
 	cr_assert_eq(r.data_len, MIB);
 	cr_assert_eq(memcmp(big, w[0], CMD_BYTES), 0);
 	ri_close(&ri);
+}
+
+ParameterizedTestParameters(budget, waiting_commands_can_be_aborted)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+#define BIG (8 * MIB)
+
+/* Sends @n READ(10)s of BIG bytes from LBA 0 on LUN 1; ITTs in @itt. */
+static void big_reads(struct ri *ri, uint32_t *itt, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint8_t c10[10];
+
+		ri_cdb_rw10(c10, false, 0, BIG / BLK);
+		itt[i] = ri_scsi_cmd(ri, 1, c10, 10, CMD_R, BIG, NULL, 0, NULL);
+	}
+}
+
+/*
+ * Reads PDUs until the TMF response @tmf_itt and every READ in @want has
+ * ended; returns the TMF response code. A READ in @never must not be
+ * answered at all (SAM-5 §7.2: an aborted task of the same nexus ends
+ * without a response).
+ */
+static int drain(struct ri *ri, uint32_t tmf_itt, const uint32_t *want,
+		 int nwant, const uint32_t *never, int nnever)
+{
+	int left = nwant, tmf = -1;
+
+	while (left > 0 || tmf < 0) {
+		struct ri_pdu p;
+		bool ends;
+
+		cr_assert_eq(ri_recv(ri, &p, 10000), 0, "%d READs and %s "
+			     "unanswered", left, tmf < 0 ? "the TMF" : "no TMF");
+		if (p.opcode == OP_TMF_RSP && p.itt == tmf_itt) {
+			tmf = p.bhs[BHS_B2];
+			continue;
+		}
+		for (int i = 0; i < nnever; i++)
+			cr_assert_neq(p.itt, never[i], "an aborted command "
+				      "was answered (PDU 0x%02x)", p.opcode);
+		ends = p.opcode == OP_SCSI_RSP ||
+		       (p.opcode == OP_DATA_IN && (p.bhs[BHS_FLAGS] & DIN_S));
+		for (int i = 0; ends && i < nwant; i++)
+			if (p.itt == want[i]) {
+				cr_assert_eq(p.bhs[BHS_B3], 0, "READ status "
+					     "0x%x", p.bhs[BHS_B3]);
+				left--;
+			}
+	}
+	return tmf;
+}
+
+/*
+ * Commands waiting for buffers are tasks like any other: ABORT TASK of
+ * one that waits ends it with no answer (FUNCTION COMPLETE at once, it
+ * has no I/O), the others complete; a LUN RESET drops every waiting one;
+ * a connection closed with commands waiting frees them (the sanitizer
+ * run checks the memory) and the next session works.
+ */
+ParameterizedTest(enum ev_kind *kind, budget, waiting_commands_can_be_aborted,
+		  .fini = inproc_down, .timeout = 120)
+{
+	uint32_t itt[8], tmf, other[4];
+	uint8_t rd[8 * BLK];
+	struct ri_dg next = { 0 };
+	struct ri ri;
+
+	/* two 8 MiB READs fit; their data fills the socket buffers, so
+	 * while the client does not read, the others wait */
+	inproc.buf_conn_max = 2 * BIG;
+	inproc_up(*kind, 0, 0);
+	login_as(&ri);
+
+	big_reads(&ri, itt, 8);
+	usleep(300 * 1000);
+	tmf = ri_tmf(&ri, TMF_ABORT_TASK, 1, itt[5], 0);
+	cr_assert_eq(drain(&ri, tmf, (uint32_t[]){ itt[0], itt[1], itt[2],
+						   itt[3], itt[4], itt[6],
+						   itt[7] }, 7,
+			   &itt[5], 1), TMF_RSP_COMPLETE);
+
+	big_reads(&ri, itt, 8);
+	usleep(300 * 1000);
+	tmf = ri_tmf(&ri, TMF_LUN_RESET, 1, RSVD_TAG, 0);
+	/* at most two had buffers: the last four certainly waited */
+	cr_assert_eq(drain(&ri, tmf, NULL, 0, &itt[4], 4), TMF_RSP_COMPLETE);
+	/* whatever was still to come of the first four, then quiet */
+	for (;;) {
+		struct ri_pdu p;
+		int rc = ri_recv(&ri, &p, 1000);
+
+		if (rc == -ETIMEDOUT)
+			break;
+		cr_assert_eq(rc, 0);
+		for (int i = 4; i < 8; i++)
+			cr_assert_neq(p.itt, itt[i], "a command dropped by the "
+				      "reset was answered");
+	}
+
+	big_reads(&ri, other, 4);
+	usleep(300 * 1000);
+	ri_close(&ri);
+
+	login_as(&next.ri);
+	cr_assert_eq(inproc_read(&next, 1, 0, rd, 8), 0);
+	ri_close(&next.ri);
 }
