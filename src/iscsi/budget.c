@@ -43,6 +43,7 @@ static _Thread_local struct {
 	uint64_t used;			/* bytes held by this thread's tasks */
 	uint64_t held;			/* of which unsolicited data held */
 	uint64_t max;			/* this thread's share of the total */
+	bool starved;			/* waiting connections found no room */
 	struct list_head conns;		/* connections with waiting tasks */
 	struct ev_post post;		/* budget_run() queued */
 	bool posted;
@@ -118,8 +119,13 @@ int task_buf_alloc(struct iscsi_conn *c, struct iscsi_task *t, uint32_t size,
 	thr_budget_init(c->set);
 	if (!cap)
 		return -ENOMEM;
-	if (mode == BUF_NEW && (c->bw_head || !budget_fits(c, cap)))
-		return -EAGAIN;		/* behind others, or over budget */
+	/*
+	 * Behind its own waiting commands, behind other connections that
+	 * wait for the thread's room, or over budget: wait.
+	 */
+	if (mode == BUF_NEW &&
+	    (c->bw_head || thr_budget.starved || !budget_fits(c, cap)))
+		return -EAGAIN;
 	buf = unlikely(fault_hit(FAULT_IOBUF_ALLOC)) ? NULL :
 	      iobuf_get(size, &cap);
 	if (!buf)
@@ -238,6 +244,7 @@ static bool budget_grant(struct iscsi_conn *c)
 static void budget_run(struct ev_post *p)
 {
 	struct list_head done;
+	bool more = true;
 
 	(void)p;
 	thr_budget.posted = false;
@@ -246,7 +253,6 @@ static void budget_run(struct ev_post *p)
 		struct iscsi_conn *c = list_first_entry(&thr_budget.conns,
 							struct iscsi_conn,
 							bw_link);
-		bool more;
 
 		list_del(&c->bw_link);
 		c->bw_listed = false;
@@ -263,6 +269,7 @@ static void budget_run(struct ev_post *p)
 		if (!more)
 			break;
 	}
+	thr_budget.starved = !more;
 	/* those still waiting go first next time, in their order */
 	list_splice_tail(&thr_budget.conns, &done);
 	list_splice_tail(&done, &thr_budget.conns);
