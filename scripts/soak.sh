@@ -3,7 +3,8 @@
 # a sparse file LUN in a temp dir), run the soak driver
 # (tests/integration/soak.c: N sessions of verified random I/O of mixed
 # sizes for D seconds while a chaos loop kills random connections and the
-# sessions log in again with the same ISID), and sample the daemon's RSS
+# sessions log in again with the same ISID; an abandoned connection makes
+# the target reinstate the session), and sample the daemon's RSS
 # and open descriptors every few seconds into a CSV. Then check:
 #
 #   - the driver: I/O done, 0 mismatches, 0 errors, sessions reconnected;

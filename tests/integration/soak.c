@@ -47,8 +47,15 @@ struct opts {
 	unsigned seed;
 };
 
-/* Kill modes the chaos thread picks from. */
-enum kill { KILL_NONE, KILL_FIN, KILL_RST };
+/*
+ * Kill modes the chaos thread picks from. FIN and RST end the connection,
+ * so the target ends the session; ABANDON leaves it open and unread, so
+ * the next login (same ISID) reinstates the session (RFC 7143 §6.3.5),
+ * which must close the old connection.
+ */
+enum kill { KILL_NONE, KILL_FIN, KILL_RST, KILL_ABANDON };
+
+#define REINSTATE_CLOSE_MS 10000	/* the old connection closed by then */
 
 struct session {
 	unsigned id;
@@ -65,7 +72,7 @@ struct session {
 	uint8_t *wbuf, *rbuf;
 	/* counters */
 	uint64_t reads, writes, bytes, mismatches, reconnects, kills_seen,
-		 unit_attentions, errors;
+		 reinstatements, unit_attentions, errors;
 	uint64_t max_ms;
 	char first_error[256];
 };
@@ -146,7 +153,7 @@ static int do_write(struct session *s, uint32_t lba, uint32_t blocks,
 	itt = ri_scsi_cmd(ri, 1, cdb, 10, CMD_W, len, s->wbuf, imm, NULL);
 	if (itt == RSVD_TAG)
 		return -EPIPE;
-	if (atomic_load(&s->kill) == KILL_RST)
+	if (atomic_load(&s->kill) >= KILL_RST)
 		return -ECONNABORTED;	/* cut off right after sending */
 	memset(res, 0, sizeof(*res));
 	for (;;) {
@@ -214,7 +221,7 @@ static int do_read(struct session *s, uint32_t lba, uint32_t blocks,
 	itt = ri_scsi_cmd(ri, 1, cdb, 10, CMD_R, blocks * BLK, NULL, 0, NULL);
 	if (itt == RSVD_TAG)
 		return -EPIPE;
-	if (atomic_load(&s->kill) == KILL_RST)
+	if (atomic_load(&s->kill) >= KILL_RST)
 		return -ECONNABORTED;
 	return ri_wait_cmd(ri, itt, s->rbuf, blocks * BLK, res, CMD_TIMEOUT_MS,
 			   NULL);
@@ -258,6 +265,36 @@ static int connect_session(struct session *s)
 		drop_connection(s, false);
 		usleep(100 * 1000);
 	}
+	return rc;
+}
+
+/*
+ * ABANDON: keeps the connection open and unread, logs in again with the
+ * same ISID, then waits for the target to close the old connection.
+ */
+static int reinstate(struct session *s)
+{
+	int old, rc;
+	long ms;
+
+	pthread_mutex_lock(&s->lock);
+	old = s->ri.fd;
+	s->ri.fd = -1;		/* ri_close() frees the rest, not the socket */
+	ri_close(&s->ri);
+	s->connected = false;
+	pthread_mutex_unlock(&s->lock);
+	rc = connect_session(s);
+	if (rc == 0) {
+		struct ri gone = { .fd = old };
+
+		ms = ri_wait_closed(&gone, REINSTATE_CLOSE_MS);
+		if (ms < 0)
+			note_error(s, "the reinstated session's connection is "
+				   "still open %u s after the new login",
+				   REINSTATE_CLOSE_MS / 1000);
+		s->reinstatements++;
+	}
+	close(old);
 	return rc;
 }
 
@@ -381,8 +418,13 @@ static void *session_main(void *arg)
 			note_error(s, "%s of %u blocks: connection failed (%s) "
 				   "with no kill", write ? "WRITE" : "READ",
 				   blocks, strerror(-rc));
-		drop_connection(s, atomic_load(&s->kill) == KILL_RST);
-		if (connect_session(s)) {
+		if (atomic_load(&s->kill) == KILL_ABANDON) {
+			rc = reinstate(s);
+		} else {
+			drop_connection(s, atomic_load(&s->kill) == KILL_RST);
+			rc = connect_session(s);
+		}
+		if (rc) {
 			note_error(s, "login again failed");
 			return NULL;
 		}
@@ -409,8 +451,13 @@ static void *session_main(void *arg)
 				   rel, rc, res.status);
 			break;
 		}
-		drop_connection(s, atomic_load(&s->kill) == KILL_RST);
-		if (connect_session(s)) {
+		if (atomic_load(&s->kill) == KILL_ABANDON) {
+			rc = reinstate(s);
+		} else {
+			drop_connection(s, atomic_load(&s->kill) == KILL_RST);
+			rc = connect_session(s);
+		}
+		if (rc) {
 			note_error(s, "login again failed");
 			return NULL;
 		}
@@ -436,10 +483,16 @@ static void *chaos_main(void *arg)
 		s = &all[rnd(&r) % o.sessions];
 		if (atomic_load(&s->kill) != KILL_NONE)
 			continue;
-		if (rnd(&r) & 1) {
+		switch (rnd(&r) % 3) {
+		case 0:
 			/* an RST, cut right after the next command is sent */
 			atomic_store(&s->kill, KILL_RST);
-		} else {
+			break;
+		case 1:
+			/* abandoned right after the next command, reinstated */
+			atomic_store(&s->kill, KILL_ABANDON);
+			break;
+		default:
 			/* a FIN, wherever the session is */
 			pthread_mutex_lock(&s->lock);
 			if (s->connected && s->ri.fd >= 0) {
@@ -506,7 +559,7 @@ int main(int argc, char **argv)
 	struct session *all;
 	pthread_t chaos;
 	uint64_t reads = 0, writes = 0, bytes = 0, mism = 0, reconn = 0,
-		 errors = 0, ua = 0, max_ms = 0, t0;
+		 errors = 0, ua = 0, max_ms = 0, reinst = 0, t0;
 	int rc = 0;
 
 	if (parse_args(argc, argv))
@@ -548,6 +601,7 @@ int main(int argc, char **argv)
 		bytes += s->bytes;
 		mism += s->mismatches;
 		reconn += s->reconnects;
+		reinst += s->reinstatements;
 		errors += s->errors;
 		ua += s->unit_attentions;
 		max_ms = MAX(max_ms, s->max_ms);
@@ -557,19 +611,21 @@ int main(int argc, char **argv)
 		pthread_join(chaos, NULL);
 	printf("soak: sessions=%u seconds=%.0f ios=%llu reads=%llu writes=%llu "
 	       "mib=%llu mismatches=%llu kills=%llu reconnects=%llu "
-	       "unit_attentions=%llu errors=%llu max_cmd_ms=%llu\n",
+	       "reinstatements=%llu unit_attentions=%llu errors=%llu "
+	       "max_cmd_ms=%llu\n",
 	       o.sessions, (double)(ri_now_ms() - t0) / 1000.0,
 	       (unsigned long long)(reads + writes), (unsigned long long)reads,
 	       (unsigned long long)writes, (unsigned long long)(bytes >> 20),
 	       (unsigned long long)mism,
 	       (unsigned long long)atomic_load(&kills_done),
-	       (unsigned long long)reconn, (unsigned long long)ua,
+	       (unsigned long long)reconn, (unsigned long long)reinst,
+	       (unsigned long long)ua,
 	       (unsigned long long)errors, (unsigned long long)max_ms);
 	if (mism || errors || reads + writes == 0)
 		rc = 1;
-	if (o.chaos_ms && o.duration_s >= 10 && reconn == 0) {
-		fprintf(stderr, "soak: no session was ever killed and logged "
-			"in again\n");
+	if (o.chaos_ms && o.duration_s >= 10 && (reconn == 0 || reinst == 0)) {
+		fprintf(stderr, "soak: no session was %s\n", reconn ?
+			"reinstated" : "ever killed and logged in again");
 		rc = 1;
 	}
 	return rc;
