@@ -621,6 +621,15 @@ int main(int argc, char **argv)
 	       (unsigned long long)reconn, (unsigned long long)reinst,
 	       (unsigned long long)ua,
 	       (unsigned long long)errors, (unsigned long long)max_ms);
+	fflush(stdout);
+	for (unsigned i = 0; i < o.sessions; i++) {
+		free(all[i].ver);
+		free(all[i].alt);
+		free(all[i].wbuf);
+		free(all[i].rbuf);
+		pthread_mutex_destroy(&all[i].lock);
+	}
+	free(all);
 	if (mism || errors || reads + writes == 0)
 		rc = 1;
 	if (o.chaos_ms && o.duration_s >= 10 && (reconn == 0 || reinst == 0)) {
