@@ -4,8 +4,9 @@
  * initiator, do random READ(10)/WRITE(10)s of mixed sizes (1 to 256
  * blocks; writes past FirstBurstLength answer R2Ts) on their own range
  * of LUN 1, for D seconds, while a chaos thread kills random connections
- * (a FIN, or an RST right after a command went out). A killed session
- * logs in again with the same ISID, so the target reinstates it.
+ * (a FIN; an RST right after a command went out; or, right after a
+ * command, the connection abandoned open). A killed session logs in
+ * again with the same ISID: after an abandon the target reinstates it.
  *
  * Every block written carries its LBA, its session and a version, and a
  * pattern drawn from them; a read must return, for each block, the last
