@@ -3,7 +3,8 @@
 #
 #   scripts/fuzz.sh [TARGET|all] [SECONDS]
 #
-# TARGET is pdu, config, ctl or scsi (default: all, one after the other);
+# TARGET is pdu, config, ctl, scsi or rx (default: all, one
+# after the other);
 # SECONDS per target (default 600). $FUZZ_RUNS caps the executions too
 # (default: no cap). Builds ./build-fuzz on first use: clang, ASan+UBSan,
 # the whole library instrumented for coverage (needs clang and its
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 target=${1:-all}
 secs=${2:-600}
-all=(pdu config ctl scsi)
+all=(pdu config ctl scsi rx)
 
 if [ "$target" = all ]; then
 	targets=("${all[@]}")

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of the config, control and SCSI fuzz targets
-(tests/fuzz/corpus/{config,ctl,scsi}). Run from anywhere; rewrites the
+"""Writes the seed corpora of the config, control, SCSI, receive-framing,
+login and Data-Out fuzz targets (tests/fuzz/corpus/{config,ctl,scsi,rx,
+login,dataout}). Run from anywhere; rewrites the
 files it owns and leaves regression seeds (names starting with crash-,
 leak- or regress-) alone."""
 import os
@@ -170,3 +171,77 @@ SCSI["sweep-4k"] = bytes([0x01]) + rec(TUR) + b"".join(
     rec(write16(lba, 1), 4096, 4) for lba in range(16)) + rec(read16(0, 16), 16 * 4096, 2)
 for name, data in SCSI.items():
     write("scsi", name, data)
+
+# --- receive framing (fuzz_rx.c) -----------------------------------------------
+def bhs(op, flags=0, ahs_words=0, dsl=0, lun=0, itt=1, f20=0, f24=0, f28=0, rest=b""):
+    b = bytes([op, flags, 0, 0, ahs_words]) + be(3, dsl) + be(8, lun) + be(4, itt) \
+        + be(4, f20) + be(4, f24) + be(4, f28)
+    b += rest + bytes(48 - len(b) - len(rest))
+    return b[:48]
+
+
+def pdu(op, flags=0, data=b"", ahs=b"", hd=False, dd=False, **kw):
+    """A PDU as sent; digests are placeholders (fuzz_rx rewrites them with
+    flag 0x80 of byte 1)."""
+    out = bhs(op, flags, len(ahs) // 4, len(data), **kw) + ahs
+    if hd:
+        out += b"HDGT"
+    if data:
+        out += data + bytes((4 - len(data) % 4) % 4)
+        if dd:
+            out += b"DDGT"
+    return out
+
+
+LOGIN_KEYS = b"InitiatorName=iqn.2024-01.org.ringtgt:init\0SessionType=Normal\0" \
+             b"TargetName=iqn.2024-01.org.ringtgt:fuzz\0AuthMethod=None\0"
+CDB_READ10 = bytes(read10(0, 1)) + bytes(6)
+ext_cdb_ahs = be(2, 17) + bytes([1, 0]) + bytes(range(17)) + bytes(3)   # type 1, 16+1 CDB bytes
+
+
+def ffp_stream(hd, dd):
+    return b"".join([
+        pdu(0x01, 0xc1, b"", hd=hd, dd=dd, lun=1, itt=2, f20=512, rest=b""),
+        pdu(0x01, 0xa1, b"W" * 512, hd=hd, dd=dd, itt=3, f20=1024),
+        pdu(0x05, 0x80, b"D" * 512, hd=hd, dd=dd, itt=3, f20=0xffffffff),
+        pdu(0x01, 0x81, ahs=ext_cdb_ahs, hd=hd, dd=dd, itt=4),
+        pdu(0x40, 0x80, b"ping!", hd=hd, dd=dd, itt=5, f20=0xffffffff),
+        pdu(0x46, 0x80, hd=hd, dd=dd, itt=6),
+    ])
+
+
+def rx(mrdsl_idx, hd, dd, switch, fix, keep_bad, splits, stream, small_buf=0):
+    return bytes([mrdsl_idx | (8 if hd else 0) | (16 if dd else 0),
+                  switch | small_buf << 3 | (0x80 if fix else 0), keep_bad, len(splits)]) \
+        + bytes(splits) + stream
+
+
+login = pdu(0x43, 0x81, LOGIN_KEYS, itt=1)
+RX = {
+    "login-then-digests": rx(3, True, True, 1, True, 0, [], login + ffp_stream(True, True)),
+    "byte-at-a-time": rx(3, True, True, 1, True, 0, [0], login + ffp_stream(True, True)),
+    "splits-around-header": rx(3, True, False, 1, True, 0, [46, 0, 0, 3, 200, 7],
+                               login + ffp_stream(True, False)),
+    "no-digests": rx(0, False, False, 1, False, 0, [13, 129], login + ffp_stream(False, False)),
+    "data-digest-only": rx(2, False, True, 0, True, 0, [250, 5], ffp_stream(False, True)),
+    "bad-header-digest": rx(3, True, True, 1, True, 0x04, [31], login + ffp_stream(True, True)),
+    "bad-data-digest": rx(3, False, True, 1, True, 0x04, [64], login + ffp_stream(False, True)),
+    "too-long": rx(0, False, False, 0, False, 0, [20, 20],
+                   pdu(0x00, 0x80, itt=9) + bhs(0x05, 0x80, 0, 513) + b"x" * 600),
+    "too-long-login": rx(3, False, False, 4, False, 0, [0],
+                         bhs(0x43, 0x81, 0, 8193) + b"k" * 100),
+    "huge-dsl": rx(6, True, True, 0, True, 0, [47, 0], bhs(0x01, 0x81, 0, 0xffffff) + bytes(64)),
+    "bad-opcode": rx(3, False, False, 0, False, 0, [], pdu(0x00, 0x80) + bhs(0x21, 0x80) + bytes(8)),
+    "ahs-on-nop": rx(3, False, False, 0, False, 0, [], bhs(0x00, 0x80, 1) + bytes(4)),
+    "ahs-max": rx(3, True, False, 0, True, 0, [255, 255], pdu(0x01, 0x81, ahs=bytes(255 * 4), hd=True)),
+    "compaction": rx(0, False, False, 0, False, 0, [254, 3],
+                     b"".join(pdu(0x00, 0x80, bytes([i]) * (509 + i % 4), itt=i) for i in range(7)), 5),
+    "compaction-digests": rx(0, True, True, 0, True, 0, [100, 37, 1],
+                             b"".join(pdu(0x00, 0x80, bytes([i]) * (509 + i % 4), hd=True, dd=True, itt=i)
+                                      for i in range(7)), 2),
+    "small-buffer-login": rx(3, True, True, 1, True, 0, [0, 90], login + ffp_stream(True, True), 1),
+    "larger-than-buffer": rx(3, False, False, 0, False, 0, [], bhs(0x00, 0x80, 0, 3000) + bytes(100), 1),
+    "truncated": rx(3, True, True, 1, True, 0, [100], (login + ffp_stream(True, True))[:-7]),
+}
+for name, data in RX.items():
+    write("rx", name, data)
