@@ -245,3 +245,83 @@ RX = {
 }
 for name, data in RX.items():
     write("rx", name, data)
+
+# --- login sequences (fuzz_login.c) -----------------------------------------------
+FC_TARGET = "iqn.2024-01.org.ringtgt:fuzz"
+FC_OPEN = "iqn.2024-01.org.ringtgt:open"
+FC_LONG = "iqn.2024-01.org.ringtgt:long"
+FC_ALLOWED = "iqn.2024-01.org.ringtgt:allowed"
+LONG_NAME = "iqn.2024-01.org.ringtgt:" + "x" * (223 - len("iqn.2024-01.org.ringtgt:"))
+T, C = 0x80, 0x40
+
+
+def lrec(kind, flags=0, var=0, text=""):
+    t = text.encode() if isinstance(text, str) else text
+    return bytes([kind, flags, var]) + be(2, len(t)) + t
+
+
+def keys(*kv):
+    return "".join(k + "\n" for k in kv)
+
+
+def login_req(flags, *kv, var=0):
+    return lrec(0, flags, var, keys(*kv))
+
+
+SEC = (0 << 2)
+OPR = (1 << 2)
+who = lambda i=FC_ALLOWED, t=FC_TARGET: ("InitiatorName=" + i, "TargetName=" + t, "SessionType=Normal")
+OPS = ("HeaderDigest=None", "DataDigest=None", "MaxRecvDataSegmentLength=65536",
+       "MaxBurstLength=262144", "FirstBurstLength=65536", "InitialR2T=No", "ImmediateData=Yes",
+       "MaxOutstandingR2T=4", "ErrorRecoveryLevel=0")
+FFP_TAIL = lrec(4, 0, 0, keys("SendTargets=All")) + lrec(6 | 8) + lrec(7) + lrec(5 | 8, 0)
+LOGIN = {
+    "two-stages": bytes([0]) + login_req(SEC | T | 1, *who(), "AuthMethod=None")
+                  + login_req(OPR | T | 3, *OPS) + FFP_TAIL,
+    "operational-to-ffp": bytes([1]) + login_req(OPR | T | 3, *who(), *OPS) + FFP_TAIL,
+    "security-to-ffp": bytes([2]) + login_req(SEC | T | 3, *who(), "AuthMethod=None") + FFP_TAIL,
+    "security-no-auth": bytes([0]) + login_req(SEC | T | 3, *who()),
+    "stay-then-transit": bytes([0]) + login_req(SEC | 1, *who(), "AuthMethod=None")
+                         + login_req(SEC | T | 1) + login_req(OPR | 1, *OPS) + login_req(OPR | T | 3),
+    "acl-denied": bytes([0]) + login_req(OPR | T | 3, *who("iqn.2024-01.org.ringtgt:other"), *OPS),
+    "acl-case": bytes([0]) + login_req(OPR | T | 3, *who(FC_ALLOWED.upper()), *OPS),
+    "open-target": bytes([0]) + login_req(OPR | T | 3, *who("iqn.1994-05.com.example:any", FC_OPEN)) + FFP_TAIL,
+    "no-such-target": bytes([0]) + login_req(OPR | T | 3, *who(FC_ALLOWED, "iqn.2024-01.org.ringtgt:none")),
+    "discovery": bytes([0]) + login_req(SEC | T | 1, "InitiatorName=iqn.x:y", "SessionType=Discovery",
+                                        "AuthMethod=None") + login_req(OPR | T | 3)
+                 + lrec(4, 0, 0, keys("SendTargets=All")) + lrec(7) + lrec(5 | 8),
+    "identity-change": bytes([0]) + login_req(SEC | T | 1, *who(FC_ALLOWED), "AuthMethod=None")
+                       + login_req(OPR | T | 3, "InitiatorName=iqn.2024-01.org.ringtgt:evil"),
+    "target-change": bytes([0]) + login_req(SEC | T | 1, *who("iqn.a:b", FC_OPEN), "AuthMethod=None")
+                     + login_req(OPR | T | 3, "TargetName=" + FC_TARGET),
+    "type-change": bytes([0]) + login_req(SEC | T | 1, *who(), "AuthMethod=None")
+                   + login_req(OPR | T | 3, "SessionType=Discovery"),
+    "type-late": bytes([0]) + login_req(SEC | T | 1, "InitiatorName=" + FC_ALLOWED, "TargetName=" + FC_TARGET,
+                                        "AuthMethod=None")
+                 + login_req(OPR | T | 3, "SessionType=Discovery"),
+    "c-bit-pieces": bytes([0]) + lrec(0, SEC | C, 0, "InitiatorName=" + FC_ALLOWED + "\nTargetNa")
+                    + lrec(0, SEC | T | 1, 0, "me=" + FC_TARGET + "\nAuthMethod=None\n")
+                    + login_req(OPR | T | 3, *OPS) + FFP_TAIL,
+    "digests": bytes([0]) + login_req(OPR | T | 3, *who(), "HeaderDigest=CRC32C,None", "DataDigest=CRC32C")
+               + lrec(4, 0, 0, keys("SendTargets=All")) + lrec(6 | 8, 0, 0, "ping") + lrec(7) + lrec(5 | 8),
+    "long-name": bytes([0]) + login_req(OPR | T | 3, *who(LONG_NAME, FC_LONG)) + lrec(7) + lrec(5 | 8),
+    "regress-long-name-plus-one": bytes([0]) + login_req(OPR | T | 3, *who(LONG_NAME + "y", FC_LONG)),
+    "bad-flags": bytes([0]) + login_req(OPR | T | C | 3, *who()),
+    "nsg-2": bytes([0]) + login_req(OPR | T | 2, *who()),
+    "back-to-security": bytes([0]) + login_req(OPR | 3, *who()) + login_req(SEC | T | 1),
+    "version": bytes([0]) + login_req(OPR | T | 3, *who(), var=0x20),
+    "tsih": bytes([0]) + login_req(OPR | T | 3, *who(), var=0x04),
+    "itt-cid-change": bytes([0]) + login_req(OPR | 3, *who()) + login_req(OPR | T | 3, var=0x18),
+    "regress-isid-change": bytes([0]) + login_req(OPR | 3, *who()) + login_req(OPR | T | 3, var=0x01),
+    "nop-during-login": bytes([0]) + lrec(6 | 8) + login_req(OPR | T | 3, *who()),
+    "login-in-ffp": bytes([0]) + login_req(OPR | T | 3, *who()) + login_req(OPR | T | 3, *who()) + lrec(7),
+    "big-limits": bytes([3]) + login_req(OPR | T | 3, *who(), "MaxBurstLength=16777215",
+                                         "FirstBurstLength=16777215", "MaxOutstandingR2T=65535",
+                                         "MaxRecvDataSegmentLength=16777215") + lrec(7),
+    "small-limits": bytes([2]) + login_req(OPR | T | 3, *who(), "MaxBurstLength=512",
+                                           "FirstBurstLength=65536", "MaxOutstandingR2T=1") + lrec(7),
+    "unknown-keys": bytes([0]) + login_req(OPR | T | 3, *who(), "X-foo=bar", "Bogus=1", "=x", "MaxBurstLength=abc"),
+    "repeat-same": bytes([0]) + login_req(SEC | T | 1, *who(), "AuthMethod=None") + login_req(OPR | T | 3, *who(), *OPS),
+}
+for name, data in LOGIN.items():
+    write("login", name, data)
