@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh [TARGET|all] [SECONDS]
 #
-# TARGET is pdu, config, ctl, scsi, rx or login (default: all, one
+# TARGET is pdu, config, ctl, scsi, rx, login or dataout (default: all, one
 # after the other);
 # SECONDS per target (default 600). $FUZZ_RUNS caps the executions too
 # (default: no cap). Builds ./build-fuzz on first use: clang, ASan+UBSan,
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 target=${1:-all}
 secs=${2:-600}
-all=(pdu config ctl scsi rx login)
+all=(pdu config ctl scsi rx login dataout)
 
 if [ "$target" = all ]; then
 	targets=("${all[@]}")

@@ -325,3 +325,61 @@ LOGIN = {
 }
 for name, data in LOGIN.items():
     write("login", name, data)
+
+# --- Data-Out / R2T sequencing (fuzz_dataout.c) -------------------------------------
+def dhdr(ir2t, imm, mrdsl_idx, fb_blocks, mb_blocks, r2t):
+    return bytes([(1 if ir2t else 0) | (2 if imm else 0) | mrdsl_idx << 2,
+                  fb_blocks - 1, mb_blocks - 1, r2t - 1])
+
+
+def wr(slot, lba2, blocks, imm_q=0, final=False, x=0):
+    """WRITE(10) in @slot at LBA 2*lba2; imm_q: immediate data 0, 1/4, 1/2, all."""
+    return bytes([slot << 3, lba2, (blocks - 1) | imm_q << 5 | (0x80 if final else 0), x])
+
+
+def dout(slot, ttt_mode=0, length=0, bad_sn=False, bad_off=False, flip_f=False):
+    return bytes([2, slot | ttt_mode << 3 | (0x20 if bad_sn else 0) | (0x40 if bad_off else 0)
+                  | (0x80 if flip_f else 0), length >> 8, length & 0xff])
+
+
+def answer(slot, pdu=512):
+    return bytes([4, slot, pdu >> 4, pdu & 15])
+
+
+def unsol(slot, size_sel=1, salt=0):
+    return bytes([5, slot, size_sel, salt])
+
+
+NOP = bytes([6, 1, 1, 0x55])
+SNACK = bytes([7, 0, 0, 0])
+DATAOUT = {
+    "initial-r2t": dhdr(True, False, 3, 16, 4, 4) + wr(0, 0, 32) + answer(0, 2048) + wr(1, 20, 3) + answer(1, 256),
+    "immediate-unsolicited-r2t": dhdr(False, True, 3, 4, 8, 2) + wr(0, 4, 16, 1) + unsol(0, 1) + answer(0, 1024),
+    "immediate-all-final": dhdr(False, True, 3, 32, 32, 1) + wr(0, 8, 8, 3, True) + wr(1, 9, 2, 3, True),
+    "immediate-beyond-first-burst": dhdr(False, True, 3, 1, 32, 1) + wr(0, 0, 4, 3, True) + wr(1, 0, 1, 3, True),
+    "sixteen-outstanding": dhdr(True, False, 3, 1, 1, 16) + wr(0, 30, 32) + answer(0, 512),
+    "outstanding-partly-answered": dhdr(True, False, 3, 1, 2, 3) + wr(0, 60, 24) + dout(0, 0, 1024) + dout(0, 0, 512)
+                                   + dout(0, 0, 512) + answer(0, 300),
+    "wrong-ttt": dhdr(True, False, 3, 1, 2, 2) + wr(0, 1, 8) + dout(0, 3, 100),
+    "newest-r2t-first": dhdr(True, False, 3, 1, 2, 4) + wr(0, 1, 8) + dout(0, 2, 1024),
+    "wrong-datasn": dhdr(True, False, 3, 1, 4, 2) + wr(0, 2, 8) + dout(0, 0, 512, bad_sn=True) + answer(0),
+    "wrong-offset": dhdr(True, False, 3, 1, 4, 2) + wr(0, 2, 8) + dout(0, 0, 512, bad_off=True) + answer(0),
+    "early-final": dhdr(True, False, 3, 1, 4, 2) + wr(0, 2, 8) + dout(0, 0, 512, flip_f=True) + answer(0),
+    "unsolicited-with-initial-r2t": dhdr(True, True, 3, 8, 8, 1) + wr(0, 3, 4) + dout(0, 1, 512) + answer(0),
+    "immediate-when-not-allowed": dhdr(False, False, 3, 8, 8, 1) + wr(0, 3, 4, 2) + unsol(0) + answer(0),
+    "regress-short-unsolicited-burst": dhdr(False, True, 3, 16, 16, 1) + wr(0, 5, 16) + dout(0, 1, 1024, flip_f=True)
+                               + answer(0, 4080),
+    "unsolicited-beyond-burst": dhdr(False, True, 3, 2, 16, 1) + wr(0, 5, 8) + dout(0, 1, 2048) + answer(0),
+    "interleaved": dhdr(False, True, 2, 2, 4, 2) + wr(0, 0, 6, 1) + wr(1, 10, 10) + wr(2, 20, 3, 3, True)
+                   + unsol(1, 0) + unsol(0, 0) + NOP + answer(1, 700) + SNACK + answer(0, 512) + wr(0, 40, 2, 2)
+                   + unsol(0) + answer(0),
+    "edtl-differs": dhdr(True, True, 3, 8, 8, 2) + wr(0, 6, 8, 0, False, 0x40 | 9) + answer(0)
+                    + wr(1, 7, 2, 0, False, 0x40 | 20) + answer(1),
+    "immediate-command": dhdr(True, True, 3, 8, 8, 2) + wr(0, 6, 4, 2, False, 0x20) + answer(0),
+    "beyond-the-medium": dhdr(True, True, 3, 8, 8, 2) + wr(0, 255, 32) + answer(0) + wr(1, 250, 12, 1) + answer(1),
+    "small-pdus": dhdr(False, True, 0, 3, 5, 3) + wr(0, 12, 20, 1) + unsol(0, 0) + answer(0, 100),
+    "tag-reuse-after-end": dhdr(False, True, 3, 32, 32, 1) + wr(0, 1, 1, 3, True) + wr(0, 2, 1, 3, True)
+                           + wr(0, 3, 2) + answer(0),
+}
+for name, data in DATAOUT.items():
+    write("dataout", name, data)
