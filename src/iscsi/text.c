@@ -526,7 +526,7 @@ void text_negotiate(struct text_negot *n, const char *data, size_t len,
 	struct negot_ctx c = { n, out };
 
 	/* SessionType decides which keys are irrelevant: look at it first */
-	if (n->phase != PHASE_FFP) {
+	if (n->phase != PHASE_FFP && len) {	/* no text: data may be NULL */
 		const char *st = memmem(data, len, "SessionType=Discovery", 21);
 
 		if (st && (st == data || st[-1] == '\0'))

@@ -667,3 +667,15 @@ Test(text, names_longer_than_223_bytes_fail_the_login)
 		}
 	}
 }
+
+/* A Login Request without text: no data at all (found by fuzz-login
+ * under UBSan: memmem() was given a NULL haystack). */
+Test(negot, empty_text_without_a_buffer)
+{
+	struct negot_fx f;
+
+	fx_init(&f, PHASE_SECURITY, false);
+	fx_run(&f, NULL, 0);
+	cr_assert_eq(f.n.error, 0);
+	cr_assert_eq(f.kv.len, 0);
+}
