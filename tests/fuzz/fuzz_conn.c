@@ -238,7 +238,8 @@ void fc_send(struct fc *f, const void *buf, size_t len)
 	const uint8_t *p = buf;
 
 	for (int tries = 0; len && tries < 100000; tries++) {
-		ssize_t n = write(f->peer, p, len);
+		/* no SIGPIPE when the target closed first */
+		ssize_t n = send(f->peer, p, len, MSG_NOSIGNAL);
 
 		if (n > 0) {
 			p += n;
