@@ -353,7 +353,7 @@ static void send_data_out(struct obs *o, struct cmd *c, uint32_t ttt,
 			c->sent[off + i]++;
 	if (ttt == RSVD_TAG) {
 		c->unsol_bytes += len;
-		c->unsol_dataout = true;
+		c->unsol_dataout |= len > 0;	/* an empty one carries none */
 		if (off == c->unsol_off)
 			c->unsol_off += len;
 	}
@@ -457,7 +457,7 @@ static void data_out(struct obs *o, uint8_t a, uint8_t b, uint8_t x)
 	switch ((a >> 3) & 3) {
 	case 0:
 		r = oldest_r2t(c);
-		if (!r)
+		if (!r || r->sent == r->len)
 			return;
 		ttt = r->ttt;
 		off = r->off + r->sent;
@@ -497,8 +497,6 @@ static void data_out(struct obs *o, uint8_t a, uint8_t b, uint8_t x)
 	    (((a >> 3) & 3) == 1 && (c->final || o->initial_r2t ||
 				     off + len > MIN(o->first_burst, c->edtl))))
 		c->conforming = false;
-	if (((a >> 3) & 3) == 0 && !len)
-		return;
 	if (a & 0x20)
 		sn += 1 + (x & 3);
 	if (a & 0x40)
