@@ -3,9 +3,12 @@
 #
 #   scripts/fuzz.sh [TARGET|all] [SECONDS]
 #
-# TARGET is pdu, config, ctl or scsi (default: all, one after the other);
+# TARGET is pdu, config, ctl, scsi, rx, login or dataout (default: all, one
+# after the other);
 # SECONDS per target (default 600). $FUZZ_RUNS caps the executions too
-# (default: no cap). Builds ./build-fuzz on first use: clang, ASan+UBSan,
+# (default: no cap); $FUZZ_TIMEOUT is the seconds one input may take
+# before it counts as a hang (default 10; a loaded machine can stall a
+# process longer than that). Builds ./build-fuzz on first use: clang, ASan+UBSan,
 # the whole library instrumented for coverage (needs clang and its
 # libFuzzer runtime, Debian's clang + libclang-rt-dev). Inputs that add
 # coverage go to build-fuzz/corpus/TARGET (the checked-in seeds in
@@ -18,7 +21,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 target=${1:-all}
 secs=${2:-600}
-all=(pdu config ctl scsi)
+all=(pdu config ctl scsi rx login dataout)
 
 if [ "$target" = all ]; then
 	targets=("${all[@]}")
@@ -59,7 +62,7 @@ for t in "${targets[@]}"; do
 	TMPDIR=$root/build-fuzz/tmp \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		"build-fuzz/tests/fuzz/fuzz_${t}_libfuzzer" -max_total_time="$secs" \
-		${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -max_len=8192 -timeout=10 \
+		${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -max_len=8192 -timeout="${FUZZ_TIMEOUT:-10}" \
 		-print_final_stats=1 -artifact_prefix="$art/" \
 		"$work" $(seeds "$t") >"$log" 2>&1
 	rc=$?

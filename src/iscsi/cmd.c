@@ -339,8 +339,12 @@ void data_out_handle(struct iscsi_conn *c, const struct bhs *h,
 			t->r2t_outstanding--;
 			t->r2t_head = (t->r2t_head + 1) % TASK_MAX_R2T;
 		}
-		if (h->ttt == RSVD_TAG && t->received < t->unsol_len)
-			t->unsol_len = t->received;	/* short burst */
+		if (h->ttt == RSVD_TAG && t->received < t->unsol_len) {
+			/* short burst (RFC 7143 §13.14: "up to"
+			 * FirstBurstLength): R2Ts ask for the rest */
+			t->unsol_len = t->received;
+			t->next_r2t_off = MIN(t->next_r2t_off, t->received);
+		}
 	}
 	task_check_data(c, t);
 }

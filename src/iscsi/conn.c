@@ -1,6 +1,7 @@
 /*
- * conn.c - one iSCSI connection on one reactor: the receive state machine
- * (header, then data segment, digests checked before dispatch), the
+ * conn.c - one iSCSI connection on one reactor: receiving (the framing is
+ * pdu_rx.c's: header, then data segment, digests checked before dispatch)
+ * and dispatch through the opcode table, the
  * transmit queue (PDUs gathered into one sendmsg per batch), liveness
  * (NOP-In pings) and the connection's lifecycle.
  *
@@ -30,9 +31,6 @@
  */
 #define TX_CTL_HIGH (4u << 20)
 #define TX_CTL_LOW (1u << 20)
-
-/* Room for the largest PDU we accept plus one more in flight. */
-#define RX_SLACK (BHS_LEN + 255 * 4 + 2 * DIGEST_LEN + 4)
 
 static void conn_rx_arm(struct iscsi_conn *c);
 static void conn_rx_done(struct ev_op *op, int res);
@@ -66,6 +64,8 @@ struct iscsi_conn *conn_new(struct reactor *r, int fd,
 			    const struct iscsi_settings *set)
 {
 	struct iscsi_conn *c = calloc(1, sizeof(*c));
+	uint8_t *rx_buf;
+	size_t rx_cap;
 	socklen_t sl;
 	int one = 1;
 
@@ -90,12 +90,13 @@ struct iscsi_conn *conn_new(struct reactor *r, int fd,
 	 * 8192-byte segments during login (RFC 7143 §13.12); afterwards up
 	 * to our declared limit. Size for the larger one, twice.
 	 */
-	c->rx_cap = 2 * ((size_t)MAX(set->max_recv_dsl, 8192) + RX_SLACK);
-	c->rx_buf = malloc(c->rx_cap);
-	if (!c->rx_buf) {
+	rx_cap = pdu_rx_buf_size(MAX(set->max_recv_dsl, 8192));
+	rx_buf = malloc(rx_cap);
+	if (!rx_buf) {
 		free(c);
 		return NULL;
 	}
+	pdu_rx_init(&c->rx, rx_buf, rx_cap);
 	c->rx_op.done = conn_rx_done;
 	c->tx_op.done = conn_tx_done;
 	c->started_ms = c->last_rx_ms = c->tx_progress_ms = reactor_now_ms(r);
@@ -189,7 +190,7 @@ void conn_maybe_free(struct iscsi_conn *c)
 	tasks_free(c);
 	server_conn_gone(c->thr);
 	free(c->text_buf);
-	free(c->rx_buf);
+	free(c->rx.buf);
 	free(c);
 }
 
@@ -197,19 +198,14 @@ void conn_maybe_free(struct iscsi_conn *c)
 
 static void conn_rx_arm(struct iscsi_conn *c)
 {
+	uint8_t *p;
+	size_t len;
 	int rc;
 
 	if (c->state == CONN_CLOSING || c->rx_pending || c->rx_paused)
 		return;
-	if (c->rx_end == c->rx_cap) {
-		/* compact: the partial PDU moves to the front */
-		memmove(c->rx_buf, c->rx_buf + c->rx_start,
-			c->rx_end - c->rx_start);
-		c->rx_end -= c->rx_start;
-		c->rx_start = 0;
-	}
-	rc = reactor_recv(c->r, c->fd, c->rx_buf + c->rx_end,
-			  c->rx_cap - c->rx_end, &c->rx_op);
+	pdu_rx_space(&c->rx, &p, &len);
+	rc = reactor_recv(c->r, c->fd, p, len, &c->rx_op);
 	if (rc < 0) {
 		conn_close(c, "cannot post receive");
 		return;
@@ -262,6 +258,17 @@ static void dispatch(struct iscsi_conn *c, const struct bhs *h,
 	ffp_ops[h->opcode].fn(c, h, data);
 }
 
+/* What frames the next PDU: digests and the data limit in force. */
+static void rx_cfg(const struct iscsi_conn *c, struct pdu_rx_cfg *cfg)
+{
+	/* digests start after the last Login Response (RFC 7143 §13.1) */
+	cfg->header_digest = c->state != CONN_LOGIN && c->params.header_digest;
+	cfg->data_digest = c->state != CONN_LOGIN && c->params.data_digest;
+	/* during login the limit is the 8192-byte default */
+	cfg->max_dsl = c->state == CONN_LOGIN ?
+		MAX(8192u, c->limits.max_recv_dsl) : c->params.max_recv_dsl_tgt;
+}
+
 /*
  * Parses and dispatches every complete PDU in the buffer. Returns false
  * when the connection must close.
@@ -269,7 +276,9 @@ static void dispatch(struct iscsi_conn *c, const struct bhs *h,
 static bool rx_process(struct iscsi_conn *c)
 {
 	while (c->state != CONN_CLOSING) {
-		size_t avail = c->rx_end - c->rx_start;
+		const uint8_t *next = c->rx.buf + c->rx.start;
+		struct pdu_rx_cfg cfg;
+		struct pdu_rx_frame f;
 
 		if (c->ctl_bytes > TX_CTL_HIGH) {
 			/* the peer does not read what we answer: stop */
@@ -282,68 +291,42 @@ static bool rx_process(struct iscsi_conn *c)
 			}
 			break;
 		}
-		uint8_t *p = c->rx_buf + c->rx_start;
-		uint32_t hlen, dlen, padded, max_dsl;
-		bool hd, dd;
-		struct bhs h;
-
-		if (avail < BHS_LEN)
+		rx_cfg(c, &cfg);
+		switch (pdu_rx_next(&c->rx, &cfg, &f)) {
+		case PDU_RX_MORE:
+			return true;
+		case PDU_RX_PDU:
+			c->last_rx_ms = reactor_now_ms(c->r);
+			c->nop_outstanding = false;
+			dispatch(c, &f.h, f.data);
 			break;
-		if (pdu_decode_bhs(p, &h) < 0) {
+		case PDU_RX_DATA_DIGEST:
+			log_warn("%s: data digest error on %s", c->peer_str,
+				 pdu_opcode_name(f.h.opcode));
+			/* RFC 7143 §7.8: Reject and discard */
+			conn_send_reject(c, f.h.raw, REJECT_DATA_DIGEST);
+			if (f.h.opcode == OP_DATA_OUT)
+				data_out_digest_error(c, &f.h);
+			break;
+		case PDU_RX_BAD_HEADER:
 			log_warn("%s: bad PDU header (opcode 0x%02x)",
-				 c->peer_str, p[0]);
+				 c->peer_str, next[0]);
 			/* RFC 7143 §7.1.3: the framing cannot be trusted */
 			conn_close(c, "protocol error");
 			return false;
-		}
-		hd = c->state != CONN_LOGIN && c->params.header_digest;
-		dd = c->state != CONN_LOGIN && c->params.data_digest;
-		hlen = BHS_LEN + h.ahs_len + (hd ? DIGEST_LEN : 0);
-		dlen = h.dsl;
-		/* during login the limit is the 8192-byte default */
-		max_dsl = c->state == CONN_LOGIN ? MAX(8192u, c->limits.max_recv_dsl)
-						 : c->params.max_recv_dsl_tgt;
-		if (dlen > max_dsl) {
+		case PDU_RX_TOO_LONG:
 			log_warn("%s: %s with %u data bytes exceeds %u",
-				 c->peer_str, pdu_opcode_name(h.opcode), dlen,
-				 max_dsl);
+				 c->peer_str, pdu_opcode_name(next[0] & 0x3f),
+				 get_be24(next + BHS_DSL), cfg.max_dsl);
 			conn_close(c, "data segment too long");
 			return false;
+		case PDU_RX_HEADER_DIGEST:
+			/* ERL 0: a bad header digest ends the connection
+			 * (RFC 7143 §7.8) */
+			conn_close(c, "header digest error");
+			return false;
 		}
-		padded = pdu_pad4(dlen) + (dd && dlen ? DIGEST_LEN : 0);
-		if (avail < hlen + padded)
-			break;
-		if (hd) {
-			uint32_t want = crc32c(p, BHS_LEN + h.ahs_len);
-
-			if (digest_get(p + BHS_LEN + h.ahs_len) != want) {
-				/* ERL 0: a bad header digest ends the
-				 * connection (RFC 7143 §7.8) */
-				conn_close(c, "header digest error");
-				return false;
-			}
-		}
-		if (dd && dlen) {
-			uint32_t crc = crc32c(p + hlen, pdu_pad4(dlen));
-
-			if (digest_get(p + hlen + pdu_pad4(dlen)) != crc) {
-				log_warn("%s: data digest error on %s",
-					 c->peer_str, pdu_opcode_name(h.opcode));
-				/* RFC 7143 §7.8: Reject and discard */
-				conn_send_reject(c, p, REJECT_DATA_DIGEST);
-				c->rx_start += hlen + padded;
-				if (h.opcode == OP_DATA_OUT)
-					data_out_digest_error(c, &h);
-				continue;
-			}
-		}
-		c->last_rx_ms = reactor_now_ms(c->r);
-		c->nop_outstanding = false;
-		c->rx_start += hlen + padded;
-		dispatch(c, &h, p + hlen);
 	}
-	if (c->rx_start == c->rx_end)
-		c->rx_start = c->rx_end = 0;
 	return c->state != CONN_CLOSING;
 }
 
@@ -365,7 +348,7 @@ static void conn_rx_done(struct ev_op *op, int res)
 			conn_close(c, strerror(-res));
 		return;
 	}
-	c->rx_end += (size_t)res;
+	pdu_rx_commit(&c->rx, (size_t)res);
 	/* hold the connection: a handler may close it, none may free it */
 	c->rx_pending = true;
 	ok = rx_process(c);

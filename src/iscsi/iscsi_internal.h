@@ -33,6 +33,7 @@
 #include "core/core.h"
 #include "iscsi.h"
 #include "pdu.h"
+#include "pdu_rx.h"
 #include "reactor/reactor.h"
 #include "scsi/scsi.h"
 #include "text.h"
@@ -212,8 +213,7 @@ struct iscsi_conn {
 	char peer_str[64], local_str[64];
 
 	/* receive */
-	uint8_t *rx_buf;
-	size_t rx_cap, rx_start, rx_end;
+	struct pdu_rx rx;		/* framing and buffer (pdu_rx.h) */
 	struct ev_op rx_op;
 	bool rx_pending;
 

@@ -239,8 +239,12 @@ void login_handle(struct iscsi_conn *c, const struct bhs *h,
 		return;
 	}
 	l->stage = csg;
-	if (h->itt != l->itt || get_be16(h->raw + BHS_TTT) != l->cid) {
-		login_fail(c, h, LOGIN_INITIATOR_ERROR, "ITT or CID changed");
+	/* the ISID names the I_T nexus with InitiatorName (RFC 7143 §4.4.1) */
+	if (h->itt != l->itt || get_be16(h->raw + BHS_TTT) != l->cid ||
+	    memcmp(h->raw + BHS_ISID, l->isid, 6) ||
+	    get_be16(h->raw + BHS_TSIH) != 0) {
+		login_fail(c, h, LOGIN_INITIATOR_ERROR,
+			   "ISID, TSIH, ITT or CID changed");
 		return;
 	}
 	/* Collect C-bit pieces; each is acknowledged by an empty response. */

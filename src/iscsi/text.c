@@ -291,6 +291,16 @@ static void copy_decl(char *dst, size_t cap, const char *v)
 static bool decl_changed(struct text_negot *n, const char *key,
 			 const char *have, const char *val)
 {
+	/*
+	 * RFC 7143 §4.2.7.1: an iSCSI name has at most 223 bytes. A longer
+	 * one would be cut to fit and then pass for a name it only starts
+	 * with (an ACL entry, a target).
+	 */
+	if (strlen(val) >= ISCSI_NAME_MAX) {
+		negot_fail(n, LOGIN_INITIATOR_ERROR, "%s longer than %d bytes",
+			   key, ISCSI_NAME_MAX - 1);
+		return true;
+	}
 	if (!have[0] || strcmp(have, val) == 0)
 		return false;
 	negot_fail(n, LOGIN_INITIATOR_ERROR, "%s changed during the login "
@@ -516,7 +526,7 @@ void text_negotiate(struct text_negot *n, const char *data, size_t len,
 	struct negot_ctx c = { n, out };
 
 	/* SessionType decides which keys are irrelevant: look at it first */
-	if (n->phase != PHASE_FFP) {
+	if (n->phase != PHASE_FFP && len) {	/* no text: data may be NULL */
 		const char *st = memmem(data, len, "SessionType=Discovery", 21);
 
 		if (st && (st == data || st[-1] == '\0'))

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of the config, control and SCSI fuzz targets
-(tests/fuzz/corpus/{config,ctl,scsi}). Run from anywhere; rewrites the
+"""Writes the seed corpora of the config, control, SCSI, receive-framing,
+login and Data-Out fuzz targets (tests/fuzz/corpus/{config,ctl,scsi,rx,
+login,dataout}). Run from anywhere; rewrites the
 files it owns and leaves regression seeds (names starting with crash-,
 leak- or regress-) alone."""
 import os
@@ -172,3 +173,215 @@ SCSI["sweep-4k"] = bytes([0x01]) + rec(TUR) + b"".join(
     rec(write16(lba, 1), 4096, 4) for lba in range(16)) + rec(read16(0, 16), 16 * 4096, 2)
 for name, data in SCSI.items():
     write("scsi", name, data)
+
+# --- receive framing (fuzz_rx.c) -----------------------------------------------
+def bhs(op, flags=0, ahs_words=0, dsl=0, lun=0, itt=1, f20=0, f24=0, f28=0, rest=b""):
+    b = bytes([op, flags, 0, 0, ahs_words]) + be(3, dsl) + be(8, lun) + be(4, itt) \
+        + be(4, f20) + be(4, f24) + be(4, f28)
+    b += rest + bytes(48 - len(b) - len(rest))
+    return b[:48]
+
+
+def pdu(op, flags=0, data=b"", ahs=b"", hd=False, dd=False, **kw):
+    """A PDU as sent; digests are placeholders (fuzz_rx rewrites them with
+    flag 0x80 of byte 1)."""
+    out = bhs(op, flags, len(ahs) // 4, len(data), **kw) + ahs
+    if hd:
+        out += b"HDGT"
+    if data:
+        out += data + bytes((4 - len(data) % 4) % 4)
+        if dd:
+            out += b"DDGT"
+    return out
+
+
+LOGIN_KEYS = b"InitiatorName=iqn.2024-01.org.ringtgt:init\0SessionType=Normal\0" \
+             b"TargetName=iqn.2024-01.org.ringtgt:fuzz\0AuthMethod=None\0"
+CDB_READ10 = bytes(read10(0, 1)) + bytes(6)
+ext_cdb_ahs = be(2, 17) + bytes([1, 0]) + bytes(range(17)) + bytes(3)   # type 1, 16+1 CDB bytes
+
+
+def ffp_stream(hd, dd):
+    return b"".join([
+        pdu(0x01, 0xc1, b"", hd=hd, dd=dd, lun=1, itt=2, f20=512, rest=b""),
+        pdu(0x01, 0xa1, b"W" * 512, hd=hd, dd=dd, itt=3, f20=1024),
+        pdu(0x05, 0x80, b"D" * 512, hd=hd, dd=dd, itt=3, f20=0xffffffff),
+        pdu(0x01, 0x81, ahs=ext_cdb_ahs, hd=hd, dd=dd, itt=4),
+        pdu(0x40, 0x80, b"ping!", hd=hd, dd=dd, itt=5, f20=0xffffffff),
+        pdu(0x46, 0x80, hd=hd, dd=dd, itt=6),
+    ])
+
+
+def rx(mrdsl_idx, hd, dd, switch, fix, keep_bad, splits, stream, small_buf=0):
+    return bytes([mrdsl_idx | (8 if hd else 0) | (16 if dd else 0),
+                  switch | small_buf << 3 | (0x80 if fix else 0), keep_bad, len(splits)]) \
+        + bytes(splits) + stream
+
+
+login = pdu(0x43, 0x81, LOGIN_KEYS, itt=1)
+RX = {
+    "login-then-digests": rx(3, True, True, 1, True, 0, [], login + ffp_stream(True, True)),
+    "byte-at-a-time": rx(3, True, True, 1, True, 0, [0], login + ffp_stream(True, True)),
+    "splits-around-header": rx(3, True, False, 1, True, 0, [46, 0, 0, 3, 200, 7],
+                               login + ffp_stream(True, False)),
+    "no-digests": rx(0, False, False, 1, False, 0, [13, 129], login + ffp_stream(False, False)),
+    "data-digest-only": rx(2, False, True, 0, True, 0, [250, 5], ffp_stream(False, True)),
+    "bad-header-digest": rx(3, True, True, 1, True, 0x04, [31], login + ffp_stream(True, True)),
+    "bad-data-digest": rx(3, False, True, 1, True, 0x04, [64], login + ffp_stream(False, True)),
+    "too-long": rx(0, False, False, 0, False, 0, [20, 20],
+                   pdu(0x00, 0x80, itt=9) + bhs(0x05, 0x80, 0, 513) + b"x" * 600),
+    "too-long-login": rx(3, False, False, 4, False, 0, [0],
+                         bhs(0x43, 0x81, 0, 8193) + b"k" * 100),
+    "huge-dsl": rx(6, True, True, 0, True, 0, [47, 0], bhs(0x01, 0x81, 0, 0xffffff) + bytes(64)),
+    "bad-opcode": rx(3, False, False, 0, False, 0, [], pdu(0x00, 0x80) + bhs(0x21, 0x80) + bytes(8)),
+    "ahs-on-nop": rx(3, False, False, 0, False, 0, [], bhs(0x00, 0x80, 1) + bytes(4)),
+    "ahs-max": rx(3, True, False, 0, True, 0, [255, 255], pdu(0x01, 0x81, ahs=bytes(255 * 4), hd=True)),
+    "compaction": rx(0, False, False, 0, False, 0, [254, 3],
+                     b"".join(pdu(0x00, 0x80, bytes([i]) * (509 + i % 4), itt=i) for i in range(7)), 5),
+    "compaction-digests": rx(0, True, True, 0, True, 0, [100, 37, 1],
+                             b"".join(pdu(0x00, 0x80, bytes([i]) * (509 + i % 4), hd=True, dd=True, itt=i)
+                                      for i in range(7)), 2),
+    "small-buffer-login": rx(3, True, True, 1, True, 0, [0, 90], login + ffp_stream(True, True), 1),
+    "larger-than-buffer": rx(3, False, False, 0, False, 0, [], bhs(0x00, 0x80, 0, 3000) + bytes(100), 1),
+    "truncated": rx(3, True, True, 1, True, 0, [100], (login + ffp_stream(True, True))[:-7]),
+}
+for name, data in RX.items():
+    write("rx", name, data)
+
+# --- login sequences (fuzz_login.c) -----------------------------------------------
+FC_TARGET = "iqn.2024-01.org.ringtgt:fuzz"
+FC_OPEN = "iqn.2024-01.org.ringtgt:open"
+FC_LONG = "iqn.2024-01.org.ringtgt:long"
+FC_ALLOWED = "iqn.2024-01.org.ringtgt:allowed"
+LONG_NAME = "iqn.2024-01.org.ringtgt:" + "x" * (223 - len("iqn.2024-01.org.ringtgt:"))
+T, C = 0x80, 0x40
+
+
+def lrec(kind, flags=0, var=0, text=""):
+    t = text.encode() if isinstance(text, str) else text
+    return bytes([kind, flags, var]) + be(2, len(t)) + t
+
+
+def keys(*kv):
+    return "".join(k + "\n" for k in kv)
+
+
+def login_req(flags, *kv, var=0):
+    return lrec(0, flags, var, keys(*kv))
+
+
+SEC = (0 << 2)
+OPR = (1 << 2)
+who = lambda i=FC_ALLOWED, t=FC_TARGET: ("InitiatorName=" + i, "TargetName=" + t, "SessionType=Normal")
+OPS = ("HeaderDigest=None", "DataDigest=None", "MaxRecvDataSegmentLength=65536",
+       "MaxBurstLength=262144", "FirstBurstLength=65536", "InitialR2T=No", "ImmediateData=Yes",
+       "MaxOutstandingR2T=4", "ErrorRecoveryLevel=0")
+FFP_TAIL = lrec(4, 0, 0, keys("SendTargets=All")) + lrec(6 | 8) + lrec(7) + lrec(5 | 8, 0)
+LOGIN = {
+    "two-stages": bytes([0]) + login_req(SEC | T | 1, *who(), "AuthMethod=None")
+                  + login_req(OPR | T | 3, *OPS) + FFP_TAIL,
+    "operational-to-ffp": bytes([1]) + login_req(OPR | T | 3, *who(), *OPS) + FFP_TAIL,
+    "security-to-ffp": bytes([2]) + login_req(SEC | T | 3, *who(), "AuthMethod=None") + FFP_TAIL,
+    "security-no-auth": bytes([0]) + login_req(SEC | T | 3, *who()),
+    "stay-then-transit": bytes([0]) + login_req(SEC | 1, *who(), "AuthMethod=None")
+                         + login_req(SEC | T | 1) + login_req(OPR | 1, *OPS) + login_req(OPR | T | 3),
+    "acl-denied": bytes([0]) + login_req(OPR | T | 3, *who("iqn.2024-01.org.ringtgt:other"), *OPS),
+    "acl-case": bytes([0]) + login_req(OPR | T | 3, *who(FC_ALLOWED.upper()), *OPS),
+    "open-target": bytes([0]) + login_req(OPR | T | 3, *who("iqn.1994-05.com.example:any", FC_OPEN)) + FFP_TAIL,
+    "no-such-target": bytes([0]) + login_req(OPR | T | 3, *who(FC_ALLOWED, "iqn.2024-01.org.ringtgt:none")),
+    "discovery": bytes([0]) + login_req(SEC | T | 1, "InitiatorName=iqn.x:y", "SessionType=Discovery",
+                                        "AuthMethod=None") + login_req(OPR | T | 3)
+                 + lrec(4, 0, 0, keys("SendTargets=All")) + lrec(7) + lrec(5 | 8),
+    "identity-change": bytes([0]) + login_req(SEC | T | 1, *who(FC_ALLOWED), "AuthMethod=None")
+                       + login_req(OPR | T | 3, "InitiatorName=iqn.2024-01.org.ringtgt:evil"),
+    "target-change": bytes([0]) + login_req(SEC | T | 1, *who("iqn.a:b", FC_OPEN), "AuthMethod=None")
+                     + login_req(OPR | T | 3, "TargetName=" + FC_TARGET),
+    "type-change": bytes([0]) + login_req(SEC | T | 1, *who(), "AuthMethod=None")
+                   + login_req(OPR | T | 3, "SessionType=Discovery"),
+    "type-late": bytes([0]) + login_req(SEC | T | 1, "InitiatorName=" + FC_ALLOWED, "TargetName=" + FC_TARGET,
+                                        "AuthMethod=None")
+                 + login_req(OPR | T | 3, "SessionType=Discovery"),
+    "c-bit-pieces": bytes([0]) + lrec(0, SEC | C, 0, "InitiatorName=" + FC_ALLOWED + "\nTargetNa")
+                    + lrec(0, SEC | T | 1, 0, "me=" + FC_TARGET + "\nAuthMethod=None\n")
+                    + login_req(OPR | T | 3, *OPS) + FFP_TAIL,
+    "digests": bytes([0]) + login_req(OPR | T | 3, *who(), "HeaderDigest=CRC32C,None", "DataDigest=CRC32C")
+               + lrec(4, 0, 0, keys("SendTargets=All")) + lrec(6 | 8, 0, 0, "ping") + lrec(7) + lrec(5 | 8),
+    "long-name": bytes([0]) + login_req(OPR | T | 3, *who(LONG_NAME, FC_LONG)) + lrec(7) + lrec(5 | 8),
+    "regress-long-name-plus-one": bytes([0]) + login_req(OPR | T | 3, *who(LONG_NAME + "y", FC_LONG)),
+    "bad-flags": bytes([0]) + login_req(OPR | T | C | 3, *who()),
+    "nsg-2": bytes([0]) + login_req(OPR | T | 2, *who()),
+    "back-to-security": bytes([0]) + login_req(OPR | 3, *who()) + login_req(SEC | T | 1),
+    "version": bytes([0]) + login_req(OPR | T | 3, *who(), var=0x20),
+    "tsih": bytes([0]) + login_req(OPR | T | 3, *who(), var=0x04),
+    "itt-cid-change": bytes([0]) + login_req(OPR | 3, *who()) + login_req(OPR | T | 3, var=0x18),
+    "regress-isid-change": bytes([0]) + login_req(OPR | 3, *who()) + login_req(OPR | T | 3, var=0x01),
+    "nop-during-login": bytes([0]) + lrec(6 | 8) + login_req(OPR | T | 3, *who()),
+    "login-in-ffp": bytes([0]) + login_req(OPR | T | 3, *who()) + login_req(OPR | T | 3, *who()) + lrec(7),
+    "big-limits": bytes([3]) + login_req(OPR | T | 3, *who(), "MaxBurstLength=16777215",
+                                         "FirstBurstLength=16777215", "MaxOutstandingR2T=65535",
+                                         "MaxRecvDataSegmentLength=16777215") + lrec(7),
+    "small-limits": bytes([2]) + login_req(OPR | T | 3, *who(), "MaxBurstLength=512",
+                                           "FirstBurstLength=65536", "MaxOutstandingR2T=1") + lrec(7),
+    "unknown-keys": bytes([0]) + login_req(OPR | T | 3, *who(), "X-foo=bar", "Bogus=1", "=x", "MaxBurstLength=abc"),
+    "repeat-same": bytes([0]) + login_req(SEC | T | 1, *who(), "AuthMethod=None") + login_req(OPR | T | 3, *who(), *OPS),
+}
+for name, data in LOGIN.items():
+    write("login", name, data)
+
+# --- Data-Out / R2T sequencing (fuzz_dataout.c) -------------------------------------
+def dhdr(ir2t, imm, mrdsl_idx, fb_blocks, mb_blocks, r2t):
+    return bytes([(1 if ir2t else 0) | (2 if imm else 0) | mrdsl_idx << 2,
+                  fb_blocks - 1, mb_blocks - 1, r2t - 1])
+
+
+def wr(slot, lba2, blocks, imm_q=0, final=False, x=0):
+    """WRITE(10) in @slot at LBA 2*lba2; imm_q: immediate data 0, 1/4, 1/2, all."""
+    return bytes([slot << 3, lba2, (blocks - 1) | imm_q << 5 | (0x80 if final else 0), x])
+
+
+def dout(slot, ttt_mode=0, length=0, bad_sn=False, bad_off=False, flip_f=False):
+    return bytes([2, slot | ttt_mode << 3 | (0x20 if bad_sn else 0) | (0x40 if bad_off else 0)
+                  | (0x80 if flip_f else 0), length >> 8, length & 0xff])
+
+
+def answer(slot, pdu=512):
+    return bytes([4, slot, pdu >> 4, pdu & 15])
+
+
+def unsol(slot, size_sel=1, salt=0):
+    return bytes([5, slot, size_sel, salt])
+
+
+NOP = bytes([6, 1, 1, 0x55])
+SNACK = bytes([7, 0, 0, 0])
+DATAOUT = {
+    "initial-r2t": dhdr(True, False, 3, 16, 4, 4) + wr(0, 0, 32) + answer(0, 2048) + wr(1, 20, 3) + answer(1, 256),
+    "immediate-unsolicited-r2t": dhdr(False, True, 3, 4, 8, 2) + wr(0, 4, 16, 1) + unsol(0, 1) + answer(0, 1024),
+    "immediate-all-final": dhdr(False, True, 3, 32, 32, 1) + wr(0, 8, 8, 3, True) + wr(1, 9, 2, 3, True),
+    "immediate-beyond-first-burst": dhdr(False, True, 3, 1, 32, 1) + wr(0, 0, 4, 3, True) + wr(1, 0, 1, 3, True),
+    "sixteen-outstanding": dhdr(True, False, 3, 1, 1, 16) + wr(0, 30, 32) + answer(0, 512),
+    "outstanding-partly-answered": dhdr(True, False, 3, 1, 2, 3) + wr(0, 60, 24) + dout(0, 0, 1024) + dout(0, 0, 512)
+                                   + dout(0, 0, 512) + answer(0, 300),
+    "wrong-ttt": dhdr(True, False, 3, 1, 2, 2) + wr(0, 1, 8) + dout(0, 3, 100),
+    "newest-r2t-first": dhdr(True, False, 3, 1, 2, 4) + wr(0, 1, 8) + dout(0, 2, 1024),
+    "wrong-datasn": dhdr(True, False, 3, 1, 4, 2) + wr(0, 2, 8) + dout(0, 0, 512, bad_sn=True) + answer(0),
+    "wrong-offset": dhdr(True, False, 3, 1, 4, 2) + wr(0, 2, 8) + dout(0, 0, 512, bad_off=True) + answer(0),
+    "early-final": dhdr(True, False, 3, 1, 4, 2) + wr(0, 2, 8) + dout(0, 0, 512, flip_f=True) + answer(0),
+    "unsolicited-with-initial-r2t": dhdr(True, True, 3, 8, 8, 1) + wr(0, 3, 4) + dout(0, 1, 512) + answer(0),
+    "immediate-when-not-allowed": dhdr(False, False, 3, 8, 8, 1) + wr(0, 3, 4, 2) + unsol(0) + answer(0),
+    "regress-short-unsolicited-burst": dhdr(False, True, 3, 16, 16, 1) + wr(0, 5, 16) + dout(0, 1, 1024, flip_f=True)
+                               + answer(0, 4080),
+    "unsolicited-beyond-burst": dhdr(False, True, 3, 2, 16, 1) + wr(0, 5, 8) + dout(0, 1, 2048) + answer(0),
+    "interleaved": dhdr(False, True, 2, 2, 4, 2) + wr(0, 0, 6, 1) + wr(1, 10, 10) + wr(2, 20, 3, 3, True)
+                   + unsol(1, 0) + unsol(0, 0) + NOP + answer(1, 700) + SNACK + answer(0, 512) + wr(0, 40, 2, 2)
+                   + unsol(0) + answer(0),
+    "edtl-differs": dhdr(True, True, 3, 8, 8, 2) + wr(0, 6, 8, 0, False, 0x40 | 9) + answer(0)
+                    + wr(1, 7, 2, 0, False, 0x40 | 20) + answer(1),
+    "immediate-command": dhdr(True, True, 3, 8, 8, 2) + wr(0, 6, 4, 2, False, 0x20) + answer(0),
+    "beyond-the-medium": dhdr(True, True, 3, 8, 8, 2) + wr(0, 255, 32) + answer(0) + wr(1, 250, 12, 1) + answer(1),
+    "small-pdus": dhdr(False, True, 0, 3, 5, 3) + wr(0, 12, 20, 1) + unsol(0, 0) + answer(0, 100),
+    "tag-reuse-after-end": dhdr(False, True, 3, 32, 32, 1) + wr(0, 1, 1, 3, True) + wr(0, 2, 1, 3, True)
+                           + wr(0, 3, 2) + answer(0),
+}
+for name, data in DATAOUT.items():
+    write("dataout", name, data)

@@ -4,7 +4,9 @@
  * number of pseudo-random inputs (fixed seed, so a failure reproduces),
  * including mutations of the corpus. Exit 0 when nothing crashed.
  * A first argument --runs=N sets how many generated inputs (default
- * RANDOM_RUNS), for targets whose inputs are slow to run.
+ * RANDOM_RUNS), for targets whose inputs are slow to run. With
+ * FUZZ_SAVE=FILE each generated input is written to FILE before it runs,
+ * so a crash leaves it there.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -75,6 +77,7 @@ int main(int argc, char **argv)
 {
 	static uint8_t buf[FUZZ_MAX_INPUT];
 	int replayed = 0, runs = RANDOM_RUNS, first = 1;
+	const char *save = getenv("FUZZ_SAVE");
 
 	if (argc > 1 && strncmp(argv[1], "--runs=", 7) == 0) {
 		runs = atoi(argv[1] + 7);
@@ -109,6 +112,15 @@ int main(int argc, char **argv)
 			len = next_rand() % 600;
 			for (size_t i = 0; i < len; i++)
 				buf[i] = (uint8_t)next_rand();
+		}
+		if (save) {
+			/* the input about to run, left behind by a crash */
+			FILE *f = fopen(save, "wb");
+
+			if (f) {
+				fwrite(buf, 1, len, f);
+				fclose(f);
+			}
 		}
 		LLVMFuzzerTestOneInput(buf, len);
 	}

@@ -626,3 +626,56 @@ Test(text, identity_keys_cannot_change_within_a_login)
 			     keys[i], n.error);
 	}
 }
+
+/*
+ * RFC 7143 §4.2.7.1: iSCSI names have at most 223 bytes. A longer
+ * InitiatorName or TargetName fails the login; it used to be cut to 223
+ * bytes and so passed for the name it starts with (an ACL entry of 223
+ * bytes admitted every longer name with that prefix; found by
+ * fuzz-login).
+ */
+Test(text, names_longer_than_223_bytes_fail_the_login)
+{
+	static const char *const keys[] = { "InitiatorName", "TargetName" };
+
+	for (size_t i = 0; i < 2; i++) {
+		for (size_t nlen = 222; nlen <= 225; nlen++) {
+			struct iscsi_params p;
+			struct iscsi_limits l;
+			struct text_negot n;
+			char in[512], out[256];
+			struct kvbuf kv;
+			int len;
+
+			text_params_default(&p);
+			text_limits_default(&l);
+			text_negot_init(&n, &p, &l, PHASE_SECURITY, false);
+			kv_init(&kv, out, sizeof(out));
+			len = snprintf(in, sizeof(in), "%s=iqn.2024-01.a:", keys[i]);
+			memset(in + len, 'x', nlen - strlen("iqn.2024-01.a:"));
+			len += (int)(nlen - strlen("iqn.2024-01.a:"));
+			in[len++] = '\0';
+			text_negotiate(&n, in, (size_t)len, &kv);
+			if (nlen <= 223)
+				cr_assert_eq(n.error, 0, "%s of %zu bytes: %d",
+					     keys[i], nlen, n.error);
+			else
+				cr_assert_eq(n.error, LOGIN_INITIATOR_ERROR,
+					     "%s of %zu bytes accepted (as \"...%s\")",
+					     keys[i], nlen,
+					     (i ? n.target_name : n.initiator_name) + 200);
+		}
+	}
+}
+
+/* A Login Request without text: no data at all (found by fuzz-login
+ * under UBSan: memmem() was given a NULL haystack). */
+Test(negot, empty_text_without_a_buffer)
+{
+	struct negot_fx f;
+
+	fx_init(&f, PHASE_SECURITY, false);
+	fx_run(&f, NULL, 0);
+	cr_assert_eq(f.n.error, 0);
+	cr_assert_eq(f.kv.len, 0);
+}
