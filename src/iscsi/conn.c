@@ -141,9 +141,10 @@ void conn_close(struct iscsi_conn *c, const char *why)
 	if (c->state == CONN_CLOSING)
 		return;
 	if (why)
-		log_info("closing connection %s -> %s: %s", c->peer_str,
-			 c->local_str, why);
+		conn_info(c, "closing connection %s -> %s: %s", c->peer_str,
+			  c->local_str, why);
 	c->state = CONN_CLOSING;
+	server_conn_closing(c);
 	reactor_socket_shutdown(c->r, c->fd);
 	tasks_abort_all(c);
 	conn_maybe_free(c);
@@ -179,12 +180,13 @@ void conn_maybe_free(struct iscsi_conn *c)
 	list_del(&c->link);
 	reactor_socket_close(c->r, c->fd);
 	if (c->sess) {
+		conn_info(c, "session %u closed", c->sess->tsih);
 		session_free(c->sess);
 		c->sess = NULL;
 	}
 	login_free(c);
 	tasks_free(c);
-	server_conn_gone(c->thr);
+	server_conn_gone(c);
 	free(c->text_buf);
 	free(c->rx_buf);
 	free(c);
@@ -273,9 +275,9 @@ static bool rx_process(struct iscsi_conn *c)
 			if (!c->rx_paused) {
 				c->rx_paused = true;
 				c->rx_paused_ms = reactor_now_ms(c->r);
-				log_warn("%s: %zu bytes of responses unread; "
-					 "not reading until they go out",
-					 c->peer_str, c->ctl_bytes);
+				conn_warn(c, "%s: %zu bytes of responses "
+					  "unread; not reading until they go out",
+					  c->peer_str, c->ctl_bytes);
 			}
 			break;
 		}
@@ -287,8 +289,8 @@ static bool rx_process(struct iscsi_conn *c)
 		if (avail < BHS_LEN)
 			break;
 		if (pdu_decode_bhs(p, &h) < 0) {
-			log_warn("%s: bad PDU header (opcode 0x%02x)",
-				 c->peer_str, p[0]);
+			conn_warn(c, "%s: bad PDU header (opcode 0x%02x)",
+				  c->peer_str, p[0]);
 			/* RFC 7143 §7.1.3: the framing cannot be trusted */
 			conn_close(c, "protocol error");
 			return false;
@@ -301,9 +303,9 @@ static bool rx_process(struct iscsi_conn *c)
 		max_dsl = c->state == CONN_LOGIN ? MAX(8192u, c->limits.max_recv_dsl)
 						 : c->params.max_recv_dsl_tgt;
 		if (dlen > max_dsl) {
-			log_warn("%s: %s with %u data bytes exceeds %u",
-				 c->peer_str, pdu_opcode_name(h.opcode), dlen,
-				 max_dsl);
+			conn_warn(c, "%s: %s with %u data bytes exceeds %u",
+				  c->peer_str, pdu_opcode_name(h.opcode), dlen,
+				  max_dsl);
 			conn_close(c, "data segment too long");
 			return false;
 		}
@@ -324,8 +326,8 @@ static bool rx_process(struct iscsi_conn *c)
 			uint32_t crc = crc32c(p + hlen, pdu_pad4(dlen));
 
 			if (digest_get(p + hlen + pdu_pad4(dlen)) != crc) {
-				log_warn("%s: data digest error on %s",
-					 c->peer_str, pdu_opcode_name(h.opcode));
+				conn_warn(c, "%s: data digest error on %s",
+					  c->peer_str, pdu_opcode_name(h.opcode));
 				/* RFC 7143 §7.8: Reject and discard */
 				conn_send_reject(c, p, REJECT_DATA_DIGEST);
 				c->rx_start += hlen + padded;
