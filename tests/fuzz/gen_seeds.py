@@ -26,6 +26,10 @@ nop_timeout = 0
 login_timeout = 30
 tmf_timeout = 5
 tx_stall_timeout = 0
+max_connections = 100
+max_connections_per_source = 10
+max_connections_per_target = 20
+max_sessions_per_target = 5
 reactors = 2
 event_loop = "epoll"
 target "{IQN}" {{
