@@ -213,6 +213,13 @@ void conn_log(struct iscsi_conn *c, enum log_level lvl, const char *fmt, ...)
 
 	if (lvl > log_threshold)
 		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (!c->thr) {		/* not adopted yet: nothing to count with */
+		log_msg(lvl, "%s", line);
+		return;
+	}
 	now = reactor_now_ms(c->r);
 	/* lifecycle lines (info) are a few per connection: per source only */
 	if (per_conn && !ratelimit_ready(&c->log_rl, &conn_log_cfg, now)) {
@@ -228,9 +235,6 @@ void conn_log(struct iscsi_conn *c, enum log_level lvl, const char *fmt, ...)
 	n = ratelimit_take(&src->rl, &src_log_cfg, now);
 	if (per_conn)
 		n += ratelimit_take(&c->log_rl, &conn_log_cfg, now);
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
 	if (n)
 		log_msg(lvl, "%s (%u similar suppressed)", line, n);
 	else
