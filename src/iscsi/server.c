@@ -16,12 +16,12 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -442,10 +442,13 @@ static bool portal_admit(struct portal *p, int fd, uint8_t key[16])
 		portal_log(p, "%s: connection from %s refused: %u connections "
 			   "(max_connections)", p->name, addr,
 			   srv.set.max_connections);
-	else
+	else if (rc == -EBUSY)
 		portal_log(p, "%s: connection from %s refused: %u connections "
 			   "from that address (max_connections_per_source)",
 			   p->name, addr, srv.set.max_conns_per_source);
+	else
+		portal_log(p, "%s: connection from %s refused: cannot count "
+			   "it (%s)", p->name, addr, strerror(-rc));
 	return false;
 }
 
