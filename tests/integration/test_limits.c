@@ -109,6 +109,24 @@ static void assert_refused(struct ri *ri, const char *what)
 		  rc == 0 ? ": a PDU came" : "");
 }
 
+/*
+ * A connection from @src (NULL: 127.0.0.1) is refused at accept. The
+ * reset may come before connect() returns (under load), which is the
+ * same answer.
+ */
+static void connect_refused(const char *src, const char *what)
+{
+	struct ri ri;
+	int rc = ri_connect_from(&ri, inproc.port, src);
+
+	if (rc == 0)
+		assert_refused(&ri, what);
+	else
+		cr_assert_eq(rc, -ECONNRESET, "%s: connect: %s", what,
+			     strerror(-rc));
+	ri_close(&ri);
+}
+
 /* A bystander's verified I/O: write 8 blocks at @lba, read them back. */
 static void bystander_io(struct ri_dg *d, uint32_t lba, uint8_t seed)
 {
@@ -209,7 +227,7 @@ ParameterizedTest(enum ev_kind *kind, limits, overall, .fini = down,
 		  .timeout = 90)
 {
 	struct ri_dg by;
-	struct ri held[3], extra, again;
+	struct ri held[3], again;
 	uint8_t rd[INPROC_BLK];
 
 	inproc.max_connections = 4;
@@ -220,11 +238,8 @@ ParameterizedTest(enum ev_kind *kind, limits, overall, .fini = down,
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(ri_connect(&held[i], inproc.port), 0);
 	cr_assert_eq(wait_conns(4, 2000), 4);
-	for (int i = 0; i < 30; i++) {
-		cr_assert_eq(ri_connect(&extra, inproc.port), 0);
-		assert_refused(&extra, "a fifth connection");
-		ri_close(&extra);
-	}
+	for (int i = 0; i < 30; i++)
+		connect_refused(NULL, "a fifth connection");
 	cr_assert_eq(iscsi_connection_count(), 4);
 	cr_assert_eq(atomic_load(&log_refused), 1,
 		     "%u refusal lines for 30 refusals (one per 10 s)",
@@ -283,9 +298,7 @@ ParameterizedTest(enum ev_kind *kind, limits, per_source, .fini = down,
 	cr_assert_eq(ri_login(&two[0], INPROC_IQN, INPROC_INITIATOR), 0,
 		     "a connection below the limit logs in");
 	cr_assert_eq(wait_conns(4, 2000), 4);
-	cr_assert_eq(ri_connect_from(&extra, inproc.port, "127.0.0.2"), 0);
-	assert_refused(&extra, "a fourth connection from 127.0.0.2");
-	ri_close(&extra);
+	connect_refused("127.0.0.2", "a fourth connection from 127.0.0.2");
 	/* other addresses are not counted with it */
 	bystander_io(&by, 0, 4);
 	cr_assert_eq(ri_connect_from(&three, inproc.port, "127.0.0.3"), 0);
