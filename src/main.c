@@ -273,6 +273,8 @@ int main(int argc, char **argv)
 		set.max_conns_per_target = (unsigned)cfg.max_conns_per_target;
 		set.max_sessions_per_target =
 			(unsigned)cfg.max_sessions_per_target;
+		set.buf_conn_max = cfg.buffer_per_connection;
+		set.buf_total_max = cfg.buffer_total;
 		set.reactors = cfg.reactors;
 		if (cfg.event_loop && strcmp(cfg.event_loop, "epoll") == 0)
 			set.event_loop = EV_EPOLL;

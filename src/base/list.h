@@ -47,6 +47,18 @@ static inline void list_del(struct list_head *n)
 	n->next = n->prev = n;
 }
 
+/* Moves every node of @list to the tail of @h, in order; @list ends empty. */
+static inline void list_splice_tail(struct list_head *list, struct list_head *h)
+{
+	if (list_empty(list))
+		return;
+	list->next->prev = h->prev;
+	h->prev->next = list->next;
+	list->prev->next = h;
+	h->prev = list->prev;
+	list_init(list);
+}
+
 #define list_entry(ptr, type, member) container_of(ptr, type, member)
 #define list_first_entry(h, type, member) list_entry((h)->next, type, member)
 

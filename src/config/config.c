@@ -412,6 +412,20 @@ static int v_size(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* A buffer budget: 1 MiB .. 1 TiB. */
+static int v_buffer(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	uint64_t v;
+
+	if (ringtgt_parse_size(s, &v) || v < (1ull << 20) || v > (1ull << 40)) {
+		cfg_error(cfg, "%s = \"%s\": a size from 1M to 1T", opt->name,
+			  s);
+		return -1;
+	}
+	return 0;
+}
+
 static int v_backing(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *s = cfg_opt_getnstr(opt, 0);
@@ -498,6 +512,8 @@ static cfg_t *schema_new(void)
 		CFG_INT("max_connections_per_source", 2048, CFGF_NONE),
 		CFG_INT("max_connections_per_target", 2048, CFGF_NONE),
 		CFG_INT("max_sessions_per_target", 1024, CFGF_NONE),
+		CFG_STR("buffer_per_connection", NULL, CFGF_NONE),
+		CFG_STR("buffer_total", NULL, CFGF_NONE),
 		CFG_INT("reactors", 0, CFGF_NONE),
 		CFG_STR("event_loop", "auto", CFGF_NONE),
 		CFG_SEC("target", target_opts, CFGF_MULTI | CFGF_TITLE |
@@ -518,6 +534,8 @@ static cfg_t *schema_new(void)
 		{ "max_connections_per_source", v_limit },
 		{ "max_connections_per_target", v_limit },
 		{ "max_sessions_per_target", v_limit },
+		{ "buffer_per_connection", v_buffer },
+		{ "buffer_total", v_buffer },
 		{ "reactors", v_reactors },
 		{ "event_loop", v_event_loop },
 		{ "target|tid", v_tid },
@@ -682,6 +700,12 @@ static int build(struct parse_ctx *c, cfg_t *root, struct ringtgt_config *out)
 		(int)cfg_getint(root, "max_connections_per_target");
 	out->max_sessions_per_target =
 		(int)cfg_getint(root, "max_sessions_per_target");
+	if (cfg_getstr(root, "buffer_per_connection"))	/* validated */
+		ringtgt_parse_size(cfg_getstr(root, "buffer_per_connection"),
+				   &out->buffer_per_connection);
+	if (cfg_getstr(root, "buffer_total"))
+		ringtgt_parse_size(cfg_getstr(root, "buffer_total"),
+				   &out->buffer_total);
 	out->reactors = (int)cfg_getint(root, "reactors");
 	out->event_loop = strdup(cfg_getstr(root, "event_loop"));
 

@@ -54,6 +54,8 @@ struct ringtgt_config {
 	int max_conns_per_source;	/* from one address */
 	int max_conns_per_target;	/* naming one target, login or not */
 	int max_sessions_per_target;	/* normal sessions of one target */
+	uint64_t buffer_per_connection;	/* bytes; 0: the daemon's default */
+	uint64_t buffer_total;		/* bytes; 0: the daemon's default */
 	int reactors;			/* 0: one per CPU in the affinity mask */
 	char *event_loop;		/* "auto", "io_uring" or "epoll" */
 	struct config_target *targets;

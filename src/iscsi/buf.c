@@ -2,7 +2,8 @@
  * buf.c - data buffers for commands, cached per thread by power-of-two
  * size class so the I/O path does not call the allocator. Buffers are
  * page aligned (O_DIRECT-ready) and returned to the thread that frees
- * them; each class keeps a bounded number.
+ * them; each class keeps a bounded number, and a thread at most 64 MiB
+ * in all (what a flood of large commands leaves behind is given back).
  */
 #include <stdlib.h>
 
@@ -16,10 +17,13 @@ struct free_buf {
 	struct free_buf *next;
 };
 
+#define CACHE_MAX (64u << 20)	/* bytes a thread keeps, all classes */
+
 static _Thread_local struct {
 	struct free_buf *head;
 	unsigned count;
 } cache[CLASS_COUNT];
+static _Thread_local uint64_t cached;	/* bytes in cache[] */
 
 static int size_class(uint32_t size)
 {
@@ -28,6 +32,13 @@ static int size_class(uint32_t size)
 	while (c < CLASS_COUNT && (1u << (c + CLASS_MIN_SHIFT)) < size)
 		c++;
 	return c;
+}
+
+uint32_t iobuf_cap(uint32_t size)
+{
+	int c = size_class(size);
+
+	return c == CLASS_COUNT ? 0 : 1u << (c + CLASS_MIN_SHIFT);
 }
 
 void *iobuf_get(uint32_t size, uint32_t *cap)
@@ -42,6 +53,7 @@ void *iobuf_get(uint32_t size, uint32_t *cap)
 		p = cache[c].head;
 		cache[c].head = cache[c].head->next;
 		cache[c].count--;
+		cached -= *cap;
 		return p;
 	}
 	if (posix_memalign(&p, 4096, *cap))
@@ -55,13 +67,14 @@ void iobuf_put(void *buf, uint32_t cap)
 	struct free_buf *f = buf;
 
 	if (c == CLASS_COUNT || cache[c].count >= CLASS_KEEP ||
-	    (1u << (c + CLASS_MIN_SHIFT)) * (uint64_t)cache[c].count > (64u << 20)) {
+	    cached + cap > CACHE_MAX) {
 		free(buf);
 		return;
 	}
 	f->next = cache[c].head;
 	cache[c].head = f;
 	cache[c].count++;
+	cached += cap;
 }
 
 void iobuf_drain(void)
@@ -75,4 +88,5 @@ void iobuf_drain(void)
 		}
 		cache[c].count = 0;
 	}
+	cached = 0;
 }

@@ -55,6 +55,13 @@ static void data_out_fail(struct iscsi_conn *c, struct iscsi_task *t,
 	task_respond(c, t);
 }
 
+/* A write that takes data from the initiator (else it runs as it is). */
+static bool cmd_collects_data(const struct iscsi_task *t)
+{
+	return t->scsi.dir == SCSI_DIR_WRITE && (t->hflags & CMD_W) &&
+	       t->edtl != 0;
+}
+
 /* Fails a command before execution with the sense already in st. */
 static void task_fail(struct iscsi_conn *c, struct iscsi_task *t)
 {
@@ -88,16 +95,25 @@ static void task_check_data(struct iscsi_conn *c, struct iscsi_task *t)
 		task_exec(c, t);
 		return;
 	}
-	if (t->received >= t->unsol_len)
-		task_solicit(c, t);
+	if (t->received < t->unsol_len)
+		return;
+	if (t->buf_short) {
+		/* the unsolicited data is in: now the whole buffer */
+		if (!t->bufwait)
+			budget_wait(c, t, t->want);
+		return;
+	}
+	task_solicit(c, t);
 }
 
 static void copy_in(struct iscsi_task *t, uint32_t off, const uint8_t *data,
 		    uint32_t len)
 {
 	/* bytes beyond what the command needs are accepted and dropped */
-	if (off < t->want)
-		memcpy(t->buf + off, data, MIN(len, t->want - off));
+	uint32_t end = MIN(t->want, t->buf_cap);
+
+	if (len && off < end)
+		memcpy(t->buf + off, data, MIN(len, end - off));
 }
 
 void cmd_handle(struct iscsi_conn *c, const struct bhs *h,
@@ -106,7 +122,9 @@ void cmd_handle(struct iscsi_conn *c, const struct bhs *h,
 	struct iscsi_session *s = c->sess;
 	struct iscsi_task *t;
 	struct scsi_task *st;
+	bool waiting = false;
 	uint32_t alloc;
+	int rc;
 
 	if (!h->immediate && !cmdsn_accept(c, h))
 		return;
@@ -170,22 +188,26 @@ void cmd_handle(struct iscsi_conn *c, const struct bhs *h,
 	alloc = st->dir == SCSI_DIR_NONE ? 0 : MIN(st->data_len, t->edtl);
 	alloc = MIN(alloc, MAX_DATA_XFER);
 	if (alloc) {
-		t->buf = unlikely(fault_hit(FAULT_IOBUF_ALLOC)) ? NULL :
-			 iobuf_get(alloc, &t->buf_cap);
-		if (!t->buf) {
+		/* over the budget it waits (budget.c), in the window */
+		rc = task_buf_alloc(c, t, alloc, BUF_NEW);
+		if (rc == -ENOMEM) {
 			scsi_task_set_sense(st, SENSE_NO_MEMORY);
 			task_fail(c, t);
 			return;
 		}
+		waiting = rc == -EAGAIN;
 	}
 	task_admit(c, t, h->flags & 0x07);
-	if (st->dir != SCSI_DIR_WRITE || !(h->flags & CMD_W) || t->edtl == 0) {
+	if (!cmd_collects_data(t)) {
 		/*
 		 * Immediate data for a command that moves none (or reads) is
 		 * dropped; the CDB decides what the command does and the
 		 * residual tells the initiator (libiscsi iSCSIResiduals).
 		 */
-		task_exec(c, t);
+		if (waiting)
+			budget_wait(c, t, alloc);
+		else
+			task_exec(c, t);
 		return;
 	}
 	/* write: immediate data, unsolicited Data-Out, then R2Ts */
@@ -212,16 +234,53 @@ void cmd_handle(struct iscsi_conn *c, const struct bhs *h,
 		task_respond(c, t);
 		return;
 	}
-	copy_in(t, 0, data, h->dsl);
-	t->received = h->dsl;
 	t->unsol_len = h->dsl;
 	if (!c->params.initial_r2t && !h->final)
 		t->unsol_len = MIN(c->params.first_burst, t->edtl);
+	if (waiting && t->unsol_len) {
+		/*
+		 * Over budget, but unsolicited data comes now: hold it (at
+		 * most FirstBurstLength); the rest of the buffer waits.
+		 */
+		uint32_t hold = MIN(alloc, t->unsol_len);
+
+		if (task_buf_alloc(c, t, hold, hold < alloc ? BUF_HOLD :
+						BUF_FORCE) < 0) {
+			scsi_task_set_sense(st, SENSE_NO_MEMORY);
+			task_order_end(c, t);
+			task_respond(c, t);
+			return;
+		}
+		t->buf_short = hold < alloc;
+	}
+	copy_in(t, 0, data, h->dsl);
+	t->received = h->dsl;
 	t->next_r2t_off = MAX(t->unsol_len, t->received);
 	t->seq_end = t->unsol_len;
 	t->exp_datasn = 0;
 	if (t->next_r2t_off > t->want)
 		t->next_r2t_off = t->want;
+	if (!t->buf) {
+		budget_wait(c, t, alloc);	/* no data before our R2Ts */
+		return;
+	}
+	task_check_data(c, t);
+}
+
+void cmd_buf_granted(struct iscsi_conn *c, struct iscsi_task *t, int rc)
+{
+	if (rc < 0) {
+		scsi_task_set_sense(&t->scsi, SENSE_NO_MEMORY);
+		task_order_end(c, t);
+		task_respond(c, t);
+		return;
+	}
+	t->buf_short = false;
+	if (!cmd_collects_data(t)) {
+		task_exec(c, t);
+		return;
+	}
+	t->state = TASK_DATA_OUT;
 	task_check_data(c, t);
 }
 

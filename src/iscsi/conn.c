@@ -77,6 +77,7 @@ struct iscsi_conn *conn_new(struct reactor *r, int fd,
 	c->state = CONN_LOGIN;
 	list_init(&c->txq);
 	list_init(&c->active);
+	list_init(&c->bw_link);
 	text_params_default(&c->params);
 	text_limits_default(&c->limits);
 	c->limits.max_recv_dsl = set->max_recv_dsl;
@@ -97,7 +98,7 @@ struct iscsi_conn *conn_new(struct reactor *r, int fd,
 	}
 	c->rx_op.done = conn_rx_done;
 	c->tx_op.done = conn_tx_done;
-	c->started_ms = c->last_rx_ms = reactor_now_ms(r);
+	c->started_ms = c->last_rx_ms = c->tx_progress_ms = reactor_now_ms(r);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	sl = sizeof(c->peer);
 	getpeername(fd, (struct sockaddr *)&c->peer, &sl);
@@ -170,7 +171,8 @@ void conn_logged_out(struct iscsi_conn *c)
 
 void conn_maybe_free(struct iscsi_conn *c)
 {
-	if (c->state != CONN_CLOSING || c->rx_pending || c->tx_pending)
+	if (c->state != CONN_CLOSING || c->rx_pending || c->tx_pending ||
+	    c->holds)
 		return;
 	txq_drop_all(c);
 	/* tasks in the store, fences that will answer through us */
@@ -178,6 +180,7 @@ void conn_maybe_free(struct iscsi_conn *c)
 		return;
 	/* every task is back in the pool: nothing refers to us any more */
 	list_del(&c->link);
+	list_del(&c->bw_link);	/* no task waits for a buffer any more */
 	reactor_socket_close(c->r, c->fd);
 	if (c->sess) {
 		conn_info(c, "session %u closed", c->sess->tsih);
@@ -537,6 +540,7 @@ void conn_kick_tx(struct iscsi_conn *c)
 		return;
 	}
 	c->tx_pending = true;
+	c->tx_progress_ms = reactor_now_ms(c->r);
 }
 
 static void batch_release(struct iscsi_conn *c)
@@ -567,6 +571,7 @@ static void conn_tx_done(struct ev_op *op, int res)
 			conn_maybe_free(c);
 		return;
 	}
+	c->tx_progress_ms = reactor_now_ms(c->r);
 	/* short send: advance the iovecs and send the rest */
 	while (m->msg_iovlen && left >= m->msg_iov[0].iov_len) {
 		left -= m->msg_iov[0].iov_len;
@@ -618,6 +623,7 @@ static void conn_send_window_update(struct iscsi_conn *c)
 void conn_tick(struct iscsi_conn *c, uint64_t now)
 {
 	const struct iscsi_settings *set = c->set;
+	uint64_t stall;
 
 	if (c->state == CONN_LOGIN) {
 		/* a reinstating login waits for the old session (tmf_timeout) */
@@ -634,8 +640,22 @@ void conn_tick(struct iscsi_conn *c, uint64_t now)
 				   "was not taken");
 		return;
 	}
-	if (c->rx_paused && now - c->rx_paused_ms >
-	    (set->tx_stall_timeout ? set->tx_stall_timeout : 30) * 1000ull) {
+	/*
+	 * Reading stopped for unread answers, or a send has moved nothing
+	 * for as long (its Data-In holds buffers of the budget): the peer
+	 * does not read.
+	 */
+	stall = (set->tx_stall_timeout ? set->tx_stall_timeout : 30) * 1000ull;
+	if ((c->rx_paused && now - c->rx_paused_ms > stall) ||
+	    (c->tx_pending && now - c->tx_progress_ms > stall)) {
+		/*
+		 * Reset, not FIN: the FIN would wait behind output the peer
+		 * never takes, and the kernel would keep the socket's
+		 * buffers meanwhile.
+		 */
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		conn_close(c, "the peer does not read its responses");
 		return;
 	}

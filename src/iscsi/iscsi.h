@@ -46,6 +46,14 @@ struct iscsi_settings {
 	unsigned max_conns_per_source;
 	unsigned max_conns_per_target;
 	unsigned max_sessions_per_target;
+	/*
+	 * Bytes of command data buffers one connection, and all connections
+	 * together, may hold; a command beyond them waits and the CmdSN
+	 * window stays shut meanwhile. 0: 64 MiB per connection; in all,
+	 * a quarter of the memory, 64 MiB to 1 GiB.
+	 */
+	uint64_t buf_conn_max;
+	uint64_t buf_total_max;
 };
 
 void iscsi_settings_default(struct iscsi_settings *s);

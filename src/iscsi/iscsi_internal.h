@@ -9,6 +9,7 @@
  *   task.c     the task pool, execution, completion and responses
  *   cmd.c      SCSI Command, Data-Out and R2T, NOP-Out
  *   tmf.c      task management and fences (waiting for aborted I/O)
+ *   budget.c   the data-buffer budget and the commands waiting for it
  *   login.c    login, text requests and discovery, logout
  *   server.c   reactor threads and portals
  *
@@ -82,6 +83,7 @@ struct ctl_pdu {
 
 enum task_state {
 	TASK_FREE,
+	TASK_WAIT_BUF,		/* waiting for the buffer budget (budget.c) */
 	TASK_DATA_OUT,		/* collecting write data */
 	TASK_QUEUED,		/* data in; dormant behind older tasks */
 	TASK_EXEC,		/* in the SCSI layer / backing store */
@@ -147,6 +149,12 @@ struct iscsi_task {
 
 	uint8_t *buf;
 	uint32_t buf_cap;
+	/* waiting for the buffer budget (budget.c) */
+	bool bufwait;			/* in conn's bw FIFO */
+	bool buf_short;			/* buf holds the unsolicited data only */
+	bool buf_held;			/* ... and is counted as held */
+	uint32_t bw_need;		/* buffer size it waits for */
+	struct iscsi_task *bwnext;	/* FIFO link */
 };
 
 /* SCSI Command ATTR field (RFC 7143 §11.3.1.4) */
@@ -247,6 +255,15 @@ struct iscsi_conn {
 
 	/* fences this connection waits for (TMF responses, login) */
 	unsigned fences_waiting;
+	/* callers on the stack that call conn_maybe_free() afterwards */
+	unsigned holds;
+
+	/* buffer budget (budget.c) */
+	uint64_t buf_bytes;		/* held by this connection's tasks */
+	uint64_t buf_held;		/* of which unsolicited data held */
+	struct iscsi_task *bw_head, *bw_tail;	/* tasks waiting, in order */
+	struct list_head bw_link;	/* the thread's waiting connections */
+	bool bw_listed;
 
 	/* limits and logging (server.c) */
 	uint8_t src_key[16];		/* peer address, counted per source */
@@ -256,6 +273,7 @@ struct iscsi_conn {
 
 	/* liveness */
 	uint64_t last_rx_ms;
+	uint64_t tx_progress_ms;	/* last send that moved bytes */
 	uint64_t started_ms;
 	bool nop_outstanding;
 	uint64_t nop_sent_ms;
@@ -356,6 +374,11 @@ void tasks_abort_all(struct iscsi_conn *c);
 pdu_handler_fn cmd_handle, data_out_handle, nop_out_handle;
 /* A Data-Out whose data digest failed: its command ends (ERL 0). */
 void data_out_digest_error(struct iscsi_conn *c, const struct bhs *h);
+/*
+ * budget.c gave a waiting task its buffer (@rc 0) or could not allocate
+ * it (@rc -ENOMEM): the command goes on, or ends.
+ */
+void cmd_buf_granted(struct iscsi_conn *c, struct iscsi_task *t, int rc);
 
 /* tmf.c */
 pdu_handler_fn tmf_handle;
@@ -384,9 +407,37 @@ void fences_tick(struct iscsi_server_thread *thr, uint64_t now_ms);
 
 /* buf.c: per-thread cache of data buffers by power-of-two size class */
 void *iobuf_get(uint32_t size, uint32_t *cap);
+/* The capacity iobuf_get() gives for @size; 0 when too large. */
+uint32_t iobuf_cap(uint32_t size);
 void iobuf_put(void *buf, uint32_t cap);
 /* Frees the calling thread's cached buffers (at thread exit). */
 void iobuf_drain(void);
+
+/* budget.c: see its opening comment */
+#define BUDGET_CONN_DEFAULT (64ull << 20)
+uint64_t budget_conn_max(const struct iscsi_settings *set);
+uint64_t budget_total_max(const struct iscsi_settings *set);
+enum buf_mode {
+	BUF_NEW,	/* a new command: within budget, behind waiting ones */
+	BUF_GRANT,	/* budget_run() found room for a waiting task */
+	BUF_FORCE,	/* unsolicited data that arrived: never refused */
+	BUF_HOLD,	/* the same, for a write whose buffer still waits */
+};
+/*
+ * Gives @t a buffer of @size, charged to @c and its thread; a buffer @t
+ * already has (unsolicited data held while waiting) is copied over and
+ * freed. 0, -EAGAIN (BUF_NEW over budget: budget_wait()) or -ENOMEM.
+ */
+int task_buf_alloc(struct iscsi_conn *c, struct iscsi_task *t, uint32_t size,
+		   enum buf_mode mode);
+/* Gives @t's buffer back; serves waiting tasks soon (not from here). */
+void task_buf_free(struct iscsi_conn *c, struct iscsi_task *t);
+/* @t waits (TASK_WAIT_BUF) for a @need-byte buffer: cmd_buf_granted(). */
+void budget_wait(struct iscsi_conn *c, struct iscsi_task *t, uint32_t need);
+/* Takes @t out of the waiting FIFO, if it is there. */
+void budget_cancel(struct iscsi_conn *c, struct iscsi_task *t);
+/* Bytes of buffers the calling thread's tasks hold (tests, stats). */
+uint64_t budget_thread_used(void);
 
 /* server.c */
 struct iscsi_server_thread {

@@ -193,6 +193,9 @@ uint32_t session_max_cmdsn(struct iscsi_conn *c, unsigned freeing)
 		return 0;
 	if (s->discovery || !c->task_pool) {
 		room = s->cmd_window;
+	} else if (c->bw_head) {
+		/* commands wait for buffers (budget.c): admit no more */
+		room = 0;
 	} else {
 		/*
 		 * Each command in [ExpCmdSN, MaxCmdSN] will need a task:

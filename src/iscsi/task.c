@@ -103,6 +103,7 @@ struct iscsi_task *task_get(struct iscsi_conn *c, uint32_t itt)
 	t->r2t_head = 0;
 	t->buf = NULL;
 	t->buf_cap = 0;
+	t->bufwait = t->buf_short = t->buf_held = false;
 	h = itt_hash(itt);
 	t->hnext = c->hash[h];
 	c->hash[h] = t;
@@ -125,9 +126,8 @@ void task_put(struct iscsi_conn *c, struct iscsi_task *t)
 	task_unhash(c, t);
 	list_del(&t->link);
 	task_dequeue(t);
-	if (t->buf)
-		iobuf_put(t->buf, t->buf_cap);
-	t->buf = NULL;
+	budget_cancel(c, t);
+	task_buf_free(c, t);
 	/* the task's own LU reference (cmd_handle) */
 	scsi_lu_put(t->scsi.lu);
 	t->scsi.lu = NULL;

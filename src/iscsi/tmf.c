@@ -198,6 +198,13 @@ void task_fences_put(struct iscsi_task *t)
 	}
 }
 
+/* Accepted, not yet handed to the SCSI layer: nothing in flight. */
+static bool task_not_started(const struct iscsi_task *t)
+{
+	return t->state == TASK_WAIT_BUF || t->state == TASK_DATA_OUT ||
+	       t->state == TASK_QUEUED;
+}
+
 void task_abort(struct iscsi_conn *c, struct iscsi_task *t, struct fence *f,
 		bool other_nexus)
 {
@@ -224,16 +231,16 @@ void task_abort(struct iscsi_conn *c, struct iscsi_task *t, struct fence *f,
 		return;
 	t->aborted = true;
 	task_dequeue(t);
+	budget_cancel(c, t);
 	/* nothing in flight: it leaves its task set now */
 	task_order_end(c, t);
-	if ((t->state == TASK_DATA_OUT || t->state == TASK_QUEUED) && tas &&
-	    c->state == CONN_FFP) {
+	if (task_not_started(t) && tas && c->state == CONN_FFP) {
 		/* nothing in flight: TASK ABORTED at once (SAM-5 §7.3) */
 		task_respond_aborted(c, t);
 		return;
 	}
 	task_unhash(c, t);
-	if (t->state == TASK_DATA_OUT || t->state == TASK_QUEUED)
+	if (task_not_started(t))
 		t->state = TASK_RESPOND;
 	task_release(c, t);
 }
@@ -416,8 +423,7 @@ static void tmf_respond_now(struct iscsi_conn *c, const struct bhs *h,
 static bool task_pending(const struct iscsi_task *t, uint64_t lun)
 {
 	return t->scsi.lun == lun && !t->aborted &&
-	       (t->state == TASK_DATA_OUT || t->state == TASK_QUEUED ||
-		t->state == TASK_EXEC);
+	       (task_not_started(t) || t->state == TASK_EXEC);
 }
 
 /*

@@ -99,6 +99,11 @@ static void check_config(const struct ringtgt_config *c, int nlines)
 	      c->max_conns_per_target <= CONFIG_LIMIT_MAX);
 	CHECK(c->max_sessions_per_target >= 1 &&
 	      c->max_sessions_per_target <= CONFIG_LIMIT_MAX);
+	CHECK(c->buffer_per_connection == 0 ||
+	      (c->buffer_per_connection >= (1ull << 20) &&
+	       c->buffer_per_connection <= (1ull << 40)));
+	CHECK(c->buffer_total == 0 ||
+	      (c->buffer_total >= (1ull << 20) && c->buffer_total <= (1ull << 40)));
 	CHECK(c->reactors >= 0 && c->reactors <= 1024);
 	CHECK(!strcmp(c->event_loop, "auto") || !strcmp(c->event_loop, "io_uring") ||
 	      !strcmp(c->event_loop, "epoll"));

@@ -30,6 +30,8 @@ max_connections = 100
 max_connections_per_source = 10
 max_connections_per_target = 20
 max_sessions_per_target = 5
+buffer_per_connection = "16M"
+buffer_total = 2G
 reactors = 2
 event_loop = "epoll"
 target "{IQN}" {{

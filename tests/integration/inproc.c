@@ -83,6 +83,8 @@ void inproc_up(enum ev_kind kind, unsigned nop_interval, unsigned nop_timeout)
 	set.max_conns_per_source = inproc.max_conns_per_source;
 	set.max_conns_per_target = inproc.max_conns_per_target;
 	set.max_sessions_per_target = inproc.max_sessions_per_target;
+	set.buf_conn_max = inproc.buf_conn_max;
+	set.buf_total_max = inproc.buf_total_max;
 	rc = iscsi_start(&set);
 	if (rc < 0 && kind == EV_IO_URING) {
 		core_shutdown();

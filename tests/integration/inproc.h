@@ -31,6 +31,8 @@ struct inproc {
 	unsigned login_timeout;		/* 0: 5 s */
 	unsigned max_connections, max_conns_per_source;
 	unsigned max_conns_per_target, max_sessions_per_target;
+	uint64_t buf_conn_max;		/* buffer budgets (budget.c) */
+	uint64_t buf_total_max;
 };
 
 extern struct inproc inproc;

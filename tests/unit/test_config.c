@@ -646,3 +646,28 @@ Test(config, limits)
 			  "%s", err);
 	}
 }
+
+/* buffer_per_connection / buffer_total (issue 8 item 2): sizes, checked. */
+Test(config, buffer_budgets)
+{
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf("", &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(cfg.buffer_per_connection, 0, "unset: the default");
+	cr_expect_eq(cfg.buffer_total, 0, "unset: the default");
+	config_free(&cfg);
+	cr_assert_eq(config_parse_buf(
+		"buffer_per_connection = 16M\nbuffer_total = \"2G\"\n", &cfg,
+		err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(cfg.buffer_per_connection, 16ull << 20);
+	cr_expect_eq(cfg.buffer_total, 2ull << 30);
+	config_free(&cfg);
+	cr_assert_neq(config_parse_buf("\nbuffer_per_connection = 4K\n", &cfg,
+				       err, sizeof(err)), 0);
+	cr_expect(strstr(err, ":2:") && strstr(err, "buffer_per_connection"),
+		  "%s", err);
+	cr_assert_neq(config_parse_buf("buffer_total = lots\n", &cfg, err,
+				       sizeof(err)), 0);
+	cr_expect(strstr(err, ":1:") && strstr(err, "buffer_total"), "%s", err);
+}
