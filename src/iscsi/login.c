@@ -491,9 +491,19 @@ void text_handle(struct iscsi_conn *c, const struct bhs *h,
 		conn_send_reject(c, h->raw, REJECT_PROTOCOL_ERROR);
 		return;
 	}
-	c->params.max_recv_dsl_init = tmp.max_recv_dsl_init;
 	if (n.has_send_targets)
 		send_targets(c, n.send_targets, &kv);
+	if (kv.overflow) {
+		/*
+		 * RFC 7143 §6.2 wants every key answered: rather than drop
+		 * some (10,000 unknown keys need ~190 KB of NotUnderstood),
+		 * refuse the request, negotiating nothing.
+		 */
+		free(out);
+		conn_send_reject(c, h->raw, REJECT_LONG_OP);
+		return;
+	}
+	c->params.max_recv_dsl_init = tmp.max_recv_dsl_init;
 	if (kv.len <= c->params.max_recv_dsl_init) {
 		size_t off = 0;
 		uint32_t ttt = RSVD_TAG;

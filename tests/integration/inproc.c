@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -70,7 +72,7 @@ void inproc_up(enum ev_kind kind, unsigned nop_interval, unsigned nop_timeout)
 	set.event_loop = kind;
 	set.nop_interval = nop_interval;
 	set.nop_timeout = nop_timeout;
-	set.login_timeout = 5;
+	set.login_timeout = INPROC_LOGIN_TIMEOUT;
 	if (inproc.tmf_timeout)
 		set.tmf_timeout = inproc.tmf_timeout;
 	if (inproc.cmd_window)
@@ -181,4 +183,139 @@ void inproc_store_read(uint64_t off, void *buf, uint32_t len)
 
 	cr_assert_eq(bs_submit(inproc.bs, &io), BS_DONE);
 	cr_assert_eq(io.result, (int)len);
+}
+
+/* --- the bystander ---------------------------------------------------------- */
+
+#define BYSTANDER_BLOCKS 8u
+
+static void bystander_fail(struct inproc_bystander *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void bystander_fail(struct inproc_bystander *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (b->error[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->error, sizeof(b->error), fmt, ap);
+	va_end(ap);
+}
+
+/* One command (already sent as @itt), timed from @t0; false on failure. */
+static bool bystander_wait(struct inproc_bystander *b, struct ri *ri,
+			   uint32_t itt, uint64_t t0, void *buf, uint32_t cap,
+			   const char *what)
+{
+	struct ri_result r;
+	uint64_t ms;
+	int rc;
+
+	if (itt == RSVD_TAG) {
+		bystander_fail(b, "%s: cannot send", what);
+		return false;
+	}
+	/* well past the bound, so a slow answer is measured, not lost */
+	rc = ri_wait_cmd(ri, itt, buf, cap, &r, 3 * INPROC_BYSTANDER_MAX_MS,
+			 NULL);
+	ms = ri_now_ms() - t0;
+	if (rc) {
+		bystander_fail(b, "%s: no answer after %llu ms (%d)", what,
+			       (unsigned long long)ms, rc);
+		return false;
+	}
+	if (r.status != 0 || (cap && r.data_len != cap)) {
+		bystander_fail(b, "%s: status 0x%x sense %x/%02x/%02x, %u bytes",
+			       what, r.status, r.sense_key, r.asc, r.ascq,
+			       r.data_len);
+		return false;
+	}
+	if (ms > atomic_load(&b->max_ms))
+		atomic_store(&b->max_ms, (unsigned)ms);
+	return true;
+}
+
+static void *bystander_main(void *arg)
+{
+	struct inproc_bystander *b = arg;
+	static _Thread_local uint8_t w[BYSTANDER_BLOCKS * INPROC_BLK],
+		rd[BYSTANDER_BLOCKS * INPROC_BLK];
+	struct ri ri;
+	uint8_t cdb[10];
+	int rc;
+
+	rc = ri_connect(&ri, inproc.port);
+	if (rc == 0) {
+		ri.isid_q = 0xb5;
+		rc = ri_login(&ri, INPROC_IQN, INPROC_INITIATOR);
+	}
+	if (rc) {
+		bystander_fail(b, "login: %d", rc);
+		ri_close(&ri);
+		return NULL;
+	}
+	/* bounded by stop, which the test sets (or its process ends) */
+	for (uint8_t round = 1; !atomic_load(&b->stop); round++) {
+		uint64_t t0;
+		uint32_t itt;
+
+		inproc_fill(w, sizeof(w), round);
+		ri_cdb_rw10(cdb, true, b->lba, BYSTANDER_BLOCKS);
+		t0 = ri_now_ms();
+		itt = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_W, sizeof(w), w,
+				  sizeof(w), NULL);
+		if (!bystander_wait(b, &ri, itt, t0, NULL, 0, "WRITE"))
+			break;
+		atomic_fetch_add(&b->cmds, 1);
+		memset(rd, 0, sizeof(rd));
+		ri_cdb_rw10(cdb, false, b->lba, BYSTANDER_BLOCKS);
+		t0 = ri_now_ms();
+		itt = ri_scsi_cmd(&ri, 1, cdb, 10, CMD_R, sizeof(rd), NULL, 0,
+				  NULL);
+		if (!bystander_wait(b, &ri, itt, t0, rd, sizeof(rd), "READ"))
+			break;
+		if (memcmp(rd, w, sizeof(w)) != 0) {
+			bystander_fail(b, "round %u: the data read back differs "
+				       "from what was written", round);
+			break;
+		}
+		atomic_fetch_add(&b->cmds, 1);
+		usleep(2000);	/* steady, without taking a whole core */
+	}
+	ri_close(&ri);
+	return NULL;
+}
+
+void inproc_bystander_start(struct inproc_bystander *b, uint32_t lba)
+{
+	memset(b, 0, sizeof(*b));
+	b->lba = lba;
+	cr_assert_eq(pthread_create(&b->thread, NULL, bystander_main, b), 0);
+	b->running = true;
+	/* logged in and doing I/O before the attack starts */
+	for (int i = 0; i < 500 && inproc_bystander_cmds(b) < 2 &&
+			!b->error[0]; i++)
+		usleep(10 * 1000);
+	cr_assert_geq(inproc_bystander_cmds(b), 2u, "the bystander did no "
+		      "I/O: %s", b->error);
+}
+
+unsigned inproc_bystander_cmds(struct inproc_bystander *b)
+{
+	return atomic_load(&b->cmds);
+}
+
+void inproc_bystander_stop(struct inproc_bystander *b)
+{
+	if (!b->running)
+		return;
+	atomic_store(&b->stop, true);
+	pthread_join(b->thread, NULL);
+	b->running = false;
+	cr_assert_eq(b->error[0], '\0', "bystander after %u commands: %s",
+		     inproc_bystander_cmds(b), b->error);
+	cr_assert_lt(atomic_load(&b->max_ms), INPROC_BYSTANDER_MAX_MS,
+		     "a bystander command took %u ms",
+		     atomic_load(&b->max_ms));
 }

@@ -9,6 +9,8 @@
 #ifndef RINGTGT_INPROC_H
 #define RINGTGT_INPROC_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,6 +21,8 @@
 #define INPROC_INITIATOR "iqn.2024-01.org.ringtgt:raw-initiator"
 #define INPROC_BLK 512u
 #define INPROC_LUN_SIZE (64u << 20)
+/* login_timeout of the server inproc_up() starts (s) */
+#define INPROC_LOGIN_TIMEOUT 5u
 
 struct inproc {
 	int port;
@@ -63,5 +67,34 @@ int inproc_read(struct ri_dg *d, uint64_t lun, uint32_t lba, uint8_t *buf,
 
 /* Reads LUN 1's store directly, below the SCSI layer (no I/O in flight). */
 void inproc_store_read(uint64_t off, void *buf, uint32_t len);
+
+/*
+ * A bystander: a thread with its own session (ISID qualifier 0xb5) that
+ * writes a fresh pattern to its 8 blocks at @lba, reads them back and
+ * compares, over and over, timing each command, until stopped. It
+ * answers NOP-In pings. Hostile tests run one while they attack, to show
+ * that the attack does not stall or corrupt anyone else's I/O.
+ */
+#define INPROC_BYSTANDER_MAX_MS 2000	/* what any one command may take */
+
+struct inproc_bystander {
+	pthread_t thread;
+	uint32_t lba;
+	atomic_bool stop;
+	atomic_uint cmds;		/* commands completed and verified */
+	atomic_uint max_ms;		/* the slowest of them */
+	char error[256];		/* the first failure; "" if none */
+	bool running;
+};
+
+/* Logs in (asserts it) and starts the thread. */
+void inproc_bystander_start(struct inproc_bystander *b, uint32_t lba);
+/* Commands verified so far (while it runs). */
+unsigned inproc_bystander_cmds(struct inproc_bystander *b);
+/*
+ * Stops and joins it; asserts that it failed nothing, verified at least
+ * one command, and that none took INPROC_BYSTANDER_MAX_MS or more.
+ */
+void inproc_bystander_stop(struct inproc_bystander *b);
 
 #endif

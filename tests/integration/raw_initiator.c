@@ -713,3 +713,69 @@ int ri_dg_wait_cmd(struct ri_dg *d, uint32_t itt, void *buf, uint32_t cap,
 	return wait_cmd(recv_digests, d, itt, buf, cap, res, timeout_ms,
 			others);
 }
+
+/* --- hostile peers --------------------------------------------------------- */
+
+int ri_send_bytes(struct ri *ri, const void *buf, size_t len)
+{
+	return write_all(ri->fd, buf, len);
+}
+
+void ri_build_login(struct ri *ri, uint8_t b[BHS_LEN], uint8_t flags)
+{
+	memset(b, 0, BHS_LEN);
+	b[BHS_OPCODE] = OP_LOGIN_REQ | BHS_I;
+	b[BHS_FLAGS] = flags;
+	/* ISID: type 2 (random), a fixed qualifier, as login_step() */
+	b[BHS_ISID] = 0x80;
+	b[BHS_ISID + 3] = 0x12;
+	b[BHS_ISID + 5] = ri->isid_q ? ri->isid_q : (uint8_t)ri->fd;
+	put_be32(b + BHS_ITT, ri->itt);
+	put_be16(b + BHS_TTT, 0);		/* CID */
+	put_be32(b + BHS_CMDSN, ri->cmdsn);
+	put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
+}
+
+size_t ri_login_keys(char *buf, size_t cap, const char *target,
+		     const char *initiator)
+{
+	size_t n = 0;
+
+	if (cap < strlen(target) + strlen(initiator) + 128)
+		return 0;
+	n = kv_put(buf, n, "InitiatorName", initiator);
+	n = kv_put(buf, n, "TargetName", target);
+	n = kv_put(buf, n, "SessionType", "Normal");
+	n = kv_put(buf, n, "AuthMethod", "None");
+	return n;
+}
+
+long ri_wait_closed(struct ri *ri, int timeout_ms)
+{
+	uint64_t t0 = ri_now_ms(), deadline = t0 + (uint64_t)timeout_ms;
+	uint8_t sink[4096];
+
+	for (;;) {
+		struct pollfd pfd = { .fd = ri->fd, .events = POLLIN };
+		uint64_t now = ri_now_ms();
+		ssize_t n;
+		int rc;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		rc = poll(&pfd, 1, (int)(deadline - now));
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			return -errno;
+		if (rc == 0)
+			return -ETIMEDOUT;
+		n = recv(ri->fd, sink, sizeof(sink), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE)))
+			return (long)(ri_now_ms() - t0);
+		if (n < 0)
+			return -errno;
+	}
+}

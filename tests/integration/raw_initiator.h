@@ -177,4 +177,36 @@ void ri_build_data_out(struct ri *ri, uint8_t b[BHS_LEN], uint64_t lun,
 int ri_dg_wait_cmd(struct ri_dg *d, uint32_t itt, void *buf, uint32_t cap,
 		   struct ri_result *res, int timeout_ms, unsigned *others);
 
+/*
+ * --- hostile peers ------------------------------------------------------
+ *
+ * Pieces of PDUs, raw bytes, and waiting for the target to hang up.
+ */
+
+/* Writes @len raw bytes as they are; 0 or -errno. */
+int ri_send_bytes(struct ri *ri, const void *buf, size_t len);
+
+/*
+ * Builds (does not send) the Login Request BHS ri_login() would send
+ * first: ISID, ITT, CID 0, CmdSN and ExpStatSN from @ri, @flags as given
+ * (T, C, CSG, NSG). DataSegmentLength is left 0.
+ */
+void ri_build_login(struct ri *ri, uint8_t b[BHS_LEN], uint8_t flags);
+
+/*
+ * The security-stage keys ri_login() sends first (InitiatorName,
+ * TargetName, SessionType=Normal, AuthMethod=None) into @buf; returns
+ * their length (NULs included), or 0 when @cap is too small.
+ */
+size_t ri_login_keys(char *buf, size_t cap, const char *target,
+		     const char *initiator);
+
+/*
+ * Waits until the target closes the connection (recv returns 0 or
+ * ECONNRESET), reading and dropping whatever it sends meanwhile (NOP-In
+ * pings are not answered). Returns the ms waited, or -ETIMEDOUT after
+ * @timeout_ms.
+ */
+long ri_wait_closed(struct ri *ri, int timeout_ms);
+
 #endif
