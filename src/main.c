@@ -268,6 +268,11 @@ int main(int argc, char **argv)
 		set.login_timeout = (unsigned)cfg.login_timeout;
 		set.tmf_timeout = (unsigned)cfg.tmf_timeout;
 		set.tx_stall_timeout = (unsigned)cfg.tx_stall_timeout;
+		set.max_connections = (unsigned)cfg.max_connections;
+		set.max_conns_per_source = (unsigned)cfg.max_conns_per_source;
+		set.max_conns_per_target = (unsigned)cfg.max_conns_per_target;
+		set.max_sessions_per_target =
+			(unsigned)cfg.max_sessions_per_target;
 		set.buf_conn_max = cfg.buffer_per_connection;
 		set.buf_total_max = cfg.buffer_total;
 		set.reactors = cfg.reactors;

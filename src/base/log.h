@@ -1,6 +1,9 @@
 /*
  * log.h - one line per event, with a level. In the foreground the lines go
- * to stderr ("ringtgtd[pid]: level: message"); detached, to syslog.
+ * to stderr ("ringtgtd[pid]: level: message"); detached, to syslog,
+ * through a bounded queue and a logging thread (logq.h), so no caller
+ * ever waits for syslog: when the queue is full a line is dropped, and
+ * the logging thread reports how many were.
  * Never log an account's secret.
  */
 #ifndef RINGTGT_LOG_H
@@ -12,11 +15,24 @@ enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 extern enum log_level log_threshold;
 
+/*
+ * @to_stderr false: syslog, and the logging thread is started (once; call
+ * it after daemon(), in the process that logs). Lines still queued at
+ * exit get up to a second to go out.
+ */
 void log_init(const char *ident, bool to_stderr, enum log_level level);
 /* Parses "error", "warn", "info", "debug"; -1 for anything else. */
 int log_level_parse(const char *s);
 void log_msg(enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * For tests: each line that passes the threshold goes to @fn instead of
+ * stderr or syslog (called by the logging thread when lines are queued).
+ * NULL restores the normal sink. Set it before the lines it should see.
+ */
+typedef void log_writer_fn(void *arg, enum log_level lvl, const char *line);
+void log_set_writer(log_writer_fn *fn, void *arg);
 
 #define log_err(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)

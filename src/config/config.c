@@ -338,6 +338,19 @@ static int v_seconds(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* Connection and session limits (docs/robustness.md, "Limits"). */
+static int v_limit(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v = cfg_opt_getnint(opt, 0);
+
+	if (v < 1 || v > CONFIG_LIMIT_MAX) {
+		cfg_error(cfg, "%s = %ld out of range 1..%d", opt->name, v,
+			  CONFIG_LIMIT_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 static int v_reactors(cfg_t *cfg, cfg_opt_t *opt)
 {
 	long v = cfg_opt_getnint(opt, 0);
@@ -495,6 +508,10 @@ static cfg_t *schema_new(void)
 		CFG_INT("login_timeout", 15, CFGF_NONE),
 		CFG_INT("tmf_timeout", 30, CFGF_NONE),
 		CFG_INT("tx_stall_timeout", 30, CFGF_NONE),
+		CFG_INT("max_connections", 4096, CFGF_NONE),
+		CFG_INT("max_connections_per_source", 2048, CFGF_NONE),
+		CFG_INT("max_connections_per_target", 2048, CFGF_NONE),
+		CFG_INT("max_sessions_per_target", 1024, CFGF_NONE),
 		CFG_STR("buffer_per_connection", NULL, CFGF_NONE),
 		CFG_STR("buffer_total", NULL, CFGF_NONE),
 		CFG_INT("reactors", 0, CFGF_NONE),
@@ -513,6 +530,10 @@ static cfg_t *schema_new(void)
 		{ "login_timeout", v_seconds },
 		{ "tmf_timeout", v_seconds },
 		{ "tx_stall_timeout", v_seconds },
+		{ "max_connections", v_limit },
+		{ "max_connections_per_source", v_limit },
+		{ "max_connections_per_target", v_limit },
+		{ "max_sessions_per_target", v_limit },
 		{ "buffer_per_connection", v_buffer },
 		{ "buffer_total", v_buffer },
 		{ "reactors", v_reactors },
@@ -672,6 +693,13 @@ static int build(struct parse_ctx *c, cfg_t *root, struct ringtgt_config *out)
 	out->login_timeout = (int)cfg_getint(root, "login_timeout");
 	out->tmf_timeout = (int)cfg_getint(root, "tmf_timeout");
 	out->tx_stall_timeout = (int)cfg_getint(root, "tx_stall_timeout");
+	out->max_connections = (int)cfg_getint(root, "max_connections");
+	out->max_conns_per_source =
+		(int)cfg_getint(root, "max_connections_per_source");
+	out->max_conns_per_target =
+		(int)cfg_getint(root, "max_connections_per_target");
+	out->max_sessions_per_target =
+		(int)cfg_getint(root, "max_sessions_per_target");
 	if (cfg_getstr(root, "buffer_per_connection"))	/* validated */
 		ringtgt_parse_size(cfg_getstr(root, "buffer_per_connection"),
 				   &out->buffer_per_connection);

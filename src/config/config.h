@@ -20,6 +20,8 @@
 #endif
 #define CONFIG_DEFAULT_PATH RINGTGT_SYSCONFDIR "/ringtgt/ringtgt.conf"
 #define CONFIG_DEFAULT_PORT 3260
+/* Largest value of a connection or session limit. */
+#define CONFIG_LIMIT_MAX 65536
 
 struct config_lun {
 	uint64_t lun;
@@ -47,6 +49,11 @@ struct ringtgt_config {
 	int login_timeout;		/* seconds for a login to finish */
 	int tmf_timeout;		/* seconds a TMF waits for aborted I/O */
 	int tx_stall_timeout;		/* seconds output may stay unread */
+	/* limits, 1..CONFIG_LIMIT_MAX (docs/robustness.md, "Limits") */
+	int max_connections;		/* connections overall */
+	int max_conns_per_source;	/* from one address */
+	int max_conns_per_target;	/* naming one target, login or not */
+	int max_sessions_per_target;	/* normal sessions of one target */
 	uint64_t buffer_per_connection;	/* bytes; 0: the daemon's default */
 	uint64_t buffer_total;		/* bytes; 0: the daemon's default */
 	int reactors;			/* 0: one per CPU in the affinity mask */

@@ -39,6 +39,7 @@ struct tgt_target {
 	int tid;
 	bool linked;			/* on core_targets */
 	int nsessions;			/* under core_lock */
+	atomic_uint admitted[CORE_ADMIT_KINDS];	/* core_target_admit() */
 	struct core_acl *acls;		/* under core_lock */
 	int nacls;
 	struct core_lun_meta meta[SCSI_MAX_LUNS]; /* under core_admin_lock */
@@ -610,6 +611,30 @@ void core_targets_visible(const char *initiator, const struct sockaddr *peer,
 		core_target_put(v[i]);
 	}
 	free(v);
+}
+
+/* --- admission counts ---------------------------------------------------- */
+
+bool core_target_admit(struct tgt_target *t, enum core_admit what,
+		       unsigned limit)
+{
+	unsigned n = atomic_load(&t->admitted[what]);
+
+	do {
+		if (n >= limit)
+			return false;
+	} while (!atomic_compare_exchange_weak(&t->admitted[what], &n, n + 1));
+	return true;
+}
+
+void core_target_release(struct tgt_target *t, enum core_admit what)
+{
+	atomic_fetch_sub(&t->admitted[what], 1);
+}
+
+unsigned core_target_admitted(struct tgt_target *t, enum core_admit what)
+{
+	return atomic_load(&t->admitted[what]);
 }
 
 /* --- sessions ------------------------------------------------------------ */

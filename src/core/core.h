@@ -101,6 +101,18 @@ struct scsi_target *core_target_scsi(struct tgt_target *t);
 bool core_target_allows(struct tgt_target *t, const char *initiator,
 			const struct sockaddr *peer);
 /*
+ * Admission counts for the transport's per-target limits: connections
+ * whose login named the target, and its sessions. Lock-free, any thread;
+ * each admit that returned true is matched by one release.
+ */
+enum core_admit { CORE_ADMIT_CONN, CORE_ADMIT_SESSION, CORE_ADMIT_KINDS };
+/* Takes one of @what when fewer than @limit are taken; false otherwise. */
+bool core_target_admit(struct tgt_target *t, enum core_admit what,
+		       unsigned limit);
+void core_target_release(struct tgt_target *t, enum core_admit what);
+/* How many of @what are taken now. */
+unsigned core_target_admitted(struct tgt_target *t, enum core_admit what);
+/*
  * Calls cb for every target the initiator may see (ACL checked), in tid
  * order. For SendTargets.
  */

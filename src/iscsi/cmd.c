@@ -26,8 +26,8 @@ static void cmd_task_set_full(struct iscsi_conn *c, const struct bhs *h)
 {
 	struct ctl_pdu *p = conn_ctl_new(c, OP_SCSI_RSP, BHS_F, NULL, 0);
 
-	log_warn("%s: no free task for ITT 0x%x: TASK SET FULL", c->peer_str,
-		 h->itt);
+	conn_warn(c, "%s: no free task for ITT 0x%x: TASK SET FULL",
+		  c->peer_str, h->itt);
 	if (!p) {
 		conn_close(c, "out of memory");
 		return;
@@ -158,8 +158,8 @@ void cmd_handle(struct iscsi_conn *c, const struct bhs *h,
 
 		if (pdu_parse_ahs(h->raw + BHS_LEN, h->ahs_len, &ahs) < 0 ||
 		    (ahs.ext_cdb && 16u + ahs.ext_cdb_len > SCSI_CDB_MAX)) {
-			log_warn("%s: SCSI Command ITT 0x%x with malformed AHS: "
-				 "rejected", c->peer_str, h->itt);
+			conn_warn(c, "%s: SCSI Command ITT 0x%x with malformed "
+				  "AHS: rejected", c->peer_str, h->itt);
 			conn_send_reject(c, h->raw, REJECT_INVALID_PDU_FIELD);
 			task_put(c, t);
 			return;
@@ -226,8 +226,9 @@ void cmd_handle(struct iscsi_conn *c, const struct bhs *h,
 		 * ABORTED COMMAND, UNEXPECTED UNSOLICITED DATA; nothing of it
 		 * is written.
 		 */
-		log_warn("%s: %u bytes of immediate data exceed FirstBurstLength "
-			 "%u", c->peer_str, h->dsl, c->params.first_burst);
+		conn_warn(c, "%s: %u bytes of immediate data exceed "
+			  "FirstBurstLength %u", c->peer_str, h->dsl,
+			  c->params.first_burst);
 		scsi_task_set_sense(st, SENSE_UNSOLICITED_DATA);
 		task_order_end(c, t);
 		task_respond(c, t);
@@ -313,17 +314,18 @@ void data_out_handle(struct iscsi_conn *c, const struct bhs *h,
 	 */
 	if (h->ttt == RSVD_TAG && (uint64_t)off + len > t->unsol_len) {
 		/* RFC 7143 §11.4.7.2: more unsolicited data than allowed */
-		log_warn("%s: unsolicited Data-Out ITT 0x%x beyond "
-			 "FirstBurstLength: command failed", c->peer_str, h->itt);
+		conn_warn(c, "%s: unsolicited Data-Out ITT 0x%x beyond "
+			  "FirstBurstLength: command failed", c->peer_str,
+			  h->itt);
 		data_out_fail(c, t, SENSE_UNSOLICITED_DATA);
 		return;
 	}
 	if (h->datasn != t->exp_datasn || off != t->received ||
 	    (uint64_t)off + len > t->edtl) {
-		log_warn("%s: Data-Out ITT 0x%x DataSN %u (expected %u) offset "
-			 "%u (expected %u) length %u: command failed",
-			 c->peer_str, h->itt, h->datasn, t->exp_datasn, off,
-			 t->received, len);
+		conn_warn(c, "%s: Data-Out ITT 0x%x DataSN %u (expected %u) "
+			  "offset %u (expected %u) length %u: command failed",
+			  c->peer_str, h->itt, h->datasn, t->exp_datasn, off,
+			  t->received, len);
 		data_out_fail(c, t, h->datasn != t->exp_datasn ?
 				    SENSE_DATA_PHASE_ERROR :
 				    SENSE_DATA_OFFSET_ERROR);

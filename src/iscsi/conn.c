@@ -143,9 +143,10 @@ void conn_close(struct iscsi_conn *c, const char *why)
 	if (c->state == CONN_CLOSING)
 		return;
 	if (why)
-		log_info("closing connection %s -> %s: %s", c->peer_str,
-			 c->local_str, why);
+		conn_info(c, "closing connection %s -> %s: %s", c->peer_str,
+			  c->local_str, why);
 	c->state = CONN_CLOSING;
+	server_conn_closing(c);
 	reactor_socket_shutdown(c->r, c->fd);
 	tasks_abort_all(c);
 	conn_maybe_free(c);
@@ -183,12 +184,13 @@ void conn_maybe_free(struct iscsi_conn *c)
 	list_del(&c->bw_link);	/* no task waits for a buffer any more */
 	reactor_socket_close(c->r, c->fd);
 	if (c->sess) {
+		conn_info(c, "session %u closed", c->sess->tsih);
 		session_free(c->sess);
 		c->sess = NULL;
 	}
 	login_free(c);
 	tasks_free(c);
-	server_conn_gone(c->thr);
+	server_conn_gone(c);
 	free(c->text_buf);
 	free(c->rx.buf);
 	free(c);
@@ -285,9 +287,9 @@ static bool rx_process(struct iscsi_conn *c)
 			if (!c->rx_paused) {
 				c->rx_paused = true;
 				c->rx_paused_ms = reactor_now_ms(c->r);
-				log_warn("%s: %zu bytes of responses unread; "
-					 "not reading until they go out",
-					 c->peer_str, c->ctl_bytes);
+				conn_warn(c, "%s: %zu bytes of responses "
+					  "unread; not reading until they go out",
+					  c->peer_str, c->ctl_bytes);
 			}
 			break;
 		}
@@ -301,23 +303,23 @@ static bool rx_process(struct iscsi_conn *c)
 			dispatch(c, &f.h, f.data);
 			break;
 		case PDU_RX_DATA_DIGEST:
-			log_warn("%s: data digest error on %s", c->peer_str,
-				 pdu_opcode_name(f.h.opcode));
+			conn_warn(c, "%s: data digest error on %s", c->peer_str,
+				  pdu_opcode_name(f.h.opcode));
 			/* RFC 7143 §7.8: Reject and discard */
 			conn_send_reject(c, f.h.raw, REJECT_DATA_DIGEST);
 			if (f.h.opcode == OP_DATA_OUT)
 				data_out_digest_error(c, &f.h);
 			break;
 		case PDU_RX_BAD_HEADER:
-			log_warn("%s: bad PDU header (opcode 0x%02x)",
-				 c->peer_str, next[0]);
+			conn_warn(c, "%s: bad PDU header (opcode 0x%02x)",
+				  c->peer_str, next[0]);
 			/* RFC 7143 §7.1.3: the framing cannot be trusted */
 			conn_close(c, "protocol error");
 			return false;
 		case PDU_RX_TOO_LONG:
-			log_warn("%s: %s with %u data bytes exceeds %u",
-				 c->peer_str, pdu_opcode_name(next[0] & 0x3f),
-				 get_be24(next + BHS_DSL), cfg.max_dsl);
+			conn_warn(c, "%s: %s with %u data bytes exceeds %u",
+				  c->peer_str, pdu_opcode_name(next[0] & 0x3f),
+				  get_be24(next + BHS_DSL), cfg.max_dsl);
 			conn_close(c, "data segment too long");
 			return false;
 		case PDU_RX_HEADER_DIGEST:

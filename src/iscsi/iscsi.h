@@ -36,6 +36,17 @@ struct iscsi_settings {
 	 */
 	unsigned tx_stall_timeout;
 	/*
+	 * Limits (docs/robustness.md, "Limits"); 0: the default. Connections
+	 * overall and from one source address are refused at accept (closed
+	 * at once, nothing read); connections whose login names one target,
+	 * and that target's sessions, at login (status 0x0302, out of
+	 * resources).
+	 */
+	unsigned max_connections;
+	unsigned max_conns_per_source;
+	unsigned max_conns_per_target;
+	unsigned max_sessions_per_target;
+	/*
 	 * Bytes of command data buffers one connection, and all connections
 	 * together, may hold; a command beyond them waits and the CmdSN
 	 * window stays shut meanwhile. 0: 64 MiB per connection; in all,
@@ -57,6 +68,8 @@ int iscsi_portal_add(const char *addr, char *err, size_t errlen);
 /* Closes every connection, stops the threads, closes the portals. */
 void iscsi_stop(void);
 int iscsi_reactor_count(void);
+/* Connections accepted and not yet freed (any state). */
+int iscsi_connection_count(void);
 /*
  * Aborts every task on @lu (all sessions, all reactors) and waits, at
  * most tmf_timeout, until none has store I/O in flight; the LU is then

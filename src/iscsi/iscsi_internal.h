@@ -30,6 +30,8 @@
 #include <sys/socket.h>
 
 #include "base/list.h"
+#include "base/log.h"
+#include "base/ratelimit.h"
 #include "core/core.h"
 #include "iscsi.h"
 #include "pdu.h"
@@ -263,6 +265,12 @@ struct iscsi_conn {
 	struct list_head bw_link;	/* the thread's waiting connections */
 	bool bw_listed;
 
+	/* limits and logging (server.c) */
+	uint8_t src_key[16];		/* peer address, counted per source */
+	struct tgt_target *admit_target; /* what the admissions are on */
+	bool admitted[CORE_ADMIT_KINDS];
+	struct ratelimit log_rl;	/* this connection's warnings */
+
 	/* liveness */
 	uint64_t last_rx_ms;
 	uint64_t tx_progress_ms;	/* last send that moved bytes */
@@ -440,8 +448,30 @@ struct iscsi_server_thread {
 	struct list_head fences;	/* fences homed here (tmf.c) */
 	unsigned nfences;		/* their number (bounded) */
 	struct ev_post close_all;	/* iscsi_stop(): cannot fail */
+	struct ratelimit_table srclog;	/* log limits per source address */
 };
-void server_conn_gone(struct iscsi_server_thread *thr);
+/* The connection is freed: its count (overall, per source) goes. */
+void server_conn_gone(struct iscsi_conn *c);
+/* The connection closes: it gives back its per-target admissions. */
+void server_conn_closing(struct iscsi_conn *c);
+/*
+ * Per-target limits at login: takes one of @what on @t (connections whose
+ * login named it, or its sessions) for @c until it closes; false at the
+ * limit (max_conns_per_target, max_sessions_per_target).
+ */
+bool server_admit(struct iscsi_conn *c, struct tgt_target *t,
+		  enum core_admit what);
+/*
+ * A log line a peer can cause (issue 8, item 11): a connection's warnings
+ * go out at most once per interval after its first; every line from one
+ * source address (per reactor) at most a burst per interval. The next
+ * line that passes says how many similar ones were held back; the
+ * reactor's tick reports counts nobody else did.
+ */
+void conn_log(struct iscsi_conn *c, enum log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define conn_warn(c, ...) conn_log(c, LOG_LVL_WARN, __VA_ARGS__)
+#define conn_info(c, ...) conn_log(c, LOG_LVL_INFO, __VA_ARGS__)
 struct iscsi_server_thread *server_thread(int i);
 int server_thread_count(void);
 uint16_t server_next_tsih(void);

@@ -90,10 +90,10 @@ static void login_respond(struct iscsi_conn *c, const struct bhs *h,
 static void login_fail(struct iscsi_conn *c, const struct bhs *h, int status,
 		       const char *why)
 {
-	log_warn("login from %s (%s) refused: %s (status 0x%04x)", c->peer_str,
-		 c->login && c->login->negot.initiator_name[0] ?
-			 c->login->negot.initiator_name : "?",
-		 why, status);
+	conn_warn(c, "login from %s (%s) refused: %s (status 0x%04x)",
+		  c->peer_str, c->login && c->login->negot.initiator_name[0] ?
+			  c->login->negot.initiator_name : "?",
+		  why, status);
 	login_respond(c, h, status, 0, NULL);
 	/* no further requests are read; the response closes the connection */
 	conn_logged_out(c);
@@ -153,6 +153,17 @@ static bool login_identify(struct iscsi_conn *c, const struct bhs *h)
 		login_fail(c, h, LOGIN_FORBIDDEN, "not allowed by the ACL");
 		return false;
 	}
+	/*
+	 * Limits: RFC 7143 §11.13.5 class 3 (target error): "currently
+	 * incapable of fulfilling the request", the initiator "may re-try
+	 * the same Login Request later". 0x0206 (too many connections) is an
+	 * initiator error about one session's connections, not retried.
+	 */
+	if (!server_admit(c, l->target, CORE_ADMIT_CONN)) {
+		login_fail(c, h, LOGIN_NO_RESOURCES, "the target has "
+			   "max_connections_per_target connections");
+		return false;
+	}
 	return true;
 }
 
@@ -162,6 +173,13 @@ static void login_enter_ffp(struct iscsi_conn *c, const struct bhs *h,
 {
 	struct login_state *l = c->login;
 
+	/* after reinstatement: the session it replaces gave its place back */
+	if (!l->negot.discovery &&
+	    !server_admit(c, l->target, CORE_ADMIT_SESSION)) {
+		login_fail(c, h, LOGIN_NO_RESOURCES, "the target has "
+			   "max_sessions_per_target sessions");
+		return;
+	}
 	l->tsih = server_next_tsih();
 	if (!l->tsih) {
 		login_fail(c, h, LOGIN_NO_RESOURCES, "no free session id");
@@ -190,9 +208,9 @@ static void login_resume(struct iscsi_conn *c, bool expired)
 	l->waiting = false;
 	if (expired)
 		/* its LUs answer NOT READY until that I/O is gone */
-		log_warn("%s: the reinstated session's I/O is still in flight "
-			 "after tmf_timeout; its LUs are not ready until it "
-			 "completes", c->peer_str);
+		conn_warn(c, "%s: the reinstated session's I/O is still in "
+			  "flight after tmf_timeout; its LUs are not ready "
+			  "until it completes", c->peer_str);
 	kv_init(&kv, l->last_kv, l->last_kv_len ? l->last_kv_len : 1);
 	kv.len = l->last_kv_len;
 	login_enter_ffp(c, &l->last, l->last_flags, &kv);
@@ -534,7 +552,7 @@ void logout_handle(struct iscsi_conn *c, const struct bhs *h,
 	if (response == 0) {
 		p->close_after = true;
 		conn_logged_out(c);
-		log_info("%s: logout (reason %u)", c->peer_str, reason);
+		conn_info(c, "%s: logout (reason %u)", c->peer_str, reason);
 	}
 	conn_kick_tx(c);
 }

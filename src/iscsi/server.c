@@ -6,6 +6,13 @@
  * reactor's once-a-second tick drives login timeouts and NOP pings.
  * Threads are pinned to the CPUs of the process's affinity mask, one
  * per CPU, unless --reactors says otherwise.
+ *
+ * Limits (issue 8, item 5; docs/robustness.md): connections overall and
+ * per source address are counted from accept (reactor 0) until the
+ * connection is freed (on its own reactor); at a limit a new connection
+ * is closed at once, nothing read. Per-target connections and sessions
+ * are counted in core from login until the connection closes. Log lines
+ * a peer can cause go through conn_log() (per connection, per source).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,17 +21,34 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "base/addrcount.h"
 #include "base/log.h"
 #include "iscsi_internal.h"
 
 #define MAX_REACTORS 64
 #define MAX_PORTALS 32
+
+/*
+ * Log lines a peer can cause: one per connection per interval after the
+ * first; per source address (per reactor) a burst per interval, enough
+ * for an initiator's discovery and a few logins; one refusal line per
+ * portal per interval.
+ */
+#define PEER_LOG_INTERVAL_MS 10000
+#define PEER_LOG_SRC_BURST 10
+
+static const struct ratelimit_cfg conn_log_cfg = { PEER_LOG_INTERVAL_MS, 1 };
+static const struct ratelimit_cfg src_log_cfg = { PEER_LOG_INTERVAL_MS,
+						  PEER_LOG_SRC_BURST };
 
 struct portal {
 	int fd;
@@ -36,6 +60,7 @@ struct portal {
 	bool backoff;			/* accept again at the next tick */
 	uint64_t emfile_log_ms;		/* last "descriptor limit" warning */
 	unsigned emfile_refused;	/* refused since that warning */
+	struct ratelimit refuse_rl;	/* "connection refused" lines */
 };
 
 static struct {
@@ -51,7 +76,9 @@ static struct {
 	atomic_int live_conns;
 	bool running;
 	int spare_fd;			/* given up to accept-and-close at EMFILE */
-} srv = { .spare_fd = -1 };
+	pthread_mutex_t src_lock;	/* guards src */
+	struct addrcount *src;		/* connections per source address */
+} srv = { .spare_fd = -1, .src_lock = PTHREAD_MUTEX_INITIALIZER };
 
 void iscsi_settings_default(struct iscsi_settings *s)
 {
@@ -68,6 +95,16 @@ void iscsi_settings_default(struct iscsi_settings *s)
 		.cmd_window = 128,
 		.tmf_timeout = 30,
 		.tx_stall_timeout = 30,
+		/*
+		 * Far above what one host's initiator uses, and above what
+		 * the test suites open from 127.0.0.1 (1,000 half-open
+		 * logins, a 64-session soak); one address may hold half of
+		 * all connections, so it cannot lock every other host out.
+		 */
+		.max_connections = 4096,
+		.max_conns_per_source = 2048,
+		.max_conns_per_target = 2048,
+		.max_sessions_per_target = 1024,
 	};
 }
 
@@ -83,10 +120,144 @@ uint16_t server_next_tsih(void)
 	return 0;	/* 65535 live sessions */
 }
 
-void server_conn_gone(struct iscsi_server_thread *thr)
+/* The peer's address as a key: IPv6, or IPv4 mapped into it. */
+static void addr_key(const struct sockaddr_storage *ss, uint8_t key[16])
 {
-	thr->nconns--;
+	memset(key, 0, 16);
+	if (ss->ss_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)(const void *)ss)
+				     ->sin6_addr, 16);
+	} else if (ss->ss_family == AF_INET) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)(const void *)ss)
+					  ->sin_addr, 4);
+	}
+}
+
+static void key_str(const uint8_t key[16], char *out, size_t len)
+{
+	static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (memcmp(key, v4mapped, 12) == 0)
+		inet_ntop(AF_INET, key + 12, out, (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, key, out, (socklen_t)len);
+}
+
+/* Gives back what accept counted (overall, per source). */
+static void conn_count_put(const uint8_t key[16])
+{
+	pthread_mutex_lock(&srv.src_lock);
+	if (srv.src)
+		addrcount_dec(srv.src, key);
+	pthread_mutex_unlock(&srv.src_lock);
 	atomic_fetch_sub(&srv.live_conns, 1);
+}
+
+void server_conn_gone(struct iscsi_conn *c)
+{
+	struct iscsi_server_thread *thr = c->thr;
+
+	/* what it held back is reported with its source's next line */
+	if (c->log_rl.suppressed) {
+		struct ratelimit_slot *src = ratelimit_table_get(
+			&thr->srclog, c->src_key, &src_log_cfg,
+			reactor_now_ms(thr->r));
+
+		src->rl.suppressed += c->log_rl.suppressed;
+	}
+	thr->nconns--;
+	conn_count_put(c->src_key);
+}
+
+void server_conn_closing(struct iscsi_conn *c)
+{
+	for (int i = 0; i < CORE_ADMIT_KINDS; i++) {
+		if (c->admitted[i])
+			core_target_release(c->admit_target,
+					    (enum core_admit)i);
+		c->admitted[i] = false;
+	}
+	if (c->admit_target)
+		core_target_put(c->admit_target);
+	c->admit_target = NULL;
+}
+
+bool server_admit(struct iscsi_conn *c, struct tgt_target *t,
+		  enum core_admit what)
+{
+	unsigned limit = what == CORE_ADMIT_CONN ?
+				 srv.set.max_conns_per_target :
+				 srv.set.max_sessions_per_target;
+
+	if (c->admitted[what] || (c->admit_target && c->admit_target != t))
+		return false;	/* one target per connection, once each */
+	if (!core_target_admit(t, what, limit))
+		return false;
+	if (!c->admit_target) {
+		core_target_get(t);
+		c->admit_target = t;
+	}
+	c->admitted[what] = true;
+	return true;
+}
+
+void conn_log(struct iscsi_conn *c, enum log_level lvl, const char *fmt, ...)
+{
+	bool per_conn = lvl <= LOG_LVL_WARN;
+	struct ratelimit_slot *src;
+	char line[1024];
+	uint64_t now;
+	uint32_t n = 0;
+	va_list ap;
+
+	if (lvl > log_threshold)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (!c->thr) {		/* not adopted yet: nothing to count with */
+		log_msg(lvl, "%s", line);
+		return;
+	}
+	now = reactor_now_ms(c->r);
+	/* lifecycle lines (info) are a few per connection: per source only */
+	if (per_conn && !ratelimit_ready(&c->log_rl, &conn_log_cfg, now)) {
+		ratelimit_drop(&c->log_rl);
+		return;
+	}
+	src = ratelimit_table_get(&c->thr->srclog, c->src_key, &src_log_cfg,
+				  now);
+	if (!ratelimit_ready(&src->rl, &src_log_cfg, now)) {
+		ratelimit_drop(&src->rl);
+		return;
+	}
+	n = ratelimit_take(&src->rl, &src_log_cfg, now);
+	if (per_conn)
+		n += ratelimit_take(&c->log_rl, &conn_log_cfg, now);
+	if (n)
+		log_msg(lvl, "%s (%u similar suppressed)", line, n);
+	else
+		log_msg(lvl, "%s", line);
+}
+
+/* Counts held back that no later line reported: one line per source. */
+static void srclog_tick(struct iscsi_server_thread *thr, uint64_t now)
+{
+	for (int i = 0; i < RATELIMIT_SLOTS; i++) {
+		struct ratelimit_slot *s = &thr->srclog.slot[i];
+		char addr[INET6_ADDRSTRLEN];
+		uint32_t n;
+
+		if (!s->used || !s->rl.suppressed ||
+		    !ratelimit_ready(&s->rl, &src_log_cfg, now))
+			continue;
+		n = ratelimit_take(&s->rl, &src_log_cfg, now);
+		key_str(s->key, addr, sizeof(addr));
+		log_warn("%s%s: %u similar line%s suppressed", addr,
+			 s->shared ? " and addresses sharing its log limit" : "",
+			 n, n == 1 ? "" : "s");
+	}
 }
 
 struct iscsi_server_thread *server_thread(int i)
@@ -104,12 +275,28 @@ int iscsi_reactor_count(void)
 	return srv.n;
 }
 
+int iscsi_connection_count(void)
+{
+	return atomic_load(&srv.live_conns);
+}
+
 const char *iscsi_event_loop_name(void)
 {
 	return srv.set.event_loop == EV_IO_URING ? "io_uring" : "epoll";
 }
 
 static void portal_accept_arm(struct portal *p);
+
+static uint32_t random_seed(void)
+{
+	uint32_t v;
+	struct timespec ts;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) == (ssize_t)sizeof(v))
+		return v;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint32_t)ts.tv_nsec ^ (uint32_t)getpid();
+}
 
 static void thread_tick(void *arg)
 {
@@ -120,6 +307,7 @@ static void thread_tick(void *arg)
 	list_for_each_entry_safe(c, n, &thr->conns, link)
 		conn_tick(c, now);
 	fences_tick(thr, now);
+	srclog_tick(thr, now);
 	for (int i = 0; i < srv.nportals; i++) {
 		struct portal *p = &srv.portals[i];
 
@@ -136,6 +324,7 @@ static void thread_tick(void *arg)
 struct handoff {
 	struct iscsi_server_thread *thr;
 	int fd;
+	uint8_t key[16];
 };
 
 static void conn_adopt(void *arg)
@@ -145,13 +334,15 @@ static void conn_adopt(void *arg)
 	int fd = h->fd;
 	struct iscsi_conn *c = conn_new(thr->r, fd, &srv.set);
 
-	free(h);
 	if (!c) {
 		log_err("cannot set up a connection: out of memory");
 		close(fd);
-		atomic_fetch_sub(&srv.live_conns, 1);
+		conn_count_put(h->key);
+		free(h);
 		return;
 	}
+	memcpy(c->src_key, h->key, 16);
+	free(h);
 	c->thr = thr;
 	list_add_tail(&c->link, &thr->conns);
 	thr->nconns++;
@@ -193,6 +384,74 @@ static void portal_out_of_fds(struct portal *p, int res)
 	p->backoff = true;	/* thread_tick re-arms it */
 }
 
+/* A line about refused connections: one per portal per interval. */
+__attribute__((format(printf, 2, 3)))
+static void portal_log(struct portal *p, const char *fmt, ...)
+{
+	char line[512];
+	uint32_t n;
+	va_list ap;
+
+	if (!ratelimit_allow(&p->refuse_rl, &conn_log_cfg, reactor_now_ms(p->r),
+			     &n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n)
+		log_warn("%s (%u similar suppressed)", line, n);
+	else
+		log_warn("%s", line);
+}
+
+/*
+ * Counts a new connection overall and per source address, or refuses it
+ * (issue 8, item 5): at a limit it is closed at once with a reset,
+ * nothing read, and accepting goes on (nothing spins: each refusal is
+ * one accepted connection). True when admitted.
+ */
+static bool portal_admit(struct portal *p, int fd, uint8_t key[16])
+{
+	struct sockaddr_storage ss = { .ss_family = AF_UNSPEC };
+	struct linger rst = { .l_onoff = 1, .l_linger = 0 };
+	socklen_t sl = sizeof(ss);
+	char addr[INET6_ADDRSTRLEN];
+	int rc = 0;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		ss.ss_family = AF_UNSPEC;	/* gone already: key 0 */
+	addr_key(&ss, key);
+	/* only this thread adds to live_conns: no race up to the limit */
+	if ((unsigned)atomic_load(&srv.live_conns) >= srv.set.max_connections) {
+		rc = -EMLINK;
+	} else {
+		pthread_mutex_lock(&srv.src_lock);
+		rc = srv.src ? addrcount_inc(srv.src, key,
+					     srv.set.max_conns_per_source) :
+			       -ENOMEM;
+		pthread_mutex_unlock(&srv.src_lock);
+	}
+	if (rc > 0) {
+		atomic_fetch_add(&srv.live_conns, 1);
+		return true;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+	close(fd);
+	key_str(key, addr, sizeof(addr));
+	if (rc == -EMLINK)
+		portal_log(p, "%s: connection from %s refused: %u connections "
+			   "(max_connections)", p->name, addr,
+			   srv.set.max_connections);
+	else if (rc == -EBUSY)
+		portal_log(p, "%s: connection from %s refused: %u connections "
+			   "from that address (max_connections_per_source)",
+			   p->name, addr, srv.set.max_conns_per_source);
+	else
+		portal_log(p, "%s: connection from %s refused: cannot count "
+			   "it (%s)", p->name, addr, strerror(-rc));
+	return false;
+}
+
 static void portal_accept_done(struct ev_op *op, int res)
 {
 	struct portal *p = container_of(op, struct portal, accept_op);
@@ -210,7 +469,8 @@ static void portal_accept_done(struct ev_op *op, int res)
 	}
 	if (res < 0) {
 		if (res != -EAGAIN && res != -EINTR && res != -ECONNABORTED)
-			log_warn("accept on %s: %s", p->name, strerror(-res));
+			portal_log(p, "accept on %s: %s", p->name,
+				   strerror(-res));
 		portal_accept_arm(p);
 		return;
 	}
@@ -221,12 +481,16 @@ static void portal_accept_done(struct ev_op *op, int res)
 		portal_accept_arm(p);
 		return;
 	}
+	if (!portal_admit(p, res, h->key)) {
+		free(h);
+		portal_accept_arm(p);
+		return;
+	}
 	/* complete before posting: the other reactor may run it at once */
 	h->thr = &srv.thr[i];
 	h->fd = res;
-	atomic_fetch_add(&srv.live_conns, 1);
 	if (reactor_post(srv.thr[i].r, conn_adopt, h) < 0) {
-		atomic_fetch_sub(&srv.live_conns, 1);
+		conn_count_put(h->key);
 		free(h);
 		close(res);
 	}
@@ -273,6 +537,21 @@ int iscsi_start(const struct iscsi_settings *s)
 	sigset_t all, old;
 
 	srv.set = *s;
+	if (!srv.set.max_connections)
+		srv.set.max_connections = 4096;
+	if (!srv.set.max_conns_per_source)
+		srv.set.max_conns_per_source = 2048;
+	if (!srv.set.max_conns_per_target)
+		srv.set.max_conns_per_target = 2048;
+	if (!srv.set.max_sessions_per_target)
+		srv.set.max_sessions_per_target = 1024;
+	/* each live source holds a connection: max_connections keys at most */
+	pthread_mutex_lock(&srv.src_lock);
+	if (!srv.src)
+		srv.src = addrcount_new(srv.set.max_connections);
+	pthread_mutex_unlock(&srv.src_lock);
+	if (!srv.src)
+		return -ENOMEM;
 	CPU_ZERO(&mask);
 	if (sched_getaffinity(0, sizeof(mask), &mask) == 0)
 		ncpu = CPU_COUNT(&mask);
@@ -307,6 +586,9 @@ int iscsi_start(const struct iscsi_settings *s)
 		list_init(&thr->conns);
 		list_init(&thr->fences);
 		thr->set = &srv.set;
+		/* a seed peers cannot guess: they cannot aim at one slot */
+		ratelimit_table_init(&thr->srclog,
+				     (uint32_t)random_seed() ^ (uint32_t)i);
 	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);	/* signals go to main */
@@ -411,6 +693,7 @@ int iscsi_portal_add(const char *addr, char *err, size_t errlen)
 	p->fd = fd;
 	p->r = srv.thr[0].r;
 	p->closing = false;
+	p->refuse_rl = (struct ratelimit){ 0 };
 	snprintf(p->name, sizeof(p->name), "%s", addr);
 	p->start.fn = portal_start;
 	reactor_post_node(p->r, &p->start);
@@ -481,9 +764,14 @@ void iscsi_stop(void)
 	 * into its reactor's ring: freeing either would be a use after free.
 	 * The process is exiting; what it still uses stays allocated.
 	 */
-	if (busy == 0)
+	if (busy == 0) {
 		for (int i = 0; i < srv.n; i++)
 			reactor_free(srv.thr[i].r);
+		pthread_mutex_lock(&srv.src_lock);
+		addrcount_free(srv.src);
+		srv.src = NULL;
+		pthread_mutex_unlock(&srv.src_lock);
+	}
 	srv.nportals = 0;
 	srv.running = false;
 }

@@ -128,16 +128,16 @@ int session_start(struct iscsi_conn *c, const uint8_t isid[6], uint16_t tsih,
 	 * already; one still registered here is only waiting to be freed.
 	 */
 	if (core_session_register(&s->info) > 0)
-		log_info("session %u reinstates the earlier session of %s, "
-			 "ISID 0x%s", s->tsih, s->info.initiator, hex);
+		conn_info(c, "session %u reinstates the earlier session of "
+			  "%s, ISID 0x%s", s->tsih, s->info.initiator, hex);
 	s->registered = true;
 	c->sess = s;
-	log_info("%s session %u: %s from %s on %s%s%s%s", s->discovery ?
-		 "discovery" : "login", s->tsih, n->initiator_name,
-		 c->peer_str, s->discovery ? "" : "target ",
-		 s->discovery ? c->local_str : core_target_iqn(s->target),
-		 c->params.header_digest ? ", header digest" : "",
-		 c->params.data_digest ? ", data digest" : "");
+	conn_info(c, "%s session %u: %s from %s on %s%s%s%s", s->discovery ?
+		  "discovery" : "login", s->tsih, n->initiator_name,
+		  c->peer_str, s->discovery ? "" : "target ",
+		  s->discovery ? c->local_str : core_target_iqn(s->target),
+		  c->params.header_digest ? ", header digest" : "",
+		  c->params.data_digest ? ", data digest" : "");
 	return 0;
 }
 
@@ -150,7 +150,6 @@ void session_free(struct iscsi_session *s)
 			scsi_lu_put(s->lu_cache[i]);
 	if (s->target)
 		core_target_put(s->target);
-	log_info("session %u closed", s->tsih);
 	free(s->sets);
 	s->sets = NULL;
 	/*

@@ -543,9 +543,9 @@ void tmf_handle(struct iscsi_conn *c, const struct bhs *h,
 				      server_thread_count()) : NULL;
 	if (!f) {
 		/* nothing was aborted yet: the initiator may try again */
-		log_warn("%s: task management refused: %s", c->peer_str,
-			 fence_room(c) ? "out of memory"
-				       : "too many waiting for stuck I/O");
+		conn_warn(c, "%s: task management refused: %s", c->peer_str,
+			  fence_room(c) ? "out of memory"
+				        : "too many waiting for stuck I/O");
 		tmf_respond_now(c, h, TMF_RSP_REJECTED);
 		return;
 	}
@@ -591,8 +591,8 @@ void tmf_handle(struct iscsi_conn *c, const struct bhs *h,
 		abort_matching(c, f, false, lun, end);
 		/* SAM-5 §6.3: every I_T nexus sees 29/03 on its next command */
 		scsi_lu_reset(lu);
-		log_info("%s: LOGICAL UNIT RESET of LUN %llu", c->peer_str,
-			 (unsigned long long)lun);
+		conn_info(c, "%s: LOGICAL UNIT RESET of LUN %llu", c->peer_str,
+			  (unsigned long long)lun);
 		break;
 	case TMF_IT_NEXUS_RESET:
 		/*
@@ -601,7 +601,7 @@ void tmf_handle(struct iscsi_conn *c, const struct bhs *h,
 		 */
 		abort_matching(c, f, true, 0, end);
 		scsi_nexus_loss(&s->nexus);
-		log_info("%s: I_T NEXUS RESET", c->peer_str);
+		conn_info(c, "%s: I_T NEXUS RESET", c->peer_str);
 		break;
 	case TMF_TARGET_COLD_RESET:
 		f->close_sessions = true;
@@ -609,8 +609,8 @@ void tmf_handle(struct iscsi_conn *c, const struct bhs *h,
 	case TMF_TARGET_WARM_RESET:
 		abort_matching(c, f, true, 0, end);
 		scsi_target_reset(s->nexus.target);
-		log_info("%s: TARGET %s RESET", c->peer_str,
-			 function == TMF_TARGET_COLD_RESET ? "COLD" : "WARM");
+		conn_info(c, "%s: TARGET %s RESET", c->peer_str,
+			  function == TMF_TARGET_COLD_RESET ? "COLD" : "WARM");
 		break;
 	}
 	fence_launch(f);

@@ -92,6 +92,13 @@ static void check_config(const struct ringtgt_config *c, int nlines)
 	CHECK(c->login_timeout >= 0 && c->login_timeout <= 3600);
 	CHECK(c->tmf_timeout >= 0 && c->tmf_timeout <= 3600);
 	CHECK(c->tx_stall_timeout >= 0 && c->tx_stall_timeout <= 3600);
+	CHECK(c->max_connections >= 1 && c->max_connections <= CONFIG_LIMIT_MAX);
+	CHECK(c->max_conns_per_source >= 1 &&
+	      c->max_conns_per_source <= CONFIG_LIMIT_MAX);
+	CHECK(c->max_conns_per_target >= 1 &&
+	      c->max_conns_per_target <= CONFIG_LIMIT_MAX);
+	CHECK(c->max_sessions_per_target >= 1 &&
+	      c->max_sessions_per_target <= CONFIG_LIMIT_MAX);
 	CHECK(c->buffer_per_connection == 0 ||
 	      (c->buffer_per_connection >= (1ull << 20) &&
 	       c->buffer_per_connection <= (1ull << 40)));

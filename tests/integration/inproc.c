@@ -79,6 +79,12 @@ void inproc_up(enum ev_kind kind, unsigned nop_interval, unsigned nop_timeout)
 		set.cmd_window = inproc.cmd_window;
 	if (inproc.tx_stall_timeout)
 		set.tx_stall_timeout = inproc.tx_stall_timeout;
+	if (inproc.login_timeout)
+		set.login_timeout = inproc.login_timeout;
+	set.max_connections = inproc.max_connections;
+	set.max_conns_per_source = inproc.max_conns_per_source;
+	set.max_conns_per_target = inproc.max_conns_per_target;
+	set.max_sessions_per_target = inproc.max_sessions_per_target;
 	set.buf_conn_max = inproc.buf_conn_max;
 	set.buf_total_max = inproc.buf_total_max;
 	rc = iscsi_start(&set);

@@ -32,6 +32,9 @@ struct inproc {
 	unsigned tmf_timeout;
 	uint32_t cmd_window;
 	unsigned tx_stall_timeout;
+	unsigned login_timeout;		/* 0: 5 s */
+	unsigned max_connections, max_conns_per_source;
+	unsigned max_conns_per_target, max_sessions_per_target;
 	uint64_t buf_conn_max;		/* buffer budgets (budget.c) */
 	uint64_t buf_total_max;
 };

@@ -33,8 +33,14 @@ uint64_t ri_lun(uint64_t lun)
 
 int ri_connect(struct ri *ri, int port)
 {
+	return ri_connect_from(ri, port, NULL);
+}
+
+int ri_connect_from(struct ri *ri, int port, const char *src)
+{
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 				  .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in from = { .sin_family = AF_INET };
 	int one = 1;
 
 	memset(ri, 0, sizeof(*ri));
@@ -49,6 +55,15 @@ int ri_connect(struct ri *ri, int port)
 	if (ri->fd < 0)
 		return -errno;
 	setsockopt(ri->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	errno = 0;
+	if (src && (inet_pton(AF_INET, src, &from.sin_addr) != 1 ||
+		    bind(ri->fd, (struct sockaddr *)&from, sizeof(from)) < 0)) {
+		int err = errno ? errno : EINVAL;
+
+		close(ri->fd);
+		ri->fd = -1;
+		return -err;
+	}
 	if (connect(ri->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int err = errno;
 

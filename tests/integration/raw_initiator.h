@@ -44,6 +44,8 @@ struct ri {
 
 /* Connects to 127.0.0.1:@port; 0 or -errno. */
 int ri_connect(struct ri *ri, int port);
+/* The same from the IPv4 address @src (any 127.x.y.z is local). */
+int ri_connect_from(struct ri *ri, int port, const char *src);
 void ri_close(struct ri *ri);
 
 /* Writes a BHS and its data segment (padded); 0 or -errno. */

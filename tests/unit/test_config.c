@@ -607,6 +607,46 @@ Test(config, task_management_settings)
 	cr_expect(strstr(err, ":1:") && strstr(err, "tmf_timeout"), "%s", err);
 }
 
+/* Connection and session limits: defaults, values, range 1..65536. */
+Test(config, limits)
+{
+	static const char *const bad[] = {
+		"max_connections = 0\n",
+		"\nmax_connections_per_source = 65537\n",
+		"max_connections_per_target = -1\n",
+		"max_sessions_per_target = 0\n",
+	};
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf("", &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(cfg.max_connections, 4096);
+	cr_expect_eq(cfg.max_conns_per_source, 2048);
+	cr_expect_eq(cfg.max_conns_per_target, 2048);
+	cr_expect_eq(cfg.max_sessions_per_target, 1024);
+	config_free(&cfg);
+	cr_assert_eq(config_parse_buf(
+		"max_connections = 65536\nmax_connections_per_source = 1\n"
+		"max_connections_per_target = 7\nmax_sessions_per_target = 3\n",
+		&cfg, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(cfg.max_connections, 65536);
+	cr_expect_eq(cfg.max_conns_per_source, 1);
+	cr_expect_eq(cfg.max_conns_per_target, 7);
+	cr_expect_eq(cfg.max_sessions_per_target, 3);
+	config_free(&cfg);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		const char *key = bad[i] + (bad[i][0] == '\n');
+		char name[64];
+
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(key, " "), key);
+		cr_assert_neq(config_parse_buf(bad[i], &cfg, err, sizeof(err)), 0,
+			      "%s accepted", bad[i]);
+		cr_expect(strstr(err, name) && strstr(err, "1..65536") &&
+			  strstr(err, bad[i][0] == '\n' ? ":2:" : ":1:"),
+			  "%s", err);
+	}
+}
+
 /* buffer_per_connection / buffer_total (issue 8 item 2): sizes, checked. */
 Test(config, buffer_budgets)
 {
