@@ -63,6 +63,12 @@ struct portal {
 	struct ratelimit refuse_rl;	/* "connection refused" lines */
 };
 
+/* Connection limits when the settings leave them 0 (docs/robustness.md). */
+#define DEF_CONNS 4096
+#define DEF_CONNS_PER_SOURCE 2048
+#define DEF_CONNS_PER_TARGET 2048
+#define DEF_SESSIONS_PER_TARGET 1024
+
 static struct {
 	struct iscsi_settings set;
 	int n;
@@ -101,10 +107,10 @@ void iscsi_settings_default(struct iscsi_settings *s)
 		 * logins, a 64-session soak); one address may hold half of
 		 * all connections, so it cannot lock every other host out.
 		 */
-		.max_connections = 4096,
-		.max_conns_per_source = 2048,
-		.max_conns_per_target = 2048,
-		.max_sessions_per_target = 1024,
+		.max_connections = DEF_CONNS,
+		.max_conns_per_source = DEF_CONNS_PER_SOURCE,
+		.max_conns_per_target = DEF_CONNS_PER_TARGET,
+		.max_sessions_per_target = DEF_SESSIONS_PER_TARGET,
 	};
 }
 
@@ -186,9 +192,14 @@ void server_conn_closing(struct iscsi_conn *c)
 bool server_admit(struct iscsi_conn *c, struct tgt_target *t,
 		  enum core_admit what)
 {
+	/* the connection's settings: the server's, or a test harness's */
 	unsigned limit = what == CORE_ADMIT_CONN ?
-				 srv.set.max_conns_per_target :
-				 srv.set.max_sessions_per_target;
+				 c->set->max_conns_per_target :
+				 c->set->max_sessions_per_target;
+
+	if (!limit)	/* 0: the default, as iscsi_start() sets it */
+		limit = what == CORE_ADMIT_CONN ? DEF_CONNS_PER_TARGET :
+						  DEF_SESSIONS_PER_TARGET;
 
 	if (c->admitted[what] || (c->admit_target && c->admit_target != t))
 		return false;	/* one target per connection, once each */
@@ -538,13 +549,13 @@ int iscsi_start(const struct iscsi_settings *s)
 
 	srv.set = *s;
 	if (!srv.set.max_connections)
-		srv.set.max_connections = 4096;
+		srv.set.max_connections = DEF_CONNS;
 	if (!srv.set.max_conns_per_source)
-		srv.set.max_conns_per_source = 2048;
+		srv.set.max_conns_per_source = DEF_CONNS_PER_SOURCE;
 	if (!srv.set.max_conns_per_target)
-		srv.set.max_conns_per_target = 2048;
+		srv.set.max_conns_per_target = DEF_CONNS_PER_TARGET;
 	if (!srv.set.max_sessions_per_target)
-		srv.set.max_sessions_per_target = 1024;
+		srv.set.max_sessions_per_target = DEF_SESSIONS_PER_TARGET;
 	/* each live source holds a connection: max_connections keys at most */
 	pthread_mutex_lock(&srv.src_lock);
 	if (!srv.src)
