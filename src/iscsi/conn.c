@@ -86,17 +86,19 @@ struct iscsi_conn *conn_new(struct reactor *r, int fd,
 	c->limits.max_outstanding_r2t = MIN(set->max_outstanding_r2t,
 					    (uint32_t)TASK_MAX_R2T);
 	/*
-	 * Until the initiator hears our declaration it may send up to
-	 * 8192-byte segments during login (RFC 7143 §13.12); afterwards up
-	 * to our declared limit. Size for the larger one, twice.
+	 * Login PDUs are at most 8192 bytes until the initiator hears our
+	 * declaration (RFC 7143 §13.12): start with a buffer for those, so
+	 * connections that never log in hold little; it grows for a
+	 * larger login PDU and at the full feature phase (conn_rx_grow()).
 	 */
-	rx_cap = pdu_rx_buf_size(MAX(set->max_recv_dsl, 8192));
+	rx_cap = pdu_rx_buf_size(8192);
 	rx_buf = malloc(rx_cap);
 	if (!rx_buf) {
 		free(c);
 		return NULL;
 	}
 	pdu_rx_init(&c->rx, rx_buf, rx_cap);
+	c->rx_full = pdu_rx_buf_size(MAX(set->max_recv_dsl, 8192));
 	c->rx_op.done = conn_rx_done;
 	c->tx_op.done = conn_tx_done;
 	c->started_ms = c->last_rx_ms = c->tx_progress_ms = reactor_now_ms(r);
@@ -272,6 +274,29 @@ static void rx_cfg(const struct iscsi_conn *c, struct pdu_rx_cfg *cfg)
 }
 
 /*
+ * Gives the receive buffer room for PDUs of our declared
+ * MaxRecvDataSegmentLength, keeping the bytes not yet consumed; no frame
+ * may point into the old buffer. False when there is no memory.
+ */
+static bool conn_rx_grow(struct iscsi_conn *c)
+{
+	size_t cap = pdu_rx_buf_size(MAX(c->limits.max_recv_dsl, 8192));
+	size_t n = pdu_rx_pending(&c->rx);
+	uint8_t *buf;
+
+	if (c->rx.cap >= cap)
+		return true;
+	buf = malloc(cap);
+	if (!buf)
+		return false;
+	memcpy(buf, c->rx.buf + c->rx.start, n);
+	free(c->rx.buf);
+	pdu_rx_init(&c->rx, buf, cap);
+	pdu_rx_commit(&c->rx, n);
+	return true;
+}
+
+/*
  * Parses and dispatches every complete PDU in the buffer. Returns false
  * when the connection must close.
  */
@@ -301,6 +326,13 @@ static bool rx_process(struct iscsi_conn *c)
 			c->last_rx_ms = reactor_now_ms(c->r);
 			c->nop_outstanding = false;
 			dispatch(c, &f.h, f.data);
+			/* the frame is done with: full size for the FFP */
+			if (unlikely(c->state == CONN_FFP &&
+				     c->rx.cap < c->rx_full) &&
+			    !conn_rx_grow(c)) {
+				conn_close(c, "out of memory");
+				return false;
+			}
 			break;
 		case PDU_RX_DATA_DIGEST:
 			conn_warn(c, "%s: data digest error on %s", c->peer_str,
@@ -317,6 +349,15 @@ static bool rx_process(struct iscsi_conn *c)
 			conn_close(c, "protocol error");
 			return false;
 		case PDU_RX_TOO_LONG:
+			/* a login PDU within the limit, beyond the small
+			 * buffer: grow it, nothing was consumed */
+			if (c->rx.cap < c->rx_full &&
+			    get_be24(next + BHS_DSL) <= cfg.max_dsl) {
+				if (conn_rx_grow(c))
+					continue;
+				conn_close(c, "out of memory");
+				return false;
+			}
 			conn_warn(c, "%s: %s with %u data bytes exceeds %u",
 				  c->peer_str, pdu_opcode_name(next[0] & 0x3f),
 				  get_be24(next + BHS_DSL), cfg.max_dsl);

@@ -216,6 +216,7 @@ struct iscsi_conn {
 
 	/* receive */
 	struct pdu_rx rx;		/* framing and buffer (pdu_rx.h) */
+	size_t rx_full;			/* its size in the full feature phase */
 	struct ev_op rx_op;
 	bool rx_pending;
 

@@ -430,3 +430,58 @@ ParameterizedTest(enum ev_kind *kind, budget, waiting_commands_can_be_aborted,
 	cr_assert_eq(inproc_read(&next, 1, 0, rd, 8), 0);
 	ri_close(&next.ri);
 }
+
+ParameterizedTestParameters(budget, login_pdu_beyond_8192_bytes_is_read)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * A connection starts with a receive buffer for 8192-byte login PDUs
+ * (so one that never logs in holds little) and grows it when needed: a
+ * Login Request of 20 KB, beyond that buffer but within our
+ * MaxRecvDataSegmentLength, is read and answered (the old framing took
+ * it too), and a session then
+ * reaches the full feature phase and moves 64 KiB PDUs.
+ */
+ParameterizedTest(enum ev_kind *kind, budget, login_pdu_beyond_8192_bytes_is_read,
+		  .fini = inproc_down, .timeout = 60)
+{
+	static char keys[32768];
+	static uint8_t w[64 * KIB], rd[64 * KIB];
+	uint8_t b[BHS_LEN];
+	struct ri_pdu p;
+	struct ri_dg d = { 0 };
+	size_t n;
+
+	inproc_up(*kind, 0, 0);
+	cr_assert_eq(ri_connect(&d.ri, inproc.port), 0);
+	n = ri_login_keys(keys, sizeof(keys), INPROC_IQN, INPROC_INITIATOR);
+	cr_assert_gt(n, 0);
+	for (char k = 'A'; k <= 'E'; k++) {
+		n += (size_t)sprintf(keys + n, "X-org.ringtgt.pad%c=", k);
+		memset(keys + n, 'p', 4000);
+		n += 4000;
+		keys[n++] = 0;
+	}
+	cr_assert_gt(n, 20000);
+	ri_build_login(&d.ri, b, LOGIN_T | 0x01);	/* CSG 0 -> NSG 1 */
+	cr_assert_eq(ri_send(&d.ri, b, keys, (uint32_t)n), 0);
+	cr_assert_eq(ri_recv(&d.ri, &p, 5000), 0, "no answer to a %zu-byte "
+		     "Login Request", n);
+	cr_assert_eq(p.opcode, OP_LOGIN_RSP);
+	cr_assert_eq(get_be16(p.bhs + BHS_DATASN), 0, "login status 0x%04x",
+		     get_be16(p.bhs + BHS_DATASN));
+	ri_close(&d.ri);
+
+	/* and a whole session: large PDUs after the login */
+	memset(&d, 0, sizeof(d));
+	cr_assert_eq(ri_connect(&d.ri, inproc.port), 0);
+	cr_assert_eq(ri_login(&d.ri, INPROC_IQN, INPROC_INITIATOR), 0);
+	inproc_fill(w, sizeof(w), 0x5a);
+	inproc_write(&d, 4096, w, sizeof(w) / BLK);
+	cr_assert_eq(inproc_read(&d, 1, 4096, rd, sizeof(rd) / BLK), 0);
+	cr_assert_eq(memcmp(rd, w, sizeof(w)), 0);
+	ri_close(&d.ri);
+}
