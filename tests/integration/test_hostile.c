@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "backing/bs.h"
+#include "core/core.h"
 #include "base/base.h"
 #include "inproc.h"
 #include "iscsi/pdu.h"
@@ -1400,4 +1401,80 @@ ParameterizedTest(enum ev_kind *kind, hostile, slow_loris,
 	fds_back_to(base, 2000, "two slow-loris connections");
 	bystander_went_on(cmds0, 5);
 	inproc_bystander_stop(&bystander);
+}
+
+ParameterizedTestParameters(hostile, reinstatement_is_per_initiator_port_and_target)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+#define OTHER_IQN "iqn.2024-01.org.ringtgt:inproc-other"
+#define OTHER_INITIATOR "iqn.2024-01.org.ringtgt:another-initiator"
+
+/* A session answers a NOP-Out ping: it was not closed. */
+static void still_alive(struct ri *ri, const char *who)
+{
+	uint32_t itt = ri_ping(ri);
+
+	for (;;) {
+		struct ri_pdu p;
+		int rc = ri_recv(ri, &p, 3000);
+
+		cr_assert_eq(rc, 0, "%s was closed (%d)", who, rc);
+		if (p.opcode == OP_NOP_IN && p.itt == itt)
+			return;
+	}
+}
+
+/*
+ * Issue 8 item 3: reinstatement closes only the session of the same I_T
+ * nexus: the same InitiatorName and ISID on the same target (RFC 7143
+ * §6.3.5, the initiator port and the target port). A login with the same
+ * ISID by another initiator, or by the same initiator to another target,
+ * leaves the first session alone; the same initiator, ISID and target
+ * replaces it.
+ */
+ParameterizedTest(enum ev_kind *kind, hostile,
+		  reinstatement_is_per_initiator_port_and_target,
+		  .fini = inproc_down, .timeout = 60)
+{
+	struct core_lun_spec ram = { .type = SCSI_LU_DISK, .backing = "ram",
+				     .size = 1 << 20 };
+	struct core_err err = { "" };
+	struct ri a, other_init, other_tgt, again;
+
+	inproc_up(*kind, 0, 0);
+	cr_assert_eq(core_target_add(OTHER_IQN, 0, NULL, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(core_lun_add(OTHER_IQN, 1, &ram, &err), 0, "%s", err.msg);
+	cr_assert_eq(core_acl_add(OTHER_IQN, "ALL", &err), 0, "%s", err.msg);
+
+	cr_assert_eq(ri_connect(&a, inproc.port), 0);
+	a.isid_q = 0x5a;	/* after ri_connect(), which clears it */
+	cr_assert_eq(ri_login(&a, INPROC_IQN, INPROC_INITIATOR), 0);
+
+	cr_assert_eq(ri_connect(&other_init, inproc.port), 0);
+	other_init.isid_q = 0x5a;	/* after ri_connect(), which clears it */
+	cr_assert_eq(ri_login(&other_init, INPROC_IQN, OTHER_INITIATOR), 0);
+	still_alive(&a, "the session of another initiator with the same ISID");
+
+	cr_assert_eq(ri_connect(&other_tgt, inproc.port), 0);
+	other_tgt.isid_q = 0x5a;	/* after ri_connect(), which clears it */
+	cr_assert_eq(ri_login(&other_tgt, OTHER_IQN, INPROC_INITIATOR), 0);
+	still_alive(&a, "the same initiator port's session on another target");
+	still_alive(&other_init, "another initiator's session");
+
+	cr_assert_eq(ri_connect(&again, inproc.port), 0);
+	again.isid_q = 0x5a;	/* after ri_connect(), which clears it */
+	cr_assert_eq(ri_login(&again, INPROC_IQN, INPROC_INITIATOR), 0);
+	cr_assert_geq(ri_wait_closed(&a, 5000), 0, "the reinstated session's "
+		      "connection is still open");
+	still_alive(&again, "the new session");
+	still_alive(&other_init, "another initiator's session");
+	still_alive(&other_tgt, "the session on the other target");
+	ri_close(&a);
+	ri_close(&other_init);
+	ri_close(&other_tgt);
+	ri_close(&again);
 }
