@@ -319,3 +319,14 @@ void inproc_bystander_stop(struct inproc_bystander *b)
 		     "a bystander command took %u ms",
 		     atomic_load(&b->max_ms));
 }
+
+long inproc_rss_kib(void)
+{
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%ld %ld", &pages, &rss), 2);
+	fclose(f);
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}

@@ -65,6 +65,9 @@ void inproc_write(struct ri_dg *d, uint32_t lba, const uint8_t *buf,
 int inproc_read(struct ri_dg *d, uint64_t lun, uint32_t lba, uint8_t *buf,
 		uint16_t blocks);
 
+/* Resident memory of this process (the server runs in it), KiB. */
+long inproc_rss_kib(void);
+
 /* Reads LUN 1's store directly, below the SCSI layer (no I/O in flight). */
 void inproc_store_read(uint64_t off, void *buf, uint32_t len);
 

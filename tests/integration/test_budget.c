@@ -25,17 +25,6 @@
 #define MIB (1u << 20)
 #define KIB 1024u
 
-static long rss_kib(void)
-{
-	long pages = 0, rss = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	cr_assert_not_null(f);
-	cr_assert_eq(fscanf(f, "%ld %ld", &pages, &rss), 2);
-	fclose(f);
-	return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static void login_as(struct ri *ri)
 {
 	cr_assert_eq(ri_connect(ri, inproc.port), 0);
@@ -78,7 +67,7 @@ ParameterizedTest(enum ev_kind *kind, budget, pinned_read_buffers_are_bounded,
 	inproc_up(*kind, 0, 0);
 	login_as(&good);
 	login_as(&bad);
-	before = rss_kib();
+	before = inproc_rss_kib();
 	for (int i = 0; i < 144; i++) {
 		cdb_read16(cdb, (uint64_t)(i % 8) * (8 * MIB / BLK),
 			   8 * MIB / BLK);
@@ -89,7 +78,7 @@ ParameterizedTest(enum ev_kind *kind, budget, pinned_read_buffers_are_bounded,
 		long now;
 
 		usleep(100 * 1000);
-		now = rss_kib();
+		now = inproc_rss_kib();
 		peak = MAX(peak, now);
 	}
 	cr_assert_lt(peak - before, 192 * 1024,

@@ -245,17 +245,6 @@ ParameterizedTest(enum ev_kind *kind, hostile,
 	ri_close(&b);
 }
 
-static long rss_kib(void)
-{
-	long pages = 0, rss = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	cr_assert_not_null(f);
-	cr_assert_eq(fscanf(f, "%ld %ld", &pages, &rss), 2);
-	fclose(f);
-	return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 ParameterizedTestParameters(hostile, unread_output_is_bounded)
 {
 	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
@@ -291,7 +280,7 @@ ParameterizedTest(enum ev_kind *kind, hostile, unread_output_is_bounded,
 	cr_assert_eq(setsockopt(bad.fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
 				sizeof(tv)), 0);
 	memset(ping, 0x70, sizeof(ping));
-	before = rss_kib();
+	before = inproc_rss_kib();
 	/* at most 1 GiB; a bounded target stops taking it long before */
 	for (i = 0; i < 4096; i++) {
 		uint8_t b[BHS_LEN] = { 0 };
@@ -305,7 +294,7 @@ ParameterizedTest(enum ev_kind *kind, hostile, unread_output_is_bounded,
 			break;
 		sent += sizeof(ping);
 	}
-	after = rss_kib();
+	after = inproc_rss_kib();
 	cr_assert_lt(i, 4096, "the target read 1 GiB of pings it could not "
 		     "answer");
 	cr_assert_lt(after - before, 64 * 1024, "RSS grew by %ld KiB after "
@@ -564,22 +553,6 @@ static void bystander_went_on(unsigned cmds0, unsigned n)
 		      cmds0, n, bystander.error);
 }
 
-/* VmRSS of this process (the server runs in it), KiB. */
-static long vmrss_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kib = -1;
-
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	cr_assert_geq(kib, 0, "no VmRSS in /proc/self/status");
-	return kib;
-}
-
 /* Waits until this process holds @want descriptors again (the target
  * closed its ends); asserts it happens within @ms. */
 static void fds_back_to(int want, int ms, const char *what)
@@ -710,7 +683,7 @@ ParameterizedTest(enum ev_kind *kind, hostile, huge_data_segment_length,
 	memset(junk, 0xa5, sizeof(junk));
 	base = open_fds();
 	cmds0 = inproc_bystander_cmds(&bystander);
-	rss0 = vmrss_kib();
+	rss0 = inproc_rss_kib();
 	for (int i = 0; i < 3; i++) {
 		struct ri ri;
 		long ms;
@@ -750,7 +723,7 @@ ParameterizedTest(enum ev_kind *kind, hostile, huge_data_segment_length,
 			      sent_mib[i]);
 		ri_close(&ri);
 	}
-	rss1 = vmrss_kib();
+	rss1 = inproc_rss_kib();
 	/* one 16 MiB buffer would show; the receive buffers are 0.5 MiB */
 	cr_assert_lt(rss1 - rss0, 8 * 1024, "RSS grew by %ld KiB for three "
 		     "16 MiB data segments", rss1 - rss0);
@@ -980,7 +953,7 @@ ParameterizedTest(enum ev_kind *kind, hostile, ten_thousand_keys_in_a_login,
 
 	hostile_up(*kind, 0, 0);
 	cmds0 = inproc_bystander_cmds(&bystander);
-	rss0 = vmrss_kib();
+	rss0 = inproc_rss_kib();
 	for (int v = 0; v < 2; v++) {
 		bool long_keys = v == 0;
 		size_t len, off = 0, alen = 0;
@@ -1047,8 +1020,8 @@ ParameterizedTest(enum ev_kind *kind, hostile, ten_thousand_keys_in_a_login,
 		}
 		ri_close(&ri);
 	}
-	cr_assert_lt(vmrss_kib() - rss0, 16 * 1024, "RSS grew by %ld KiB",
-		     vmrss_kib() - rss0);
+	cr_assert_lt(inproc_rss_kib() - rss0, 16 * 1024, "RSS grew by %ld KiB",
+		     inproc_rss_kib() - rss0);
 	bystander_went_on(cmds0, 2);
 	inproc_bystander_stop(&bystander);
 }
@@ -1086,7 +1059,7 @@ ParameterizedTest(enum ev_kind *kind, hostile,
 	ffp_conn(&ri, 0x61);
 	len = many_keys(text, 0, MANY_KEYS, true);
 	cr_assert_leq(len, ri.tgt_mrdsl);
-	rss0 = vmrss_kib();
+	rss0 = inproc_rss_kib();
 	itt = ri.itt++;
 	/* the request, then one empty request per continued response */
 	for (int round = 0; round < 1000; round++) {
@@ -1129,7 +1102,7 @@ ParameterizedTest(enum ev_kind *kind, hostile,
 	}
 	cr_log_info("10,000 keys in a Text Request: %s", rejected ?
 		    "Rejected" : "all answered NotUnderstood");
-	cr_assert_lt(vmrss_kib() - rss0, 16 * 1024);
+	cr_assert_lt(inproc_rss_kib() - rss0, 16 * 1024);
 	ping = ri_ping(&ri);
 	cr_assert_eq(ri_recv(&ri, &p, 5000), 0);
 	cr_assert(p.opcode == OP_NOP_IN && p.itt == ping, "got %s",
@@ -1190,7 +1163,7 @@ ParameterizedTest(enum ev_kind *kind, hostile, half_open_logins,
 	hostile_up(*kind, 0, 0);
 	base = open_fds();
 	cmds0 = inproc_bystander_cmds(&bystander);
-	rss0 = vmrss_kib();
+	rss0 = inproc_rss_kib();
 	sa.sin_port = htons((uint16_t)inproc.port);
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
 	/* a Login Request promising its keys, and only part of them */
@@ -1243,7 +1216,7 @@ ParameterizedTest(enum ev_kind *kind, hostile, half_open_logins,
 		read_ok(&ri, 0, rd, 1);
 	}
 	ri_close(&ri);
-	rss_peak = vmrss_kib();
+	rss_peak = inproc_rss_kib();
 	/* all closed by the target (none answered: no request is whole) */
 	deadline = t_sent + INPROC_LOGIN_TIMEOUT * 1000u + TICK_MS + SLACK_MS;
 	open_now = HALF_OPEN;
