@@ -257,19 +257,10 @@ static bool kv_find(const uint8_t *data, uint32_t len, const char *key,
 static int login_step(struct ri *ri, uint8_t flags, const char *kv,
 		      size_t kvlen, struct ri_pdu *rsp)
 {
-	uint8_t b[BHS_LEN] = { 0 };
+	uint8_t b[BHS_LEN];
 	int rc;
 
-	b[BHS_OPCODE] = OP_LOGIN_REQ | BHS_I;
-	b[BHS_FLAGS] = flags;
-	/* ISID: type 2 (random), a fixed qualifier */
-	b[BHS_ISID] = 0x80;
-	b[BHS_ISID + 3] = 0x12;
-	b[BHS_ISID + 5] = ri->isid_q ? ri->isid_q : (uint8_t)ri->fd;
-	put_be32(b + BHS_ITT, ri->itt);
-	put_be16(b + BHS_TTT, 0);		/* CID */
-	put_be32(b + BHS_CMDSN, ri->cmdsn);
-	put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
+	ri_build_login(ri, b, flags);
 	rc = ri_send(ri, b, kv, (uint32_t)kvlen);
 	if (rc)
 		return rc;
@@ -726,7 +717,7 @@ void ri_build_login(struct ri *ri, uint8_t b[BHS_LEN], uint8_t flags)
 	memset(b, 0, BHS_LEN);
 	b[BHS_OPCODE] = OP_LOGIN_REQ | BHS_I;
 	b[BHS_FLAGS] = flags;
-	/* ISID: type 2 (random), a fixed qualifier, as login_step() */
+	/* ISID: type 2 (random), a fixed qualifier */
 	b[BHS_ISID] = 0x80;
 	b[BHS_ISID + 3] = 0x12;
 	b[BHS_ISID + 5] = ri->isid_q ? ri->isid_q : (uint8_t)ri->fd;
