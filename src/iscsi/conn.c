@@ -335,6 +335,9 @@ static bool rx_process(struct iscsi_conn *c)
 			}
 			break;
 		case PDU_RX_DATA_DIGEST:
+			/* after the Logout Response nothing more is sent */
+			if (c->state != CONN_FFP)
+				break;
 			conn_warn(c, "%s: data digest error on %s", c->peer_str,
 				  pdu_opcode_name(f.h.opcode));
 			/* RFC 7143 §7.8: Reject and discard */
