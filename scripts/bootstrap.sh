@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(gcc pkg-config meson ninja-build
       liburing-dev libaio-dev libconfuse-dev uuid-dev libjson-c-dev libisal-dev
-      libcriterion-dev libiscsi-dev libiscsi-bin
+      libssl-dev libcriterion-dev libiscsi-dev libiscsi-bin
       qemu-utils qemu-block-extra python3
       iproute2 util-linux diffutils     # ss; taskset, flock; cmp (tests)
       e2fsprogs mount)                  # mkfs.ext4, loop mount, fsfreeze (it-tmf)

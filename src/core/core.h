@@ -156,6 +156,117 @@ bool core_tsih_live(uint16_t tsih);
 void core_session_unregister(struct core_session *s);
 int core_target_sessions(struct tgt_target *t);
 
+/* --- CHAP accounts and authentication policy (auth.c) -------------------- */
+
+/*
+ * An account is a name (CHAP_N, 1..CORE_ACCOUNT_NAME_MAX printable ASCII
+ * bytes, no spaces or commas) with a secret (1..CORE_SECRET_MAX bytes).
+ * Targets bind any number of accounts as incoming (the initiator proves
+ * it knows the secret) and at most one as outgoing (the target proves it
+ * to the initiator: mutual CHAP). Discovery sessions have their own
+ * setting and bindings. Secrets leave the core only through
+ * core_auth_incoming() / core_auth_outgoing() (for the login) and
+ * core_accounts_json(true) (for --show-secrets); they are wiped from
+ * memory when an account is removed.
+ */
+#define CORE_ACCOUNT_NAME_MAX 255
+#define CORE_SECRET_MAX 255
+/* Shorter secrets work but are logged with a warning (RFC 7143 §12.1.3). */
+#define CORE_SECRET_RECOMMENDED 12
+
+/* CHAP_A algorithms a target allows, as bits (RFC 7143 §12.1.3 numbers). */
+enum {
+	CORE_CHAP_MD5 = 1u << 0,	/* CHAP_A=5 */
+	CORE_CHAP_SHA1 = 1u << 1,	/* CHAP_A=6 */
+	CORE_CHAP_SHA256 = 1u << 2,	/* CHAP_A=7 */
+	CORE_CHAP_SHA3_256 = 1u << 3,	/* CHAP_A=8 */
+	CORE_CHAP_ALL = 0xfu,
+};
+/* CHAP_A value @a (5..8) as its bit; 0 for anything else. */
+#define CORE_CHAP_BIT(a) ((a) >= 5 && (a) <= 8 ? 1u << ((a) - 5) : 0u)
+
+/*
+ * Parses a list of algorithm names ("MD5,SHA1,SHA256,SHA3-256", commas
+ * or spaces, case-insensitive; open-iscsi's chap_algs spelling) into
+ * CORE_CHAP_* bits. Returns 0, or -EINVAL with a sentence in @why.
+ */
+int core_chap_algs_parse(const char *list, unsigned *bits, char *why,
+			 size_t whylen);
+/* Writes the names of @bits, comma-separated, into @buf. */
+void core_chap_algs_format(unsigned bits, char *buf, size_t len);
+
+/*
+ * Adds an account. -EEXIST when the name is taken, -EINVAL for a bad
+ * name or secret. A secret shorter than CORE_SECRET_RECOMMENDED is
+ * accepted with a warning: logged (without the secret) and put in
+ * err->msg while 0 is returned (err->msg is "" otherwise).
+ */
+int core_account_add(const char *name, const char *secret,
+		     struct core_err *err);
+/*
+ * Removes an account. -EBUSY while it is bound to a target or to
+ * discovery, unless @force (then it is unbound everywhere first).
+ * Sessions already logged in stay.
+ */
+int core_account_remove(const char *name, bool force, struct core_err *err);
+/*
+ * Binds account @name to target @iqn (NULL: to discovery) as incoming,
+ * or as the outgoing account when @outgoing. -ENOENT for an unknown
+ * account or target, -EEXIST when already bound, or when another
+ * outgoing account is bound (unbind it first).
+ */
+int core_account_bind(const char *iqn, const char *name, bool outgoing,
+		      struct core_err *err);
+int core_account_unbind(const char *iqn, const char *name, bool outgoing,
+			struct core_err *err);
+
+enum core_disc_auth {
+	CORE_DISC_AUTH_NONE,	/* discovery without authentication */
+	CORE_DISC_AUTH_CHAP,	/* one-way CHAP; mutual if the initiator asks
+				 * and an outgoing account is bound */
+	CORE_DISC_AUTH_MUTUAL,	/* the initiator must also authenticate us */
+};
+/*
+ * Sets discovery authentication. CHAP needs at least one incoming
+ * discovery account bound, MUTUAL an outgoing one too (-EINVAL with a
+ * sentence otherwise).
+ */
+int core_discovery_auth_set(enum core_disc_auth mode, struct core_err *err);
+enum core_disc_auth core_discovery_auth(void);
+
+/* Sets the CHAP algorithms target @iqn allows (CORE_CHAP_* bits, not 0). */
+int core_target_chap_algs(const char *iqn, unsigned bits,
+			  struct core_err *err);
+
+/* What a login to @t (NULL: a discovery session) must do. */
+struct core_auth_policy {
+	bool chap_required;	/* incoming accounts bound / discovery auth */
+	bool mutual_required;	/* discovery auth mutual */
+	bool has_outgoing;	/* an outgoing account is bound */
+	unsigned algs;		/* CORE_CHAP_* bits allowed */
+};
+void core_auth_policy(struct tgt_target *t, struct core_auth_policy *p);
+/*
+ * For the login, any thread: copies the secret of account @user when it
+ * is bound as incoming to @t (NULL: discovery). Returns its length, or
+ * -ENOENT (unknown account, or not bound there). The caller wipes @secret.
+ */
+int core_auth_incoming(struct tgt_target *t, const char *user,
+		       uint8_t *secret, size_t cap);
+/*
+ * The outgoing account of @t (NULL: discovery): its name into @user and
+ * its secret; returns the secret's length or -ENOENT when none is bound.
+ */
+int core_auth_outgoing(struct tgt_target *t, char *user, size_t ucap,
+		       uint8_t *secret, size_t cap);
+/*
+ * Accounts and discovery for control: {"accounts": [{"name", "secret"
+ * (only with @show_secrets), "incoming": [iqn...], "outgoing": [iqn...],
+ * "discovery": "incoming"|"outgoing"|null}], "discovery": {"auth":
+ * "none"|"chap"|"mutual", "incoming": [names], "outgoing": name|null}}.
+ */
+struct json_object *core_accounts_json(bool show_secrets);
+
 /* JSON snapshots for control: caller owns the returned object. */
 struct json_object *core_targets_json(void);
 struct json_object *core_sessions_json(void);
