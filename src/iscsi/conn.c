@@ -660,6 +660,8 @@ void conn_tick(struct iscsi_conn *c, uint64_t now)
 		return;
 	}
 	if (c->state == CONN_LOGGED_OUT) {
+		if (login_tick(c, now))
+			return;
 		/* the last response could not be sent: do not wait forever */
 		if (now - c->logged_out_ms >
 		    (set->login_timeout ? set->login_timeout : 15) * 1000ull)

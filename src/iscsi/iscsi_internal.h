@@ -311,6 +311,12 @@ typedef void pdu_handler_fn(struct iscsi_conn *c, const struct bhs *h,
 void login_handle(struct iscsi_conn *c, const struct bhs *h,
 		  const uint8_t *data);
 void login_free(struct iscsi_conn *c);
+/*
+ * From conn_tick() on a logged-out connection: sends a refusal held back
+ * (authentication failures wait LOGIN_AUTH_DELAY_MS). True while one is
+ * or was just held, so the connection is not timed out meanwhile.
+ */
+bool login_tick(struct iscsi_conn *c, uint64_t now);
 pdu_handler_fn text_handle, logout_handle;
 
 /* session.c */

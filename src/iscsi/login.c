@@ -12,13 +12,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "base/log.h"
+#include "chap.h"
 #include "iscsi_internal.h"
 
 #define LOGIN_TEXT_MAX 65536	/* a login's text, C-bit pieces joined */
 #define TEXT_RSP_MAX 65536
+/*
+ * An authentication failure is answered this long after the request, so
+ * a secret cannot be guessed at line rate (the connection reads nothing
+ * meanwhile and closes after the answer).
+ */
+#define LOGIN_AUTH_DELAY_MS 1000
 
 enum { STAGE_SECURITY = 0, STAGE_OPERATIONAL = 1, STAGE_FFP = 3 };
+
+enum login_auth { AUTH_UNDECIDED, AUTH_NONE, AUTH_CHAP };
 
 struct login_state {
 	/* the last request, answered once reinstatement fenced the old session */
@@ -36,6 +47,14 @@ struct login_state {
 	bool first_done;		/* first request seen */
 	bool tpgt_sent;
 	bool security_done;
+	/* authentication (RFC 7143 §12): what was agreed, and how far */
+	enum login_auth auth;
+	bool auth_ok;			/* AuthMethod=None allowed, or CHAP done */
+	struct chap_ctx chap;
+	/* a refused authentication, answered at delay_until_ms */
+	bool delayed;
+	uint32_t delayed_itt;
+	uint64_t delay_until_ms;
 	struct text_negot negot;
 	struct tgt_target *target;
 	char *acc;			/* C-bit pieces */
@@ -50,6 +69,7 @@ void login_free(struct iscsi_conn *c)
 		return;
 	if (l->target)
 		core_target_put(l->target);
+	chap_wipe(&l->chap);
 	free(l->last_kv);
 	free(l->acc);
 	free(l);
@@ -90,13 +110,185 @@ static void login_respond(struct iscsi_conn *c, const struct bhs *h,
 static void login_fail(struct iscsi_conn *c, const struct bhs *h, int status,
 		       const char *why)
 {
-	conn_warn(c, "login from %s (%s) refused: %s (status 0x%04x)",
-		  c->peer_str, c->login && c->login->negot.initiator_name[0] ?
-			  c->login->negot.initiator_name : "?",
-		  why, status);
-	login_respond(c, h, status, 0, NULL);
+	struct login_state *l = c->login;
+	const char *tn = l && l->negot.target_name[0] ?
+		l->negot.target_name : l && l->negot.discovery ?
+		"discovery" : "?";
+
+	/* once per refused login; conn_warn limits the lines per source */
+	conn_warn(c, "login from %s (%s) to %s refused: %s (status 0x%04x)",
+		  c->peer_str, l && l->negot.initiator_name[0] ?
+			  l->negot.initiator_name : "?", tn, why, status);
 	/* no further requests are read; the response closes the connection */
 	conn_logged_out(c);
+	if (status == LOGIN_AUTH_FAILED && l) {
+		/* answered by login_tick(), after LOGIN_AUTH_DELAY_MS */
+		l->delayed = true;
+		l->delayed_itt = h->itt;
+		l->delay_until_ms = reactor_now_ms(c->r) + LOGIN_AUTH_DELAY_MS;
+		reactor_tick_within(c->r, LOGIN_AUTH_DELAY_MS);
+		return;
+	}
+	login_respond(c, h, status, 0, NULL);
+}
+
+bool login_tick(struct iscsi_conn *c, uint64_t now)
+{
+	struct login_state *l = c->login;
+	struct bhs h;
+
+	if (!l || !l->delayed)
+		return false;
+	if (now >= l->delay_until_ms) {
+		memset(&h, 0, sizeof(h));
+		h.itt = l->delayed_itt;
+		l->delayed = false;
+		login_respond(c, &h, LOGIN_AUTH_FAILED, 0, NULL);
+		/* the wait for the answer to be taken starts now */
+		c->logged_out_ms = now;
+	}
+	return true;
+}
+
+/* --- authentication (RFC 7143 §12) ------------------------------------------- */
+
+static int auth_incoming(void *ctx, const char *user, uint8_t *secret,
+			 size_t cap)
+{
+	return core_auth_incoming(ctx, user, secret, cap);
+}
+
+static int auth_outgoing(void *ctx, char *user, size_t ucap, uint8_t *secret,
+			 size_t cap)
+{
+	return core_auth_outgoing(ctx, user, ucap, secret, cap);
+}
+
+/* The policy of what this login is for: its target, or discovery. */
+static void login_policy(struct login_state *l, struct core_auth_policy *p)
+{
+	core_auth_policy(l->negot.discovery ? NULL : l->target, p);
+}
+
+/* Picks the first offered method we take (RFC 7143 §6.2 list rule). */
+static enum login_auth auth_pick(const char *offer, bool chap_required)
+{
+	const char *want = chap_required ? "CHAP" : "None";
+	size_t wn = strlen(want);
+	const char *p = offer;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		if (n == wn && strncmp(p, want, n) == 0)
+			return chap_required ? AUTH_CHAP : AUTH_NONE;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return AUTH_UNDECIDED;
+}
+
+/*
+ * The security stage's part of a request: answers AuthMethod and runs
+ * CHAP. False when the login failed. @transit is cleared when the
+ * initiator asked to leave the stage before CHAP is done (the target
+ * answers T=0 and the exchange goes on, RFC 7143 §11.13.1).
+ */
+static bool login_auth_step(struct iscsi_conn *c, const struct bhs *h,
+			    struct kvbuf *kv, bool *transit)
+{
+	struct login_state *l = c->login;
+	struct text_negot *n = &l->negot;
+	bool keys = n->chap_a || n->chap_n || n->chap_r || n->chap_i ||
+		    n->chap_c, chose_now = false;
+	struct core_auth_policy pol;
+	char why[200];
+
+	login_policy(l, &pol);
+	if (n->has_auth_offer) {
+		enum login_auth pick = auth_pick(n->auth_offer,
+						 pol.chap_required);
+
+		if (l->auth != AUTH_UNDECIDED) {
+			login_fail(c, h, LOGIN_AUTH_FAILED,
+				   "AuthMethod offered again");
+			return false;
+		}
+		if (pick == AUTH_UNDECIDED) {
+			snprintf(why, sizeof(why), pol.chap_required ?
+				 "CHAP is required; the initiator offered "
+				 "AuthMethod=%.64s" :
+				 "the initiator offered AuthMethod=%.64s; the "
+				 "target has no CHAP account", n->auth_offer);
+			kv_add(kv, "AuthMethod", "Reject");
+			login_fail(c, h, LOGIN_AUTH_FAILED, why);
+			return false;
+		}
+		l->auth = pick;
+		chose_now = true;
+		kv_add(kv, "AuthMethod", pick == AUTH_CHAP ? "CHAP" : "None");
+		snprintf(n->auth_method, sizeof(n->auth_method), "%s",
+			 pick == AUTH_CHAP ? "CHAP" : "None");
+		if (pick == AUTH_NONE)
+			l->auth_ok = true;
+		else
+			chap_init(&l->chap, pol.algs, pol.mutual_required);
+	}
+	if (keys && l->auth != AUTH_CHAP) {
+		login_fail(c, h, LOGIN_AUTH_FAILED,
+			   "CHAP keys without AuthMethod=CHAP agreed");
+		return false;
+	}
+	if (l->auth == AUTH_CHAP && (keys || !chose_now)) {
+		struct chap_keys in = { n->chap_a, n->chap_n, n->chap_r,
+					n->chap_i, n->chap_c };
+		struct chap_lookup lk = {
+			.ctx = n->discovery ? NULL : l->target,
+			.incoming = auth_incoming,
+			.outgoing = auth_outgoing,
+		};
+
+		why[0] = '\0';
+		switch (chap_step(&l->chap, &in, &lk, kv, why, sizeof(why))) {
+		case CHAP_FAIL:
+			login_fail(c, h, LOGIN_AUTH_FAILED,
+				   why[0] ? why : "CHAP failed");
+			return false;
+		case CHAP_OK:
+			l->auth_ok = true;
+			conn_info(c, "%s: %s authenticated as \"%s\" by CHAP "
+				  "(CHAP_A=%d%s)", c->peer_str,
+				  n->initiator_name, l->chap.user, l->chap.alg,
+				  l->chap.mutual ? ", mutual" : "");
+			break;
+		case CHAP_CONTINUE:
+			break;
+		}
+	}
+	if (*transit && l->auth == AUTH_CHAP && !l->auth_ok)
+		*transit = false;	/* not yet: the exchange goes on */
+	return true;
+}
+
+/*
+ * Nothing past the security stage without the authentication the policy
+ * asks for: checked when a request leaves it or starts beyond it, and
+ * again (the accounts may have changed) before the session exists.
+ */
+static bool login_auth_gate(struct iscsi_conn *c, const struct bhs *h)
+{
+	struct login_state *l = c->login;
+	struct core_auth_policy pol;
+
+	login_policy(l, &pol);
+	if (!pol.chap_required || (l->auth == AUTH_CHAP && l->auth_ok &&
+				   (!pol.mutual_required || l->chap.mutual)))
+		return true;
+	login_fail(c, h, LOGIN_AUTH_FAILED, l->auth == AUTH_UNDECIDED ?
+		   "CHAP is required; the login skipped the security stage" :
+		   "CHAP is required and was not completed");
+	return false;
 }
 
 /* First request: identity checks (RFC 7143 §6.3.1, §11.12). */
@@ -116,9 +308,18 @@ static bool login_first(struct iscsi_conn *c, const struct bhs *h)
 		return false;
 	}
 	if (l->tsih != 0) {
-		/* adding a connection to a session: MaxConnections=1 */
-		login_fail(c, h, LOGIN_NO_SESSION,
-			   "no multi-connection sessions");
+		/*
+		 * Adding a connection to a session (RFC 7143 §11.13.5):
+		 * sessions here have MaxConnections=1, so a live one has
+		 * too many (0x0206); an unknown TSIH names none (0x020a).
+		 */
+		if (core_tsih_live(l->tsih))
+			login_fail(c, h, LOGIN_TOO_MANY_CONNS,
+				   "sessions have one connection "
+				   "(MaxConnections=1)");
+		else
+			login_fail(c, h, LOGIN_NO_SESSION,
+				   "no session with that TSIH");
 		return false;
 	}
 	/* a TSIH only for a session that reaches the FFP (login_enter_ffp) */
@@ -173,6 +374,8 @@ static void login_enter_ffp(struct iscsi_conn *c, const struct bhs *h,
 {
 	struct login_state *l = c->login;
 
+	if (!login_auth_gate(c, h))
+		return;
 	/* after reinstatement: the session it replaces gave its place back */
 	if (!l->negot.discovery &&
 	    !server_admit(c, l->target, CORE_ADMIT_SESSION)) {
@@ -308,21 +511,25 @@ void login_handle(struct iscsi_conn *c, const struct bhs *h,
 		l->tpgt_sent = true;
 	}
 	if (csg == STAGE_SECURITY) {
-		if (!l->negot.auth_method[0]) {
+		if (!login_auth_step(c, h, &kv, &transit))
+			return;
+		if (l->auth == AUTH_UNDECIDED && transit) {
 			/* the initiator must offer AuthMethod in this stage */
-			if (transit) {
-				login_fail(c, h, LOGIN_AUTH_FAILED,
-					   "no AuthMethod offered");
-				return;
-			}
-		} else {
-			l->security_done = true;
+			login_fail(c, h, LOGIN_AUTH_FAILED,
+				   "no AuthMethod offered");
+			return;
 		}
+		l->security_done = l->auth_ok;
+	} else if (!login_auth_gate(c, h)) {
+		return;
 	}
 	flags = (uint8_t)(csg << 2);
 	if (transit) {
-		if (csg == STAGE_SECURITY && !l->security_done) {
-			login_fail(c, h, LOGIN_AUTH_FAILED, "authentication incomplete");
+		if (csg == STAGE_SECURITY && (!l->security_done ||
+					      !login_auth_gate(c, h))) {
+			if (!l->security_done)
+				login_fail(c, h, LOGIN_AUTH_FAILED,
+					   "authentication incomplete");
 			return;
 		}
 		flags |= LOGIN_T | (uint8_t)nsg;

@@ -313,7 +313,6 @@ static void negotiate_known(struct text_negot *n, int id, const char *val,
 {
 	static const char *const digests_all[] = { "CRC32C", "None", NULL };
 	static const char *const digests_none[] = { "None", NULL };
-	static const char *const auth_methods[] = { "None", NULL };
 	static const char *const task_reporting[] = { "RFC3720", NULL };
 	const struct key_def *k = &keys[id];
 	struct iscsi_params *p = n->params;
@@ -328,17 +327,11 @@ static void negotiate_known(struct text_negot *n, int id, const char *val,
 
 		if (id == K_HEADER_DIGEST || id == K_DATA_DIGEST)
 			sup = l->allow_digests ? digests_all : digests_none;
-		else if (id == K_AUTH_METHOD)
-			sup = auth_methods;
 		else
 			sup = task_reporting;
 		pick = pick_list(val, sup);
 		if (!pick) {
 			kv_add(out, k->name, "Reject");
-			if (id == K_AUTH_METHOD)
-				negot_fail(n, LOGIN_AUTH_FAILED,
-					   "no common AuthMethod in \"%s\"",
-					   val);
 			return;
 		}
 		kv_add(out, k->name, pick);
@@ -346,8 +339,6 @@ static void negotiate_known(struct text_negot *n, int id, const char *val,
 			p->header_digest = strcmp(pick, "CRC32C") == 0;
 		else if (id == K_DATA_DIGEST)
 			p->data_digest = strcmp(pick, "CRC32C") == 0;
-		else if (id == K_AUTH_METHOD)
-			copy_decl(n->auth_method, sizeof(n->auth_method), pick);
 		return;
 	}
 	case R_AND:
@@ -460,6 +451,35 @@ static void negotiate_known(struct text_negot *n, int id, const char *val,
 	}
 }
 
+/*
+ * RFC 7143 §12.1.3: CHAP keys belong to the security stage, where login.c
+ * runs the exchange; here they are only collected. Anywhere else, or
+ * twice in one request, they fail the login.
+ */
+static int chap_key(struct text_negot *n, const char *key, const char *val)
+{
+	static const char names[] = "ANRIC";
+	const char **slot[] = { &n->chap_a, &n->chap_n, &n->chap_r,
+				&n->chap_i, &n->chap_c };
+	const char *pos = key[5] && !key[6] ? strchr(names, key[5]) : NULL;
+
+	if (n->phase != PHASE_SECURITY) {
+		negot_fail(n, LOGIN_AUTH_FAILED, "%.16s outside the security "
+			   "stage", key);
+		return 0;
+	}
+	if (!pos) {
+		negot_fail(n, LOGIN_AUTH_FAILED, "unknown CHAP key %.16s", key);
+		return 0;
+	}
+	if (*slot[pos - names]) {
+		negot_fail(n, LOGIN_AUTH_FAILED, "%s sent twice", key);
+		return 0;
+	}
+	*slot[pos - names] = val;
+	return 0;
+}
+
 static int negotiate_one(void *ctx, const char *key, const char *val)
 {
 	struct negot_ctx *c = ctx;
@@ -468,6 +488,8 @@ static int negotiate_one(void *ctx, const char *key, const char *val)
 	const struct key_def *k;
 	unsigned where;
 
+	if (strncmp(key, "CHAP_", 5) == 0)
+		return chap_key(n, key, val);
 	if (id < 0) {
 		/* RFC 7143 §6.2: unknown keys, X- and X# extensions alike */
 		kv_add(c->out, key, "NotUnderstood");
@@ -501,6 +523,18 @@ static int negotiate_one(void *ctx, const char *key, const char *val)
 		return 0;
 	}
 	n->seen |= 1ULL << id;
+	if (id == K_AUTH_METHOD) {
+		/* the answer depends on the target: login.c gives it */
+		if (strlen(val) >= sizeof(n->auth_offer)) {
+			negot_fail(n, LOGIN_AUTH_FAILED, "AuthMethod list "
+				   "longer than %zu bytes",
+				   sizeof(n->auth_offer) - 1);
+			return 0;
+		}
+		copy_decl(n->auth_offer, sizeof(n->auth_offer), val);
+		n->has_auth_offer = true;
+		return 0;
+	}
 	if (n->discovery && (k->where & DISC_IRR)) {
 		kv_add(c->out, key, "Irrelevant");
 		return 0;
@@ -524,6 +558,10 @@ void text_negotiate(struct text_negot *n, const char *data, size_t len,
 		    struct kvbuf *out)
 {
 	struct negot_ctx c = { n, out };
+
+	n->has_auth_offer = false;
+	n->auth_offer[0] = '\0';
+	n->chap_a = n->chap_n = n->chap_r = n->chap_i = n->chap_c = NULL;
 
 	/* SessionType decides which keys are irrelevant: look at it first */
 	if (n->phase != PHASE_FFP && len) {	/* no text: data may be NULL */

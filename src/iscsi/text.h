@@ -86,7 +86,16 @@ struct text_negot {
 	char initiator_alias[256];
 	char target_name[ISCSI_NAME_MAX];
 	char session_type[16];
-	char auth_method[32];		/* chosen AuthMethod, "" if none sent */
+	char auth_method[32];		/* chosen AuthMethod (login.c sets it) */
+	/*
+	 * Security stage only: the AuthMethod list offered in the last
+	 * request (answered by login.c, which knows the target), and the
+	 * CHAP_ keys of the last request, pointing into its text (NULL when
+	 * absent). Cleared by every text_negotiate().
+	 */
+	char auth_offer[256];
+	bool has_auth_offer;
+	const char *chap_a, *chap_n, *chap_r, *chap_i, *chap_c;
 	char send_targets[ISCSI_NAME_MAX + 8];
 	bool has_send_targets;
 	bool declared_mrdsl;		/* we declared ours already */

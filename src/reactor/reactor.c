@@ -103,6 +103,12 @@ uint64_t reactor_now_ms(struct reactor *r)
 	return r->now_ms;
 }
 
+void reactor_tick_within(struct reactor *r, uint64_t ms)
+{
+	if (r->now_ms + ms < r->next_tick_ms)
+		r->next_tick_ms = r->now_ms + ms;
+}
+
 void reactor_set_tick(struct reactor *r, void (*fn)(void *arg), void *arg)
 {
 	r->tick_fn = fn;

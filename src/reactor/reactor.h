@@ -71,6 +71,11 @@ void reactor_post_node(struct reactor *r, struct ev_post *p);
 
 /* Calls fn(arg) about once per second on the loop thread (timeouts, NOPs). */
 void reactor_set_tick(struct reactor *r, void (*fn)(void *arg), void *arg);
+/*
+ * Runs the tick within @ms (at the latest), then once a second again:
+ * for deadlines shorter than a second. Loop thread only.
+ */
+void reactor_tick_within(struct reactor *r, uint64_t ms);
 /* Monotonic seconds, cached per loop turn. */
 uint64_t reactor_now_ms(struct reactor *r);
 

@@ -15,7 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "base/base.h"
+
 #include "raw_initiator.h"
 
 uint64_t ri_now_ms(void)
@@ -298,6 +301,144 @@ static int login_stage(struct ri *ri, int csg, int nsg, const char *kv,
  * Both login stages, offering the digests asked for; leaves the last
  * Login Response in @rsp. Returns the login status or -errno.
  */
+/* H(id || secret || challenge) for CHAP_A @alg; the digest length. */
+static int chap_hash(int alg, uint8_t id, const char *secret,
+		     const uint8_t *chal, size_t clen, uint8_t *out)
+{
+	const EVP_MD *md = alg == 5 ? EVP_md5() : alg == 6 ? EVP_sha1() :
+			   alg == 7 ? EVP_sha256() : alg == 8 ? EVP_sha3_256() :
+			   NULL;
+	EVP_MD_CTX *ctx;
+	unsigned n = 0;
+
+	if (!md || !(ctx = EVP_MD_CTX_new()))
+		return -EINVAL;
+	EVP_DigestInit_ex(ctx, md, NULL);
+	EVP_DigestUpdate(ctx, &id, 1);
+	EVP_DigestUpdate(ctx, secret, strlen(secret));
+	EVP_DigestUpdate(ctx, chal, clen);
+	EVP_DigestFinal_ex(ctx, out, &n);
+	EVP_MD_CTX_free(ctx);
+	return (int)n;
+}
+
+static void hex_put(char *dst, const uint8_t *b, size_t n)
+{
+	dst += sprintf(dst, "0x");
+	for (size_t i = 0; i < n; i++)
+		dst += sprintf(dst, "%02x", b[i]);
+}
+
+/* "0x..." into bytes; the count or -1. */
+static int hex_get(const char *s, uint8_t *out, size_t cap)
+{
+	size_t n = 0;
+
+	if (strncmp(s, "0x", 2) && strncmp(s, "0X", 2))
+		return -1;
+	for (s += 2; s[0] && s[1] && n < cap; s += 2) {
+		unsigned v;
+
+		if (sscanf(s, "%2x", &v) != 1)
+			return -1;
+		out[n++] = (uint8_t)v;
+	}
+	return *s ? -1 : (int)n;
+}
+
+/*
+ * The CHAP exchange of the security stage, ending with a request that
+ * asks to go to the operational stage. The login status, -EPROTO for an
+ * answer CHAP does not allow, or -errno.
+ */
+static int login_chap(struct ri *ri, const char *target,
+		      const char *initiator, struct ri_pdu *rsp)
+{
+	struct ri_chap *ch = &ri->chap;
+	char kv[4096], val[2200], tchal_hex[80];
+	uint8_t chal[1100], dig[64], mychal[32];
+	int clen, dlen, status, rc;
+	unsigned id;
+	size_t n = 0;
+
+	n = kv_put(kv, n, "InitiatorName", initiator);
+	if (target)
+		n = kv_put(kv, n, "TargetName", target);
+	n = kv_put(kv, n, "SessionType", target ? "Normal" : "Discovery");
+	n = kv_put(kv, n, "AuthMethod", "CHAP,None");
+	rc = login_step(ri, 0, kv, n, rsp);	/* CSG 0, no T */
+	if (rc)
+		return rc;
+	if ((status = get_be16(rsp->bhs + BHS_DATASN)))
+		return status;
+	if (!kv_find(rsp->data, rsp->dsl, "AuthMethod", val, sizeof(val)) ||
+	    strcmp(val, "CHAP"))
+		return -EPROTO;
+	ri->expstatsn = get_be32(rsp->bhs + BHS_CMDSN) + 1;
+
+	n = kv_put(kv, 0, "CHAP_A", ch->algs ? ch->algs : "5");
+	rc = login_step(ri, 0, kv, n, rsp);
+	if (rc)
+		return rc;
+	if ((status = get_be16(rsp->bhs + BHS_DATASN)))
+		return status;
+	ri->expstatsn = get_be32(rsp->bhs + BHS_CMDSN) + 1;
+	if (!kv_find(rsp->data, rsp->dsl, "CHAP_A", val, sizeof(val)))
+		return -EPROTO;
+	ch->alg = atoi(val);
+	if (!kv_find(rsp->data, rsp->dsl, "CHAP_I", val, sizeof(val)))
+		return -EPROTO;
+	id = (unsigned)strtoul(val, NULL, 0);
+	if (!kv_find(rsp->data, rsp->dsl, "CHAP_C", val, sizeof(val)) ||
+	    (clen = hex_get(val, chal, sizeof(chal))) <= 0)
+		return -EPROTO;
+	ch->challenge_len = (size_t)clen;
+	dlen = chap_hash(ch->alg, (uint8_t)id, ch->secret, chal, (size_t)clen,
+			 dig);
+	if (dlen < 0)
+		return -EPROTO;
+	n = kv_put(kv, 0, "CHAP_N", ch->user);
+	if (ch->base64) {
+		char b64[100] = "0b";
+
+		EVP_EncodeBlock((unsigned char *)b64 + 2, dig, dlen);
+		n = kv_put(kv, n, "CHAP_R", b64);
+	} else {
+		hex_put(val, dig, (size_t)dlen);
+		n = kv_put(kv, n, "CHAP_R", val);
+	}
+	if (ch->target_user) {
+		if (ch->reflect) {
+			memcpy(mychal, chal, MIN((size_t)clen, sizeof(mychal)));
+		} else {
+			for (size_t i = 0; i < sizeof(mychal); i++)
+				mychal[i] = (uint8_t)(rand() ^ (int)i);
+		}
+		n = kv_put(kv, n, "CHAP_I", "77");
+		hex_put(tchal_hex, mychal, MIN((size_t)clen, sizeof(mychal)));
+		n = kv_put(kv, n, "CHAP_C", tchal_hex);
+	}
+	rc = login_stage(ri, 0, 1, kv, n, rsp);
+	if (rc)
+		return rc;
+	if (ch->target_user) {
+		uint8_t want[64], got[64];
+		int wl = chap_hash(ch->alg, 77, ch->target_secret, mychal,
+				   MIN((size_t)clen, sizeof(mychal)), want);
+
+		if (!kv_find(rsp->data, rsp->dsl, "CHAP_N", val, sizeof(val)) ||
+		    strcmp(val, ch->target_user))
+			return -EPROTO;
+		if (!kv_find(rsp->data, rsp->dsl, "CHAP_R", val, sizeof(val)) ||
+		    hex_get(val, got, sizeof(got)) != wl ||
+		    memcmp(got, want, (size_t)wl))
+			return -EPROTO;
+		ch->mutual_ok = true;
+	}
+	ri->expstatsn = get_be32(rsp->bhs + BHS_CMDSN) + 1;
+	return 0;
+}
+
 static int login_both_stages(struct ri *ri, const char *target,
 			     const char *initiator, bool hd, bool dd,
 			     struct ri_pdu *rsp)
@@ -308,17 +449,25 @@ static int login_both_stages(struct ri *ri, const char *target,
 
 	ri->cmdsn = 1;
 	/* security stage: CSG 0 → NSG 1 */
-	n = kv_put(kv, n, "InitiatorName", initiator);
-	n = kv_put(kv, n, "TargetName", target);
-	n = kv_put(kv, n, "SessionType", "Normal");
-	n = kv_put(kv, n, "AuthMethod", "None");
-	rc = login_stage(ri, 0, 1, kv, n, rsp);
-	if (rc)
-		return rc;
-	if (!kv_find(rsp->data, rsp->dsl, "AuthMethod", val, sizeof(val)) ||
-	    strcmp(val, "None") != 0)
-		return -EPROTO;
-	ri->expstatsn = get_be32(rsp->bhs + BHS_CMDSN) + 1;
+	if (ri->chap.user) {
+		rc = login_chap(ri, target, initiator, rsp);
+		if (rc)
+			return rc;
+	} else {
+		n = kv_put(kv, n, "InitiatorName", initiator);
+		if (target)
+			n = kv_put(kv, n, "TargetName", target);
+		n = kv_put(kv, n, "SessionType",
+			   target ? "Normal" : "Discovery");
+		n = kv_put(kv, n, "AuthMethod", "None");
+		rc = login_stage(ri, 0, 1, kv, n, rsp);
+		if (rc)
+			return rc;
+		if (!kv_find(rsp->data, rsp->dsl, "AuthMethod", val,
+			     sizeof(val)) || strcmp(val, "None") != 0)
+			return -EPROTO;
+		ri->expstatsn = get_be32(rsp->bhs + BHS_CMDSN) + 1;
+	}
 
 	/* operational stage: CSG 1 → full feature phase (3) */
 	n = 0;
@@ -352,8 +501,9 @@ static int login_both_stages(struct ri *ri, const char *target,
 		     sizeof(val)))
 		return -EPROTO;
 	ri->tgt_mrdsl = (uint32_t)strtoul(val, NULL, 10);
-	if (!kv_find(rsp->data, rsp->dsl, "ImmediateData", val, sizeof(val)) ||
-	    strcmp(val, "Yes") != 0)
+	/* irrelevant in a discovery session (RFC 7143 §13) */
+	if (target && (!kv_find(rsp->data, rsp->dsl, "ImmediateData", val,
+				sizeof(val)) || strcmp(val, "Yes") != 0))
 		return -EPROTO;
 	ri->expstatsn = get_be32(rsp->bhs + BHS_CMDSN) + 1;
 	ri->cmdsn = get_be32(rsp->bhs + BHS_EXPSTATSN);	/* ExpCmdSN */

@@ -24,6 +24,24 @@ struct ri_pdu {
 	uint8_t *data;		/* owned by the ri; valid until next recv */
 };
 
+/*
+ * CHAP as the initiator (RFC 7143 §12.1.3), for ri_login() when @user is
+ * set: AuthMethod=CHAP, then CHAP_A, then CHAP_N / CHAP_R (and CHAP_I /
+ * CHAP_C when @target_user is set: mutual). The response is computed
+ * here with libcrypto's EVP, independently of the target's code.
+ */
+struct ri_chap {
+	const char *user, *secret;	/* NULL user: AuthMethod=None */
+	const char *algs;		/* CHAP_A to offer; NULL: "5" */
+	const char *target_user;	/* mutual: expected CHAP_N ... */
+	const char *target_secret;	/* ... and its secret */
+	bool reflect;			/* challenge the target with its own */
+	bool base64;			/* send CHAP_R as 0b base64 */
+	int alg;			/* out: the CHAP_A the target chose */
+	size_t challenge_len;		/* out: its challenge's length */
+	bool mutual_ok;			/* out: the target's CHAP_R verified */
+};
+
 struct ri {
 	int fd;
 	uint32_t itt;		/* next free ITT */
@@ -40,6 +58,7 @@ struct ri {
 	uint32_t max_r2t;	/* MaxOutstandingR2T to offer (0: not sent) */
 	uint32_t first_burst;	/* FirstBurstLength to offer (0: 65536) */
 	uint32_t protocol_level;	/* what the target answered (1 if not) */
+	struct ri_chap chap;		/* set after ri_connect() */
 };
 
 /* Connects to 127.0.0.1:@port; 0 or -errno. */
@@ -61,8 +80,9 @@ int ri_send(struct ri *ri, const uint8_t bhs[BHS_LEN], const void *data,
 int ri_recv(struct ri *ri, struct ri_pdu *p, int timeout_ms);
 
 /*
- * Logs in to @target (SessionType=Normal, AuthMethod=None), security
- * stage then operational stage to full feature phase. Returns the login
+ * Logs in to @target (SessionType=Normal; NULL: a discovery session),
+ * security stage (AuthMethod=None, or CHAP when ri->chap.user is set)
+ * then operational stage to full feature phase. Returns the login
  * status (0 for success) or -errno; checks the T bit and stages.
  */
 int ri_login(struct ri *ri, const char *target, const char *initiator);
