@@ -28,7 +28,7 @@ DISCO=disco
 DISCO_SECRET=discovery-secret-1
 INITIATOR=iqn.2026-11.org.ringtgt:t-chap-initiator
 OTHER_IQN=$IT_IQN_PREFIX:t-chap-other
-lun1() { echo "iscsi://$1@$IT_PORTAL/$IT_IQN/1$2"; }
+lun1() { echo "iscsi://$1@$IT_PORTAL/$IT_IQN/1${2:-}"; }
 
 # iscsi-inq must fail with login status $2 (libiscsi prints it in decimal;
 # the daemon's log lines are rate-limited per source, so not used here)
