@@ -619,14 +619,19 @@ static int v_outgoing(cfg_t *cfg, cfg_opt_t *opt)
 	return v_accounts(cfg, opt);
 }
 
-/* Never quotes the secret. */
+/* 1..CORE_SECRET_MAX bytes, no control character; never quoted. */
 static int v_secret(cfg_t *cfg, cfg_opt_t *opt)
 {
-	size_t n = strlen(cfg_opt_getnstr(opt, 0));
+	const char *s = cfg_opt_getnstr(opt, 0);
+	size_t n = strlen(s), i = 0;
 
-	if (n == 0 || n > CORE_SECRET_MAX) {
-		cfg_error(cfg, "account %s: the secret is %s", cfg->title,
-			  n ? "longer than 255 bytes" : "empty");
+	while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != 0x7f)
+		i++;
+	if (n == 0 || n > CORE_SECRET_MAX || i < n) {
+		cfg_error(cfg, "account %s: the secret %s", cfg->title,
+			  n == 0 ? "is empty" :
+			  i < n ? "contains a control character" :
+				  "is longer than 255 bytes");
 		return -1;
 	}
 	return 0;
