@@ -1532,8 +1532,7 @@ static int apply_discovery(const struct ringtgt_config *cfg,
 	if (!rc && cfg->discovery_auth != CORE_DISC_AUTH_NONE)
 		rc = core_discovery_auth_set(cfg->discovery_auth, &e);
 	if (rc)
-		apply_fail(err, cfg, cfg->discovery_line, rc, "discovery: %s",
-			   e.msg);
+		apply_fail(err, cfg, cfg->discovery_line, rc, "%s", e.msg);
 	return rc;
 }
 
