@@ -216,7 +216,7 @@ static bool line_sets(const char *line, size_t len, const char *key)
 		if (line[i] == '"')
 			quoted = !quoted;
 		if (quoted || strncmp(line + i, key, kl) != 0 ||
-		    (i > 0 && !strchr(" \t{", line[i - 1])))
+		    (i > 0 && !strchr(" \t{};", line[i - 1])))
 			continue;
 		while (j < len && isspace((unsigned char)line[j]))
 			j++;
@@ -1170,6 +1170,18 @@ static int build(struct parse_ctx *c, cfg_t *root, struct ringtgt_config *out)
 	return rc ? rc : build_auth_checks(c, out);
 }
 
+/* libconfuse frees its strings without clearing them. */
+static void wipe_secrets(cfg_t *root)
+{
+	for (unsigned i = 0; i < cfg_size(root, "account"); i++) {
+		char *secret = cfg_getstr(cfg_getnsec(root, "account", i),
+					  "secret");
+
+		if (secret)
+			explicit_bzero(secret, strlen(secret));
+	}
+}
+
 static int parse_text(const char *name, const char *text,
 		      struct ringtgt_config *out, char *err, size_t errlen)
 {
@@ -1220,6 +1232,7 @@ static int parse_text(const char *name, const char *text,
 	if (!rc && !out->file)
 		rc = ctx_fail(&c, 0, "out of memory");
 out:
+	wipe_secrets(root);
 	cfg_free(root);
 	if (plain)
 		explicit_bzero(plain, strlen(text));	/* secrets */
@@ -1542,7 +1555,7 @@ int config_apply(const struct ringtgt_config *cfg, struct core_err *err)
 	size_t accounts = 0, done = 0;
 	int rc = 0;
 
-	for (; !rc && accounts < cfg->naccounts; accounts++) {
+	for (; accounts < cfg->naccounts; accounts++) {
 		rc = apply_account(cfg, &cfg->accounts[accounts], err);
 		if (rc)
 			break;
