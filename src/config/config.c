@@ -204,46 +204,46 @@ static const char *duplicate_what(const char *text, int upto,
 	return what;
 }
 
-/* True when @line (outside quotes) sets @key: "key =" or "key +=". */
-static bool line_sets(const char *line, size_t len, const char *key)
-{
-	size_t kl = strlen(key);
-	bool quoted = false;
-
-	for (size_t i = 0; i + kl <= len; i++) {
-		size_t j = i + kl;
-
-		if (line[i] == '"')
-			quoted = !quoted;
-		if (quoted || strncmp(line + i, key, kl) != 0 ||
-		    (i > 0 && !strchr(" \t{};", line[i - 1])))
-			continue;
-		while (j < len && isspace((unsigned char)line[j]))
-			j++;
-		if (j < len && (line[j] == '=' ||
-				(line[j] == '+' && j + 1 < len && line[j + 1] == '=')))
-			return true;
-	}
-	return false;
-}
-
-/* The first line at or after @from that sets @key; @fallback if none. */
+/*
+ * The line of the first "KEY =" or "KEY +=" at or after line @from, outside
+ * quoted strings; libconfuse allows a newline on either side of the '='.
+ * @fallback when there is none. Only for error messages and reports.
+ */
 static int locate_key(const char *text, int from, const char *key,
 		      int fallback)
 {
-	const char *p = text;
+	size_t kl = strlen(key);
+	char quote = 0;
 	int line = 1;
 
-	while (*p) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+	for (const char *p = text; *p; p++) {
+		const char *q;
 
-		if (line >= from && line_sets(p, len, key))
+		if (*p == '\n')
+			line++;
+		if (quote) {
+			if (*p == '\\' && p[1]) {
+				p++;	/* an escape, or a continued line */
+				line += *p == '\n';
+			} else if (*p == '\n' || *p == quote) {
+				quote = 0;
+			}
+			continue;
+		}
+		if (*p == '"' || *p == '\'')
+			quote = *p;
+		if (line < from || strncmp(p, key, kl) != 0 ||
+		    (p > text && !strchr(" \t\n{}", p[-1])))
+			continue;
+		q = p + kl;
+		while (isspace((unsigned char)*q))
+			q++;
+		if (*q == '+')
+			q++;
+		while (isspace((unsigned char)*q))
+			q++;
+		if (*q == '=')
 			return line;
-		if (!nl)
-			break;
-		p = nl + 1;
-		line++;
 	}
 	return fallback;
 }
@@ -1016,7 +1016,9 @@ static int build_discovery(struct parse_ctx *c, struct ringtgt_config *out,
 
 	disc_auth_parse(cfg_getstr(root, "discovery_auth"),
 			&out->discovery_auth);	/* validated */
-	out->discovery_line = locate_key(c->text, 1, "discovery_auth", 0);
+	if (out->discovery_auth != CORE_DISC_AUTH_NONE)
+		out->discovery_line = locate_key(c->text, 1, "discovery_auth",
+						 root->line);
 	rc = build_names(c, out, root, "discovery_incoming", "discovery", 1,
 			 &out->discovery_incoming, &out->ndiscovery_incoming);
 	if (!rc)
@@ -1029,7 +1031,7 @@ static int build_discovery(struct parse_ctx *c, struct ringtgt_config *out,
 		const char *key = out->ndiscovery_incoming ?
 					  "discovery_incoming" : "discovery_outgoing";
 
-		line = locate_key(c->text, 1, key, 0);
+		line = locate_key(c->text, 1, key, root->line);
 		return ctx_fail(c, line,
 				"%s is set but discovery_auth is none; set discovery_auth = chap (or mutual)",
 				key);
@@ -1104,7 +1106,8 @@ static int build_auth_checks(struct parse_ctx *c,
 	if (!rc && cfg->discovery_outgoing)
 		rc = check_directions(c, cfg, cfg->discovery_outgoing,
 				      locate_key(c->text, 1,
-						 "discovery_outgoing", 0));
+						 "discovery_outgoing",
+						 cfg->discovery_line));
 	return rc;
 }
 

@@ -822,6 +822,13 @@ ParameterizedTestParameters(config, auth_errors)
 		  "<config>:2: discovery_incoming is set but discovery_auth is none; set discovery_auth = chap (or mutual)" },
 		{ ACC "discovery_auth = none\n\ndiscovery_outgoing = \"alice\"\n",
 		  "<config>:4: discovery_outgoing is set but discovery_auth is none; set discovery_auth = chap (or mutual)" },
+		/* the line of the key, wherever libconfuse allows the '=' */
+		{ ACC "discovery_auth\n  = chap\n",
+		  "<config>:2: discovery_auth = chap needs discovery_incoming = {\"NAME\", ...}" },
+		{ ACC "target \"" DEMO "\" {\n  incoming\n    = {\"carol\"}\n}\n",
+		  "<config>:3: target " DEMO ": incoming account 'carol' is not defined (no account carol { ... } section)" },
+		{ ACC "target \"" DEMO "\" { acl = {\"ALL\"} incoming += {\"carol\"} }\n",
+		  "<config>:2: target " DEMO ": incoming account 'carol' is not defined (no account carol { ... } section)" },
 		{ "discovery_auth = CHAP1\n",
 		  "<config>:1: discovery_auth = \"CHAP1\": use \"none\", \"chap\" or \"mutual\"" },
 		/* algorithm lists */
