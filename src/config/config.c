@@ -628,10 +628,12 @@ static int v_secret(cfg_t *cfg, cfg_opt_t *opt)
 	while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != 0x7f)
 		i++;
 	if (n == 0 || n > CORE_SECRET_MAX || i < n) {
-		cfg_error(cfg, "account %s: the secret %s", cfg->title,
-			  n == 0 ? "is empty" :
-			  i < n ? "contains a control character" :
-				  "is longer than 255 bytes");
+		if (n > CORE_SECRET_MAX)
+			cfg_error(cfg, "account %s: the secret is longer than %d bytes",
+				  cfg->title, CORE_SECRET_MAX);
+		else
+			cfg_error(cfg, "account %s: the secret %s", cfg->title,
+				  n ? "contains a control character" : "is empty");
 		return -1;
 	}
 	return 0;
@@ -895,7 +897,6 @@ static int build_names(struct parse_ctx *c, const struct ringtgt_config *out,
 		       int from, char ***names, size_t *n)
 {
 	unsigned count = cfg_size(sec, key);
-	int line = locate_key(c->text, from, key, sec->line);
 	const char *dir = strstr(key, "incoming") ? "incoming" : "outgoing";
 
 	*names = calloc(count ? count : 1, sizeof(**names));
@@ -904,13 +905,15 @@ static int build_names(struct parse_ctx *c, const struct ringtgt_config *out,
 	for (unsigned i = 0; i < count; i++) {
 		const char *name = cfg_getnstr(sec, key, i);
 
+		/* the key's line is looked for only on error: it is a scan */
 		if (!find_account(out, name))
-			return ctx_fail(c, line,
+			return ctx_fail(c, locate_key(c->text, from, key, sec->line),
 					"%s: %s account '%s' is not defined (no account %s { ... } section)",
 					what, dir, name, name);
 		for (size_t j = 0; j < *n; j++)
 			if (strcmp((*names)[j], name) == 0)
-				return ctx_fail(c, line,
+				return ctx_fail(c, locate_key(c->text, from, key,
+							      sec->line),
 						"%s: account '%s' is listed twice in %s",
 						what, name, key);
 		if (!((*names)[(*n)++] = strdup(name)))
@@ -1065,17 +1068,18 @@ static bool bound_incoming(const struct ringtgt_config *cfg,
  * RFC 7143 §12.1.3: "Any CHAP secret used for initiator authentication
  * MUST NOT be configured for authentication of any target, and any CHAP
  * secret used for target authentication MUST NOT be configured for
- * authentication of any initiator." @name is bound as outgoing at @line:
- * neither it nor an account with the same secret may be incoming.
+ * authentication of any initiator." @name is bound as outgoing by @key
+ * (searched from line @from; @fallback when not found): neither it nor an
+ * account with the same secret may be incoming.
  */
 static int check_directions(struct parse_ctx *c,
-			    const struct ringtgt_config *cfg,
-			    const char *name, int line)
+			    const struct ringtgt_config *cfg, const char *name,
+			    const char *key, int from, int fallback)
 {
 	const struct config_account *out = find_account(cfg, name);
 
 	if (bound_incoming(cfg, name))
-		return ctx_fail(c, line,
+		return ctx_fail(c, locate_key(c->text, from, key, fallback),
 				"account '%s' is bound both as incoming and as outgoing; RFC 7143 §12.1.3: a secret that authenticates initiators must not authenticate targets",
 				name);
 	for (size_t i = 0; i < cfg->naccounts; i++) {
@@ -1083,7 +1087,7 @@ static int check_directions(struct parse_ctx *c,
 
 		if (a != out && bound_incoming(cfg, a->name) &&
 		    strcmp(a->secret, out->secret) == 0)
-			return ctx_fail(c, line,
+			return ctx_fail(c, locate_key(c->text, from, key, fallback),
 					"accounts '%s' (incoming) and '%s' (outgoing) have the same secret; RFC 7143 §12.1.3: a secret that authenticates initiators must not authenticate targets",
 					a->name, name);
 	}
@@ -1099,15 +1103,13 @@ static int build_auth_checks(struct parse_ctx *c,
 		const struct config_target *t = &cfg->targets[i];
 
 		if (t->outgoing)
-			rc = check_directions(c, cfg, t->outgoing,
-					      locate_key(c->text, t->line,
-							 "outgoing", t->line));
+			rc = check_directions(c, cfg, t->outgoing, "outgoing",
+					      t->line, t->line);
 	}
 	if (!rc && cfg->discovery_outgoing)
 		rc = check_directions(c, cfg, cfg->discovery_outgoing,
-				      locate_key(c->text, 1,
-						 "discovery_outgoing",
-						 cfg->discovery_line));
+				      "discovery_outgoing", 1,
+				      cfg->discovery_line);
 	return rc;
 }
 

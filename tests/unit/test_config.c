@@ -764,6 +764,8 @@ struct bad_auth {
 	char err[300];		/* the exact message */
 };
 
+#define S16 "0123456789abcdef"
+#define S256 S16 S16 S16 S16 S16 S16 S16 S16 S16 S16 S16 S16 S16 S16 S16 S16
 #define ACC "account alice { secret = \"" SECRET "\" }\n"
 #define ACC2 "account bob { secret = \"" SECRET2 "\" }\n"
 
@@ -797,6 +799,8 @@ ParameterizedTestParameters(config, auth_errors)
 		  "<config>:2: account alice: the secret is empty" },
 		{ "account alice {\n}\n",
 		  "<config>:1: account alice has no secret (secret = \"...\")" },
+		{ "account alice { secret = \"" S256 "\" }\n",
+		  "<config>:1: account alice: the secret is longer than 255 bytes" },
 		{ "account alice { secret = \"" SECRET "\\x01\" }\n",
 		  "<config>:1: account alice: the secret contains a control character" },
 		/* libconfuse would quote the text: it may be the secret */
