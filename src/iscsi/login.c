@@ -240,7 +240,8 @@ static bool login_auth_step(struct iscsi_conn *c, const struct bhs *h,
 			   "CHAP keys without AuthMethod=CHAP agreed");
 		return false;
 	}
-	if (l->auth == AUTH_CHAP && (keys || !chose_now)) {
+	/* a request without CHAP keys after CHAP_OK only goes on */
+	if (l->auth == AUTH_CHAP && (keys || (!chose_now && !l->auth_ok))) {
 		struct chap_keys in = { n->chap_a, n->chap_n, n->chap_r,
 					n->chap_i, n->chap_c };
 		struct chap_lookup lk = {

@@ -305,11 +305,9 @@ ParameterizedTestParameters(negot, rules)
 		   "ImmediateData=Irrelevant\0", PHASE_OPERATIONAL, false),
 		RC("HeaderDigest=None\0", "HeaderDigest=None\0",
 		   PHASE_OPERATIONAL, true),
-		/* auth */
-		RC("AuthMethod=CHAP,None\0", "AuthMethod=None\0",
-		   PHASE_SECURITY, false),
-		RC("AuthMethod=None\0", "AuthMethod=None\0", PHASE_SECURITY,
-		   false),
+		/* auth: answered by login.c in the security stage (it knows
+		 * the target's policy); a security key after it (RFC 7143
+		 * §13.2 "Use: ... Security Negotiation") */
 		RC("AuthMethod=None\0", "AuthMethod=Reject\0",
 		   PHASE_OPERATIONAL, false),
 		/* phase rules */
@@ -403,28 +401,62 @@ Test(negot, booleans_land)
 	cr_assert_eq(f.p.default_time2wait, 7u);
 }
 
-Test(negot, auth_chap_only_fails)
+/*
+ * In the security stage the AuthMethod offer and the CHAP_ keys are
+ * collected for login.c, which answers them by the target's policy; the
+ * text layer answers nothing for them.
+ */
+Test(negot, auth_offer_and_chap_keys_are_collected)
 {
 	struct negot_fx f;
 
 	fx_init(&f, PHASE_SECURITY, false);
 	fx_run(&f, KV("InitiatorName=iqn.2024-01.org.example:i\0"
-		      "AuthMethod=CHAP\0"));
-	cr_assert_kv(&f, "AuthMethod=Reject\0");
-	cr_assert_eq(f.n.error, LOGIN_AUTH_FAILED);
-	cr_assert_str_eq(f.n.auth_method, "");
+		      "AuthMethod=CHAP,None\0"));
+	cr_assert_kv(&f, "");
+	cr_assert_eq(f.n.error, 0);
+	cr_assert(f.n.has_auth_offer);
+	cr_assert_str_eq(f.n.auth_offer, "CHAP,None");
+	cr_assert_null(f.n.chap_a);
 	cr_assert_str_eq(f.n.initiator_name, "iqn.2024-01.org.example:i");
+
+	fx_run(&f, KV("CHAP_N=alice\0CHAP_R=0x0102\0CHAP_I=7\0"
+		      "CHAP_C=0b AQI=\0CHAP_A=5,7\0"));
+	cr_assert_kv(&f, "");
+	cr_assert_eq(f.n.error, 0);
+	cr_assert_not(f.n.has_auth_offer, "an offer of an earlier request");
+	cr_assert_str_eq(f.n.chap_n, "alice");
+	cr_assert_str_eq(f.n.chap_r, "0x0102");
+	cr_assert_str_eq(f.n.chap_i, "7");
+	cr_assert_str_eq(f.n.chap_c, "0b AQI=");
+	cr_assert_str_eq(f.n.chap_a, "5,7");
 }
 
-Test(negot, auth_none_chosen)
+/* RFC 7143 §12.1.3: CHAP keys belong to the security stage, once each. */
+Test(negot, chap_keys_out_of_place_fail)
 {
-	struct negot_fx f;
+	static const struct {
+		const char *kv;
+		size_t len;
+		enum text_phase phase;
+	} bad[] = {
+		{ KV("CHAP_A=5\0"), PHASE_OPERATIONAL },
+		{ KV("CHAP_N=a\0CHAP_R=0x00\0"), PHASE_OPERATIONAL },
+		{ KV("CHAP_A=5\0"), PHASE_FFP },
+		{ KV("CHAP_A=5\0CHAP_A=7\0"), PHASE_SECURITY },
+		{ KV("CHAP_X=1\0"), PHASE_SECURITY },
+		{ KV("CHAP_=1\0"), PHASE_SECURITY },
+		{ KV("CHAP_NN=1\0"), PHASE_SECURITY },
+	};
 
-	fx_init(&f, PHASE_SECURITY, false);
-	fx_run(&f, KV("AuthMethod=CHAP,None\0"));
-	cr_assert_kv(&f, "AuthMethod=None\0");
-	cr_assert_eq(f.n.error, 0);
-	cr_assert_str_eq(f.n.auth_method, "None");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct negot_fx f;
+
+		fx_init(&f, bad[i].phase, false);
+		fx_run(&f, bad[i].kv, bad[i].len);
+		cr_assert_eq(f.n.error, LOGIN_AUTH_FAILED, "case %zu: %d", i,
+			     f.n.error);
+	}
 }
 
 Test(negot, key_twice_is_error)
