@@ -256,12 +256,25 @@ static int ref_pick(const char *list, unsigned allowed)
 	}
 }
 
+/*
+ * A secret in @s that the initiator did not send itself (a sentence may
+ * quote the initiator's values: fine when it typed the secret there).
+ */
+static const uint8_t *input;
+static size_t input_len;
+
+static bool leaks(const char *s, const char *secret)
+{
+	return strstr(s, secret) &&
+	       !memmem(input, input_len, secret, strlen(secret));
+}
+
 static bool has_secret(const char *s)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(incoming); i++)
-		if (strstr(s, incoming[i].secret))
+		if (leaks(s, incoming[i].secret))
 			return true;
-	return strstr(s, outgoing.secret) != NULL;
+	return leaks(s, outgoing.secret);
 }
 
 static const char *kv_find(const struct kvbuf *kv, size_t from,
@@ -528,6 +541,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char str[VALUE_MAX + 1];
 	size_t n = MIN(size, VALUE_MAX);
 
+	input = data;
+	input_len = size;
 	/* the whole input as one value, too */
 	memcpy(str, data, n);
 	str[n] = '\0';
