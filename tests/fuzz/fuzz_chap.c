@@ -130,7 +130,8 @@ static long ref_hex(const char *s, uint8_t *out, size_t cap)
 			return -1;
 	for (size_t i = 0; i < n; i++) {
 		/* digit i from the end is the low nibble when even */
-		size_t from_end = n - 1 - i, byte = (n + 1) / 2 - 1 - from_end / 2;
+		size_t from_end = n - 1 - i;
+		size_t byte = (n + 1) / 2 - 1 - from_end / 2;
 
 		if (byte >= cap)
 			return (long)((n + 1) / 2);
@@ -171,8 +172,10 @@ static void check_decode(const char *v)
 	/* the same answer at smaller caps */
 	for (size_t cap = 1; cap <= 33; cap += 8) {
 		m = decode_guarded(v, b, cap);
-		if (n > 0 && (size_t)n <= cap ? m != n || memcmp(a, b, (size_t)n)
-		    : m != (n > 0 ? -E2BIG : n))
+		bool fits = n > 0 && (size_t)n <= cap;
+
+		if (fits ? m != n || memcmp(a, b, (size_t)n)
+			 : m != (n > 0 ? -E2BIG : n))
 			abort();
 	}
 	if (v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
@@ -409,8 +412,8 @@ static void check_ok(const struct chap_ctx *before, const struct chap_ctx *c,
 			abort();
 		dl = ref_digest(before->alg, (uint8_t)id, outgoing.secret, chal,
 				(size_t)cl, want);
-		if (decode_guarded(rr, got, CHAP_CHALLENGE_MAX) != (ssize_t)dl ||
-		    memcmp(got, want, dl))
+		if (decode_guarded(rr, got, CHAP_CHALLENGE_MAX) !=
+		    (ssize_t)dl || memcmp(got, want, dl))
 			abort();
 	}
 }
@@ -425,7 +428,8 @@ static void run_exchange(const uint8_t *data, size_t size)
 	bool mreq = flags & 0x10, failed = false;
 	struct fake f = { .no_outgoing = flags & 0x20 };
 	struct chap_lookup lk = { &f, fake_incoming, fake_outgoing };
-	const char *p = (const char *)data + 1, *end = (const char *)data + size;
+	const char *p = (const char *)data + 1;
+	const char *end = (const char *)data + size;
 	struct chap_ctx c;
 
 	if (size < 1)
@@ -479,13 +483,13 @@ static void run_exchange(const uint8_t *data, size_t size)
 			abort();
 		for (const char *w = why; *w; w++)
 			if (*w < 0x20 || *w > 0x7e)
-				abort();	/* a log line gets no raw bytes */
+				abort();	/* no raw bytes in a log */
 		if (kv.len < pre || kv.overflow ||
 		    memcmp(kv.data, "AuthMethod=CHAP", 16))
 			abort();
 		if (r == CHAP_FAIL) {
-			if (c.state != CHAP_FAILED || kv.len != pre || !why[0] ||
-			    c.user[0] || c.mutual)
+			if (c.state != CHAP_FAILED || kv.len != pre ||
+			    !why[0] || c.user[0] || c.mutual)
 				abort();
 			failed = true;
 		} else if (failed || before.state == CHAP_DONE) {
@@ -499,7 +503,8 @@ static void run_exchange(const uint8_t *data, size_t size)
 			abort();
 		}
 		/* the outgoing secret only for an authenticated initiator */
-		if (f.out_calls && r != CHAP_OK && before.state == CHAP_WAIT_R) {
+		if (f.out_calls && r != CHAP_OK &&
+		    before.state == CHAP_WAIT_R) {
 			const char *sec = q->v[1] ? secret_of(q->v[1]) : NULL;
 			uint8_t want[CHAP_DIGEST_MAX], got[CHAP_CHALLENGE_MAX];
 			size_t dl;

@@ -18,8 +18,16 @@
 #include "base/base.h"
 #include "iscsi/chap.h"
 
-/* the challenges the vectors use */
-static const uint8_t c16[16] = {	/* printf '\x01\x23...\x10' > c16.bin */
+/*
+ * The challenges the vectors use, as files for the openssl commands:
+ *   printf '\x01\x23\x45\x67\x89\xab\xcd\xef\xfe\xdc\xba\x98\x76\x54\x32\x10' \
+ *     > c16.bin
+ *   python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(1, 21)))' \
+ *     > c20.bin
+ *   python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(0xa0, 0xc0)))' \
+ *     > c32.bin
+ */
+static const uint8_t c16[16] = {
 	0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
 	0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10,
 };
@@ -57,7 +65,7 @@ Test(chap, digest_sha1)
 	uint8_t want[20], got[CHAP_DIGEST_MAX], c20[20];
 	const char *sec = "alice-secret-1";
 
-	seq(c20, 20, 0x01);	/* c20.bin: bytes 0x01..0x14 */
+	seq(c20, 20, 0x01);	/* c20.bin */
 	/* printf '\x07%s' alice-secret-1 | cat - c20.bin | openssl dgst -sha1 */
 	unhex("5729805af472f747e9ec0f13e5c5052c0a2bd846", want, 20);
 	cr_assert_eq(chap_digest(CHAP_ALG_SHA1, 0x07, (const uint8_t *)sec,
@@ -70,7 +78,7 @@ Test(chap, digest_sha256)
 	uint8_t want[32], got[CHAP_DIGEST_MAX], c32[32];
 	const char *sec = "alice-secret-1";
 
-	seq(c32, 32, 0xa0);	/* c32.bin: bytes 0xa0..0xbf */
+	seq(c32, 32, 0xa0);	/* c32.bin */
 	/* printf '\xc8%s' alice-secret-1 | cat - c32.bin | openssl dgst -sha256 */
 	unhex("6a6a6e72f75fb6a327a76d634b9687d6"
 	      "48e0dbe0f17b75ce70c8c22e462f963f", want, 32);
@@ -115,7 +123,7 @@ Test(chap, digest_unknown_alg)
 	cr_assert_eq(chap_digest_len(0), 0);
 }
 
-/* --- chap_decode (RFC 7143 §6.1 binary values) ----------------------------- */
+/* --- chap_decode (RFC 7143 §6.1 binary values) -------------------------- */
 
 /* Decodes @s into a buffer with a canary after @cap bytes. */
 static ssize_t decode(const char *s, uint8_t *out, size_t cap)
@@ -223,7 +231,7 @@ Test(chap, decode_too_long)
 	cr_assert_eq(decode(big, b, CHAP_CHALLENGE_MAX), -E2BIG);
 }
 
-/* --- scripted exchanges ----------------------------------------------------- */
+/* --- scripted exchanges -------------------------------------------------- */
 
 struct account {
 	const char *name, *secret;
@@ -394,7 +402,8 @@ static void assert_failed(struct ex *e, const char *what)
 		     e->c.state);
 	cr_assert_eq(e->out.len, 0, "%s: a failed step answers nothing", what);
 	cr_assert(e->why[0], "%s: no reason given", what);
-	cr_assert_null(strstr(e->why, ALICE_SECRET), "secret in \"%s\"", e->why);
+	cr_assert_null(strstr(e->why, ALICE_SECRET), "secret in \"%s\"",
+		       e->why);
 	cr_assert_null(strstr(e->why, TARGET_SECRET), "secret in \"%s\"",
 		       e->why);
 	cr_assert_eq(e->c.user[0], '\0', "%s: user kept after failure", what);
