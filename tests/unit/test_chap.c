@@ -4,6 +4,8 @@
  * binary-value decoder (RFC 7143 §6.1), and scripted exchanges through
  * chap_step() with an initiator written here that computes its responses
  * through EVP_Digest() on one concatenated buffer (not chap_digest()).
+ * getrandom() is wrapped (-Wl,--wrap=getrandom) so that a test can make
+ * it fail or return short.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #include <openssl/evp.h>
 
@@ -966,4 +969,76 @@ Test(chap, answer_does_not_fit)
 	cr_assert_eq(out.len, strlen("AuthMethod=CHAP") + 1);
 	cr_assert_not(out.overflow);
 	cr_assert_eq(c.state, CHAP_FAILED);
+}
+
+/* --- the challenge's randomness ---------------------------------------- */
+
+ssize_t __real_getrandom(void *buf, size_t len, unsigned flags);
+ssize_t __wrap_getrandom(void *buf, size_t len, unsigned flags);
+
+/* what the wrapped getrandom() does: 0 passes through */
+static enum { RNG_REAL, RNG_FAIL, RNG_EINTR_SHORT, RNG_TRICKLE } rng_mode;
+static int rng_calls;
+
+ssize_t __wrap_getrandom(void *buf, size_t len, unsigned flags)
+{
+	rng_calls++;
+	switch (rng_mode) {
+	case RNG_FAIL:
+		errno = ENOSYS;
+		return -1;
+	case RNG_EINTR_SHORT:
+		/* interrupted first, then a few bytes at a time */
+		if (rng_calls == 1) {
+			errno = EINTR;
+			return -1;
+		}
+		return __real_getrandom(buf, MIN(len, 7), flags);
+	case RNG_TRICKLE:
+		return __real_getrandom(buf, 1, flags);
+	default:
+		return __real_getrandom(buf, len, flags);
+	}
+}
+
+/* No getrandom(), no challenge: never a weaker source (CVE-2024-45751). */
+Test(chap, no_randomness_no_challenge)
+{
+	struct ex e;
+
+	rng_mode = RNG_FAIL;
+	ex_init(&e, CHAP_ALGS_ALL, false);
+	cr_assert_eq(ex_step(&e, "7", NULL, NULL, NULL, NULL), CHAP_FAIL);
+	assert_failed(&e, "getrandom failing");
+	cr_assert_gt(rng_calls, 0);
+}
+
+/* A getrandom() that never fills the challenge gives no challenge. */
+Test(chap, randomness_trickle)
+{
+	struct ex e;
+
+	rng_mode = RNG_TRICKLE;
+	ex_init(&e, CHAP_ALGS_ALL, false);
+	cr_assert_eq(ex_step(&e, "5", NULL, NULL, NULL, NULL), CHAP_FAIL,
+		     "a challenge from %d one-byte reads", rng_calls);
+	assert_failed(&e, "getrandom one byte at a time");
+}
+
+/* An interrupted or short getrandom() still fills the whole challenge. */
+Test(chap, randomness_in_pieces)
+{
+	struct ex e;
+	char r[128];
+
+	rng_mode = RNG_EINTR_SHORT;
+	ex_init(&e, CHAP_ALGS_ALL, false);
+	ex_challenge(&e, "8");
+	cr_assert_eq(e.chal_len, 32);
+	/* EINTR, then 33 bytes (challenge and CHAP_I) 7 at a time */
+	cr_assert_eq(rng_calls, 1 + 5, "getrandom called %d times",
+		     rng_calls);
+	ex_response(&e, ALICE_SECRET, r);
+	cr_assert_eq(ex_step(&e, NULL, ALICE, r, NULL, NULL), CHAP_OK, "%s",
+		     e.why);
 }
