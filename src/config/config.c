@@ -477,6 +477,27 @@ static int v_serial(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/*
+ * A group name as useradd/groupadd take it: letters, digits, '.', '_',
+ * '-', not starting with '-'. Whether the group exists is checked when
+ * the control socket is bound (ctl_server_start_group).
+ */
+static int v_group(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	size_t n = strlen(s);
+	bool ok = n >= 1 && n <= CONFIG_GROUP_MAX && s[0] != '-';
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isalnum((unsigned char)s[i]) || strchr("._-", s[i]);
+	if (!ok) {
+		cfg_error(cfg, "control_group = \"%s\": expected a group name (1..%d letters, digits, '.', '_' or '-')",
+			  s, CONFIG_GROUP_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 /* --- the schema ------------------------------------------------------------ */
 
 static cfg_t *schema_new(void)
@@ -502,7 +523,8 @@ static cfg_t *schema_new(void)
 		CFG_END()
 	};
 	static cfg_opt_t opts[] = {
-		CFG_STR_LIST("portal", "{\"0.0.0.0:3260\"}", CFGF_NONE),
+		/* none: the daemon's default, [::]:3260 (main.c) */
+		CFG_STR_LIST("portal", NULL, CFGF_NONE),
 		CFG_INT("nop_interval", 10, CFGF_NONE),
 		CFG_INT("nop_timeout", 10, CFGF_NONE),
 		CFG_INT("login_timeout", 15, CFGF_NONE),
@@ -516,6 +538,7 @@ static cfg_t *schema_new(void)
 		CFG_STR("buffer_total", NULL, CFGF_NONE),
 		CFG_INT("reactors", 0, CFGF_NONE),
 		CFG_STR("event_loop", "auto", CFGF_NONE),
+		CFG_STR("control_group", NULL, CFGF_NONE),
 		CFG_SEC("target", target_opts, CFGF_MULTI | CFGF_TITLE |
 					       CFGF_NO_TITLE_DUPES),
 		CFG_END()
@@ -538,6 +561,7 @@ static cfg_t *schema_new(void)
 		{ "buffer_total", v_buffer },
 		{ "reactors", v_reactors },
 		{ "event_loop", v_event_loop },
+		{ "control_group", v_group },
 		{ "target|tid", v_tid },
 		{ "target|acl", v_acl },
 		{ "target|lun|size", v_size },
@@ -686,7 +710,8 @@ static int build(struct parse_ctx *c, cfg_t *root, struct ringtgt_config *out)
 		if (!(out->portals[out->nportals++] =
 			      strdup(cfg_getnstr(root, "portal", i))))
 			return ctx_fail(c, 0, "out of memory");
-	if (n == 0)
+	/* no key: the default portal; a key with no address: a mistake */
+	if (n == 0 && (cfg_getopt(root, "portal")->flags & CFGF_MODIFIED))
 		return ctx_fail(c, 0, "no portal to listen on (portal = {...} is empty)");
 	out->nop_interval = (int)cfg_getint(root, "nop_interval");
 	out->nop_timeout = (int)cfg_getint(root, "nop_timeout");
@@ -708,6 +733,9 @@ static int build(struct parse_ctx *c, cfg_t *root, struct ringtgt_config *out)
 				   &out->buffer_total);
 	out->reactors = (int)cfg_getint(root, "reactors");
 	out->event_loop = strdup(cfg_getstr(root, "event_loop"));
+	if (cfg_getstr(root, "control_group") &&
+	    !(out->control_group = strdup(cfg_getstr(root, "control_group"))))
+		return ctx_fail(c, 0, "out of memory");
 
 	n = cfg_size(root, "target");
 	out->targets = calloc(n ? n : 1, sizeof(*out->targets));
@@ -863,6 +891,7 @@ void config_free(struct ringtgt_config *cfg)
 	}
 	free(cfg->targets);
 	free(cfg->event_loop);
+	free(cfg->control_group);
 	free(cfg->file);
 	memset(cfg, 0, sizeof(*cfg));
 }
