@@ -8,7 +8,7 @@
  * touches core.h, so a slow one (opening a file) delays other control
  * clients but never a reactor.
  *
- * Who may connect (issue 9, item 5; docs/security.md): the socket file is
+ * Who may connect (issue 9, item 5; docs/control-protocol.md): the socket is
  * 0600, and on top of its mode every accepted connection's credentials
  * (SO_PEERCRED) are checked: root and the daemon's own user are admitted;
  * with a control group, the file is 0660 and owned by that group, whose

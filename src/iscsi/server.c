@@ -15,10 +15,10 @@
  * a peer can cause go through conn_log() (per connection, per source).
  */
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
