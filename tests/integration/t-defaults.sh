@@ -10,6 +10,9 @@
 #    as plain a.b.c.d:3260, IPv6 (::1) as [::1]:3260; no ::ffff: in the
 #    log; a warning names the ALL-ACL target without CHAP, none names the
 #    address-restricted one;
+#  - without IPv6 (socket(AF_INET6) failing EAFNOSUPPORT, as with
+#    ipv6.disable=1: no_ipv6.py's seccomp filter) the default portal is
+#    0.0.0.0:3260, said in an info line;
 #  - an explicit "[::]:3261" stays IPv6 only (exactly as given);
 #  - --export without --portal and without a config: 127.0.0.1:3260 only,
 #    192.0.2.1:3260 refuses, no warning; with --portal 192.0.2.1:3260 the
@@ -41,7 +44,7 @@ fi
 
 it_init "$@"
 [ "$IT_TARGET" = ringtgtd ] || it_skip "t-defaults tests ringtgtd itself (RINGTGT_IT_TARGET=$IT_TARGET)"
-it_require ip ss iscsi-ls setpriv stat getent sysctl
+it_require ip ss iscsi-ls setpriv stat getent sysctl python3
 
 ADM=${RINGTGT_ADM:-}
 if [ -z "$ADM" ]; then
@@ -90,14 +93,17 @@ LAN=$IT_IQN_PREFIX:lan
 
 # df_start ARGS...: starts ringtgtd (IT_PID: lib.sh stops it at exit) and
 # waits for its "ready" line; DF_LOGSTART marks where its log begins.
+# DF_PREFIX=(...) goes before the command (reset afterwards).
+DF_PREFIX=()
 df_start() {
     local deadline
     [ -z "$IT_PID" ] || it_fail "df_start: daemon already running (pid $IT_PID)"
     DF_LOGSTART=$(wc -l <"$IT_LOG")
     printf '\n===== %s: starting ringtgtd %s =====\n' "$(date +%T)" "$*" >>"$IT_LOG"
-    "$IT_RINGTGTD" --foreground --event-loop "$IT_EVENT_LOOP" --log-level debug \
-        --control-socket "$CTL" "$@" >>"$IT_LOG" 2>&1 &
+    "${DF_PREFIX[@]}" "$IT_RINGTGTD" --foreground --event-loop "$IT_EVENT_LOOP" \
+        --log-level debug --control-socket "$CTL" "$@" >>"$IT_LOG" 2>&1 &
     IT_PID=$!
+    DF_PREFIX=()
     deadline=$((SECONDS + IT_START_TIMEOUT))
     until df_log | grep -q ': ringtgtd .* ready$'; do
         it_pid_running "$IT_PID" || it_fail "ringtgtd exited during startup: $*"
@@ -159,6 +165,18 @@ it_expect_match "warning for the ALL target" "$(df_log)" \
     "warn: portal \[::\]:3260 is reachable from other hosts and serves $OPEN to ALL initiators without CHAP; bind accounts \(ringtgtadm account bind\) or restrict the ACL"
 ! df_log | grep -n "warn: portal .* serves $LAN " ||
     it_fail "a warning names $LAN, whose ACL does not admit ALL"
+df_stop
+
+it_log "--- without IPv6: the default portal is 0.0.0.0:3260"
+DF_PREFIX=(python3 "$IT_DIR/no_ipv6.py")
+df_start --config "$IT_TMP/noportal.conf"
+expect_listeners "0.0.0.0:3260" "config without portals, no IPv6"
+it_expect_match "fallback logged" "$(df_log)" \
+    "info: IPv6 is not available \(Address family not supported by protocol\): listening on IPv4 only"
+out=$(discover iscsi://192.0.2.1:3260)
+it_expect_match "IPv4 discovery without IPv6" "$out" "^Target:$OPEN Portal:192\.0\.2\.1:3260,1$"
+it_expect_match "warning for 0.0.0.0:3260" "$(df_log)" \
+    "warn: portal 0\.0\.0\.0:3260 is reachable from other hosts and serves $OPEN to ALL initiators without CHAP"
 df_stop
 
 it_log "--- an explicit [::]:3261 stays IPv6 only"
