@@ -1,7 +1,7 @@
 /*
  * config.c - loads the configuration file with libconfuse, validates it
  * and turns it into a struct ringtgt_config; config_apply() then builds
- * the targets through core.h.
+ * the accounts and targets through core.h.
  *
  * A lexical pre-pass (lex_prepare) rejects unterminated comments, strings
  * and sections, and hides comments from libconfuse, whose line count they
@@ -10,11 +10,17 @@
  * (a target's name, LUN numbers, a ram LUN's size) run after parsing;
  * libconfuse only remembers where a section ends, so locate_line() finds
  * the line that opens it in the text.
+ *
+ * The file may hold CHAP secrets (account sections): no message names one,
+ * libconfuse's included (on_cfg_error hides the text it quotes inside an
+ * account), and config_load() refuses such a file when other users may
+ * read it.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +70,9 @@ static int ctx_fail(struct parse_ctx *c, int line, const char *fmt, ...)
 	return -EINVAL;
 }
 
+static const char *duplicate_what(const char *text, int upto,
+				  const char *title);
+
 static void on_cfg_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	struct parse_ctx *c = parse_cur;
@@ -73,6 +82,19 @@ static void on_cfg_error(cfg_t *cfg, const char *fmt, va_list ap)
 	if (!c)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/*
+	 * Inside an account, the text libconfuse quotes may be the secret
+	 * (`account a { "s3cret" }` is "no such option 's3cret'"): say where
+	 * and what, not the text.
+	 */
+	if (cfg && cfg->title && strcmp(cfg->name, "account") == 0 &&
+	    (strncmp(msg, "no such option '", 16) == 0 ||
+	     strncmp(msg, "unexpected token '", 18) == 0)) {
+		ctx_fail(c, cfg->line,
+			 "account %s: unexpected text (not shown, it may be the secret); an account holds only secret = \"...\"",
+			 cfg->title);
+		return;
+	}
 	/* Say what libconfuse means in this file's terms. */
 	if (strncmp(msg, "no such option '", 16) == 0) {
 		if (cfg && cfg->title)
@@ -84,9 +106,12 @@ static void on_cfg_error(cfg_t *cfg, const char *fmt, va_list ap)
 		return;
 	}
 	if (strncmp(msg, "found duplicate title '", 23) == 0 && cfg) {
-		q = msg + 23;
-		what = strcmp(cfg->name, "root") == 0 ? "target" : "LUN";
-		ctx_fail(c, cfg->line, "duplicate %s '%s", what, q);
+		q = msg + 23;	/* "NAME'" */
+		if (*q && q[strlen(q) - 1] == '\'')
+			q[strlen(q) - 1] = '\0';
+		what = strcmp(cfg->name, "root") == 0 ?
+			       duplicate_what(c->text, cfg->line, q) : "LUN";
+		ctx_fail(c, cfg->line, "duplicate %s '%s'", what, q);
 		return;
 	}
 	ctx_fail(c, cfg ? cfg->line : 0, "%s", msg);
@@ -148,6 +173,77 @@ static int locate_line(const char *text, int from, const char *word,
 			break;
 		p = nl + 1;
 		line++;
+	}
+	return fallback;
+}
+
+/*
+ * Which top-level section, "account" or "target", titled @title opens last
+ * at or before line @upto: libconfuse reports a duplicate title without
+ * naming the section.
+ */
+static const char *duplicate_what(const char *text, int upto,
+				  const char *title)
+{
+	const char *p = text, *what = "target";
+	int line = 1;
+
+	while (*p && line <= upto) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (line_opens(p, len, "account", title))
+			what = "account";
+		else if (line_opens(p, len, "target", title))
+			what = "target";
+		if (!nl)
+			break;
+		p = nl + 1;
+		line++;
+	}
+	return what;
+}
+
+/*
+ * The line of the first "KEY =" or "KEY +=" at or after line @from, outside
+ * quoted strings; libconfuse allows a newline on either side of the '='.
+ * @fallback when there is none. Only for error messages and reports.
+ */
+static int locate_key(const char *text, int from, const char *key,
+		      int fallback)
+{
+	size_t kl = strlen(key);
+	char quote = 0;
+	int line = 1;
+
+	for (const char *p = text; *p; p++) {
+		const char *q;
+
+		if (*p == '\n')
+			line++;
+		if (quote) {
+			if (*p == '\\' && p[1]) {
+				p++;	/* an escape, or a continued line */
+				line += *p == '\n';
+			} else if (*p == '\n' || *p == quote) {
+				quote = 0;
+			}
+			continue;
+		}
+		if (*p == '"' || *p == '\'')
+			quote = *p;
+		if (line < from || strncmp(p, key, kl) != 0 ||
+		    (p > text && !strchr(" \t\n{}", p[-1])))
+			continue;
+		q = p + kl;
+		while (isspace((unsigned char)*q))
+			q++;
+		if (*q == '+')
+			q++;
+		while (isspace((unsigned char)*q))
+			q++;
+		if (*q == '=')
+			return line;
 	}
 	return fallback;
 }
@@ -498,6 +594,113 @@ static int v_group(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/*
+ * An account name (core.h): 1..CORE_ACCOUNT_NAME_MAX printable ASCII
+ * bytes, no spaces or commas (it is CHAP_N, RFC 7143 §12.1.3, and a comma
+ * would split a list). Returns 0 or -EINVAL with a sentence in @why.
+ */
+static int account_name_check(const char *s, char *why, size_t whylen)
+{
+	size_t n = strlen(s), i = 0;
+
+	while (i < n && s[i] > 0x20 && s[i] < 0x7f && s[i] != ',')
+		i++;
+	if (n == 0 || n > CORE_ACCOUNT_NAME_MAX || i < n) {
+		snprintf(why, whylen,
+			 "bad account name '%s': use 1..%d printable ASCII characters, no spaces or commas",
+			 s, CORE_ACCOUNT_NAME_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* target|incoming, discovery_incoming: a list of account names. */
+static int v_accounts(cfg_t *cfg, cfg_opt_t *opt)
+{
+	char why[512];
+
+	for (unsigned i = 0; i < cfg_opt_size(opt); i++) {
+		if (account_name_check(cfg_opt_getnstr(opt, i), why,
+				       sizeof(why))) {
+			cfg_error(cfg, "%s", why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* target|outgoing, discovery_outgoing: one account name. */
+static int v_outgoing(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_size(opt) > 1) {
+		cfg_error(cfg, "%s lists %u accounts; there is at most one outgoing account",
+			  opt->name, cfg_opt_size(opt));
+		return -1;
+	}
+	return v_accounts(cfg, opt);
+}
+
+/* 1..CORE_SECRET_MAX bytes, no control character; never quoted. */
+static int v_secret(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	size_t n = strlen(s), i = 0;
+
+	while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != 0x7f)
+		i++;
+	if (n == 0 || n > CORE_SECRET_MAX || i < n) {
+		cfg_error(cfg, "account %s: the secret %s", cfg->title,
+			  n == 0 ? "is empty" :
+			  i < n ? "contains a control character" :
+				  "is longer than 255 bytes");
+		return -1;
+	}
+	return 0;
+}
+
+static int v_chap_algs(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	unsigned bits;
+	char why[256];
+
+	if (core_chap_algs_parse(s, &bits, why, sizeof(why))) {
+		cfg_error(cfg, "chap_algorithms = \"%s\": %s", s, why);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *const disc_auth_names[] = {
+	[CORE_DISC_AUTH_NONE] = "none",
+	[CORE_DISC_AUTH_CHAP] = "chap",
+	[CORE_DISC_AUTH_MUTUAL] = "mutual",
+};
+
+static int disc_auth_parse(const char *s, enum core_disc_auth *mode)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(disc_auth_names); i++) {
+		if (strcmp(s, disc_auth_names[i]) == 0) {
+			*mode = (enum core_disc_auth)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int v_discovery_auth(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	enum core_disc_auth mode;
+
+	if (disc_auth_parse(s, &mode)) {
+		cfg_error(cfg, "discovery_auth = \"%s\": use \"none\", \"chap\" or \"mutual\"",
+			  s);
+		return -1;
+	}
+	return 0;
+}
+
 /* --- the schema ------------------------------------------------------------ */
 
 static cfg_t *schema_new(void)
@@ -520,6 +723,13 @@ static cfg_t *schema_new(void)
 		CFG_SEC("lun", lun_opts, CFGF_MULTI | CFGF_TITLE |
 					 CFGF_NO_TITLE_DUPES),
 		CFG_STR_LIST("acl", NULL, CFGF_NONE),
+		CFG_STR_LIST("incoming", NULL, CFGF_NONE),
+		CFG_STR_LIST("outgoing", NULL, CFGF_NONE),
+		CFG_STR("chap_algorithms", NULL, CFGF_NONE),
+		CFG_END()
+	};
+	static cfg_opt_t account_opts[] = {
+		CFG_STR("secret", NULL, CFGF_NONE),
 		CFG_END()
 	};
 	static cfg_opt_t opts[] = {
@@ -539,6 +749,11 @@ static cfg_t *schema_new(void)
 		CFG_INT("reactors", 0, CFGF_NONE),
 		CFG_STR("event_loop", "auto", CFGF_NONE),
 		CFG_STR("control_group", NULL, CFGF_NONE),
+		CFG_SEC("account", account_opts, CFGF_MULTI | CFGF_TITLE |
+						 CFGF_NO_TITLE_DUPES),
+		CFG_STR("discovery_auth", "none", CFGF_NONE),
+		CFG_STR_LIST("discovery_incoming", NULL, CFGF_NONE),
+		CFG_STR_LIST("discovery_outgoing", NULL, CFGF_NONE),
 		CFG_SEC("target", target_opts, CFGF_MULTI | CFGF_TITLE |
 					       CFGF_NO_TITLE_DUPES),
 		CFG_END()
@@ -562,8 +777,15 @@ static cfg_t *schema_new(void)
 		{ "reactors", v_reactors },
 		{ "event_loop", v_event_loop },
 		{ "control_group", v_group },
+		{ "account|secret", v_secret },
+		{ "discovery_auth", v_discovery_auth },
+		{ "discovery_incoming", v_accounts },
+		{ "discovery_outgoing", v_outgoing },
 		{ "target|tid", v_tid },
 		{ "target|acl", v_acl },
+		{ "target|incoming", v_accounts },
+		{ "target|outgoing", v_outgoing },
+		{ "target|chap_algorithms", v_chap_algs },
 		{ "target|lun|size", v_size },
 		{ "target|lun|backing", v_backing },
 		{ "target|lun|block_size", v_block_size },
@@ -656,6 +878,117 @@ static int build_lun(struct parse_ctx *c, struct config_target *t,
 	return 0;
 }
 
+static int build_account(struct parse_ctx *c, cfg_t *sec,
+			 struct config_account *a)
+{
+	const char *name = cfg_title(sec);
+	const char *secret = cfg_getstr(sec, "secret");
+	char why[512];
+
+	a->line = locate_line(c->text, 1, "account", name, sec->line);
+	if (account_name_check(name, why, sizeof(why)))
+		return ctx_fail(c, a->line, "%s", why);
+	if (!secret)
+		return ctx_fail(c, a->line,
+				"account %s has no secret (secret = \"...\")",
+				name);
+	a->name = strdup(name);
+	a->secret = strdup(secret);
+	if (!a->name || !a->secret)
+		return ctx_fail(c, 0, "out of memory");
+	return 0;
+}
+
+static const struct config_account *
+find_account(const struct ringtgt_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->naccounts; i++)
+		if (strcmp(cfg->accounts[i].name, name) == 0)
+			return &cfg->accounts[i];
+	return NULL;
+}
+
+/*
+ * Copies the account names of list @key of @sec into @names / @n, each
+ * defined by an account section and listed once. @what names the owner
+ * ("target IQN", "discovery") in messages; @from is the line to search
+ * @key from.
+ */
+static int build_names(struct parse_ctx *c, const struct ringtgt_config *out,
+		       cfg_t *sec, const char *key, const char *what,
+		       int from, char ***names, size_t *n)
+{
+	unsigned count = cfg_size(sec, key);
+	int line = locate_key(c->text, from, key, sec->line);
+	const char *dir = strstr(key, "incoming") ? "incoming" : "outgoing";
+
+	*names = calloc(count ? count : 1, sizeof(**names));
+	if (!*names)
+		return ctx_fail(c, 0, "out of memory");
+	for (unsigned i = 0; i < count; i++) {
+		const char *name = cfg_getnstr(sec, key, i);
+
+		if (!find_account(out, name))
+			return ctx_fail(c, line,
+					"%s: %s account '%s' is not defined (no account %s { ... } section)",
+					what, dir, name, name);
+		for (size_t j = 0; j < *n; j++)
+			if (strcmp((*names)[j], name) == 0)
+				return ctx_fail(c, line,
+						"%s: account '%s' is listed twice in %s",
+						what, name, key);
+		if (!((*names)[(*n)++] = strdup(name)))
+			return ctx_fail(c, 0, "out of memory");
+	}
+	return 0;
+}
+
+/* target|outgoing or discovery_outgoing (validated: at most one). */
+static int build_outgoing(struct parse_ctx *c, const struct ringtgt_config *out,
+			  cfg_t *sec, const char *key, const char *what,
+			  int from, char **name)
+{
+	char **names = NULL;
+	size_t n = 0;
+	int rc = build_names(c, out, sec, key, what, from, &names, &n);
+
+	*name = n ? names[0] : NULL;
+	for (size_t i = 1; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+static int build_target_auth(struct parse_ctx *c, struct ringtgt_config *out,
+			     cfg_t *sec, struct config_target *t)
+{
+	const char *algs = cfg_getstr(sec, "chap_algorithms");
+	char what[300], why[256];
+	int rc;
+
+	snprintf(what, sizeof(what), "target %s", t->iqn);
+	rc = build_names(c, out, sec, "incoming", what, t->line, &t->incoming,
+			 &t->nincoming);
+	if (!rc)
+		rc = build_outgoing(c, out, sec, "outgoing", what, t->line,
+				    &t->outgoing);
+	if (rc)
+		return rc;
+	/*
+	 * Mutual CHAP: the target answers the initiator's challenge after it
+	 * authenticated the initiator (RFC 7143 §12.1.3); with no incoming
+	 * account nothing authenticates the initiator.
+	 */
+	if (t->outgoing && !t->nincoming)
+		return ctx_fail(c, locate_key(c->text, t->line, "outgoing", t->line),
+				"target %s: outgoing account '%s' without incoming accounts (mutual CHAP needs incoming = {...})",
+				t->iqn, t->outgoing);
+	t->chap_algs = CORE_CHAP_ALL;
+	if (algs && core_chap_algs_parse(algs, &t->chap_algs, why, sizeof(why)))
+		return ctx_fail(c, t->line, "chap_algorithms: %s", why);
+	return 0;
+}
+
 static int build_target(struct parse_ctx *c, struct ringtgt_config *out,
 			cfg_t *sec, struct config_target *t)
 {
@@ -696,12 +1029,116 @@ static int build_target(struct parse_ctx *c, struct ringtgt_config *out,
 	for (unsigned i = 0; i < n; i++)
 		if (!(t->acls[t->nacls++] = strdup(cfg_getnstr(sec, "acl", i))))
 			return ctx_fail(c, 0, "out of memory");
+	return build_target_auth(c, out, sec, t);
+}
+
+static int build_discovery(struct parse_ctx *c, struct ringtgt_config *out,
+			   cfg_t *root)
+{
+	int line;
+	int rc;
+
+	disc_auth_parse(cfg_getstr(root, "discovery_auth"),
+			&out->discovery_auth);	/* validated */
+	if (out->discovery_auth != CORE_DISC_AUTH_NONE)
+		out->discovery_line = locate_key(c->text, 1, "discovery_auth",
+						 root->line);
+	rc = build_names(c, out, root, "discovery_incoming", "discovery", 1,
+			 &out->discovery_incoming, &out->ndiscovery_incoming);
+	if (!rc)
+		rc = build_outgoing(c, out, root, "discovery_outgoing",
+				    "discovery", 1, &out->discovery_outgoing);
+	if (rc)
+		return rc;
+	if (out->discovery_auth == CORE_DISC_AUTH_NONE &&
+	    (out->ndiscovery_incoming || out->discovery_outgoing)) {
+		const char *key = out->ndiscovery_incoming ?
+					  "discovery_incoming" : "discovery_outgoing";
+
+		line = locate_key(c->text, 1, key, root->line);
+		return ctx_fail(c, line,
+				"%s is set but discovery_auth is none; set discovery_auth = chap (or mutual)",
+				key);
+	}
+	if (out->discovery_auth != CORE_DISC_AUTH_NONE &&
+	    !out->ndiscovery_incoming)
+		return ctx_fail(c, out->discovery_line,
+				"discovery_auth = %s needs discovery_incoming = {\"NAME\", ...}",
+				disc_auth_names[out->discovery_auth]);
+	if (out->discovery_auth == CORE_DISC_AUTH_MUTUAL &&
+	    !out->discovery_outgoing)
+		return ctx_fail(c, out->discovery_line,
+				"discovery_auth = mutual needs discovery_outgoing = \"NAME\"");
 	return 0;
+}
+
+static bool bound_incoming(const struct ringtgt_config *cfg,
+			   const char *name)
+{
+	for (size_t i = 0; i < cfg->ndiscovery_incoming; i++)
+		if (strcmp(cfg->discovery_incoming[i], name) == 0)
+			return true;
+	for (size_t i = 0; i < cfg->ntargets; i++)
+		for (size_t j = 0; j < cfg->targets[i].nincoming; j++)
+			if (strcmp(cfg->targets[i].incoming[j], name) == 0)
+				return true;
+	return false;
+}
+
+/*
+ * RFC 7143 §12.1.3: "Any CHAP secret used for initiator authentication
+ * MUST NOT be configured for authentication of any target, and any CHAP
+ * secret used for target authentication MUST NOT be configured for
+ * authentication of any initiator." @name is bound as outgoing at @line:
+ * neither it nor an account with the same secret may be incoming.
+ */
+static int check_directions(struct parse_ctx *c,
+			    const struct ringtgt_config *cfg,
+			    const char *name, int line)
+{
+	const struct config_account *out = find_account(cfg, name);
+
+	if (bound_incoming(cfg, name))
+		return ctx_fail(c, line,
+				"account '%s' is bound both as incoming and as outgoing; RFC 7143 §12.1.3: a secret that authenticates initiators must not authenticate targets",
+				name);
+	for (size_t i = 0; i < cfg->naccounts; i++) {
+		const struct config_account *a = &cfg->accounts[i];
+
+		if (a != out && bound_incoming(cfg, a->name) &&
+		    strcmp(a->secret, out->secret) == 0)
+			return ctx_fail(c, line,
+					"accounts '%s' (incoming) and '%s' (outgoing) have the same secret; RFC 7143 §12.1.3: a secret that authenticates initiators must not authenticate targets",
+					a->name, name);
+	}
+	return 0;
+}
+
+static int build_auth_checks(struct parse_ctx *c,
+			     const struct ringtgt_config *cfg)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < cfg->ntargets; i++) {
+		const struct config_target *t = &cfg->targets[i];
+
+		if (t->outgoing)
+			rc = check_directions(c, cfg, t->outgoing,
+					      locate_key(c->text, t->line,
+							 "outgoing", t->line));
+	}
+	if (!rc && cfg->discovery_outgoing)
+		rc = check_directions(c, cfg, cfg->discovery_outgoing,
+				      locate_key(c->text, 1,
+						 "discovery_outgoing",
+						 cfg->discovery_line));
+	return rc;
 }
 
 static int build(struct parse_ctx *c, cfg_t *root, struct ringtgt_config *out)
 {
 	unsigned n = cfg_size(root, "portal");
+	int rc;
 
 	out->portals = calloc(n ? n : 1, sizeof(*out->portals));
 	if (!out->portals)
@@ -737,19 +1174,43 @@ static int build(struct parse_ctx *c, cfg_t *root, struct ringtgt_config *out)
 	    !(out->control_group = strdup(cfg_getstr(root, "control_group"))))
 		return ctx_fail(c, 0, "out of memory");
 
-	n = cfg_size(root, "target");
-	out->targets = calloc(n ? n : 1, sizeof(*out->targets));
-	if (!out->event_loop || !out->targets)
+	/* accounts first: targets and discovery name them */
+	n = cfg_size(root, "account");
+	out->accounts = calloc(n ? n : 1, sizeof(*out->accounts));
+	if (!out->event_loop || !out->accounts)
 		return ctx_fail(c, 0, "out of memory");
 	for (unsigned i = 0; i < n; i++) {
-		int rc = build_target(c, out, cfg_getnsec(root, "target", i),
-				      &out->targets[out->ntargets]);
-
+		rc = build_account(c, cfg_getnsec(root, "account", i),
+				   &out->accounts[out->naccounts]);
+		out->naccounts++;	/* so config_free() sees it even on error */
+		if (rc)
+			return rc;
+	}
+	n = cfg_size(root, "target");
+	out->targets = calloc(n ? n : 1, sizeof(*out->targets));
+	if (!out->targets)
+		return ctx_fail(c, 0, "out of memory");
+	for (unsigned i = 0; i < n; i++) {
+		rc = build_target(c, out, cfg_getnsec(root, "target", i),
+				  &out->targets[out->ntargets]);
 		out->ntargets++;
 		if (rc)
 			return rc;
 	}
-	return 0;
+	rc = build_discovery(c, out, root);
+	return rc ? rc : build_auth_checks(c, out);
+}
+
+/* libconfuse frees its strings without clearing them. */
+static void wipe_secrets(cfg_t *root)
+{
+	for (unsigned i = 0; i < cfg_size(root, "account"); i++) {
+		char *secret = cfg_getstr(cfg_getnsec(root, "account", i),
+					  "secret");
+
+		if (secret)
+			explicit_bzero(secret, strlen(secret));
+	}
 }
 
 static int parse_text(const char *name, const char *text,
@@ -802,7 +1263,10 @@ static int parse_text(const char *name, const char *text,
 	if (!rc && !out->file)
 		rc = ctx_fail(&c, 0, "out of memory");
 out:
+	wipe_secrets(root);
 	cfg_free(root);
+	if (plain)
+		explicit_bzero(plain, strlen(text));	/* secrets */
 	free(plain);
 	if (rc)
 		config_free(out);
@@ -813,6 +1277,33 @@ int config_parse_buf(const char *text, struct ringtgt_config *cfg, char *err,
 		     size_t errlen)
 {
 	return parse_text("<config>", text, cfg, err, errlen);
+}
+
+/*
+ * Issue 9: a file with CHAP secrets must not be readable by every user;
+ * refused, with the fix, when it is; a warning when its group may read it.
+ * @st comes from fstat() on the descriptor the text was read from.
+ */
+static int secrets_mode_check(const char *path, const struct stat *st,
+			      char *err, size_t errlen)
+{
+	unsigned mode = (unsigned)st->st_mode & 07777;
+	struct group gr, *g = NULL;
+	char buf[1024], gid[16];
+
+	if (st->st_mode & S_IROTH) {
+		snprintf(err, errlen,
+			 "%s holds CHAP secrets and every user may read it (mode %04o); run: chmod 600 %s",
+			 path, mode, path);
+		return -EACCES;
+	}
+	if (st->st_mode & S_IRGRP) {
+		snprintf(gid, sizeof(gid), "%u", (unsigned)st->st_gid);
+		getgrgid_r(st->st_gid, &gr, buf, sizeof(buf), &g);
+		log_warn("%s holds CHAP secrets and group %s may read it (mode %04o); chmod 600 %s unless that is meant",
+			 path, g ? g->gr_name : gid, mode, path);
+	}
+	return 0;
 }
 
 int config_load(const char *path, struct ringtgt_config *cfg, char *err,
@@ -866,7 +1357,13 @@ int config_load(const char *path, struct ringtgt_config *cfg, char *err,
 		return -EINVAL;
 	}
 	rc = parse_text(path, text, cfg, err, errlen);
+	explicit_bzero(text, len);	/* secrets */
 	free(text);
+	if (!rc && cfg->naccounts) {
+		rc = secrets_mode_check(path, &st, err, errlen);
+		if (rc)
+			config_free(cfg);
+	}
 	return rc;
 }
 
@@ -887,9 +1384,26 @@ void config_free(struct ringtgt_config *cfg)
 		for (size_t j = 0; j < t->nacls; j++)
 			free(t->acls[j]);
 		free(t->acls);
+		for (size_t j = 0; j < t->nincoming; j++)
+			free(t->incoming[j]);
+		free(t->incoming);
+		free(t->outgoing);
 		free(t->iqn);
 	}
 	free(cfg->targets);
+	for (size_t i = 0; i < cfg->naccounts; i++) {
+		struct config_account *a = &cfg->accounts[i];
+
+		if (a->secret)
+			explicit_bzero(a->secret, strlen(a->secret));
+		free(a->secret);
+		free(a->name);
+	}
+	free(cfg->accounts);
+	for (size_t i = 0; i < cfg->ndiscovery_incoming; i++)
+		free(cfg->discovery_incoming[i]);
+	free(cfg->discovery_incoming);
+	free(cfg->discovery_outgoing);
 	free(cfg->event_loop);
 	free(cfg->control_group);
 	free(cfg->file);
@@ -1015,16 +1529,70 @@ static int apply_target(const struct ringtgt_config *cfg,
 	if (t->nacls == 0)
 		log_warn("%s:%d: target %s has no acl; no initiator can log in to it",
 			 cfg->file ? cfg->file : "<config>", t->line, t->iqn);
+	for (size_t i = 0; i < t->nincoming; i++) {
+		rc = core_account_bind(t->iqn, t->incoming[i], false, &e);
+		if (rc)
+			return apply_fail(err, cfg, t->line, rc, "target %s: %s",
+					  t->iqn, e.msg);
+	}
+	if (t->outgoing) {
+		rc = core_account_bind(t->iqn, t->outgoing, true, &e);
+		if (rc)
+			return apply_fail(err, cfg, t->line, rc, "target %s: %s",
+					  t->iqn, e.msg);
+	}
+	rc = core_target_chap_algs(t->iqn, t->chap_algs, &e);
+	if (rc)
+		return apply_fail(err, cfg, t->line, rc, "target %s: %s",
+				  t->iqn, e.msg);
 	return 0;
+}
+
+static int apply_account(const struct ringtgt_config *cfg,
+			 const struct config_account *a, struct core_err *err)
+{
+	struct core_err e = { { 0 } };
+	int rc = core_account_add(a->name, a->secret, &e);
+
+	if (rc)
+		return apply_fail(err, cfg, a->line, rc, "%s", e.msg);
+	if (e.msg[0])	/* a short secret: accepted, with a warning */
+		log_warn("%s:%d: %s", cfg->file ? cfg->file : "<config>",
+			 a->line, e.msg);
+	return 0;
+}
+
+/* After the accounts: bindings, then the mode, which needs them. */
+static int apply_discovery(const struct ringtgt_config *cfg,
+			   struct core_err *err)
+{
+	struct core_err e = { { 0 } };
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < cfg->ndiscovery_incoming; i++)
+		rc = core_account_bind(NULL, cfg->discovery_incoming[i], false,
+				       &e);
+	if (!rc && cfg->discovery_outgoing)
+		rc = core_account_bind(NULL, cfg->discovery_outgoing, true, &e);
+	if (!rc && cfg->discovery_auth != CORE_DISC_AUTH_NONE)
+		rc = core_discovery_auth_set(cfg->discovery_auth, &e);
+	if (rc)
+		apply_fail(err, cfg, cfg->discovery_line, rc, "%s", e.msg);
+	return rc;
 }
 
 int config_apply(const struct ringtgt_config *cfg, struct core_err *err)
 {
 	struct core_err e = { { 0 } };
-	size_t done = 0;
+	size_t accounts = 0, done = 0;
 	int rc = 0;
 
-	for (; done < cfg->ntargets; done++) {
+	for (; accounts < cfg->naccounts; accounts++) {
+		rc = apply_account(cfg, &cfg->accounts[accounts], err);
+		if (rc)
+			break;
+	}
+	for (; !rc && done < cfg->ntargets; done++) {
 		const struct config_target *t = &cfg->targets[done];
 
 		rc = core_target_add(t->iqn, t->tid, NULL, &e);
@@ -1038,9 +1606,15 @@ int config_apply(const struct ringtgt_config *cfg, struct core_err *err)
 			break;
 		}
 	}
+	if (!rc)
+		rc = apply_discovery(cfg, err);
 	if (rc) {
+		/* removing an account (force) unbinds it from discovery too */
 		while (done--)
 			core_target_remove(cfg->targets[done].iqn, true, NULL);
+		while (accounts--)
+			core_account_remove(cfg->accounts[accounts].name, true,
+					    &e);
 	}
 	return rc;
 }

@@ -1,8 +1,9 @@
 /*
  * config.h - the daemon's configuration file (docs/config.md): portals,
- * daemon settings and the targets to create at start. Loading only parses
- * and validates (every error names the file, line and problem); applying
- * creates the targets through core.h.
+ * daemon settings, CHAP accounts, discovery authentication and the targets
+ * to create at start. Loading only parses and validates (every error names
+ * the file, line and problem, never a secret); applying creates the
+ * accounts and targets through core.h.
  */
 #ifndef RINGTGT_CONFIG_H
 #define RINGTGT_CONFIG_H
@@ -31,6 +32,13 @@ struct config_lun {
 	int line;			/* where "lun N {" is */
 };
 
+/* An "account NAME { secret = ... }" section. */
+struct config_account {
+	char *name;
+	char *secret;			/* wiped by config_free() */
+	int line;			/* where "account NAME {" is */
+};
+
 struct config_target {
 	char *iqn;
 	int tid;			/* 0: next free */
@@ -39,6 +47,10 @@ struct config_target {
 	size_t nluns;
 	char **acls;
 	size_t nacls;
+	char **incoming;		/* account names bound as incoming */
+	size_t nincoming;
+	char *outgoing;			/* account name, or NULL */
+	unsigned chap_algs;		/* CORE_CHAP_* bits; default all */
 	int line;			/* where "target ... {" is */
 };
 
@@ -61,6 +73,13 @@ struct ringtgt_config {
 	int reactors;			/* 0: one per CPU in the affinity mask */
 	char *event_loop;		/* "auto", "io_uring" or "epoll" */
 	char *control_group;		/* NULL: control socket 0600, root only */
+	struct config_account *accounts;
+	size_t naccounts;
+	enum core_disc_auth discovery_auth;
+	char **discovery_incoming;	/* account names */
+	size_t ndiscovery_incoming;
+	char *discovery_outgoing;	/* account name, or NULL */
+	int discovery_line;		/* of discovery_auth; 0 when unset */
 	struct config_target *targets;
 	size_t ntargets;
 };
@@ -68,7 +87,8 @@ struct ringtgt_config {
 /*
  * Parses and validates @path into @cfg (zeroed first). Returns 0, or
  * -errno with "file:line: problem" in @err. On error @cfg holds nothing
- * to free.
+ * to free. A file that holds account secrets is refused (-EACCES) when
+ * other users may read it, and logged with a warning when its group may.
  */
 int config_load(const char *path, struct ringtgt_config *cfg, char *err,
 		size_t errlen);
@@ -78,9 +98,11 @@ int config_parse_buf(const char *text, struct ringtgt_config *cfg, char *err,
 void config_free(struct ringtgt_config *cfg);
 
 /*
- * Creates every target, LUN and ACL of @cfg through core.h. For LUNs with
- * create = true, missing parent directories of the image are created
- * (0755). On failure, the targets this call created are removed again and
+ * Creates every account, target, LUN, ACL and account binding of @cfg
+ * through core.h, then sets discovery authentication (unless none). For
+ * LUNs with create = true, missing parent directories of the image are
+ * created (0755). A short secret is logged with a warning. On failure,
+ * the targets and accounts this call created are removed again and
  * err->msg names the file and line. Returns 0 or -errno.
  */
 int config_apply(const struct ringtgt_config *cfg, struct core_err *err);

@@ -5,7 +5,8 @@
  * Property: every input either fails with -EINVAL and a message
  * "<config>:LINE: problem" whose LINE lies inside the text (only the two
  * file-wide problems have no line), leaving nothing allocated, or yields a
- * configuration that satisfies every rule of docs/config.md. Parsing the
+ * configuration that satisfies every rule of docs/config.md (accounts and
+ * their bindings included). Parsing the
  * same text twice gives the same answer (libconfuse keeps lexer state in
  * globals). A text that parses was read to its end, with lines counted
  * right: with one more line holding an unknown key it fails, naming that
@@ -75,6 +76,102 @@ static bool printable_serial(const char *s)
 		if (s[i] <= 0x20 || s[i] >= 0x7f)
 			return false;
 	return true;
+}
+
+static bool account_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CORE_ACCOUNT_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == ',')
+			return false;
+	return true;
+}
+
+static const struct config_account *account(const struct ringtgt_config *c,
+					    const char *name)
+{
+	for (size_t i = 0; name && i < c->naccounts; i++)
+		if (strcmp(c->accounts[i].name, name) == 0)
+			return &c->accounts[i];
+	return NULL;
+}
+
+static bool bound_incoming(const struct ringtgt_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->ndiscovery_incoming; i++)
+		if (strcmp(c->discovery_incoming[i], name) == 0)
+			return true;
+	for (size_t i = 0; i < c->ntargets; i++)
+		for (size_t j = 0; j < c->targets[i].nincoming; j++)
+			if (strcmp(c->targets[i].incoming[j], name) == 0)
+				return true;
+	return false;
+}
+
+/* Each name defined, listed once. */
+static void check_names(const struct ringtgt_config *c, char **names,
+			size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		CHECK(account(c, names[i]));
+		for (size_t j = 0; j < i; j++)
+			CHECK(strcmp(names[i], names[j]) != 0);
+	}
+}
+
+/* RFC 7143 §12.1.3: an outgoing secret authenticates no initiator. */
+static void check_outgoing(const struct ringtgt_config *c, const char *name)
+{
+	const struct config_account *o = account(c, name);
+
+	CHECK(o);
+	CHECK(!bound_incoming(c, name));
+	for (size_t i = 0; i < c->naccounts; i++)
+		CHECK(!bound_incoming(c, c->accounts[i].name) ||
+		      strcmp(c->accounts[i].secret, o->secret) != 0);
+}
+
+/* docs/config.md, "CHAP accounts and discovery authentication". */
+static void check_auth(const struct ringtgt_config *c, int nlines)
+{
+	for (size_t i = 0; i < c->naccounts; i++) {
+		const struct config_account *a = &c->accounts[i];
+		size_t n = strlen(a->secret);
+
+		CHECK(account_name_ok(a->name));
+		CHECK(a->line >= 1 && a->line <= nlines);
+		CHECK(n >= 1 && n <= CORE_SECRET_MAX);
+		for (size_t j = 0; j < n; j++)
+			CHECK((unsigned char)a->secret[j] >= 0x20 &&
+			      a->secret[j] != 0x7f);
+		for (size_t j = 0; j < i; j++)
+			CHECK(strcmp(c->accounts[j].name, a->name) != 0);
+	}
+	CHECK(c->discovery_auth == CORE_DISC_AUTH_NONE ||
+	      c->discovery_auth == CORE_DISC_AUTH_CHAP ||
+	      c->discovery_auth == CORE_DISC_AUTH_MUTUAL);
+	if (c->discovery_auth == CORE_DISC_AUTH_NONE)
+		CHECK(!c->ndiscovery_incoming && !c->discovery_outgoing);
+	else
+		CHECK(c->ndiscovery_incoming > 0 && c->discovery_line >= 1 &&
+		      c->discovery_line <= nlines);
+	CHECK(c->discovery_auth != CORE_DISC_AUTH_MUTUAL || c->discovery_outgoing);
+	check_names(c, c->discovery_incoming, c->ndiscovery_incoming);
+	if (c->discovery_outgoing)
+		check_outgoing(c, c->discovery_outgoing);
+	for (size_t i = 0; i < c->ntargets; i++) {
+		const struct config_target *t = &c->targets[i];
+
+		check_names(c, t->incoming, t->nincoming);
+		CHECK(t->chap_algs && !(t->chap_algs & ~(unsigned)CORE_CHAP_ALL));
+		if (t->outgoing) {
+			CHECK(t->nincoming > 0);
+			check_outgoing(c, t->outgoing);
+		}
+	}
 }
 
 /* docs/config.md, rule by rule. */
@@ -152,12 +249,15 @@ static void check_config(const struct ringtgt_config *c, int nlines)
 			}
 		}
 	}
+	check_auth(c, nlines);
 }
 
 static bool same_config(const struct ringtgt_config *a,
 			const struct ringtgt_config *b)
 {
 	if (a->nportals != b->nportals || a->ntargets != b->ntargets ||
+	    a->naccounts != b->naccounts ||
+	    a->discovery_auth != b->discovery_auth ||
 	    a->nop_interval != b->nop_interval || a->reactors != b->reactors ||
 	    strcmp(a->event_loop, b->event_loop))
 		return false;
@@ -215,7 +315,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(rc == -EINVAL || rc == -ENOMEM);
 		check_error(err, nlines);
 		CHECK(cfg.ntargets == 0 && cfg.targets == NULL &&
-		      cfg.portals == NULL && cfg.file == NULL);
+		      cfg.portals == NULL && cfg.file == NULL &&
+		      cfg.accounts == NULL);
 	} else {
 		check_config(&cfg, nlines);
 		check_read_to_end(text, nlines);

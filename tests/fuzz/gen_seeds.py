@@ -35,12 +35,23 @@ buffer_per_connection = "16M"
 buffer_total = 2G
 reactors = 2
 event_loop = "epoll"
+account "alice" {{ secret = "alice-secret-1234" }}
+account 'iqn.1994-05.com.redhat:host' {{ secret = "host-secret-5678" }}
+account tgt {{ secret = "target-secret-90" }}
+account disc {{ secret = "disc-secret-1234" }}
+account dout {{ secret = "dout-secret-5678" }}
+discovery_auth = mutual
+discovery_incoming = {{"disc"}}
+discovery_outgoing = "dout"
 target "{IQN}" {{
   tid = 7
   controller = false
   lun 0 {{ backing = "ram" size = "64M" block_size = 4096 tas = false }}
   lun 1 {{ path = "/srv/a.img" size = 1048576 create = true readonly = true direct = true serial = "S1" }}
   acl = {{"ALL", "10.0.0.0/8", "192.168.1.7", "iqn.1994-05.com.redhat:host"}}
+  incoming = {{"alice", "iqn.1994-05.com.redhat:host"}}
+  outgoing = "tgt"
+  chap_algorithms = "SHA256,SHA3-256"
 }}
 target 'eui.0123456789abcdef' {{ acl = {{"::1/128"}} }}
 ''',
@@ -57,6 +68,14 @@ target 'eui.0123456789abcdef' {{ acl = {{"::1/128"}} }}
     "bad-lun": 'target "' + IQN + '" {\n lun 0 { path = "/a" }\n lun 256 { backing = "ram" }\n}\n',
     "dup": 'target "' + IQN + '" { tid = 1 }\ntarget "IQN.2026-11.org.ringtgt:DEMO" { tid = 1 }\n',
     "include": '@include "other.conf"\nfoo(1, 2)\n',
+    "auth-bad": 'account a { secret = "s" }\naccount a { secret = "" }\n'
+                'account "b c" { "hidden" }\ndiscovery_auth = mutual\n'
+                'target "' + IQN + '" {\n  incoming = {"a", "a", "x"}\n'
+                '  outgoing = {"a", "b"}\n  chap_algorithms = "SHA512"\n}\n',
+    "auth-directions": 'account a { secret = "same-secret-123" }\n'
+                       'account b { secret = "same-secret-123" }\n'
+                       'discovery_auth = chap\ndiscovery_incoming = {"a"}\n'
+                       'target "' + IQN + '" { incoming = {"a"} outgoing = "b" }\n',
 }
 for name, text in CONFIGS.items():
     write("config", name, text)

@@ -16,6 +16,7 @@
 
 #include <json-c/json.h>
 
+#include "base/log.h"
 #include "config/config.h"
 #include "core/core.h"
 
@@ -689,4 +690,423 @@ Test(config, buffer_budgets)
 	cr_assert_neq(config_parse_buf("buffer_total = lots\n", &cfg, err,
 				       sizeof(err)), 0);
 	cr_expect(strstr(err, ":1:") && strstr(err, "buffer_total"), "%s", err);
+}
+
+/* --- CHAP accounts and discovery authentication (issue 9) ---------------- */
+
+#define SECRET "Sup3r-S3cret-42"	/* must appear in no message */
+#define SECRET2 "An0ther-S3cret-7"
+#define TWO "iqn.2026-11.org.ringtgt:two"
+
+Test(config, accounts)
+{
+	const char *text =
+		"account alice { secret = \"" SECRET "\" }\n"
+		"account \"bob@host\" {\n"
+		"  secret = '" SECRET2 "'\n"
+		"}\n"
+		"account tgt { secret = \"T4rget-S3cret-9\" }\n"
+		"account disc { secret = \"D1scovery-S3cret\" }\n"
+		"account dout { secret = \"D1scovery-0ut-S3c\" }\n"
+		"discovery_auth = mutual\n"
+		"discovery_incoming = {\"disc\"}\n"
+		"discovery_outgoing = \"dout\"\n"
+		"target \"" DEMO "\" {\n"
+		"  acl = {\"ALL\"}\n"
+		"  incoming = {\"alice\", \"bob@host\"}\n"
+		"  outgoing = \"tgt\"\n"
+		"  chap_algorithms = \"SHA256, sha3-256\"\n"
+		"}\n"
+		"target \"" TWO "\" {\n"
+		"  incoming = {\"alice\"}\n"
+		"}\n";
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf(text, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.naccounts, 5);
+	cr_expect_str_eq(cfg.accounts[0].name, "alice");
+	cr_expect_str_eq(cfg.accounts[0].secret, SECRET);
+	cr_expect_eq(cfg.accounts[0].line, 1);
+	cr_expect_str_eq(cfg.accounts[1].name, "bob@host");
+	cr_expect_str_eq(cfg.accounts[1].secret, SECRET2);
+	cr_expect_eq(cfg.accounts[1].line, 2);
+	cr_expect_str_eq(cfg.accounts[4].name, "dout");
+	cr_expect_eq(cfg.accounts[4].line, 7);
+	cr_expect_eq(cfg.discovery_auth, CORE_DISC_AUTH_MUTUAL);
+	cr_expect_eq(cfg.discovery_line, 8);
+	cr_assert_eq(cfg.ndiscovery_incoming, 1);
+	cr_expect_str_eq(cfg.discovery_incoming[0], "disc");
+	cr_expect_str_eq(cfg.discovery_outgoing, "dout");
+	cr_assert_eq(cfg.ntargets, 2);
+	cr_assert_eq(cfg.targets[0].nincoming, 2);
+	cr_expect_str_eq(cfg.targets[0].incoming[0], "alice");
+	cr_expect_str_eq(cfg.targets[0].incoming[1], "bob@host");
+	cr_expect_str_eq(cfg.targets[0].outgoing, "tgt");
+	cr_expect_eq(cfg.targets[0].chap_algs,
+		     CORE_CHAP_SHA256 | CORE_CHAP_SHA3_256);
+	cr_assert_eq(cfg.targets[1].nincoming, 1);
+	cr_expect_null(cfg.targets[1].outgoing);
+	cr_expect_eq(cfg.targets[1].chap_algs, CORE_CHAP_ALL,
+		     "all four algorithms by default");
+	config_free(&cfg);
+	cr_expect_eq(cfg.naccounts, 0);
+}
+
+Test(config, auth_defaults)
+{
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf("target \"" DEMO "\" {\n}\n", &cfg, err,
+				      sizeof(err)), 0, "%s", err);
+	cr_expect_eq(cfg.naccounts, 0);
+	cr_expect_eq(cfg.discovery_auth, CORE_DISC_AUTH_NONE);
+	cr_expect_eq(cfg.ndiscovery_incoming, 0);
+	cr_expect_null(cfg.discovery_outgoing);
+	cr_assert_eq(cfg.ntargets, 1);
+	cr_expect_eq(cfg.targets[0].nincoming, 0);
+	cr_expect_null(cfg.targets[0].outgoing);
+	cr_expect_eq(cfg.targets[0].chap_algs, CORE_CHAP_ALL);
+	config_free(&cfg);
+	/* one-way discovery CHAP needs no outgoing account */
+	cr_assert_eq(config_parse_buf(
+		"account d { secret = \"" SECRET "\" }\n"
+		"discovery_auth = chap\ndiscovery_incoming = {\"d\"}\n",
+		&cfg, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(cfg.discovery_auth, CORE_DISC_AUTH_CHAP);
+	config_free(&cfg);
+}
+
+struct bad_auth {
+	char text[400];
+	char err[300];		/* the exact message */
+};
+
+#define ACC "account alice { secret = \"" SECRET "\" }\n"
+#define ACC2 "account bob { secret = \"" SECRET2 "\" }\n"
+
+ParameterizedTestParameters(config, auth_errors)
+{
+	static struct bad_auth cases[] = {
+		/* an account that is not defined */
+		{ ACC "target \"" DEMO "\" {\n  acl = {\"ALL\"}\n  incoming = {\"alice\", \"carol\"}\n}\n",
+		  "<config>:4: target " DEMO ": incoming account 'carol' is not defined (no account carol { ... } section)" },
+		{ ACC "target \"" DEMO "\" {\n  incoming = {\"alice\"}\n\n  outgoing = \"tgt\"\n}\n",
+		  "<config>:5: target " DEMO ": outgoing account 'tgt' is not defined (no account tgt { ... } section)" },
+		{ ACC "discovery_auth = chap\ndiscovery_incoming = {\"bob\"}\n",
+		  "<config>:3: discovery: incoming account 'bob' is not defined (no account bob { ... } section)" },
+		{ ACC ACC2 "discovery_auth = mutual\ndiscovery_incoming = {\"alice\"}\ndiscovery_outgoing = \"x\"\n",
+		  "<config>:5: discovery: outgoing account 'x' is not defined (no account x { ... } section)" },
+		/* duplicate accounts and names */
+		{ ACC "\naccount alice {\n  secret = \"" SECRET2 "\"\n}\n",
+		  "<config>:3: duplicate account 'alice'" },
+		{ ACC "target \"" DEMO "\" {\n}\ntarget \"" DEMO "\" {\n}\n",
+		  "<config>:4: duplicate target '" DEMO "'" },
+		{ ACC "target \"" DEMO "\" {\n  incoming = {\"alice\", \"alice\"}\n}\n",
+		  "<config>:3: target " DEMO ": account 'alice' is listed twice in incoming" },
+		{ "account \"a b\" { secret = \"" SECRET "\" }\n",
+		  "<config>:1: bad account name 'a b': use 1..255 printable ASCII characters, no spaces or commas" },
+		{ "\naccount \"a,b\" { secret = \"" SECRET "\" }\n",
+		  "<config>:2: bad account name 'a,b': use 1..255 printable ASCII characters, no spaces or commas" },
+		{ ACC "target \"" DEMO "\" {\n  incoming = {\"alice\", \"x y\"}\n}\n",
+		  "<config>:3: bad account name 'x y': use 1..255 printable ASCII characters, no spaces or commas" },
+		/* secrets: empty, missing, control characters */
+		{ "account alice {\n  secret = \"\"\n}\n",
+		  "<config>:2: account alice: the secret is empty" },
+		{ "account alice {\n}\n",
+		  "<config>:1: account alice has no secret (secret = \"...\")" },
+		{ "account alice { secret = \"" SECRET "\\x01\" }\n",
+		  "<config>:1: account alice: the secret contains a control character" },
+		/* libconfuse would quote the text: it may be the secret */
+		{ "account alice {\n  \"" SECRET "\"\n}\n",
+		  "<config>:2: account alice: unexpected text (not shown, it may be the secret); an account holds only secret = \"...\"" },
+		{ "account alice { secret = \"" SECRET "\" \"" SECRET "\" }\n",
+		  "<config>:1: account alice: unexpected text (not shown, it may be the secret); an account holds only secret = \"...\"" },
+		{ "account alice { secret = " SECRET " = }\n",
+		  "<config>:1: account alice: unexpected text (not shown, it may be the secret); an account holds only secret = \"...\"" },
+		/* outgoing: one, and only with incoming */
+		{ ACC ACC2 "target \"" DEMO "\" {\n  incoming = {\"alice\"}\n  outgoing = {\"bob\", \"alice\"}\n}\n",
+		  "<config>:5: outgoing lists 2 accounts; there is at most one outgoing account" },
+		{ ACC ACC2 "discovery_outgoing = {\"bob\", \"alice\"}\n",
+		  "<config>:3: discovery_outgoing lists 2 accounts; there is at most one outgoing account" },
+		{ ACC2 "target \"" DEMO "\" {\n  acl = {\"ALL\"}\n  outgoing = \"bob\"\n}\n",
+		  "<config>:4: target " DEMO ": outgoing account 'bob' without incoming accounts (mutual CHAP needs incoming = {...})" },
+		/* discovery */
+		{ ACC "\ndiscovery_auth = chap\n",
+		  "<config>:3: discovery_auth = chap needs discovery_incoming = {\"NAME\", ...}" },
+		{ ACC "discovery_auth = mutual\ndiscovery_incoming = {\"alice\"}\n",
+		  "<config>:2: discovery_auth = mutual needs discovery_outgoing = \"NAME\"" },
+		{ ACC "discovery_incoming = {\"alice\"}\n",
+		  "<config>:2: discovery_incoming is set but discovery_auth is none; set discovery_auth = chap (or mutual)" },
+		{ ACC "discovery_auth = none\n\ndiscovery_outgoing = \"alice\"\n",
+		  "<config>:4: discovery_outgoing is set but discovery_auth is none; set discovery_auth = chap (or mutual)" },
+		/* the line of the key, wherever libconfuse allows the '=' */
+		{ ACC "discovery_auth\n  = chap\n",
+		  "<config>:2: discovery_auth = chap needs discovery_incoming = {\"NAME\", ...}" },
+		{ ACC "target \"" DEMO "\" {\n  incoming\n    = {\"carol\"}\n}\n",
+		  "<config>:3: target " DEMO ": incoming account 'carol' is not defined (no account carol { ... } section)" },
+		{ ACC "target \"" DEMO "\" { acl = {\"ALL\"} incoming += {\"carol\"} }\n",
+		  "<config>:2: target " DEMO ": incoming account 'carol' is not defined (no account carol { ... } section)" },
+		{ "discovery_auth = CHAP1\n",
+		  "<config>:1: discovery_auth = \"CHAP1\": use \"none\", \"chap\" or \"mutual\"" },
+		/* algorithm lists */
+		{ "target \"" DEMO "\" {\n  chap_algorithms = \"SHA256,SHA512\"\n}\n",
+		  "<config>:2: chap_algorithms = \"SHA256,SHA512\": unknown CHAP algorithm 'SHA512' (use MD5, SHA1, SHA256, SHA3-256)" },
+		{ "target \"" DEMO "\" {\n\n  chap_algorithms = \"\"\n}\n",
+		  "<config>:3: chap_algorithms = \"\": no CHAP algorithm given (use MD5, SHA1, SHA256, SHA3-256)" },
+		/* RFC 7143 §12.1.3: one secret, one direction */
+		{ ACC "target \"" DEMO "\" {\n  incoming = {\"alice\"}\n  outgoing = \"alice\"\n}\n",
+		  "<config>:4: account 'alice' is bound both as incoming and as outgoing; RFC 7143 §12.1.3: a secret that authenticates initiators must not authenticate targets" },
+		{ ACC "account bob { secret = \"" SECRET "\" }\n"
+		  "target \"" DEMO "\" {\n  incoming = {\"alice\"}\n}\n"
+		  "discovery_auth = mutual\ndiscovery_incoming = {\"alice\"}\ndiscovery_outgoing = \"bob\"\n",
+		  "<config>:8: accounts 'alice' (incoming) and 'bob' (outgoing) have the same secret; RFC 7143 §12.1.3: a secret that authenticates initiators must not authenticate targets" },
+	};
+
+	return cr_make_param_array(struct bad_auth, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct bad_auth *c, config, auth_errors)
+{
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf(c->text, &cfg, err, sizeof(err)), -EINVAL,
+		     "accepted:\n%s", c->text);
+	cr_expect_str_eq(err, c->err, "got \"%s\" for:\n%s", err, c->text);
+	cr_expect_null(strstr(err, SECRET), "the secret is in \"%s\"", err);
+	cr_expect_null(strstr(err, SECRET2), "the secret is in \"%s\"", err);
+	cr_expect_eq(cfg.naccounts, 0);
+	cr_expect_null(cfg.accounts);
+}
+
+/* Lines the test hook saw; checked for warnings and for secrets. */
+static char logged[8192];
+
+static void log_collect(void *arg, enum log_level lvl, const char *line)
+{
+	(void)arg;
+	(void)lvl;
+	strncat(logged, line, sizeof(logged) - strlen(logged) - 2);
+	strcat(logged, "\n");
+}
+
+static const char apply_text[] =
+	"account alice { secret = \"" SECRET "\" }\n"
+	"account bob { secret = \"" SECRET2 "\" }\n"
+	"account tgt { secret = \"T4rget-S3cret-9\" }\n"
+	"account disc { secret = \"D1scovery-S3cret\" }\n"
+	"account dout { secret = \"D1scovery-0ut-S3c\" }\n"
+	"discovery_auth = mutual\n"
+	"discovery_incoming = {\"disc\"}\n"
+	"discovery_outgoing = \"dout\"\n"
+	"target \"" DEMO "\" {\n"
+	"  lun 1 { backing = \"ram\" size = \"1M\" }\n"
+	"  acl = {\"ALL\"}\n"
+	"  incoming = {\"alice\", \"bob\"}\n"
+	"  outgoing = \"tgt\"\n"
+	"  chap_algorithms = \"SHA256,SHA3-256\"\n"
+	"}\n"
+	"target \"" TWO "\" {\n"
+	"  acl = {\"ALL\"}\n"
+	"}\n";
+
+/* @user's secret as bound incoming to @t (NULL: discovery), or "". */
+static void incoming_secret(struct tgt_target *t, const char *user,
+			    char *out, size_t cap)
+{
+	int n = core_auth_incoming(t, user, (uint8_t *)out, cap - 1);
+
+	out[n > 0 ? n : 0] = '\0';
+}
+
+Test(config, apply_accounts)
+{
+	struct ringtgt_config cfg;
+	struct core_err cerr = { { 0 } };
+	struct core_auth_policy p;
+	struct tgt_target *t;
+	char err[512] = "", sec[64], user[64];
+
+	core_init();
+	cr_assert_eq(config_parse_buf(apply_text, &cfg, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(config_apply(&cfg, &cerr), 0, "%s", cerr.msg);
+
+	t = core_target_find(DEMO);
+	cr_assert_not_null(t);
+	memset(&p, 0, sizeof(p));
+	core_auth_policy(t, &p);
+	cr_expect(p.chap_required, "incoming accounts bound: CHAP required");
+	cr_expect(p.has_outgoing);
+	cr_expect_eq(p.algs, CORE_CHAP_SHA256 | CORE_CHAP_SHA3_256);
+	incoming_secret(t, "alice", sec, sizeof(sec));
+	cr_expect_str_eq(sec, SECRET);
+	incoming_secret(t, "bob", sec, sizeof(sec));
+	cr_expect_str_eq(sec, SECRET2);
+	cr_expect_eq(core_auth_incoming(t, "disc", (uint8_t *)sec, sizeof(sec)),
+		     -ENOENT, "disc is bound to discovery only");
+	cr_assert_eq(core_auth_outgoing(t, user, sizeof(user), (uint8_t *)sec,
+					sizeof(sec) - 1), 15);
+	cr_expect_str_eq(user, "tgt");
+	core_target_put(t);
+
+	t = core_target_find(TWO);
+	cr_assert_not_null(t);
+	memset(&p, 0, sizeof(p));
+	core_auth_policy(t, &p);
+	cr_expect_not(p.chap_required, "no account bound: no CHAP");
+	cr_expect_eq(p.algs, CORE_CHAP_ALL);
+	cr_expect_eq(core_auth_incoming(t, "alice", (uint8_t *)sec, sizeof(sec)),
+		     -ENOENT);
+	core_target_put(t);
+
+	cr_expect_eq(core_discovery_auth(), CORE_DISC_AUTH_MUTUAL);
+	memset(&p, 0, sizeof(p));
+	core_auth_policy(NULL, &p);
+	cr_expect(p.chap_required);
+	cr_expect(p.mutual_required);
+	incoming_secret(NULL, "disc", sec, sizeof(sec));
+	cr_expect_str_eq(sec, "D1scovery-S3cret");
+	cr_expect_eq(core_auth_incoming(NULL, "alice", (uint8_t *)sec,
+					sizeof(sec)), -ENOENT);
+	cr_assert_gt(core_auth_outgoing(NULL, user, sizeof(user), (uint8_t *)sec,
+					sizeof(sec) - 1), 0);
+	cr_expect_str_eq(user, "dout");
+	config_free(&cfg);
+	core_shutdown();
+}
+
+/* Every stage that can fail undoes what the call created, and only that. */
+Test(config, apply_accounts_rolls_back)
+{
+	struct ringtgt_config cfg;
+	struct core_err cerr = { { 0 } };
+	char err[512] = "";
+	json_object *accs;
+
+	core_init();
+	cr_assert_eq(config_parse_buf(apply_text, &cfg, err, sizeof(err)), 0,
+		     "%s", err);
+
+	/* an account that exists: nothing of the file stays */
+	cr_assert_eq(core_account_add("tgt", "Pr3-existing-S3c", &cerr), 0);
+	cr_expect_eq(config_apply(&cfg, &cerr), -EEXIST);
+	cr_expect_str_eq(cerr.msg, "<config>:3: account tgt already exists");
+	accs = core_accounts_json(false);
+	cr_expect_eq(json_object_array_length(jget(accs, "accounts")), 1,
+		     "only the account that was there: %s",
+		     json_object_to_json_string(accs));
+	json_object_put(accs);
+	cr_expect_eq(core_account_remove("tgt", false, &cerr), 0, "%s", cerr.msg);
+
+	/* the discovery stage fails: targets and accounts go again */
+	cr_assert_eq(core_account_add("other", "Pr3-existing-S3c", &cerr), 0);
+	cr_assert_eq(core_account_bind(NULL, "other", true, &cerr), 0, "%s",
+		     cerr.msg);
+	cr_expect_eq(config_apply(&cfg, &cerr), -EEXIST);
+	cr_expect_str_eq(cerr.msg, "<config>:6: discovery: account other is the outgoing account; unbind it first");
+	cr_expect_null(core_target_find(DEMO));
+	cr_expect_null(core_target_find(TWO));
+	accs = core_accounts_json(false);
+	cr_expect_eq(json_object_array_length(jget(accs, "accounts")), 1,
+		     "only the account that was there: %s",
+		     json_object_to_json_string(accs));
+	cr_expect_null(strstr(json_object_to_json_string(accs), "\"alice\""));
+	json_object_put(accs);
+	cr_expect_eq(core_discovery_auth(), CORE_DISC_AUTH_NONE);
+	cr_expect_null(strstr(cerr.msg, SECRET));
+	cr_expect_eq(core_account_remove("other", true, &cerr), 0);
+
+	/* and the same file applies cleanly afterwards */
+	cr_expect_eq(config_apply(&cfg, &cerr), 0, "%s", cerr.msg);
+	config_free(&cfg);
+	core_shutdown();
+}
+
+/* A short secret works, with a warning naming the line, not the secret. */
+Test(config, apply_short_secret_warns)
+{
+	struct ringtgt_config cfg;
+	struct core_err cerr = { { 0 } };
+	char err[512] = "";
+
+	core_init();
+	cr_assert_eq(config_parse_buf("\naccount alice { secret = \"sh0rt\" }\n",
+				      &cfg, err, sizeof(err)), 0, "%s", err);
+	logged[0] = '\0';
+	log_set_writer(log_collect, NULL);
+	cr_expect_eq(config_apply(&cfg, &cerr), 0, "%s", cerr.msg);
+	log_set_writer(NULL, NULL);
+	cr_expect(strstr(logged, "<config>:2: account alice: the secret is shorter than 12 bytes"),
+		  "%s", logged);
+	cr_expect_null(strstr(logged, "sh0rt"), "%s", logged);
+	config_free(&cfg);
+	core_shutdown();
+}
+
+/* Writes @text to a new file of mode @mode; returns its path in @path. */
+static void write_conf(char *path, const char *text, mode_t mode)
+{
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	cr_assert_eq(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+/* Issue 9: a file with secrets that every user may read is refused. */
+Test(config, secrets_file_mode)
+{
+	static const char text[] = "portal = {\"127.0.0.1:3260\"}\n" ACC;
+	char path[] = "/tmp/ringtgt-conf-XXXXXX", want[600], err[512] = "";
+	struct ringtgt_config cfg;
+
+	write_conf(path, text, 0644);
+	cr_expect_eq(config_load(path, &cfg, err, sizeof(err)), -EACCES);
+	snprintf(want, sizeof(want),
+		 "%s holds CHAP secrets and every user may read it (mode 0644); run: chmod 600 %s",
+		 path, path);
+	cr_expect_str_eq(err, want);
+	cr_expect_null(strstr(err, SECRET));
+	cr_expect_eq(cfg.naccounts, 0);
+	cr_expect_null(cfg.accounts);
+
+	cr_assert_eq(chmod(path, 0604), 0);
+	cr_expect_eq(config_load(path, &cfg, err, sizeof(err)), -EACCES);
+
+	cr_assert_eq(chmod(path, 0600), 0);
+	cr_expect_eq(config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(cfg.naccounts, 1);
+	config_free(&cfg);
+
+	/* group-readable: loaded, with a warning naming the fix */
+	cr_assert_eq(chmod(path, 0640), 0);
+	logged[0] = '\0';
+	log_set_writer(log_collect, NULL);
+	cr_expect_eq(config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+	log_set_writer(NULL, NULL);
+	cr_expect(strstr(logged, "may read it (mode 0640); chmod 600"), "%s",
+		  logged);
+	cr_expect(strstr(logged, path), "%s", logged);
+	cr_expect_null(strstr(logged, SECRET));
+	config_free(&cfg);
+	unlink(path);
+}
+
+/* Without secrets (the shipped demo config) the mode does not matter. */
+Test(config, no_secrets_any_mode)
+{
+	static const char text[] =
+		"portal = {\"127.0.0.1:3260\"}\ntarget \"" DEMO "\" {\n  acl = {\"ALL\"}\n}\n";
+	char path[] = "/tmp/ringtgt-conf-XXXXXX", err[512] = "";
+	struct ringtgt_config cfg;
+
+	write_conf(path, text, 0644);
+	cr_expect_eq(config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+	config_free(&cfg);
+	unlink(path);
 }
