@@ -9,7 +9,7 @@
 #    discovery (iscsi-ls over 127.0.0.1 and 192.0.2.1) gets TargetAddress
 #    as plain a.b.c.d:3260, IPv6 (::1) as [::1]:3260; no ::ffff: in the
 #    log; a warning names the ALL-ACL target without CHAP, none names the
-#    address-restricted one;
+#    address-restricted one nor the ALL-ACL one with an incoming account;
 #  - without IPv6 (socket(AF_INET6) failing EAFNOSUPPORT, as with
 #    ipv6.disable=1: no_ipv6.py's seccomp filter) the default portal is
 #    0.0.0.0:3260, said in an info line;
@@ -24,9 +24,8 @@
 #    supplementary group is nogroup is served, one without is refused;
 #    an unknown group stops the daemon at start.
 #
-# A target with an incoming CHAP account bound draws no warning: that is
-# core_targets_open()'s unit test (tests/unit/test_core_open.c); accounts
-# cannot be given in the config file yet.
+# core_targets_open()'s unit test (tests/unit/test_core_open.c) covers the
+# other cases (outgoing account only, discovery CHAP, unbinding).
 #
 # Needs root (unshare -n, setpriv to another uid): without it, or when
 # unshare is refused, the test fails (RINGTGT_IT_ALLOW_SKIP=1 skips).
@@ -90,6 +89,7 @@ IMG="$IT_TMP/disk0"
 it_make_image "$IMG" 64M
 OPEN=$IT_IQN_PREFIX:open
 LAN=$IT_IQN_PREFIX:lan
+CHAP=$IT_IQN_PREFIX:chap
 
 # df_start ARGS...: starts ringtgtd (IT_PID: lib.sh stops it at exit) and
 # waits for its "ready" line; DF_LOGSTART marks where its log begins.
@@ -165,6 +165,28 @@ it_expect_match "warning for the ALL target" "$(df_log)" \
     "warn: portal \[::\]:3260 is reachable from other hosts and serves $OPEN to ALL initiators without CHAP; bind accounts \(ringtgtadm account bind\) or restrict the ACL"
 ! df_log | grep -n "warn: portal .* serves $LAN " ||
     it_fail "a warning names $LAN, whose ACL does not admit ALL"
+df_stop
+
+# (no discovery here: iscsi-ls -s would log in to the CHAP target too)
+it_log "--- an ALL target with an incoming account: no warning"
+(umask 077 && cat >"$IT_TMP/chap.conf") <<EOF
+target "$OPEN" {
+  lun 1 { path = "$IMG" }
+  acl = {"ALL"}
+}
+account "alice" { secret = "alice-secret-0123" }
+target "$CHAP" {
+  lun 1 { path = "$IMG" }
+  acl = {"ALL"}
+  incoming = {"alice"}
+}
+EOF
+df_start --config "$IT_TMP/chap.conf"
+expect_listeners "*:3260" "config without portals"
+it_expect_match "warning for the ALL target" "$(df_log)" \
+    "warn: portal \[::\]:3260 is reachable from other hosts and serves $OPEN to ALL initiators without CHAP"
+! df_log | grep -n "warn: portal .* serves $CHAP " ||
+    it_fail "a warning names $CHAP, which requires CHAP (incoming account alice)"
 df_stop
 
 it_log "--- without IPv6: the default portal is 0.0.0.0:3260"
