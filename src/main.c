@@ -47,11 +47,15 @@ static void usage(FILE *f)
 "  -c, --config FILE          configuration file (default %s;\n"
 "                             not read when --export is given without -c)\n"
 "  -p, --portal ADDR:PORT     listen here (IPv4 or [IPv6]; repeatable);\n"
-"                             replaces the config's portals\n"
+"                             replaces the config's portals (default: the\n"
+"                             config's, else 127.0.0.1:3260 with --export,\n"
+"                             else [::]:3260 for IPv6 and IPv4)\n"
 "  -x, --export PATH[,iqn=IQN]\n"
 "                             export a file or block device as LUN 1 of a\n"
 "                             target open to all initiators (repeatable;\n"
-"                             default IQN iqn.2026-11.org.ringtgt:<name>)\n"
+"                             default IQN iqn.2026-11.org.ringtgt:<name>);\n"
+"                             only on 127.0.0.1:3260 unless --portal says\n"
+"                             otherwise\n"
 "  -s, --control-socket PATH  control socket (default %s)\n"
 "  -e, --event-loop LOOP      io_uring or epoll (default: io_uring when\n"
 "                             the kernel allows it, else epoll)\n"
@@ -311,7 +315,8 @@ int main(int argc, char **argv)
 
 	core_init();
 	/* first, so a second daemon on the same socket stops here */
-	rc = ctl_server_start(o.socket ? o.socket : CTL_DEFAULT_PATH, &ctl);
+	rc = ctl_server_start_group(o.socket ? o.socket : CTL_DEFAULT_PATH,
+				    have_cfg ? cfg.control_group : NULL, &ctl);
 	if (rc < 0) {
 		rc = 1;
 		goto out_core;
@@ -353,11 +358,20 @@ int main(int argc, char **argv)
 				rc = 1;
 				goto out_iscsi;
 			}
-	} else if (iscsi_portal_add("0.0.0.0:3260", err, sizeof(err)) < 0) {
+	} else if (o.nexports) {
+		/* --export alone serves to this host only (issue 9, item 5) */
+		if (iscsi_portal_add("127.0.0.1:3260", err, sizeof(err)) < 0) {
+			log_err("%s", err);
+			rc = 1;
+			goto out_iscsi;
+		}
+	} else if (iscsi_portal_add_any(CONFIG_DEFAULT_PORT, err,
+					sizeof(err)) < 0) {
 		log_err("%s", err);
 		rc = 1;
 		goto out_iscsi;
 	}
+	iscsi_warn_open_portals();
 	{
 		json_object *st = json_object_new_object();
 

@@ -574,6 +574,27 @@ static int v_serial(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 /*
+ * A group name as useradd/groupadd take it: letters, digits, '.', '_',
+ * '-', not starting with '-'. Whether the group exists is checked when
+ * the control socket is bound (ctl_server_start_group).
+ */
+static int v_group(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	size_t n = strlen(s);
+	bool ok = n >= 1 && n <= CONFIG_GROUP_MAX && s[0] != '-';
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isalnum((unsigned char)s[i]) || strchr("._-", s[i]);
+	if (!ok) {
+		cfg_error(cfg, "control_group = \"%s\": expected a group name (1..%d letters, digits, '.', '_' or '-')",
+			  s, CONFIG_GROUP_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * An account name (core.h): 1..CORE_ACCOUNT_NAME_MAX printable ASCII
  * bytes, no spaces or commas (it is CHAP_N, RFC 7143 §12.1.3, and a comma
  * would split a list). Returns 0 or -EINVAL with a sentence in @why.
@@ -714,7 +735,8 @@ static cfg_t *schema_new(void)
 		CFG_END()
 	};
 	static cfg_opt_t opts[] = {
-		CFG_STR_LIST("portal", "{\"0.0.0.0:3260\"}", CFGF_NONE),
+		/* none: the daemon's default, [::]:3260 (main.c) */
+		CFG_STR_LIST("portal", NULL, CFGF_NONE),
 		CFG_INT("nop_interval", 10, CFGF_NONE),
 		CFG_INT("nop_timeout", 10, CFGF_NONE),
 		CFG_INT("login_timeout", 15, CFGF_NONE),
@@ -728,6 +750,7 @@ static cfg_t *schema_new(void)
 		CFG_STR("buffer_total", NULL, CFGF_NONE),
 		CFG_INT("reactors", 0, CFGF_NONE),
 		CFG_STR("event_loop", "auto", CFGF_NONE),
+		CFG_STR("control_group", NULL, CFGF_NONE),
 		CFG_SEC("account", account_opts, CFGF_MULTI | CFGF_TITLE |
 						 CFGF_NO_TITLE_DUPES),
 		CFG_STR("discovery_auth", "none", CFGF_NONE),
@@ -755,6 +778,7 @@ static cfg_t *schema_new(void)
 		{ "buffer_total", v_buffer },
 		{ "reactors", v_reactors },
 		{ "event_loop", v_event_loop },
+		{ "control_group", v_group },
 		{ "account|secret", v_secret },
 		{ "discovery_auth", v_discovery_auth },
 		{ "discovery_incoming", v_accounts },
@@ -1125,7 +1149,8 @@ static int build(struct parse_ctx *c, cfg_t *root, struct ringtgt_config *out)
 		if (!(out->portals[out->nportals++] =
 			      strdup(cfg_getnstr(root, "portal", i))))
 			return ctx_fail(c, 0, "out of memory");
-	if (n == 0)
+	/* no key: the default portal; a key with no address: a mistake */
+	if (n == 0 && (cfg_getopt(root, "portal")->flags & CFGF_MODIFIED))
 		return ctx_fail(c, 0, "no portal to listen on (portal = {...} is empty)");
 	out->nop_interval = (int)cfg_getint(root, "nop_interval");
 	out->nop_timeout = (int)cfg_getint(root, "nop_timeout");
@@ -1147,6 +1172,9 @@ static int build(struct parse_ctx *c, cfg_t *root, struct ringtgt_config *out)
 				   &out->buffer_total);
 	out->reactors = (int)cfg_getint(root, "reactors");
 	out->event_loop = strdup(cfg_getstr(root, "event_loop"));
+	if (cfg_getstr(root, "control_group") &&
+	    !(out->control_group = strdup(cfg_getstr(root, "control_group"))))
+		return ctx_fail(c, 0, "out of memory");
 
 	/* accounts first: targets and discovery name them */
 	n = cfg_size(root, "account");
@@ -1379,6 +1407,7 @@ void config_free(struct ringtgt_config *cfg)
 	free(cfg->discovery_incoming);
 	free(cfg->discovery_outgoing);
 	free(cfg->event_loop);
+	free(cfg->control_group);
 	free(cfg->file);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -21,6 +21,8 @@
 #endif
 #define CONFIG_DEFAULT_PATH RINGTGT_SYSCONFDIR "/ringtgt/ringtgt.conf"
 #define CONFIG_DEFAULT_PORT 3260
+/* Longest control_group name. */
+#define CONFIG_GROUP_MAX 32
 /* Largest value of a connection or session limit. */
 #define CONFIG_LIMIT_MAX 65536
 
@@ -55,7 +57,7 @@ struct config_target {
 struct ringtgt_config {
 	char *file;			/* name used in messages */
 	char **portals;			/* "addr:port" / "[addr6]:port" */
-	size_t nportals;
+	size_t nportals;		/* 0: none given, the daemon's default */
 	int nop_interval;		/* seconds between NOP-Ins; 0 = off */
 	int nop_timeout;		/* seconds to wait for NOP-Out; 0 = off */
 	int login_timeout;		/* seconds for a login to finish */
@@ -70,6 +72,7 @@ struct ringtgt_config {
 	uint64_t buffer_total;		/* bytes; 0: the daemon's default */
 	int reactors;			/* 0: one per CPU in the affinity mask */
 	char *event_loop;		/* "auto", "io_uring" or "epoll" */
+	char *control_group;		/* NULL: control socket 0600, root only */
 	struct config_account *accounts;
 	size_t naccounts;
 	enum core_disc_auth discovery_auth;

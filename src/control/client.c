@@ -111,7 +111,7 @@ int ringtgt_ctl_call(int fd, const char *op, json_object *args,
 	json_object *req = json_object_new_object(), *reply, *v;
 	const char *text;
 	char *line;
-	int rc;
+	int rc, rrc = 0;
 
 	if (result)
 		*result = NULL;
@@ -129,11 +129,18 @@ int ringtgt_ctl_call(int fd, const char *op, json_object *args,
 	if (!rc)
 		rc = send_all(fd, "\n", 1);
 	json_object_put(req);
-	if (rc)
+	/*
+	 * A daemon that refuses the connection (permission denied) answers
+	 * at once and closes it: the send may fail, the reply still be there.
+	 */
+	if (rc && rc != -EPIPE && rc != -ECONNRESET)
 		return fail(errbuf, errlen, rc, "cannot send to the daemon: %s",
 			    strerror(-rc));
-
-	line = recv_line(fd, &rc);
+	line = recv_line(fd, &rrc);
+	if (!line && rc)
+		return fail(errbuf, errlen, rc, "cannot send to the daemon: %s",
+			    strerror(-rc));
+	rc = rrc;
 	if (!line)
 		return fail(errbuf, errlen, rc, "%s",
 			    rc == -ECONNRESET ?

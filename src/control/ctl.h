@@ -23,6 +23,16 @@ struct ctl_server;
  * something other than a socket.
  */
 int ctl_server_start(const char *path, struct ctl_server **out);
+/*
+ * ctl_server_start(), and members of group @group (NULL: none) may use
+ * the socket too: it is then mode 0660 and owned by @group. Every
+ * connection's credentials are checked (SO_PEERCRED): root, the daemon's
+ * own user, and with @group a peer whose gid or a supplementary group is
+ * @group are served; anybody else gets one error reply ("permission
+ * denied", errno EACCES) and is closed. -ENOENT for an unknown group.
+ */
+int ctl_server_start_group(const char *path, const char *group,
+			   struct ctl_server **out);
 /* Stops the thread, closes every connection, unlinks the socket. */
 void ctl_server_stop(struct ctl_server *s);
 /*

@@ -7,9 +7,18 @@
  * Clients are served one request at a time on this thread; a request only
  * touches core.h, so a slow one (opening a file) delays other control
  * clients but never a reactor.
+ *
+ * Who may connect (issue 9, item 5; docs/control-protocol.md): the socket is
+ * 0600, and on top of its mode every accepted connection's credentials
+ * (SO_PEERCRED) are checked: root and the daemon's own user are admitted;
+ * with a control group, the file is 0660 and owned by that group, whose
+ * members are admitted too. Anybody else gets one error line and is
+ * closed. The check holds when the file's mode does not (a chmod by hand,
+ * a socket passed on, CAP_DAC_OVERRIDE without being root).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -24,10 +33,16 @@
 
 #include "base/sockio.h"
 #include "base/log.h"
+#include "base/ratelimit.h"
 #include "ctl.h"
 #include "ctl_internal.h"
 
 #define CTL_MAX_CLIENTS 32
+/* Supplementary groups of a peer looked at (NGROUPS_MAX is 65536). */
+#define CTL_PEER_GROUPS_MAX 65536
+
+/* "permission denied" lines: a few per 10 s, then a count. */
+static const struct ratelimit_cfg refuse_log_cfg = { 10000, 5 };
 
 struct ctl_client {
 	int fd;
@@ -45,6 +60,9 @@ struct ctl_server {
 	struct timespec started;
 	struct ctl_client clients[CTL_MAX_CLIENTS];
 	int nclients;
+	bool has_group;			/* control_group set */
+	gid_t group;			/* its members may connect */
+	struct ratelimit refuse_rl;	/* control thread only */
 	pthread_mutex_t lock;		/* status_info */
 	json_object *status_info;
 };
@@ -178,7 +196,8 @@ static int bind_socket(struct ctl_server *s)
 		goto err_close;
 	}
 	/* Nobody can connect before listen(), so this leaves no window. */
-	if (chmod(s->path, 0600) || stat(s->path, &st)) {
+	if ((s->has_group && chown(s->path, (uid_t)-1, s->group)) ||
+	    chmod(s->path, s->has_group ? 0660 : 0600) || stat(s->path, &st)) {
 		rc = -errno;
 		log_err("control socket %s: %s", s->path, strerror(-rc));
 		goto err_unlink;
@@ -225,14 +244,89 @@ static void client_close(struct ctl_server *s, int i)
 	s->clients[i] = s->clients[--s->nclients];
 }
 
+/*
+ * True when @gid is among the peer's supplementary groups. SO_PEERGROUPS
+ * (Linux 4.13) gives them as they were at connect(), from the socket
+ * itself: no race with the peer exiting or its pid being reused (as
+ * reading /proc/PID/status would have), and the groups the process
+ * really has, not what the group database says its user could have
+ * (getgrouplist: wrong for a process that dropped or was given groups).
+ */
+static bool peer_in_group(int fd, gid_t gid)
+{
+	socklen_t len = 64 * sizeof(gid_t);
+	gid_t *groups = NULL;
+	bool found = false;
+
+	for (int tries = 0; tries < 2 && !found; tries++) {
+		gid_t *ng = realloc(groups, len);
+
+		if (!ng)
+			break;
+		groups = ng;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+			for (size_t i = 0; i < len / sizeof(gid_t); i++)
+				found |= groups[i] == gid;
+			break;
+		}
+		/* ERANGE: len now says how much it needs */
+		if (errno != ERANGE ||
+		    len > CTL_PEER_GROUPS_MAX * sizeof(gid_t))
+			break;
+	}
+	free(groups);
+	return found;
+}
+
+/* Whether the peer on @fd may use the control socket; fills @cr. */
+static bool peer_admitted(const struct ctl_server *s, int fd,
+			  struct ucred *cr)
+{
+	socklen_t len = sizeof(*cr);
+
+	*cr = (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cr, &len) < 0)
+		return false;
+	/* the daemon's own user: a daemon started by hand, the tests */
+	if (cr->uid == 0 || cr->uid == geteuid())
+		return true;
+	return s->has_group &&
+	       (cr->gid == s->group || peer_in_group(fd, s->group));
+}
+
+static void client_refuse(struct ctl_server *s, int fd,
+			  const struct ucred *cr)
+{
+	struct timespec now;
+	uint32_t n;
+
+	send_reply(fd, ctl_reply_error(EACCES, "permission denied"));
+	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!ratelimit_allow(&s->refuse_rl, &refuse_log_cfg,
+			     (uint64_t)now.tv_sec * 1000 +
+				     (uint64_t)now.tv_nsec / 1000000, &n))
+		return;
+	log_warn("control socket: refused pid %d uid %u gid %u: not root%s%s",
+		 (int)cr->pid, (unsigned)cr->uid, (unsigned)cr->gid,
+		 s->has_group ? " nor in control_group" :
+				" and no control_group set",
+		 n ? " (and earlier refusals, suppressed)" : "");
+}
+
 static void client_accept(struct ctl_server *s)
 {
 	struct timeval tv = { .tv_sec = 5 };
 	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	struct ucred cr;
 
 	if (fd < 0) {
 		if (errno != EINTR && errno != EAGAIN)
 			log_warn("control socket: accept: %s", strerror(errno));
+		return;
+	}
+	if (!peer_admitted(s, fd, &cr)) {
+		client_refuse(s, fd, &cr);
 		return;
 	}
 	if (s->nclients == CTL_MAX_CLIENTS) {
@@ -334,10 +428,33 @@ static void *ctl_thread(void *arg)
 	return NULL;
 }
 
+/* The gid of group @name; 0 or -errno after logging why. */
+static int group_lookup(const char *name, gid_t *gid)
+{
+	struct group gr, *res = NULL;
+	char buf[16384];
+	int rc = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
+
+	if (rc || !res) {
+		log_err("control_group \"%s\": %s", name,
+			rc ? strerror(rc) : "no such group");
+		return rc ? -rc : -ENOENT;
+	}
+	*gid = res->gr_gid;
+	return 0;
+}
+
 int ctl_server_start(const char *path, struct ctl_server **out)
+{
+	return ctl_server_start_group(path, NULL, out);
+}
+
+int ctl_server_start_group(const char *path, const char *group,
+			   struct ctl_server **out)
 {
 	struct ctl_server *s;
 	sigset_t all, old;
+	gid_t gid = 0;
 	int rc;
 
 	if (!path)
@@ -347,9 +464,16 @@ int ctl_server_start(const char *path, struct ctl_server **out)
 			path, sizeof(s->path) - 1);
 		return -ENAMETOOLONG;
 	}
+	if (group) {
+		rc = group_lookup(group, &gid);
+		if (rc)
+			return rc;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->has_group = group != NULL;
+	s->group = gid;
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	pthread_mutex_init(&s->lock, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
@@ -371,7 +495,11 @@ int ctl_server_start(const char *path, struct ctl_server **out)
 		log_err("control socket: cannot start thread: %s", strerror(-rc));
 		goto err_sock;
 	}
-	log_info("control socket listening on %s", s->path);
+	if (group)
+		log_info("control socket listening on %s (mode 0660, group %s)",
+			 s->path, group);
+	else
+		log_info("control socket listening on %s (mode 0600)", s->path);
 	*out = s;
 	return 0;
 

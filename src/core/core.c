@@ -636,6 +636,33 @@ void core_targets_visible(const char *initiator, const struct sockaddr *peer,
 	free(v);
 }
 
+struct open_ctx {
+	void (*cb)(void *ctx, const char *iqn);
+	void *ctx;
+};
+
+static void open_one(void *arg, const char *iqn)
+{
+	struct open_ctx *o = arg;
+	struct tgt_target *t = core_target_find(iqn);
+	struct core_auth_policy p;
+
+	if (!t)
+		return;		/* removed meanwhile */
+	core_auth_policy(t, &p);
+	if (!p.chap_required)
+		o->cb(o->ctx, iqn);
+	core_target_put(t);
+}
+
+void core_targets_open(void (*cb)(void *ctx, const char *iqn), void *ctx)
+{
+	struct open_ctx o = { cb, ctx };
+
+	/* no initiator name, no address: only an ALL rule admits that */
+	core_targets_visible(NULL, NULL, open_one, &o);
+}
+
 /* --- admission counts ---------------------------------------------------- */
 
 bool core_target_admit(struct tgt_target *t, enum core_admit what,

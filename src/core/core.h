@@ -247,6 +247,13 @@ struct core_auth_policy {
 };
 void core_auth_policy(struct tgt_target *t, struct core_auth_policy *p);
 /*
+ * Calls cb for every target open to anybody who can reach a portal: an
+ * ALL rule in its ACL and no CHAP required (no incoming account bound),
+ * in tid order. For the daemon's warning at start about such targets on
+ * portals other hosts can reach.
+ */
+void core_targets_open(void (*cb)(void *ctx, const char *iqn), void *ctx);
+/*
  * For the login, any thread: copies the secret of account @user when it
  * is bound as incoming to @t (NULL: discovery). Returns its length, or
  * -ENOENT (unknown account, or not bound there). The caller wipes @secret.

@@ -38,6 +38,25 @@ static void conn_tx_done(struct ev_op *op, int res);
 static void conn_send_window_update(struct iscsi_conn *c);
 static void conn_rx_resume(struct iscsi_conn *c);
 
+/*
+ * A dual-stack portal ([::]) sees IPv4 peers as ::ffff:a.b.c.d, on both
+ * ends of the connection. Turned back into the IPv4 address they are, so
+ * logs, session lists and SendTargets' TargetAddress (RFC 7143 §13.8)
+ * show "a.b.c.d:port", what an IPv4-only initiator can connect to.
+ */
+static void addr_unmap(struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in6 *s6 = (const void *)ss;
+	struct sockaddr_in s4 = { .sin_family = AF_INET };
+
+	if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		return;
+	s4.sin_port = s6->sin6_port;
+	memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, &s4, sizeof(s4));
+}
+
 static void addr_str(const struct sockaddr_storage *ss, char *out, size_t len)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
@@ -107,6 +126,8 @@ struct iscsi_conn *conn_new(struct reactor *r, int fd,
 	getpeername(fd, (struct sockaddr *)&c->peer, &sl);
 	sl = sizeof(c->local);
 	getsockname(fd, (struct sockaddr *)&c->local, &sl);
+	addr_unmap(&c->peer);
+	addr_unmap(&c->local);
 	addr_str(&c->peer, c->peer_str, sizeof(c->peer_str));
 	addr_str(&c->local, c->local_str, sizeof(c->local_str));
 	log_debug("connection from %s to %s", c->peer_str, c->local_str);

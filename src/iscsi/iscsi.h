@@ -65,6 +65,21 @@ int iscsi_start(const struct iscsi_settings *s);
  * port defaults to 3260). Returns 0 or -errno with a message in err.
  */
 int iscsi_portal_add(const char *addr, char *err, size_t errlen);
+/*
+ * Opens the default portal of a config without portals: [::]:@port,
+ * dual-stack (IPv4 peers too, as ::ffff:a.b.c.d), or 0.0.0.0:@port with
+ * an info line when the host has no IPv6 (socket() EAFNOSUPPORT, bind()
+ * EADDRNOTAVAIL). An explicit "[::]:3260" (iscsi_portal_add) stays IPv6
+ * only. Returns 0 or -errno with a message in err.
+ */
+int iscsi_portal_add_any(unsigned port, char *err, size_t errlen);
+/*
+ * Logs a warning for each open portal on a non-loopback address
+ * (wildcards included) and each target it serves to ALL initiators
+ * without CHAP (core_targets_open). Called once at start, after the
+ * config and the exports are applied and the portals opened.
+ */
+void iscsi_warn_open_portals(void);
 /* Closes every connection, stops the threads, closes the portals. */
 void iscsi_stop(void);
 int iscsi_reactor_count(void);

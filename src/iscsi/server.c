@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -652,18 +653,54 @@ static int split_addr(const char *addr, char *host, size_t hl, char *port,
 	return 0;
 }
 
-int iscsi_portal_add(const char *addr, char *err, size_t errlen)
+/*
+ * A listening socket on @sa. An IPv6 socket is either IPv6 only (@dual
+ * false: "[::]:3260" given explicitly means what it says) or dual-stack
+ * (@dual true: IPv4 peers arrive as ::ffff:a.b.c.d); IPV6_V6ONLY is set
+ * either way, as net.ipv6.bindv6only may have changed the default.
+ * Returns the descriptor or -errno.
+ */
+static int portal_listen(const struct sockaddr *sa, socklen_t salen, bool dual)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV |
-					      AI_PASSIVE };
-	struct addrinfo *ai = NULL;
-	char host[64], port[16];
-	struct portal *p;
-	int fd, one = 1, rc;
-	char *end;
-	long pn;
+	int one = 1, v6only = dual ? 0 : 1;
+	int fd, rc;
 
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (sa->sa_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+		       sizeof(v6only)) < 0)
+		goto err_close;
+	if (bind(fd, sa, salen) < 0 || listen(fd, 128) < 0)
+		goto err_close;
+	return fd;
+
+err_close:
+	rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* Serves @fd as portal @name from reactor 0 (takes @fd). */
+static void portal_register(int fd, const char *name)
+{
+	struct portal *p = &srv.portals[srv.nportals++];
+
+	p->fd = fd;
+	p->r = srv.thr[0].r;
+	p->closing = false;
+	p->refuse_rl = (struct ratelimit){ 0 };
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->start.fn = portal_start;
+	reactor_post_node(p->r, &p->start);
+	log_info("listening on %s", name);
+}
+
+static int portal_can_add(char *err, size_t errlen)
+{
 	if (!srv.running) {
 		snprintf(err, errlen, "service not started");
 		return -EINVAL;
@@ -673,6 +710,23 @@ int iscsi_portal_add(const char *addr, char *err, size_t errlen)
 			 MAX_PORTALS);
 		return -ENOSPC;
 	}
+	return 0;
+}
+
+int iscsi_portal_add(const char *addr, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV |
+					      AI_PASSIVE };
+	struct addrinfo *ai = NULL;
+	char host[64], port[16];
+	int fd, rc;
+	char *end;
+	long pn;
+
+	rc = portal_can_add(err, errlen);
+	if (rc)
+		return rc;
 	if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0) {
 		snprintf(err, errlen, "portal \"%s\": expected ADDR:PORT or "
 			 "[IPV6]:PORT", addr);
@@ -690,38 +744,79 @@ int iscsi_portal_add(const char *addr, char *err, size_t errlen)
 			 gai_strerror(rc));
 		return -EINVAL;
 	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-	if (fd < 0)
-		goto err_errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ai->ai_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0)
-		goto err_close;
+	/* an explicit portal is exactly what it says: [::] is IPv6 only */
+	fd = portal_listen(ai->ai_addr, ai->ai_addrlen, false);
 	freeaddrinfo(ai);
-	p = &srv.portals[srv.nportals++];
-	p->fd = fd;
-	p->r = srv.thr[0].r;
-	p->closing = false;
-	p->refuse_rl = (struct ratelimit){ 0 };
-	snprintf(p->name, sizeof(p->name), "%s", addr);
-	p->start.fn = portal_start;
-	reactor_post_node(p->r, &p->start);
-	log_info("listening on %s", addr);
+	if (fd < 0) {
+		snprintf(err, errlen, "portal %s: %s", addr, strerror(-fd));
+		return fd;
+	}
+	portal_register(fd, addr);
 	return 0;
+}
 
-err_close:
-	rc = -errno;
-	close(fd);
-	freeaddrinfo(ai);
-	snprintf(err, errlen, "portal %s: %s", addr, strerror(-rc));
-	return rc;
-err_errno:
-	rc = -errno;
-	freeaddrinfo(ai);
-	snprintf(err, errlen, "portal %s: %s", addr, strerror(-rc));
-	return rc;
+int iscsi_portal_add_any(unsigned port, char *err, size_t errlen)
+{
+	struct sockaddr_in6 any6 = { .sin6_family = AF_INET6,
+				     .sin6_addr = IN6ADDR_ANY_INIT,
+				     .sin6_port = htons((uint16_t)port) };
+	struct sockaddr_in any4 = { .sin_family = AF_INET,
+				    .sin_addr.s_addr = htonl(INADDR_ANY),
+				    .sin_port = htons((uint16_t)port) };
+	char name[32];
+	int fd, rc;
+
+	rc = portal_can_add(err, errlen);
+	if (rc)
+		return rc;
+	snprintf(name, sizeof(name), "[::]:%u", port);
+	fd = portal_listen((const struct sockaddr *)&any6, sizeof(any6), true);
+	/* no IPv6 in this kernel (ipv6.disable=1) or on this host */
+	if (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) {
+		log_info("IPv6 is not available (%s): listening on IPv4 only",
+			 strerror(-fd));
+		snprintf(name, sizeof(name), "0.0.0.0:%u", port);
+		fd = portal_listen((const struct sockaddr *)&any4,
+				   sizeof(any4), false);
+	}
+	if (fd < 0) {
+		snprintf(err, errlen, "portal %s: %s", name, strerror(-fd));
+		return fd;
+	}
+	portal_register(fd, name);
+	return 0;
+}
+
+/* True when @fd listens on a loopback address only (127/8, ::1). */
+static bool portal_is_loopback(int fd)
+{
+	struct sockaddr_storage ss = { .ss_family = AF_UNSPEC };
+	socklen_t sl = sizeof(ss);
+	struct in6_addr a;
+	uint8_t key[16];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return false;
+	addr_key(&ss, key);	/* IPv4 as ::ffff:a.b.c.d */
+	memcpy(&a, key, sizeof(a));
+	return IN6_IS_ADDR_LOOPBACK(&a) ||
+	       (IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127);
+}
+
+static void warn_open_target(void *ctx, const char *iqn)
+{
+	const struct portal *p = ctx;
+
+	log_warn("portal %s is reachable from other hosts and serves %s to "
+		 "ALL initiators without CHAP; bind accounts (ringtgtadm "
+		 "account bind) or restrict the ACL", p->name, iqn);
+}
+
+void iscsi_warn_open_portals(void)
+{
+	for (int i = 0; i < srv.nportals; i++)
+		if (!portal_is_loopback(srv.portals[i].fd))
+			core_targets_open(warn_open_target, &srv.portals[i]);
 }
 
 static void close_all(struct ev_post *p)

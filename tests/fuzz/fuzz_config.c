@@ -17,6 +17,7 @@
  * Built as a libFuzzer target with -Dfuzz=true (clang), and always as a
  * plain test that replays corpus/config (standalone_main.c).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -181,7 +182,8 @@ static void check_config(const struct ringtgt_config *c, int nlines)
 	char why[256];
 
 	CHECK(c->file && strcmp(c->file, "<config>") == 0);
-	CHECK(c->nportals >= 1);
+	/* nportals 0: no portal key, the daemon's default ([::]:3260) */
+	CHECK(c->nportals == 0 || c->portals);
 	for (size_t i = 0; i < c->nportals; i++)
 		CHECK(config_portal_parse(c->portals[i], &ss, &sl) == 0);
 	CHECK(c->nop_interval >= 0 && c->nop_interval <= 3600);
@@ -204,6 +206,15 @@ static void check_config(const struct ringtgt_config *c, int nlines)
 	CHECK(c->reactors >= 0 && c->reactors <= 1024);
 	CHECK(!strcmp(c->event_loop, "auto") || !strcmp(c->event_loop, "io_uring") ||
 	      !strcmp(c->event_loop, "epoll"));
+	if (c->control_group) {
+		size_t n = strlen(c->control_group);
+
+		CHECK(n >= 1 && n <= CONFIG_GROUP_MAX &&
+		      c->control_group[0] != '-');
+		for (size_t i = 0; i < n; i++)
+			CHECK(isalnum((unsigned char)c->control_group[i]) ||
+			      strchr("._-", c->control_group[i]));
+	}
 	for (size_t i = 0; i < c->ntargets; i++) {
 		const struct config_target *t = &c->targets[i];
 

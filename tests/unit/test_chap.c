@@ -4,6 +4,8 @@
  * binary-value decoder (RFC 7143 §6.1), and scripted exchanges through
  * chap_step() with an initiator written here that computes its responses
  * through EVP_Digest() on one concatenated buffer (not chap_digest()).
+ * getrandom() is wrapped (-Wl,--wrap=getrandom) so that a test can make
+ * it fail or return short.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -12,14 +14,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #include <openssl/evp.h>
 
 #include "base/base.h"
 #include "iscsi/chap.h"
 
-/* the challenges the vectors use */
-static const uint8_t c16[16] = {	/* printf '\x01\x23...\x10' > c16.bin */
+/*
+ * The challenges the vectors use, as files for the openssl commands:
+ *   printf '\x01\x23\x45\x67\x89\xab\xcd\xef\xfe\xdc\xba\x98\x76\x54\x32\x10' \
+ *     > c16.bin
+ *   python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(1, 21)))' \
+ *     > c20.bin
+ *   python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(0xa0, 0xc0)))' \
+ *     > c32.bin
+ */
+static const uint8_t c16[16] = {
 	0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
 	0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10,
 };
@@ -57,7 +68,7 @@ Test(chap, digest_sha1)
 	uint8_t want[20], got[CHAP_DIGEST_MAX], c20[20];
 	const char *sec = "alice-secret-1";
 
-	seq(c20, 20, 0x01);	/* c20.bin: bytes 0x01..0x14 */
+	seq(c20, 20, 0x01);	/* c20.bin */
 	/* printf '\x07%s' alice-secret-1 | cat - c20.bin | openssl dgst -sha1 */
 	unhex("5729805af472f747e9ec0f13e5c5052c0a2bd846", want, 20);
 	cr_assert_eq(chap_digest(CHAP_ALG_SHA1, 0x07, (const uint8_t *)sec,
@@ -70,7 +81,7 @@ Test(chap, digest_sha256)
 	uint8_t want[32], got[CHAP_DIGEST_MAX], c32[32];
 	const char *sec = "alice-secret-1";
 
-	seq(c32, 32, 0xa0);	/* c32.bin: bytes 0xa0..0xbf */
+	seq(c32, 32, 0xa0);	/* c32.bin */
 	/* printf '\xc8%s' alice-secret-1 | cat - c32.bin | openssl dgst -sha256 */
 	unhex("6a6a6e72f75fb6a327a76d634b9687d6"
 	      "48e0dbe0f17b75ce70c8c22e462f963f", want, 32);
@@ -115,7 +126,7 @@ Test(chap, digest_unknown_alg)
 	cr_assert_eq(chap_digest_len(0), 0);
 }
 
-/* --- chap_decode (RFC 7143 §6.1 binary values) ----------------------------- */
+/* --- chap_decode (RFC 7143 §6.1 binary values) -------------------------- */
 
 /* Decodes @s into a buffer with a canary after @cap bytes. */
 static ssize_t decode(const char *s, uint8_t *out, size_t cap)
@@ -223,7 +234,7 @@ Test(chap, decode_too_long)
 	cr_assert_eq(decode(big, b, CHAP_CHALLENGE_MAX), -E2BIG);
 }
 
-/* --- scripted exchanges ----------------------------------------------------- */
+/* --- scripted exchanges -------------------------------------------------- */
 
 struct account {
 	const char *name, *secret;
@@ -394,7 +405,8 @@ static void assert_failed(struct ex *e, const char *what)
 		     e->c.state);
 	cr_assert_eq(e->out.len, 0, "%s: a failed step answers nothing", what);
 	cr_assert(e->why[0], "%s: no reason given", what);
-	cr_assert_null(strstr(e->why, ALICE_SECRET), "secret in \"%s\"", e->why);
+	cr_assert_null(strstr(e->why, ALICE_SECRET), "secret in \"%s\"",
+		       e->why);
 	cr_assert_null(strstr(e->why, TARGET_SECRET), "secret in \"%s\"",
 		       e->why);
 	cr_assert_eq(e->c.user[0], '\0', "%s: user kept after failure", what);
@@ -957,4 +969,76 @@ Test(chap, answer_does_not_fit)
 	cr_assert_eq(out.len, strlen("AuthMethod=CHAP") + 1);
 	cr_assert_not(out.overflow);
 	cr_assert_eq(c.state, CHAP_FAILED);
+}
+
+/* --- the challenge's randomness ---------------------------------------- */
+
+ssize_t __real_getrandom(void *buf, size_t len, unsigned flags);
+ssize_t __wrap_getrandom(void *buf, size_t len, unsigned flags);
+
+/* what the wrapped getrandom() does: 0 passes through */
+static enum { RNG_REAL, RNG_FAIL, RNG_EINTR_SHORT, RNG_TRICKLE } rng_mode;
+static int rng_calls;
+
+ssize_t __wrap_getrandom(void *buf, size_t len, unsigned flags)
+{
+	rng_calls++;
+	switch (rng_mode) {
+	case RNG_FAIL:
+		errno = ENOSYS;
+		return -1;
+	case RNG_EINTR_SHORT:
+		/* interrupted first, then a few bytes at a time */
+		if (rng_calls == 1) {
+			errno = EINTR;
+			return -1;
+		}
+		return __real_getrandom(buf, MIN(len, 7), flags);
+	case RNG_TRICKLE:
+		return __real_getrandom(buf, 1, flags);
+	default:
+		return __real_getrandom(buf, len, flags);
+	}
+}
+
+/* No getrandom(), no challenge: never a weaker source (CVE-2024-45751). */
+Test(chap, no_randomness_no_challenge)
+{
+	struct ex e;
+
+	rng_mode = RNG_FAIL;
+	ex_init(&e, CHAP_ALGS_ALL, false);
+	cr_assert_eq(ex_step(&e, "7", NULL, NULL, NULL, NULL), CHAP_FAIL);
+	assert_failed(&e, "getrandom failing");
+	cr_assert_gt(rng_calls, 0);
+}
+
+/* A getrandom() that never fills the challenge gives no challenge. */
+Test(chap, randomness_trickle)
+{
+	struct ex e;
+
+	rng_mode = RNG_TRICKLE;
+	ex_init(&e, CHAP_ALGS_ALL, false);
+	cr_assert_eq(ex_step(&e, "5", NULL, NULL, NULL, NULL), CHAP_FAIL,
+		     "a challenge from %d one-byte reads", rng_calls);
+	assert_failed(&e, "getrandom one byte at a time");
+}
+
+/* An interrupted or short getrandom() still fills the whole challenge. */
+Test(chap, randomness_in_pieces)
+{
+	struct ex e;
+	char r[128];
+
+	rng_mode = RNG_EINTR_SHORT;
+	ex_init(&e, CHAP_ALGS_ALL, false);
+	ex_challenge(&e, "8");
+	cr_assert_eq(e.chal_len, 32);
+	/* EINTR, then 33 bytes (challenge and CHAP_I) 7 at a time */
+	cr_assert_eq(rng_calls, 1 + 5, "getrandom called %d times",
+		     rng_calls);
+	ex_response(&e, ALICE_SECRET, r);
+	cr_assert_eq(ex_step(&e, NULL, ALICE, r, NULL, NULL), CHAP_OK, "%s",
+		     e.why);
 }

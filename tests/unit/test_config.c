@@ -109,14 +109,27 @@ Test(config, defaults)
 
 	cr_assert_eq(config_parse_buf("# nothing but a comment\n", &cfg, err,
 				      sizeof(err)), 0, "%s", err);
-	cr_assert_eq(cfg.nportals, 1);
-	cr_expect_str_eq(cfg.portals[0], "0.0.0.0:3260");
+	/* no portal: the daemon's default, [::]:3260 (issue 9, item 5) */
+	cr_expect_eq(cfg.nportals, 0);
+	/* no control group: the control socket is root's only */
+	cr_expect_null(cfg.control_group);
 	cr_expect_eq(cfg.nop_interval, 10);
 	cr_expect_eq(cfg.nop_timeout, 10);
 	cr_expect_eq(cfg.login_timeout, 15);
 	cr_expect_eq(cfg.reactors, 0);
 	cr_expect_str_eq(cfg.event_loop, "auto");
 	cr_expect_eq(cfg.ntargets, 0);
+	config_free(&cfg);
+}
+
+Test(config, control_group)
+{
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf("control_group = \"ringtgt-adm_1.x\"\n",
+				      &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(cfg.control_group, "ringtgt-adm_1.x");
 	config_free(&cfg);
 }
 
@@ -199,6 +212,12 @@ ParameterizedTestParameters(config, errors)
 		  "<config>:1: reactors = 5000 out of range 0..1024 (0 = one per CPU)" },
 		{ "event_loop = \"kqueue\"\n",
 		  "<config>:1: event_loop = \"kqueue\": use \"auto\", \"io_uring\" or \"epoll\"" },
+		{ "control_group = \"-x\"\n",
+		  "<config>:1: control_group = \"-x\": expected a group name (1..32 letters, digits, '.', '_' or '-')" },
+		{ "\ncontrol_group = \"adm ins\"\n",
+		  "<config>:2: control_group = \"adm ins\": expected a group name (1..32 letters, digits, '.', '_' or '-')" },
+		{ "control_group = \"\"\n",
+		  "<config>:1: control_group = \"\": expected a group name (1..32 letters, digits, '.', '_' or '-')" },
 		{ "# c\ntarget \"iqn.2026.bad\" {\n  acl = {\"ALL\"}\n}\n",
 		  "<config>:2: bad target name: 'iqn.2026.bad': an iqn. name starts with iqn.YYYY-MM. (a date)" },
 		{ "target \"disk1\" {\n}\n",
