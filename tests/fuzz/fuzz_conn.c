@@ -284,6 +284,15 @@ struct iscsi_conn *fc_conn(struct fc *f)
 	return fc_live() ? f->c : NULL;
 }
 
+void fc_advance(struct fc *f, uint64_t ms)
+{
+	fc_g.r->now_ms += ms;
+	/* what the reactor's tick (server.c thread_tick) does for it */
+	if (f->c)
+		conn_tick(f->c, fc_g.r->now_ms);
+	fc_run(f);
+}
+
 bool fc_target_closed(struct fc *f)
 {
 	return f->target_closed;

@@ -57,6 +57,11 @@ void fc_send_pdu(struct fc *f, const uint8_t bhs[48], const void *data,
 		 uint32_t dsl);
 /* Runs the target until it has nothing left to do or say. */
 void fc_run(struct fc *f);
+/*
+ * Lets @ms of the target's clock pass (its once-a-second tick runs, so
+ * held-back answers and timeouts fire), then runs it (fc_run).
+ */
+void fc_advance(struct fc *f, uint64_t ms);
 /* True once the target closed its end (after fc_run). */
 bool fc_target_closed(struct fc *f);
 /*

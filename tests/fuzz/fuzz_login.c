@@ -35,9 +35,17 @@
  *   the MaxRecvDataSegmentLength it declared) and digests are on only
  *   when the initiator offered CRC32C;
  * - after a Logout Response the connection closes; the connection is
- *   freed when the initiator goes away, nothing leaks (LSan).
+ *   freed when the initiator goes away, nothing leaks (LSan);
+ * - issue 9: FC_CHAP requires CHAP (an incoming account bound) and, when
+ *   bit 2 of byte 0 is set, discovery does too. The target's challenge
+ *   is random, so no input can answer it: a login reaching the full
+ *   feature phase on FC_CHAP, or a discovery session under discovery
+ *   auth, got past authentication. Only an authentication failure
+ *   (0x0201) may be answered late (after the fixed delay the observer
+ *   lets pass when a request is still unanswered).
  *
- * Input: byte 0 chooses the target's limits (a table); then records of
+ * Input: byte 0 chooses the target's limits (a table, bits 0-1) and
+ * discovery auth (bit 2); then records of
  * [kind][flags][variant][len hi][len lo][len bytes of text]: kind 0-3 a
  * Login Request with byte 1 of the BHS = flags; 4 Text Request; 5 Logout
  * (reason flags & 3); 6 NOP-Out; 7 TEST UNIT READY; kind bit 3: the I
@@ -61,6 +69,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FC_LONG "iqn.2024-01.org.ringtgt:long"
+#define FC_CHAP "iqn.2024-01.org.ringtgt:chap"
 #define MAX_RECS 24
 #define TEXT_MAX 8192
 
@@ -79,6 +88,8 @@ struct obs {
 	int stage;			/* the highest CSG answered */
 	/* the request being answered */
 	bool req_login, req_answered;
+	bool delayed;			/* the clock moved on for the answer */
+	bool disc_auth;			/* discovery auth on for this input */
 	uint8_t req_flags;
 	uint8_t login_isid[6];		/* the first request's */
 	bool have_isid, isid_changed;
@@ -143,6 +154,8 @@ static bool acl_admits(const struct obs *o)
 		return strcasecmp(o->iname.v, FC_ALLOWED) == 0;
 	if (strcasecmp(o->tname.v, FC_LONG) == 0)
 		return strcasecmp(o->iname.v, long_name) == 0;
+	if (strcasecmp(o->tname.v, FC_CHAP) == 0)
+		return true;
 	return false;
 }
 
@@ -161,6 +174,10 @@ static void check_ffp(struct obs *o, const uint8_t *bhs)
 	    o->isid_changed)
 		fc_fail("full feature phase after an identity key changed "
 			"(InitiatorName \"%.60s\")", o->iname.v);
+	if (!discovery && strcasecmp(o->tname.v, FC_CHAP) == 0)
+		fc_fail("the full feature phase on %s without CHAP", FC_CHAP);
+	if (discovery && o->disc_auth)
+		fc_fail("a discovery session without CHAP under discovery auth");
 	if (!discovery && (!o->tname.set || !acl_admits(o)))
 		fc_fail("initiator \"%.240s\" (%zu bytes) reached the full "
 			"feature phase on \"%.80s\"", o->iname.v,
@@ -230,6 +247,10 @@ static void on_pdu(void *ctx, const uint8_t bhs[48], const uint8_t *data,
 	      (sclass == 3 && sdetail <= 0x03)))
 		fc_fail("Login status %02x%02x not in RFC 7143 §11.13.5",
 			sclass, sdetail);
+	/* issue 9: only authentication failures are answered late */
+	if (o->delayed && !(sclass == 2 && sdetail == 1))
+		fc_fail("Login status %02x%02x answered after a delay",
+			sclass, sdetail);
 	if (sclass) {
 		if (get_be16(bhs + BHS_TSIH))
 			fc_fail("failed Login Response with a TSIH");
@@ -294,6 +315,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (core_target_add(FC_LONG, 0, NULL, &err) < 0 ||
 		    core_acl_add(FC_LONG, long_name, &err) < 0)
 			fc_fail("%s", err.msg);
+		/* issue 9: a target and discovery that require CHAP */
+		if (core_target_add(FC_CHAP, 0, NULL, &err) < 0 ||
+		    core_acl_add(FC_CHAP, "ALL", &err) < 0 ||
+		    core_account_add("fuzz", "fuzz-secret-0123", &err) < 0 ||
+		    core_account_bind(FC_CHAP, "fuzz", false, &err) < 0 ||
+		    core_account_add("fuzz-out", "fuzz-out-secret-0", &err) < 0 ||
+		    core_account_bind(FC_CHAP, "fuzz-out", true, &err) < 0 ||
+		    core_account_add("disc", "disc-secret-01234", &err) < 0 ||
+		    core_account_bind(NULL, "disc", false, &err) < 0)
+			fc_fail("%s", err.msg);
 	}
 	o = calloc(1, sizeof(*o));
 	if (!o)
@@ -303,6 +334,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o->set.max_burst = limits[data[0] & 3].max_burst;
 	o->set.first_burst = limits[data[0] & 3].first_burst;
 	o->set.max_outstanding_r2t = limits[data[0] & 3].r2t;
+	o->disc_auth = data[0] & 4;
+	{
+		struct core_err err = { "" };
+
+		if (core_discovery_auth_set(o->disc_auth ? CORE_DISC_AUTH_CHAP :
+					    CORE_DISC_AUTH_NONE, &err) < 0)
+			fc_fail("%s", err.msg);
+	}
 	o->f = fc_open(&o->set, on_pdu, o);
 
 	for (int n = 0; n < MAX_RECS && pos + 5 <= size; n++) {
@@ -382,6 +421,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			cmdsn++;
 		fc_send_pdu(o->f, b, text, (uint32_t)len);
 		fc_run(o->f);
+		if (o->req_login && !o->req_answered && !fc_target_closed(o->f) &&
+		    fc_live()) {
+			/* only an authentication failure waits (1 s) */
+			o->delayed = true;
+			fc_advance(o->f, 1000);
+			o->delayed = false;
+		}
 		if (o->req_login && !o->req_answered && !fc_target_closed(o->f) &&
 		    fc_live())
 			fc_fail("Login Request %d unanswered, connection open", n);

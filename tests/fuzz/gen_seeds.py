@@ -275,6 +275,7 @@ for name, data in RX.items():
 FC_TARGET = "iqn.2024-01.org.ringtgt:fuzz"
 FC_OPEN = "iqn.2024-01.org.ringtgt:open"
 FC_LONG = "iqn.2024-01.org.ringtgt:long"
+FC_CHAP = "iqn.2024-01.org.ringtgt:chap"
 FC_ALLOWED = "iqn.2024-01.org.ringtgt:allowed"
 LONG_NAME = "iqn.2024-01.org.ringtgt:" + "x" * (223 - len("iqn.2024-01.org.ringtgt:"))
 T, C = 0x80, 0x40
@@ -340,6 +341,30 @@ LOGIN = {
     "regress-isid-change": bytes([0]) + login_req(OPR | 3, *who()) + login_req(OPR | T | 3, var=0x01),
     "nop-during-login": bytes([0]) + lrec(6 | 8) + login_req(OPR | T | 3, *who()),
     "login-in-ffp": bytes([0]) + login_req(OPR | T | 3, *who()) + login_req(OPR | T | 3, *who()) + lrec(7),
+    # issue 9: CHAP (FC_CHAP requires it; byte 0 bit 2: discovery auth)
+    "chap-exchange": bytes([0]) + login_req(SEC | 1, *who("iqn.x:y", FC_CHAP), "AuthMethod=CHAP,None")
+                     + login_req(SEC | 1, "CHAP_A=7,5")
+                     + login_req(SEC | T | 1, "CHAP_N=fuzz", "CHAP_R=0x" + "ab" * 32)
+                     + login_req(OPR | T | 3, *OPS),
+    "chap-mutual": bytes([0]) + login_req(SEC | 1, *who("iqn.x:y", FC_CHAP), "AuthMethod=CHAP")
+                   + login_req(SEC | 1, "CHAP_A=8")
+                   + login_req(SEC | T | 1, "CHAP_N=fuzz", "CHAP_R=0b" + "q83v" * 10 + "q80=",
+                               "CHAP_I=3", "CHAP_C=0x0102030405060708")
+                   + login_req(OPR | T | 3, *OPS),
+    "chap-none-offered": bytes([0]) + login_req(SEC | T | 1, *who("iqn.x:y", FC_CHAP), "AuthMethod=None")
+                         + login_req(OPR | T | 3, *OPS),
+    "chap-skip-security": bytes([0]) + login_req(OPR | T | 3, *who("iqn.x:y", FC_CHAP), *OPS),
+    "chap-keys-early": bytes([0]) + login_req(SEC | T | 1, *who("iqn.x:y", FC_CHAP), "CHAP_A=5",
+                                              "CHAP_N=fuzz", "CHAP_R=0x00"),
+    "chap-after-transit": bytes([0]) + login_req(SEC | T | 1, *who(), "AuthMethod=None")
+                          + login_req(OPR | 1, "CHAP_A=5") + login_req(OPR | T | 3, *OPS),
+    "discovery-auth": bytes([4]) + login_req(SEC | 1, "InitiatorName=iqn.x:y", "SessionType=Discovery",
+                                             "AuthMethod=CHAP,None") + login_req(SEC | 1, "CHAP_A=5")
+                      + login_req(SEC | T | 1, "CHAP_N=disc", "CHAP_R=0x" + "00" * 16)
+                      + login_req(OPR | T | 3) + lrec(4, 0, 0, keys("SendTargets=All")),
+    "discovery-auth-none": bytes([4]) + login_req(SEC | T | 1, "InitiatorName=iqn.x:y",
+                                                  "SessionType=Discovery", "AuthMethod=None")
+                           + login_req(OPR | T | 3) + lrec(4, 0, 0, keys("SendTargets=All")),
     "big-limits": bytes([3]) + login_req(OPR | T | 3, *who(), "MaxBurstLength=16777215",
                                          "FirstBurstLength=16777215", "MaxOutstandingR2T=65535",
                                          "MaxRecvDataSegmentLength=16777215") + lrec(7),
