@@ -17,10 +17,12 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 
 #include "ringtgt/ctl.h"
 
 #define PROG "ringtgtadm"
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2 };
 
@@ -38,6 +40,12 @@ struct adm {
 	uint64_t size;
 	bool have_size, create, readonly, direct, controller;
 	long block_size;
+	/* account / discovery options */
+	const char *secret;		/* "-": one line from stdin */
+	bool random, show_secrets, outgoing;
+	const char *accounts[16];	/* discovery auth --account */
+	int naccounts;
+	const char *outgoing_name;	/* discovery auth --outgoing */
 };
 
 struct cmd {
@@ -235,6 +243,41 @@ static void print_session_line(json_object *s, const char *indent)
 	       jstr(s, "header_digest"), jstr(s, "data_digest"));
 }
 
+/* Names a JSON array of strings holds, comma-separated ("" when empty). */
+static void join_names(json_object *arr, char *buf, size_t len)
+{
+	size_t n = arr && json_object_is_type(arr, json_type_array) ?
+		   json_object_array_length(arr) : 0, used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && used < len; i++) {
+		int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+				 json_object_get_string(
+					 json_object_array_get_idx(arr, i)));
+
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+}
+
+/* The accounts bound to a target: names only, never secrets. */
+static void print_target_chap(json_object *t)
+{
+	json_object *in = NULL;
+	const char *out = jstr(t, "outgoing_account");
+	const char *algs = jstr(t, "chap_algorithms");
+	char names[4096];
+
+	json_object_object_get_ex(t, "incoming_accounts", &in);
+	join_names(in, names, sizeof(names));
+	printf("    CHAP:\n");
+	printf("        Incoming accounts: %s\n",
+	       names[0] ? names : "(none: CHAP not required)");
+	printf("        Outgoing account: %s\n", out ? out : "-");
+	printf("        Algorithms: %s\n", algs ? algs : "-");
+}
+
 static void print_target(json_object *t, json_object *sessions)
 {
 	json_object *luns, *acls;
@@ -268,6 +311,7 @@ static void print_target(json_object *t, json_object *sessions)
 			printf("        %s\n", json_object_get_string(
 				json_object_array_get_idx(acls, i)));
 	}
+	print_target_chap(t);
 }
 
 /* target list / target show [IQN] */
@@ -508,12 +552,247 @@ static int run_status(struct adm *a)
 	return EXIT_OK;
 }
 
+/* --- account, discovery ------------------------------------------------- */
+
+static json_object *args_name(const char *name)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(name));
+	return o;
+}
+
+/* --secret -: one line from stdin, without its line end. */
+static int read_secret_line(char *buf, size_t len)
+{
+	size_t n;
+
+	if (!fgets(buf, (int)len, stdin)) {
+		errmsg("--secret -: no secret on standard input");
+		return EXIT_USAGE;
+	}
+	n = strcspn(buf, "\r\n");
+	if (buf[n] == '\0' && n == len - 1 && !feof(stdin)) {
+		OPENSSL_cleanse(buf, len);
+		errmsg("--secret -: the line is too long");
+		return EXIT_USAGE;
+	}
+	buf[n] = '\0';
+	return EXIT_OK;
+}
+
+static int run_account_add(struct adm *a)
+{
+	json_object *args = args_name(a->args[0]), *res = NULL;
+	char line[1024];
+	int rc;
+
+	if (a->random) {
+		json_object_object_add(args, "random", json_object_new_boolean(1));
+	} else if (strcmp(a->secret, "-") == 0) {
+		rc = read_secret_line(line, sizeof(line));
+		if (rc) {
+			json_object_put(args);
+			return rc;
+		}
+		json_object_object_add(args, "secret", json_object_new_string(line));
+		OPENSSL_cleanse(line, sizeof(line));
+	} else {
+		json_object_object_add(args, "secret",
+				       json_object_new_string(a->secret));
+	}
+	rc = call(a, "account.add", args, &res);
+	if (rc == EXIT_OK) {
+		/* A short secret works but deserves a word (RFC 7143 §12.1.3). */
+		if (jstr(res, "warning"))
+			errmsg("warning: %s", jstr(res, "warning"));
+		if (a->json)
+			print_json(res);
+		else if (jstr(res, "secret"))
+			printf("%s\n", jstr(res, "secret"));
+	}
+	json_object_put(res);
+	return rc;
+}
+
+static int run_account_remove(struct adm *a)
+{
+	json_object *args = args_name(a->args[0]);
+
+	if (a->force)
+		json_object_object_add(args, "force", json_object_new_boolean(1));
+	return call_simple(a, "account.remove", args);
+}
+
+static int run_account_list(struct adm *a)
+{
+	static const char *const cols[] = {
+		"NAME", "INCOMING", "OUTGOING", "DISCOVERY", "SECRET",
+	};
+	json_object *args = json_object_new_object(), *res = NULL, *accs = NULL;
+	json_object *disc = NULL, *v = NULL;
+	int ncol = a->show_secrets ? 5 : 4, w[5], rc;
+	char names[4096];
+	size_t n;
+
+	if (a->show_secrets)
+		json_object_object_add(args, "show_secrets",
+				       json_object_new_boolean(1));
+	rc = call(a, "account.list", args, &res);
+	if (rc)
+		return rc;
+	if (a->json) {
+		print_json(res);
+		goto out;
+	}
+	json_object_object_get_ex(res, "accounts", &accs);
+	json_object_object_get_ex(res, "discovery", &disc);
+	n = accs ? json_object_array_length(accs) : 0;
+	if (n == 0)
+		printf("No accounts.\n");
+	/* Two passes: widths, then rows. */
+	for (int pass = 0; pass < 2 && n; pass++) {
+		if (pass == 0) {
+			for (int c = 0; c < ncol; c++)
+				w[c] = (int)strlen(cols[c]);
+		} else {
+			for (int c = 0; c < ncol; c++)
+				printf("%-*s%s", c == ncol - 1 ? 0 : w[c], cols[c],
+				       c == ncol - 1 ? "\n" : "  ");
+		}
+		for (size_t i = 0; i < n; i++) {
+			json_object *o = json_object_array_get_idx(accs, i);
+			char in[2048], outg[2048];
+			const char *cell[5];
+
+			json_object_object_get_ex(o, "incoming", &v);
+			join_names(v, in, sizeof(in));
+			json_object_object_get_ex(o, "outgoing", &v);
+			join_names(v, outg, sizeof(outg));
+			cell[0] = jstr(o, "name");
+			cell[1] = in[0] ? in : "-";
+			cell[2] = outg[0] ? outg : "-";
+			cell[3] = jstr(o, "discovery") ? jstr(o, "discovery") : "-";
+			cell[4] = jstr(o, "secret");
+			for (int c = 0; c < ncol; c++) {
+				const char *s = cell[c] ? cell[c] : "";
+
+				if (pass == 0) {
+					if ((int)strlen(s) > w[c])
+						w[c] = (int)strlen(s);
+				} else {
+					printf("%-*s%s", c == ncol - 1 ? 0 : w[c], s,
+					       c == ncol - 1 ? "\n" : "  ");
+				}
+			}
+		}
+	}
+	if (disc) {
+		json_object_object_get_ex(disc, "incoming", &v);
+		join_names(v, names, sizeof(names));
+		printf("Discovery auth: %s (incoming: %s; outgoing: %s)\n",
+		       jstr(disc, "auth") ? jstr(disc, "auth") : "?",
+		       names[0] ? names : "-",
+		       jstr(disc, "outgoing") ? jstr(disc, "outgoing") : "-");
+	}
+out:
+	json_object_put(res);
+	return EXIT_OK;
+}
+
+static int run_account_binding(struct adm *a, const char *op)
+{
+	json_object *args = args_iqn(a->args[0]);
+
+	json_object_object_add(args, "name", json_object_new_string(a->args[1]));
+	if (a->outgoing)
+		json_object_object_add(args, "outgoing", json_object_new_boolean(1));
+	return call_simple(a, op, args);
+}
+
+static int run_account_bind(struct adm *a)
+{
+	return run_account_binding(a, "account.bind");
+}
+
+static int run_account_unbind(struct adm *a)
+{
+	return run_account_binding(a, "account.unbind");
+}
+
+/* True when the JSON array @arr holds the string @s. */
+static bool jarray_has(json_object *arr, const char *s)
+{
+	size_t n = arr && json_object_is_type(arr, json_type_array) ?
+		   json_object_array_length(arr) : 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(json_object_get_string(
+			json_object_array_get_idx(arr, i)), s) == 0)
+			return true;
+	return false;
+}
+
+/* Binds one account to discovery (no iqn) unless it already is. */
+static int discovery_bind(struct adm *a, const char *name, bool outgoing,
+			  bool bound)
+{
+	json_object *args;
+
+	if (bound)
+		return EXIT_OK;
+	args = args_name(name);
+	if (outgoing)
+		json_object_object_add(args, "outgoing", json_object_new_boolean(1));
+	return call(a, "account.bind", args, NULL);
+}
+
+/* discovery auth MODE [--account NAME]... [--outgoing NAME] */
+static int run_discovery_auth(struct adm *a)
+{
+	json_object *res = NULL, *disc = NULL, *in = NULL, *args;
+	const char *cur_out;
+	int rc = EXIT_OK;
+
+	if (a->naccounts || a->outgoing_name) {
+		rc = call(a, "account.list", NULL, &res);
+		if (rc)
+			return rc;
+		json_object_object_get_ex(res, "discovery", &disc);
+		json_object_object_get_ex(disc, "incoming", &in);
+		cur_out = jstr(disc, "outgoing");
+		for (int i = 0; rc == EXIT_OK && i < a->naccounts; i++)
+			rc = discovery_bind(a, a->accounts[i], false,
+					    jarray_has(in, a->accounts[i]));
+		if (rc == EXIT_OK && a->outgoing_name)
+			rc = discovery_bind(a, a->outgoing_name, true,
+					    cur_out && !strcmp(cur_out,
+							       a->outgoing_name));
+		json_object_put(res);
+		if (rc)
+			return rc;
+	}
+	args = json_object_new_object();
+	json_object_object_add(args, "mode", json_object_new_string(a->args[0]));
+	return call_simple(a, "discovery.auth", args);
+}
+
+static int run_target_chap_algs(struct adm *a)
+{
+	json_object *args = args_iqn(a->args[0]);
+
+	json_object_object_add(args, "algorithms",
+			       json_object_new_string(a->args[1]));
+	return call_simple(a, "target.chap_algorithms", args);
+}
+
 /* --- command table ------------------------------------------------------- */
 
 enum {
 	OPT_TID = 0x100, OPT_FORCE, OPT_PATH, OPT_SIZE, OPT_CREATE,
 	OPT_READONLY, OPT_DIRECT, OPT_CONTROLLER, OPT_BACKING, OPT_BLOCK_SIZE,
-	OPT_SERIAL,
+	OPT_SERIAL, OPT_SECRET, OPT_RANDOM, OPT_SHOW_SECRETS, OPT_OUTGOING,
+	OPT_ACCOUNT, OPT_OUTGOING_NAME,
 };
 
 #define COMMON_OPTS                                                        \
@@ -542,6 +821,25 @@ static const struct option opts_lun_add[] = {
 	{ 0 }
 };
 
+static const struct option opts_account_add[] = {
+	COMMON_OPTS,
+	{ "secret", required_argument, NULL, OPT_SECRET },
+	{ "random", no_argument, NULL, OPT_RANDOM },
+	{ 0 }
+};
+static const struct option opts_account_list[] = {
+	COMMON_OPTS, { "show-secrets", no_argument, NULL, OPT_SHOW_SECRETS }, { 0 }
+};
+static const struct option opts_account_bind[] = {
+	COMMON_OPTS, { "outgoing", no_argument, NULL, OPT_OUTGOING }, { 0 }
+};
+static const struct option opts_discovery_auth[] = {
+	COMMON_OPTS,
+	{ "account", required_argument, NULL, OPT_ACCOUNT },
+	{ "outgoing", required_argument, NULL, OPT_OUTGOING_NAME },
+	{ 0 }
+};
+
 static const struct cmd cmds[] = {
 	{ "target", "add", "target add IQN [--tid N]",
 	  "Creates a target with no LUNs and no ACL rules (nobody may log in\n"
@@ -556,8 +854,14 @@ static const struct cmd cmds[] = {
 	  "Shows every target with its LUNs, ACL rules and sessions.\n",
 	  "", opts_common, 0, 0, run_target_list },
 	{ "target", "show", "target show [IQN]",
-	  "Shows one target (or all) with its LUNs, ACL rules and sessions.\n",
+	  "Shows one target (or all) with its LUNs, ACL rules, sessions and the\n"
+	  "names of its CHAP accounts (never their secrets).\n",
 	  "", opts_common, 0, 1, run_target_list },
+	{ "target", "chap-algorithms", "target chap-algorithms IQN LIST",
+	  "Sets the CHAP algorithms a target accepts, in the order of the\n"
+	  "initiator's preference: LIST is any of MD5, SHA1, SHA256, SHA3-256,\n"
+	  "comma-separated (default: all four).\n",
+	  "", opts_common, 2, 2, run_target_chap_algs },
 	{ "lun", "add",
 	  "lun add IQN LUN (--path FILE | --backing ram --size SIZE | --controller) [OPTIONS]",
 	  "Adds a logical unit at LUN (0..255).\n"
@@ -583,6 +887,40 @@ static const struct cmd cmds[] = {
 	{ "acl", "remove", "acl remove IQN RULE",
 	  "Removes an ACL rule (sessions already logged in stay).\n",
 	  "", opts_common, 2, 2, run_acl_remove },
+	{ "account", "add", "account add NAME (--secret S | --secret - | --random)",
+	  "Adds a CHAP account (NAME: printable, no spaces or commas).\n"
+	  "  --secret S    the secret (visible to other users in the process list;\n"
+	  "                prefer --secret - or --random)\n"
+	  "  --secret -    read the secret as one line from standard input\n"
+	  "  --random      generate a secret of 24 characters (144 random bits) and\n"
+	  "                print it, once, on standard output\n"
+	  "Secrets shorter than 12 characters work but draw a warning.\n",
+	  "", opts_account_add, 1, 1, run_account_add },
+	{ "account", "remove", "account remove NAME [--force]",
+	  "Removes an account and wipes its secret. Refused while it is bound to\n"
+	  "a target or to discovery, unless --force, which unbinds it first.\n",
+	  "", opts_force, 1, 1, run_account_remove },
+	{ "account", "list", "account list [--show-secrets]",
+	  "Lists the accounts, where they are bound, and discovery auth.\n"
+	  "  --show-secrets  also print the secrets (in the table and with --json);\n"
+	  "                  without it no output ever contains a secret\n",
+	  "", opts_account_list, 0, 0, run_account_list },
+	{ "account", "bind", "account bind IQN NAME [--outgoing]",
+	  "Binds an account to a target. An incoming account lets an initiator\n"
+	  "log in with CHAP; a target with any is closed to logins without CHAP.\n"
+	  "  --outgoing  bind it as the target's own account for mutual CHAP\n"
+	  "              (at most one per target)\n",
+	  "", opts_account_bind, 2, 2, run_account_bind },
+	{ "account", "unbind", "account unbind IQN NAME [--outgoing]",
+	  "Unbinds an account from a target (sessions logged in stay).\n",
+	  "", opts_account_bind, 2, 2, run_account_unbind },
+	{ "discovery", "auth",
+	  "discovery auth none|chap|mutual [--account NAME]... [--outgoing NAME]",
+	  "Sets the authentication of discovery sessions (SendTargets).\n"
+	  "  --account NAME   bind NAME to discovery as incoming first (repeatable)\n"
+	  "  --outgoing NAME  bind NAME as discovery's outgoing account first\n"
+	  "chap needs an incoming discovery account, mutual an outgoing one too.\n",
+	  "", opts_discovery_auth, 1, 1, run_discovery_auth },
 	{ "session", "list", "session list",
 	  "Lists logged-in sessions (normal and discovery).\n",
 	  "", opts_common, 0, 0, run_session_list },
@@ -727,6 +1065,27 @@ static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
 		case OPT_SERIAL:
 			a->serial = optarg;
 			break;
+		case OPT_SECRET:
+			a->secret = optarg;
+			break;
+		case OPT_RANDOM:
+			a->random = true;
+			break;
+		case OPT_SHOW_SECRETS:
+			a->show_secrets = true;
+			break;
+		case OPT_OUTGOING:
+			a->outgoing = true;
+			break;
+		case OPT_ACCOUNT:
+			if (a->naccounts == (int)ARRAY_LEN(a->accounts))
+				return usage_error(c, "at most %d --account options",
+						   (int)ARRAY_LEN(a->accounts));
+			a->accounts[a->naccounts++] = optarg;
+			break;
+		case OPT_OUTGOING_NAME:
+			a->outgoing_name = optarg;
+			break;
 		case ':':
 			return usage_error(c, "option '%s' needs a value",
 					   argv[optind - 1]);
@@ -757,6 +1116,12 @@ static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
 		if (a->create && !a->have_size)
 			return usage_error(c, "--create needs --size");
 	}
+	if (c->run == run_account_add && !a->secret == !a->random)
+		return usage_error(c, "give --secret S, --secret - or --random");
+	if (c->run == run_discovery_auth && strcmp(a->args[0], "none") &&
+	    strcmp(a->args[0], "chap") && strcmp(a->args[0], "mutual"))
+		return usage_error(c, "bad mode '%s' (none, chap or mutual)",
+				   a->args[0]);
 	return -1;
 }
 
@@ -800,7 +1165,7 @@ int main(int argc, char **argv)
 		return usage_error(NULL, "no command given");
 	object = argv[optind++];
 	if (!object_known(object))
-		return usage_error(NULL, "unknown object '%s' (target, lun, acl, session, status)",
+		return usage_error(NULL, "unknown object '%s' (target, lun, acl, account, discovery, session, status)",
 				   object);
 	if (strcmp(object, "status") == 0) {
 		c = &cmds[sizeof(cmds) / sizeof(cmds[0]) - 1];

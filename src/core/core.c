@@ -43,11 +43,12 @@ struct tgt_target {
 	struct core_acl *acls;		/* under core_lock */
 	int nacls;
 	struct core_lun_meta meta[SCSI_MAX_LUNS]; /* under core_admin_lock */
+	struct core_target_auth auth;	/* auth.c, under core_lock */
 	char iqn[CORE_NAME_MAX + 1];
 	struct scsi_target scsi;
 };
 
-static pthread_mutex_t core_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t core_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t core_admin_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct list_head core_targets = LIST_HEAD_INIT(core_targets);
 static struct list_head core_sessions = LIST_HEAD_INIT(core_sessions);
@@ -81,6 +82,24 @@ static struct tgt_target *target_lookup(const char *iqn)
 	return NULL;
 }
 
+struct tgt_target *core_target_lookup_locked(const char *iqn)
+{
+	return target_lookup(iqn);
+}
+
+struct tgt_target *core_target_next_locked(struct tgt_target *prev)
+{
+	struct list_head *n = prev ? prev->link.next : core_targets.next;
+
+	return n == &core_targets ? NULL :
+	       list_entry(n, struct tgt_target, link);
+}
+
+struct core_target_auth *core_target_auth_state(struct tgt_target *t)
+{
+	return &t->auth;
+}
+
 /* Caller holds core_lock; asks every session on @t to go away. */
 static void target_evict_sessions(struct tgt_target *t)
 {
@@ -94,6 +113,7 @@ static void target_evict_sessions(struct tgt_target *t)
 static void target_free(struct tgt_target *t)
 {
 	scsi_target_destroy(&t->scsi);
+	core_auth_target_free(&t->auth);
 	free(t->acls);
 	free(t);
 }
@@ -156,6 +176,7 @@ int core_target_add(const char *iqn, int tid, int *tid_out,
 	if (!t)
 		return core_fail(err, -ENOMEM, "out of memory");
 	atomic_init(&t->refs, 1);
+	core_auth_target_init(&t->auth);
 	snprintf(t->iqn, sizeof(t->iqn), "%s", iqn);
 	list_init(&t->link);
 
@@ -215,6 +236,7 @@ static void target_unlink(struct tgt_target *t)
 {
 	list_del(&t->link);
 	t->linked = false;
+	core_auth_target_unlinked(&t->auth);
 	if (t->nsessions)
 		target_evict_sessions(t);
 }
@@ -269,6 +291,7 @@ void core_shutdown(void)
 		list_del(&t->link);
 		core_target_put(t);
 	}
+	core_auth_shutdown();
 }
 
 /* --- LUNs ---------------------------------------------------------------- */
@@ -771,6 +794,7 @@ json_object *core_targets_json(void)
 		jadd(o, "luns", jl);
 		jadd(o, "acls", ja);
 		jadd(o, "sessions", json_object_new_int(t->nsessions));
+		core_auth_target_json(&t->auth, o);
 		json_object_array_add(arr, o);
 	}
 	pthread_mutex_unlock(&core_lock);

@@ -1,12 +1,14 @@
 /*
  * core_internal.h - pieces of the core layer shared between its files and
  * with the unit tests: ACL rule parsing and matching (pure functions, no
- * locks, no allocation).
+ * locks, no allocation), and what the accounts registry (auth.c) needs of
+ * the target registry (core.c) and the other way round.
  */
 #ifndef RINGTGT_CORE_INTERNAL_H
 #define RINGTGT_CORE_INTERNAL_H
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -42,5 +44,44 @@ int core_acl_parse(const char *rule, struct core_acl *out, char *why,
  */
 bool core_acl_match(const struct core_acl *a, const char *initiator,
 		    const struct sockaddr *peer);
+
+/* --- between core.c and auth.c ------------------------------------------ */
+
+struct json_object;
+struct tgt_target;
+struct core_account;
+
+/*
+ * Guards the target and session lists (core.c) and the accounts and every
+ * binding (auth.c). Held only for short, non-blocking work.
+ */
+extern pthread_mutex_t core_lock;
+
+/* Caller holds core_lock: the linked target named @iqn, or NULL. */
+struct tgt_target *core_target_lookup_locked(const char *iqn);
+/* Caller holds core_lock: the linked target after @prev (NULL: first). */
+struct tgt_target *core_target_next_locked(struct tgt_target *prev);
+
+/* A target's CHAP bindings, kept in its struct tgt_target; under core_lock. */
+struct core_target_auth {
+	struct core_account **incoming;	/* any number */
+	int nincoming;
+	struct core_account *outgoing;	/* at most one */
+	unsigned algs;			/* CORE_CHAP_* bits allowed */
+	bool removed;			/* target unlinked: bindings dropped */
+};
+struct core_target_auth *core_target_auth_state(struct tgt_target *t);
+
+/* auth.c, for core.c: a new target allows every algorithm, no account. */
+void core_auth_target_init(struct core_target_auth *a);
+/* Caller holds core_lock; the target was unlinked: drops its bindings. */
+void core_auth_target_unlinked(struct core_target_auth *a);
+/* The target's last reference went: frees what the bindings held. */
+void core_auth_target_free(struct core_target_auth *a);
+/* Caller holds core_lock: adds the names bound and the algorithms to @o. */
+void core_auth_target_json(const struct core_target_auth *a,
+			   struct json_object *o);
+/* Wipes every account and discovery binding (core_shutdown). */
+void core_auth_shutdown(void);
 
 #endif
