@@ -254,7 +254,7 @@ discover_chap_refused() {
   local out rc=0
   disc_db -o delete >/dev/null 2>&1
   disc_db -o new && disc_db -o update -n discovery.sendtargets.auth.authmethod -v None || return 1
-  out=$(timeout 60 disc_db --discover 2>&1) || rc=$?
+  out=$(timeout 60 iscsiadm -m discoverydb -t sendtargets -p "$PORTAL" --discover 2>&1) || rc=$?
   echo "$out"
   DETAIL="authmethod=None discover_rc=$rc"
   ((rc == 24)) || { echo "expected exit status 24 (authentication failure), got $rc"; return 1; }
@@ -267,7 +267,7 @@ discover_chap() {
   disc_db -o update -n discovery.sendtargets.auth.authmethod -v CHAP &&
   disc_db -o update -n discovery.sendtargets.auth.username -v "$DISC_USER" &&
   disc_db -o update -n discovery.sendtargets.auth.password -v "$DISC_SECRET" || return 1
-  out=$(timeout 60 disc_db --discover) || { echo "$out"; return 1; }
+  out=$(timeout 60 iscsiadm -m discoverydb -t sendtargets -p "$PORTAL" --discover) || { echo "$out"; return 1; }
   echo "$out"
   grep -q " $CHAP_IQN\$" <<<"$out" && grep -q " $IQN\$" <<<"$out" || { echo "$CHAP_IQN or $IQN not listed"; return 1; }
   DETAIL="authmethod=CHAP user=$DISC_USER targets=$(awk '{print $2}' <<<"$out" | sort -u | paste -sd,)"
