@@ -5,7 +5,8 @@
  * to accounts, and each account counts how often it is bound, so removal
  * knows at once whether it is in use. Discovery has one more set of
  * bindings here. Everything is guarded by core_lock, which reactors take
- * at login: nothing under it allocates much, blocks or logs.
+ * at login: nothing under it blocks or logs, and what the login calls
+ * (core_auth_policy/_incoming/_outgoing) only copies and returns.
  *
  * Secrets are copied out only by core_auth_incoming() / _outgoing() and
  * core_accounts_json(true), never logged or put in an error sentence, and
@@ -481,8 +482,8 @@ out:
 	if (rc == 0)
 		log_info("%s: account %s unbound", where, name);
 	if (disc_locked_out)
-		log_warn("discovery authentication is on but lacks an %s account: "
-			 "discovery logins will fail", outgoing ? "outgoing" : "incoming");
+		log_warn("discovery authentication is on but the accounts it needs "
+			 "are no longer bound: discovery logins will fail");
 	return rc;
 }
 

@@ -70,7 +70,7 @@ int chap_digest(int alg, uint8_t id, const uint8_t *secret, size_t slen,
 	ctx = EVP_MD_CTX_new();
 	if (!ctx)
 		return -ENOMEM;
-	/* RFC 1994 §4.1: the Identifier, then the secret, then the challenge */
+	/* RFC 1994 §4.1: the Identifier, the secret, then the challenge */
 	if (EVP_DigestInit_ex(ctx, md, NULL) == 1 &&
 	    EVP_DigestUpdate(ctx, &id, 1) == 1 &&
 	    EVP_DigestUpdate(ctx, secret, slen) == 1 &&
@@ -82,7 +82,7 @@ int chap_digest(int alg, uint8_t id, const uint8_t *secret, size_t slen,
 	return rc;
 }
 
-/* --- binary values (RFC 7143 §6.1) ---------------------------------------- */
+/* --- binary values (RFC 7143 §6.1) ------------------------------------- */
 
 /* hex-constant: an odd digit count has an implied leading 0 */
 static ssize_t chap_decode_hex(const char *p, uint8_t *out, size_t cap)
@@ -99,9 +99,12 @@ static ssize_t chap_decode_hex(const char *p, uint8_t *out, size_t cap)
 		return -E2BIG;
 	if (n % 2)
 		out[o++] = (uint8_t)OPENSSL_hexchar2int((unsigned char)p[i++]);
-	for (; i < n; i += 2)
-		out[o++] = (uint8_t)(OPENSSL_hexchar2int((unsigned char)p[i]) << 4 |
-				     OPENSSL_hexchar2int((unsigned char)p[i + 1]));
+	for (; i < n; i += 2) {
+		int hi = OPENSSL_hexchar2int((unsigned char)p[i]);
+		int lo = OPENSSL_hexchar2int((unsigned char)p[i + 1]);
+
+		out[o++] = (uint8_t)(hi << 4 | lo);
+	}
 	return (ssize_t)bytes;
 }
 
@@ -175,7 +178,8 @@ static int chap_number(const char *s, size_t len, uint64_t *v)
 
 		if (d < 0)
 			return -EINVAL;
-		x = MIN(x * (hex ? 16 : 10) + (uint64_t)d, (uint64_t)UINT32_MAX + 1);
+		x = MIN(x * (hex ? 16 : 10) + (uint64_t)d,
+			(uint64_t)UINT32_MAX + 1);
 	}
 	*v = x;
 	return 0;
@@ -192,7 +196,7 @@ static bool chap_hex(const uint8_t *b, size_t len, char *out, size_t cap)
 	return OPENSSL_buf2hexstr_ex(out + 2, cap - 2, &n, b, len, '\0') == 1;
 }
 
-/* --- the exchange ---------------------------------------------------------- */
+/* --- the exchange ------------------------------------------------------- */
 
 /* @s for a log sentence: printable ASCII, the rest as \xNN, cut short. */
 static void chap_quote(const char *s, char *out, size_t cap)
@@ -270,8 +274,8 @@ static enum chap_result chap_step_a(struct chap_ctx *c,
 	int alg = 0;
 
 	if (in->n || in->r || in->i || in->c)
-		return chap_fail(c, why, whylen,
-				 "CHAP_N/CHAP_R/CHAP_I/CHAP_C before the challenge");
+		return chap_fail(c, why, whylen, "CHAP_N/CHAP_R/CHAP_I/CHAP_C "
+				 "before the challenge");
 	if (!p)
 		return chap_fail(c, why, whylen, "missing CHAP_A");
 	while (!alg) {
@@ -429,8 +433,8 @@ static enum chap_result chap_step_r(struct chap_ctx *c,
 		goto out;
 	}
 	if (rlen != (ssize_t)dlen) {
-		res = chap_fail(c, why, whylen, "CHAP_R from user \"%s\" is not "
-				"%zu bytes long", q, dlen);
+		res = chap_fail(c, why, whylen, "CHAP_R from user \"%s\" is "
+				"not %zu bytes long", q, dlen);
 		goto out;
 	}
 	slen = lk->incoming ? lk->incoming(lk->ctx, in->n, secret,
@@ -492,8 +496,8 @@ enum chap_result chap_step(struct chap_ctx *c, const struct chap_keys *in,
 		res = chap_step_r(c, in, lk, out, why, whylen);
 		break;
 	case CHAP_DONE:
-		res = chap_fail(c, why, whylen,
-				"CHAP keys after authentication: a second attempt");
+		res = chap_fail(c, why, whylen, "CHAP keys after "
+				"authentication: a second attempt");
 		break;
 	default:
 		res = chap_fail(c, why, whylen,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the config, control, SCSI, receive-framing,
-login and Data-Out fuzz targets (tests/fuzz/corpus/{config,ctl,scsi,rx,
-login,dataout}). Run from anywhere; rewrites the
+login, Data-Out and CHAP fuzz targets (tests/fuzz/corpus/{config,ctl,scsi,
+rx,login,dataout,chap}). Run from anywhere; rewrites the
 files it owns and leaves regression seeds (names starting with crash-,
 leak- or regress-) alone."""
 import os
@@ -389,3 +389,51 @@ DATAOUT = {
 }
 for name, data in DATAOUT.items():
     write("dataout", name, data)
+
+# --- CHAP exchanges (fuzz_chap.c) ----------------------------------------------------
+# byte 0: allowed CHAP_A bits (0-3), mutual required (4), no outgoing account (5),
+# 96-byte answer buffer (6); then "K=value" lines, a blank line ends a request;
+# R=* is the right response (R=*b in base64, R=*x wrong), C=* our own challenge.
+def chap(flags, *reqs):
+    return bytes([flags]) + "\n\n".join("\n".join(r) for r in reqs).encode()
+
+
+ALL = 0x0F
+C16 = "C=0x0123456789abcdeffedcba9876543210"
+CHAP = {
+    "md5": chap(ALL, ["A=5"], ["N=alice", "R=*"]),
+    "sha1": chap(ALL, ["A=6"], ["N=bob", "R=*"]),
+    "sha256": chap(ALL, ["A=7"], ["N=alice", "R=*"]),
+    "sha3-256": chap(ALL, ["A=8"], ["N=alice", "R=*"]),
+    "base64-response": chap(ALL, ["A=7"], ["N=bob", "R=*b"]),
+    "wrong-response": chap(ALL, ["A=8"], ["N=alice", "R=*x"]),
+    "wrong-user": chap(ALL, ["A=5"], ["N=mallory", "R=*"]),
+    "list": chap(ALL, ["A=x,,99,-5,05,0x7,5"], ["N=alice", "R=*"]),
+    "allowed-set": chap(0x04, ["A=5,6,8,7"], ["N=alice", "R=*"]),
+    "unsupported": chap(ALL, ["A=1,2,3,4,9,255"]),
+    "mutual": chap(ALL, ["A=7"], ["N=alice", "R=*", "I=153", C16]),
+    "mutual-base64": chap(ALL, ["A=5"], ["N=bob", "R=*", "I=0x99", "C=0bASNFZ4mrze/+3LqYdlQyEA=="]),
+    "mutual-odd-hex": chap(ALL, ["A=6"], ["N=alice", "R=*", "I=0", "C=0xabc"]),
+    "mutual-reflected": chap(ALL, ["A=7"], ["N=alice", "R=*", "I=1", "C=*"]),
+    "mutual-reflected-base64": chap(ALL, ["A=8"], ["N=alice", "R=*", "I=1", "C=*b"]),
+    "mutual-no-outgoing": chap(0x2F, ["A=7"], ["N=alice", "R=*", "I=1", C16]),
+    "mutual-required-missing": chap(0x1F, ["A=7"], ["N=alice", "R=*"]),
+    "mutual-required": chap(0x1F, ["A=7"], ["N=alice", "R=*", "I=255", C16]),
+    "mutual-half": chap(ALL, ["A=7"], ["N=alice", "R=*", "I=1"]),
+    "mutual-id-range": chap(ALL, ["A=7"], ["N=alice", "R=*", "I=256", C16]),
+    "mutual-wrong-response": chap(ALL, ["A=7"], ["N=alice", "R=*x", "I=1", C16]),
+    "mutual-long-challenge": chap(ALL, ["A=5"], ["N=alice", "R=*", "I=1", "C=0x" + "7" * 2048]),
+    "mutual-too-long-challenge": chap(ALL, ["A=5"], ["N=alice", "R=*", "I=1", "C=0x" + "7" * 2049]),
+    "a-twice": chap(ALL, ["A=7"], ["A=7", "N=alice", "R=*"]),
+    "after-done": chap(ALL, ["A=7"], ["N=alice", "R=*"], ["A=7"], ["N=alice", "R=*"]),
+    "after-failure": chap(ALL, ["A=7"], ["N=alice", "R=*x"], ["A=7"], ["N=alice", "R=*"]),
+    "missing-n": chap(ALL, ["A=7"], ["R=*"]),
+    "missing-r": chap(ALL, ["A=7"], ["N=alice"]),
+    "empty": chap(ALL, [], []),
+    "response-first": chap(ALL, ["A=5", "N=alice", "R=0x00"]),
+    "small-buffer": chap(0x4F, ["A=5"], ["N=alice", "R=*", "I=1", C16]),
+    "small-buffer-sha256": chap(0x4F, ["A=7"], ["N=alice", "R=*", "I=1", C16]),
+    "values": chap(ALL, ["A=5"], ["N=alice", "R=0bYWJjZA", "I=0X1", "C=0B+/8="]),
+}
+for name, data in CHAP.items():
+    write("chap", name, data)

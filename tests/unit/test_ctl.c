@@ -362,6 +362,174 @@ Test(ctl, client_errors)
 	close(fd);
 }
 
+/* --- accounts (issue 9) ------------------------------------------------ */
+
+#define CTL_SECRET "ctl-secret-0123456789"
+
+static json_object *jstr_new(const char *s)
+{
+	return json_object_new_string(s);
+}
+
+/* account.add {name, random: true}: the generated secret, checked. */
+static char *random_account(const char *name)
+{
+	json_object *res = NULL;
+	char err[256] = "", *secret;
+	const char *s;
+	size_t n;
+
+	cr_assert_eq(call("account.add", args_new("name", jstr_new(name),
+						  "random", json_object_new_boolean(1),
+						  NULL), &res, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(json_object_get_string(jget(res, "name")), name);
+	s = json_object_get_string(jget(res, "secret"));
+	n = strlen(s);
+	/* Issue 9: at least 16 printable characters, 96 random bits or more. */
+	cr_expect_geq(n, 16, "'%s' is shorter than 16", s);
+	for (size_t i = 0; i < n; i++)
+		cr_expect(s[i] > 0x20 && s[i] < 0x7f, "'%s': byte %zu not printable", s, i);
+	/* 64 letters carry 6 bits each. */
+	cr_expect_geq(n * 6, 96, "'%s' holds fewer than 96 bits", s);
+	cr_expect_eq(strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			       "0123456789-_"), n, "'%s': outside the alphabet", s);
+	cr_expect_not(json_object_object_get_ex(res, "warning", NULL),
+		      "a generated secret is short enough to warn about");
+	secret = strdup(s);
+	json_object_put(res);
+	return secret;
+}
+
+Test(ctl, account_random_secret)
+{
+	uint8_t got[CORE_SECRET_MAX];
+	char *a = random_account("r1"), *b = random_account("r2");
+	struct tgt_target *t;
+	int n;
+
+	cr_expect_str_neq(a, b, "two random secrets are equal");
+	/* The secret shown is the one the account holds. */
+	cr_assert_eq(core_target_add(IQN, 0, NULL, NULL), 0);
+	cr_assert_eq(core_account_bind(IQN, "r1", false, NULL), 0);
+	t = core_target_find(IQN);
+	n = core_auth_incoming(t, "r1", got, sizeof(got));
+	core_target_put(t);
+	cr_assert_eq(n, (int)strlen(a));
+	cr_expect_arr_eq(got, a, (size_t)n);
+	free(a);
+	free(b);
+}
+
+Test(ctl, account_ops)
+{
+	json_object *res = NULL, *acc;
+	char err[256] = "";
+	const char *text;
+
+	cr_assert_eq(call("target.add", args_new("iqn", jstr_new(IQN), NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	/* A given secret is not echoed back; a short one draws a warning. */
+	cr_assert_eq(call("account.add", args_new("name", jstr_new("alice"),
+						  "secret", jstr_new(CTL_SECRET), NULL),
+			  &res, err, sizeof(err)), 0, "%s", err);
+	text = json_object_to_json_string(res);
+	cr_expect_null(strstr(text, CTL_SECRET), "%s", text);
+	cr_expect_not(json_object_object_get_ex(res, "warning", NULL), "%s", text);
+	json_object_put(res);
+	cr_assert_eq(call("account.add", args_new("name", jstr_new("shorty"),
+						  "secret", jstr_new("short"), NULL),
+			  &res, err, sizeof(err)), 0, "%s", err);
+	cr_expect(strstr(json_object_get_string(jget(res, "warning")),
+			 "shorter than 12"), "%s", json_object_to_json_string(res));
+	cr_expect_null(strstr(json_object_to_json_string(res), "\"short\""));
+	json_object_put(res);
+
+	/* Argument errors. */
+	cr_expect_eq(call("account.add", args_new("name", jstr_new("x"), NULL),
+			  NULL, err, sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "give either 'secret' or 'random': true");
+	cr_expect_eq(call("account.add", args_new("name", jstr_new("x"),
+						  "secret", jstr_new(CTL_SECRET),
+						  "random", json_object_new_boolean(1), NULL),
+			  NULL, err, sizeof(err)), -EINVAL);
+	cr_expect_eq(call("account.add", args_new("name", jstr_new("alice"),
+						  "secret", jstr_new(CTL_SECRET), NULL),
+			  NULL, err, sizeof(err)), -EEXIST);
+	cr_expect_str_eq(err, "account alice already exists");
+
+	cr_assert_eq(call("account.bind", args_new("iqn", jstr_new(IQN),
+						   "name", jstr_new("alice"), NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	/* No iqn: discovery. */
+	cr_assert_eq(call("account.bind", args_new("name", jstr_new("shorty"), NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(call("discovery.auth", args_new("mode", jstr_new("mutual"), NULL),
+			  NULL, err, sizeof(err)), -EINVAL);
+	cr_expect_eq(call("discovery.auth", args_new("mode", jstr_new("CHAP!"), NULL),
+			  NULL, err, sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "argument 'mode' must be \"none\", \"chap\" or \"mutual\"");
+	cr_assert_eq(call("discovery.auth", args_new("mode", jstr_new("chap"), NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(core_discovery_auth(), CORE_DISC_AUTH_CHAP);
+	cr_assert_eq(call("target.chap_algorithms", args_new("iqn", jstr_new(IQN),
+			  "algorithms", jstr_new("sha-256,SHA3-256"), NULL),
+			  &res, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(json_object_get_string(jget(res, "chap_algorithms")),
+			 "SHA256,SHA3-256");
+	json_object_put(res);
+	cr_expect_eq(call("target.chap_algorithms", args_new("iqn", jstr_new(IQN),
+			  "algorithms", jstr_new("SHA512"), NULL),
+			  NULL, err, sizeof(err)), -EINVAL);
+	cr_expect(strstr(err, "unknown CHAP algorithm 'SHA512'"), "%s", err);
+
+	/* account.list: no secret unless show_secrets. */
+	cr_assert_eq(call("account.list", NULL, &res, err, sizeof(err)), 0, "%s", err);
+	text = json_object_to_json_string(res);
+	cr_expect_null(strstr(text, CTL_SECRET), "%s", text);
+	cr_expect_null(strstr(text, "\"secret\""), "%s", text);
+	acc = json_object_array_get_idx(jget(res, "accounts"), 0);
+	cr_expect_str_eq(json_object_get_string(jget(acc, "name")), "alice");
+	cr_expect_str_eq(json_object_get_string(
+		json_object_array_get_idx(jget(acc, "incoming"), 0)), IQN);
+	cr_expect_str_eq(json_object_get_string(jget(jget(res, "discovery"), "auth")),
+			 "chap");
+	json_object_put(res);
+	cr_assert_eq(call("account.list", args_new("show_secrets",
+						   json_object_new_boolean(1), NULL),
+			  &res, err, sizeof(err)), 0, "%s", err);
+	acc = json_object_array_get_idx(jget(res, "accounts"), 0);
+	cr_expect_str_eq(json_object_get_string(jget(acc, "secret")), CTL_SECRET);
+	json_object_put(res);
+	/* target.list names the accounts, never their secrets. */
+	cr_assert_eq(call("target.list", NULL, &res, err, sizeof(err)), 0, "%s", err);
+	text = json_object_to_json_string(res);
+	cr_expect_null(strstr(text, CTL_SECRET), "%s", text);
+	acc = json_object_array_get_idx(res, 0);
+	cr_expect_str_eq(json_object_get_string(
+		json_object_array_get_idx(jget(acc, "incoming_accounts"), 0)), "alice");
+	cr_expect_str_eq(json_object_get_string(jget(acc, "chap_algorithms")),
+			 "SHA256,SHA3-256");
+	json_object_put(res);
+
+	cr_expect_eq(call("account.remove", args_new("name", jstr_new("alice"), NULL),
+			  NULL, err, sizeof(err)), -EBUSY);
+	cr_expect(strstr(err, "--force"), "%s", err);
+	cr_expect_eq(call("account.unbind", args_new("iqn", jstr_new(IQN),
+						     "name", jstr_new("alice"),
+						     "outgoing", json_object_new_boolean(1),
+						     NULL), NULL, err, sizeof(err)), -ENOENT);
+	cr_expect_eq(call("account.unbind", args_new("iqn", jstr_new(IQN),
+						     "name", jstr_new("alice"), NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(call("account.remove", args_new("name", jstr_new("alice"), NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(call("account.remove", args_new("name", jstr_new("shorty"),
+						     "force", json_object_new_boolean(1),
+						     NULL), NULL, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(call("account.list", args_new("bogus", json_object_new_int(1), NULL),
+			  NULL, err, sizeof(err)), -EINVAL);
+}
+
 /* --- socket file handling without a fixture ----------------------------- */
 
 static int call_path_ok(const char *path)

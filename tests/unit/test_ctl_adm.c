@@ -24,6 +24,8 @@ static char tmpdir[64];
 static char sock_path[128];
 static struct ctl_server *srv;
 static char out[65536], err[65536];
+/* When set, the next adm() feeds it to ringtgtadm's standard input. */
+static const char *adm_stdin;
 
 static void start(void)
 {
@@ -49,7 +51,7 @@ TestSuite(adm, .init = start, .fini = stop);
 static int adm(const char *arg, ...)
 {
 	const char *argv[32] = { "ringtgtadm" };
-	int po[2], pe[2], n = 1, status;
+	int po[2], pe[2], pi[2] = { -1, -1 }, n = 1, status;
 	size_t lo = 0, le = 0;
 	struct pollfd pfd[2];
 	va_list ap;
@@ -62,11 +64,21 @@ static int adm(const char *arg, ...)
 	argv[n] = NULL;
 	cr_assert_eq(pipe(po), 0);
 	cr_assert_eq(pipe(pe), 0);
+	if (adm_stdin) {
+		/* Small enough for the pipe buffer: written before the fork. */
+		cr_assert_eq(pipe(pi), 0);
+		cr_assert_eq(write(pi[1], adm_stdin, strlen(adm_stdin)),
+			     (ssize_t)strlen(adm_stdin));
+		close(pi[1]);
+		adm_stdin = NULL;
+	}
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
+		if (pi[0] >= 0)
+			dup2(pi[0], 0);
 		close(po[0]);
 		close(pe[0]);
 		execv(getenv("RINGTGTADM"), (char *const *)argv);
@@ -74,6 +86,8 @@ static int adm(const char *arg, ...)
 	}
 	close(po[1]);
 	close(pe[1]);
+	if (pi[0] >= 0)
+		close(pi[0]);
 	pfd[0] = (struct pollfd){ .fd = po[0], .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = pe[0], .events = POLLIN };
 	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
@@ -195,7 +209,11 @@ Test(adm, manage_and_show)
 		"            Serial: ADM1\n"
 		"            Read-only: no\n"
 		"    ACL:\n"
-		"        10.0.0.0/8\n");
+		"        10.0.0.0/8\n"
+		"    CHAP:\n"
+		"        Incoming accounts: (none: CHAP not required)\n"
+		"        Outgoing account: -\n"
+		"        Algorithms: MD5,SHA1,SHA256,SHA3-256\n");
 
 	cr_assert_eq(adm("--json", "target", "list", NULL), 0, "%s", err);
 	json_object *j = json_tokener_parse(out);
@@ -250,4 +268,169 @@ Test(adm, sessions_shown)
 	cr_expect_eq(adm("target", "remove", IQN, "--force", NULL), 0, "%s", err);
 	core_session_unregister(&s);
 	core_target_put(s.target);
+}
+
+/* --- accounts (issue 9) ------------------------------------------------ */
+
+#define ADM_SECRET "adm-secret-0123456789"
+#define STDIN_SECRET "stdin-secret-abcdef"
+#define TGT_SECRET "adm-target-secret-xyz"
+
+/* The secret core holds for @user bound incoming to @iqn (NULL: discovery). */
+static void expect_incoming(const char *iqn, const char *user, const char *want)
+{
+	struct tgt_target *t = iqn ? core_target_find(iqn) : NULL;
+	uint8_t s[CORE_SECRET_MAX];
+	int n = core_auth_incoming(t, user, s, sizeof(s));
+
+	core_target_put(t);
+	cr_assert_eq(n, (int)strlen(want), "%s: %d", user, n);
+	cr_expect_arr_eq(s, want, (size_t)n);
+}
+
+/* No output of ringtgtadm may hold a secret without --show-secrets. */
+static void expect_no_secret(const char *what, const char *random_secret)
+{
+	const char *secrets[] = { ADM_SECRET, STDIN_SECRET, TGT_SECRET, random_secret };
+
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+		cr_expect_null(strstr(out, secrets[i]), "%s prints a secret: %s", what, out);
+		cr_expect_null(strstr(err, secrets[i]), "%s prints a secret: %s", what, err);
+	}
+}
+
+Test(adm, account_usage_errors)
+{
+	cr_expect_eq(adm("account", "add", "x", NULL), 2);
+	cr_expect(strstr(err, "give --secret S, --secret - or --random"), "%s", err);
+	cr_expect_eq(adm("account", "add", "x", "--secret", "s", "--random", NULL), 2);
+	cr_expect(strstr(err, "give --secret S, --secret - or --random"), "%s", err);
+	cr_expect_eq(adm("account", "add", "x", "--secret", NULL), 2);
+	cr_expect(strstr(err, "option '--secret' needs a value"), "%s", err);
+	cr_expect_eq(adm("account", "bind", IQN, NULL), 2);
+	cr_expect_eq(adm("discovery", "auth", "sometimes", NULL), 2);
+	cr_expect(strstr(err, "bad mode 'sometimes' (none, chap or mutual)"), "%s", err);
+	cr_expect_eq(adm("discovery", "auth", NULL), 2);
+	cr_expect_eq(adm("target", "chap-algorithms", IQN, NULL), 2);
+	cr_expect_eq(adm("account", "list", "extra", NULL), 2);
+	/* Nothing reached the daemon. */
+	json_object *j = core_accounts_json(false);
+
+	cr_expect_eq(json_object_array_length(json_object_object_get(j, "accounts")), 0);
+	json_object_put(j);
+	cr_expect_eq(adm("account", "--help", NULL), 0);
+	cr_expect(strstr(out, "ringtgtadm account add NAME (--secret S | --secret - | --random)"),
+		  "%s", out);
+	cr_expect_eq(adm("--help", NULL), 0);
+	cr_expect(strstr(out, "discovery auth none|chap|mutual [--account NAME]... [--outgoing NAME]"),
+		  "%s", out);
+}
+
+Test(adm, accounts)
+{
+	char random_secret[64] = "", second[64] = "";
+	json_object *j;
+
+	cr_assert_eq(adm("target", "add", IQN, NULL), 0, "%s", err);
+
+	/* --secret S: silent; --secret -: one line from stdin. */
+	cr_expect_eq(adm("account", "add", "alice", "--secret", ADM_SECRET, NULL), 0, "%s", err);
+	cr_expect_str_eq(out, "");
+	cr_expect_str_eq(err, "");
+	adm_stdin = STDIN_SECRET "\nsecond line\n";
+	cr_expect_eq(adm("account", "add", "carol", "--secret", "-", NULL), 0, "%s", err);
+	cr_expect_str_eq(out, "");
+	cr_expect_eq(adm("account", "add", "tgt", "--secret", TGT_SECRET, NULL), 0, "%s", err);
+	/* A short secret works, with a warning on stderr. */
+	cr_expect_eq(adm("account", "add", "shorty", "--secret", "qz9", NULL), 0, "%s", err);
+	cr_expect_str_eq(err, "ringtgtadm: warning: account shorty: the secret is "
+			      "shorter than 12 bytes; 12 or more are recommended\n");
+	cr_expect_str_eq(out, "");
+	/* --random prints the secret, once, on stdout. */
+	cr_expect_eq(adm("account", "add", "rnd", "--random", NULL), 0, "%s", err);
+	cr_assert_eq(sscanf(out, "%63s", random_secret), 1, "%s", out);
+	cr_expect_eq(strlen(out), strlen(random_secret) + 1, "more than the secret: %s", out);
+	cr_expect_geq(strlen(random_secret), 16);
+	cr_expect_eq(adm("account", "add", "rnd2", "--random", NULL), 0, "%s", err);
+	cr_assert_eq(sscanf(out, "%63s", second), 1, "%s", out);
+	cr_expect_str_neq(random_secret, second);
+	cr_expect_eq(adm("account", "add", "alice", "--secret", ADM_SECRET, NULL), 1);
+	cr_expect_str_eq(err, "ringtgtadm: account alice already exists\n");
+
+	/* Binding. */
+	cr_expect_eq(adm("account", "bind", IQN, "alice", NULL), 0, "%s", err);
+	cr_expect_eq(adm("account", "bind", IQN, "carol", NULL), 0, "%s", err);
+	cr_expect_eq(adm("account", "bind", IQN, "rnd", NULL), 0, "%s", err);
+	cr_expect_eq(adm("account", "bind", IQN, "tgt", "--outgoing", NULL), 0, "%s", err);
+	cr_expect_eq(adm("account", "bind", IQN, "shorty", "--outgoing", NULL), 1);
+	cr_expect(strstr(err, "tgt is the outgoing account"), "%s", err);
+	cr_expect_eq(adm("account", "bind", IQN, "nobody", NULL), 1);
+	cr_expect_str_eq(err, "ringtgtadm: no account nobody\n");
+	expect_incoming(IQN, "alice", ADM_SECRET);
+	expect_incoming(IQN, "carol", STDIN_SECRET);
+	expect_incoming(IQN, "rnd", random_secret);
+
+	/* Discovery: binds the accounts, then sets the mode. */
+	cr_expect_eq(adm("discovery", "auth", "mutual", NULL), 1);
+	cr_expect(strstr(err, "needs an incoming account"), "%s", err);
+	cr_expect_eq(adm("discovery", "auth", "chap", "--account", "alice",
+			 "--account", "carol", NULL), 0, "%s", err);
+	cr_expect_eq(core_discovery_auth(), CORE_DISC_AUTH_CHAP);
+	expect_incoming(NULL, "alice", ADM_SECRET);
+	expect_incoming(NULL, "carol", STDIN_SECRET);
+	/* Again, with accounts already bound, plus an outgoing one. */
+	cr_expect_eq(adm("discovery", "auth", "mutual", "--account", "alice",
+			 "--outgoing", "tgt", NULL), 0, "%s", err);
+	cr_expect_eq(core_discovery_auth(), CORE_DISC_AUTH_MUTUAL);
+	cr_expect_eq(adm("target", "chap-algorithms", IQN, "sha-256,SHA3-256", NULL), 0,
+		     "%s", err);
+	cr_expect_eq(adm("target", "chap-algorithms", IQN, "SHA512", NULL), 1);
+	cr_expect(strstr(err, "unknown CHAP algorithm 'SHA512'"), "%s", err);
+
+	/* Never a secret without --show-secrets. */
+	cr_expect_eq(adm("account", "list", NULL), 0, "%s", err);
+	expect_no_secret("account list", random_secret);
+	cr_expect(strstr(out, "NAME    INCOMING"), "%s", out);
+	cr_expect(strstr(out, "\nalice   " IQN "  -  "), "%s", out);
+	cr_expect(strstr(out, "Discovery auth: mutual (incoming: alice, carol; outgoing: tgt)"),
+		  "%s", out);
+	cr_expect_eq(adm("account", "list", "--json", NULL), 0, "%s", err);
+	expect_no_secret("account list --json", random_secret);
+	j = json_tokener_parse(out);
+	cr_assert_not_null(j, "%s", out);
+	cr_expect_eq(json_object_array_length(json_object_object_get(j, "accounts")), 6);
+	json_object_put(j);
+	cr_expect_eq(adm("target", "show", IQN, NULL), 0, "%s", err);
+	expect_no_secret("target show", random_secret);
+	cr_expect(strstr(out, "    CHAP:\n        Incoming accounts: alice, carol, rnd\n"
+			      "        Outgoing account: tgt\n"
+			      "        Algorithms: SHA256,SHA3-256\n"), "%s", out);
+	cr_expect_eq(adm("target", "show", IQN, "--json", NULL), 0, "%s", err);
+	expect_no_secret("target show --json", random_secret);
+	cr_expect_eq(adm("target", "list", NULL), 0, "%s", err);
+	expect_no_secret("target list", random_secret);
+	cr_expect_eq(adm("status", NULL), 0, "%s", err);
+	expect_no_secret("status", random_secret);
+
+	/* --show-secrets shows them, in the table and in JSON. */
+	cr_expect_eq(adm("account", "list", "--show-secrets", NULL), 0, "%s", err);
+	cr_expect(strstr(out, "SECRET"), "%s", out);
+	cr_expect(strstr(out, ADM_SECRET), "%s", out);
+	cr_expect(strstr(out, random_secret), "%s", out);
+	cr_expect_eq(adm("account", "list", "--json", "--show-secrets", NULL), 0, "%s", err);
+	cr_expect(strstr(out, "\"secret\": \"" STDIN_SECRET "\""), "%s", out);
+
+	/* Removal: refused while bound, --force unbinds everywhere. */
+	cr_expect_eq(adm("account", "remove", "alice", NULL), 1);
+	cr_expect(strstr(err, "account alice is bound 2 times; unbind it or use --force"),
+		  "%s", err);
+	cr_expect_eq(adm("account", "unbind", IQN, "carol", NULL), 0, "%s", err);
+	cr_expect_eq(adm("account", "unbind", IQN, "carol", NULL), 1);
+	cr_expect_eq(adm("account", "unbind", IQN, "tgt", "--outgoing", NULL), 0, "%s", err);
+	cr_expect_eq(adm("account", "remove", "alice", "--force", NULL), 0, "%s", err);
+	cr_expect_eq(adm("target", "show", IQN, NULL), 0, "%s", err);
+	cr_expect(strstr(out, "Incoming accounts: rnd\n        Outgoing account: -\n"),
+		  "%s", out);
+	cr_expect_eq(adm("discovery", "auth", "none", NULL), 0, "%s", err);
+	cr_expect_eq(core_discovery_auth(), CORE_DISC_AUTH_NONE);
 }
