@@ -2,7 +2,7 @@
 # End-to-end test: the Linux kernel's open-iscsi initiator, in a QEMU guest, against
 # ringtgtd running on this host.
 #
-#   usage: run.sh --ringtgtd PATH [--timeout SECS] [--keep]
+#   usage: run.sh --ringtgtd PATH [--ringtgtadm PATH] [--timeout SECS] [--keep]
 #
 # Builds or refreshes the cached guest image (build-image.sh), exports a 1 GiB sparse
 # file with ringtgtd on 127.0.0.1:<free port>, boots the guest (it reaches the host's
@@ -10,6 +10,10 @@
 # with checksums, re-login and verify, fio with crc32c verification, logout; once without
 # digests and once with HeaderDigest/DataDigest = CRC32C. Then an error-handling pass:
 # LOGICAL UNIT RESETs from the guest (sg_reset) while fio verifies, which ringtgtd must log.
+# Then a CHAP part (ringtgtd only): a second target with CHAP accounts, set up with ringtgtadm
+# (--ringtgtadm, default: tools/ringtgtadm in the build directory of --ringtgtd); logins with
+# one-way CHAP, SHA-256, SHA3-256 and mutual CHAP, a wrong secret, and discovery CHAP, which
+# the host switches on when the guest asks for it. The daemon's log must show the algorithms.
 # Every step prints "E2E step=NAME ok=0|1 ...". Exit status: 0 when every step passed,
 # 77 (skip) only when qemu-system-x86 cannot be installed, 1 otherwise, 2 for bad usage.
 #
@@ -24,6 +28,9 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 IQN=iqn.2026-11.org.ringtgt:e2e
+CHAP_IQN=iqn.2026-11.org.ringtgt:e2e-chap    # the CHAP part's target: LUN 1 is a RAM disk
+CHAP_SIZE=$((64 << 20))
+CHAP_IN_USER=e2e-chap-in CHAP_OUT_USER=e2e-chap-out DISC_USER=e2e-disc
 LUN=1                                # LUN 0 is the storage array controller (no block device)
 DISK_SIZE=$((1 << 30))
 CACHE=${RINGTGT_E2E_CACHE:-/var/cache/ringtgt-e2e}
@@ -31,11 +38,13 @@ TARGET=${RINGTGT_E2E_TARGET:-ringtgtd}
 KEEP=${RINGTGT_E2E_KEEP:-0}
 TIMEOUT=900
 RINGTGTD=
+RINGTGTADM=
 
 usage() { sed -n '5p' "$0" | sed 's/^# *//' >&2; exit 2; }
 while (($#)); do
   case $1 in
     --ringtgtd) (($# >= 2)) || usage; RINGTGTD=$2; shift 2 ;;
+    --ringtgtadm) (($# >= 2)) || usage; RINGTGTADM=$2; shift 2 ;;
     --timeout) (($# >= 2)) || usage; TIMEOUT=$2; shift 2 ;;
     --target) (($# >= 2)) || usage; TARGET=$2; shift 2 ;;   # debugging aid: ringtgtd|tgt
     --keep) KEEP=1; shift ;;
@@ -48,7 +57,9 @@ case $TARGET in
   ringtgtd)
     [[ -n $RINGTGTD ]] || { echo "run.sh: --ringtgtd PATH is required" >&2; usage; }
     RINGTGTD=$(readlink -f "$RINGTGTD")
-    [[ -f $RINGTGTD && -x $RINGTGTD ]] || { echo "run.sh: ringtgtd '$RINGTGTD' is not an executable file" >&2; exit 1; } ;;
+    [[ -f $RINGTGTD && -x $RINGTGTD ]] || { echo "run.sh: ringtgtd '$RINGTGTD' is not an executable file" >&2; exit 1; }
+    RINGTGTADM=$(readlink -f "${RINGTGTADM:-$(dirname "$RINGTGTD")/tools/ringtgtadm}")
+    [[ -f $RINGTGTADM && -x $RINGTGTADM ]] || { echo "run.sh: ringtgtadm '$RINGTGTADM' is not an executable file (--ringtgtadm PATH)" >&2; exit 1; } ;;
   tgt) ;;
   *) echo "run.sh: --target must be ringtgtd or tgt" >&2; exit 2 ;;
 esac
@@ -214,6 +225,36 @@ if ((!ok)); then
 fi
 host_step target-start 1 "$t0" "target=$TARGET pid=$TPID portal=127.0.0.1:$PORT iqn=$IQN"
 
+# --- the CHAP part's target (ringtgtd only) -----------------------------------------------
+# adm ARGS... : ringtgtadm on the daemon's control socket; the command goes to the daemon's
+# log, its messages too, its standard output (the secrets of --random) does not.
+adm() {
+  echo "+ ringtgtadm $*" >> "$RUN/target.log"
+  "$RINGTGTADM" --control-socket "$RUN/ctl.sock" "$@" 2>> "$RUN/target.log"
+}
+CHAP=0 CHAP_IN_SECRET='' CHAP_OUT_SECRET='' DISC_SECRET=''
+if [[ $TARGET == ringtgtd ]]; then
+  t0=$(now)
+  # Accounts with secrets from --random (printed once); the incoming one for the initiator,
+  # the outgoing one for mutual CHAP. The discovery account is bound when the guest asks.
+  if adm target add "$CHAP_IQN" >/dev/null && adm lun add "$CHAP_IQN" 0 --controller >/dev/null &&
+     adm lun add "$CHAP_IQN" "$LUN" --backing ram --size "$CHAP_SIZE" >/dev/null &&
+     adm acl add "$CHAP_IQN" ALL >/dev/null &&
+     CHAP_IN_SECRET=$(adm account add "$CHAP_IN_USER" --random) &&
+     CHAP_OUT_SECRET=$(adm account add "$CHAP_OUT_USER" --random) &&
+     DISC_SECRET=$(adm account add "$DISC_USER" --random) &&
+     adm account bind "$CHAP_IQN" "$CHAP_IN_USER" >/dev/null &&
+     adm account bind "$CHAP_IQN" "$CHAP_OUT_USER" --outgoing >/dev/null &&
+     [[ -n $CHAP_IN_SECRET && -n $CHAP_OUT_SECRET && -n $DISC_SECRET ]]; then
+    CHAP=1
+    host_step target-chap-setup 1 "$t0" "iqn=$CHAP_IQN lun=$LUN size=$CHAP_SIZE incoming=$CHAP_IN_USER outgoing=$CHAP_OUT_USER"
+  else
+    host_step target-chap-setup 0 "$t0" "iqn=$CHAP_IQN error=ringtgtadm-failed"
+    echo "e2e: ---- target log ($RUN/target.log) ----"; tail -n 50 "$RUN/target.log"
+    exit 1
+  fi
+fi
+
 # --- the guest ----------------------------------------------------------------------------
 mkdir -p "$RUN/job"
 cp "$HERE"/guest/*.sh "$RUN/job/"
@@ -222,6 +263,14 @@ cp "$HERE"/guest/*.sh "$RUN/job/"
   printf 'IQN=%q\n' "$IQN"
   printf 'LUN=%q\n' "$LUN"
   printf 'EXPECT_SIZE=%q\n' "$DISK_SIZE"
+  printf 'CHAP=%q\n' "$CHAP"
+  if ((CHAP)); then
+    printf 'CHAP_IQN=%q\n' "$CHAP_IQN"
+    printf 'CHAP_SIZE=%q\n' "$CHAP_SIZE"
+    printf 'CHAP_IN_USER=%q\nCHAP_IN_SECRET=%q\n' "$CHAP_IN_USER" "$CHAP_IN_SECRET"
+    printf 'CHAP_OUT_USER=%q\nCHAP_OUT_SECRET=%q\n' "$CHAP_OUT_USER" "$CHAP_OUT_SECRET"
+    printf 'DISC_USER=%q\nDISC_SECRET=%q\n' "$DISC_USER" "$DISC_SECRET"
+  fi
 } > "$RUN/job/job.env"
 
 ACCEL=${RINGTGT_E2E_ACCEL:-auto}
@@ -256,9 +305,22 @@ QPID=$!
 tail -n +1 -F --pid="$QPID" "$RUN/results.log" 2>/dev/null | tr -d '\r' &
 TAILPID=$!
 
-qemu_deadline=$((DEADLINE - 20)) timed_out=0 target_died=0
+# discovery_auth_on : the guest asked (on its results channel) for discovery auth, a global
+# setting that only the control socket changes. Switch it on and answer through the share.
+discovery_auth_on() {
+  local t1 ack=failed
+  t1=$(now)
+  adm discovery auth chap --account "$DISC_USER" >/dev/null && ack=ok
+  host_step discovery-auth "$([[ $ack == ok ]] && echo 1 || echo 0)" "$t1" "mode=chap account=$DISC_USER"
+  echo "$ack" > "$RUN/job/discovery-auth.tmp" && mv "$RUN/job/discovery-auth.tmp" "$RUN/job/discovery-auth.ack"
+}
+
+qemu_deadline=$((DEADLINE - 20)) timed_out=0 target_died=0 disc_auth_asked=0
 while alive "$QPID"; do
   if ((SECONDS >= qemu_deadline)); then timed_out=1; break; fi
+  if ((CHAP && !disc_auth_asked)) && grep -q '^E2E request=discovery-auth' "$RUN/results.log"; then
+    disc_auth_asked=1; discovery_auth_on
+  fi
   if ((!target_died)) && ! alive "$TPID"; then
     # Give the guest a little time to report the step that fails, then stop it.
     target_died=1; ((qemu_deadline > SECONDS + 45)) && qemu_deadline=$((SECONDS + 45))
@@ -295,6 +357,33 @@ if [[ $TARGET == ringtgtd ]]; then
   else
     host_step target-lun-reset $((sent > 0 && logged == sent)) "$t0" "sent=$sent logged=$logged"
   fi
+fi
+
+# The CHAP part: every step of it passed (none may be missing), and the daemon logged the
+# algorithm that each variant asked for. chap_algs = SHA256 must give CHAP_A=7, SHA3-256
+# CHAP_A=8 (RFC 7143 §12.1.3; the numbers open-iscsi uses), and the mutual login, whose
+# chap_algs lists SHA3-256 first, CHAP_A=8 with mutual authentication, in this order. The
+# guest logs in to these after a quiet time, so that the daemon's per-source log limit
+# cannot drop their lines. No secret may appear in the daemon's log.
+if ((CHAP)); then
+  t0=$(now)
+  missing=()
+  for s in discovery-auth discovery-refused discovery node wrong-secret \
+           {oneway,sha256,sha3-256,mutual}.{login,io,logout}; do
+    grep -q "^E2E step=chap\.$s ok=1 " "$RUN/results.txt" || missing+=("chap.$s")
+  done
+  pat="authenticated as \"$CHAP_IN_USER\" by CHAP (CHAP_A="
+  seen=$(grep -F "$pat" "$RUN/target.log" | sed 's/.*(CHAP_A=\([^)]*\)).*/\1/' | tr -d ' ' | paste -sd';')
+  want='7;8;8,mutual'
+  leaked=0
+  for sec in "$CHAP_IN_SECRET" "$CHAP_OUT_SECRET" "$DISC_SECRET"; do
+    grep -qF -- "$sec" "$RUN/target.log" && leaked=$((leaked + 1))
+  done
+  ok=1 why=
+  ((${#missing[@]} == 0)) || { ok=0; why+=" error=guest-steps-missing-or-failed:$(IFS=,; echo "${missing[*]}")"; }
+  [[ ";$seen" == *";$want" ]] || { ok=0; why+=" error=chap_a-should-end-with:$want"; }
+  ((leaked == 0)) || { ok=0; why+=" error=secrets-in-the-daemon-log"; }
+  host_step target-chap "$ok" "$t0" "chap_a=${seen:-none} secrets_in_log=$leaked$why"
 fi
 
 passed=$(grep -hc '^E2E step=.* ok=1' "$RUN/results.txt" "$RUN/host-results.log" | awk '{s += $1} END {print s}')

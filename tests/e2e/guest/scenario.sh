@@ -2,9 +2,11 @@
 # shellcheck disable=SC2034  # DETAIL is read by step()
 # The e2e scenario, run in the guest by init.sh: the open-iscsi initiator against the
 # target on the host (reached through qemu's user network: host 127.0.0.1 = 10.0.2.2).
-# From job.env: PORT, IQN, LUN (the disk; LUN 0 is the array controller), EXPECT_SIZE.
+# From job.env: PORT, IQN, LUN (the disk; LUN 0 is the array controller), EXPECT_SIZE; for
+# the CHAP part: CHAP, CHAP_IQN, CHAP_SIZE and the accounts (see chap_part).
 # Two full passes: 'plain' (no digests) and 'crc32c' (HeaderDigest + DataDigest = CRC32C),
-# then 'reset': LOGICAL UNIT RESETs (sg_reset) while fio verifies, on the crc32c pass's files.
+# then 'reset': LOGICAL UNIT RESETs (sg_reset) while fio verifies, on the crc32c pass's files;
+# then 'chap' (ringtgtd only): CHAP logins to a second target, discovery with CHAP.
 set -uo pipefail
 source /job/lib.sh
 
@@ -215,6 +217,159 @@ reset_pass() {
   cleanup; return 1
 }
 
+# --- the CHAP part (ringtgtd only: CHAP=1 in job.env) -------------------------------------
+# A second target, CHAP_IQN, whose LUN 1 is a RAM disk of CHAP_SIZE bytes, with the incoming
+# account CHAP_IN_USER / CHAP_IN_SECRET and the outgoing (mutual) account CHAP_OUT_USER /
+# CHAP_OUT_SECRET; discovery auth is switched on by the host when the guest asks for it (its
+# account: DISC_USER / DISC_SECRET), after the passes above, which discover without CHAP.
+CHAP_LINK=/dev/disk/by-path/ip-$PORTAL-iscsi-${CHAP_IQN:-}-lun-$LUN
+CHAP_REGIONS=0
+# The daemon logs at most 10 lines per source address in 10 s (src/iscsi/server.c), and
+# every connection of this guest comes from the same address. run.sh reads the CHAP_A of the
+# logins after this many quiet seconds in the daemon's log, so none of them can be dropped.
+CHAP_LOG_QUIET=11
+
+chap_node() { iscsiadm -m node -T "$CHAP_IQN" -p "$PORTAL" "$@"; }
+chap_set() { chap_node -o update -n "$1" -v "$2"; }
+disc_db() { iscsiadm -m discoverydb -t sendtargets -p "$PORTAL" "$@"; }
+
+# request_discovery_auth : discovery auth is a global setting of the daemon, which only the
+# host can change (control socket). Ask for it on the results channel and wait for the
+# host's answer, a file in the job share (9p, not cached: cache=none).
+request_discovery_auth() {
+  local ack=
+  emit "E2E request=discovery-auth"
+  for _ in $(seq 600); do
+    [[ -e /job/discovery-auth.ack ]] && { ack=$(cat /job/discovery-auth.ack); break; }
+    sleep 0.1
+  done
+  [[ $ack == ok ]] || { echo "the host did not switch discovery auth on: ${ack:-no answer within 60 s}"; return 1; }
+  DETAIL="mode=chap account=$DISC_USER"
+}
+
+# discover_chap_refused : with discovery auth on, a SendTargets session without CHAP must be
+# refused (RFC 7143 §11.13.5: 0x0201, which iscsiadm reports as exit status 24,
+# ISCSI_ERR_LOGIN_AUTH_FAILED) and must list nothing.
+discover_chap_refused() {
+  local out rc=0
+  disc_db -o delete >/dev/null 2>&1
+  disc_db -o new && disc_db -o update -n discovery.sendtargets.auth.authmethod -v None || return 1
+  out=$(timeout 60 iscsiadm -m discoverydb -t sendtargets -p "$PORTAL" --discover 2>&1) || rc=$?
+  echo "$out"
+  DETAIL="authmethod=None discover_rc=$rc"
+  ((rc == 24)) || { echo "expected exit status 24 (authentication failure), got $rc"; return 1; }
+  ! grep -q "$CHAP_IQN\|$IQN" <<<"$out" || { echo "targets listed without authentication"; return 1; }
+}
+
+# discover_chap : SendTargets with discovery.sendtargets.auth.* (one-way CHAP) lists both targets.
+discover_chap() {
+  local out
+  disc_db -o update -n discovery.sendtargets.auth.authmethod -v CHAP &&
+  disc_db -o update -n discovery.sendtargets.auth.username -v "$DISC_USER" &&
+  disc_db -o update -n discovery.sendtargets.auth.password -v "$DISC_SECRET" || return 1
+  out=$(timeout 60 iscsiadm -m discoverydb -t sendtargets -p "$PORTAL" --discover) || { echo "$out"; return 1; }
+  echo "$out"
+  grep -q " $CHAP_IQN\$" <<<"$out" && grep -q " $IQN\$" <<<"$out" || { echo "$CHAP_IQN or $IQN not listed"; return 1; }
+  DETAIL="authmethod=CHAP user=$DISC_USER targets=$(awk '{print $2}' <<<"$out" | sort -u | paste -sd,)"
+}
+
+# chap_node_setup : the node record of the CHAP target, for the portal we reach, with one-way
+# CHAP and the open-iscsi default algorithms (chap_algs unset: MD5).
+chap_node_setup() {
+  chap_node >/dev/null 2>&1 || chap_node -o new || return 1
+  chap_set node.session.auth.authmethod CHAP &&
+  chap_set node.session.auth.username "$CHAP_IN_USER" &&
+  chap_set node.session.auth.password "$CHAP_IN_SECRET" &&
+  chap_set node.session.initial_login_retry_max 2 &&
+  chap_set node.session.timeo.replacement_timeout 30 || return 1
+  chap_node | grep -E '^node.session.auth' # iscsiadm masks the passwords
+  DETAIL="authmethod=CHAP user=$CHAP_IN_USER"
+}
+
+chap_sessions() { iscsiadm -m session 2>/dev/null | grep -c " $CHAP_IQN "; }
+
+# chap_wrong_secret : a login with a wrong secret fails with 0x0201 (exit status 24) and
+# leaves no session and no disk.
+chap_wrong_secret() {
+  local rc=0 n
+  chap_set node.session.auth.password "not-$CHAP_IN_SECRET" || return 1
+  timeout 120 iscsiadm -m node -T "$CHAP_IQN" -p "$PORTAL" --login || rc=$?
+  chap_set node.session.auth.password "$CHAP_IN_SECRET" || return 1
+  sleep 1
+  n=$(chap_sessions)
+  DETAIL="login_rc=$rc sessions=$n"
+  ((rc == 24)) || { echo "expected exit status 24 (ISCSI_ERR_LOGIN_AUTH_FAILED), got $rc"; return 1; }
+  ((n == 0)) || { echo "a session exists after the refused login"; iscsiadm -m session; return 1; }
+  [[ ! -e $CHAP_LINK ]] || { echo "$CHAP_LINK exists after the refused login"; return 1; }
+}
+
+# chap_login VARIANT : oneway (default algorithms), sha256 / sha3-256 (chap_algs = only that
+# one), mutual (username_in / password_in, chap_algs = all four, SHA3-256 first); then the
+# login and the disk.
+chap_login() {
+  local v=$1 size algs
+  case $v in
+    oneway) ;;
+    sha256) chap_set node.session.auth.chap_algs SHA256 || return 1 ;;
+    sha3-256) chap_set node.session.auth.chap_algs SHA3-256 || return 1 ;;
+    mutual)
+      chap_set node.session.auth.chap_algs SHA3-256,SHA256,SHA1,MD5 &&
+      chap_set node.session.auth.username_in "$CHAP_OUT_USER" &&
+      chap_set node.session.auth.password_in "$CHAP_OUT_SECRET" || return 1 ;;
+    *) echo "unknown variant $v"; return 1 ;;
+  esac
+  [[ $v == oneway ]] || sleep "$CHAP_LOG_QUIET"
+  algs=$(chap_node | sed -n 's/^node.session.auth.chap_algs = //p')
+  DETAIL="chap_algs=${algs:-default}"
+  timeout 120 iscsiadm -m node -T "$CHAP_IQN" -p "$PORTAL" --login || return 1
+  for _ in $(seq 300); do [[ -b $CHAP_LINK ]] && break; sleep 0.1; done
+  [[ -b $CHAP_LINK ]] || { echo "no block device $CHAP_LINK"; ls -l /dev/disk/by-path; return 1; }
+  DEV=$(readlink -f "$CHAP_LINK")
+  size=$(blockdev --getsize64 "$DEV") || return 1
+  DETAIL+=" dev=$DEV size=$size"
+  [[ $size == "$CHAP_SIZE" ]] || { echo "size $size, expected $CHAP_SIZE"; return 1; }
+}
+
+# chap_io : writes 4 MiB of random data to the next region of the disk (direct I/O) and
+# reads back every region written so far, in this session and the earlier ones.
+chap_io() {
+  local r sum
+  head -c 4M /dev/urandom > /tmp/chap.dat || return 1
+  dd if=/tmp/chap.dat of="$DEV" bs=1M seek=$((CHAP_REGIONS * 4)) oflag=direct conv=fsync status=none || return 1
+  echo "$CHAP_REGIONS $(sha256sum < /tmp/chap.dat | cut -d' ' -f1)" >> /tmp/chap.sums
+  CHAP_REGIONS=$((CHAP_REGIONS + 1))
+  while read -r r sum; do
+    [[ $(dd if="$DEV" bs=1M skip=$((r * 4)) count=4 iflag=direct status=none | sha256sum | cut -d' ' -f1) == "$sum" ]] ||
+      { echo "region $r (4 MiB at $((r * 4)) MiB) reads back wrong"; return 1; }
+  done < /tmp/chap.sums
+  DETAIL="written=4MiB verified=$((CHAP_REGIONS * 4))MiB"
+}
+
+chap_logout() {
+  timeout 60 iscsiadm -m node -T "$CHAP_IQN" -p "$PORTAL" --logout || return 1
+  for _ in $(seq 300); do [[ -e $CHAP_LINK ]] || return 0; sleep 0.1; done
+  echo "$CHAP_LINK still exists"; return 1
+}
+
+chap_cleanup() { timeout 60 iscsiadm -m node -T "$CHAP_IQN" -p "$PORTAL" --logout >/dev/null 2>&1; true; }
+
+# chap_part : discovery CHAP (refused without it), a wrong secret, then one login with
+# I/O for each variant. run.sh checks the daemon's log for the algorithm of each variant.
+chap_part() {
+  local v rc=0
+  step chap.discovery-auth request_discovery_auth &&
+  step chap.discovery-refused discover_chap_refused &&
+  step chap.discovery discover_chap &&
+  step chap.node chap_node_setup &&
+  step chap.wrong-secret chap_wrong_secret || { chap_cleanup; return 1; }
+  for v in oneway sha256 sha3-256 mutual; do
+    step "chap.$v.login" chap_login "$v" &&
+    step "chap.$v.io" chap_io &&
+    step "chap.$v.logout" chap_logout || { rc=1; chap_cleanup; }
+  done
+  return $rc
+}
+
 mkdir -p "$MNT"
 step iscsid start_iscsid || exit 1
 rc=0
@@ -224,4 +379,5 @@ if pass crc32c CRC32C; then
 else
   rc=1; emit "E2E step=reset.skipped ok=0 error=the-crc32c-pass-failed"
 fi
+if ((${CHAP:-0})); then chap_part || rc=1; fi
 exit $rc
