@@ -40,19 +40,6 @@ static struct list_head core_accounts = LIST_HEAD_INIT(core_accounts);
 static struct core_target_auth disc_auth = { .algs = CORE_CHAP_ALL };
 static enum core_disc_auth disc_mode = CORE_DISC_AUTH_NONE;
 
-__attribute__((format(printf, 3, 4)))
-static int auth_fail(struct core_err *err, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* --- algorithm lists ----------------------------------------------------- */
 
 static const struct {
@@ -181,12 +168,12 @@ static int account_name_check(const char *name, struct core_err *err)
 	size_t n = name ? strlen(name) : 0;
 
 	if (n == 0 || n > CORE_ACCOUNT_NAME_MAX)
-		return auth_fail(err, -EINVAL,
+		return core_fail(err, -EINVAL,
 				 "an account name is 1..%d characters",
 				 CORE_ACCOUNT_NAME_MAX);
 	for (size_t i = 0; i < n; i++)
 		if (name[i] <= 0x20 || name[i] >= 0x7f || name[i] == ',')
-			return auth_fail(err, -EINVAL,
+			return core_fail(err, -EINVAL,
 					 "account name '%s': printable ASCII only, without spaces or commas",
 					 name);
 	return 0;
@@ -225,17 +212,17 @@ int core_account_add(const char *name, const char *secret,
 	if (rc)
 		return rc;
 	if (n == 0 || n > CORE_SECRET_MAX)
-		return auth_fail(err, -EINVAL,
+		return core_fail(err, -EINVAL,
 				 "account %s: a secret is 1..%d bytes", name,
 				 CORE_SECRET_MAX);
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)secret[i] < 0x20 || secret[i] == 0x7f)
-			return auth_fail(err, -EINVAL,
+			return core_fail(err, -EINVAL,
 					 "account %s: the secret must not contain control characters",
 					 name);
 	acc = calloc(1, sizeof(*acc));
 	if (!acc)
-		return auth_fail(err, -ENOMEM, "out of memory");
+		return core_fail(err, -ENOMEM, "out of memory");
 	snprintf(acc->name, sizeof(acc->name), "%s", name);
 	memcpy(acc->secret, secret, n);
 	acc->secret_len = n;
@@ -245,7 +232,7 @@ int core_account_add(const char *name, const char *secret,
 	if (account_lookup(name)) {
 		pthread_mutex_unlock(&core_lock);
 		account_wipe_free(acc);
-		return auth_fail(err, -EEXIST, "account %s already exists",
+		return core_fail(err, -EEXIST, "account %s already exists",
 				 name);
 	}
 	list_add_tail(&acc->link, &core_accounts);
@@ -256,7 +243,7 @@ int core_account_add(const char *name, const char *secret,
 		log_warn("account %s added with a secret shorter than %d bytes; "
 			 "%d or more are recommended (RFC 7143 §12.1.3)",
 			 name, CORE_SECRET_RECOMMENDED, CORE_SECRET_RECOMMENDED);
-		auth_fail(err, 0,
+		core_fail(err, 0,
 			  "account %s: the secret is shorter than %d bytes; %d or more are recommended",
 			  name, CORE_SECRET_RECOMMENDED, CORE_SECRET_RECOMMENDED);
 	} else {
@@ -294,13 +281,13 @@ int core_account_remove(const char *name, bool force, struct core_err *err)
 	acc = account_lookup(name);
 	if (!acc) {
 		pthread_mutex_unlock(&core_lock);
-		return auth_fail(err, -ENOENT, "no account %s",
+		return core_fail(err, -ENOENT, "no account %s",
 				 name ? name : "");
 	}
 	n = acc->nincoming + acc->noutgoing;
 	if (n && !force) {
 		pthread_mutex_unlock(&core_lock);
-		return auth_fail(err, -EBUSY,
+		return core_fail(err, -EBUSY,
 				 "account %s is bound %u time%s; unbind it or use --force",
 				 name, n, n == 1 ? "" : "s");
 	}
@@ -335,14 +322,14 @@ static bool auth_role_conflict(const struct core_account *acc, bool outgoing,
 		if (!other)
 			continue;
 		if (o == acc) {
-			auth_fail(err, -EINVAL,
+			core_fail(err, -EINVAL,
 				  "account %s is bound as %s; one secret must not authenticate both initiators and targets (RFC 7143 §12.1.3)",
 				  acc->name, outgoing ? "incoming" : "outgoing");
 			return true;
 		}
 		if (o->secret_len == acc->secret_len &&
 		    CRYPTO_memcmp(o->secret, acc->secret, acc->secret_len) == 0) {
-			auth_fail(err, -EINVAL,
+			core_fail(err, -EINVAL,
 				  "accounts %s and %s have the same secret and %s is bound as %s; one secret must not authenticate both initiators and targets (RFC 7143 §12.1.3)",
 				  acc->name, o->name, o->name,
 				  outgoing ? "incoming" : "outgoing");
@@ -362,10 +349,26 @@ static struct core_target_auth *auth_state_lookup(const char *iqn,
 		return &disc_auth;
 	t = core_target_lookup_locked(iqn);
 	if (!t) {
-		auth_fail(err, -ENOENT, "no target %s", iqn);
+		core_fail(err, -ENOENT, "no target %s", iqn);
 		return NULL;
 	}
 	return core_target_auth_state(t);
+}
+
+/*
+ * Caller holds core_lock: the account @name and the bindings of target
+ * @iqn (NULL: discovery) for bind/unbind; 0 or -ENOENT with a sentence.
+ */
+static int binding_lookup(const char *iqn, const char *name,
+			  struct core_account **acc,
+			  struct core_target_auth **a, struct core_err *err)
+{
+	*acc = account_lookup(name);
+	if (!*acc)
+		return core_fail(err, -ENOENT, "no account %s",
+				 name ? name : "");
+	*a = auth_state_lookup(iqn, err);
+	return *a ? 0 : -ENOENT;
 }
 
 int core_account_bind(const char *iqn, const char *name, bool outgoing,
@@ -377,20 +380,12 @@ int core_account_bind(const char *iqn, const char *name, bool outgoing,
 	int rc = 0;
 
 	pthread_mutex_lock(&core_lock);
-	acc = account_lookup(name);
-	if (!acc) {
-		rc = auth_fail(err, -ENOENT, "no account %s",
-			       name ? name : "");
+	rc = binding_lookup(iqn, name, &acc, &a, err);
+	if (rc)
 		goto out;
-	}
-	a = auth_state_lookup(iqn, err);
-	if (!a) {
-		rc = -ENOENT;
-		goto out;
-	}
 	if (outgoing) {
 		if (a->outgoing) {
-			rc = auth_fail(err, -EEXIST,
+			rc = core_fail(err, -EEXIST,
 				       a->outgoing == acc ?
 				       "%s: account %s is already the outgoing account" :
 				       "%s: account %s is the outgoing account; unbind it first",
@@ -400,7 +395,7 @@ int core_account_bind(const char *iqn, const char *name, bool outgoing,
 	} else {
 		for (int i = 0; i < a->nincoming; i++) {
 			if (a->incoming[i] == acc) {
-				rc = auth_fail(err, -EEXIST,
+				rc = core_fail(err, -EEXIST,
 					       "%s: account %s is already bound",
 					       where, acc->name);
 				goto out;
@@ -418,7 +413,7 @@ int core_account_bind(const char *iqn, const char *name, bool outgoing,
 		v = realloc(a->incoming,
 			    (size_t)(a->nincoming + 1) * sizeof(*v));
 		if (!v) {
-			rc = auth_fail(err, -ENOMEM, "out of memory");
+			rc = core_fail(err, -ENOMEM, "out of memory");
 			goto out;
 		}
 		a->incoming = v;
@@ -443,18 +438,10 @@ int core_account_unbind(const char *iqn, const char *name, bool outgoing,
 	int rc = 0;
 
 	pthread_mutex_lock(&core_lock);
-	acc = account_lookup(name);
-	if (!acc) {
-		rc = auth_fail(err, -ENOENT, "no account %s",
-			       name ? name : "");
+	rc = binding_lookup(iqn, name, &acc, &a, err);
+	if (rc)
 		goto out;
-	}
-	a = auth_state_lookup(iqn, err);
-	if (!a) {
-		rc = -ENOENT;
-		goto out;
-	}
-	rc = auth_fail(err, -ENOENT, "%s: account %s is not bound as %s",
+	rc = core_fail(err, -ENOENT, "%s: account %s is not bound as %s",
 		       where, acc->name, outgoing ? "outgoing" : "incoming");
 	if (outgoing && a->outgoing == acc) {
 		a->outgoing = NULL;
@@ -496,15 +483,15 @@ int core_discovery_auth_set(enum core_disc_auth mode, struct core_err *err)
 
 	if (mode != CORE_DISC_AUTH_NONE && mode != CORE_DISC_AUTH_CHAP &&
 	    mode != CORE_DISC_AUTH_MUTUAL)
-		return auth_fail(err, -EINVAL, "unknown discovery auth mode %d",
+		return core_fail(err, -EINVAL, "unknown discovery auth mode %d",
 				 (int)mode);
 	pthread_mutex_lock(&core_lock);
 	if (mode != CORE_DISC_AUTH_NONE && !disc_auth.nincoming)
-		rc = auth_fail(err, -EINVAL,
+		rc = core_fail(err, -EINVAL,
 			       "discovery auth %s needs an incoming account bound to discovery",
 			       names[mode]);
 	else if (mode == CORE_DISC_AUTH_MUTUAL && !disc_auth.outgoing)
-		rc = auth_fail(err, -EINVAL,
+		rc = core_fail(err, -EINVAL,
 			       "discovery auth mutual needs an outgoing account bound to discovery");
 	else
 		disc_mode = mode;
@@ -531,16 +518,16 @@ int core_target_chap_algs(const char *iqn, unsigned bits,
 	int rc = 0;
 
 	if (!iqn)
-		return auth_fail(err, -EINVAL, "no target name given");
+		return core_fail(err, -EINVAL, "no target name given");
 	if (bits == 0 || (bits & ~(unsigned)CORE_CHAP_ALL))
-		return auth_fail(err, -EINVAL,
+		return core_fail(err, -EINVAL,
 				 "CHAP algorithms: at least one of MD5, SHA1, SHA256, SHA3-256");
 	pthread_mutex_lock(&core_lock);
 	t = core_target_lookup_locked(iqn);
 	if (t)
 		core_target_auth_state(t)->algs = bits;
 	else
-		rc = auth_fail(err, -ENOENT, "no target %s", iqn);
+		rc = core_fail(err, -ENOENT, "no target %s", iqn);
 	pthread_mutex_unlock(&core_lock);
 	return rc;
 }

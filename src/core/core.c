@@ -53,8 +53,7 @@ static pthread_mutex_t core_admin_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct list_head core_targets = LIST_HEAD_INIT(core_targets);
 static struct list_head core_sessions = LIST_HEAD_INIT(core_sessions);
 
-__attribute__((format(printf, 3, 4)))
-static int core_fail(struct core_err *err, int rc, const char *fmt, ...)
+int core_fail(struct core_err *err, int rc, const char *fmt, ...)
 {
 	va_list ap;
 

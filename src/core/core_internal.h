@@ -56,6 +56,9 @@ struct core_account;
  * binding (auth.c). Held only for short, non-blocking work.
  */
 extern pthread_mutex_t core_lock;
+/* Puts a sentence in err->msg (when err) and returns @rc. */
+int core_fail(struct core_err *err, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Caller holds core_lock: the linked target named @iqn, or NULL. */
 struct tgt_target *core_target_lookup_locked(const char *iqn);
