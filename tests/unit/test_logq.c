@@ -177,7 +177,10 @@ Test(log, stuck_syslog_never_blocks_the_caller, .timeout = 60)
 	cr_assert(atomic_load(&logged_all), "logging blocked while the sink "
 		  "was stuck: %u lines written", atomic_load(&written));
 	pthread_join(tid, NULL);
-	cr_assert(atomic_load(&first_seen));
+	/* the writer thread takes its first line when it is scheduled */
+	for (int i = 0; i < 1000 && !atomic_load(&first_seen); i++)
+		usleep(10000);
+	cr_assert(atomic_load(&first_seen), "the sink never got a line");
 	sem_post(&gate);
 	for (int i = 0; i < 1000 && atomic_load(&written) +
 			atomic_load(&reported_dropped) < LINES; i++)
