@@ -198,7 +198,12 @@ static bool chap_hex(const uint8_t *b, size_t len, char *out, size_t cap)
 
 /* --- the exchange ------------------------------------------------------- */
 
-/* @s for a log sentence: printable ASCII, the rest as \xNN, cut short. */
+/*
+ * @s for a log sentence: printable ASCII, anything else as '?' (as acl.c
+ * does), cut short. Never more than the initiator's own characters: an
+ * escape such as \xNN would add hex digits that, next to the initiator's
+ * text, could spell something it did not send (found by fuzz-chap).
+ */
 static void chap_quote(const char *s, char *out, size_t cap)
 {
 	size_t o = 0, i;
@@ -206,10 +211,7 @@ static void chap_quote(const char *s, char *out, size_t cap)
 	for (i = 0; s[i] && i < CHAP_WHY_QUOTE && o + 5 < cap; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
-		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", ch);
+		out[o++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
 	}
 	if (s[i] && o + 4 < cap) {
 		memcpy(out + o, "...", 3);
