@@ -123,6 +123,7 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 	lu->ua_base = ua_next();
 	atomic_init(&lu->ua_gen, lu->ua_base);
 	pthread_mutex_init(&lu->caw_lock, NULL);
+	scsi_pr_init(lu);
 	lu->type = cfg->type;
 	lu->lun = cfg->lun;
 
@@ -172,6 +173,7 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 	return lu;
 
 err_free:
+	scsi_pr_destroy(lu);
 	pthread_mutex_destroy(&lu->caw_lock);
 	free(lu);
 err:
@@ -191,6 +193,7 @@ void scsi_lu_put(struct scsi_lu *lu)
 	if (atomic_fetch_sub_explicit(&lu->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	bs_close(lu->bs);
+	scsi_pr_destroy(lu);
 	pthread_mutex_destroy(&lu->caw_lock);
 	free(lu);
 }
@@ -261,7 +264,7 @@ enum sense_reason scsi_lu_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
 			n->ua_nexus_loss[lu->lun] = false;
 		return SENSE_UA_NEXUS_LOSS;
 	}
-	return SENSE_NONE;
+	return scsi_pr_ua_check(lu, n, clear);
 }
 
 enum sense_reason scsi_ua_pending(struct scsi_lu *lu, struct scsi_nexus *n)

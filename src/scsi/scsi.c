@@ -16,13 +16,13 @@
 
 static const struct scsi_opdesc sai16_ops[] = {
 	{ .opcode = SERVICE_ACTION_IN_16, .sa = SAI_READ_CAPACITY_16,
-	  .has_sa = true, .cdb_len = 16, .flags = OPF_DISK,
+	  .has_sa = true, .cdb_len = 16, .flags = OPF_DISK | OPF_PR_ALLOW,
 	  .name = "READ CAPACITY(16)",
 	  .parse = sbc_parse_read_capacity16, .exec = sbc_read_capacity16,
 	  .usage = { SERVICE_ACTION_IN_16, SAI_READ_CAPACITY_16, 0, 0, 0, 0,
 		     0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
 	{ .opcode = SERVICE_ACTION_IN_16, .sa = SAI_GET_LBA_STATUS,
-	  .has_sa = true, .cdb_len = 16, .flags = OPF_DISK,
+	  .has_sa = true, .cdb_len = 16, .flags = OPF_DISK | OPF_PR_READ,
 	  .name = "GET LBA STATUS",
 	  .parse = sbc_parse_get_lba_status, .exec = sbc_get_lba_status,
 	  .usage = { SERVICE_ACTION_IN_16, SAI_GET_LBA_STATUS, 0xff, 0xff,
@@ -32,17 +32,50 @@ static const struct scsi_opdesc sai16_ops[] = {
 
 static const struct scsi_opdesc maint_in_ops[] = {
 	{ .opcode = MAINTENANCE_IN, .sa = MI_REPORT_SUPPORTED_OPCODES,
-	  .has_sa = true, .cdb_len = 12, .flags = OPF_CTRL | OPF_DISK,
+	  .has_sa = true, .cdb_len = 12, .flags = OPF_CTRL | OPF_DISK | OPF_PR_ALLOW,
 	  .name = "REPORT SUPPORTED OPERATION CODES",
 	  .parse = spc_parse_rsoc, .exec = spc_rsoc,
 	  .usage = { MAINTENANCE_IN, MI_REPORT_SUPPORTED_OPCODES, 0x87, 0xff,
 		     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
 	{ .opcode = MAINTENANCE_IN, .sa = MI_REPORT_SUPPORTED_TMFS,
-	  .has_sa = true, .cdb_len = 12, .flags = OPF_CTRL | OPF_DISK,
+	  .has_sa = true, .cdb_len = 12, .flags = OPF_CTRL | OPF_DISK | OPF_PR_ALLOW,
 	  .name = "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS",
 	  .parse = spc_parse_rstmf, .exec = spc_rstmf,
 	  .usage = { MAINTENANCE_IN, MI_REPORT_SUPPORTED_TMFS, 0x80, 0, 0, 0,
 		     0xff, 0xff, 0xff, 0xff, 0, CTL } },
+};
+
+/* SPC-4 §6.15, §6.16; allowed under every reservation (table 46) */
+#define PR_IN_ROW(sa_, name_) \
+	{ .opcode = PERSISTENT_RESERVE_IN, .sa = sa_, .has_sa = true, \
+	  .cdb_len = 10, .flags = OPF_DISK | OPF_PR_ALLOW, .name = name_, \
+	  .parse = pr_parse_in, .exec = pr_in, \
+	  .usage = { PERSISTENT_RESERVE_IN, sa_, 0, 0, 0, 0, 0, 0xff, 0xff, \
+		     CTL } }
+#define PR_OUT_ROW(sa_, name_) \
+	{ .opcode = PERSISTENT_RESERVE_OUT, .sa = sa_, .has_sa = true, \
+	  .cdb_len = 10, .flags = OPF_DISK | OPF_PR_ALLOW, .name = name_, \
+	  .parse = pr_parse_out, .exec = pr_out, \
+	  .usage = { PERSISTENT_RESERVE_OUT, sa_, 0xff, 0, 0, 0xff, 0xff, \
+		     0xff, 0xff, CTL } }
+
+static const struct scsi_opdesc pr_in_ops[] = {
+	PR_IN_ROW(PRI_READ_KEYS, "PERSISTENT RESERVE IN READ KEYS"),
+	PR_IN_ROW(PRI_READ_RESERVATION, "PERSISTENT RESERVE IN READ RESERVATION"),
+	PR_IN_ROW(PRI_REPORT_CAPABILITIES,
+		  "PERSISTENT RESERVE IN REPORT CAPABILITIES"),
+	PR_IN_ROW(PRI_READ_FULL_STATUS, "PERSISTENT RESERVE IN READ FULL STATUS"),
+};
+
+/* PREEMPT AND ABORT and REGISTER AND MOVE: not implemented, no rows */
+static const struct scsi_opdesc pr_out_ops[] = {
+	PR_OUT_ROW(PRO_REGISTER, "PERSISTENT RESERVE OUT REGISTER"),
+	PR_OUT_ROW(PRO_RESERVE, "PERSISTENT RESERVE OUT RESERVE"),
+	PR_OUT_ROW(PRO_RELEASE, "PERSISTENT RESERVE OUT RELEASE"),
+	PR_OUT_ROW(PRO_CLEAR, "PERSISTENT RESERVE OUT CLEAR"),
+	PR_OUT_ROW(PRO_PREEMPT, "PERSISTENT RESERVE OUT PREEMPT"),
+	PR_OUT_ROW(PRO_REGISTER_IGNORE,
+		   "PERSISTENT RESERVE OUT REGISTER AND IGNORE EXISTING KEY"),
 };
 
 /* READ/WRITE byte 1: RDPROTECT/WRPROTECT, DPO, FUA, FUA_NV */
@@ -56,17 +89,17 @@ static const struct scsi_opdesc maint_in_ops[] = {
 static const struct scsi_opdesc scsi_ops[256] = {
 	[TEST_UNIT_READY] = {
 		.opcode = TEST_UNIT_READY, .cdb_len = 6,
-		.flags = OPF_CTRL | OPF_DISK, .name = "TEST UNIT READY",
+		.flags = OPF_CTRL | OPF_DISK | OPF_PR_ALLOW, .name = "TEST UNIT READY",
 		.exec = spc_test_unit_ready,
 		.usage = { TEST_UNIT_READY, 0, 0, 0, 0, CTL } },
 	[REQUEST_SENSE] = {
 		.opcode = REQUEST_SENSE, .cdb_len = 6,
-		.flags = OPF_ANY | OPF_NO_UA,
+		.flags = OPF_ANY | OPF_NO_UA | OPF_PR_ALLOW,
 		.name = "REQUEST SENSE",
 		.parse = spc_parse_request_sense, .exec = spc_request_sense,
 		.usage = { REQUEST_SENSE, 0x01, 0, 0, 0xff, CTL } },
 	[READ_6] = {
-		.opcode = READ_6, .cdb_len = 6, .flags = OPF_DISK,
+		.opcode = READ_6, .cdb_len = 6, .flags = OPF_DISK | OPF_PR_READ,
 		.name = "READ(6)", .parse = sbc_parse_rw6, .exec = sbc_rw,
 		.usage = { READ_6, 0x1f, 0xff, 0xff, 0xff, CTL } },
 	[WRITE_6] = {
@@ -74,24 +107,24 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.name = "WRITE(6)", .parse = sbc_parse_rw6, .exec = sbc_rw,
 		.usage = { WRITE_6, 0x1f, 0xff, 0xff, 0xff, CTL } },
 	[INQUIRY] = {
-		.opcode = INQUIRY, .cdb_len = 6, .flags = OPF_ANY | OPF_NO_UA,
+		.opcode = INQUIRY, .cdb_len = 6, .flags = OPF_ANY | OPF_NO_UA | OPF_PR_ALLOW,
 		.name = "INQUIRY",
 		.parse = spc_parse_inquiry, .exec = spc_inquiry,
 		.usage = { INQUIRY, 0x01, 0xff, 0xff, 0xff, CTL } },
 	[MODE_SENSE_6] = {
-		.opcode = MODE_SENSE_6, .cdb_len = 6, .flags = OPF_DISK,
+		.opcode = MODE_SENSE_6, .cdb_len = 6, .flags = OPF_DISK | OPF_PR_READ,
 		.name = "MODE SENSE(6)",
 		.parse = spc_parse_mode_sense, .exec = spc_mode_sense,
 		.usage = { MODE_SENSE_6, 0x08, 0xff, 0xff, 0xff, CTL } },
 	[READ_CAPACITY_10] = {
-		.opcode = READ_CAPACITY_10, .cdb_len = 10, .flags = OPF_DISK,
+		.opcode = READ_CAPACITY_10, .cdb_len = 10, .flags = OPF_DISK | OPF_PR_ALLOW,
 		.name = "READ CAPACITY(10)",
 		.parse = sbc_parse_read_capacity10,
 		.exec = sbc_read_capacity10,
 		.usage = { READ_CAPACITY_10, 0, 0xff, 0xff, 0xff, 0xff, 0, 0,
 			   0x01, CTL } },
 	[READ_10] = {
-		.opcode = READ_10, .cdb_len = 10, .flags = OPF_DISK,
+		.opcode = READ_10, .cdb_len = 10, .flags = OPF_DISK | OPF_PR_READ,
 		.name = "READ(10)", .parse = sbc_parse_rw10, .exec = sbc_rw,
 		.usage = { READ_10, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0,
 			   0xff, 0xff, CTL } },
@@ -107,13 +140,13 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.usage = { WRITE_VERIFY_10, WRV_FLAGS, 0xff, 0xff, 0xff, 0xff,
 			   0, 0xff, 0xff, CTL } },
 	[VERIFY_10] = {
-		.opcode = VERIFY_10, .cdb_len = 10, .flags = OPF_DISK,
+		.opcode = VERIFY_10, .cdb_len = 10, .flags = OPF_DISK | OPF_PR_READ,
 		.name = "VERIFY(10)",
 		.parse = sbc_parse_verify, .exec = sbc_verify,
 		.usage = { VERIFY_10, VFY_FLAGS, 0xff, 0xff, 0xff, 0xff, 0,
 			   0xff, 0xff, CTL } },
 	[PRE_FETCH_10] = {
-		.opcode = PRE_FETCH_10, .cdb_len = 10, .flags = OPF_DISK,
+		.opcode = PRE_FETCH_10, .cdb_len = 10, .flags = OPF_DISK | OPF_PR_READ,
 		.name = "PRE-FETCH(10)",
 		.parse = sbc_parse_prefetch10, .exec = sbc_prefetch,
 		.usage = { PRE_FETCH_10, 0x02, 0xff, 0xff, 0xff, 0xff, 0,
@@ -135,13 +168,21 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.name = "UNMAP", .parse = sbc_parse_unmap, .exec = sbc_unmap,
 		.usage = { UNMAP, 0x01, 0, 0, 0, 0, 0, 0xff, 0xff, CTL } },
 	[MODE_SENSE_10] = {
-		.opcode = MODE_SENSE_10, .cdb_len = 10, .flags = OPF_DISK,
+		.opcode = MODE_SENSE_10, .cdb_len = 10, .flags = OPF_DISK | OPF_PR_READ,
 		.name = "MODE SENSE(10)",
 		.parse = spc_parse_mode_sense, .exec = spc_mode_sense,
 		.usage = { MODE_SENSE_10, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff,
 			   CTL } },
+	[PERSISTENT_RESERVE_IN] = {
+		.opcode = PERSISTENT_RESERVE_IN, .cdb_len = 10,
+		.flags = OPF_DISK, .name = "PERSISTENT RESERVE IN",
+		.sa_ops = pr_in_ops, .n_sa = ARRAY_SIZE(pr_in_ops) },
+	[PERSISTENT_RESERVE_OUT] = {
+		.opcode = PERSISTENT_RESERVE_OUT, .cdb_len = 10,
+		.flags = OPF_DISK, .name = "PERSISTENT RESERVE OUT",
+		.sa_ops = pr_out_ops, .n_sa = ARRAY_SIZE(pr_out_ops) },
 	[READ_16] = {
-		.opcode = READ_16, .cdb_len = 16, .flags = OPF_DISK,
+		.opcode = READ_16, .cdb_len = 16, .flags = OPF_DISK | OPF_PR_READ,
 		.name = "READ(16)", .parse = sbc_parse_rw16, .exec = sbc_rw,
 		.usage = { READ_16, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0xff,
 			   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
@@ -164,13 +205,13 @@ static const struct scsi_opdesc scsi_ops[256] = {
 			   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0,
 			   CTL } },
 	[VERIFY_16] = {
-		.opcode = VERIFY_16, .cdb_len = 16, .flags = OPF_DISK,
+		.opcode = VERIFY_16, .cdb_len = 16, .flags = OPF_DISK | OPF_PR_READ,
 		.name = "VERIFY(16)",
 		.parse = sbc_parse_verify, .exec = sbc_verify,
 		.usage = { VERIFY_16, VFY_FLAGS, 0xff, 0xff, 0xff, 0xff, 0xff,
 			   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
 	[PRE_FETCH_16] = {
-		.opcode = PRE_FETCH_16, .cdb_len = 16, .flags = OPF_DISK,
+		.opcode = PRE_FETCH_16, .cdb_len = 16, .flags = OPF_DISK | OPF_PR_READ,
 		.name = "PRE-FETCH(16)",
 		.parse = sbc_parse_prefetch16, .exec = sbc_prefetch,
 		.usage = { PRE_FETCH_16, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -194,7 +235,7 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.sa_ops = sai16_ops, .n_sa = ARRAY_SIZE(sai16_ops) },
 	[REPORT_LUNS] = {
 		.opcode = REPORT_LUNS, .cdb_len = 12,
-		.flags = OPF_ANY | OPF_NO_UA,
+		.flags = OPF_ANY | OPF_NO_UA | OPF_PR_ALLOW,
 		.name = "REPORT LUNS",
 		.parse = spc_parse_report_luns, .exec = spc_report_luns,
 		.usage = { REPORT_LUNS, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff,
@@ -204,7 +245,7 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.flags = OPF_CTRL | OPF_DISK, .name = "MAINTENANCE IN",
 		.sa_ops = maint_in_ops, .n_sa = ARRAY_SIZE(maint_in_ops) },
 	[READ_12] = {
-		.opcode = READ_12, .cdb_len = 12, .flags = OPF_DISK,
+		.opcode = READ_12, .cdb_len = 12, .flags = OPF_DISK | OPF_PR_READ,
 		.name = "READ(12)", .parse = sbc_parse_rw12, .exec = sbc_rw,
 		.usage = { READ_12, RW_FLAGS, 0xff, 0xff, 0xff, 0xff, 0xff,
 			   0xff, 0xff, 0xff, 0, CTL } },
@@ -220,7 +261,7 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.usage = { WRITE_VERIFY_12, WRV_FLAGS, 0xff, 0xff, 0xff, 0xff,
 			   0xff, 0xff, 0xff, 0xff, 0, CTL } },
 	[VERIFY_12] = {
-		.opcode = VERIFY_12, .cdb_len = 12, .flags = OPF_DISK,
+		.opcode = VERIFY_12, .cdb_len = 12, .flags = OPF_DISK | OPF_PR_READ,
 		.name = "VERIFY(12)",
 		.parse = sbc_parse_verify, .exec = sbc_verify,
 		.usage = { VERIFY_12, VFY_FLAGS, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -338,6 +379,16 @@ enum sense_reason scsi_task_prepare(struct scsi_task *t)
 		reason = scsi_lu_ua_check(t->lu, t->nexus, true);
 		if (reason != SENSE_NONE)
 			goto fail;
+	}
+	/*
+	 * SPC-4 §5.13.1: the persistent reservation access table, for every
+	 * command, here in prepare rather than in exec so that a conflicting
+	 * write fails before the transport asks for its data, and after the
+	 * unit attention check (SAM-5 §5.14: the UA is reported first).
+	 */
+	if (t->lu && scsi_pr_conflict(t->lu, t->nexus, op)) {
+		reason = SENSE_RESERVATION_CONFLICT;
+		goto fail;
 	}
 	t->op = op;
 	if (op->parse) {

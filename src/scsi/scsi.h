@@ -82,6 +82,11 @@ enum sense_reason {
 	SENSE_UA_NEXUS_LOSS,		/* 6/29/07 I_T nexus loss occurred */
 	SENSE_UNSOLICITED_DATA,		/* b/0c/0c transport: unexpected
 					 * unsolicited data */
+	SENSE_INVALID_RELEASE,		/* 5/26/04 invalid release of
+					 * persistent reservation */
+	SENSE_UA_RESERVATIONS_PREEMPTED,	/* 6/2a/03 */
+	SENSE_UA_RESERVATIONS_RELEASED,		/* 6/2a/04 */
+	SENSE_UA_REGISTRATIONS_PREEMPTED,	/* 6/2a/05 */
 	SENSE_REASON_COUNT,
 };
 

@@ -12,6 +12,8 @@
  *   sbc_lbp.c  logical block provisioning (GET LBA STATUS, WRITE SAME)
  *   sense.c  enum sense_reason -> status and fixed-format sense data
  *   lu.c     logical units and the per-target LUN table
+ *   pr.c     persistent reservations (PERSISTENT RESERVE IN / OUT, the
+ *            reservation access check, their unit attentions)
  */
 #ifndef RINGTGT_SCSI_INTERNAL_H
 #define RINGTGT_SCSI_INTERNAL_H
@@ -38,6 +40,8 @@
 #define WRITE_SAME_10 0x41
 #define UNMAP 0x42
 #define MODE_SENSE_10 0x5a
+#define PERSISTENT_RESERVE_IN 0x5e
+#define PERSISTENT_RESERVE_OUT 0x5f
 #define READ_16 0x88
 #define COMPARE_AND_WRITE 0x89
 #define WRITE_16 0x8a
@@ -59,6 +63,16 @@
 #define SAI_GET_LBA_STATUS 0x12
 #define MI_REPORT_SUPPORTED_OPCODES 0x0c
 #define MI_REPORT_SUPPORTED_TMFS 0x0d
+#define PRI_READ_KEYS 0x00
+#define PRI_READ_RESERVATION 0x01
+#define PRI_REPORT_CAPABILITIES 0x02
+#define PRI_READ_FULL_STATUS 0x03
+#define PRO_REGISTER 0x00
+#define PRO_RESERVE 0x01
+#define PRO_RELEASE 0x02
+#define PRO_CLEAR 0x03
+#define PRO_PREEMPT 0x04
+#define PRO_REGISTER_IGNORE 0x06
 
 #define SCSI_VENDOR_LEN 8
 #define SCSI_PRODUCT_LEN 16
@@ -88,6 +102,23 @@
 #define SCSI_MAX_CAW_BLOCKS 255u
 /* Size of the bounce buffer of compare and WRITE SAME commands */
 #define SCSI_BOUNCE_BYTES (1u << 20)
+
+/*
+ * Persistent reservation state of one LU (pr.c), shared by every session
+ * and reactor: everything but the two atomics is under lock.
+ */
+struct scsi_pr {
+	pthread_mutex_t lock;
+	uint32_t generation;		/* PRgeneration (SPC-4 §6.15.2) */
+	struct pr_reg *regs;		/* registrations, newest first */
+	bool reserved;
+	uint8_t type;			/* reservation type, scope LU */
+	struct pr_reg *holder;		/* unused for all registrants types */
+	struct pr_ua *uas;		/* unit attentions not reported yet */
+	/* lock-free fast paths of every command */
+	atomic_bool any_reservation;	/* == reserved */
+	atomic_uint n_uas;		/* entries in uas */
+};
 
 struct scsi_lu {
 	atomic_uint refs;
@@ -133,6 +164,7 @@ struct scsi_lu {
 	atomic_bool caw_active;
 	struct scsi_task *caw_drain;	/* under caw_lock */
 	struct scsi_task *blocked_head, *blocked_tail;	/* under caw_lock */
+	struct scsi_pr pr;
 };
 
 /* Which LUs an opcode applies to (struct scsi_opdesc.flags). */
@@ -145,6 +177,14 @@ struct scsi_lu {
 #define OPF_NO_UA 0x8u
 /* Changes the medium: waits while a COMPARE AND WRITE holds the LU. */
 #define OPF_WRITES 0x10u
+/*
+ * Class of the command in the persistent reservation access table
+ * (SPC-4 §5.13.1 table 46, SBC-3 table 13; pr.c): OPF_PR_ALLOW rows are
+ * allowed under every reservation, OPF_PR_READ rows are reads; a row with
+ * neither is checked as a write (the safe default for new rows).
+ */
+#define OPF_PR_READ 0x20u
+#define OPF_PR_ALLOW 0x40u
 
 /*
  * One row per supported command. parse() validates the CDB and fills the
@@ -223,6 +263,27 @@ void scsi_lu_gate_open(struct scsi_lu *lu);
  */
 enum sense_reason scsi_lu_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
 				   bool clear);
+
+/* pr.c */
+void scsi_pr_init(struct scsi_lu *lu);
+/* Frees the registrations and pending unit attentions. */
+void scsi_pr_destroy(struct scsi_lu *lu);
+/*
+ * True when @op from @n conflicts with the LU's persistent reservation
+ * (RESERVATION CONFLICT). Thread-safe; lock-free without a reservation.
+ */
+bool scsi_pr_conflict(struct scsi_lu *lu, const struct scsi_nexus *n,
+		      const struct scsi_opdesc *op);
+/*
+ * The persistent reservation unit attention @n has pending on @lu
+ * (SENSE_NONE if none); consumed when @clear. Thread-safe.
+ */
+enum sense_reason scsi_pr_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
+				   bool clear);
+enum sense_reason pr_parse_in(struct scsi_task *t);
+void pr_in(struct scsi_task *t);
+enum sense_reason pr_parse_out(struct scsi_task *t);
+void pr_out(struct scsi_task *t);
 
 /* sense.c */
 /*

@@ -1,0 +1,630 @@
+/*
+ * pr.c - SCSI-3 persistent reservations (SPC-4 §5.13): PERSISTENT RESERVE
+ * IN (§6.15) and OUT (§6.16), the access check every command passes
+ * before it runs (SPC-4 §5.13.1 table 46, SBC-3 table 13), and the unit
+ * attentions the PR OUT actions raise on other I_T nexuses.
+ *
+ * The state lives in the LU (struct scsi_pr) under its own mutex: PR OUT
+ * commands of different sessions run on different reactors. A
+ * registration belongs to an I_T nexus *identity* (initiator port name
+ * "<iqn>,i,0x<isid>" + relative target port identifier), never to a
+ * struct scsi_nexus: a relogin with the same ISID keeps its registration
+ * (SPC-4 §5.13.7).
+ *
+ * Not implemented yet, and refused the SPC-4 way (REPORT CAPABILITIES
+ * says so): APTPL=1, SPEC_I_PT=1, ALL_TG_PT=1 (INVALID FIELD IN PARAMETER
+ * LIST), PREEMPT AND ABORT and REGISTER AND MOVE (no table row: INVALID
+ * FIELD IN CDB).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scsi/scsi_internal.h"
+
+/* PERSISTENT RESERVE OUT parameter list (SPC-4 §6.16.3, table 213) */
+#define PRO_KEY 0
+#define PRO_SA_KEY 8
+#define PRO_FLAGS 20
+#define PRO_LEN 24
+#define PRO_SPEC_I_PT 0x08
+#define PRO_ALL_TG_PT 0x04
+#define PRO_APTPL 0x01
+
+/* Reservation types (SPC-4 §6.15.3.4, table 196) */
+#define PR_WR_EX 0x1
+#define PR_EX_AC 0x3
+#define PR_WR_EX_RO 0x5
+#define PR_EX_AC_RO 0x6
+#define PR_WR_EX_AR 0x7
+#define PR_EX_AC_AR 0x8
+#define PR_LU_SCOPE 0x0
+
+struct pr_reg {
+	struct pr_reg *next;
+	uint64_t key;
+	uint16_t rel_port_id;
+	char port[sizeof(((struct scsi_nexus *)0)->initiator_port)];
+};
+
+/* A unit attention waiting for the next command of one I_T nexus. */
+struct pr_ua {
+	struct pr_ua *next;
+	enum sense_reason reason;
+	uint16_t rel_port_id;
+	char port[sizeof(((struct scsi_nexus *)0)->initiator_port)];
+};
+
+void scsi_pr_init(struct scsi_lu *lu)
+{
+	memset(&lu->pr, 0, sizeof(lu->pr));
+	pthread_mutex_init(&lu->pr.lock, NULL);
+}
+
+void scsi_pr_destroy(struct scsi_lu *lu)
+{
+	struct pr_reg *r, *rn;
+	struct pr_ua *u, *un;
+
+	for (r = lu->pr.regs; r; r = rn) {
+		rn = r->next;
+		free(r);
+	}
+	for (u = lu->pr.uas; u; u = un) {
+		un = u->next;
+		free(u);
+	}
+	pthread_mutex_destroy(&lu->pr.lock);
+}
+
+static bool pr_is_nexus(const char *port, uint16_t rel, const struct scsi_nexus *n)
+{
+	return rel == n->rel_port_id && strcmp(port, n->initiator_port) == 0;
+}
+
+static struct pr_reg *pr_find(struct scsi_pr *pr, const struct scsi_nexus *n)
+{
+	if (!n)
+		return NULL;
+	for (struct pr_reg *r = pr->regs; r; r = r->next)
+		if (pr_is_nexus(r->port, r->rel_port_id, n))
+			return r;
+	return NULL;
+}
+
+static bool pr_all_registrants(uint8_t type)
+{
+	return type == PR_WR_EX_AR || type == PR_EX_AC_AR;
+}
+
+static bool pr_type_ok(uint8_t type)
+{
+	return type == PR_WR_EX || type == PR_EX_AC || type == PR_WR_EX_RO ||
+	       type == PR_EX_AC_RO || type == PR_WR_EX_AR || type == PR_EX_AC_AR;
+}
+
+/* SPC-4 §5.13.10: with an all registrants type every registrant holds it. */
+static bool pr_is_holder(const struct scsi_pr *pr, const struct pr_reg *r)
+{
+	if (!pr->reserved || !r)
+		return false;
+	return pr_all_registrants(pr->type) || pr->holder == r;
+}
+
+/* Queues @reason for the I_T nexus of @r (once; caller holds the lock). */
+static void pr_ua_add(struct scsi_pr *pr, const struct pr_reg *r,
+		      enum sense_reason reason)
+{
+	struct pr_ua *u, **tail = &pr->uas;
+
+	for (u = pr->uas; u; u = u->next) {
+		if (u->reason == reason && u->rel_port_id == r->rel_port_id &&
+		    strcmp(u->port, r->port) == 0)
+			return;
+		tail = &u->next;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return;	/* a lost UA is better than a failed PR OUT */
+	u->reason = reason;
+	u->rel_port_id = r->rel_port_id;
+	memcpy(u->port, r->port, sizeof(u->port));
+	*tail = u;
+	atomic_fetch_add(&pr->n_uas, 1);
+}
+
+/* The same UA to every registrant except @except. */
+static void pr_ua_all(struct scsi_pr *pr, const struct pr_reg *except,
+		      enum sense_reason reason)
+{
+	for (struct pr_reg *r = pr->regs; r; r = r->next)
+		if (r != except)
+			pr_ua_add(pr, r, reason);
+}
+
+enum sense_reason scsi_pr_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
+				   bool clear)
+{
+	struct scsi_pr *pr = &lu->pr;
+	enum sense_reason reason = SENSE_NONE;
+	struct pr_ua **pp;
+
+	if (likely(atomic_load_explicit(&pr->n_uas, memory_order_relaxed) == 0))
+		return SENSE_NONE;
+	pthread_mutex_lock(&pr->lock);
+	for (pp = &pr->uas; *pp; pp = &(*pp)->next) {
+		struct pr_ua *u = *pp;
+
+		if (!pr_is_nexus(u->port, u->rel_port_id, n))
+			continue;
+		reason = u->reason;
+		if (clear) {
+			*pp = u->next;
+			free(u);
+			atomic_fetch_sub(&pr->n_uas, 1);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&pr->lock);
+	return reason;
+}
+
+static void pr_release(struct scsi_pr *pr)
+{
+	pr->reserved = false;
+	pr->holder = NULL;
+	pr->type = 0;
+	atomic_store(&pr->any_reservation, false);
+}
+
+static void pr_reserve(struct scsi_pr *pr, struct pr_reg *holder, uint8_t type)
+{
+	pr->reserved = true;
+	pr->holder = holder;
+	pr->type = type;
+	atomic_store(&pr->any_reservation, true);
+}
+
+/*
+ * Removes registration @r (SPC-4 §5.13.11.3): a holder of a single-holder
+ * reservation releases it; the last registrant of an all registrants one
+ * too. Releasing a registrants only reservation this way tells the other
+ * registrants (RESERVATIONS RELEASED, §5.13.11.2).
+ */
+static void pr_unregister(struct scsi_pr *pr, struct pr_reg *r)
+{
+	struct pr_reg **pp;
+
+	for (pp = &pr->regs; *pp != r; pp = &(*pp)->next)
+		;
+	*pp = r->next;
+	if (pr->reserved) {
+		if (pr_all_registrants(pr->type)) {
+			if (!pr->regs)
+				pr_release(pr);
+		} else if (pr->holder == r) {
+			if (pr->type == PR_WR_EX_RO || pr->type == PR_EX_AC_RO)
+				pr_ua_all(pr, NULL,
+					  SENSE_UA_RESERVATIONS_RELEASED);
+			pr_release(pr);
+		}
+	}
+	free(r);
+}
+
+/* --- the access check (SPC-4 §5.13.1 table 46, SBC-3 table 13) --------- */
+
+/*
+ * Called by scsi_task_prepare() for every command on an LU, after the
+ * unit attention check. Rows flagged OPF_PR_ALLOW are allowed in every
+ * column of the table; OPF_PR_READ rows are the reads ("Allowed" for Write
+ * Exclusive types, "Conflict" for Exclusive Access ones); every other row
+ * is treated as a write ("Conflict" except for registrants under the
+ * registrants only / all registrants types), the table's safe default.
+ */
+bool scsi_pr_conflict(struct scsi_lu *lu, const struct scsi_nexus *n,
+		      const struct scsi_opdesc *op)
+{
+	struct scsi_pr *pr = &lu->pr;
+	struct pr_reg *r;
+	bool conflict = false;
+
+	if (likely(!atomic_load_explicit(&pr->any_reservation,
+					 memory_order_acquire)))
+		return false;
+	if (op->flags & OPF_PR_ALLOW)
+		return false;
+	pthread_mutex_lock(&pr->lock);
+	r = pr_find(pr, n);
+	if (!pr->reserved || pr_is_holder(pr, r))
+		goto out;
+	switch (pr->type) {
+	case PR_WR_EX:
+		conflict = !(op->flags & OPF_PR_READ);
+		break;
+	case PR_EX_AC:
+		conflict = true;
+		break;
+	case PR_WR_EX_RO:
+	case PR_WR_EX_AR:
+		conflict = !r && !(op->flags & OPF_PR_READ);
+		break;
+	case PR_EX_AC_RO:
+	case PR_EX_AC_AR:
+		conflict = !r;
+		break;
+	}
+out:
+	pthread_mutex_unlock(&pr->lock);
+	return conflict;
+}
+
+/* --- PERSISTENT RESERVE IN (SPC-4 §6.15) ------------------------------- */
+
+enum sense_reason pr_parse_in(struct scsi_task *t)
+{
+	t->data_len = get_be16(t->cdb + 7);
+	t->dir = SCSI_DIR_READ;
+	return SENSE_NONE;
+}
+
+/* SPC-4 §6.15.2 */
+static uint32_t pr_read_keys(struct scsi_pr *pr, uint8_t *b, uint32_t cap)
+{
+	uint32_t len = 8;
+
+	for (struct pr_reg *r = pr->regs; r; r = r->next) {
+		if (len + 8 <= cap)
+			put_be64(b + len, r->key);
+		len += 8;
+	}
+	put_be32(b, pr->generation);
+	put_be32(b + 4, len - 8);
+	return len;
+}
+
+/* SPC-4 §6.15.3 */
+static uint32_t pr_read_reservation(struct scsi_pr *pr, uint8_t *b)
+{
+	put_be32(b, pr->generation);
+	if (!pr->reserved) {
+		put_be32(b + 4, 0);
+		return 8;
+	}
+	put_be32(b + 4, 16);
+	memset(b + 8, 0, 16);
+	/* §6.15.3.2: all registrants types report key zero */
+	if (!pr_all_registrants(pr->type))
+		put_be64(b + 8, pr->holder->key);
+	b[21] = (uint8_t)(PR_LU_SCOPE << 4 | pr->type);
+	return 24;
+}
+
+/* SPC-4 §6.15.4, table 198: only what this file implements. */
+static uint32_t pr_report_capabilities(uint8_t *b)
+{
+	memset(b, 0, 8);
+	put_be16(b, 8);
+	/* byte 2: RLR_C, CRH, SIP_C, ATP_C, PTPL_C all zero: not supported */
+	b[3] = 0x80;	/* TMV: the type mask is valid; PTPL_A = 0 */
+	b[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02; /* WR_EX_AR EX_AC_RO
+						  * WR_EX_RO EX_AC WR_EX */
+	b[5] = 0x01;	/* EX_AC_AR */
+	return 8;
+}
+
+/*
+ * An iSCSI TransportID with the ISID, FORMAT CODE 01b (SPC-4 §7.6.4.6,
+ * table 508): "<name>,i,0x<isid>", NUL terminated, padded to a multiple
+ * of 4 bytes, at least 24 bytes in all.
+ */
+static uint32_t pr_transport_id(const struct pr_reg *r, uint8_t *b, uint32_t cap)
+{
+	uint32_t n = (uint32_t)strlen(r->port) + 1;
+	uint32_t len = 4 + ((n + 3) & ~3u);
+
+	if (len < 24)
+		len = 24;
+	if (len > cap)
+		return len;
+	memset(b, 0, len);
+	b[0] = 0x40 | 0x05;	/* FORMAT CODE 01b, PROTOCOL IDENTIFIER iSCSI */
+	put_be16(b + 2, (uint16_t)(len - 4));
+	memcpy(b + 4, r->port, n - 1);
+	return len;
+}
+
+/* SPC-4 §6.15.5 */
+static uint32_t pr_read_full_status(struct scsi_pr *pr, uint8_t *b,
+				    uint32_t cap)
+{
+	uint32_t len = 8;
+
+	for (struct pr_reg *r = pr->regs; r; r = r->next) {
+		uint8_t *d = b + len;
+		uint32_t tid;
+
+		tid = pr_transport_id(r, d + 24, len + 24 <= cap ? cap - len - 24 : 0);
+		if (len + 24 + tid <= cap) {
+			memset(d, 0, 24);
+			put_be64(d, r->key);
+			if (pr_is_holder(pr, r)) {
+				d[12] = 0x01;	/* R_HOLDER */
+				d[13] = (uint8_t)(PR_LU_SCOPE << 4 | pr->type);
+			}
+			put_be16(d + 18, r->rel_port_id);
+			put_be32(d + 20, tid);
+		}
+		len += 24 + tid;
+	}
+	put_be32(b, pr->generation);
+	put_be32(b + 4, len - 8);
+	return len;
+}
+
+void pr_in(struct scsi_task *t)
+{
+	struct scsi_pr *pr = &t->lu->pr;
+	uint32_t cap = 8, len = 0;
+	uint8_t *b;
+
+	/* room for everything, so the lengths are exact (SPC-4 §4.3.5.6) */
+	pthread_mutex_lock(&pr->lock);
+	for (struct pr_reg *r = pr->regs; r; r = r->next)
+		cap += 24 + 4 + sizeof(r->port) + 4;
+	cap = MAX(cap, 24u);
+	b = calloc(1, cap);
+	if (b) {
+		switch (t->op->sa) {
+		case PRI_READ_KEYS:
+			len = pr_read_keys(pr, b, cap);
+			break;
+		case PRI_READ_RESERVATION:
+			len = pr_read_reservation(pr, b);
+			break;
+		case PRI_REPORT_CAPABILITIES:
+			len = pr_report_capabilities(b);
+			break;
+		case PRI_READ_FULL_STATUS:
+			len = pr_read_full_status(pr, b, cap);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pr->lock);
+	if (!b) {
+		scsi_task_fail(t, SENSE_NO_MEMORY);
+		return;
+	}
+	scsi_task_data_in(t, b, len);
+	free(b);
+	scsi_task_complete(t);
+}
+
+/* --- PERSISTENT RESERVE OUT (SPC-4 §6.16, §5.13.5-5.13.11) ------------- */
+
+enum sense_reason pr_parse_out(struct scsi_task *t)
+{
+	t->data_len = get_be32(t->cdb + 5);
+	t->dir = SCSI_DIR_WRITE;
+	return SENSE_NONE;
+}
+
+struct pr_out {
+	struct scsi_task *t;
+	struct scsi_pr *pr;
+	struct pr_reg *me;	/* registration of the issuing nexus, or NULL */
+	uint64_t key, sa_key;
+	uint8_t flags, type, scope;
+};
+
+/* SPC-4 §5.13.7: REGISTER and REGISTER AND IGNORE EXISTING KEY */
+static enum sense_reason pr_register(struct pr_out *o, bool ignore)
+{
+	struct scsi_pr *pr = o->pr;
+	const struct scsi_nexus *n = o->t->nexus;
+	struct pr_reg *r;
+
+	/* APTPL and ALL_TG_PT are not supported (PTPL_C = ATP_C = 0) */
+	if (o->flags & PRO_APTPL)
+		return scsi_invalid_field(o->t, false, PRO_FLAGS, 0);
+	if (o->flags & PRO_ALL_TG_PT)
+		return scsi_invalid_field(o->t, false, PRO_FLAGS, 2);
+	if (!o->me) {
+		if (!ignore && o->key != 0)
+			return SENSE_RESERVATION_CONFLICT;
+		if (o->sa_key == 0)
+			return SENSE_NONE;	/* nothing to do */
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return SENSE_NO_MEMORY;
+		r->key = o->sa_key;
+		r->rel_port_id = n->rel_port_id;
+		memcpy(r->port, n->initiator_port, sizeof(r->port));
+		r->next = pr->regs;
+		pr->regs = r;
+	} else {
+		if (!ignore && o->key != o->me->key)
+			return SENSE_RESERVATION_CONFLICT;
+		if (o->sa_key == 0)
+			pr_unregister(pr, o->me);
+		else
+			o->me->key = o->sa_key;
+	}
+	pr->generation++;
+	return SENSE_NONE;
+}
+
+/* SPC-4 §5.13.9 */
+static enum sense_reason pr_reserve_sa(struct pr_out *o)
+{
+	struct scsi_pr *pr = o->pr;
+
+	if (o->scope != PR_LU_SCOPE)
+		return scsi_invalid_field(o->t, true, 2, 7);
+	if (!pr_type_ok(o->type))
+		return scsi_invalid_field(o->t, true, 2, 3);
+	if (pr->reserved) {
+		/* §5.13.9: the holder may reserve again with the same type */
+		if (pr_is_holder(pr, o->me) && pr->type == o->type)
+			return SENSE_NONE;
+		return SENSE_RESERVATION_CONFLICT;
+	}
+	pr_reserve(pr, o->me, o->type);
+	return SENSE_NONE;
+}
+
+/* SPC-4 §5.13.11.2 */
+static enum sense_reason pr_release_sa(struct pr_out *o)
+{
+	struct scsi_pr *pr = o->pr;
+	uint8_t type = pr->type;
+
+	if (!pr_is_holder(pr, o->me))
+		return SENSE_NONE;	/* no reservation, or not ours */
+	if (o->scope != PR_LU_SCOPE || o->type != type)
+		return SENSE_INVALID_RELEASE;
+	pr_release(pr);
+	/* registrants lose access they had only under the reservation */
+	if (type != PR_WR_EX && type != PR_EX_AC)
+		pr_ua_all(pr, o->me, SENSE_UA_RESERVATIONS_RELEASED);
+	return SENSE_NONE;
+}
+
+/* SPC-4 §5.13.11.2.6: CLEAR */
+static enum sense_reason pr_clear(struct pr_out *o)
+{
+	struct scsi_pr *pr = o->pr;
+	struct pr_reg *r, *next;
+
+	pr_ua_all(pr, o->me, SENSE_UA_RESERVATIONS_PREEMPTED);
+	pr_release(pr);
+	for (r = pr->regs; r; r = next) {
+		next = r->next;
+		free(r);
+	}
+	pr->regs = NULL;
+	pr->generation++;
+	return SENSE_NONE;
+}
+
+/*
+ * Removes every registration with key @key except the issuer's, telling
+ * each REGISTRATIONS PREEMPTED; returns how many went.
+ */
+static unsigned pr_remove_key(struct pr_out *o, uint64_t key)
+{
+	struct scsi_pr *pr = o->pr;
+	struct pr_reg *r, *next;
+	unsigned n = 0;
+
+	for (r = pr->regs; r; r = next) {
+		next = r->next;
+		if (r->key != key || r == o->me)
+			continue;
+		pr_ua_add(pr, r, SENSE_UA_REGISTRATIONS_PREEMPTED);
+		pr_unregister(pr, r);
+		n++;
+	}
+	return n;
+}
+
+/* SPC-4 §5.13.11.4: PREEMPT */
+static enum sense_reason pr_preempt(struct pr_out *o)
+{
+	struct scsi_pr *pr = o->pr;
+	bool all_reg = pr->reserved && pr_all_registrants(pr->type);
+	bool holder_key = pr->reserved && !all_reg && pr->holder->key == o->sa_key;
+	uint8_t old_type = pr->type;
+	struct pr_reg *r, *next;
+	unsigned removed;
+
+	if (!pr->reserved || (!all_reg && !holder_key) ||
+	    (all_reg && o->sa_key != 0)) {
+		/* §5.13.11.4.3: preempt registrations only */
+		if (o->sa_key == 0)
+			return scsi_invalid_field(o->t, false, PRO_SA_KEY, -1);
+		removed = pr_remove_key(o, o->sa_key);
+		if (removed == 0 && !(o->me->key == o->sa_key))
+			return SENSE_RESERVATION_CONFLICT;
+		pr->generation++;
+		return SENSE_NONE;
+	}
+	/* §5.13.11.4.4: preempt the reservation (and registrations) */
+	if (o->scope != PR_LU_SCOPE)
+		return scsi_invalid_field(o->t, true, 2, 7);
+	if (!pr_type_ok(o->type))
+		return scsi_invalid_field(o->t, true, 2, 3);
+	/* released first, so removing the holder raises no RELEASED UA */
+	pr_release(pr);
+	if (all_reg) {
+		/* sa_key 0: every other registrant goes */
+		for (r = pr->regs; r; r = next) {
+			next = r->next;
+			if (r == o->me)
+				continue;
+			pr_ua_add(pr, r, SENSE_UA_REGISTRATIONS_PREEMPTED);
+			pr_unregister(pr, r);
+		}
+	} else {
+		pr_remove_key(o, o->sa_key);
+	}
+	pr_reserve(pr, o->me, o->type);
+	/* §5.13.11.4.4 e): the survivors learn of a changed type */
+	if (o->type != old_type)
+		pr_ua_all(pr, o->me, SENSE_UA_RESERVATIONS_RELEASED);
+	pr->generation++;
+	return SENSE_NONE;
+}
+
+void pr_out(struct scsi_task *t)
+{
+	struct pr_out o = { .t = t, .pr = &t->lu->pr };
+	enum sense_reason reason;
+	uint8_t sa = t->op->sa;
+
+	/* SPC-4 §6.16.3: 24 bytes unless SPEC_I_PT (not supported) */
+	if (t->data_len < PRO_LEN || t->buf_len < PRO_LEN || !t->buf) {
+		scsi_task_fail(t, SENSE_PARAM_LIST_LENGTH);
+		return;
+	}
+	o.key = get_be64(t->buf + PRO_KEY);
+	o.sa_key = get_be64(t->buf + PRO_SA_KEY);
+	o.flags = t->buf[PRO_FLAGS];
+	o.scope = t->cdb[2] >> 4;
+	o.type = t->cdb[2] & 0x0f;
+	if (o.flags & PRO_SPEC_I_PT) {
+		/* SIP_C = 0 (§6.16.3) */
+		scsi_invalid_field(t, false, PRO_FLAGS, 3);
+		scsi_task_complete(t);
+		return;
+	}
+	if (t->data_len != PRO_LEN) {
+		scsi_task_fail(t, SENSE_PARAM_LIST_LENGTH);
+		return;
+	}
+
+	pthread_mutex_lock(&o.pr->lock);
+	o.me = pr_find(o.pr, t->nexus);
+	if (sa == PRO_REGISTER || sa == PRO_REGISTER_IGNORE) {
+		reason = pr_register(&o, sa == PRO_REGISTER_IGNORE);
+	} else if (!o.me || o.key != o.me->key) {
+		/* §5.13.5: only a registrant, with its key, may do the rest */
+		reason = SENSE_RESERVATION_CONFLICT;
+	} else if (sa == PRO_RESERVE) {
+		reason = pr_reserve_sa(&o);
+	} else if (sa == PRO_RELEASE) {
+		reason = pr_release_sa(&o);
+	} else if (sa == PRO_CLEAR) {
+		reason = pr_clear(&o);
+	} else {
+		reason = pr_preempt(&o);
+	}
+	pthread_mutex_unlock(&o.pr->lock);
+
+	if (reason == SENSE_NONE)
+		scsi_task_complete(t);
+	else if (t->status != SAM_STAT_GOOD)
+		scsi_task_complete(t);	/* scsi_invalid_field() filled it */
+	else
+		scsi_task_fail(t, reason);
+}
