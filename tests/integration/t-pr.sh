@@ -28,8 +28,13 @@ expected=$(iscsi-test-cu -l 2>/dev/null |
 ran=""
 fails=0
 for family in 'ALL.Prin*' 'ALL.Prout*'; do
-    out=$(timeout -k 5 300 iscsi-test-cu -d -v --test="$family" "$url" "$url" 2>&1) ||
-        it_fail "iscsi-test-cu $family exited with status $?: $out"
+    # exit status 1 when a test failed: the per-test lines say which
+    rc=0
+    out=$(timeout -k 5 300 iscsi-test-cu -d -v --test="$family" "$url" "$url" 2>&1) || rc=$?
+    [ "$rc" = 0 ] || [ "$rc" = 1 ] ||
+        it_fail "iscsi-test-cu $family exited with status $rc: $out"
+    grep -q '^Run Summary' <<<"$out" ||
+        it_fail "iscsi-test-cu $family did not run its tests: $out"
     # CUnit verbose: "Suite: S" then "  Test: T ...<messages>passed|FAILED"
     while IFS=$'\t' read -r name outcome msg; do
         ran+="$name"$'\n'
