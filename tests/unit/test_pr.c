@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -696,4 +697,74 @@ Test(pr, pr_out_from_non_registrant)
 	cr_assert_eq(pro(&nc, REGISTER, 0, 0, 0xc1), SAM_STAT_GOOD);
 	cr_assert_eq(read1(&nc), SAM_STAT_RESERVATION_CONFLICT,
 		     "registered, still not a holder of EA");
+}
+
+/* --- PR OUTs from several sessions at once ------------------------------ */
+
+#define RACE_THREADS 4
+#define RACE_ROUNDS 20000
+
+static pthread_barrier_t race_start;
+
+struct racer {
+	struct scsi_nexus n;
+	int bad;		/* PR OUTs that did not return GOOD */
+};
+
+static void *race_thread(void *arg)
+{
+	struct racer *rc = arg;
+	struct scsi_task t;
+	uint8_t c[10] = { 0x5f, REGISTER_IGNORE };
+	uint8_t p[24] = { 0 };
+
+	put_be32(c + 5, 24);
+	pthread_barrier_wait(&race_start);
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		/* register (key i + 1), then unregister (key 0) */
+		put_be64(p + 8, i & 1 ? 0 : (uint64_t)i + 1);
+		memset(&t, 0, sizeof(t));
+		t.nexus = &rc->n;
+		t.lu = disk;
+		memcpy(t.cdb, c, sizeof(c));
+		t.exp_len = 24;
+		t.done = task_done;
+		if (scsi_task_prepare(&t) == SENSE_NONE) {
+			t.buf = p;
+			t.buf_len = 24;
+			scsi_task_exec(&t);
+		}
+		rc->bad += t.status != SAM_STAT_GOOD;
+	}
+	return NULL;
+}
+
+/*
+ * The state is one per LU, shared by every reactor: concurrent REGISTER
+ * AND IGNORE EXISTING KEY from four I_T nexuses lose no update (every one
+ * increments PRgeneration) and leave no registration behind.
+ */
+Test(pr, concurrent_pr_out)
+{
+	struct racer r[RACE_THREADS];
+	pthread_t th[RACE_THREADS];
+	uint8_t b[64];
+
+	pthread_barrier_init(&race_start, NULL, RACE_THREADS);
+	for (int i = 0; i < RACE_THREADS; i++) {
+		char port[64];
+
+		snprintf(port, sizeof(port), "iqn.2024-01.x:r%d,i,0x1", i);
+		memset(&r[i], 0, sizeof(r[i]));
+		nexus_init(&r[i].n, port);
+		cr_assert_eq(pthread_create(&th[i], NULL, race_thread, &r[i]), 0);
+	}
+	for (int i = 0; i < RACE_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		cr_assert_eq(r[i].bad, 0);
+	}
+	pthread_barrier_destroy(&race_start);
+	cr_assert_eq(pri(&nobs, READ_KEYS, b, sizeof(b)), SAM_STAT_GOOD);
+	cr_assert_eq(get_be32(b), RACE_THREADS * RACE_ROUNDS, "PRgeneration");
+	cr_assert_eq(get_be32(b + 4), 0, "no registration left");
 }
