@@ -77,7 +77,8 @@ void scsi_pr_destroy(struct scsi_lu *lu)
 	pthread_mutex_destroy(&lu->pr.lock);
 }
 
-static bool pr_is_nexus(const char *port, uint16_t rel, const struct scsi_nexus *n)
+static bool pr_is_nexus(const char *port, uint16_t rel,
+			const struct scsi_nexus *n)
 {
 	return rel == n->rel_port_id && strcmp(port, n->initiator_port) == 0;
 }
@@ -318,7 +319,8 @@ static uint32_t pr_report_capabilities(uint8_t *b)
  * table 508): "<name>,i,0x<isid>", NUL terminated, padded to a multiple
  * of 4 bytes, at least 24 bytes in all.
  */
-static uint32_t pr_transport_id(const struct pr_reg *r, uint8_t *b, uint32_t cap)
+static uint32_t pr_transport_id(const struct pr_reg *r, uint8_t *b,
+				uint32_t cap)
 {
 	uint32_t n = (uint32_t)strlen(r->port) + 1;
 	uint32_t len = 4 + ((n + 3) & ~3u);
@@ -344,7 +346,8 @@ static uint32_t pr_read_full_status(struct scsi_pr *pr, uint8_t *b,
 		uint8_t *d = b + len;
 		uint32_t tid;
 
-		tid = pr_transport_id(r, d + 24, len + 24 <= cap ? cap - len - 24 : 0);
+		tid = pr_transport_id(r, d + 24,
+				      len + 24 <= cap ? cap - len - 24 : 0);
 		if (len + 24 + tid <= cap) {
 			memset(d, 0, 24);
 			put_be64(d, r->key);
