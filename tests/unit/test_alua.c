@@ -344,8 +344,9 @@ Test(alua, ua_inquiry_request_sense)
  * our commands run through a port in each state. Both active states
  * allow everything.
  */
+/* no pointers: Criterion copies the parameters into the test's process */
 struct access_case {
-	const char *name;
+	char name[32];
 	uint8_t cdb[16];
 	uint8_t len;
 	bool standby;		/* allowed in standby */
