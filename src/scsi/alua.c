@@ -30,6 +30,9 @@
 #define RTPG_SUPPORTED (RTPG_SUP_U | RTPG_SUP_S | RTPG_SUP_AN | RTPG_SUP_AO)
 /* IMPLICIT TRANSITION TIME of the extended header: changes are immediate */
 #define RTPG_TRANSITION_SECS 0
+/* STATUS CODE of a descriptor: the last change came from ... */
+#define RTPG_STATUS_BY_STPG 0x01	/* SET TARGET PORT GROUPS */
+#define RTPG_STATUS_IMPLICIT 0x02	/* the target (ringtgtadm) */
 
 /* SET TARGET PORT GROUPS (SPC-4 §6.42) */
 #define STPG_HDR 4
@@ -126,10 +129,6 @@ static void pg_change(struct scsi_port_groups *pg, struct scsi_port_group *g,
 	atomic_store(&g->status, status);
 	atomic_fetch_add_explicit(&pg->gen, 1, memory_order_release);
 }
-
-/* STATUS CODE values of REPORT TARGET PORT GROUPS (SPC-4 §6.37) */
-#define RTPG_STATUS_BY_STPG 0x01
-#define RTPG_STATUS_IMPLICIT 0x02
 
 int scsi_port_groups_set_state(struct scsi_port_groups *pg, uint16_t tag,
 			       enum scsi_alua_state state)

@@ -47,9 +47,11 @@ static int up_two_groups(enum ev_kind kind)
 {
 	struct core_err err = { "" };
 	char addr[32], why[256];
-	int port2 = free_port();
+	int port2;
 
 	inproc_up(kind, 0, 0);
+	/* after inproc_up: its port is taken, so this one differs */
+	port2 = free_port();
 	cr_assert_eq(core_port_group_define(2, SCSI_ALUA_ACTIVE_NON_OPTIMIZED,
 					    &err), 0, "%s", err.msg);
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port2);
