@@ -199,6 +199,39 @@ static void default_iqn(const char *path, char *out, size_t len)
 	out[n] = '\0';
 }
 
+/* True when the config names a portal (top level or in a portal_group). */
+static bool config_has_portals(const struct ringtgt_config *cfg)
+{
+	bool any = cfg->nportals > 0;
+
+	for (size_t i = 0; i < cfg->ngroups; i++)
+		any = any || cfg->groups[i].nportals > 0;
+	return any;
+}
+
+/*
+ * Opens the config's portals: the top-level list in group 1, each
+ * portal_group's in its group (config_apply() defined the groups).
+ */
+static int open_config_portals(const struct ringtgt_config *cfg)
+{
+	char err[256];
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < cfg->nportals; i++)
+		rc = iscsi_portal_add(cfg->portals[i], err, sizeof(err));
+	for (size_t i = 0; !rc && i < cfg->ngroups; i++) {
+		const struct config_portal_group *g = &cfg->groups[i];
+
+		for (size_t j = 0; !rc && j < g->nportals; j++)
+			rc = iscsi_portal_add_group(g->portals[j], g->tag, err,
+						    sizeof(err));
+	}
+	if (rc < 0)
+		log_err("%s", err);
+	return rc;
+}
+
 static int add_export(const char *arg)
 {
 	struct core_lun_spec ctl = { .type = SCSI_LU_CONTROLLER };
@@ -351,13 +384,11 @@ int main(int argc, char **argv)
 				rc = 1;
 				goto out_iscsi;
 			}
-	} else if (have_cfg && cfg.nportals) {
-		for (size_t i = 0; i < cfg.nportals; i++)
-			if (iscsi_portal_add(cfg.portals[i], err, sizeof(err)) < 0) {
-				log_err("%s", err);
-				rc = 1;
-				goto out_iscsi;
-			}
+	} else if (have_cfg && config_has_portals(&cfg)) {
+		if (open_config_portals(&cfg) < 0) {
+			rc = 1;
+			goto out_iscsi;
+		}
 	} else if (o.nexports) {
 		/* --export alone serves to this host only (issue 9, item 5) */
 		if (iscsi_portal_add("127.0.0.1:3260", err, sizeof(err)) < 0) {

@@ -448,6 +448,56 @@ static int run_acl_remove(struct adm *a)
 	return run_acl(a, "acl.remove");
 }
 
+static int run_portal_group_list(struct adm *a)
+{
+	json_object *res = NULL;
+	size_t n;
+	int rc;
+
+	rc = call(a, "portal_group.list", NULL, &res);
+	if (rc)
+		return rc;
+	if (a->json) {
+		print_json(res);
+		goto out;
+	}
+	n = res ? json_object_array_length(res) : 0;
+	printf("%-5s  %-20s  %s\n", "TAG", "STATE", "PORTALS");
+	for (size_t i = 0; i < n; i++) {
+		json_object *g = json_object_array_get_idx(res, i), *p = NULL;
+		size_t np;
+
+		printf("%-5lld  %-20s  ", (long long)jint(g, "tag"),
+		       jstr(g, "state"));
+		json_object_object_get_ex(g, "portals", &p);
+		np = p ? json_object_array_length(p) : 0;
+		for (size_t j = 0; j < np; j++)
+			printf("%s%s", j ? " " : "", json_object_get_string(
+				json_object_array_get_idx(p, j)));
+		printf("%s\n", np ? "" : "-");
+	}
+out:
+	json_object_put(res);
+	return 0;
+}
+
+static int run_portal_group_set_state(struct adm *a)
+{
+	json_object *args = json_object_new_object();
+	char *end;
+	long tag = strtol(a->args[0], &end, 10);
+
+	if (*end || end == a->args[0] || tag < 1 || tag > 65535) {
+		errmsg("bad portal group tag '%s' (1..65535)", a->args[0]);
+		json_object_put(args);
+		return EXIT_USAGE;
+	}
+	json_object_object_add(args, "tag", json_object_new_int((int)tag));
+	json_object_object_add(args, "state",
+			       json_object_new_string(a->args[1]));
+	return call_simple(a, "portal_group.set_state", args);
+}
+
 static int run_session_list(struct adm *a)
 {
 	static const char *const cols[] = {
@@ -924,6 +974,15 @@ static const struct cmd cmds[] = {
 	{ "session", "list", "session list",
 	  "Lists logged-in sessions (normal and discovery).\n",
 	  "", opts_common, 0, 0, run_session_list },
+	{ "portal-group", "list", "portal-group list",
+	  "Lists the target portal groups: tag, ALUA state and portals.\n",
+	  "", opts_common, 0, 0, run_portal_group_list },
+	{ "portal-group", "set-state", "portal-group set-state TAG STATE",
+	  "Sets the ALUA state of a portal group (SPC-4 §5.15). STATE is\n"
+	  "active/optimized, active/non-optimized, standby or unavailable.\n"
+	  "Every initiator gets ASYMMETRIC ACCESS STATE CHANGED on its next\n"
+	  "command to each LU.\n",
+	  "", opts_common, 2, 2, run_portal_group_set_state },
 	{ "status", NULL, "status",
 	  "Shows the daemon's version, pid, uptime, event loop and counts.\n",
 	  "", opts_common, 0, 0, run_status },

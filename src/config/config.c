@@ -422,6 +422,19 @@ static int v_portal(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+static int v_alua_state(cfg_t *cfg, cfg_opt_t *opt)
+{
+	enum scsi_alua_state st;
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	if (scsi_alua_state_parse(s, &st)) {
+		cfg_error(cfg, "bad alua_state '%s' (use active/optimized, "
+			  "active/non-optimized, standby or unavailable)", s);
+		return -1;
+	}
+	return 0;
+}
+
 static int v_seconds(cfg_t *cfg, cfg_opt_t *opt)
 {
 	long v = cfg_opt_getnint(opt, 0);
@@ -734,9 +747,16 @@ static cfg_t *schema_new(void)
 		CFG_STR("secret", NULL, CFGF_NONE),
 		CFG_END()
 	};
+	static cfg_opt_t portal_group_opts[] = {
+		CFG_STR_LIST("portal", NULL, CFGF_NONE),
+		CFG_STR("alua_state", "active/optimized", CFGF_NONE),
+		CFG_END()
+	};
 	static cfg_opt_t opts[] = {
 		/* none: the daemon's default, [::]:3260 (main.c) */
 		CFG_STR_LIST("portal", NULL, CFGF_NONE),
+		CFG_SEC("portal_group", portal_group_opts, CFGF_MULTI |
+				CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 		CFG_INT("nop_interval", 10, CFGF_NONE),
 		CFG_INT("nop_timeout", 10, CFGF_NONE),
 		CFG_INT("login_timeout", 15, CFGF_NONE),
@@ -765,6 +785,8 @@ static cfg_t *schema_new(void)
 		cfg_validate_callback_t fn;
 	} validators[] = {
 		{ "portal", v_portal },
+		{ "portal_group|portal", v_portal },
+		{ "portal_group|alua_state", v_alua_state },
 		{ "nop_interval", v_seconds },
 		{ "nop_timeout", v_seconds },
 		{ "login_timeout", v_seconds },
@@ -1137,6 +1159,31 @@ static int build_auth_checks(struct parse_ctx *c,
 	return rc;
 }
 
+static int build_portal_group(struct parse_ctx *c, cfg_t *sec,
+			      struct config_portal_group *g)
+{
+	const char *title = cfg_title(sec);
+	unsigned n = cfg_size(sec, "portal");
+	char *end;
+	long tag = strtol(title, &end, 10);
+
+	g->line = locate_line(c->text, 1, "portal_group", title, sec->line);
+	if (*end || end == title || tag < 1 || tag > 65535)
+		return ctx_fail(c, g->line, "bad portal group tag '%s' "
+				"(1..65535)", title);
+	g->tag = (uint16_t)tag;
+	/* validated by v_alua_state */
+	scsi_alua_state_parse(cfg_getstr(sec, "alua_state"), &g->state);
+	g->portals = calloc(n ? n : 1, sizeof(*g->portals));
+	if (!g->portals)
+		return ctx_fail(c, 0, "out of memory");
+	for (unsigned i = 0; i < n; i++)
+		if (!(g->portals[g->nportals++] =
+			      strdup(cfg_getnstr(sec, "portal", i))))
+			return ctx_fail(c, 0, "out of memory");
+	return 0;
+}
+
 static int build(struct parse_ctx *c, cfg_t *root, struct ringtgt_config *out)
 {
 	unsigned n = cfg_size(root, "portal");
@@ -1152,6 +1199,17 @@ static int build(struct parse_ctx *c, cfg_t *root, struct ringtgt_config *out)
 	/* no key: the default portal; a key with no address: a mistake */
 	if (n == 0 && (cfg_getopt(root, "portal")->flags & CFGF_MODIFIED))
 		return ctx_fail(c, 0, "no portal to listen on (portal = {...} is empty)");
+	n = cfg_size(root, "portal_group");
+	out->groups = calloc(n ? n : 1, sizeof(*out->groups));
+	if (!out->groups)
+		return ctx_fail(c, 0, "out of memory");
+	for (unsigned i = 0; i < n; i++) {
+		rc = build_portal_group(c, cfg_getnsec(root, "portal_group", i),
+					&out->groups[out->ngroups]);
+		out->ngroups++;	/* so config_free() sees it even on error */
+		if (rc)
+			return rc;
+	}
 	out->nop_interval = (int)cfg_getint(root, "nop_interval");
 	out->nop_timeout = (int)cfg_getint(root, "nop_timeout");
 	out->login_timeout = (int)cfg_getint(root, "login_timeout");
@@ -1374,6 +1432,12 @@ void config_free(struct ringtgt_config *cfg)
 	for (size_t i = 0; i < cfg->nportals; i++)
 		free(cfg->portals[i]);
 	free(cfg->portals);
+	for (size_t i = 0; i < cfg->ngroups; i++) {
+		for (size_t j = 0; j < cfg->groups[i].nportals; j++)
+			free(cfg->groups[i].portals[j]);
+		free(cfg->groups[i].portals);
+	}
+	free(cfg->groups);
 	for (size_t i = 0; i < cfg->ntargets; i++) {
 		struct config_target *t = &cfg->targets[i];
 
@@ -1589,7 +1653,15 @@ int config_apply(const struct ringtgt_config *cfg, struct core_err *err)
 	size_t accounts = 0, done = 0;
 	int rc = 0;
 
-	for (; accounts < cfg->naccounts; accounts++) {
+	/* groups are never removed: nothing to undo for them */
+	for (size_t i = 0; !rc && i < cfg->ngroups; i++) {
+		const struct config_portal_group *g = &cfg->groups[i];
+
+		rc = core_port_group_define(g->tag, g->state, &e);
+		if (rc)
+			apply_fail(err, cfg, g->line, rc, "%s", e.msg);
+	}
+	for (; !rc && accounts < cfg->naccounts; accounts++) {
 		rc = apply_account(cfg, &cfg->accounts[accounts], err);
 		if (rc)
 			break;

@@ -54,10 +54,25 @@ struct config_target {
 	int line;			/* where "target ... {" is */
 };
 
+/* portal_group TAG { portal = {...} alua_state = ... } */
+struct config_portal_group {
+	uint16_t tag;			/* 1..65535 */
+	enum scsi_alua_state state;	/* default active/optimized */
+	char **portals;
+	size_t nportals;
+	int line;
+};
+
 struct ringtgt_config {
 	char *file;			/* name used in messages */
-	char **portals;			/* "addr:port" / "[addr6]:port" */
-	size_t nportals;		/* 0: none given, the daemon's default */
+	/*
+	 * "addr:port" / "[addr6]:port", portal group 1; 0 and no group with
+	 * portals: none given, the daemon's default
+	 */
+	char **portals;
+	size_t nportals;
+	struct config_portal_group *groups;
+	size_t ngroups;
 	int nop_interval;		/* seconds between NOP-Ins; 0 = off */
 	int nop_timeout;		/* seconds to wait for NOP-Out; 0 = off */
 	int login_timeout;		/* seconds for a login to finish */
@@ -98,7 +113,8 @@ int config_parse_buf(const char *text, struct ringtgt_config *cfg, char *err,
 void config_free(struct ringtgt_config *cfg);
 
 /*
- * Creates every account, target, LUN, ACL and account binding of @cfg
+ * Defines every portal group of @cfg (core_port_group_define), then
+ * creates every account, target, LUN, ACL and account binding of @cfg
  * through core.h, then sets discovery authentication (unless none). For
  * LUNs with create = true, missing parent directories of the image are
  * created (0755). A short secret is logged with a warning. On failure,

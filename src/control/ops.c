@@ -229,6 +229,29 @@ static int op_session_list(struct ctl_req *r)
 	return r->result ? 0 : req_fail(r, -ENOMEM, "out of memory");
 }
 
+static int op_portal_group_list(struct ctl_req *r)
+{
+	r->result = core_port_groups_json();
+	return r->result ? 0 : req_fail(r, -ENOMEM, "out of memory");
+}
+
+static int op_portal_group_set_state(struct ctl_req *r)
+{
+	enum scsi_alua_state st;
+	const char *state = NULL;
+	uint64_t tag = 0;
+	int rc;
+
+	if ((rc = arg_uint(r, "tag", true, 65535, &tag)) ||
+	    (rc = arg_str(r, "state", true, &state)))
+		return rc;
+	if (scsi_alua_state_parse(state, &st))
+		return req_fail(r, -EINVAL, "bad state '%s' (active/optimized, "
+				"active/non-optimized, standby, unavailable)",
+				state);
+	return core_port_group_set_state((uint16_t)tag, st, &r->err);
+}
+
 static int op_daemon_status(struct ctl_req *r)
 {
 	json_object *o = json_object_new_object();
@@ -434,6 +457,7 @@ static const char *const args_account_list[] = { "show_secrets", NULL };
 static const char *const args_account_bind[] = { "iqn", "name", "outgoing", NULL };
 static const char *const args_discovery_auth[] = { "mode", NULL };
 static const char *const args_chap_algs[] = { "iqn", "algorithms", NULL };
+static const char *const args_pg_state[] = { "tag", "state", NULL };
 
 static const struct ctl_op ctl_ops[] = {
 	{ "target.add", args_target_add, op_target_add },
@@ -451,6 +475,8 @@ static const struct ctl_op ctl_ops[] = {
 	{ "discovery.auth", args_discovery_auth, op_discovery_auth },
 	{ "target.chap_algorithms", args_chap_algs, op_target_chap_algs },
 	{ "session.list", args_none, op_session_list },
+	{ "portal_group.list", args_none, op_portal_group_list },
+	{ "portal_group.set_state", args_pg_state, op_portal_group_set_state },
 	{ "daemon.status", args_none, op_daemon_status },
 };
 

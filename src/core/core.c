@@ -214,6 +214,7 @@ int core_target_add(const char *iqn, int tid, int *tid_out,
 		}
 	}
 	scsi_target_init(&t->scsi, t->iqn);
+	t->scsi.port_groups = core_port_groups();
 	list_add_tail(&t->link, before);
 	t->linked = true;
 	pthread_mutex_unlock(&core_lock);

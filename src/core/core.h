@@ -278,4 +278,26 @@ struct json_object *core_accounts_json(bool show_secrets);
 struct json_object *core_targets_json(void);
 struct json_object *core_sessions_json(void);
 
+/* --- target portal groups (portgroup.c) --------------------------------- */
+
+/*
+ * The daemon's one table of target portal groups, shared by every
+ * target's SCSI ports (group 1, active/optimized, always exists).
+ */
+struct scsi_port_groups *core_port_groups(void);
+/* Adds group @tag in @state, or sets the state of an existing one. */
+int core_port_group_define(uint16_t tag, enum scsi_alua_state state,
+			   struct core_err *err);
+/*
+ * Changes the ALUA state of group @tag at run time (every I_T nexus gets
+ * ASYMMETRIC ACCESS STATE CHANGED); -ENOENT, -EINVAL.
+ */
+int core_port_group_set_state(uint16_t tag, enum scsi_alua_state state,
+			      struct core_err *err);
+/* Records that portal @name serves group @tag; -ENOENT: no such group. */
+int core_port_group_portal(uint16_t tag, const char *name,
+			   struct core_err *err);
+/* [{"tag", "state", "portals": [names]}], in the order defined. */
+struct json_object *core_port_groups_json(void);
+
 #endif

@@ -93,6 +93,7 @@ struct iscsi_conn *conn_new(struct reactor *r, int fd,
 	c->r = r;
 	c->fd = fd;
 	c->set = set;
+	c->tpgt = 1;	/* the portal's group, set by the server */
 	c->state = CONN_LOGIN;
 	list_init(&c->txq);
 	list_init(&c->active);

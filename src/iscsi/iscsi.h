@@ -66,6 +66,13 @@ int iscsi_start(const struct iscsi_settings *s);
  */
 int iscsi_portal_add(const char *addr, char *err, size_t errlen);
 /*
+ * The same for target portal group @tpgt (core_port_group_define() made
+ * it; iscsi_portal_add() uses group 1). Connections through the portal
+ * answer TargetPortalGroupTag=@tpgt and use SCSI target port @tpgt.
+ */
+int iscsi_portal_add_group(const char *addr, uint16_t tpgt, char *err,
+			   size_t errlen);
+/*
  * Opens the default portal of a config without portals: [::]:@port,
  * dual-stack (IPv4 peers too, as ::ffff:a.b.c.d), or 0.0.0.0:@port with
  * an info line when the host has no IPv6 (socket() EAFNOSUPPORT, bind()

@@ -213,6 +213,7 @@ struct iscsi_conn {
 	enum conn_state state;
 	struct sockaddr_storage peer, local;
 	char peer_str[64], local_str[64];
+	uint16_t tpgt;			/* target portal group of the portal */
 
 	/* receive */
 	struct pdu_rx rx;		/* framing and buffer (pdu_rx.h) */

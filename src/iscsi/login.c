@@ -508,7 +508,8 @@ void login_handle(struct iscsi_conn *c, const struct bhs *h,
 	}
 	if (!l->tpgt_sent && !l->negot.discovery) {
 		/* RFC 7143 §13.9: in the first response of a Normal session */
-		kv_add(&kv, "TargetPortalGroupTag", "1");
+		/* the group of the portal the connection came in on */
+		kv_addf(&kv, "TargetPortalGroupTag", "%u", c->tpgt);
 		l->tpgt_sent = true;
 	}
 	if (csg == STAGE_SECURITY) {
@@ -590,6 +591,7 @@ void login_handle(struct iscsi_conn *c, const struct bhs *h,
 struct st_ctx {
 	struct kvbuf *kv;
 	const char *addr;
+	uint16_t tpgt;
 };
 
 static void st_add(void *ctx, const char *iqn)
@@ -597,15 +599,15 @@ static void st_add(void *ctx, const char *iqn)
 	struct st_ctx *s = ctx;
 
 	kv_add(s->kv, "TargetName", iqn);
-	/* the portal this connection came in on, group tag 1 */
-	kv_addf(s->kv, "TargetAddress", "%s,1", s->addr);
+	/* the portal this connection came in on, with its group tag */
+	kv_addf(s->kv, "TargetAddress", "%s,%u", s->addr, s->tpgt);
 }
 
 static void send_targets(struct iscsi_conn *c, const char *what,
 			 struct kvbuf *kv)
 {
 	struct iscsi_session *s = c->sess;
-	struct st_ctx ctx = { kv, c->local_str };
+	struct st_ctx ctx = { kv, c->local_str, c->tpgt };
 	const char *initiator = s->info.initiator;
 	const struct sockaddr *peer = (const struct sockaddr *)&c->peer;
 

@@ -54,6 +54,7 @@ static const struct ratelimit_cfg src_log_cfg = { PEER_LOG_INTERVAL_MS,
 struct portal {
 	int fd;
 	char name[80];
+	uint16_t tpgt;			/* target portal group tag */
 	struct ev_op accept_op;
 	struct reactor *r;
 	bool closing;
@@ -336,6 +337,7 @@ static void thread_tick(void *arg)
 struct handoff {
 	struct iscsi_server_thread *thr;
 	int fd;
+	uint16_t tpgt;			/* of the portal that accepted it */
 	uint8_t key[16];
 };
 
@@ -354,6 +356,7 @@ static void conn_adopt(void *arg)
 		return;
 	}
 	memcpy(c->src_key, h->key, 16);
+	c->tpgt = h->tpgt;
 	free(h);
 	c->thr = thr;
 	list_add_tail(&c->link, &thr->conns);
@@ -501,6 +504,7 @@ static void portal_accept_done(struct ev_op *op, int res)
 	/* complete before posting: the other reactor may run it at once */
 	h->thr = &srv.thr[i];
 	h->fd = res;
+	h->tpgt = p->tpgt;
 	if (reactor_post(srv.thr[i].r, conn_adopt, h) < 0) {
 		conn_count_put(h->key);
 		free(h);
@@ -684,23 +688,32 @@ err_close:
 	return rc;
 }
 
-/* Serves @fd as portal @name from reactor 0 (takes @fd). */
-static void portal_register(int fd, const char *name)
+/* Serves @fd as portal @name of group @tpgt from reactor 0 (takes @fd). */
+static void portal_register(int fd, const char *name, uint16_t tpgt)
 {
 	struct portal *p = &srv.portals[srv.nportals++];
 
 	p->fd = fd;
+	p->tpgt = tpgt;
+	/* the group was checked in portal_can_add() */
+	core_port_group_portal(tpgt, name, NULL);
 	p->r = srv.thr[0].r;
 	p->closing = false;
 	p->refuse_rl = (struct ratelimit){ 0 };
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->start.fn = portal_start;
 	reactor_post_node(p->r, &p->start);
-	log_info("listening on %s", name);
+	log_info("listening on %s (portal group %u)", name, tpgt);
 }
 
-static int portal_can_add(char *err, size_t errlen)
+static int portal_can_add(uint16_t tpgt, char *err, size_t errlen)
 {
+	enum scsi_alua_state st;
+
+	if (scsi_port_groups_get_state(core_port_groups(), tpgt, &st) < 0) {
+		snprintf(err, errlen, "no portal group %u", tpgt);
+		return -ENOENT;
+	}
 	if (!srv.running) {
 		snprintf(err, errlen, "service not started");
 		return -EINVAL;
@@ -715,6 +728,12 @@ static int portal_can_add(char *err, size_t errlen)
 
 int iscsi_portal_add(const char *addr, char *err, size_t errlen)
 {
+	return iscsi_portal_add_group(addr, 1, err, errlen);
+}
+
+int iscsi_portal_add_group(const char *addr, uint16_t tpgt, char *err,
+			   size_t errlen)
+{
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV |
 					      AI_PASSIVE };
@@ -724,7 +743,7 @@ int iscsi_portal_add(const char *addr, char *err, size_t errlen)
 	char *end;
 	long pn;
 
-	rc = portal_can_add(err, errlen);
+	rc = portal_can_add(tpgt, err, errlen);
 	if (rc)
 		return rc;
 	if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0) {
@@ -751,7 +770,7 @@ int iscsi_portal_add(const char *addr, char *err, size_t errlen)
 		snprintf(err, errlen, "portal %s: %s", addr, strerror(-fd));
 		return fd;
 	}
-	portal_register(fd, addr);
+	portal_register(fd, addr, tpgt);
 	return 0;
 }
 
@@ -766,7 +785,7 @@ int iscsi_portal_add_any(unsigned port, char *err, size_t errlen)
 	char name[32];
 	int fd, rc;
 
-	rc = portal_can_add(err, errlen);
+	rc = portal_can_add(1, err, errlen);
 	if (rc)
 		return rc;
 	snprintf(name, sizeof(name), "[::]:%u", port);
@@ -783,7 +802,7 @@ int iscsi_portal_add_any(unsigned port, char *err, size_t errlen)
 		snprintf(err, errlen, "portal %s: %s", name, strerror(-fd));
 		return fd;
 	}
-	portal_register(fd, name);
+	portal_register(fd, name, 1);
 	return 0;
 }
 

@@ -90,7 +90,8 @@ int session_start(struct iscsi_conn *c, const uint8_t isid[6], uint16_t tsih,
 		session_port_name(n->initiator_name, isid,
 				  s->nexus.initiator_port,
 				  sizeof(s->nexus.initiator_port));
-		s->nexus.rel_port_id = 1;
+		/* RFC 7143 §4.4.1: the SCSI target port is the portal group */
+		s->nexus.rel_port_id = c->tpgt;
 		s->nexus.target = core_target_scsi(target);
 		s->sets = calloc(SCSI_MAX_LUNS, sizeof(*s->sets));
 		if (!s->sets ||

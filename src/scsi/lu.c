@@ -264,7 +264,10 @@ enum sense_reason scsi_lu_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
 			n->ua_nexus_loss[lu->lun] = false;
 		return SENSE_UA_NEXUS_LOSS;
 	}
-	return scsi_pr_ua_check(lu, n, clear);
+	reason = scsi_pr_ua_check(lu, n, clear);
+	if (reason != SENSE_NONE)
+		return reason;
+	return scsi_alua_ua_check(lu, n, clear);
 }
 
 enum sense_reason scsi_ua_pending(struct scsi_lu *lu, struct scsi_nexus *n)
@@ -433,6 +436,10 @@ void scsi_target_init(struct scsi_target *t, const char *name)
 	memset(t->lus, 0, sizeof(t->lus));
 	pthread_mutex_init(&t->lock, NULL);
 	snprintf(t->name, sizeof(t->name), "%s", name ? name : "");
+	/* one port group, 1, holding relative target port 1 */
+	scsi_port_groups_init(&t->own_groups);
+	scsi_port_groups_add(&t->own_groups, 1, SCSI_ALUA_ACTIVE_OPTIMIZED);
+	t->port_groups = &t->own_groups;
 }
 
 void scsi_target_destroy(struct scsi_target *t)
@@ -442,6 +449,7 @@ void scsi_target_destroy(struct scsi_target *t)
 		t->lus[i] = NULL;
 	}
 	pthread_mutex_destroy(&t->lock);
+	scsi_port_groups_destroy(&t->own_groups);
 }
 
 int scsi_target_add_lu(struct scsi_target *t, struct scsi_lu *lu)

@@ -13,6 +13,8 @@
 #include "scsi/scsi_internal.h"
 
 #define CTL 0x04 /* control byte: we look at NACA (and reject it) */
+/* Allowed through a port in either inaccessible ALUA state */
+#define OPF_ALUA_ANY (OPF_ALUA_STANDBY | OPF_ALUA_UNAVAILABLE)
 
 static const struct scsi_opdesc sai16_ops[] = {
 	{ .opcode = SERVICE_ACTION_IN_16, .sa = SAI_READ_CAPACITY_16,
@@ -43,19 +45,39 @@ static const struct scsi_opdesc maint_in_ops[] = {
 	  .parse = spc_parse_rstmf, .exec = spc_rstmf,
 	  .usage = { MAINTENANCE_IN, MI_REPORT_SUPPORTED_TMFS, 0x80, 0, 0, 0,
 		     0xff, 0xff, 0xff, 0xff, 0, CTL } },
+	{ .opcode = MAINTENANCE_IN, .sa = MI_REPORT_TPGS,
+	  .has_sa = true, .cdb_len = 12,
+	  .flags = OPF_CTRL | OPF_DISK | OPF_ALUA_ANY | OPF_PR_ALLOW,
+	  .name = "REPORT TARGET PORT GROUPS",
+	  .parse = spc_parse_rtpg, .exec = spc_rtpg,
+	  .usage = { MAINTENANCE_IN, 0xe0 | MI_REPORT_TPGS, 0, 0, 0, 0,
+		     0xff, 0xff, 0xff, 0xff, 0, CTL } },
 };
 
-/* SPC-4 §6.15, §6.16; allowed under every reservation (table 46) */
+static const struct scsi_opdesc maint_out_ops[] = {
+	{ .opcode = MAINTENANCE_OUT, .sa = MO_SET_TPGS,
+	  .has_sa = true, .cdb_len = 12,
+	  .flags = OPF_CTRL | OPF_DISK | OPF_ALUA_ANY,
+	  .name = "SET TARGET PORT GROUPS",
+	  .parse = spc_parse_stpg, .exec = spc_stpg,
+	  .usage = { MAINTENANCE_OUT, MO_SET_TPGS, 0, 0, 0, 0,
+		     0xff, 0xff, 0xff, 0xff, 0, CTL } },
+};
+
+/*
+ * SPC-4 §6.15, §6.16; allowed under every reservation (table 46) and
+ * through a port in standby (§5.15.2.4.4), not an unavailable one
+ */
 #define PR_IN_ROW(sa_, name_) \
 	{ .opcode = PERSISTENT_RESERVE_IN, .sa = sa_, .has_sa = true, \
-	  .cdb_len = 10, .flags = OPF_DISK | OPF_PR_ALLOW, .name = name_, \
-	  .parse = pr_parse_in, .exec = pr_in, \
+	  .cdb_len = 10, .flags = OPF_DISK | OPF_PR_ALLOW | OPF_ALUA_STANDBY, \
+	  .name = name_, .parse = pr_parse_in, .exec = pr_in, \
 	  .usage = { PERSISTENT_RESERVE_IN, sa_, 0, 0, 0, 0, 0, 0xff, 0xff, \
 		     CTL } }
 #define PR_OUT_ROW(sa_, name_) \
 	{ .opcode = PERSISTENT_RESERVE_OUT, .sa = sa_, .has_sa = true, \
-	  .cdb_len = 10, .flags = OPF_DISK | OPF_PR_ALLOW, .name = name_, \
-	  .parse = pr_parse_out, .exec = pr_out, \
+	  .cdb_len = 10, .flags = OPF_DISK | OPF_PR_ALLOW | OPF_ALUA_STANDBY, \
+	  .name = name_, .parse = pr_parse_out, .exec = pr_out, \
 	  .usage = { PERSISTENT_RESERVE_OUT, sa_, 0xff, 0, 0, 0xff, 0xff, \
 		     0xff, 0xff, CTL } }
 
@@ -94,7 +116,7 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.usage = { TEST_UNIT_READY, 0, 0, 0, 0, CTL } },
 	[REQUEST_SENSE] = {
 		.opcode = REQUEST_SENSE, .cdb_len = 6,
-		.flags = OPF_ANY | OPF_NO_UA | OPF_PR_ALLOW,
+		.flags = OPF_ANY | OPF_NO_UA | OPF_ALUA_ANY | OPF_PR_ALLOW,
 		.name = "REQUEST SENSE",
 		.parse = spc_parse_request_sense, .exec = spc_request_sense,
 		.usage = { REQUEST_SENSE, 0x01, 0, 0, 0xff, CTL } },
@@ -107,12 +129,14 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.name = "WRITE(6)", .parse = sbc_parse_rw6, .exec = sbc_rw,
 		.usage = { WRITE_6, 0x1f, 0xff, 0xff, 0xff, CTL } },
 	[INQUIRY] = {
-		.opcode = INQUIRY, .cdb_len = 6, .flags = OPF_ANY | OPF_NO_UA | OPF_PR_ALLOW,
+		.opcode = INQUIRY, .cdb_len = 6,
+		.flags = OPF_ANY | OPF_NO_UA | OPF_ALUA_ANY | OPF_PR_ALLOW,
 		.name = "INQUIRY",
 		.parse = spc_parse_inquiry, .exec = spc_inquiry,
 		.usage = { INQUIRY, 0x01, 0xff, 0xff, 0xff, CTL } },
 	[MODE_SENSE_6] = {
-		.opcode = MODE_SENSE_6, .cdb_len = 6, .flags = OPF_DISK | OPF_PR_READ,
+		.opcode = MODE_SENSE_6, .cdb_len = 6,
+		.flags = OPF_DISK | OPF_ALUA_STANDBY | OPF_PR_READ,
 		.name = "MODE SENSE(6)",
 		.parse = spc_parse_mode_sense, .exec = spc_mode_sense,
 		.usage = { MODE_SENSE_6, 0x08, 0xff, 0xff, 0xff, CTL } },
@@ -168,7 +192,8 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.name = "UNMAP", .parse = sbc_parse_unmap, .exec = sbc_unmap,
 		.usage = { UNMAP, 0x01, 0, 0, 0, 0, 0, 0xff, 0xff, CTL } },
 	[MODE_SENSE_10] = {
-		.opcode = MODE_SENSE_10, .cdb_len = 10, .flags = OPF_DISK | OPF_PR_READ,
+		.opcode = MODE_SENSE_10, .cdb_len = 10,
+		.flags = OPF_DISK | OPF_ALUA_STANDBY | OPF_PR_READ,
 		.name = "MODE SENSE(10)",
 		.parse = spc_parse_mode_sense, .exec = spc_mode_sense,
 		.usage = { MODE_SENSE_10, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff,
@@ -235,7 +260,7 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.sa_ops = sai16_ops, .n_sa = ARRAY_SIZE(sai16_ops) },
 	[REPORT_LUNS] = {
 		.opcode = REPORT_LUNS, .cdb_len = 12,
-		.flags = OPF_ANY | OPF_NO_UA | OPF_PR_ALLOW,
+		.flags = OPF_ANY | OPF_NO_UA | OPF_ALUA_ANY | OPF_PR_ALLOW,
 		.name = "REPORT LUNS",
 		.parse = spc_parse_report_luns, .exec = spc_report_luns,
 		.usage = { REPORT_LUNS, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff,
@@ -244,6 +269,10 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.opcode = MAINTENANCE_IN, .cdb_len = 12,
 		.flags = OPF_CTRL | OPF_DISK, .name = "MAINTENANCE IN",
 		.sa_ops = maint_in_ops, .n_sa = ARRAY_SIZE(maint_in_ops) },
+	[MAINTENANCE_OUT] = {
+		.opcode = MAINTENANCE_OUT, .cdb_len = 12,
+		.flags = OPF_CTRL | OPF_DISK, .name = "MAINTENANCE OUT",
+		.sa_ops = maint_out_ops, .n_sa = ARRAY_SIZE(maint_out_ops) },
 	[READ_12] = {
 		.opcode = READ_12, .cdb_len = 12, .flags = OPF_DISK | OPF_PR_READ,
 		.name = "READ(12)", .parse = sbc_parse_rw12, .exec = sbc_rw,
@@ -380,6 +409,10 @@ enum sense_reason scsi_task_prepare(struct scsi_task *t)
 		if (reason != SENSE_NONE)
 			goto fail;
 	}
+	/* SPC-4 §5.15.2.4: what the port's ALUA state allows */
+	reason = scsi_alua_check(t, op);
+	if (reason != SENSE_NONE)
+		goto fail;
 	/*
 	 * SPC-4 §5.13.1: the persistent reservation access table, for every
 	 * command, here in prepare rather than in exec so that a conflicting

@@ -87,6 +87,10 @@ enum sense_reason {
 	SENSE_UA_RESERVATIONS_PREEMPTED,	/* 6/2a/03 */
 	SENSE_UA_RESERVATIONS_RELEASED,		/* 6/2a/04 */
 	SENSE_UA_REGISTRATIONS_PREEMPTED,	/* 6/2a/05 */
+	SENSE_ALUA_STANDBY,		/* 2/04/0b target port in standby */
+	SENSE_ALUA_UNAVAILABLE,		/* 2/04/0c target port unavailable */
+	SENSE_UA_ALUA_CHANGED,		/* 6/2a/06 asymmetric access state
+					 * changed */
 	SENSE_REASON_COUNT,
 };
 
@@ -114,6 +118,8 @@ struct scsi_nexus {
 	 */
 	_Atomic uint32_t ua_seen[SCSI_MAX_LUNS];
 	bool ua_nexus_loss[SCSI_MAX_LUNS];
+	/* per LUN, the ALUA generation this nexus last saw (alua.c) */
+	_Atomic uint32_t alua_seen[SCSI_MAX_LUNS];
 };
 
 /* REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS bits (byte 0 << 8 | byte 1) */
@@ -257,12 +263,82 @@ bool scsi_lu_stalled(const struct scsi_lu *lu);
  */
 void scsi_lu_reset(struct scsi_lu *lu);
 
+/* --- target port groups (ALUA, SPC-4 §5.15) ----------------------------- */
+
+/* Asymmetric access states (SPC-4 §6.37, table 166), as on the wire. */
+enum scsi_alua_state {
+	SCSI_ALUA_ACTIVE_OPTIMIZED = 0x0,
+	SCSI_ALUA_ACTIVE_NON_OPTIMIZED = 0x1,
+	SCSI_ALUA_STANDBY = 0x2,
+	SCSI_ALUA_UNAVAILABLE = 0x3,
+};
+
+#define SCSI_MAX_PORT_GROUPS 16
+
+/*
+ * The target port groups of a set of targets. Each group holds one
+ * target port whose relative target port identifier equals the group's
+ * tag: iSCSI maps a SCSI target port to a target portal group (RFC 7143
+ * §4.4.1), so the transport sets scsi_nexus.rel_port_id to the target
+ * portal group tag of the connection. Groups are only added, never
+ * removed; states change at any time (thread-safe).
+ */
+struct scsi_port_group {
+	uint16_t tag;			/* 1..65535 */
+	_Atomic uint8_t state;		/* enum scsi_alua_state */
+	/* STATUS CODE of REPORT TARGET PORT GROUPS (SPC-4 §6.37) */
+	_Atomic uint8_t status;
+};
+
+struct scsi_port_groups {
+	pthread_mutex_t lock;		/* serializes adds and changes */
+	_Atomic unsigned n;
+	struct scsi_port_group g[SCSI_MAX_PORT_GROUPS];
+	/*
+	 * Generation of the last state change (values of the unit attention
+	 * counter of lu.c): a nexus that saw an older one gets ASYMMETRIC
+	 * ACCESS STATE CHANGED on its next command to each LU.
+	 */
+	_Atomic uint32_t gen;
+};
+
+/*
+ * An empty table. A port in no group is active/optimized and reported
+ * in no group.
+ */
+void scsi_port_groups_init(struct scsi_port_groups *pg);
+void scsi_port_groups_destroy(struct scsi_port_groups *pg);
+/* Adds group @tag in @state; -EINVAL (tag 0), -EEXIST, -ENOSPC. */
+int scsi_port_groups_add(struct scsi_port_groups *pg, uint16_t tag,
+			 enum scsi_alua_state state);
+/*
+ * Changes the state of group @tag (an administrative, implicit change);
+ * every I_T nexus then gets ASYMMETRIC ACCESS STATE CHANGED (2Ah/06h) on
+ * its next command to each LU. 0, -ENOENT, -EINVAL (not a state).
+ */
+int scsi_port_groups_set_state(struct scsi_port_groups *pg, uint16_t tag,
+			       enum scsi_alua_state state);
+/* The state of group @tag in *state; 0 or -ENOENT. */
+int scsi_port_groups_get_state(struct scsi_port_groups *pg, uint16_t tag,
+			       enum scsi_alua_state *state);
+/* "active/optimized", ... (the config and control spelling); NULL if none. */
+const char *scsi_alua_state_name(enum scsi_alua_state state);
+/* The state named @name (as scsi_alua_state_name()); 0 or -EINVAL. */
+int scsi_alua_state_parse(const char *name, enum scsi_alua_state *state);
+
 /* --- targets (LUN tables) ---------------------------------------------- */
 
 struct scsi_target {
 	pthread_mutex_t lock;
 	struct scsi_lu *lus[SCSI_MAX_LUNS];
 	char name[224];
+	/*
+	 * The target port groups of this target's ports: its own table
+	 * (group 1, active/optimized, made by scsi_target_init()) unless the owner points it at a shared one before the first
+	 * command (the table must outlive the target).
+	 */
+	struct scsi_port_groups *port_groups;
+	struct scsi_port_groups own_groups;
 };
 
 void scsi_target_init(struct scsi_target *t, const char *name);

@@ -14,6 +14,7 @@
  *   lu.c     logical units and the per-target LUN table
  *   pr.c     persistent reservations (PERSISTENT RESERVE IN / OUT, the
  *            reservation access check, their unit attentions)
+ *   alua.c   target port groups: states, REPORT / SET TARGET PORT GROUPS
  */
 #ifndef RINGTGT_SCSI_INTERNAL_H
 #define RINGTGT_SCSI_INTERNAL_H
@@ -53,6 +54,7 @@
 #define SERVICE_ACTION_IN_16 0x9e
 #define REPORT_LUNS 0xa0
 #define MAINTENANCE_IN 0xa3
+#define MAINTENANCE_OUT 0xa4
 #define READ_12 0xa8
 #define WRITE_12 0xaa
 #define WRITE_VERIFY_12 0xae
@@ -73,6 +75,8 @@
 #define PRO_CLEAR 0x03
 #define PRO_PREEMPT 0x04
 #define PRO_REGISTER_IGNORE 0x06
+#define MI_REPORT_TPGS 0x0a
+#define MO_SET_TPGS 0x0a
 
 #define SCSI_VENDOR_LEN 8
 #define SCSI_PRODUCT_LEN 16
@@ -185,6 +189,10 @@ struct scsi_lu {
  */
 #define OPF_PR_READ 0x20u
 #define OPF_PR_ALLOW 0x40u
+/* Allowed through a target port in standby / unavailable ALUA state
+ * (SPC-4 §5.15.2.4.4, §5.15.2.4.5; alua.c). */
+#define OPF_ALUA_STANDBY 0x100u
+#define OPF_ALUA_UNAVAILABLE 0x200u
 
 /*
  * One row per supported command. parse() validates the CDB and fills the
@@ -197,7 +205,7 @@ struct scsi_opdesc {
 	uint8_t sa;			/* service action, if has_sa */
 	bool has_sa;
 	uint8_t cdb_len;		/* 0: no such row */
-	uint8_t flags;			/* OPF_* */
+	uint16_t flags;			/* OPF_* */
 	const char *name;
 	enum sense_reason (*parse)(struct scsi_task *t);
 	void (*exec)(struct scsi_task *t);
@@ -319,6 +327,26 @@ enum sense_reason spc_parse_rsoc(struct scsi_task *t);
 void spc_rsoc(struct scsi_task *t);
 enum sense_reason spc_parse_rstmf(struct scsi_task *t);
 void spc_rstmf(struct scsi_task *t);
+
+/* alua.c */
+enum sense_reason spc_parse_rtpg(struct scsi_task *t);
+void spc_rtpg(struct scsi_task *t);
+enum sense_reason spc_parse_stpg(struct scsi_task *t);
+void spc_stpg(struct scsi_task *t);
+/* The port group of @n's target port, or NULL (in no group). */
+const struct scsi_port_group *scsi_alua_group(const struct scsi_nexus *n);
+/*
+ * SENSE_NONE when @op may run through the target port of t's nexus in
+ * its group's ALUA state, else the NOT READY reason (SPC-4 §5.15.2.4).
+ */
+enum sense_reason scsi_alua_check(const struct scsi_task *t,
+				  const struct scsi_opdesc *op);
+/*
+ * ASYMMETRIC ACCESS STATE CHANGED pending for @n on @lu (SENSE_NONE if
+ * none); consumed when @clear.
+ */
+enum sense_reason scsi_alua_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
+				     bool clear);
 
 /* sbc.c */
 enum sense_reason sbc_parse_rw6(struct scsi_task *t);

@@ -28,6 +28,8 @@
 #define INQ_HISUP 0x10
 #define INQ_RDF 0x02
 #define INQ_CMDQUE 0x02
+/* TPGS=11b: implicit and explicit ALUA (SPC-4 §6.4.2, alua.c) */
+#define INQ_TPGS_BOTH 0x30
 
 /* VPD pages */
 #define VPD_SUPPORTED 0x00
@@ -47,6 +49,7 @@
 #define DESIG_T10 0x1
 #define DESIG_NAA 0x3
 #define DESIG_REL_PORT 0x4
+#define DESIG_TPG 0x5
 
 /* Mode pages */
 #define MP_RW_RECOVERY 0x01
@@ -126,6 +129,7 @@ static uint32_t inquiry_standard(const struct scsi_lu *lu, uint8_t *b)
 	b[2] = INQ_VERSION_SPC4;
 	b[3] = INQ_HISUP | INQ_RDF;
 	b[4] = INQ_STD_LEN - 5;
+	b[5] = INQ_TPGS_BOTH;
 	b[7] = INQ_CMDQUE;
 	put_ascii(b + 8, lu ? lu->vendor : "RINGTGT", SCSI_VENDOR_LEN);
 	put_ascii(b + 16, lu ? lu->product : "", SCSI_PRODUCT_LEN);
@@ -175,6 +179,7 @@ static uint32_t vpd_device_id(const struct scsi_task *t, uint8_t *b)
 	uint32_t off = 4;
 	uint16_t rel_port = t->nexus && t->nexus->rel_port_id
 				    ? t->nexus->rel_port_id : 1;
+	const struct scsi_port_group *g = scsi_alua_group(t->nexus);
 	size_t slen = strlen(lu->serial);
 
 	/* NAA IEEE Registered Extended, LU association */
@@ -193,14 +198,21 @@ static uint32_t vpd_device_id(const struct scsi_task *t, uint8_t *b)
 	/*
 	 * Relative target port (§7.8.6.6.7), on the port of this nexus. The
 	 * layer is transport independent but iSCSI is the only transport.
-	 * No target port group designator: we do not implement REPORT
-	 * TARGET PORT GROUPS (TPGS=0), so we do not advertise one.
 	 */
 	off += desig_head(b + off, (PROTO_ISCSI << 4) | CODESET_BINARY,
 			  DESIG_PIV | ASSOC_PORT | DESIG_REL_PORT, 4);
 	put_be16(b + off, 0);
 	put_be16(b + off + 2, rel_port);
 	off += 4;
+
+	/* Target port group (§7.8.6.6.8) of that port, when it has one */
+	if (g) {
+		off += desig_head(b + off, (PROTO_ISCSI << 4) | CODESET_BINARY,
+				  DESIG_PIV | ASSOC_PORT | DESIG_TPG, 4);
+		put_be16(b + off, 0);
+		put_be16(b + off + 2, g->tag);
+		off += 4;
+	}
 
 	put_be16(b + 2, (uint16_t)(off - 4));
 	return off;

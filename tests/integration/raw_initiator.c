@@ -48,6 +48,7 @@ int ri_connect_from(struct ri *ri, int port, const char *src)
 
 	memset(ri, 0, sizeof(*ri));
 	ri->fd = -1;
+	ri->tpgt = -1;
 	ri->itt = 0x1000;
 	ri->answer_pings = true;
 	ri->rx_data = malloc(RI_DATA_MAX + 4);
@@ -272,6 +273,13 @@ static int login_step(struct ri *ri, uint8_t flags, const char *kv,
 		return rc;
 	if (rsp->opcode != OP_LOGIN_RSP)
 		return -EPROTO;
+	{
+		char val[16];
+
+		if (kv_find(rsp->data, rsp->dsl, "TargetPortalGroupTag", val,
+			    sizeof(val)))
+			ri->tpgt = (int)strtol(val, NULL, 10);
+	}
 	return 0;
 }
 

@@ -59,6 +59,7 @@ struct ri {
 	uint32_t first_burst;	/* FirstBurstLength to offer (0: 65536) */
 	uint32_t protocol_level;	/* what the target answered (1 if not) */
 	struct ri_chap chap;		/* set after ri_connect() */
+	int tpgt;		/* TargetPortalGroupTag of the login; -1: none */
 };
 
 /* Connects to 127.0.0.1:@port; 0 or -errno. */

@@ -11,6 +11,7 @@
 #  - with a session logged in: session list shows it, lun remove and target
 #    remove are refused (exit 1, message) until --force; a forced target
 #    remove closes the session;
+#  - portal-group list / set-state on the daemon's one portal (group 1);
 #  - errors: unknown target -> exit 1 with a message, bad arguments -> 2,
 #    no daemon at the socket -> 1 "is ringtgtd running?".
 set -euo pipefail
@@ -243,6 +244,21 @@ json_check 'not [t for t in j if t["iqn"] == a[0]]' "$NEW"
 it_log "target remove --force closed the session (client ended after $((SECONDS - t0)) s)"
 out=$(it_capture iscsi-ls -s "iscsi://$IT_PORTAL") || exit 1
 if grep -q "$(ere "$NEW")" <<<"$out"; then it_fail "removed target still in SendTargets"; fi
+
+# ===========================================================================
+# portal groups: the --portal of it_start_daemon is in group 1; set-state
+# changes its ALUA state (an initiator sees it in INQUIRY VPD 0x83 / RTPG
+# and gets a unit attention: it-alua and unit-alua check that)
+# ===========================================================================
+adm_ok portal-group list
+it_expect_match "portal-group list" "$ADM_OUT" "^1 +active/optimized +127\.0\.0\.1:$IT_PORT\$"
+adm_ok portal-group set-state 1 active/non-optimized
+adm_ok portal-group list --json
+json_check 'j[0]["tag"] == 1 and j[0]["state"] == "active/non-optimized"'
+adm_rc 1 'no portal group 9' portal-group set-state 9 standby
+adm_rc 1 "bad state 'offline'" portal-group set-state 1 offline
+adm_rc 2 'bad portal group tag' portal-group set-state 0 standby
+adm_ok portal-group set-state 1 active/optimized
 
 # ===========================================================================
 # errors

@@ -1114,3 +1114,57 @@ Test(config, no_secrets_any_mode)
 	config_free(&cfg);
 	unlink(path);
 }
+
+/*
+ * portal_group TAG { portal = {...} alua_state = ... }: the top-level
+ * portal list stays group 1; a group's state defaults to active/optimized;
+ * tags are 1..65535 and states the four of SPC-4 §5.15; applying defines
+ * the groups in core.
+ */
+Test(config, portal_groups)
+{
+	static const char *const bad[][2] = {
+		{ "portal_group 0 { portal = {\"127.0.0.1:3261\"} }\n", "tag" },
+		{ "portal_group 65536 { }\n", "tag" },
+		{ "portal_group x2 { }\n", "tag" },
+		{ "\nportal_group 2 { alua_state = \"offline\" }\n",
+		  "alua_state" },
+		{ "portal_group 2 { portal = {\"1.2.3.4:x\"} }\n", "portal" },
+	};
+	struct ringtgt_config cfg;
+	struct core_err e = { "" };
+	enum scsi_alua_state st;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf(
+		"portal = {\"127.0.0.1:3260\"}\n"
+		"portal_group 2 {\n"
+		"  portal = {\"127.0.0.1:3262\", \"[::1]:3262\"}\n"
+		"  alua_state = \"standby\"\n"
+		"}\n"
+		"portal_group 3 { portal = {\"127.0.0.1:3263\"} }\n",
+		&cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.nportals, 1);
+	cr_assert_eq(cfg.ngroups, 2);
+	cr_expect_eq(cfg.groups[0].tag, 2);
+	cr_expect_eq(cfg.groups[0].state, SCSI_ALUA_STANDBY);
+	cr_assert_eq(cfg.groups[0].nportals, 2);
+	cr_expect_str_eq(cfg.groups[0].portals[1], "[::1]:3262");
+	cr_expect_eq(cfg.groups[0].line, 2);
+	cr_expect_eq(cfg.groups[1].tag, 3);
+	cr_expect_eq(cfg.groups[1].state, SCSI_ALUA_ACTIVE_OPTIMIZED);
+	core_init();
+	cr_assert_eq(config_apply(&cfg, &e), 0, "%s", e.msg);
+	cr_assert_eq(scsi_port_groups_get_state(core_port_groups(), 2, &st), 0);
+	cr_expect_eq(st, SCSI_ALUA_STANDBY);
+	cr_assert_eq(scsi_port_groups_get_state(core_port_groups(), 3, &st), 0);
+	cr_expect_eq(st, SCSI_ALUA_ACTIVE_OPTIMIZED);
+	core_shutdown();
+	config_free(&cfg);
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		cr_assert_neq(config_parse_buf(bad[i][0], &cfg, err,
+					       sizeof(err)), 0, "%s", bad[i][0]);
+		cr_expect(strstr(err, bad[i][1]), "%s: %s", bad[i][0], err);
+	}
+}

@@ -238,6 +238,53 @@ Test(ctl, remove_refused_with_sessions)
 	core_target_put(s.target);
 }
 
+/* portal_group.list / set_state (docs/control-protocol.md) */
+Test(ctl, portal_groups)
+{
+	struct core_err e = { "" };
+	json_object *res = NULL, *g;
+	enum scsi_alua_state st;
+	char err[256] = "";
+
+	cr_assert_eq(core_port_group_define(2, SCSI_ALUA_ACTIVE_NON_OPTIMIZED,
+					    &e), 0, "%s", e.msg);
+	cr_assert_eq(core_port_group_portal(2, "127.0.0.1:3262", &e), 0);
+	cr_assert_eq(call("portal_group.list", NULL, &res, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(json_object_array_length(res), 2);
+	g = json_object_array_get_idx(res, 0);
+	cr_expect_eq(json_object_get_int(jget(g, "tag")), 1);
+	cr_expect_str_eq(json_object_get_string(jget(g, "state")),
+			 "active/optimized");
+	g = json_object_array_get_idx(res, 1);
+	cr_expect_eq(json_object_get_int(jget(g, "tag")), 2);
+	cr_expect_str_eq(json_object_get_string(jget(g, "state")),
+			 "active/non-optimized");
+	cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(
+				 jget(g, "portals"), 0)), "127.0.0.1:3262");
+	json_object_put(res);
+
+	cr_assert_eq(call("portal_group.set_state",
+			  args_new("tag", json_object_new_int(2), "state",
+				   json_object_new_string("standby"), NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(scsi_port_groups_get_state(core_port_groups(), 2, &st), 0);
+	cr_expect_eq(st, SCSI_ALUA_STANDBY);
+	cr_expect_eq(call("portal_group.set_state",
+			  args_new("tag", json_object_new_int(9), "state",
+				   json_object_new_string("standby"), NULL),
+			  NULL, err, sizeof(err)), -ENOENT);
+	cr_expect_str_eq(err, "no portal group 9");
+	cr_expect_eq(call("portal_group.set_state",
+			  args_new("tag", json_object_new_int(2), "state",
+				   json_object_new_string("offline"), NULL),
+			  NULL, err, sizeof(err)), -EINVAL);
+	cr_expect(strstr(err, "bad state 'offline'"), "%s", err);
+	cr_expect_eq(call("portal_group.set_state",
+			  args_new("tag", json_object_new_int(2), NULL),
+			  NULL, err, sizeof(err)), -EINVAL);
+}
+
 Test(ctl, daemon_status)
 {
 	json_object *res = NULL, *info = json_object_new_object();

@@ -297,7 +297,8 @@ Test(scsi, inquiry_standard)
 	cr_assert_eq(b[2], 0x06, "SPC-4");
 	cr_assert_eq(b[3], 0x12, "HiSup, response data format 2");
 	cr_assert_eq(b[4], 91, "additional length");
-	cr_assert_eq(b[5], 0x00, "no TPGS, no 3PC, no PROTECT");
+	/* SPC-4 §6.4.2: TPGS=11b, implicit and explicit ALUA */
+	cr_assert_eq(b[5], 0x30, "TPGS 11b, no 3PC, no PROTECT");
 	cr_assert_eq(b[7], 0x02, "CmdQue");
 	cr_assert_arr_eq(b + 8, "RINGTGT ", 8);
 	cr_assert_arr_eq(b + 16, "VIRTUAL-DISK    ", 16);
@@ -416,6 +417,12 @@ Test(scsi, vpd_device_identification)
 	cr_assert_eq(d[1], 0x94);
 	cr_assert_eq(d[3], 4);
 	cr_assert_eq(get_be16(d + 6), 1);
+	d += 8;
+	/* target port group (SPC-4 §7.8.6.6.8): type 5, port association */
+	cr_assert_eq(d[0], 0x51);
+	cr_assert_eq(d[1], 0x95);
+	cr_assert_eq(d[3], 4);
+	cr_assert_eq(get_be16(d + 6), 1, "group 1");
 	d += 8;
 	cr_assert_eq((uint32_t)(d - b), len);
 }
