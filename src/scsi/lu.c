@@ -123,6 +123,7 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 	lu->ua_base = ua_next();
 	atomic_init(&lu->ua_gen, lu->ua_base);
 	pthread_mutex_init(&lu->caw_lock, NULL);
+	pthread_mutex_init(&lu->res_lock, NULL);
 	lu->type = cfg->type;
 	lu->lun = cfg->lun;
 
@@ -172,6 +173,7 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 	return lu;
 
 err_free:
+	pthread_mutex_destroy(&lu->res_lock);
 	pthread_mutex_destroy(&lu->caw_lock);
 	free(lu);
 err:
@@ -191,6 +193,7 @@ void scsi_lu_put(struct scsi_lu *lu)
 	if (atomic_fetch_sub_explicit(&lu->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	bs_close(lu->bs);
+	pthread_mutex_destroy(&lu->res_lock);
 	pthread_mutex_destroy(&lu->caw_lock);
 	free(lu);
 }
@@ -240,6 +243,8 @@ bool scsi_lu_stalled(const struct scsi_lu *lu)
 
 void scsi_lu_reset(struct scsi_lu *lu)
 {
+	/* SPC-2 §5.5.1: a reset releases the SPC-2 reservation */
+	scsi_lu_res_clear(lu);
 	atomic_store_explicit(&lu->ua_gen, ua_next(), memory_order_release);
 }
 
@@ -273,6 +278,8 @@ void scsi_nexus_loss(struct scsi_nexus *n)
 {
 	for (int i = 0; i < SCSI_MAX_LUNS; i++)
 		n->ua_nexus_loss[i] = true;
+	/* SPC-2 §5.5.1: I_T nexus loss releases the nexus's reservations */
+	scsi_nexus_res_release(n);
 }
 
 /* The LU reset unit attention (generations, see above). */

@@ -12,6 +12,7 @@
  *   sbc_lbp.c  logical block provisioning (GET LBA STATUS, WRITE SAME)
  *   sense.c  enum sense_reason -> status and fixed-format sense data
  *   lu.c     logical units and the per-target LUN table
+ *   reserve.c  SPC-2 RESERVE / RELEASE (6) and (10)
  */
 #ifndef RINGTGT_SCSI_INTERNAL_H
 #define RINGTGT_SCSI_INTERNAL_H
@@ -27,6 +28,8 @@
 #define READ_6 0x08
 #define WRITE_6 0x0a
 #define INQUIRY 0x12
+#define RESERVE_6 0x16
+#define RELEASE_6 0x17
 #define MODE_SENSE_6 0x1a
 #define READ_CAPACITY_10 0x25
 #define READ_10 0x28
@@ -37,6 +40,8 @@
 #define SYNCHRONIZE_CACHE_10 0x35
 #define WRITE_SAME_10 0x41
 #define UNMAP 0x42
+#define RESERVE_10 0x56
+#define RELEASE_10 0x57
 #define MODE_SENSE_10 0x5a
 #define READ_16 0x88
 #define COMPARE_AND_WRITE 0x89
@@ -133,6 +138,18 @@ struct scsi_lu {
 	atomic_bool caw_active;
 	struct scsi_task *caw_drain;	/* under caw_lock */
 	struct scsi_task *blocked_head, *blocked_tail;	/* under caw_lock */
+	/*
+	 * SPC-2 logical unit reservation (reserve.c). The holder is an I_T
+	 * nexus identity (res_port, res_rel_port); res_nexus is the nexus
+	 * object that took or last renewed it (NULL: not reserved), compared
+	 * but never dereferenced. reserved mirrors res_nexus != NULL for the
+	 * lock-free check every command makes.
+	 */
+	atomic_bool reserved;
+	pthread_mutex_t res_lock;
+	const struct scsi_nexus *res_nexus;	/* under res_lock */
+	char res_port[256];			/* under res_lock */
+	uint16_t res_rel_port;			/* under res_lock */
 };
 
 /* Which LUs an opcode applies to (struct scsi_opdesc.flags). */
@@ -145,6 +162,11 @@ struct scsi_lu {
 #define OPF_NO_UA 0x8u
 /* Changes the medium: waits while a COMPARE AND WRITE holds the LU. */
 #define OPF_WRITES 0x10u
+/*
+ * Allowed from other I_T nexuses while the LU is reserved with RESERVE
+ * (SPC-2 §5.5.1, table 10); all others get RESERVATION CONFLICT.
+ */
+#define OPF_RES_OK 0x20u
 
 /*
  * One row per supported command. parse() validates the CDB and fills the
@@ -223,6 +245,20 @@ void scsi_lu_gate_open(struct scsi_lu *lu);
  */
 enum sense_reason scsi_lu_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
 				   bool clear);
+
+/* reserve.c */
+/*
+ * True when @lu is reserved (SPC-2 RESERVE) by an I_T nexus other than
+ * @n. Thread-safe; no lock taken while the LU is not reserved.
+ */
+bool scsi_lu_res_conflict(struct scsi_lu *lu, const struct scsi_nexus *n);
+/* Ends the SPC-2 reservation of @lu, if any (resets). Thread-safe. */
+void scsi_lu_res_clear(struct scsi_lu *lu);
+/* Releases what @n reserved on the LUs of its target (nexus loss). */
+void scsi_nexus_res_release(struct scsi_nexus *n);
+enum sense_reason spc_parse_reserve(struct scsi_task *t);
+void spc_reserve(struct scsi_task *t);
+void spc_release(struct scsi_task *t);
 
 /* sense.c */
 /*
