@@ -185,7 +185,7 @@ Test(reserve, nexus_identity)
  * its modes conflicts, TEST UNIT READY and MODE SENSE included.
  */
 struct access_case {
-	const char *name;
+	char name[40];	/* arrays only: parameters cross a process boundary */
 	uint8_t cdb[16];
 	uint8_t len;
 	uint32_t exp_len;
