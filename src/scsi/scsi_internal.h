@@ -166,7 +166,7 @@ struct scsi_lu {
  * Allowed from other I_T nexuses while the LU is reserved with RESERVE
  * (SPC-2 §5.5.1, table 10); all others get RESERVATION CONFLICT.
  */
-#define OPF_RES_OK 0x80u	/* 0x20, 0x40: pr branch; 0x100+: alua */
+#define OPF_RES_OK 0x80u
 
 /*
  * One row per supported command. parse() validates the CDB and fills the
