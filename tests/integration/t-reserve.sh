@@ -9,7 +9,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 it_init "$@"
-it_require iscsi-test-cu
+it_require iscsi-test-cu stdbuf awk
 
 it_make_image "$IT_TMP/disk0" $((64 * 1024 * 1024))
 it_start_daemon "$IT_TMP/disk0"
