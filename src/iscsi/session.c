@@ -144,6 +144,9 @@ int session_start(struct iscsi_conn *c, const uint8_t isid[6], uint16_t tsih,
 
 void session_free(struct iscsi_session *s)
 {
+	/* the I_T nexus ends with the session (SPC-2 reservations go) */
+	if (s->target)
+		scsi_nexus_end(&s->nexus);
 	if (s->registered)
 		core_session_unregister(&s->info);
 	for (int i = 0; i < SCSI_MAX_LUNS; i++)

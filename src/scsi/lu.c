@@ -124,6 +124,7 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 	atomic_init(&lu->ua_gen, lu->ua_base);
 	pthread_mutex_init(&lu->caw_lock, NULL);
 	scsi_pr_init(lu);
+	pthread_mutex_init(&lu->res_lock, NULL);
 	lu->type = cfg->type;
 	lu->lun = cfg->lun;
 
@@ -174,6 +175,7 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 
 err_free:
 	scsi_pr_destroy(lu);
+	pthread_mutex_destroy(&lu->res_lock);
 	pthread_mutex_destroy(&lu->caw_lock);
 	free(lu);
 err:
@@ -194,6 +196,7 @@ void scsi_lu_put(struct scsi_lu *lu)
 		return;
 	bs_close(lu->bs);
 	scsi_pr_destroy(lu);
+	pthread_mutex_destroy(&lu->res_lock);
 	pthread_mutex_destroy(&lu->caw_lock);
 	free(lu);
 }
@@ -243,6 +246,8 @@ bool scsi_lu_stalled(const struct scsi_lu *lu)
 
 void scsi_lu_reset(struct scsi_lu *lu)
 {
+	/* SPC-2 §5.5.1: a reset releases the SPC-2 reservation */
+	scsi_lu_res_clear(lu);
 	atomic_store_explicit(&lu->ua_gen, ua_next(), memory_order_release);
 }
 
@@ -279,6 +284,8 @@ void scsi_nexus_loss(struct scsi_nexus *n)
 {
 	for (int i = 0; i < SCSI_MAX_LUNS; i++)
 		n->ua_nexus_loss[i] = true;
+	/* SPC-2 §5.5.1: I_T nexus loss releases the nexus's reservations */
+	scsi_nexus_res_release(n);
 }
 
 /* The LU reset unit attention (generations, see above). */

@@ -34,20 +34,23 @@ static const struct scsi_opdesc sai16_ops[] = {
 
 static const struct scsi_opdesc maint_in_ops[] = {
 	{ .opcode = MAINTENANCE_IN, .sa = MI_REPORT_SUPPORTED_OPCODES,
-	  .has_sa = true, .cdb_len = 12, .flags = OPF_CTRL | OPF_DISK | OPF_PR_ALLOW,
+	  .has_sa = true, .cdb_len = 12,
+	  .flags = OPF_CTRL | OPF_DISK | OPF_PR_ALLOW | OPF_RES_OK,
 	  .name = "REPORT SUPPORTED OPERATION CODES",
 	  .parse = spc_parse_rsoc, .exec = spc_rsoc,
 	  .usage = { MAINTENANCE_IN, MI_REPORT_SUPPORTED_OPCODES, 0x87, 0xff,
 		     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
 	{ .opcode = MAINTENANCE_IN, .sa = MI_REPORT_SUPPORTED_TMFS,
-	  .has_sa = true, .cdb_len = 12, .flags = OPF_CTRL | OPF_DISK | OPF_PR_ALLOW,
+	  .has_sa = true, .cdb_len = 12,
+	  .flags = OPF_CTRL | OPF_DISK | OPF_PR_ALLOW | OPF_RES_OK,
 	  .name = "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS",
 	  .parse = spc_parse_rstmf, .exec = spc_rstmf,
 	  .usage = { MAINTENANCE_IN, MI_REPORT_SUPPORTED_TMFS, 0x80, 0, 0, 0,
 		     0xff, 0xff, 0xff, 0xff, 0, CTL } },
 	{ .opcode = MAINTENANCE_IN, .sa = MI_REPORT_TPGS,
 	  .has_sa = true, .cdb_len = 12,
-	  .flags = OPF_CTRL | OPF_DISK | OPF_ALUA_ANY | OPF_PR_ALLOW,
+	  .flags = OPF_CTRL | OPF_DISK | OPF_ALUA_ANY | OPF_PR_ALLOW |
+		   OPF_RES_OK,
 	  .name = "REPORT TARGET PORT GROUPS",
 	  .parse = spc_parse_rtpg, .exec = spc_rtpg,
 	  .usage = { MAINTENANCE_IN, 0xe0 | MI_REPORT_TPGS, 0, 0, 0, 0,
@@ -116,7 +119,7 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.usage = { TEST_UNIT_READY, 0, 0, 0, 0, CTL } },
 	[REQUEST_SENSE] = {
 		.opcode = REQUEST_SENSE, .cdb_len = 6,
-		.flags = OPF_ANY | OPF_NO_UA | OPF_ALUA_ANY | OPF_PR_ALLOW,
+		.flags = OPF_ANY | OPF_NO_UA | OPF_ALUA_ANY | OPF_PR_ALLOW | OPF_RES_OK,
 		.name = "REQUEST SENSE",
 		.parse = spc_parse_request_sense, .exec = spc_request_sense,
 		.usage = { REQUEST_SENSE, 0x01, 0, 0, 0xff, CTL } },
@@ -130,10 +133,21 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.usage = { WRITE_6, 0x1f, 0xff, 0xff, 0xff, CTL } },
 	[INQUIRY] = {
 		.opcode = INQUIRY, .cdb_len = 6,
-		.flags = OPF_ANY | OPF_NO_UA | OPF_ALUA_ANY | OPF_PR_ALLOW,
+		.flags = OPF_ANY | OPF_NO_UA | OPF_ALUA_ANY | OPF_PR_ALLOW | OPF_RES_OK,
 		.name = "INQUIRY",
 		.parse = spc_parse_inquiry, .exec = spc_inquiry,
 		.usage = { INQUIRY, 0x01, 0xff, 0xff, 0xff, CTL } },
+	[RESERVE_6] = {
+		.opcode = RESERVE_6, .cdb_len = 6, .flags = OPF_CTRL | OPF_DISK,
+		.name = "RESERVE(6)",
+		.parse = spc_parse_reserve, .exec = spc_reserve,
+		.usage = { RESERVE_6, 0, 0, 0, 0, CTL } },
+	[RELEASE_6] = {
+		.opcode = RELEASE_6, .cdb_len = 6,
+		.flags = OPF_CTRL | OPF_DISK | OPF_RES_OK,
+		.name = "RELEASE(6)",
+		.parse = spc_parse_reserve, .exec = spc_release,
+		.usage = { RELEASE_6, 0, 0, 0, 0, CTL } },
 	[MODE_SENSE_6] = {
 		.opcode = MODE_SENSE_6, .cdb_len = 6,
 		.flags = OPF_DISK | OPF_ALUA_STANDBY | OPF_PR_READ,
@@ -191,6 +205,17 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.opcode = UNMAP, .cdb_len = 10, .flags = OPF_DISK | OPF_WRITES,
 		.name = "UNMAP", .parse = sbc_parse_unmap, .exec = sbc_unmap,
 		.usage = { UNMAP, 0x01, 0, 0, 0, 0, 0, 0xff, 0xff, CTL } },
+	[RESERVE_10] = {
+		.opcode = RESERVE_10, .cdb_len = 10, .flags = OPF_CTRL | OPF_DISK,
+		.name = "RESERVE(10)",
+		.parse = spc_parse_reserve, .exec = spc_reserve,
+		.usage = { RESERVE_10, 0, 0, 0, 0, 0, 0, 0, 0, CTL } },
+	[RELEASE_10] = {
+		.opcode = RELEASE_10, .cdb_len = 10,
+		.flags = OPF_CTRL | OPF_DISK | OPF_RES_OK,
+		.name = "RELEASE(10)",
+		.parse = spc_parse_reserve, .exec = spc_release,
+		.usage = { RELEASE_10, 0, 0, 0, 0, 0, 0, 0, 0, CTL } },
 	[MODE_SENSE_10] = {
 		.opcode = MODE_SENSE_10, .cdb_len = 10,
 		.flags = OPF_DISK | OPF_ALUA_STANDBY | OPF_PR_READ,
@@ -260,7 +285,7 @@ static const struct scsi_opdesc scsi_ops[256] = {
 		.sa_ops = sai16_ops, .n_sa = ARRAY_SIZE(sai16_ops) },
 	[REPORT_LUNS] = {
 		.opcode = REPORT_LUNS, .cdb_len = 12,
-		.flags = OPF_ANY | OPF_NO_UA | OPF_ALUA_ANY | OPF_PR_ALLOW,
+		.flags = OPF_ANY | OPF_NO_UA | OPF_ALUA_ANY | OPF_PR_ALLOW | OPF_RES_OK,
 		.name = "REPORT LUNS",
 		.parse = spc_parse_report_luns, .exec = spc_report_luns,
 		.usage = { REPORT_LUNS, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff,
@@ -423,6 +448,15 @@ enum sense_reason scsi_task_prepare(struct scsi_task *t)
 		reason = SENSE_RESERVATION_CONFLICT;
 		goto fail;
 	}
+	/*
+	 * SPC-2 §5.5.1: an LU reserved by another I_T nexus runs only the
+	 * commands of SPC-2 table 10 (OPF_RES_OK). Checked again at exec, for
+	 * a RESERVE that arrives while this command waits for its data.
+	 */
+	if (!(op->flags & OPF_RES_OK) && scsi_lu_res_conflict(t->lu, t->nexus)) {
+		reason = SENSE_RESERVATION_CONFLICT;
+		goto fail;
+	}
 	t->op = op;
 	if (op->parse) {
 		reason = op->parse(t);
@@ -453,6 +487,11 @@ void scsi_task_exec(struct scsi_task *t)
 	t->executing = true;
 	t->aborted = false;
 	t->gated = false;
+	if (unlikely(!(t->op->flags & OPF_RES_OK) &&
+		     scsi_lu_res_conflict(t->lu, t->nexus))) {
+		scsi_task_fail(t, SENSE_RESERVATION_CONFLICT);	/* see prepare */
+		return;
+	}
 	/* COMPARE AND WRITE is atomic against every write (SBC-4 §5.3) */
 	if ((t->op->flags & OPF_WRITES) && t->lu && !scsi_lu_write_enter(t))
 		return;

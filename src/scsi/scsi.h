@@ -137,10 +137,17 @@ struct scsi_nexus {
 /*
  * I_T nexus loss (SAM-5 §6.3.4: I_T NEXUS RESET, or the transport lost the
  * nexus): every LU reports I_T NEXUS LOSS OCCURRED (29h/07h) to @n on its
- * next command. The transport aborts the nexus's tasks itself. Call from
- * the nexus's own thread.
+ * next command, and the nexus's SPC-2 reservations are released. The
+ * transport aborts the nexus's tasks itself. Call from the nexus's own
+ * thread.
  */
 void scsi_nexus_loss(struct scsi_nexus *n);
+/*
+ * The I_T nexus @n is gone for good (its session ended: logout,
+ * connection loss, reinstatement): releases its SPC-2 reservations
+ * (SPC-2 §5.5.1). Call once, before @n is freed; any thread.
+ */
+void scsi_nexus_end(struct scsi_nexus *n);
 
 struct scsi_task {
 	/* Set by the transport before scsi_task_prepare(). */
@@ -258,8 +265,8 @@ bool scsi_lu_stalled(const struct scsi_lu *lu);
  * Records a LOGICAL UNIT RESET (SAM-5 §7.7; also call it for every LU on
  * a TARGET WARM/COLD RESET): every I_T nexus that has used the LU gets a
  * UNIT ATTENTION, BUS DEVICE RESET FUNCTION OCCURRED (29h/03h), on its
- * next command to the LU. The transport aborts the LU's tasks itself.
- * Thread-safe.
+ * next command to the LU, and its SPC-2 reservation ends (SPC-2 §5.5.1).
+ * The transport aborts the LU's tasks itself. Thread-safe.
  */
 void scsi_lu_reset(struct scsi_lu *lu);
 

@@ -15,6 +15,7 @@
  *   pr.c     persistent reservations (PERSISTENT RESERVE IN / OUT, the
  *            reservation access check, their unit attentions)
  *   alua.c   target port groups: states, REPORT / SET TARGET PORT GROUPS
+ *   reserve.c  SPC-2 RESERVE / RELEASE (6) and (10)
  */
 #ifndef RINGTGT_SCSI_INTERNAL_H
 #define RINGTGT_SCSI_INTERNAL_H
@@ -30,6 +31,8 @@
 #define READ_6 0x08
 #define WRITE_6 0x0a
 #define INQUIRY 0x12
+#define RESERVE_6 0x16
+#define RELEASE_6 0x17
 #define MODE_SENSE_6 0x1a
 #define READ_CAPACITY_10 0x25
 #define READ_10 0x28
@@ -40,6 +43,8 @@
 #define SYNCHRONIZE_CACHE_10 0x35
 #define WRITE_SAME_10 0x41
 #define UNMAP 0x42
+#define RESERVE_10 0x56
+#define RELEASE_10 0x57
 #define MODE_SENSE_10 0x5a
 #define PERSISTENT_RESERVE_IN 0x5e
 #define PERSISTENT_RESERVE_OUT 0x5f
@@ -169,6 +174,18 @@ struct scsi_lu {
 	struct scsi_task *caw_drain;	/* under caw_lock */
 	struct scsi_task *blocked_head, *blocked_tail;	/* under caw_lock */
 	struct scsi_pr pr;
+	/*
+	 * SPC-2 logical unit reservation (reserve.c). The holder is an I_T
+	 * nexus identity (res_port, res_rel_port); res_nexus is the nexus
+	 * object that took or last renewed it (NULL: not reserved), compared
+	 * but never dereferenced. reserved mirrors res_nexus != NULL for the
+	 * lock-free check every command makes.
+	 */
+	atomic_bool reserved;
+	pthread_mutex_t res_lock;
+	const struct scsi_nexus *res_nexus;	/* under res_lock */
+	char res_port[256];			/* under res_lock */
+	uint16_t res_rel_port;			/* under res_lock */
 };
 
 /* Which LUs an opcode applies to (struct scsi_opdesc.flags). */
@@ -193,6 +210,10 @@ struct scsi_lu {
  * (SPC-4 §5.15.2.4.4, §5.15.2.4.5; alua.c). */
 #define OPF_ALUA_STANDBY 0x100u
 #define OPF_ALUA_UNAVAILABLE 0x200u
+ * Allowed from other I_T nexuses while the LU is reserved with RESERVE
+ * (SPC-2 §5.5.1, table 10); all others get RESERVATION CONFLICT.
+ */
+#define OPF_RES_OK 0x80u
 
 /*
  * One row per supported command. parse() validates the CDB and fills the
@@ -292,6 +313,19 @@ enum sense_reason pr_parse_in(struct scsi_task *t);
 void pr_in(struct scsi_task *t);
 enum sense_reason pr_parse_out(struct scsi_task *t);
 void pr_out(struct scsi_task *t);
+/* reserve.c */
+/*
+ * True when @lu is reserved (SPC-2 RESERVE) by an I_T nexus other than
+ * @n. Thread-safe; no lock taken while the LU is not reserved.
+ */
+bool scsi_lu_res_conflict(struct scsi_lu *lu, const struct scsi_nexus *n);
+/* Ends the SPC-2 reservation of @lu, if any (resets). Thread-safe. */
+void scsi_lu_res_clear(struct scsi_lu *lu);
+/* Releases what @n reserved on the LUs of its target (nexus loss). */
+void scsi_nexus_res_release(struct scsi_nexus *n);
+enum sense_reason spc_parse_reserve(struct scsi_task *t);
+void spc_reserve(struct scsi_task *t);
+void spc_release(struct scsi_task *t);
 
 /* sense.c */
 /*

@@ -7,6 +7,7 @@
  * then cut to the allocation length by scsi_task_data_in(), so the length
  * fields always describe the whole response (SPC-4 §4.2.5.6).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "scsi/scsi_internal.h"
@@ -566,20 +567,34 @@ static void rsoc_add(const struct scsi_opdesc *d, void *arg)
 	}
 }
 
+static void rsoc_count(const struct scsi_opdesc *d, void *arg)
+{
+	(void)d;
+	++*(uint32_t *)arg;
+}
+
 void spc_rsoc(struct scsi_task *t)
 {
-	/* 4 + (8 + 12) per command: 1 KiB holds 50 commands */
-	uint8_t b[1024];
+	/* one command: 4 + CDB (16) + timeouts descriptor (12) */
+	uint8_t one[4 + 16 + RSOC_TIMEOUTS_LEN], *b = one;
 	const uint8_t *cdb = t->cdb;
 	uint8_t opts = cdb[2] & 0x07;
 	bool rctd = cdb[2] & RSOC_RCTD;
 	const struct scsi_opdesc *d;
-	uint32_t len;
+	uint32_t len, rows = 0;
 
-	memset(b, 0, sizeof(b));
+	memset(one, 0, sizeof(one));
 	if (opts == RSOC_ALL) {
-		struct rsoc_ctx c = { .t = t, .b = b, .off = 4, .rctd = rctd };
+		struct rsoc_ctx c = { .t = t, .off = 4, .rctd = rctd };
 
+		/* sized by the table, so rows can be added without a limit */
+		scsi_opdesc_foreach(rsoc_count, &rows);
+		b = c.b = calloc(1, 4 + (size_t)rows * (8 + RSOC_TIMEOUTS_LEN));
+		if (!b) {
+			scsi_task_set_sense(t, SENSE_HARDWARE_ERROR);
+			scsi_task_complete(t);
+			return;
+		}
 		scsi_opdesc_foreach(rsoc_add, &c);
 		put_be32(b, c.off - 4);
 		len = c.off;
@@ -600,5 +615,7 @@ void spc_rsoc(struct scsi_task *t)
 		}
 	}
 	scsi_task_data_in(t, b, len);
+	if (b != one)
+		free(b);
 	scsi_task_complete(t);
 }
