@@ -210,6 +210,7 @@ struct scsi_lu {
  * (SPC-4 §5.15.2.4.4, §5.15.2.4.5; alua.c). */
 #define OPF_ALUA_STANDBY 0x100u
 #define OPF_ALUA_UNAVAILABLE 0x200u
+/*
  * Allowed from other I_T nexuses while the LU is reserved with RESERVE
  * (SPC-2 §5.5.1, table 10); all others get RESERVATION CONFLICT.
  */
