@@ -173,20 +173,12 @@ static void login_policy(struct login_state *l, struct core_auth_policy *p)
 /* Picks the first offered method we take (RFC 7143 §6.2 list rule). */
 static enum login_auth auth_pick(const char *offer, bool chap_required)
 {
-	const char *want = chap_required ? "CHAP" : "None";
-	size_t wn = strlen(want);
-	const char *p = offer;
+	static const char *const chap[] = { "CHAP", NULL };
+	static const char *const none[] = { "None", NULL };
 
-	while (*p) {
-		size_t n = strcspn(p, ",");
-
-		if (n == wn && strncmp(p, want, n) == 0)
-			return chap_required ? AUTH_CHAP : AUTH_NONE;
-		p += n;
-		if (*p == ',')
-			p++;
-	}
-	return AUTH_UNDECIDED;
+	if (!text_pick_list(offer, chap_required ? chap : none))
+		return AUTH_UNDECIDED;
+	return chap_required ? AUTH_CHAP : AUTH_NONE;
 }
 
 /*

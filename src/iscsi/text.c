@@ -239,8 +239,7 @@ static bool parse_num(const char *v, uint32_t min, uint32_t max, uint32_t *out)
 	return true;
 }
 
-/* Picks the first of the offered values that @supported accepts. */
-static const char *pick_list(const char *offer, const char *const *supported)
+const char *text_pick_list(const char *offer, const char *const *supported)
 {
 	const char *p = offer;
 
@@ -329,7 +328,7 @@ static void negotiate_known(struct text_negot *n, int id, const char *val,
 			sup = l->allow_digests ? digests_all : digests_none;
 		else
 			sup = task_reporting;
-		pick = pick_list(val, sup);
+		pick = text_pick_list(val, sup);
 		if (!pick) {
 			kv_add(out, k->name, "Reject");
 			return;

@@ -72,6 +72,12 @@ int text_for_each(const char *data, size_t len,
 		  void *ctx);
 
 /*
+ * RFC 7143 §6.2 list rule: the first value of the comma-separated @offer
+ * that @supported (NULL-terminated) holds, or NULL.
+ */
+const char *text_pick_list(const char *offer, const char *const *supported);
+
+/*
  * One negotiation (a login or a text exchange): tracks the keys already
  * answered and the declarations the initiator made.
  */
