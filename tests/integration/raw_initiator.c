@@ -520,6 +520,36 @@ static int login_both_stages(struct ri *ri, const char *target,
 	return 0;
 }
 
+int ri_send_targets(struct ri *ri, char *out, size_t cap)
+{
+	static const char kv[] = "SendTargets=All";
+	uint8_t b[BHS_LEN] = { 0 };
+	struct ri_pdu p;
+	size_t n;
+	int rc;
+
+	b[0] = OP_TEXT_REQ | 0x40;	/* immediate */
+	b[1] = BHS_F;
+	put_be32(b + BHS_ITT, ri->itt++);
+	put_be32(b + BHS_TTT, 0xffffffffu);
+	put_be32(b + BHS_CMDSN, ri->cmdsn);
+	put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
+	rc = ri_send(ri, b, kv, sizeof(kv));
+	if (!rc)
+		rc = ri_recv(ri, &p, 5000);
+	if (rc)
+		return rc;
+	if (p.opcode != OP_TEXT_RSP || !cap)
+		return -EPROTO;
+	n = MIN((size_t)p.dsl, cap - 1);
+	memcpy(out, p.data, n);
+	for (size_t i = 0; i < n; i++)
+		if (!out[i])
+			out[i] = '\n';
+	out[n] = '\0';
+	return 0;
+}
+
 int ri_login(struct ri *ri, const char *target, const char *initiator)
 {
 	struct ri_pdu rsp;

@@ -204,6 +204,13 @@ int ri_dg_wait_cmd(struct ri_dg *d, uint32_t itt, void *buf, uint32_t cap,
  * Pieces of PDUs, raw bytes, and waiting for the target to hang up.
  */
 
+/*
+ * SendTargets=All as an immediate Text Request in a logged-in session;
+ * the answer's text into @out (NUL-terminated, each key=value on its own
+ * line). 0, -EPROTO when the answer is not a Text Response, or -errno.
+ */
+int ri_send_targets(struct ri *ri, char *out, size_t cap);
+
 /* Writes @len raw bytes as they are; 0 or -errno. */
 int ri_send_bytes(struct ri *ri, const void *buf, size_t len);
 

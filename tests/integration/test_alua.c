@@ -85,31 +85,6 @@ static void tur_expect(struct ri *ri, int status, uint8_t key, uint8_t asc,
 			  r.sense_key, r.asc, r.ascq, key, asc, ascq);
 }
 
-/* SendTargets=All in a discovery session: the answer's text. */
-static void send_targets(struct ri *ri, char *out, size_t cap)
-{
-	static const char kv[] = "SendTargets=All";
-	uint8_t b[BHS_LEN] = { 0 };
-	struct ri_pdu p;
-	size_t n;
-
-	b[0] = OP_TEXT_REQ | 0x40;	/* immediate */
-	b[1] = BHS_F;
-	put_be32(b + BHS_ITT, ri->itt++);
-	put_be32(b + BHS_TTT, 0xffffffffu);
-	put_be32(b + BHS_CMDSN, ri->cmdsn);
-	put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
-	cr_assert_eq(ri_send(ri, b, kv, sizeof(kv)), 0);
-	cr_assert_eq(ri_recv(ri, &p, 5000), 0);
-	cr_assert_eq(p.opcode, OP_TEXT_RSP);
-	n = MIN((size_t)p.dsl, cap - 1);
-	memcpy(out, p.data, n);
-	for (size_t i = 0; i < n; i++)
-		if (!out[i])
-			out[i] = '\n';
-	out[n] = '\0';
-}
-
 ParameterizedTestParameters(alua, portal_groups)
 {
 	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
@@ -130,13 +105,15 @@ ParameterizedTest(enum ev_kind *kind, alua, portal_groups,
 	/* discovery through each portal: its address and its tag */
 	cr_assert_eq(ri_connect(&d1, inproc.port), 0);
 	cr_assert_eq(ri_login(&d1, NULL, INPROC_INITIATOR), 0);
-	send_targets(&d1, text, sizeof(text));
+	cr_assert_eq(ri_send_targets(&d1, text, sizeof(text)), 0,
+		     "no SendTargets answer");
 	snprintf(want, sizeof(want), "TargetAddress=127.0.0.1:%d,1\n",
 		 inproc.port);
 	cr_assert(strstr(text, want), "group 1 portal: %s", text);
 	cr_assert_eq(ri_connect(&d2, port2), 0);
 	cr_assert_eq(ri_login(&d2, NULL, INPROC_INITIATOR), 0);
-	send_targets(&d2, text, sizeof(text));
+	cr_assert_eq(ri_send_targets(&d2, text, sizeof(text)), 0,
+		     "no SendTargets answer");
 	snprintf(want, sizeof(want), "TargetAddress=127.0.0.1:%d,2\n", port2);
 	cr_assert(strstr(text, want), "group 2 portal: %s", text);
 	ri_close(&d1);

@@ -367,32 +367,6 @@ ParameterizedTest(enum ev_kind *kind, auth, mutual_chap, .fini = inproc_down,
 	ri_close(&ri);
 }
 
-/* SendTargets=All in a logged-in discovery session: the answer's text. */
-static size_t send_targets(struct ri *ri, char *out, size_t cap)
-{
-	static const char kv[] = "SendTargets=All";
-	uint8_t b[BHS_LEN] = { 0 };
-	struct ri_pdu p;
-	size_t n;
-
-	b[0] = OP_TEXT_REQ | 0x40;	/* immediate */
-	b[1] = BHS_F;
-	put_be32(b + BHS_ITT, ri->itt++);
-	put_be32(b + BHS_TTT, 0xffffffffu);
-	put_be32(b + BHS_CMDSN, ri->cmdsn);
-	put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
-	cr_assert_eq(ri_send(ri, b, kv, sizeof(kv)), 0);
-	cr_assert_eq(ri_recv(ri, &p, 5000), 0);
-	cr_assert_eq(p.opcode, OP_TEXT_RSP);
-	n = MIN((size_t)p.dsl, cap - 1);
-	memcpy(out, p.data, n);
-	for (size_t i = 0; i < n; i++)
-		if (!out[i])
-			out[i] = '\n';
-	out[n] = '\0';
-	return n;
-}
-
 ParameterizedTestParameters(auth, discovery)
 {
 	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
@@ -421,14 +395,16 @@ ParameterizedTest(enum ev_kind *kind, auth, discovery, .fini = inproc_down,
 	/* without discovery auth: both visible to INPROC_INITIATOR */
 	cr_assert_eq(ri_connect(&ri, inproc.port), 0);
 	cr_assert_eq(ri_login(&ri, NULL, INPROC_INITIATOR), 0);
-	send_targets(&ri, text, sizeof(text));
+	cr_assert_eq(ri_send_targets(&ri, text, sizeof(text)), 0,
+		     "no SendTargets answer");
 	cr_assert(strstr(text, "TargetName=" OTHER_IQN), "%s", text);
 	cr_assert(strstr(text, "TargetName=" INPROC_IQN), "%s", text);
 	ri_close(&ri);
 	/* OTHER_INITIATOR: outside OTHER_IQN's ACL */
 	cr_assert_eq(ri_connect(&ri, inproc.port), 0);
 	cr_assert_eq(ri_login(&ri, NULL, OTHER_INITIATOR), 0);
-	send_targets(&ri, text, sizeof(text));
+	cr_assert_eq(ri_send_targets(&ri, text, sizeof(text)), 0,
+		     "no SendTargets answer");
 	cr_assert_null(strstr(text, OTHER_IQN), "listed outside its ACL: %s",
 		       text);
 	cr_assert(strstr(text, "TargetName=" INPROC_IQN), "%s", text);
@@ -454,7 +430,8 @@ ParameterizedTest(enum ev_kind *kind, auth, discovery, .fini = inproc_down,
 	cr_assert_eq(ri_connect(&ri, inproc.port), 0);
 	chap_as(&ri, "disco", "discovery-secret-1");
 	cr_assert_eq(ri_login(&ri, NULL, OTHER_INITIATOR), 0);
-	send_targets(&ri, text, sizeof(text));
+	cr_assert_eq(ri_send_targets(&ri, text, sizeof(text)), 0,
+		     "no SendTargets answer");
 	cr_assert(strstr(text, "TargetName=" INPROC_IQN), "%s", text);
 	cr_assert_null(strstr(text, OTHER_IQN), "%s", text);
 	ri_close(&ri);
