@@ -35,6 +35,9 @@ buffer_per_connection = "16M"
 buffer_total = 2G
 reactors = 2
 event_loop = "epoll"
+control_group = "nogroup"
+portal_group 2 {{ portal = {{"127.0.0.1:3262"}} alua_state = "standby" }}
+portal_group 1 {{ alua_state = "active/non-optimized" }}
 account "alice" {{ secret = "alice-secret-1234" }}
 account 'iqn.1994-05.com.redhat:host' {{ secret = "host-secret-5678" }}
 account tgt {{ secret = "target-secret-90" }}
@@ -168,6 +171,28 @@ SCSI = {
               + rec([0x2f, 0x02] + list(be(4, 4)) + [0] + list(be(2, 1)) + [0], B, 0, pat(B, 9))
               + rec([0x8f, 0x00] + list(be(8, 0)) + list(be(4, 8)) + [0, 0])
               + rec([0x2e, 0x02] + list(be(4, 6)) + [0] + list(be(2, 1)) + [0], B, 0, pat(B, 7)),
+    # issue 10: persistent reservations, SPC-2 RESERVE / RELEASE, ALUA
+    "pr": bytes([0]) + rec([0x5f, 0x00, 0, 0, 0] + list(be(4, 24)) + [0], 0, 0,
+                           bytes(8) + be(8, 0x1122334455667788) + bytes(8))
+          + rec([0x5f, 0x01, 0x01, 0, 0] + list(be(4, 24)) + [0], 0, 0,
+                be(8, 0x1122334455667788) + bytes(16))
+          + rec([0x5e, 0x00, 0, 0, 0, 0, 0] + list(be(2, 256)) + [0], 256)
+          + rec([0x5e, 0x01, 0, 0, 0, 0, 0] + list(be(2, 256)) + [0], 256)
+          + rec([0x5e, 0x02, 0, 0, 0, 0, 0] + list(be(2, 8)) + [0], 8)
+          + rec([0x5e, 0x03, 0, 0, 0, 0, 0] + list(be(2, 512)) + [0], 512)
+          + rec(TUR) + rec(write10(0, 1), B, 0, pat(B, 12))
+          + rec([0x5f, 0x02, 0x01, 0, 0] + list(be(4, 24)) + [0], 0, 0,
+                be(8, 0x1122334455667788) + bytes(16))
+          + rec([0x5f, 0x03, 0, 0, 0] + list(be(4, 24)) + [0], 0, 0,
+                be(8, 0x1122334455667788) + bytes(16)),
+    "reserve": bytes([0]) + rec([0x16, 0, 0, 0, 0, 0]) + rec(TUR) + rec(read10(0, 1), B)
+               + rec([0x17, 0, 0, 0, 0, 0]) + rec([0x56] + [0] * 9) + rec([0x57] + [0] * 9)
+               + rec([0x16, 0x10, 0, 0, 0, 0]),
+    "tpg": bytes([0]) + rec([0xa3, 0x0a, 0, 0, 0, 0] + list(be(4, 256)) + [0, 0], 256)
+           + rec([0xa3, 0x2a, 0, 0, 0, 0] + list(be(4, 256)) + [0, 0], 256)
+           + rec([0xa4, 0x0a, 0, 0, 0, 0] + list(be(4, 8)) + [0, 0], 0, 0,
+                 bytes([0, 0, 0, 0, 0x02, 0]) + be(2, 1))
+           + rec(TUR) + rec(read10(0, 1), B),
     "caw": bytes([0]) + rec(TUR) + rec(write10(1, 1), B, 0, pat(B, 8))
            + rec([0x89, 0] + list(be(8, 1)) + [0, 0, 0, 1, 0, 0], 2 * B, 0, pat(B, 8) + pat(B, 11))
            + rec([0x89, 0] + list(be(8, 1)) + [0, 0, 0, 1, 0, 0], 2 * B, 0, pat(B, 8) + pat(B, 11))
