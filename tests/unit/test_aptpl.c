@@ -10,12 +10,18 @@
  * APTPL=0 removes the file, a failed write is HARDWARE ERROR, REPORT
  * CAPABILITIES' PTPL_C / PTPL_A, and a deleted LU's file goes.
  *
- * No reactor here (task.r NULL): the file work runs inline.
+ * Most tests run without a reactor (task.r NULL): the file work runs
+ * inline. lu_order runs PR OUTs from two reactor threads at once, the
+ * writes on the worker pool, and checks after each completion that the
+ * file holds that command's change (no older snapshot written last).
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +31,7 @@
 #include "backing/bs.h"
 #include "base/base.h"
 #include "core/core.h"
+#include "reactor/reactor.h"
 #include "scsi/pr_state.h"
 #include "scsi/scsi.h"
 
@@ -686,4 +693,165 @@ Test(lu, deleted_lu_file_removed_shutdown_keeps_it)
 	/* a PR OUT still running on the deleted LU writes nothing */
 	cr_assert_eq(pro(&na, REGISTER, 0, 0xa1, 0xa2, APTPL), SAM_STAT_GOOD);
 	cr_assert_null(state_file(path, sizeof(path)));
+}
+
+/* --- two reactors, one LU: the file never goes back to an older state -- */
+
+#define ORDER_ROUNDS 150
+
+struct driver {
+	enum ev_kind kind;
+	int index;
+	struct reactor *r;
+	pthread_t loop, thread;
+	sem_t ready, done;
+	struct scsi_nexus n;
+	struct scsi_task t;
+	uint8_t param[24];
+	char failure[256];
+};
+
+static void *driver_loop(void *arg)
+{
+	struct driver *d = arg;
+
+	d->r = reactor_new(d->kind, d->index);
+	sem_post(&d->ready);
+	if (d->r)
+		reactor_run(d->r);
+	return NULL;
+}
+
+static void driver_task_done(struct scsi_task *t)
+{
+	sem_post(&container_of(t, struct driver, t)->done);
+}
+
+/* On the driver's reactor: run the prepared PR OUT (completes later). */
+static void driver_exec(void *arg)
+{
+	struct driver *d = arg;
+
+	if (scsi_task_prepare(&d->t) != SENSE_NONE) {
+		sem_post(&d->done);
+		return;
+	}
+	d->t.buf = d->param;
+	d->t.buf_len = 24;
+	scsi_task_exec(&d->t);
+}
+
+/* The key of @port in the state file, 0 if none. */
+static uint64_t file_key(const char *path, const char *port)
+{
+	struct scsi_pr_state s;
+	char why[200];
+	uint64_t key = 0;
+	char *text;
+	size_t len;
+
+	if (scsi_pr_state_read(path, &text, &len) < 0)
+		return 0;
+	if (scsi_pr_state_decode(text, len, &s, why, sizeof(why)) == 0) {
+		for (size_t i = 0; i < s.n_regs; i++)
+			if (strcmp(s.regs[i].port, port) == 0)
+				key = s.regs[i].key;
+		scsi_pr_state_free(&s);
+	}
+	free(text);
+	return key;
+}
+
+static void *driver_main(void *arg)
+{
+	struct driver *d = arg;
+	char path[600];
+
+	for (int i = 1; i <= ORDER_ROUNDS && !d->failure[0]; i++) {
+		uint64_t key = (uint64_t)(d->index + 1) << 32 | (uint64_t)i;
+		struct timespec until;
+
+		memset(&d->t, 0, sizeof(d->t));
+		d->t.nexus = &d->n;
+		d->t.lu = disk;
+		d->t.r = d->r;
+		d->t.done = driver_task_done;
+		d->t.cdb[0] = 0x5f;
+		d->t.cdb[1] = REGISTER_IGNORE;
+		put_be32(d->t.cdb + 5, 24);
+		d->t.exp_len = 24;
+		memset(d->param, 0, sizeof(d->param));
+		put_be64(d->param + 8, key);
+		d->param[20] = APTPL;
+		if (reactor_post(d->r, driver_exec, d) < 0) {
+			snprintf(d->failure, sizeof(d->failure), "reactor_post");
+			break;
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 10;
+		if (sem_timedwait(&d->done, &until) < 0) {
+			snprintf(d->failure, sizeof(d->failure),
+				 "round %d: no completion within 10 s", i);
+			break;
+		}
+		if (d->t.status != SAM_STAT_GOOD) {
+			snprintf(d->failure, sizeof(d->failure),
+				 "round %d: status %#x", i, d->t.status);
+			break;
+		}
+		/* completed: the file holds this change, and keeps it */
+		if (!state_file(path, sizeof(path)) ||
+		    file_key(path, d->n.initiator_port) != key)
+			snprintf(d->failure, sizeof(d->failure),
+				 "round %d: the file has key %#llx for %s, not %#llx",
+				 i, (unsigned long long)file_key(path,
+								 d->n.initiator_port),
+				 d->n.initiator_port, (unsigned long long)key);
+	}
+	return NULL;
+}
+
+struct order_case {
+	enum ev_kind kind;
+};
+
+static struct order_case order_cases[] = { { EV_IO_URING }, { EV_EPOLL } };
+
+ParameterizedTestParameters(lu, order)
+{
+	return cr_make_param_array(struct order_case, order_cases,
+				   ARRAY_SIZE(order_cases));
+}
+
+ParameterizedTest(struct order_case *c, lu, order)
+{
+	static struct driver drv[2];
+
+	if (c->kind == EV_IO_URING && !reactor_uring_available())
+		cr_skip_test("io_uring unavailable");
+	for (int i = 0; i < 2; i++) {
+		struct driver *d = &drv[i];
+
+		memset(d, 0, sizeof(*d));
+		d->kind = c->kind;
+		d->index = i;
+		nexus_init(&d->n, i ? PORT_B : PORT_A);
+		sem_init(&d->ready, 0, 0);
+		sem_init(&d->done, 0, 0);
+		cr_assert_eq(pthread_create(&d->loop, NULL, driver_loop, d), 0);
+		sem_wait(&d->ready);
+		cr_assert_not_null(d->r, "reactor_new: %s", strerror(errno));
+	}
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&drv[i].thread, NULL, driver_main,
+					    &drv[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(drv[i].thread, NULL);
+	for (int i = 0; i < 2; i++) {
+		reactor_stop(drv[i].r);
+		pthread_join(drv[i].loop, NULL);
+		reactor_free(drv[i].r);
+	}
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(drv[i].failure[0], '\0', "%s", drv[i].failure);
 }
