@@ -11,7 +11,7 @@
  * CAPABILITIES' PTPL_C / PTPL_A, and a deleted LU's file goes.
  *
  * Most tests run without a reactor (task.r NULL): the file work runs
- * inline. lu_order runs PR OUTs from two reactor threads at once, the
+ * inline. lu/order runs PR OUTs from four reactor threads at once, the
  * writes on the worker pool, and checks after each completion that the
  * file holds that command's change (no older snapshot written last).
  */
@@ -695,7 +695,7 @@ Test(lu, deleted_lu_file_removed_shutdown_keeps_it)
 	cr_assert_null(state_file(path, sizeof(path)));
 }
 
-/* --- two reactors, one LU: the file never goes back to an older state -- */
+/* --- four reactors, one LU: the file never goes back to an older state -- */
 
 #define ORDER_ROUNDS 150
 
@@ -823,35 +823,41 @@ ParameterizedTestParameters(lu, order)
 				   ARRAY_SIZE(order_cases));
 }
 
+#define ORDER_DRIVERS 4
+
 ParameterizedTest(struct order_case *c, lu, order)
 {
-	static struct driver drv[2];
+	static const char *const ports[ORDER_DRIVERS] = {
+		PORT_A, PORT_B, "iqn.1994-05.com.redhat:c,i,0x1",
+		"iqn.1994-05.com.redhat:d,i,0x1",
+	};
+	static struct driver drv[ORDER_DRIVERS];
 
 	if (c->kind == EV_IO_URING && !reactor_uring_available())
 		cr_skip_test("io_uring unavailable");
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < ORDER_DRIVERS; i++) {
 		struct driver *d = &drv[i];
 
 		memset(d, 0, sizeof(*d));
 		d->kind = c->kind;
 		d->index = i;
-		nexus_init(&d->n, i ? PORT_B : PORT_A);
+		nexus_init(&d->n, ports[i]);
 		sem_init(&d->ready, 0, 0);
 		sem_init(&d->done, 0, 0);
 		cr_assert_eq(pthread_create(&d->loop, NULL, driver_loop, d), 0);
 		sem_wait(&d->ready);
 		cr_assert_not_null(d->r, "reactor_new: %s", strerror(errno));
 	}
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < ORDER_DRIVERS; i++)
 		cr_assert_eq(pthread_create(&drv[i].thread, NULL, driver_main,
 					    &drv[i]), 0);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < ORDER_DRIVERS; i++)
 		pthread_join(drv[i].thread, NULL);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < ORDER_DRIVERS; i++) {
 		reactor_stop(drv[i].r);
 		pthread_join(drv[i].loop, NULL);
 		reactor_free(drv[i].r);
 	}
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < ORDER_DRIVERS; i++)
 		cr_assert_eq(drv[i].failure[0], '\0', "%s", drv[i].failure);
 }
