@@ -3,7 +3,7 @@
 # survive a restart of ringtgtd with the same --state-dir; with APTPL=0
 # they are gone after it; a corrupt state file is refused with a message
 # naming it, and the LU serves without the state; deleting the LUN
-# removes its file. PR commands go through prtool (libiscsi), one
+# removes its file; without --state-dir APTPL=1 is refused. PR commands go through prtool (libiscsi), one
 # session per invocation; two initiator names, A and B.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -90,4 +90,13 @@ pr a reg:a6:aptpl >/dev/null
 timeout -k 5 30 "$ADM" -s "$IT_TMP/control.sock" lun remove "$iqn" 1 --force >/dev/null ||
     it_fail "ringtgtadm lun remove failed"
 [ -z "$(state_files)" ] || it_fail "state file left after lun remove: $(state_files)"
-it_log "APTPL state persisted, removed with APTPL=0, corrupt file refused, deleted with the LUN"
+# --export without --state-dir: no persistence, APTPL=1 refused
+IT_DAEMON_ARGS=()
+it_restart_daemon "$iqn"
+[ "$(pr a caps)" = "caps 0 0" ] || it_fail "PTPL_C without a state directory: $(pr a caps)"
+if timeout -k 5 30 "$PRTOOL" --initiator "$IT_IQN_PREFIX:init-a" "$(url)" reg:a7:aptpl 2>"$IT_TMP/prtool.err"; then
+    it_fail "APTPL=1 accepted without a state directory"
+fi
+grep -q "sense 5/26/00" "$IT_TMP/prtool.err" ||
+    it_fail "APTPL=1 without a state directory: $(cat "$IT_TMP/prtool.err"), expected INVALID FIELD IN PARAMETER LIST"
+it_log "APTPL state persisted, removed with APTPL=0, corrupt file refused, deleted with the LUN, refused without --state-dir"
