@@ -695,6 +695,51 @@ Test(lu, deleted_lu_file_removed_shutdown_keeps_it)
 	cr_assert_null(state_file(path, sizeof(path)));
 }
 
+/* --- the registry: lun.remove / target.remove delete the file ---------- */
+
+/* Registers with APTPL=1 on LUN 1 of @iqn (made by the registry). */
+static void core_register_aptpl(const char *iqn)
+{
+	struct tgt_target *t = core_target_find(iqn);
+	struct scsi_lu *lu;
+
+	cr_assert_not_null(t);
+	lu = scsi_target_get_lu(core_target_scsi(t), 1);
+	cr_assert_not_null(lu);
+	disk = lu;
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1, APTPL), SAM_STAT_GOOD);
+	scsi_lu_put(lu);
+	core_target_put(t);
+}
+
+Test(file, registry_remove_deletes_state)
+{
+	const struct core_lun_spec ram = {
+		.type = SCSI_LU_DISK, .backing = "ram", .size = 1 << 20,
+	};
+	const char *iqn = "iqn.2026-11.org.ringtgt:aptpl-core";
+	struct core_err err = { "" };
+	char path[600];
+
+	nexus_init(&na, PORT_A);
+	cr_assert_eq(core_set_state_dir(dir, &err), 0, "%s", err.msg);
+	cr_assert_eq(core_target_add(iqn, 0, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(core_lun_add(iqn, 1, &ram, &err), 0, "%s", err.msg);
+	core_register_aptpl(iqn);
+	cr_assert_not_null(state_file(path, sizeof(path)));
+	cr_assert_eq(core_lun_remove(iqn, 1, false, &err), 0, "%s", err.msg);
+	cr_assert_null(state_file(path, sizeof(path)), "lun remove left %s",
+		       path);
+
+	cr_assert_eq(core_lun_add(iqn, 1, &ram, &err), 0, "%s", err.msg);
+	core_register_aptpl(iqn);
+	cr_assert_not_null(state_file(path, sizeof(path)));
+	cr_assert_eq(core_target_remove(iqn, false, &err), 0, "%s", err.msg);
+	cr_assert_null(state_file(path, sizeof(path)), "target remove left %s",
+		       path);
+	core_set_state_dir(NULL, &err);
+}
+
 /* --- four reactors, one LU: the file never goes back to an older state -- */
 
 #define ORDER_ROUNDS 150
