@@ -431,10 +431,12 @@ static int fsync_dir_of(const char *path)
 
 	if (n >= sizeof(dir))
 		return -ENAMETOOLONG;
-	if (n == 0)
+	if (n == 0) {
 		snprintf(dir, sizeof(dir), "%s", slash ? "/" : ".");
-	else
-		memcpy(dir, path, n), dir[n] = '\0';
+	} else {
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
