@@ -622,6 +622,27 @@ Test(lu, failed_write_is_hardware_error)
 	cr_assert_eq(get_be32(keys + 4), 16, "both keys");
 }
 
+/* A removal that failed (APTPL=0) is retried by the next PR OUT. */
+Test(lu, failed_removal_retried)
+{
+	char path[600], aside[620];
+
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1, APTPL), SAM_STAT_GOOD);
+	cr_assert_not_null(state_file(path, sizeof(path)));
+	/* a directory in the file's place: unlink fails (EISDIR) */
+	snprintf(aside, sizeof(aside), "%s.aside", path);
+	cr_assert_eq(rename(path, aside), 0);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	pro(&nb, REGISTER, 0, 0, 0xb1, 0);
+	assert_sense(0x4, 0x44, 0x00);
+	cr_assert_eq(rmdir(path), 0);
+	cr_assert_eq(rename(aside, path), 0);
+	/* APTPL still zero: the file must go now, or it would come back */
+	cr_assert_eq(pro(&na, REGISTER, 0, 0xa1, 0xa2, 0), SAM_STAT_GOOD);
+	cr_assert_null(state_file(path, sizeof(path)),
+		       "the stale file %s survived", path);
+}
+
 Test(lu, corrupt_file_refused_lu_serves)
 {
 	uint8_t keys[16], b[8];
