@@ -34,6 +34,7 @@ struct options {
 	int reactors;
 	int log_level;
 	int nop_interval, nop_timeout;
+	const char *state_dir;
 };
 
 static void usage(FILE *f)
@@ -64,12 +65,16 @@ static void usage(FILE *f)
 "  -l, --log-level LEVEL      error, warn, info (default) or debug\n"
 "      --nop-interval SECS    idle time before a NOP-In ping (0: off)\n"
 "      --nop-timeout SECS     time to wait for the ping's answer\n"
+"      --state-dir DIR        where persistent reservations with APTPL are\n"
+"                             kept (default %s with a\n"
+"                             config file; with --export and no config,\n"
+"                             none: APTPL is refused)\n"
 "  -h, --help                 this text\n"
 "  -V, --version              the version\n"
 "\n"
 "Environment: RINGTGT_NO_IO_URING=1 acts as if the kernel had no io_uring\n"
 "(the automatic epoll fallback, for testing).\n",
-		CONFIG_DEFAULT_PATH, CTL_DEFAULT_PATH);
+		CONFIG_DEFAULT_PATH, CTL_DEFAULT_PATH, CONFIG_DEFAULT_STATE_DIR);
 }
 
 static int parse_int(const char *s, int min, int max, int *out)
@@ -87,7 +92,7 @@ static int parse_int(const char *s, int min, int max, int *out)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_NOP_INTERVAL = 256, OPT_NOP_TIMEOUT };
+	enum { OPT_NOP_INTERVAL = 256, OPT_NOP_TIMEOUT, OPT_STATE_DIR };
 	static const struct option longopts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "config", required_argument, NULL, 'c' },
@@ -99,6 +104,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "nop-interval", required_argument, NULL, OPT_NOP_INTERVAL },
 		{ "nop-timeout", required_argument, NULL, OPT_NOP_TIMEOUT },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -161,6 +167,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 					"nop-interval" : "nop-timeout");
 				return 2;
 			}
+			break;
+		case OPT_STATE_DIR:
+			if (!*optarg) {
+				fprintf(stderr, "ringtgtd: --state-dir: expected a "
+					"directory\n");
+				return 2;
+			}
+			o->state_dir = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -269,6 +283,36 @@ static int add_export(const char *arg)
 	return 0;
 }
 
+/*
+ * The APTPL state directory: --state-dir, else the config's state_dir,
+ * else with a config file the default, which may be missing on a host
+ * where it cannot be created (not root): then APTPL is refused, with a
+ * warning. With --export and no config: none unless --state-dir.
+ */
+static int set_state_dir(const struct options *o,
+			 const struct ringtgt_config *cfg)
+{
+	struct core_err err = { "" };
+	const char *dir = o->state_dir;
+	bool fallback = false;
+
+	if (!dir && cfg)
+		dir = cfg->state_dir;
+	if (!dir && cfg) {
+		dir = CONFIG_DEFAULT_STATE_DIR;
+		fallback = true;
+	}
+	if (!dir || core_set_state_dir(dir, &err) == 0)
+		return 0;
+	if (!fallback) {
+		log_err("%s", err.msg);
+		return -1;
+	}
+	log_warn("%s; persistent reservations will not persist (APTPL is "
+		 "refused); give --state-dir", err.msg);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { .log_level = LOG_LVL_INFO, .nop_interval = -1,
@@ -351,6 +395,10 @@ int main(int argc, char **argv)
 	rc = ctl_server_start_group(o.socket ? o.socket : CTL_DEFAULT_PATH,
 				    have_cfg ? cfg.control_group : NULL, &ctl);
 	if (rc < 0) {
+		rc = 1;
+		goto out_core;
+	}
+	if (set_state_dir(&o, have_cfg ? &cfg : NULL) < 0) {
 		rc = 1;
 		goto out_core;
 	}

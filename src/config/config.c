@@ -586,6 +586,19 @@ static int v_serial(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* An absolute directory name (docs/clusters.md, "APTPL storage"). */
+static int v_state_dir(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	if (s[0] != '/' || strlen(s) > CONFIG_STATE_DIR_MAX) {
+		cfg_error(cfg, "state_dir = \"%s\": expected an absolute directory name of at most %d characters",
+			  s, CONFIG_STATE_DIR_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * A group name as useradd/groupadd take it: letters, digits, '.', '_',
  * '-', not starting with '-'. Whether the group exists is checked when
@@ -771,6 +784,7 @@ static cfg_t *schema_new(void)
 		CFG_INT("reactors", 0, CFGF_NONE),
 		CFG_STR("event_loop", "auto", CFGF_NONE),
 		CFG_STR("control_group", NULL, CFGF_NONE),
+		CFG_STR("state_dir", NULL, CFGF_NONE),
 		CFG_SEC("account", account_opts, CFGF_MULTI | CFGF_TITLE |
 						 CFGF_NO_TITLE_DUPES),
 		CFG_STR("discovery_auth", "none", CFGF_NONE),
@@ -801,6 +815,7 @@ static cfg_t *schema_new(void)
 		{ "reactors", v_reactors },
 		{ "event_loop", v_event_loop },
 		{ "control_group", v_group },
+		{ "state_dir", v_state_dir },
 		{ "account|secret", v_secret },
 		{ "discovery_auth", v_discovery_auth },
 		{ "discovery_incoming", v_accounts },
@@ -1233,6 +1248,9 @@ static int build(struct parse_ctx *c, cfg_t *root, struct ringtgt_config *out)
 	if (cfg_getstr(root, "control_group") &&
 	    !(out->control_group = strdup(cfg_getstr(root, "control_group"))))
 		return ctx_fail(c, 0, "out of memory");
+	if (cfg_getstr(root, "state_dir") &&
+	    !(out->state_dir = strdup(cfg_getstr(root, "state_dir"))))
+		return ctx_fail(c, 0, "out of memory");
 
 	/* accounts first: targets and discovery name them */
 	n = cfg_size(root, "account");
@@ -1472,6 +1490,7 @@ void config_free(struct ringtgt_config *cfg)
 	free(cfg->discovery_outgoing);
 	free(cfg->event_loop);
 	free(cfg->control_group);
+	free(cfg->state_dir);
 	free(cfg->file);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -20,7 +20,11 @@
 #define RINGTGT_SYSCONFDIR "/etc"
 #endif
 #define CONFIG_DEFAULT_PATH RINGTGT_SYSCONFDIR "/ringtgt/ringtgt.conf"
+/* Where runtime state (APTPL files) lives when a config file is used. */
+#define CONFIG_DEFAULT_STATE_DIR "/var/lib/ringtgt"
 #define CONFIG_DEFAULT_PORT 3260
+/* Longest state_dir (the files in it get a 42-byte name). */
+#define CONFIG_STATE_DIR_MAX 4000
 /* Longest control_group name. */
 #define CONFIG_GROUP_MAX 32
 /* Largest value of a connection or session limit. */
@@ -88,6 +92,7 @@ struct ringtgt_config {
 	int reactors;			/* 0: one per CPU in the affinity mask */
 	char *event_loop;		/* "auto", "io_uring" or "epoll" */
 	char *control_group;		/* NULL: control socket 0600, root only */
+	char *state_dir;		/* NULL: not set (CONFIG_DEFAULT_STATE_DIR) */
 	struct config_account *accounts;
 	size_t naccounts;
 	enum core_disc_auth discovery_auth;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <json-c/json.h>
 
@@ -68,6 +69,50 @@ int core_fail(struct core_err *err, int rc, const char *fmt, ...)
 void core_init(void)
 {
 	/* The lists and locks are statically initialised. */
+}
+
+/* The APTPL state directory; empty: none. Under core_admin_lock. */
+static char core_state_dir[4096];
+
+int core_set_state_dir(const char *dir, struct core_err *err)
+{
+	struct stat st;
+	int rc = 0;
+
+	pthread_mutex_lock(&core_admin_lock);
+	core_state_dir[0] = '\0';
+	if (!dir)
+		goto out;
+	if (strlen(dir) >= sizeof(core_state_dir) - 64) {
+		rc = core_fail(err, -ENAMETOOLONG, "state directory %s: name too long",
+			       dir);
+		goto out;
+	}
+	if (mkdir(dir, 0700) == 0) {
+		log_info("state directory %s created", dir);
+	} else if (errno != EEXIST) {
+		rc = core_fail(err, -errno, "cannot create state directory %s: %s",
+			       dir, strerror(errno));
+		goto out;
+	}
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		rc = core_fail(err, -ENOTDIR, "state directory %s is not a directory",
+			       dir);
+		goto out;
+	}
+	/* never chmod-ed: the admin may have reasons; but say so */
+	if (st.st_mode & 0077)
+		log_warn("state directory %s is mode %04o: group or others may access the persistent reservation state; chmod 0700 it",
+			 dir, (unsigned)(st.st_mode & 07777));
+	/* absolute: the daemon changes its directory to / after start */
+	if (!realpath(dir, core_state_dir)) {
+		rc = core_fail(err, -errno, "state directory %s: %s", dir,
+			       strerror(errno));
+		core_state_dir[0] = '\0';
+	}
+out:
+	pthread_mutex_unlock(&core_admin_lock);
+	return rc;
 }
 
 /* Caller holds core_lock. */
@@ -270,6 +315,8 @@ int core_target_remove(const char *iqn, bool force, struct core_err *err)
 	pthread_mutex_unlock(&core_admin_lock);
 	log_info("target %s removed (tid %d)%s", iqn, tid,
 		 n ? ", closing its sessions" : "");
+	/* deleted for good: the APTPL state of its LUs goes too */
+	scsi_target_forget_state(&t->scsi);
 	core_target_put(t);
 	return 0;
 }
@@ -420,6 +467,7 @@ int core_lun_add(const char *iqn, uint64_t lun,
 	cfg.readonly = spec->readonly;
 	/* TASK ABORTED to other initiators by default, as LIO does */
 	cfg.tas = !spec->no_tas;
+	cfg.state_dir = core_state_dir[0] ? core_state_dir : NULL;
 	errno = 0;
 	lu = scsi_lu_new(&cfg);
 	if (!lu) {
@@ -496,6 +544,9 @@ int core_lun_remove(const char *iqn, uint64_t lun, bool force,
 			log_warn("target %s: LUN %llu removed with I/O still in "
 				 "flight", t->iqn, (unsigned long long)lun);
 	}
+	/* deleted for good: its APTPL state goes too (not at shutdown) */
+	if (rc == 0 && lu)
+		scsi_lu_forget_state(lu);
 	scsi_lu_put(lu);
 	if (rc == -ENOENT)
 		rc = core_fail(err, rc, "target %s has no LUN %llu", t->iqn,

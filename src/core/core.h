@@ -55,6 +55,15 @@ struct core_lun_spec {
 };
 
 void core_init(void);
+/*
+ * The directory of the LUs' APTPL state files (docs/clusters.md, "APTPL
+ * storage"): created mode 0700 when missing (its parent must exist);
+ * an existing one is left as it is, with a warning when its group or
+ * others may access it. LUs added afterwards keep their persistent
+ * reservations there and restore them at creation. NULL: none (APTPL is
+ * refused). Call before adding LUs. 0 or -errno with a sentence in @err.
+ */
+int core_set_state_dir(const char *dir, struct core_err *err);
 /* Removes every target (sessions must be gone). */
 void core_shutdown(void);
 

@@ -105,6 +105,22 @@ int reactor_file_fallocate(struct reactor *r, int fd, int mode, uint64_t off,
 			   uint64_t len, struct ev_op *op);
 
 /*
+ * Blocking work off the loop (a file written, fsync-ed and renamed):
+ * w->fn(w) runs on a worker thread of workers.c, then w->done(w) on
+ * @r's thread. The caller embeds the struct in its own object, which
+ * must stay valid until done runs; one submission per struct at a time.
+ * With @r NULL (tools, unit tests: no loop) both run now, on the
+ * calling thread. Returns 0, or -ENOMEM / -EAGAIN (nothing will run).
+ */
+struct ev_work {
+	void (*fn)(struct ev_work *w);		/* worker thread */
+	void (*done)(struct ev_work *w);	/* @r's thread */
+	struct reactor *r;			/* private */
+	struct ev_post post;			/* private */
+};
+int reactor_work(struct reactor *r, struct ev_work *w);
+
+/*
  * The epoll backend uses libaio for files opened with O_DIRECT (checked
  * once per fd) and a small worker pool for buffered ones, since libaio
  * blocks on buffered files. Tell it when an fd number is closed, so the

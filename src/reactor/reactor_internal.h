@@ -71,7 +71,8 @@ struct wp_job {
 	struct wp_job *next;
 	struct reactor *r;
 	struct ev_op *op;
-	enum { WP_READ, WP_WRITE, WP_FSYNC, WP_FALLOCATE } kind;
+	enum { WP_READ, WP_WRITE, WP_FSYNC, WP_FALLOCATE, WP_CALL } kind;
+	struct ev_work *work;		/* WP_CALL */
 	int fd;
 	const struct iovec *iov;
 	int iovcnt;

@@ -3,6 +3,10 @@
  * the epoll backend for buffered files (libaio is only asynchronous with
  * O_DIRECT). Jobs come from reactor threads and go back to the submitting
  * reactor through wp_complete_for(). Started on first use.
+ *
+ * Both backends also hand it generic blocking work (reactor_work()):
+ * such a job runs its function and goes back to its reactor as a post,
+ * since only the epoll backend has a completion queue for wp_job.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "base/base.h"
 #include "base/log.h"
 #include "reactor_internal.h"
 
@@ -74,7 +79,17 @@ static void wp_run(struct wp_job *j)
 		j->res = fallocate(j->fd, j->mode, (off_t)j->off,
 				   (off_t)j->len) < 0 ? -errno : 0;
 		return;
+	case WP_CALL:
+		j->work->fn(j->work);
+		return;
 	}
+}
+
+static void wp_work_done(struct ev_post *p)
+{
+	struct ev_work *w = container_of(p, struct ev_work, post);
+
+	w->done(w);
 }
 
 static void *wp_main(void *arg)
@@ -92,6 +107,14 @@ static void *wp_main(void *arg)
 			wp_tail = &wp_head;
 		pthread_mutex_unlock(&wp_lock);
 		wp_run(j);
+		if (j->kind == WP_CALL) {
+			struct ev_work *w = j->work;
+
+			free(j);
+			w->post.fn = wp_work_done;
+			reactor_post_node(w->r, &w->post);
+			continue;
+		}
 		wp_complete_for(j->r, j);
 	}
 	return NULL;
@@ -126,4 +149,27 @@ int wp_submit(struct wp_job *job)
 	pthread_cond_signal(&wp_cond);
 	pthread_mutex_unlock(&wp_lock);
 	return 0;
+}
+
+int reactor_work(struct reactor *r, struct ev_work *w)
+{
+	struct wp_job *j;
+	int rc;
+
+	w->r = r;
+	if (!r) {
+		w->fn(w);
+		w->done(w);
+		return 0;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->kind = WP_CALL;
+	j->r = r;
+	j->work = w;
+	rc = wp_submit(j);
+	if (rc)
+		free(j);
+	return rc;
 }

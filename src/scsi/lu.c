@@ -169,6 +169,8 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 			snprintf(lu->serial + 2 * i, 3, "%02x", u[i]);
 	}
 	lu_make_naa(lu, cfg->target_name);
+	/* keyed by the NAA designator: after it is known */
+	scsi_pr_state_attach(lu, cfg->state_dir);
 
 	lu->bs = cfg->bs;	/* ownership passes only on success */
 	return lu;
@@ -517,6 +519,25 @@ void scsi_target_reset(struct scsi_target *t)
 		if (t->lus[i])
 			scsi_lu_reset(t->lus[i]);
 	pthread_mutex_unlock(&t->lock);
+}
+
+void scsi_target_forget_state(struct scsi_target *t)
+{
+	struct scsi_lu *lus[SCSI_MAX_LUNS];
+	int n = 0;
+
+	/* file I/O outside the table lock */
+	pthread_mutex_lock(&t->lock);
+	for (int i = 0; i < SCSI_MAX_LUNS; i++)
+		if (t->lus[i]) {
+			scsi_lu_get(t->lus[i]);
+			lus[n++] = t->lus[i];
+		}
+	pthread_mutex_unlock(&t->lock);
+	for (int i = 0; i < n; i++) {
+		scsi_lu_forget_state(lus[i]);
+		scsi_lu_put(lus[i]);
+	}
 }
 
 int scsi_target_list_luns(struct scsi_target *t, uint64_t *luns, int max)

@@ -11,15 +11,26 @@
  * struct scsi_nexus: a relogin with the same ISID keeps its registration
  * (SPC-4 §5.13.7).
  *
+ * APTPL (SPC-4 §5.13.5): with a state directory (scsi_lu_config), a
+ * PR OUT that leaves the last valid APTPL bit at one has the state
+ * written durably on a worker thread before it completes; one that sets
+ * it to zero has the file removed (end of this file, pr_state.c).
+ *
  * Not implemented yet, and refused the SPC-4 way (REPORT CAPABILITIES
- * says so): APTPL=1, SPEC_I_PT=1, ALL_TG_PT=1 (INVALID FIELD IN PARAMETER
- * LIST), PREEMPT AND ABORT and REGISTER AND MOVE (no table row: INVALID
- * FIELD IN CDB).
+ * says so): SPEC_I_PT=1, ALL_TG_PT=1 (INVALID FIELD IN PARAMETER LIST),
+ * APTPL=1 without a state directory (the same), PREEMPT AND ABORT and
+ * REGISTER AND MOVE (no table row: INVALID FIELD IN CDB).
  */
+#include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
+#include "reactor/reactor.h"
+#include "scsi/pr_state.h"
 #include "scsi/scsi_internal.h"
 
 /* PERSISTENT RESERVE OUT parameter list (SPC-4 §6.16.3, table 213) */
@@ -59,6 +70,7 @@ void scsi_pr_init(struct scsi_lu *lu)
 {
 	memset(&lu->pr, 0, sizeof(lu->pr));
 	pthread_mutex_init(&lu->pr.lock, NULL);
+	pthread_mutex_init(&lu->pr.file_lock, NULL);
 }
 
 void scsi_pr_destroy(struct scsi_lu *lu)
@@ -74,6 +86,8 @@ void scsi_pr_destroy(struct scsi_lu *lu)
 		un = u->next;
 		free(u);
 	}
+	free(lu->pr.state_path);
+	pthread_mutex_destroy(&lu->pr.file_lock);
 	pthread_mutex_destroy(&lu->pr.lock);
 }
 
@@ -315,6 +329,19 @@ static uint32_t pr_report_capabilities(uint8_t *b)
 }
 
 /*
+ * SPC-4 §6.15.4, table 198: PTPL_C (byte 2 bit 0) when the LU can
+ * persist (a state directory), PTPL_A (byte 3 bit 0) when the last valid
+ * APTPL bit received was one.
+ */
+static void pr_report_ptpl(const struct scsi_pr *pr, uint8_t *b)
+{
+	if (pr->state_path)
+		b[2] |= 0x01;
+	if (pr->aptpl)
+		b[3] |= 0x01;
+}
+
+/*
  * An iSCSI TransportID with the ISID, FORMAT CODE 01b (SPC-4 §7.6.4.6,
  * table 508): "<name>,i,0x<isid>", NUL terminated, padded to a multiple
  * of 4 bytes, at least 24 bytes in all.
@@ -387,6 +414,7 @@ void pr_in(struct scsi_task *t)
 			break;
 		case PRI_REPORT_CAPABILITIES:
 			len = pr_report_capabilities(b);
+			pr_report_ptpl(pr, b);
 			break;
 		case PRI_READ_FULL_STATUS:
 			len = pr_read_full_status(pr, b, cap);
@@ -427,8 +455,8 @@ static enum sense_reason pr_register(struct pr_out *o, bool ignore)
 	const struct scsi_nexus *n = o->t->nexus;
 	struct pr_reg *r;
 
-	/* APTPL and ALL_TG_PT are not supported (PTPL_C = ATP_C = 0) */
-	if (o->flags & PRO_APTPL)
+	/* APTPL needs a state directory (PTPL_C); ALL_TG_PT: ATP_C = 0 */
+	if ((o->flags & PRO_APTPL) && !pr->state_path)
 		return scsi_invalid_field(o->t, false, PRO_FLAGS, 0);
 	if (o->flags & PRO_ALL_TG_PT)
 		return scsi_invalid_field(o->t, false, PRO_FLAGS, 2);
@@ -579,9 +607,15 @@ static enum sense_reason pr_preempt(struct pr_out *o)
 	return SENSE_NONE;
 }
 
+struct pr_persist;
+static struct pr_persist *pr_persist_take(struct pr_out *o, uint8_t sa,
+					  enum sense_reason *reason);
+static void pr_persist_submit(struct scsi_task *t, struct pr_persist *p);
+
 void pr_out(struct scsi_task *t)
 {
 	struct pr_out o = { .t = t, .pr = &t->lu->pr };
+	struct pr_persist *persist = NULL;
 	enum sense_reason reason;
 	uint8_t sa = t->op->sa;
 
@@ -622,7 +656,15 @@ void pr_out(struct scsi_task *t)
 	} else {
 		reason = pr_preempt(&o);
 	}
+	if (reason == SENSE_NONE)
+		persist = pr_persist_take(&o, sa, &reason);
 	pthread_mutex_unlock(&o.pr->lock);
+
+	if (persist) {
+		/* SPC-4 §5.13.5: on disk before the command completes */
+		pr_persist_submit(t, persist);
+		return;
+	}
 
 	if (reason == SENSE_NONE)
 		scsi_task_complete(t);
@@ -630,4 +672,260 @@ void pr_out(struct scsi_task *t)
 		scsi_task_complete(t);	/* scsi_invalid_field() filled it */
 	else
 		scsi_task_fail(t, reason);
+}
+
+/* --- APTPL: the state file (SPC-4 §5.13.5, §6.16.3) --------------------- */
+
+/*
+ * One snapshot on its way to the disk, owned by the PR OUT that took it.
+ * Snapshots of one LU are numbered (pr->seq) under the PR lock; the
+ * writer, under file_lock, skips one older than what the file already
+ * holds, so the disk never goes back to an older state, whatever order
+ * the worker threads run them in.
+ */
+struct pr_persist {
+	struct ev_work work;
+	struct scsi_task *t;
+	struct scsi_pr *pr;
+	uint64_t seq;
+	char *text;		/* the file's new content; NULL: remove it */
+	int rc;
+};
+
+/* The state under pr->lock as a value. 0 or -ENOMEM. */
+static int pr_snapshot(struct scsi_lu *lu, struct scsi_pr_state *s)
+{
+	struct scsi_pr *pr = &lu->pr;
+	size_t n = 0;
+
+	memset(s, 0, sizeof(*s));
+	memcpy(s->naa, lu->naa, sizeof(s->naa));
+	s->aptpl = pr->aptpl;
+	s->generation = pr->generation;
+	s->holder = -1;
+	for (struct pr_reg *r = pr->regs; r; r = r->next)
+		n++;
+	s->regs = n ? calloc(n, sizeof(*s->regs)) : NULL;
+	if (n && !s->regs)
+		return -ENOMEM;
+	for (struct pr_reg *r = pr->regs; r; r = r->next) {
+		struct scsi_pr_state_reg *d = &s->regs[s->n_regs];
+
+		static_assert(sizeof(d->port) == sizeof(r->port), "");
+		d->key = r->key;
+		d->rel_port_id = r->rel_port_id;
+		/* ALL_TG_PT registrations: not supported yet (ATP_C = 0) */
+		d->all_tg_pt = false;
+		memcpy(d->port, r->port, sizeof(d->port));
+		if (pr->reserved && pr->holder == r &&
+		    !pr_all_registrants(pr->type))
+			s->holder = (int)s->n_regs;
+		s->n_regs++;
+	}
+	s->reserved = pr->reserved;
+	s->type = pr->reserved ? pr->type : 0;
+	s->scope = PR_LU_SCOPE;
+	return 0;
+}
+
+/*
+ * After a PR OUT of service action @sa succeeded, under pr->lock: records
+ * the APTPL bit of a REGISTER (§6.16.3: valid only there) and returns the
+ * snapshot to persist, or NULL when nothing is to be written (no state
+ * directory; APTPL zero and no file). When the snapshot cannot be made,
+ * *reason becomes HARDWARE ERROR (the change stays, see docs/clusters.md).
+ */
+static struct pr_persist *pr_persist_take(struct pr_out *o, uint8_t sa,
+					  enum sense_reason *reason)
+{
+	struct scsi_pr *pr = o->pr;
+	struct scsi_pr_state s;
+	struct pr_persist *p;
+
+	if (!pr->state_path)
+		return NULL;
+	if (sa == PRO_REGISTER || sa == PRO_REGISTER_IGNORE)
+		pr->aptpl = (o->flags & PRO_APTPL) != 0;
+	if (!pr->aptpl && !pr->on_disk && !atomic_exchange(&pr->file_stale,
+							   false))
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		goto err;
+	if (pr->aptpl) {
+		if (pr_snapshot(o->t->lu, &s) < 0)
+			goto err;
+		p->text = scsi_pr_state_encode(&s);
+		scsi_pr_state_free(&s);
+		if (!p->text)
+			goto err;
+	}
+	p->t = o->t;
+	p->pr = pr;
+	p->seq = ++pr->seq;
+	pr->on_disk = pr->aptpl;
+	return p;
+err:
+	free(p);
+	atomic_store(&pr->file_stale, true);
+	*reason = SENSE_HARDWARE_ERROR;
+	return NULL;
+}
+
+/* Worker thread: the file write or removal, in snapshot order. */
+static void pr_persist_run(struct ev_work *w)
+{
+	struct pr_persist *p = container_of(w, struct pr_persist, work);
+	struct scsi_pr *pr = p->pr;
+
+	pthread_mutex_lock(&pr->file_lock);
+	if (!pr->forgotten && p->seq > pr->file_seq) {
+		p->rc = p->text ? scsi_pr_state_write(pr->state_path, p->text)
+				: scsi_pr_state_remove(pr->state_path);
+		if (p->rc == 0) {
+			pr->file_seq = p->seq;
+		} else {
+			atomic_store(&pr->file_stale, true);
+			log_err("%s: cannot %s the persistent reservation state: %s",
+				pr->state_path, p->text ? "write" : "remove",
+				strerror(-p->rc));
+		}
+	}
+	pthread_mutex_unlock(&pr->file_lock);
+}
+
+/* The task's reactor: the PR OUT completes. */
+static void pr_persist_done(struct ev_work *w)
+{
+	struct pr_persist *p = container_of(w, struct pr_persist, work);
+	struct scsi_task *t = p->t;
+	int rc = p->rc;
+
+	free(p->text);
+	free(p);
+	/*
+	 * LIO answers LOGICAL UNIT COMMUNICATION FAILURE here; INTERNAL
+	 * TARGET FAILURE says the same without inviting a blind retry.
+	 */
+	if (rc)
+		scsi_task_fail(t, SENSE_HARDWARE_ERROR);
+	else
+		scsi_task_complete(t);
+}
+
+static void pr_persist_submit(struct scsi_task *t, struct pr_persist *p)
+{
+	p->work.fn = pr_persist_run;
+	p->work.done = pr_persist_done;
+	if (reactor_work(t->r, &p->work) < 0) {
+		atomic_store(&p->pr->file_stale, true);
+		p->rc = -EAGAIN;
+		pr_persist_done(&p->work);
+	}
+}
+
+/* Builds the registrations of @s on @pr (empty); 0 or -ENOMEM. */
+static int pr_restore(struct scsi_pr *pr, const struct scsi_pr_state *s)
+{
+	struct pr_reg *holder = NULL;
+
+	/* regs is newest first, as the snapshot lists them */
+	for (size_t i = s->n_regs; i-- > 0;) {
+		struct pr_reg *r = calloc(1, sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		r->key = s->regs[i].key;
+		r->rel_port_id = s->regs[i].rel_port_id;
+		memcpy(r->port, s->regs[i].port, sizeof(r->port));
+		r->next = pr->regs;
+		pr->regs = r;
+		if ((int)i == s->holder)
+			holder = r;
+	}
+	pr->generation = s->generation;
+	if (s->reserved)
+		pr_reserve(pr, holder, s->type);
+	pr->aptpl = true;
+	pr->on_disk = true;
+	return 0;
+}
+
+void scsi_pr_state_attach(struct scsi_lu *lu, const char *dir)
+{
+	struct scsi_pr *pr = &lu->pr;
+	struct scsi_pr_state s = { .holder = -1 };
+	char path[4096], why[200];
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	if (!dir)
+		return;
+	if (scsi_pr_state_path(dir, lu->naa, path, sizeof(path)) < 0 ||
+	    !(pr->state_path = strdup(path))) {
+		log_err("LUN %" PRIu64 ": no APTPL state file under %s: %s",
+			lu->lun, dir, "path too long or out of memory");
+		return;
+	}
+	rc = scsi_pr_state_read(path, &text, &len);
+	if (rc == -ENOENT)
+		return;
+	snprintf(why, sizeof(why), "out of memory");
+	if (rc == 0)
+		rc = scsi_pr_state_decode(text, len, &s, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "cannot read it: %s", strerror(-rc));
+	if (rc == 0 && memcmp(s.naa, lu->naa, sizeof(s.naa)) != 0) {
+		snprintf(why, sizeof(why), "it belongs to another LU (naa)");
+		rc = -EINVAL;
+	}
+	if (rc == 0 && !s.aptpl) {
+		snprintf(why, sizeof(why), "its aptpl is false");
+		rc = -EINVAL;
+	}
+	if (rc == 0) {
+		pthread_mutex_lock(&pr->lock);
+		rc = pr_restore(pr, &s);
+		pthread_mutex_unlock(&pr->lock);
+		if (rc)
+			snprintf(why, sizeof(why), "out of memory");
+	}
+	if (rc) {
+		/* partial registrations go; the file stays for the admin */
+		for (struct pr_reg *r = pr->regs, *n; r; r = n) {
+			n = r->next;
+			free(r);
+		}
+		pr->regs = NULL;
+		pr_release(pr);
+		pr->generation = 0;
+		pr->aptpl = false;
+		pr->on_disk = false;
+		log_err("%s: persistent reservation state refused: %s; LUN %"
+			PRIu64 " starts without it", path, why, lu->lun);
+	} else {
+		log_info("%s: LUN %" PRIu64 ": restored %zu registration%s%s "
+			 "(APTPL)", path, lu->lun, s.n_regs,
+			 s.n_regs == 1 ? "" : "s",
+			 s.reserved ? " and the reservation" : "");
+	}
+	scsi_pr_state_free(&s);
+	free(text);
+}
+
+void scsi_lu_forget_state(struct scsi_lu *lu)
+{
+	struct scsi_pr *pr = &lu->pr;
+	int rc;
+
+	if (!pr->state_path)
+		return;
+	pthread_mutex_lock(&pr->file_lock);
+	pr->forgotten = true;
+	rc = scsi_pr_state_remove(pr->state_path);
+	pthread_mutex_unlock(&pr->file_lock);
+	if (rc)
+		log_warn("%s: cannot remove: %s", pr->state_path,
+			 strerror(-rc));
 }

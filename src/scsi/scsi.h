@@ -224,6 +224,12 @@ struct scsi_lu_config {
 	 * with TASK ABORTED status (true) or without a response (false).
 	 */
 	bool tas;
+	/*
+	 * Directory of the APTPL state file (SPC-4 §5.13.5), keyed by the
+	 * NAA designator; the state in it is restored now. NULL: no
+	 * persistence, APTPL=1 is refused (PTPL_C = 0).
+	 */
+	const char *state_dir;
 };
 
 /*
@@ -235,6 +241,12 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg);
 void scsi_lu_get(struct scsi_lu *lu);
 /* Drops a reference; the last one closes the backing store. */
 void scsi_lu_put(struct scsi_lu *lu);
+/*
+ * The LU is deleted for good (not a shutdown): its APTPL state file is
+ * removed and no PR OUT still running writes it again. Blocking (file
+ * I/O); call from the control thread. Thread-safe.
+ */
+void scsi_lu_forget_state(struct scsi_lu *lu);
 uint64_t scsi_lu_lun(const struct scsi_lu *lu);
 enum scsi_lu_type scsi_lu_type(const struct scsi_lu *lu);
 struct bs *scsi_lu_bs(const struct scsi_lu *lu);
@@ -359,6 +371,8 @@ int scsi_target_remove_lu(struct scsi_target *t, uint64_t lun);
 struct scsi_lu *scsi_target_get_lu(struct scsi_target *t, uint64_t lun);
 /* scsi_lu_reset() on every LU of @t (TARGET WARM / COLD RESET). */
 void scsi_target_reset(struct scsi_target *t);
+/* scsi_lu_forget_state() on every LU of @t (the target is deleted). */
+void scsi_target_forget_state(struct scsi_target *t);
 /* Fills @luns with up to @max LUN numbers, ascending; returns the count. */
 int scsi_target_list_luns(struct scsi_target *t, uint64_t *luns, int max);
 

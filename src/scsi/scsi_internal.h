@@ -127,6 +127,20 @@ struct scsi_pr {
 	/* lock-free fast paths of every command */
 	atomic_bool any_reservation;	/* == reserved */
 	atomic_uint n_uas;		/* entries in uas */
+	/*
+	 * APTPL (SPC-4 §5.13.5; pr.c, pr_state.c). state_path is NULL when
+	 * the daemon has no state directory: APTPL is then not supported
+	 * (PTPL_C = 0). aptpl, on_disk and seq are under lock; the file
+	 * fields under file_lock, which serialises the writes of this LU.
+	 */
+	char *state_path;
+	bool aptpl;			/* the last valid APTPL bit received */
+	bool on_disk;			/* the last snapshot taken keeps a file */
+	uint64_t seq;			/* snapshots taken */
+	atomic_bool file_stale;		/* a write failed: persist the next */
+	pthread_mutex_t file_lock;
+	uint64_t file_seq;		/* newest snapshot written (or removed) */
+	bool forgotten;			/* LU deleted: write nothing more */
 };
 
 struct scsi_lu {
@@ -296,6 +310,14 @@ enum sense_reason scsi_lu_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
 
 /* pr.c */
 void scsi_pr_init(struct scsi_lu *lu);
+/*
+ * Gives @lu its APTPL state file in @dir (NULL: none, APTPL refused) and
+ * restores the state it holds. A file that cannot be read or is refused
+ * (corrupt, truncated, another LU's) is logged with its name and the
+ * reason, and the LU starts without persistent reservations. Call once,
+ * from scsi_lu_new(), after the NAA designator is set.
+ */
+void scsi_pr_state_attach(struct scsi_lu *lu, const char *dir);
 /* Frees the registrations and pending unit attentions. */
 void scsi_pr_destroy(struct scsi_lu *lu);
 /*

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the config, control, SCSI, receive-framing,
-login, Data-Out and CHAP fuzz targets (tests/fuzz/corpus/{config,ctl,scsi,
-rx,login,dataout,chap}). Run from anywhere; rewrites the
+login, Data-Out, CHAP and APTPL state file fuzz targets
+(tests/fuzz/corpus/{config,ctl,scsi,rx,login,dataout,chap,aptpl}). Run from anywhere; rewrites the
 files it owns and leaves regression seeds (names starting with crash-,
 leak- or regress-) alone."""
 import os
@@ -506,3 +506,43 @@ CHAP = {
 }
 for name, data in CHAP.items():
     write("chap", name, data)
+
+
+# --- aptpl (the PR state file, scsi/pr_state.c) ----------------------------
+NAA = "6001405abc0123456789abcdef012345"
+
+
+def reg(key, port, rel=1, all_tg_pt=False):
+    return ('{"key": "0x%016x", "initiator_port": "%s", '
+            '"relative_target_port": %d, "all_tg_pt": %s}'
+            % (key, port, rel, "true" if all_tg_pt else "false"))
+
+
+def state(regs, res="null", gen=3, aptpl="true", version=1, naa=NAA):
+    return ('{"format": "ringtgt-pr-state", "version": %d, "naa": "%s", '
+            '"aptpl": %s, "generation": %d, "registrations": [%s], '
+            '"reservation": %s}\n'
+            % (version, naa, aptpl, gen, ", ".join(regs), res))
+
+
+PA = "iqn.1994-05.com.redhat:a,i,0x23d000000001"
+PB = "iqn.1994-05.com.redhat:b,i,0x23d000000002"
+APTPL = {
+    "empty": state([], gen=0),
+    "two-regs": state([reg(0xa1, PA), reg(0xb1, PB, 2)]),
+    "we-holder": state([reg(0xa1, PA), reg(0xb1, PB)],
+                       '{"holder": 1, "type": 1, "scope": 0}', gen=7),
+    "ea-ar": state([reg(0xa1, PA), reg(0xb1, PB, all_tg_pt=True)],
+                   '{"holder": -1, "type": 8, "scope": 0}', gen=4294967295),
+    "max-key": state([reg(0xffffffffffffffff, PA, 65535)],
+                     '{"holder": 0, "type": 6, "scope": 0}'),
+    "bad-holder": state([reg(0xa1, PA)], '{"holder": 3, "type": 1, "scope": 0}'),
+    "bad-type": state([reg(0xa1, PA)], '{"holder": 0, "type": 2, "scope": 0}'),
+    "dup-nexus": state([reg(0xa1, PA), reg(0xa2, PA)]),
+    "version-2": state([], version=2),
+    "truncated": state([reg(0xa1, PA)])[:90],
+    "foreign": '{"format": "lio", "version": 1}',
+    "nested": "[" * 40 + "]" * 40,
+}
+for name, data in APTPL.items():
+    write("aptpl", name, data)

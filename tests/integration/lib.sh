@@ -54,6 +54,7 @@ IT_STOP_TIMEOUT=${RINGTGT_IT_STOP_TIMEOUT:-10}
 IT_IQN_PREFIX="iqn.2026-11.org.ringtgt"
 IT_SKIPPED_PARTS=()     # parts skipped under RINGTGT_IT_ALLOW_SKIP=1
 IT_EXIT_HOOKS=()        # functions it_on_exit runs first (it_at_exit)
+IT_DAEMON_ARGS=()       # more ringtgtd options for it_launch (e.g. --state-dir)
 
 it_log() { printf '[%s %s] %s\n' "$IT_NAME" "$(date +%T)" "$*"; }
 it_fail() { it_log "FAIL: $*" >&2; exit 1; }
@@ -279,6 +280,7 @@ it_launch() {
             --control-socket "$IT_TMP/control.sock" \
             --export "$export_arg" \
             --event-loop "$IT_EVENT_LOOP" \
+            "${IT_DAEMON_ARGS[@]}" \
             --log-level debug >>"$IT_LOG" 2>&1 {IT_LOCK_FD}>&- &
         IT_PID=$!
     fi

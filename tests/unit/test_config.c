@@ -113,6 +113,8 @@ Test(config, defaults)
 	cr_expect_eq(cfg.nportals, 0);
 	/* no control group: the control socket is root's only */
 	cr_expect_null(cfg.control_group);
+	/* no state_dir: the daemon's default (CONFIG_DEFAULT_STATE_DIR) */
+	cr_expect_null(cfg.state_dir);
 	cr_expect_eq(cfg.nop_interval, 10);
 	cr_expect_eq(cfg.nop_timeout, 10);
 	cr_expect_eq(cfg.login_timeout, 15);
@@ -130,6 +132,17 @@ Test(config, control_group)
 	cr_assert_eq(config_parse_buf("control_group = \"ringtgt-adm_1.x\"\n",
 				      &cfg, err, sizeof(err)), 0, "%s", err);
 	cr_expect_str_eq(cfg.control_group, "ringtgt-adm_1.x");
+	config_free(&cfg);
+}
+
+Test(config, state_dir)
+{
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf("state_dir = \"/srv/ringtgt/state\"\n",
+				      &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(cfg.state_dir, "/srv/ringtgt/state");
 	config_free(&cfg);
 }
 
@@ -212,6 +225,10 @@ ParameterizedTestParameters(config, errors)
 		  "<config>:1: reactors = 5000 out of range 0..1024 (0 = one per CPU)" },
 		{ "event_loop = \"kqueue\"\n",
 		  "<config>:1: event_loop = \"kqueue\": use \"auto\", \"io_uring\" or \"epoll\"" },
+		{ "state_dir = \"var/lib/ringtgt\"\n",
+		  "<config>:1: state_dir = \"var/lib/ringtgt\": expected an absolute directory name of at most 4000 characters" },
+		{ "state_dir = \"\"\n",
+		  "<config>:1: state_dir = \"\": expected an absolute directory name of at most 4000 characters" },
 		{ "control_group = \"-x\"\n",
 		  "<config>:1: control_group = \"-x\": expected a group name (1..32 letters, digits, '.', '_' or '-')" },
 		{ "\ncontrol_group = \"adm ins\"\n",
