@@ -76,7 +76,7 @@ Test(config, example)
 	cr_expect_eq(t->luns[0].spec.size, 1ull << 30);
 	cr_expect(t->luns[0].spec.create);
 	cr_expect_not(t->luns[0].spec.readonly);
-	cr_expect_eq(t->luns[0].spec.block_size, 512);
+	cr_expect_eq(t->luns[0].spec.block_size, 0);	/* unset: the store's */
 	cr_expect_null(t->luns[0].spec.serial);
 	cr_expect_eq(t->luns[1].lun, 2);
 	cr_expect_eq(t->luns[1].line, 11);
