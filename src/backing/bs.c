@@ -36,6 +36,15 @@ const struct bs_ops *bs_type_pick(const char *name, const char *path)
 		/* stat, not lstat: /dev/vg0/lv is a symlink to /dev/dm-N */
 		if (path && stat(path, &st) == 0 && S_ISBLK(st.st_mode))
 			return &bs_blk_ops;
+		/*
+		 * A missing /dev/vg0/lv is a missing device ("no such
+		 * device"), never a file to create in /dev; /dev/shm is the
+		 * one file system for files there.
+		 */
+		if (path && strncmp(path, "/dev/", 5) == 0 &&
+		    strncmp(path, "/dev/shm/", 9) != 0 &&
+		    (stat(path, &st) < 0 || !S_ISREG(st.st_mode)))
+			return &bs_blk_ops;
 		return &bs_file_ops;
 	}
 	return bs_type_find(name);

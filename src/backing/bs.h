@@ -110,9 +110,11 @@ const struct bs_ops *bs_type_find(const char *name);
 
 /*
  * The store type for @name ("file" or NULL: the default) and @path: the
- * block store when @path is a block device, so a config LUN, --export and
- * ringtgtadm lun add all serve block devices through it; else
- * bs_type_find(@name). NULL if @name is unknown.
+ * block store when @path is a block device, or anything under /dev/ but a
+ * regular file or /dev/shm (a missing /dev/vg0/lv is a missing device, not
+ * a file to create), so a config LUN, --export and ringtgtadm lun add all serve
+ * block devices through it; else bs_type_find(@name). NULL if @name is
+ * unknown.
  */
 const struct bs_ops *bs_type_pick(const char *name, const char *path);
 

@@ -8,7 +8,8 @@
 #   - Logical Block Provisioning VPD page: LBPU, LBPWS, LBPRZ;
 #   - the daemon holds the device O_DIRECT (its fd's flags in
 #     /proc/PID/fdinfo) and exclusively: a second daemon exporting the
-#     same device fails with a message naming it and the cause;
+#     same device fails with a message naming it and the cause, while
+#     one with --export DEV,shared,buffered serves it, without O_DIRECT;
 #   - iscsi-test-cu's ReadCapacity16, Unmap, WriteSame16, GetLBAStatus and
 #     iSCSIResiduals families pass on the 4096-byte device (residual reads
 #     are shorter than a block: O_DIRECT cannot take them as they are).
@@ -22,8 +23,13 @@ it_init "$@"
 it_require losetup iscsi-readcapacity16 iscsi-inq iscsi-test-cu
 
 LOOPS=()
+SHARED_PID=""
 detach_loops() {
     local l
+    if [ -n "$SHARED_PID" ]; then
+        kill -TERM "$SHARED_PID" 2>/dev/null || true
+        wait "$SHARED_PID" 2>/dev/null || true
+    fi
     # the daemon holds the devices (O_EXCL): stop it first (a failure of
     # that on the normal path is caught at the end of the script)
     it_stop_daemon || true
@@ -85,6 +91,35 @@ out=$(timeout -k 5 20 "$IT_RINGTGTD" --foreground --portal "127.0.0.1:$port2" \
     it_fail "a second ringtgtd exporting $loop4k did not fail (status $rc): $out"
 it_expect_match "second daemon names the device and the cause" "$out" \
     "cannot open ${loop4k//\//\\/}: the device is in use"
+
+# --- ,shared,buffered: a second daemon may serve it through the page cache --
+port3=$(it_find_port) || it_fail "no free port"
+"$IT_RINGTGTD" --foreground --portal "127.0.0.1:$port3" \
+    --control-socket "$IT_TMP/control3.sock" --export "$loop4k,shared,buffered" \
+    --event-loop "$IT_EVENT_LOOP" >"$IT_TMP/shared.log" 2>&1 &
+SHARED_PID=$!
+for _ in $(seq 1 100); do
+    it_port_accepts "$port3" && break
+    it_pid_running "$SHARED_PID" || it_fail "ringtgtd --export $loop4k,shared,buffered exited: $(cat "$IT_TMP/shared.log")"
+    sleep 0.1
+done
+it_port_owned_by "$port3" "$SHARED_PID" || it_fail "the shared daemon does not listen on $port3"
+out=$(it_capture iscsi-readcapacity16 "iscsi://127.0.0.1:$port3/$IT_IQN/1") || exit 1
+it_expect_match "shared export: the device's block size" "$out" '^LOGICAL BLOCK LENGTH IN BYTES:4096$'
+fd_flags=""
+for fd in /proc/"$SHARED_PID"/fd/*; do
+    if [ "$(readlink "$fd" 2>/dev/null)" = "$loop4k" ]; then
+        fd_flags=$(sed -n 's/^flags:[[:space:]]*//p' "/proc/$SHARED_PID/fdinfo/${fd##*/}")
+        break
+    fi
+done
+[ -n "$fd_flags" ] || it_fail "the shared daemon has no fd open on $loop4k"
+(( (8#$fd_flags & 8#040000) == 0 )) ||
+    it_fail "--export $loop4k,buffered opened it O_DIRECT (flags $fd_flags)"
+kill -TERM "$SHARED_PID"
+wait "$SHARED_PID" || it_fail "the shared daemon did not exit cleanly"
+SHARED_PID=""
+it_log "a second daemon served $loop4k with ,shared,buffered (flags $fd_flags)"
 
 # --- ringtgtadm lun add --path /dev/loopN picks the block store -------------
 adm=${RINGTGT_ADM:-$(dirname "$IT_RINGTGTD")/tools/ringtgtadm}

@@ -573,6 +573,13 @@ Test(bs_blk, errors)
 	cr_assert_eq(bs_type_pick("file", file), &bs_file_ops);
 	cr_assert_eq(bs_type_pick(NULL, missing), &bs_file_ops);
 	cr_assert_eq(bs_type_pick("ram", NULL), &bs_ram_ops);
+	/* under /dev/, missing is a missing device: nothing is created */
+	cr_assert_eq(bs_type_pick("file", "/dev/ringtgt-no-such-vg/lv"),
+		     &bs_blk_ops);
+	cr_assert_eq(bs_type_pick(NULL, "/dev/null"), &bs_blk_ops);
+	/* files in /dev/shm may be created */
+	cr_assert_eq(bs_type_pick(NULL, "/dev/shm/ringtgt-no-such.img"),
+		     &bs_file_ops);
 	unlink(file);
 	rmdir(dir);
 }
@@ -659,6 +666,14 @@ Test(bs_blk, core_refusals, .init = core_setup_4k, .fini = core_teardown)
 	spec.shared = true;
 	cr_assert_eq(core_lun_add(IQN, 1, &spec, &err), 0, "%s", err.msg);
 	close(other);
+
+	spec.path = "/dev/ringtgt-no-such-vg/lv";
+	cr_assert_eq(core_lun_add(IQN, 2, &spec, &err), -ENOENT);
+	cr_assert(strstr(err.msg, "cannot open /dev/ringtgt-no-such-vg/lv: no such device"),
+		  "%s", err.msg);
+	spec.path = "/dev/null";
+	cr_assert_eq(core_lun_add(IQN, 2, &spec, &err), -ENOTBLK);
+	cr_assert(strstr(err.msg, "/dev/null: not a block device"), "%s", err.msg);
 }
 
 /* --- skip without root or loop devices ------------------------------------ */
