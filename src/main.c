@@ -51,12 +51,14 @@ static void usage(FILE *f)
 "                             replaces the config's portals (default: the\n"
 "                             config's, else 127.0.0.1:3260 with --export,\n"
 "                             else [::]:3260 for IPv6 and IPv4)\n"
-"  -x, --export PATH[,iqn=IQN]\n"
+"  -x, --export PATH[,iqn=IQN][,buffered][,shared]\n"
 "                             export a file or block device as LUN 1 of a\n"
 "                             target open to all initiators (repeatable;\n"
 "                             default IQN iqn.2026-11.org.ringtgt:<name>);\n"
 "                             only on 127.0.0.1:3260 unless --portal says\n"
-"                             otherwise\n"
+"                             otherwise. A block device is opened O_DIRECT\n"
+"                             (buffered: through the page cache) and\n"
+"                             O_EXCL (shared: without)\n"
 "  -s, --control-socket PATH  control socket (default %s)\n"
 "  -e, --event-loop LOOP      io_uring or epoll (default: io_uring when\n"
 "                             the kernel allows it, else epoll)\n"
@@ -252,7 +254,7 @@ static int add_export(const char *arg)
 	struct core_lun_spec disk = { .type = SCSI_LU_DISK, .backing = "file" };
 	char path[4096], iqn[4200];
 	struct core_err err = { "" };
-	char *comma;
+	char *comma, *opt;
 
 	if (strlen(arg) >= sizeof(path)) {
 		log_err("--export: path too long");
@@ -261,13 +263,24 @@ static int add_export(const char *arg)
 	memcpy(path, arg, strlen(arg) + 1);
 	comma = strchr(path, ',');
 	iqn[0] = '\0';
-	if (comma) {
+	if (comma)
 		*comma = '\0';
-		if (strncmp(comma + 1, "iqn=", 4) != 0 || !comma[5]) {
-			log_err("--export %s: expected PATH[,iqn=IQN]", arg);
+	/* the options after PATH, comma-separated */
+	for (opt = comma ? comma + 1 : NULL; opt; opt = comma ? comma + 1 : NULL) {
+		comma = strchr(opt, ',');
+		if (comma)
+			*comma = '\0';
+		if (strncmp(opt, "iqn=", 4) == 0 && opt[4]) {
+			snprintf(iqn, sizeof(iqn), "%s", opt + 4);
+		} else if (strcmp(opt, "buffered") == 0) {
+			disk.buffered = true;
+		} else if (strcmp(opt, "shared") == 0) {
+			disk.shared = true;
+		} else {
+			log_err("--export %s: expected PATH[,iqn=IQN][,buffered][,shared]",
+				arg);
 			return -EINVAL;
 		}
-		snprintf(iqn, sizeof(iqn), "%s", comma + 5);
 	}
 	if (!iqn[0])
 		default_iqn(path, iqn, sizeof(iqn));

@@ -38,7 +38,7 @@ struct adm {
 	bool force;
 	const char *path, *backing, *serial;
 	uint64_t size;
-	bool have_size, create, readonly, direct, controller;
+	bool have_size, create, readonly, direct, buffered, shared, controller;
 	long block_size;
 	/* account / discovery options */
 	const char *secret;		/* "-": one line from stdin */
@@ -403,6 +403,10 @@ static int run_lun_add(struct adm *a)
 		json_object_object_add(args, "readonly", json_object_new_boolean(1));
 	if (a->direct)
 		json_object_object_add(args, "direct", json_object_new_boolean(1));
+	if (a->buffered)
+		json_object_object_add(args, "buffered", json_object_new_boolean(1));
+	if (a->shared)
+		json_object_object_add(args, "shared", json_object_new_boolean(1));
 	if (a->block_size)
 		json_object_object_add(args, "block_size",
 				       json_object_new_int((int)a->block_size));
@@ -842,7 +846,7 @@ enum {
 	OPT_TID = 0x100, OPT_FORCE, OPT_PATH, OPT_SIZE, OPT_CREATE,
 	OPT_READONLY, OPT_DIRECT, OPT_CONTROLLER, OPT_BACKING, OPT_BLOCK_SIZE,
 	OPT_SERIAL, OPT_SECRET, OPT_RANDOM, OPT_SHOW_SECRETS, OPT_OUTGOING,
-	OPT_ACCOUNT, OPT_OUTGOING_NAME,
+	OPT_ACCOUNT, OPT_OUTGOING_NAME, OPT_BUFFERED, OPT_SHARED,
 };
 
 #define COMMON_OPTS                                                        \
@@ -864,6 +868,8 @@ static const struct option opts_lun_add[] = {
 	{ "create", no_argument, NULL, OPT_CREATE },
 	{ "readonly", no_argument, NULL, OPT_READONLY },
 	{ "direct", no_argument, NULL, OPT_DIRECT },
+	{ "buffered", no_argument, NULL, OPT_BUFFERED },
+	{ "shared", no_argument, NULL, OPT_SHARED },
 	{ "controller", no_argument, NULL, OPT_CONTROLLER },
 	{ "backing", required_argument, NULL, OPT_BACKING },
 	{ "block-size", required_argument, NULL, OPT_BLOCK_SIZE },
@@ -921,10 +927,16 @@ static const struct cmd cmds[] = {
 	  "  --create           create FILE (sparse, with missing parent\n"
 	  "                     directories) when it does not exist\n"
 	  "  --readonly         export write-protected\n"
-	  "  --direct           open with O_DIRECT (bypass the page cache)\n"
+	  "  --direct           open a file with O_DIRECT (bypass the page cache;\n"
+	  "                     block devices always are, unless --buffered)\n"
+	  "  --buffered         a block device through the page cache, not O_DIRECT\n"
+	  "  --shared           open a block device without O_EXCL, although\n"
+	  "                     something else (a mount, LVM) may be using it\n"
 	  "  --controller       a storage array controller LU instead of a disk\n"
-	  "  --backing TYPE     file (default) or ram\n"
-	  "  --block-size N     logical block size, 512 (default) or 4096\n"
+	  "  --backing TYPE     file (default; block devices get the block store)\n"
+	  "                     or ram\n"
+	  "  --block-size N     logical block size, 512 or 4096 (default: the block\n"
+	  "                     device's logical block size, 512 for files)\n"
 	  "  --serial S         unit serial number (default: derived from IQN and LUN)\n",
 	  "", opts_lun_add, 2, 2, run_lun_add },
 	{ "lun", "remove", "lun remove IQN LUN [--force]",
@@ -1106,6 +1118,12 @@ static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
 		case OPT_DIRECT:
 			a->direct = true;
 			break;
+		case OPT_BUFFERED:
+			a->buffered = true;
+			break;
+		case OPT_SHARED:
+			a->shared = true;
+			break;
 		case OPT_CONTROLLER:
 			a->controller = true;
 			break;
@@ -1174,6 +1192,8 @@ static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
 			return usage_error(c, "--backing ram needs --size");
 		if (a->create && !a->have_size)
 			return usage_error(c, "--create needs --size");
+		if (a->direct && a->buffered)
+			return usage_error(c, "--direct and --buffered exclude each other");
 	}
 	if (c->run == run_account_add && !a->secret == !a->random)
 		return usage_error(c, "give --secret S, --secret - or --random");

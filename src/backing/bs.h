@@ -65,10 +65,14 @@ struct bs_io {
 };
 
 struct bs_open_args {
-	uint64_t size;		/* create/extend to this size if nonzero */
+	uint64_t size;		/* create/extend to this size if nonzero
+				 * (the block store ignores it) */
 	bool create;		/* create the file when missing */
 	bool readonly;
-	bool direct;		/* O_DIRECT */
+	bool direct;		/* file store: O_DIRECT */
+	bool buffered;		/* block store: the page cache, not O_DIRECT */
+	bool shared;		/* block store: no O_EXCL (others may hold
+				 * the device open) */
 };
 
 struct bs_ops {
@@ -87,12 +91,39 @@ struct bs {
 	bool readonly;
 	bool write_cache;	/* writes are buffered; FLUSH makes them durable */
 	bool can_unmap;
+	bool unmap_zeroes;	/* BS_UNMAP'ed bytes read back as zeroes
+				 * (SBC-4 LBPRZ=1); only with can_unmap */
+	bool direct;		/* opened O_DIRECT */
+	/*
+	 * The medium's logical and physical block sizes in bytes (a block
+	 * device's; 0 for stores without one). I/O is always a multiple of
+	 * the logical block size, at offsets aligned to it.
+	 */
+	uint32_t logical_block;
+	uint32_t physical_block;
 	char *path;
 	void *priv;
 };
 
-/* Finds a store type by name ("file", "ram"); NULL if unknown. */
+/* Finds a store type by name ("file", "blk", "ram"); NULL if unknown. */
 const struct bs_ops *bs_type_find(const char *name);
+
+/*
+ * The store type for @name ("file" or NULL: the default) and @path: the
+ * block store when @path is a block device, or anything under /dev/ but a
+ * regular file or /dev/shm (a missing /dev/vg0/lv is a missing device, not
+ * a file to create), so a config LUN, --export and ringtgtadm lun add all serve
+ * block devices through it; else bs_type_find(@name). NULL if @name is
+ * unknown.
+ */
+const struct bs_ops *bs_type_pick(const char *name, const char *path);
+
+/*
+ * A sentence on why bs_open() of @type failed with -@err (positive errno),
+ * naming the cause where the store knows more than strerror() (a block
+ * device in use, a regular file given to the block store).
+ */
+const char *bs_open_strerror(const struct bs_ops *type, int err);
 
 /*
  * Opens a store of @type on @path; returns NULL and sets errno. The RAM
@@ -126,6 +157,7 @@ static inline int bs_lba_status(struct bs *bs, uint64_t off, uint64_t *len,
 }
 
 extern const struct bs_ops bs_file_ops;
+extern const struct bs_ops bs_blk_ops;
 extern const struct bs_ops bs_ram_ops;
 
 /*

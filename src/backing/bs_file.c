@@ -166,6 +166,7 @@ static int file_open(struct bs *bs, const char *path,
 	}
 
 	bs->readonly = args->readonly;
+	bs->direct = args->direct;
 	/*
 	 * Nothing is opened O_DSYNC, so a completed write may sit in the page
 	 * cache (buffered) or the device cache (O_DIRECT): WCE=1 is the

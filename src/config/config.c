@@ -740,7 +740,10 @@ static cfg_t *schema_new(void)
 		CFG_BOOL("create", cfg_false, CFGF_NONE),
 		CFG_BOOL("readonly", cfg_false, CFGF_NONE),
 		CFG_BOOL("direct", cfg_false, CFGF_NONE),
-		CFG_INT("block_size", 512, CFGF_NONE),
+		CFG_BOOL("buffered", cfg_false, CFGF_NONE),
+		CFG_BOOL("shared", cfg_false, CFGF_NONE),
+		/* 0: the block device's logical block size, 512 for files */
+		CFG_INT("block_size", 0, CFGF_NONE),
 		CFG_STR("serial", NULL, CFGF_NONE),
 		CFG_BOOL("tas", cfg_true, CFGF_NONE),
 		CFG_END()
@@ -892,6 +895,8 @@ static int build_lun(struct parse_ctx *c, struct config_target *t,
 	l->spec.create = cfg_getbool(sec, "create");
 	l->spec.readonly = cfg_getbool(sec, "readonly");
 	l->spec.direct = cfg_getbool(sec, "direct");
+	l->spec.buffered = cfg_getbool(sec, "buffered");
+	l->spec.shared = cfg_getbool(sec, "shared");
 	l->spec.no_tas = !cfg_getbool(sec, "tas");
 	l->spec.block_size = (uint32_t)bsz;
 	if (size)
@@ -909,6 +914,12 @@ static int build_lun(struct parse_ctx *c, struct config_target *t,
 				"target %s: LUN %llu: create = true needs a size",
 				t->iqn, (unsigned long long)l->lun);
 	}
+	if (l->spec.direct && l->spec.buffered)
+		return ctx_fail(c, line,
+				"target %s: LUN %llu: direct and buffered exclude each other",
+				t->iqn, (unsigned long long)l->lun);
+	if (!bsz)	/* checked against the device when it is opened */
+		bsz = 512;
 	if (l->spec.size % bsz)
 		return ctx_fail(c, line,
 				"target %s: LUN %llu: size %s is not a multiple of the block size %llu",

@@ -169,6 +169,8 @@ static int op_lun_add(struct ctl_req *r)
 	    (rc = arg_bool(r, "create", &spec.create)) ||
 	    (rc = arg_bool(r, "readonly", &spec.readonly)) ||
 	    (rc = arg_bool(r, "direct", &spec.direct)) ||
+	    (rc = arg_bool(r, "buffered", &spec.buffered)) ||
+	    (rc = arg_bool(r, "shared", &spec.shared)) ||
 	    (rc = arg_uint(r, "block_size", false, 65536, &bsz)) ||
 	    (rc = arg_str(r, "serial", false, &spec.serial)))
 		return rc;
@@ -447,7 +449,7 @@ static const char *const args_target_add[] = { "iqn", "tid", NULL };
 static const char *const args_iqn_force[] = { "iqn", "force", NULL };
 static const char *const args_lun_add[] = {
 	"iqn", "lun", "type", "backing", "path", "size", "create", "readonly",
-	"direct", "block_size", "serial", NULL
+	"direct", "buffered", "shared", "block_size", "serial", NULL
 };
 static const char *const args_lun_remove[] = { "iqn", "lun", "force", NULL };
 static const char *const args_acl[] = { "iqn", "rule", NULL };

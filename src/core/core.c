@@ -357,7 +357,7 @@ static int lun_check_spec(uint64_t lun,
 	if (spec->type != SCSI_LU_DISK)
 		return core_fail(err, -EINVAL, "LUN %llu: unknown LU type %d",
 				 (unsigned long long)lun, (int)spec->type);
-	ops = bs_type_find(backing);
+	ops = bs_type_pick(backing, spec->path);
 	if (!ops)
 		return core_fail(err, -EINVAL,
 				 "LUN %llu: unknown backing store '%s' (use file or ram)",
@@ -376,6 +376,10 @@ static int lun_check_spec(uint64_t lun,
 		return core_fail(err, -EINVAL,
 				 "LUN %llu: block size %u not supported (512 or 4096)",
 				 (unsigned long long)lun, bsz);
+	if (spec->direct && spec->buffered)
+		return core_fail(err, -EINVAL,
+				 "LUN %llu: direct and buffered exclude each other",
+				 (unsigned long long)lun);
 	if (spec->size % bsz)
 		return core_fail(err, -EINVAL,
 				 "LUN %llu: size %llu is not a multiple of the block size %u",
@@ -394,6 +398,36 @@ static int lun_check_spec(uint64_t lun,
 					 CORE_SERIAL_MAX);
 	}
 	*ops_out = ops;
+	return 0;
+}
+
+/*
+ * What only the opened store can tell: a block device's size and logical
+ * block size against the spec. Sets *bsz to the LU's block size: the
+ * configured one, else the device's logical block size (512 for files).
+ */
+static int lun_check_store(uint64_t lun, const struct core_lun_spec *spec,
+			   const struct bs *bs, uint32_t *bsz,
+			   struct core_err *err)
+{
+	*bsz = spec->block_size ? spec->block_size
+	       : bs->logical_block ? bs->logical_block : 512;
+	if (bs->logical_block && *bsz < bs->logical_block)
+		return core_fail(err, -EINVAL,
+				 "LUN %llu: block size %u is smaller than the logical block size %u of %s; use %u or leave it unset",
+				 (unsigned long long)lun, *bsz,
+				 bs->logical_block, bs->path, bs->logical_block);
+	if (bs->logical_block && *bsz % bs->logical_block)
+		return core_fail(err, -EINVAL,
+				 "LUN %llu: block size %u is not a multiple of the logical block size %u of %s",
+				 (unsigned long long)lun, *bsz,
+				 bs->logical_block, bs->path);
+	if (bs->ops == &bs_blk_ops && spec->size && spec->size != bs->size)
+		return core_fail(err, -EINVAL,
+				 "LUN %llu: %s holds %llu bytes, not the configured size %llu; leave size unset for a block device",
+				 (unsigned long long)lun, bs->path,
+				 (unsigned long long)bs->size,
+				 (unsigned long long)spec->size);
 	return 0;
 }
 
@@ -436,6 +470,8 @@ int core_lun_add(const char *iqn, uint64_t lun,
 			.create = spec->create,
 			.readonly = spec->readonly,
 			.direct = spec->direct,
+			.buffered = spec->buffered,
+			.shared = spec->shared,
 		};
 
 		errno = 0;
@@ -445,10 +481,15 @@ int core_lun_add(const char *iqn, uint64_t lun,
 			rc = core_fail(err, rc, "LUN %llu: cannot open %s: %s",
 				       (unsigned long long)lun,
 				       spec->path ? spec->path : ops->name,
-				       strerror(-rc));
+				       bs_open_strerror(ops, -rc));
 			goto out_unlock;
 		}
-		if (bs->size < (spec->block_size ? spec->block_size : 512)) {
+		rc = lun_check_store(lun, spec, bs, &cfg.block_size, err);
+		if (rc) {
+			bs_close(bs);
+			goto out_unlock;
+		}
+		if (bs->size < cfg.block_size) {
 			rc = core_fail(err, -EINVAL,
 				       "LUN %llu: %s holds %llu bytes, less than one block; give a size",
 				       (unsigned long long)lun,
@@ -461,7 +502,8 @@ int core_lun_add(const char *iqn, uint64_t lun,
 	cfg.type = spec->type;
 	cfg.lun = lun;
 	cfg.bs = bs;
-	cfg.block_size = spec->block_size ? spec->block_size : 512;
+	if (!cfg.block_size)	/* a controller, or a store without one */
+		cfg.block_size = spec->block_size ? spec->block_size : 512;
 	cfg.target_name = t->iqn;
 	cfg.serial = spec->serial && *spec->serial ? spec->serial : NULL;
 	cfg.readonly = spec->readonly;
@@ -488,7 +530,7 @@ int core_lun_add(const char *iqn, uint64_t lun,
 	}
 	t->meta[lun] = (struct core_lun_meta){
 		.block_size = cfg.block_size,
-		.direct = spec->direct,
+		.direct = bs ? bs->direct : false,
 		.readonly = spec->readonly,
 	};
 	log_info("target %s: LUN %llu added (%s%s%s)", t->iqn,

@@ -42,13 +42,19 @@ struct tgt_target;
 /* What a LUN is made of (control and config fill this). */
 struct core_lun_spec {
 	enum scsi_lu_type type;		/* SCSI_LU_DISK or SCSI_LU_CONTROLLER */
-	const char *backing;		/* "file" (default) or "ram" */
+	const char *backing;		/* "file" (default) or "ram"; a file
+					 * path naming a block device gets
+					 * the block store (bs_type_pick) */
 	const char *path;		/* file or block device */
-	uint64_t size;			/* create/extend to; required for ram */
+	uint64_t size;			/* create/extend to; required for ram;
+					 * a block device's must match */
 	bool create;			/* create a sparse file when missing */
 	bool readonly;
-	bool direct;			/* O_DIRECT */
-	uint32_t block_size;		/* 0: 512 */
+	bool direct;			/* files: O_DIRECT */
+	bool buffered;			/* block devices: no O_DIRECT */
+	bool shared;			/* block devices: no O_EXCL */
+	uint32_t block_size;		/* 0: the device's logical block
+					 * size, 512 for files */
 	const char *serial;		/* NULL: derived from target IQN + LUN;
 					 * else 1..CORE_SERIAL_MAX printable */
 	bool no_tas;			/* Control mode page TAS=0 (default 1) */

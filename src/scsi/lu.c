@@ -133,8 +133,15 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 
 		if (bsz < 512 || bsz > 4096 || (bsz & (bsz - 1)))
 			goto err_free;
+		/* the store cannot address less than its logical block */
+		if (cfg->bs->logical_block > bsz)
+			goto err_free;
 		lu->block_size = bsz;
 		lu->block_shift = (unsigned)__builtin_ctz(bsz);
+		if (cfg->bs->physical_block > bsz &&
+		    !(cfg->bs->physical_block & (cfg->bs->physical_block - 1)))
+			lu->phys_exp = (unsigned)__builtin_ctz(
+				cfg->bs->physical_block) - lu->block_shift;
 		lu->nblocks = cfg->bs->size >> lu->block_shift;
 		if (lu->nblocks == 0)
 			goto err_free;

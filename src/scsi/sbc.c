@@ -267,8 +267,14 @@ void sbc_read_capacity16(struct scsi_task *t)
 	memset(b, 0, sizeof(b));
 	put_be64(b, lu->nblocks - 1);
 	put_be32(b + 8, lu->block_size);
-	if (lu->bs->can_unmap && !lu->readonly)
+	/* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT; LOWEST ALIGNED LBA 0 */
+	b[13] = (uint8_t)(lu->phys_exp & 0x0f);
+	if (lu->bs->can_unmap && !lu->readonly) {
 		b[14] = 0x80;	/* LBPME: logical block provisioning */
+		/* LBPRZ: an unmapped block reads back zeroes (SBC-4 §4.7.4.5) */
+		if (lu->bs->unmap_zeroes)
+			b[14] |= 0x40;
+	}
 	scsi_task_data_in(t, b, sizeof(b));
 	scsi_task_complete(t);
 }

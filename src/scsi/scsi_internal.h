@@ -154,6 +154,9 @@ struct scsi_lu {
 	struct bs *bs;			/* NULL for controllers */
 	uint32_t block_size;
 	unsigned block_shift;
+	/* log2(logical blocks per physical block): SBC-4 READ CAPACITY(16)
+	 * LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT */
+	unsigned phys_exp;
 	uint64_t nblocks;		/* capacity in logical blocks */
 	bool readonly;			/* config or store */
 	char vendor[SCSI_VENDOR_LEN + 1];

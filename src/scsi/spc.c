@@ -222,12 +222,15 @@ static uint32_t vpd_device_id(const struct scsi_task *t, uint8_t *b)
 /* SBC-3 §6.5.3 */
 static uint32_t vpd_block_limits(const struct scsi_lu *lu, uint8_t *b)
 {
-	uint32_t unmap_gran = MAX(4096u >> lu->block_shift, 1u);
+	uint32_t phys = 1u << lu->phys_exp;	/* blocks per physical block */
+	uint32_t unmap_gran = MAX(4096u >> lu->block_shift, phys);
 
 	put_be16(b + 2, 0x3c);
 	/* WSNZ=0 (byte 4): WRITE SAME with 0 blocks writes to the end */
 	b[5] = SCSI_MAX_CAW_BLOCKS;	/* maximum compare and write length */
-	put_be16(b + 6, 1);	/* optimal transfer length granularity */
+	/* optimal transfer length granularity: a physical block, so a
+	 * smaller write is no read-modify-write on the medium */
+	put_be16(b + 6, (uint16_t)phys);
 	put_be32(b + 8, SCSI_MAX_XFER_BYTES >> lu->block_shift);
 	put_be32(b + 12, SCSI_OPT_XFER_BYTES >> lu->block_shift);
 	if (lu->bs->can_unmap && !lu->readonly) {
@@ -254,6 +257,9 @@ static uint32_t vpd_lbp(const struct scsi_lu *lu, uint8_t *b)
 	if (lu->bs->can_unmap && !lu->readonly) {
 		/* LBPU: UNMAP; LBPWS, LBPWS10: WRITE SAME(16/10) UNMAP=1 */
 		b[5] = 0x80 | 0x40 | 0x20;
+		/* LBPRZ field (SBC-4 bits 4:2) 001b: unmapped reads zeroes */
+		if (lu->bs->unmap_zeroes)
+			b[5] |= 0x04;
 		b[6] = 0x02;	/* provisioning type: thin */
 	}
 	return 8;

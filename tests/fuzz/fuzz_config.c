@@ -237,8 +237,11 @@ static void check_config(const struct ringtgt_config *c, int nlines)
 			for (size_t k = 0; k < j; k++)
 				CHECK(t->luns[k].lun != l->lun);
 			CHECK(s->type == SCSI_LU_DISK);
-			CHECK(s->block_size == 512 || s->block_size == 4096);
-			CHECK(s->size % s->block_size == 0);
+			/* 0: unset (the device's, or 512) */
+			CHECK(s->block_size == 0 || s->block_size == 512 ||
+			      s->block_size == 4096);
+			CHECK(s->size % (s->block_size ? s->block_size : 512) == 0);
+			CHECK(!(s->direct && s->buffered));
 			CHECK(!s->serial || printable_serial(s->serial));
 			if (strcmp(s->backing, "ram") == 0) {
 				CHECK(s->size > 0);

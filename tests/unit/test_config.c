@@ -47,7 +47,7 @@ Test(config, example)
 		"target iqn.2026-11.org.ringtgt:two {\n"
 		"  tid = 9\n"
 		"  controller = false\n"
-		"  lun 0 { path = \"/dev/sdx\" direct = true }\n"
+		"  lun 0 { path = \"/dev/sdx\" buffered = true shared = true }\n"
 		"}\n";
 	struct ringtgt_config cfg;
 	char err[512] = "";
@@ -76,7 +76,7 @@ Test(config, example)
 	cr_expect_eq(t->luns[0].spec.size, 1ull << 30);
 	cr_expect(t->luns[0].spec.create);
 	cr_expect_not(t->luns[0].spec.readonly);
-	cr_expect_eq(t->luns[0].spec.block_size, 512);
+	cr_expect_eq(t->luns[0].spec.block_size, 0);	/* unset: the store's */
 	cr_expect_null(t->luns[0].spec.serial);
 	cr_expect_eq(t->luns[1].lun, 2);
 	cr_expect_eq(t->luns[1].line, 11);
@@ -96,7 +96,11 @@ Test(config, example)
 	cr_expect_not(t->controller);
 	cr_assert_eq(t->nluns, 1);
 	cr_expect_eq(t->luns[0].lun, 0);
-	cr_expect(t->luns[0].spec.direct);
+	cr_expect_not(t->luns[0].spec.direct);
+	cr_expect(t->luns[0].spec.buffered);
+	cr_expect(t->luns[0].spec.shared);
+	cr_expect_not(cfg.targets[0].luns[0].spec.buffered);
+	cr_expect_not(cfg.targets[0].luns[0].spec.shared);
 	cr_expect_eq(t->nacls, 0);
 	config_free(&cfg);
 	cr_expect_eq(cfg.ntargets, 0);
@@ -259,6 +263,8 @@ ParameterizedTestParameters(config, errors)
 		  "<config>:2: target " DEMO ": LUN 3: missing path" },
 		{ "target \"" DEMO "\" {\n  lun 3 { path = \"/a\" create = true }\n}\n",
 		  "<config>:2: target " DEMO ": LUN 3: create = true needs a size" },
+		{ "target \"" DEMO "\" {\n  lun 3 { path = \"/a\" direct = true buffered = true }\n}\n",
+		  "<config>:2: target " DEMO ": LUN 3: direct and buffered exclude each other" },
 		{ "target \"" DEMO "\" {\n  lun 3 { path = \"/a\" block_size = 1024 }\n}\n",
 		  "<config>:2: block_size = 1024: use 512 or 4096" },
 		{ "target \"" DEMO "\" {\n  lun 3 { path = \"/a\" size = 1000 }\n}\n",

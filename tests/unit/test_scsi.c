@@ -711,6 +711,61 @@ static struct scsi_lu *spy_lu(void)
 	return spy_lu_sized(1 << 20);
 }
 
+/*
+ * A store's medium geometry reaches the initiator: 512-byte logical
+ * blocks on 4 KiB physical ones are LOGICAL BLOCKS PER PHYSICAL BLOCK
+ * EXPONENT 3 in READ CAPACITY(16) (SBC-4 §5.20.2) and an optimal transfer
+ * length granularity of 8 blocks in the Block Limits page (§6.6.4); a
+ * store whose unmapped blocks read zeroes sets LBPRZ in both READ
+ * CAPACITY(16) and the Logical Block Provisioning page (§6.6.6). A store
+ * that does not promise zeroes (the RAM store by default) leaves it 0.
+ */
+Test(scsi, physical_block_and_lbprz)
+{
+	struct bs_open_args a = { .size = 1 << 20 };
+	struct bs *bs = bs_open(&bs_ram_ops, NULL, &a);
+	uint8_t c16[16] = { 0x9e, 0x10 }, inq[6] = { 0x12, 0x01, 0xb0, 0, 64, 0 };
+	uint8_t b[64];
+	struct scsi_task t;
+	struct scsi_lu_config cfg = {
+		.type = SCSI_LU_DISK, .lun = 3, .bs = bs, .block_size = 512,
+		.target_name = TGT_NAME,
+	};
+	struct scsi_lu *lu;
+
+	put_be32(c16 + 10, 32);
+	cr_assert_eq(run(&t, disk, c16, 16, b, 32), SAM_STAT_GOOD);
+	cr_assert_eq(b[13] & 0x0f, 0, "one logical block per physical block");
+	cr_assert_eq(b[14] & 0x40, 0, "LBPRZ=0: the store promised nothing");
+
+	cr_assert_not_null(bs);
+	bs->logical_block = 512;
+	bs->physical_block = 4096;
+	bs->unmap_zeroes = true;
+	lu = scsi_lu_new(&cfg);
+	cr_assert_not_null(lu);
+	cr_assert_eq(run(&t, lu, c16, 16, b, 32), SAM_STAT_GOOD);
+	cr_assert_eq(get_be32(b + 8), 512);
+	cr_assert_eq(b[13] & 0x0f, 3, "2^3 logical blocks per physical block");
+	cr_assert_eq(b[14] & 0xc0, 0xc0, "LBPME and LBPRZ");
+	cr_assert_eq(run(&t, lu, inq, 6, b, 64), SAM_STAT_GOOD);
+	cr_assert_eq(get_be16(b + 6), 8, "optimal transfer length granularity");
+	cr_assert_geq(get_be32(b + 28), 8, "unmap granularity: a physical block");
+	inq[2] = 0xb2;
+	cr_assert_eq(run(&t, lu, inq, 6, b, 64), SAM_STAT_GOOD);
+	cr_assert_eq(b[5] & 0x1c, 0x04, "LBPRZ field 001b");
+	scsi_lu_put(lu);
+
+	/* an LU block smaller than the medium's logical block is refused */
+	bs = bs_open(&bs_ram_ops, NULL, &a);
+	cr_assert_not_null(bs);
+	bs->logical_block = 4096;
+	cfg.bs = bs;
+	cr_assert_null(scsi_lu_new(&cfg));
+	cr_assert_eq(errno, EINVAL);
+	bs_close(bs);
+}
+
 Test(scsi, read_capacity_large)
 {
 	/* 3 TiB: more than 2^32 blocks of 512 */
