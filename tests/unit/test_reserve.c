@@ -8,8 +8,11 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "backing/bs.h"
 #include "base/base.h"
@@ -566,13 +569,12 @@ Test(reserve, pr_commands_conflict)
 }
 
 /*
- * A RESERVE and a REGISTER racing on two threads: the two kinds exclude
- * each other, so never both succeed (and one of them does).
+ * RESERVE and REGISTER racing on two threads, in loops: the two kinds
+ * exclude each other (SPC-2 §5.5.1), so each thread always undoes what
+ * it got (RELEASE, unregister). Were both to succeed at once, each undo
+ * would conflict from then on.
  */
-#define RR_ROUNDS 300
-
-static pthread_barrier_t rr_start;
-static int rr_reserve_ok[RR_ROUNDS], rr_register_ok[RR_ROUNDS];
+#define RR_MS 500		/* how long each thread loops */
 
 static void rr_done(struct scsi_task *t)
 {
@@ -600,41 +602,44 @@ static uint8_t rr_run(struct scsi_nexus *n, const uint8_t *cdb, size_t len,
 	return t.status;
 }
 
+static uint64_t rr_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* RESERVE, and RELEASE when it was granted; the number of failed RELEASEs */
 static void *rr_reserver(void *arg)
 {
-	(void)arg;
-	for (int i = 0; i < RR_ROUNDS; i++) {
-		pthread_barrier_wait(&rr_start);
-		rr_reserve_ok[i] = rr_run(&na, reserve6, 6, NULL, 0) ==
-				   SAM_STAT_GOOD;
-		pthread_barrier_wait(&rr_start);
-		pthread_barrier_wait(&rr_start);	/* main cleans up */
-	}
+	uint64_t end = rr_now_ms() + RR_MS;
+	int *bad = arg;
+
+	while (rr_now_ms() < end)
+		if (rr_run(&na, reserve6, 6, NULL, 0) == SAM_STAT_GOOD &&
+		    rr_run(&na, release6, 6, NULL, 0) != SAM_STAT_GOOD)
+			(*bad)++;
 	return NULL;
 }
 
-Test(reserve, races_register)
+Test(reserve, races_register, .timeout = 60)
 {
+	uint8_t c[10] = { 0x5f, PR_REGISTER, [8] = 24 };
+	uint8_t reg[24] = { 0 }, unreg[24] = { 0 };
+	int bad_release = 0, bad_unregister = 0;
+	uint64_t end = rr_now_ms() + RR_MS;
 	pthread_t th;
 
-	pthread_barrier_init(&rr_start, NULL, 2);
-	cr_assert_eq(pthread_create(&th, NULL, rr_reserver, NULL), 0);
-	for (int i = 0; i < RR_ROUNDS; i++) {
-		uint8_t c[10] = { 0x5f, PR_REGISTER, [8] = 24 };
-		uint8_t p[24] = { 0 };
-
-		put_be64(p + 8, 0xb1);
-		pthread_barrier_wait(&rr_start);
-		rr_register_ok[i] = rr_run(&nb, c, 10, p, 24) == SAM_STAT_GOOD;
-		pthread_barrier_wait(&rr_start);
-		cr_assert(rr_reserve_ok[i] != rr_register_ok[i],
-			  "round %d: RESERVE %d, REGISTER %d", i,
-			  rr_reserve_ok[i], rr_register_ok[i]);
-		/* back to nothing: release, unregister */
-		cmd(&na, release6, 6);
-		pro(&nb, PR_REGISTER, 0, 0xb1, 0);
-		pthread_barrier_wait(&rr_start);
-	}
+	put_be64(reg + 8, 0xb1);
+	put_be64(unreg, 0xb1);
+	cr_assert_eq(pthread_create(&th, NULL, rr_reserver, &bad_release), 0);
+	while (rr_now_ms() < end)
+		if (rr_run(&nb, c, 10, reg, 24) == SAM_STAT_GOOD &&
+		    rr_run(&nb, c, 10, unreg, 24) != SAM_STAT_GOOD)
+			bad_unregister++;
 	pthread_join(th, NULL);
-	pthread_barrier_destroy(&rr_start);
+	cr_assert_eq(bad_release + bad_unregister, 0,
+		     "RESERVE and REGISTER both held: %d RELEASE and %d "
+		     "unregister refused", bad_release, bad_unregister);
 }
