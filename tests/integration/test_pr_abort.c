@@ -15,7 +15,9 @@
  *     sent after the preemption, is dropped), and B's newer data is what
  *     stays;
  *   - A sees REGISTRATIONS PREEMPTED, then RESERVATION CONFLICT for its
- *     writes (its data never lands); B's writes run.
+ *     writes (its data never lands); B's writes run;
+ *   - past tmf_timeout the LU is stalled before the GOOD goes out; no
+ *     memory for the fence: TASK SET FULL, nothing changed.
  *
  * Criterion runs each test in its own process with its own server.
  */
@@ -385,6 +387,65 @@ ParameterizedTest(enum ev_kind *kind, pr_abort, no_room_changes_nothing,
 	cr_assert_eq(write_st(&ra, 100, data, 8, &r), SAM_STAT_CHECK_CONDITION);
 	cr_assert_eq(r.asc, 0x2a);
 	cr_assert_eq(r.ascq, 0x05);
+	ri_close(&ra);
+	ri_close(&rb);
+}
+
+ParameterizedTestParameters(pr_abort, timeout_stalls_lu)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * A's write stays in the store past tmf_timeout (1 s): the LU is stalled
+ * (NOT READY until that write completed), and only then is B's PREEMPT
+ * AND ABORT answered GOOD, so nothing newer reaches the medium before the
+ * stale write does; once it completed, B's newer data is what stays.
+ */
+ParameterizedTest(enum ev_kind *kind, pr_abort, timeout_stalls_lu,
+		  .fini = inproc_down, .timeout = 60)
+{
+	static uint8_t mine[8 * BLK], newer[8 * BLK], rd[8 * BLK];
+	struct ri ra, rb;
+	struct ri_result r;
+	uint8_t cdb[10];
+	uint32_t x, pa;
+
+	inproc.tmf_timeout = 1;
+	inproc_up(*kind, 0, 0);
+	login(&ra);
+	login(&rb);
+	inproc_fill(mine, sizeof(mine), 90);
+	inproc_fill(newer, sizeof(newer), 180);
+	pro_sync(&ra, PRO_REGISTER, 0, 0, KEY_A);
+	pro_sync(&rb, PRO_REGISTER, 0, 0, KEY_B);
+	pro_sync(&rb, PRO_RESERVE, WE_RO, KEY_B, 0);
+
+	bs_ram_hold(inproc.bs, true);
+	ri_cdb_rw10(cdb, true, 100, 8);
+	x = ri_scsi_cmd(&ra, LUN, cdb, 10, CMD_W, sizeof(mine), mine,
+			sizeof(mine), NULL);
+	wait_held(&ra, 1);
+	pa = pro_send(&rb, PRO_PREEMPT_ABORT, WE_RO, KEY_B, KEY_A);
+	r = result(&rb, pa, NULL, 0);
+	cr_assert_eq(r.status, SAM_STAT_GOOD, "status 0x%x", r.status);
+	cr_assert_eq(bs_ram_held(inproc.bs), 1, "answered, write still held");
+	/* the stale write can still land: the LU takes nothing new */
+	cr_assert_eq(write_st(&rb, 100, newer, 8, &r),
+		     SAM_STAT_CHECK_CONDITION);
+	cr_assert_eq(r.sense_key, 0x2, "sense key %x", r.sense_key);
+	cr_assert_eq(r.asc, 0x04);
+	cr_assert_eq(bs_ram_held(inproc.bs), 1, "B's write reached the store");
+
+	bs_ram_hold(inproc.bs, false);
+	cr_assert_eq(bs_ram_release(inproc.bs), 1);
+	r = result(&ra, x, NULL, 0);
+	cr_assert_eq(r.status, SAM_STAT_TASK_ABORTED);
+	cr_assert_eq(write_st(&rb, 100, newer, 8, &r), SAM_STAT_GOOD,
+		     "the LU still stalled: 0x%x", r.status);
+	cr_assert_eq(read_st(&rb, 100, rd, 8, &r), SAM_STAT_GOOD);
+	cr_assert_eq(memcmp(rd, newer, sizeof(newer)), 0);
 	ri_close(&ra);
 	ri_close(&rb);
 }
