@@ -59,7 +59,7 @@ struct fence {
 	enum fence_scope scope;
 	struct iscsi_conn *origin;	/* skipped by the fan-out; may be NULL */
 	struct scsi_target *target;	/* LU, TARGET, NEXUS scopes */
-	struct scsi_lu *lu;		/* LU scope (reference held) */
+	struct scsi_lu *lu;		/* LU, PREEMPT scopes (reference held) */
 	char initiator_port[256];	/* NEXUS scope */
 	struct scsi_itn *itns;		/* PREEMPT scope: the I_T nexuses */
 	unsigned nitns;

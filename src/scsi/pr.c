@@ -408,7 +408,8 @@ void pr_in(struct scsi_task *t)
 	uint32_t cap = 8, len = 0;
 	uint8_t *b;
 
-	/* SPC-2 §5.5.1: under RESERVE, whoever holds it (see prepare) */
+	/* SPC-2 §5.5.1: conflicts under RESERVE, from its holder too (the
+	 * other nexuses' PR IN already failed in scsi_task_prepare()) */
 	if (scsi_lu_res_held(t->lu)) {
 		scsi_task_fail(t, SENSE_RESERVATION_CONFLICT);
 		return;
