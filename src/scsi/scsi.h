@@ -151,8 +151,9 @@ struct scsi_nexus {
  * take it:
  *
  * preempt_prepare(t, n): reserves what aborting for @n nexuses needs,
- *   before the persistent reservation changes. 0, or -ENOMEM / -EBUSY
- *   (nothing reserved: the command ends TASK SET FULL).
+ *   before the persistent reservation changes; called under the LU's
+ *   reservation lock, so it may not call into the SCSI layer. 0, or
+ *   -ENOMEM / -EBUSY (nothing reserved: the command ends TASK SET FULL).
  * preempt_abort(t, ids, n, done): after a successful prepare for at
  *   least @n, on every thread, aborts every task on t->lu whose I_T
  *   nexus is one of @ids[0..n) (copied), as a CLEAR TASK SET from
