@@ -118,6 +118,8 @@ struct iscsi_task {
 	/* fences waiting for this task's I/O; the first link is embedded */
 	struct fence_link *fences;
 	struct fence_link flink;
+	/* a PR OUT PREEMPT AND ABORT between its two steps (tmf.c) */
+	struct fence *preempt_fence;
 	uint8_t hflags;			/* R/W bits of the command */
 	uint32_t itt;
 	uint32_t cmdsn;
@@ -412,6 +414,8 @@ int fence_sessions(struct iscsi_conn *c, struct scsi_target *target,
 		   void (*resume)(struct iscsi_conn *c, bool expired));
 /* Expires fences of @thr whose deadline passed (the reactor's tick). */
 void fences_tick(struct iscsi_server_thread *thr, uint64_t now_ms);
+/* What the SCSI layer asks of iSCSI (PREEMPT AND ABORT): scsi_nexus.ops. */
+extern const struct scsi_transport_ops tmf_scsi_ops;
 
 /* buf.c: per-thread cache of data buffers by power-of-two size class */
 void *iobuf_get(uint32_t size, uint32_t *cap);

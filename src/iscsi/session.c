@@ -110,6 +110,8 @@ int session_start(struct iscsi_conn *c, const uint8_t isid[6], uint16_t tsih,
 						  SCSI_TMF_QTSS |
 						  SCSI_TMF_ITNRS |
 						  SCSI_TMF_QAES;
+		/* PREEMPT AND ABORT's reach into other sessions (tmf.c) */
+		s->nexus.ops = &tmf_scsi_ops;
 	}
 	s->info.target = s->target;
 	snprintf(s->info.initiator, sizeof(s->info.initiator), "%s",

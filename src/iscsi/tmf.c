@@ -21,6 +21,12 @@
  * Task sets are per I_T nexus (Control mode page TST=001b): ABORT TASK
  * SET and CLEAR TASK SET touch the issuing session only; LOGICAL UNIT
  * RESET and TARGET WARM/COLD RESET reach every session, on every reactor.
+ *
+ * PERSISTENT RESERVE OUT with PREEMPT AND ABORT (SPC-4 §5.13.11.2.6) uses
+ * the same fence for the SCSI layer (struct scsi_transport_ops): the
+ * tasks on its LU of every session whose I_T nexus was preempted, on
+ * every reactor, are aborted as a CLEAR TASK SET from another nexus
+ * would, and the PR OUT completes when the fence fires.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -39,6 +45,7 @@ enum fence_scope {
 	FENCE_LU,		/* every task on lu, every session */
 	FENCE_TARGET,		/* every task of every session of target */
 	FENCE_NEXUS,		/* the sessions of one initiator port */
+	FENCE_PREEMPT,		/* tasks on lu of the sessions of itns */
 };
 
 struct fence_fan {
@@ -52,8 +59,10 @@ struct fence {
 	enum fence_scope scope;
 	struct iscsi_conn *origin;	/* skipped by the fan-out; may be NULL */
 	struct scsi_target *target;	/* LU, TARGET, NEXUS scopes */
-	struct scsi_lu *lu;		/* LU scope (reference held) */
+	struct scsi_lu *lu;		/* LU, PREEMPT scopes (reference held) */
 	char initiator_port[256];	/* NEXUS scope */
+	struct scsi_itn *itns;		/* PREEMPT scope: the I_T nexuses */
+	unsigned nitns;
 	bool close_sessions;		/* close the sessions it reaches */
 
 	/* the waiter: a connection's reactor, or a thread on cond */
@@ -72,6 +81,9 @@ struct fence {
 	uint8_t function;
 	uint8_t response;
 	void (*resume)(struct iscsi_conn *c, bool expired);
+	/* PREEMPT AND ABORT: the PR OUT and the SCSI layer's continuation */
+	struct iscsi_task *task;
+	void (*task_done)(struct scsi_task *t, bool expired);
 
 	int nfan;
 	struct fence_fan fan[];
@@ -117,6 +129,7 @@ static void fence_free(struct fence *f)
 {
 	if (f->lu)
 		scsi_lu_put(f->lu);
+	free(f->itns);
 	if (!f->home) {
 		pthread_cond_destroy(&f->cond);
 		pthread_mutex_destroy(&f->lock);
@@ -262,10 +275,26 @@ static bool conn_in_scope(const struct fence *f, const struct iscsi_conn *c)
 		return s->nexus.target == f->target &&
 		       strcasecmp(s->nexus.initiator_port,
 				  f->initiator_port) == 0;
+	case FENCE_PREEMPT:
+		/* the identity registrations keep (pr.c compares the same) */
+		for (unsigned i = 0; i < f->nitns; i++)
+			if (s->nexus.rel_port_id == f->itns[i].rel_port_id &&
+			    strcmp(s->nexus.initiator_port,
+				   f->itns[i].initiator_port) == 0)
+				return true;
+		return false;
 	case FENCE_LOCAL:
 		break;
 	}
 	return false;
+}
+
+/* The fence covers @t of a connection in scope. */
+static bool task_in_scope(const struct fence *f, const struct iscsi_task *t)
+{
+	if (f->scope == FENCE_LU || f->scope == FENCE_PREEMPT)
+		return t->scsi.lu == f->lu;
+	return true;
 }
 
 /* On each reactor: abort what the fence covers, attach it to their I/O. */
@@ -284,7 +313,7 @@ static void fence_fan_run(struct ev_post *p)
 			conn_close(c, f->scope == FENCE_NEXUS ?
 				   "session reinstated" : "target cold reset");
 		list_for_each_entry_safe(t, n, &c->active, link)
-			if (f->scope != FENCE_LU || t->scsi.lu == f->lu)
+			if (task_in_scope(f, t))
 				task_abort(c, t, f, true);
 	}
 	fence_put(f);
@@ -645,6 +674,68 @@ int fence_sessions(struct iscsi_conn *c, struct scsi_target *target,
 	fence_launch(f);
 	return 0;
 }
+
+/* --- PREEMPT AND ABORT (for the SCSI layer) ------------------------------ */
+
+/* On the PR OUT's reactor: the preempted tasks' I/O is gone (or expired). */
+static void preempt_answer(struct fence *f, bool expired)
+{
+	struct iscsi_task *t = f->task;
+
+	f->task = NULL;
+	f->task_done(&t->scsi, expired);	/* completes the PR OUT */
+	fence_unhome(f);
+}
+
+/* struct scsi_transport_ops: a fence homed on the PR OUT's connection */
+static int preempt_prepare(struct scsi_task *st, unsigned n)
+{
+	struct iscsi_task *t = container_of(st, struct iscsi_task, scsi);
+	struct iscsi_conn *c = t->conn;
+	struct fence *f;
+
+	if (!fence_room(c))
+		return -EBUSY;
+	f = fence_new(FENCE_PREEMPT, server_thread_count());
+	if (!f)
+		return -ENOMEM;
+	f->itns = calloc(MAX(n, 1u), sizeof(*f->itns));
+	if (!f->itns) {
+		fence_free(f);
+		return -ENOMEM;
+	}
+	fence_home(f, c, preempt_answer);
+	t->preempt_fence = f;
+	return 0;
+}
+
+static void preempt_abort(struct scsi_task *st, const struct scsi_itn *ids,
+			  unsigned n,
+			  void (*done)(struct scsi_task *t, bool expired))
+{
+	struct iscsi_task *t = container_of(st, struct iscsi_task, scsi);
+	struct fence *f = t->preempt_fence;
+
+	t->preempt_fence = NULL;
+	memcpy(f->itns, ids, n * sizeof(*ids));
+	f->nitns = n;
+	f->task = t;
+	f->task_done = done;
+	scsi_lu_get(st->lu);
+	f->lu = st->lu;
+	if (n == 0)
+		f->nfan = 0;	/* nobody to abort: it fires at once */
+	else
+		conn_info(t->conn, "%s: PREEMPT AND ABORT of %u I_T nexus(es) "
+			  "on LUN %llu", t->conn->peer_str, n,
+			  (unsigned long long)st->lun);
+	fence_launch(f);
+}
+
+const struct scsi_transport_ops tmf_scsi_ops = {
+	.preempt_prepare = preempt_prepare,
+	.preempt_abort = preempt_abort,
+};
 
 /* --- forced LUN removal (control thread) --------------------------------- */
 

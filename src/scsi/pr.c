@@ -16,10 +16,23 @@
  * written durably on a worker thread before it completes; one that sets
  * it to zero has the file removed (end of this file, pr_state.c).
  *
+ * PREEMPT AND ABORT (§5.13.11.2.6) is PREEMPT plus the abort of every
+ * command of the preempted I_T nexuses on the LU. Only the transport can
+ * reach those commands: pr.c hands it the preempted nexus identities
+ * (struct scsi_transport_ops of the issuing nexus) and completes the PR
+ * OUT in a continuation once the transport says their store I/O is gone,
+ * so a fenced node's write never lands after the GOOD status. With APTPL
+ * the state is written after the abort and before the status.
+ *
+ * SPC-2 RESERVE / RELEASE meet persistent reservations as SPC-3 §5.6.3
+ * says (scsi_pr_spc2_locked(), used by reserve.c); PERSISTENT RESERVE IN
+ * and OUT conflict while an SPC-2 reservation exists (SPC-2 §5.5.1), and
+ * REPORT CAPABILITIES sets CRH.
+ *
  * Not implemented yet, and refused the SPC-4 way (REPORT CAPABILITIES
  * says so): SPEC_I_PT=1, ALL_TG_PT=1 (INVALID FIELD IN PARAMETER LIST),
- * APTPL=1 without a state directory (the same), PREEMPT AND ABORT and
- * REGISTER AND MOVE (no table row: INVALID FIELD IN CDB).
+ * APTPL=1 without a state directory (the same), REGISTER AND MOVE (no
+ * table row: INVALID FIELD IN CDB).
  */
 #include <assert.h>
 #include <errno.h>
@@ -274,6 +287,31 @@ out:
 	return conflict;
 }
 
+/* --- SPC-2 RESERVE and RELEASE (SPC-3 §5.6.3, SPC-4 §5.13.3) ----------- */
+
+enum scsi_pr_spc2 scsi_pr_spc2_locked(struct scsi_lu *lu,
+				      const struct scsi_nexus *n)
+{
+	struct scsi_pr *pr = &lu->pr;
+	struct pr_reg *r;
+
+	if (!pr->regs)
+		return SCSI_PR_SPC2_APPLIES;
+	/*
+	 * GOOD, no reservation established or released, when received from
+	 * a) a persistent reservation holder, or b) a registrant while a
+	 * registrants only or all registrants reservation is present.
+	 */
+	r = pr_find(pr, n);
+	if (r && pr->reserved && (pr_is_holder(pr, r) ||
+				  pr->type == PR_WR_EX_RO ||
+				  pr->type == PR_EX_AC_RO))
+		return SCSI_PR_SPC2_NOOP;
+	/* "in all other cases ... as defined in SPC-2": SPC-2 §5.5.1, with a
+	 * registration present every RESERVE and RELEASE conflicts */
+	return SCSI_PR_SPC2_CONFLICT;
+}
+
 /* --- PERSISTENT RESERVE IN (SPC-4 §6.15) ------------------------------- */
 
 enum sense_reason pr_parse_in(struct scsi_task *t)
@@ -320,7 +358,8 @@ static uint32_t pr_report_capabilities(uint8_t *b)
 {
 	memset(b, 0, 8);
 	put_be16(b, 8);
-	/* byte 2: RLR_C, CRH, SIP_C, ATP_C, PTPL_C all zero: not supported */
+	/* byte 2: RLR_C, SIP_C, ATP_C, PTPL_C zero: not supported */
+	b[2] = 0x10;	/* CRH: RESERVE / RELEASE as SPC-4 §5.13.3 says */
 	b[3] = 0x80;	/* TMV: the type mask is valid; PTPL_A = 0 */
 	b[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02; /* WR_EX_AR EX_AC_RO
 						  * WR_EX_RO EX_AC WR_EX */
@@ -398,6 +437,13 @@ void pr_in(struct scsi_task *t)
 	uint32_t cap = 8, len = 0;
 	uint8_t *b;
 
+	/* SPC-2 §5.5.1: conflicts under RESERVE, from its holder too (the
+	 * other nexuses' PR IN already failed in scsi_task_prepare()) */
+	if (scsi_lu_res_held(t->lu)) {
+		scsi_task_fail(t, SENSE_RESERVATION_CONFLICT);
+		return;
+	}
+
 	/* room for everything, so the lengths are exact (SPC-4 §4.3.5.6) */
 	pthread_mutex_lock(&pr->lock);
 	for (struct pr_reg *r = pr->regs; r; r = r->next)
@@ -446,6 +492,10 @@ struct pr_out {
 	struct pr_reg *me;	/* registration of the issuing nexus, or NULL */
 	uint64_t key, sa_key;
 	uint8_t flags, type, scope;
+	/* PREEMPT AND ABORT: the transport was prepared for these nexuses */
+	bool fenced;
+	struct scsi_itn *victims;
+	unsigned nvictims;
 };
 
 /* SPC-4 §5.13.7: REGISTER and REGISTER AND IGNORE EXISTING KEY */
@@ -612,6 +662,69 @@ static struct pr_persist *pr_persist_take(struct pr_out *o, uint8_t sa,
 					  enum sense_reason *reason);
 static void pr_persist_submit(struct scsi_task *t, struct pr_persist *p);
 
+/*
+ * SPC-4 §5.13.11.2.6: PREEMPT, after the transport was made ready to
+ * abort the commands of every I_T nexus the PREEMPT removes (caller holds
+ * the lock). They are the registrations pr_preempt() removes: those with
+ * the SERVICE ACTION RESERVATION KEY, or every other one when it is zero
+ * under an all registrants reservation (§5.13.11.2.4.3 b); never the
+ * issuer's. Nothing changes when the transport cannot take it.
+ */
+static enum sense_reason pr_preempt_abort(struct pr_out *o)
+{
+	const struct scsi_transport_ops *ops = o->t->nexus->ops;
+	struct scsi_pr *pr = o->pr;
+	bool all = pr->reserved && pr_all_registrants(pr->type) &&
+		   o->sa_key == 0;
+	struct pr_reg *r;
+	unsigned n = 0;
+
+	/* a transport that cannot abort commands does not offer it */
+	if (!ops || !ops->preempt_prepare || !ops->preempt_abort)
+		return scsi_invalid_field(o->t, true, 1, 4);
+	for (r = pr->regs; r; r = r->next)
+		if (r != o->me && (all || r->key == o->sa_key))
+			n++;
+	o->victims = calloc(MAX(n, 1u), sizeof(*o->victims));
+	if (!o->victims)
+		return SENSE_NO_MEMORY;
+	n = 0;
+	for (r = pr->regs; r; r = r->next) {
+		if (r == o->me || !(all || r->key == o->sa_key))
+			continue;
+		memcpy(o->victims[n].initiator_port, r->port, sizeof(r->port));
+		o->victims[n++].rel_port_id = r->rel_port_id;
+	}
+	if (ops->preempt_prepare(o->t, n) != 0) {
+		free(o->victims);
+		o->victims = NULL;
+		return SENSE_NO_MEMORY;	/* TASK SET FULL: nothing changed */
+	}
+	o->fenced = true;
+	o->nvictims = n;
+	return pr_preempt(o);
+}
+
+/*
+ * The continuation of PREEMPT AND ABORT: the preempted commands are
+ * gone (§5.13.11.2.6 c), their store I/O done. On @expired the LU is
+ * stalled until it is (the transport did it), so nothing newer reaches
+ * the medium first: the preemption stands and is reported.
+ */
+static void pr_preempt_aborted(struct scsi_task *t, bool expired)
+{
+	struct pr_persist *persist = t->pr_persist;
+
+	(void)expired;
+	t->pr_persist = NULL;
+	if (persist) {
+		/* SPC-4 §5.13.5: on disk before the command completes */
+		pr_persist_submit(t, persist);
+		return;
+	}
+	scsi_task_complete(t);	/* GOOD, or the sense of a failed PREEMPT */
+}
+
 void pr_out(struct scsi_task *t)
 {
 	struct pr_out o = { .t = t, .pr = &t->lu->pr };
@@ -642,7 +755,10 @@ void pr_out(struct scsi_task *t)
 
 	pthread_mutex_lock(&o.pr->lock);
 	o.me = pr_find(o.pr, t->nexus);
-	if (sa == PRO_REGISTER || sa == PRO_REGISTER_IGNORE) {
+	if (scsi_lu_res_held(t->lu)) {
+		/* SPC-2 §5.5.1: every PR OUT conflicts under RESERVE */
+		reason = SENSE_RESERVATION_CONFLICT;
+	} else if (sa == PRO_REGISTER || sa == PRO_REGISTER_IGNORE) {
 		reason = pr_register(&o, sa == PRO_REGISTER_IGNORE);
 	} else if (!o.me || o.key != o.me->key) {
 		/* §5.13.5: only a registrant, with its key, may do the rest */
@@ -653,6 +769,8 @@ void pr_out(struct scsi_task *t)
 		reason = pr_release_sa(&o);
 	} else if (sa == PRO_CLEAR) {
 		reason = pr_clear(&o);
+	} else if (sa == PRO_PREEMPT_ABORT) {
+		reason = pr_preempt_abort(&o);
 	} else {
 		reason = pr_preempt(&o);
 	}
@@ -660,12 +778,25 @@ void pr_out(struct scsi_task *t)
 		persist = pr_persist_take(&o, sa, &reason);
 	pthread_mutex_unlock(&o.pr->lock);
 
+	if (o.fenced) {
+		/*
+		 * answered by pr_preempt_aborted(), after the abort (and the
+		 * APTPL write); nothing to abort if the PREEMPT failed
+		 */
+		if (reason != SENSE_NONE && t->status == SAM_STAT_GOOD)
+			scsi_task_set_sense(t, reason);
+		t->pr_persist = persist;
+		t->nexus->ops->preempt_abort(t, o.victims, reason == SENSE_NONE ?
+					     o.nvictims : 0,
+					     pr_preempt_aborted);
+		free(o.victims);
+		return;
+	}
 	if (persist) {
 		/* SPC-4 §5.13.5: on disk before the command completes */
 		pr_persist_submit(t, persist);
 		return;
 	}
-
 	if (reason == SENSE_NONE)
 		scsi_task_complete(t);
 	else if (t->status != SAM_STAT_GOOD)

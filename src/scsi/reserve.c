@@ -12,6 +12,16 @@
  *
  * While an LU is reserved, commands from other nexuses end in RESERVATION
  * CONFLICT unless their table row carries OPF_RES_OK (scsi.c).
+ *
+ * Persistent reservations (pr.c) and these exclude each other (SPC-2
+ * §5.5.1): while any registration exists, RESERVE and RELEASE conflict,
+ * except that from a persistent reservation holder, or from a registrant
+ * under a registrants only / all registrants reservation, they complete
+ * GOOD and change nothing (SPC-3 §5.6.3 "Exceptions to SPC-2 RESERVE and
+ * RELEASE behavior"; SPC-4 §5.13.3 keeps the RELEASE half). While the LU
+ * is reserved, every PERSISTENT RESERVE IN / OUT conflicts, the holder's
+ * too (pr.c). Both decisions are taken under the PR lock, so a RESERVE
+ * and a REGISTER racing on two reactors never both succeed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +51,11 @@ bool scsi_lu_res_conflict(struct scsi_lu *lu, const struct scsi_nexus *n)
 	conflict = lu->res_nexus && !res_is_holder(lu, n);
 	pthread_mutex_unlock(&lu->res_lock);
 	return conflict;
+}
+
+bool scsi_lu_res_held(struct scsi_lu *lu)
+{
+	return atomic_load_explicit(&lu->reserved, memory_order_acquire);
 }
 
 void scsi_lu_res_clear(struct scsi_lu *lu)
@@ -114,6 +129,16 @@ void spc_reserve(struct scsi_task *t)
 		scsi_task_fail(t, SENSE_HARDWARE_ERROR);
 		return;
 	}
+	pthread_mutex_lock(&lu->pr.lock);
+	switch (scsi_pr_spc2_locked(lu, t->nexus)) {
+	case SCSI_PR_SPC2_NOOP:
+		goto out;	/* SPC-3 §5.6.3: GOOD, nothing established */
+	case SCSI_PR_SPC2_CONFLICT:
+		r = SENSE_RESERVATION_CONFLICT;
+		goto out;
+	case SCSI_PR_SPC2_APPLIES:
+		break;
+	}
 	pthread_mutex_lock(&lu->res_lock);
 	if (lu->res_nexus && !res_is_holder(lu, t->nexus)) {
 		/* SPC-2 §7.21.2: reserved by another initiator */
@@ -128,6 +153,8 @@ void spc_reserve(struct scsi_task *t)
 				      memory_order_release);
 	}
 	pthread_mutex_unlock(&lu->res_lock);
+out:
+	pthread_mutex_unlock(&lu->pr.lock);
 	if (r != SENSE_NONE)
 		scsi_task_fail(t, r);
 	else
@@ -137,14 +164,24 @@ void spc_reserve(struct scsi_task *t)
 void spc_release(struct scsi_task *t)
 {
 	struct scsi_lu *lu = t->lu;
+	enum scsi_pr_spc2 pr;
 
-	/* SPC-2 §7.23.2: from any other nexus, GOOD and nothing changes */
-	pthread_mutex_lock(&lu->res_lock);
-	if (res_is_holder(lu, t->nexus)) {
-		lu->res_nexus = NULL;
-		atomic_store_explicit(&lu->reserved, false,
-				      memory_order_release);
+	pthread_mutex_lock(&lu->pr.lock);
+	pr = scsi_pr_spc2_locked(lu, t->nexus);
+	if (pr == SCSI_PR_SPC2_APPLIES) {
+		/* SPC-2 §7.23.2: from any other nexus, GOOD, nothing changes */
+		pthread_mutex_lock(&lu->res_lock);
+		if (res_is_holder(lu, t->nexus)) {
+			lu->res_nexus = NULL;
+			atomic_store_explicit(&lu->reserved, false,
+					      memory_order_release);
+		}
+		pthread_mutex_unlock(&lu->res_lock);
 	}
-	pthread_mutex_unlock(&lu->res_lock);
-	scsi_task_complete(t);
+	pthread_mutex_unlock(&lu->pr.lock);
+	/* SCSI_PR_SPC2_NOOP: GOOD, the persistent reservation stays */
+	if (pr == SCSI_PR_SPC2_CONFLICT)
+		scsi_task_fail(t, SENSE_RESERVATION_CONFLICT);
+	else
+		scsi_task_complete(t);
 }

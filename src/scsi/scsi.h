@@ -96,6 +96,17 @@ enum sense_reason {
 
 struct scsi_lu;
 struct scsi_target;
+struct scsi_task;
+struct scsi_transport_ops;
+
+/*
+ * An I_T nexus identity: what a persistent reservation registration
+ * belongs to (SPC-4 §5.13.7), the same fields as in struct scsi_nexus.
+ */
+struct scsi_itn {
+	char initiator_port[256];	/* "<iqn>,i,0x<isid>" */
+	uint16_t rel_port_id;
+};
 
 /*
  * The identity of one I_T nexus, owned by the transport (one per session).
@@ -112,6 +123,12 @@ struct scsi_nexus {
 	 */
 	uint16_t tmf_supported;
 	/*
+	 * What the transport does for commands of this nexus beyond running
+	 * them (see struct scsi_transport_ops); NULL: nothing. Set by the
+	 * transport.
+	 */
+	const struct scsi_transport_ops *ops;
+	/*
 	 * Private to the SCSI layer: per LUN, the reset generation of the LU
 	 * this nexus last saw (unit attention bookkeeping, see lu.c), and an
 	 * I_T NEXUS LOSS unit attention not reported yet.
@@ -120,6 +137,40 @@ struct scsi_nexus {
 	bool ua_nexus_loss[SCSI_MAX_LUNS];
 	/* per LUN, the ALUA generation this nexus last saw (alua.c) */
 	_Atomic uint32_t alua_seen[SCSI_MAX_LUNS];
+};
+
+/*
+ * Services of the transport to the SCSI layer, reached through the
+ * nexus of a task. Each is called on the task's reactor thread; each
+ * member may be NULL (unsupported).
+ *
+ * PREEMPT AND ABORT (SPC-4 §5.13.11.2.6) aborts the commands of the
+ * preempted I_T nexuses, which only the transport can reach, and is
+ * answered once none of their store I/O is in flight. It takes two
+ * steps, so that the command changes nothing when the transport cannot
+ * take it:
+ *
+ * preempt_prepare(t, n): reserves what aborting for @n nexuses needs,
+ *   before the persistent reservation changes; called under the LU's
+ *   reservation lock, so it may not call into the SCSI layer. 0, or
+ *   -ENOMEM / -EBUSY (nothing reserved: the command ends TASK SET FULL).
+ * preempt_abort(t, ids, n, done): after a successful prepare for at
+ *   least @n, on every thread, aborts every task on t->lu whose I_T
+ *   nexus is one of @ids[0..n) (copied), as a CLEAR TASK SET from
+ *   another I_T nexus would (SAM-5: with the LU's TAS=1 they end TASK
+ *   ABORTED, with TAS=0 without a response), never @t itself; then calls
+ *   done(t, expired) on t's thread, never from inside preempt_abort,
+ *   once every aborted task's store I/O has completed. @expired: the
+ *   transport gave up waiting (its tmf_timeout) and stalled the LU
+ *   (scsi_lu_stall) so that nothing newer reaches the medium before that
+ *   I/O. @n may be 0: done then only comes back (the PREEMPT failed, or
+ *   removed nobody).
+ */
+struct scsi_transport_ops {
+	int (*preempt_prepare)(struct scsi_task *t, unsigned n);
+	void (*preempt_abort)(struct scsi_task *t, const struct scsi_itn *ids,
+			      unsigned n,
+			      void (*done)(struct scsi_task *t, bool expired));
 };
 
 /* REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS bits (byte 0 << 8 | byte 1) */
@@ -195,6 +246,7 @@ struct scsi_task {
 	uint8_t *scratch;
 	struct scsi_task *caw_next;	/* COMPARE AND WRITE wait queue */
 	struct ev_post post;		/* resumption on its own reactor */
+	struct pr_persist *pr_persist;	/* APTPL write after PREEMPT AND ABORT */
 	bool executing;			/* between exec and complete */
 	bool aborted;			/* scsi_task_abort() while executing */
 	bool gated;			/* counted as a writer (lu.c) */

@@ -79,6 +79,7 @@
 #define PRO_RELEASE 0x02
 #define PRO_CLEAR 0x03
 #define PRO_PREEMPT 0x04
+#define PRO_PREEMPT_ABORT 0x05
 #define PRO_REGISTER_IGNORE 0x06
 #define MI_REPORT_TPGS 0x0a
 #define MO_SET_TPGS 0x0a
@@ -114,7 +115,8 @@
 
 /*
  * Persistent reservation state of one LU (pr.c), shared by every session
- * and reactor: everything but the two atomics is under lock.
+ * and reactor: everything but the two atomics is under lock. Lock order:
+ * pr.lock before the LU's res_lock (RESERVE / RELEASE look at both).
  */
 struct scsi_pr {
 	pthread_mutex_t lock;
@@ -335,6 +337,20 @@ bool scsi_pr_conflict(struct scsi_lu *lu, const struct scsi_nexus *n,
  */
 enum sense_reason scsi_pr_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
 				   bool clear);
+/*
+ * How RESERVE / RELEASE (6) and (10) from @n meet the persistent
+ * reservation state (SPC-3 §5.6.3, SPC-4 §5.13.3; SPC-2 §5.5.1):
+ * SCSI_PR_SPC2_APPLIES (no registration: process them as SPC-2 says),
+ * SCSI_PR_SPC2_NOOP (GOOD, nothing changes) or SCSI_PR_SPC2_CONFLICT.
+ * The caller holds lu->pr.lock.
+ */
+enum scsi_pr_spc2 {
+	SCSI_PR_SPC2_APPLIES,
+	SCSI_PR_SPC2_NOOP,
+	SCSI_PR_SPC2_CONFLICT,
+};
+enum scsi_pr_spc2 scsi_pr_spc2_locked(struct scsi_lu *lu,
+				      const struct scsi_nexus *n);
 enum sense_reason pr_parse_in(struct scsi_task *t);
 void pr_in(struct scsi_task *t);
 enum sense_reason pr_parse_out(struct scsi_task *t);
@@ -345,6 +361,8 @@ void pr_out(struct scsi_task *t);
  * @n. Thread-safe; no lock taken while the LU is not reserved.
  */
 bool scsi_lu_res_conflict(struct scsi_lu *lu, const struct scsi_nexus *n);
+/* True while @lu has an SPC-2 reservation (any holder). Lock-free. */
+bool scsi_lu_res_held(struct scsi_lu *lu);
 /* Ends the SPC-2 reservation of @lu, if any (resets). Thread-safe. */
 void scsi_lu_res_clear(struct scsi_lu *lu);
 /* Releases what @n reserved on the LUs of its target (nexus loss). */

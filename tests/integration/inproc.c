@@ -50,6 +50,7 @@ void inproc_up(enum ev_kind kind, unsigned nop_interval, unsigned nop_timeout)
 	char addr[64], perr[256] = "";
 	int rc = -1;
 
+	ram.no_tas = inproc.no_tas;
 	log_init("inproc", true, LOG_LVL_WARN);
 	core_init();
 	cr_assert_eq(core_target_add(INPROC_IQN, 0, NULL, &err), 0, "%s",

@@ -37,6 +37,7 @@ struct inproc {
 	unsigned max_conns_per_target, max_sessions_per_target;
 	uint64_t buf_conn_max;		/* buffer budgets (budget.c) */
 	uint64_t buf_total_max;
+	bool no_tas;			/* LUN 1 with TAS=0 */
 };
 
 extern struct inproc inproc;

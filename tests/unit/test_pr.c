@@ -9,7 +9,9 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +37,13 @@ static struct scsi_nexus na, na2, nb, nc;
 /* an observer that never registers (reads PRgeneration, no UAs) */
 static struct scsi_nexus nobs;
 
+/* completions seen (PREEMPT AND ABORT completes later than exec) */
+static atomic_int done_calls;
+
 static void task_done(struct scsi_task *t)
 {
 	(void)t;
+	atomic_fetch_add(&done_calls, 1);
 }
 
 static void nexus_init(struct scsi_nexus *n, const char *port)
@@ -342,7 +348,6 @@ static struct field_case field_cases[] = {
 	{ REGISTER_IGNORE, 0, 0x01, 24, 0x5, 0x26, 0x00 },
 	{ REGISTER, 0, 0x04, 24, 0x5, 0x26, 0x00 },	/* ALL_TG_PT */
 	{ REGISTER, 0, 0x08, 24, 0x5, 0x26, 0x00 },	/* SPEC_I_PT */
-	{ PREEMPT_ABORT, WE, 0, 24, 0x5, 0x24, 0x00 },
 	{ REGISTER_MOVE, WE, 0, 24, 0x5, 0x24, 0x00 },
 };
 
@@ -372,8 +377,9 @@ Test(pr, report_capabilities)
 	cr_assert_eq(pri(&na, REPORT_CAPS, b, sizeof(b)), SAM_STAT_GOOD);
 	cr_assert_eq(task.xfer_len, 8);
 	cr_assert_eq(get_be16(b), 8);
-	/* RLR_C CRH SIP_C ATP_C PTPL_C: none of them is implemented */
-	cr_assert_eq(b[2], 0);
+	/* CRH (SPC-4 §5.13.3: RESERVE / RELEASE exceptions, reserve.c);
+	 * RLR_C SIP_C ATP_C PTPL_C: not implemented */
+	cr_assert_eq(b[2], 0x10);
 	cr_assert_eq(b[3] & 0x80, 0x80, "TMV");
 	cr_assert_eq(b[3] & 0x01, 0, "PTPL_A");
 	/* SPC-4 table 199: all six types */
@@ -848,4 +854,299 @@ Test(pr, concurrent_pr_out)
 	cr_assert_eq(pri(&nobs, READ_KEYS, b, sizeof(b)), SAM_STAT_GOOD);
 	cr_assert_eq(get_be32(b), RACE_THREADS * RACE_ROUNDS, "PRgeneration");
 	cr_assert_eq(get_be32(b + 4), 0, "no registration left");
+}
+
+/* --- PREEMPT AND ABORT (SPC-4 §5.13.11.2.6) ----------------------------- */
+
+/*
+ * The transport's side (struct scsi_transport_ops), recorded: which I_T
+ * nexuses the SCSI layer asks it to abort, and the continuation it is to
+ * call once their commands are gone, which the tests call themselves.
+ */
+static struct {
+	int prepares, aborts;		/* successful prepares; aborts */
+	int prepare_rc;			/* what preempt_prepare returns */
+	unsigned prepared_n;
+	struct scsi_task *t;
+	struct scsi_itn ids[8];
+	unsigned n;
+	void (*done)(struct scsi_task *t, bool expired);
+} xp;
+
+static int xp_prepare(struct scsi_task *t, unsigned n)
+{
+	(void)t;
+	if (xp.prepare_rc == 0) {
+		xp.prepares++;	/* successful ones: each one abort follows */
+		xp.prepared_n = n;
+	}
+	return xp.prepare_rc;
+}
+
+static void xp_abort(struct scsi_task *t, const struct scsi_itn *ids,
+		     unsigned n, void (*done)(struct scsi_task *t, bool expired))
+{
+	cr_assert_eq(xp.prepares, xp.aborts + 1, "abort without prepare");
+	cr_assert_leq(n, xp.prepared_n, "more nexuses than prepared for");
+	cr_assert_leq(n, ARRAY_SIZE(xp.ids));
+	xp.aborts++;
+	memcpy(xp.ids, ids, n * sizeof(*ids));
+	xp.n = n;
+	xp.t = t;
+	xp.done = done;
+}
+
+static const struct scsi_transport_ops xp_ops = {
+	.preempt_prepare = xp_prepare,
+	.preempt_abort = xp_abort,
+};
+
+static void xp_init(void)
+{
+	memset(&xp, 0, sizeof(xp));
+	na.ops = na2.ops = nb.ops = nc.ops = &xp_ops;
+}
+
+/*
+ * PREEMPT AND ABORT from @n: the command must not complete inside exec
+ * (its answer waits for the aborts); then the transport reports the
+ * aborted commands gone (@expired) and it completes. Returns the status.
+ */
+static uint8_t pro_abort(struct scsi_nexus *n, int type, uint64_t key,
+			 uint64_t sa_key, bool expired)
+{
+	int before = atomic_load(&done_calls), aborts = xp.aborts;
+
+	pro(n, PREEMPT_ABORT, type, key, sa_key);
+	cr_assert_eq(xp.aborts, aborts + 1, "the transport was not asked");
+	cr_assert_eq(xp.t, &task);
+	cr_assert_eq(atomic_load(&done_calls), before,
+		     "completed before the aborted commands were gone");
+	xp.done(xp.t, expired);
+	cr_assert_eq(atomic_load(&done_calls), before + 1, "completed once");
+	return task.status;
+}
+
+/* True when the transport was asked to abort the commands of @n. */
+static bool xp_has(const struct scsi_nexus *n)
+{
+	for (unsigned i = 0; i < xp.n; i++)
+		if (xp.ids[i].rel_port_id == n->rel_port_id &&
+		    strcmp(xp.ids[i].initiator_port, n->initiator_port) == 0)
+			return true;
+	return false;
+}
+
+/* WRITE(10) of block 0 */
+static uint8_t write1(struct scsi_nexus *n)
+{
+	static uint8_t b[512];
+	uint8_t c[10] = { 0x2a, [8] = 1 };
+
+	return run(n, c, 10, b, sizeof(b));
+}
+
+/*
+ * fence_scsi's fencing: every node registers, one holds WRITE EXCLUSIVE,
+ * REGISTRANTS ONLY; the survivor B preempts and aborts the victim's key,
+ * registered through two I_T nexuses (A, A2). §5.13.11.2.5: the
+ * registrations go, the reservation stays; both nexuses' commands are
+ * aborted (c), B's are not; REGISTRATIONS PREEMPTED to A and A2 (d); A's
+ * writes then conflict, B's run.
+ */
+Test(pr, preempt_abort_registrations)
+{
+	uint8_t b[64];
+
+	xp_init();
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&na2, REGISTER, 0, 0, 0xa1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, REGISTER, 0, 0, 0xb1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, RESERVE, WE_RO, 0xb1, 0), SAM_STAT_GOOD);
+	cr_assert_eq(write1(&na), SAM_STAT_GOOD, "a registrant writes");
+
+	cr_assert_eq(pro_abort(&nb, WE_RO, 0xb1, 0xa1, false), SAM_STAT_GOOD);
+	cr_assert_eq(xp.n, 2, "A and A2, nobody else");
+	cr_assert(xp_has(&na) && xp_has(&na2));
+	cr_assert_eq(xp.prepared_n, 2);
+	cr_assert_eq(generation(), 4, "PRgeneration +1");
+	cr_assert_eq(pri(&nobs, READ_KEYS, b, sizeof(b)), SAM_STAT_GOOD);
+	cr_assert_eq(get_be32(b + 4), 8);
+	cr_assert_eq(get_be64(b + 8), 0xb1);
+	cr_assert_eq(pri(&nobs, READ_RESERVATION, b, sizeof(b)), SAM_STAT_GOOD);
+	cr_assert_eq(get_be64(b + 8), 0xb1, "B still holds it");
+	cr_assert_eq(b[21], WE_RO);
+
+	expect_ua_once(&na, 0x05);
+	expect_ua_once(&na2, 0x05);
+	cr_assert_eq(write1(&na), SAM_STAT_RESERVATION_CONFLICT);
+	cr_assert_eq(write1(&na2), SAM_STAT_RESERVATION_CONFLICT);
+	cr_assert_eq(read1(&na), SAM_STAT_GOOD, "Write Exclusive: reads run");
+	cr_assert_eq(write1(&nb), SAM_STAT_GOOD, "no UA, no conflict for B");
+}
+
+/*
+ * §5.13.11.2.4.3 with §5.13.11.2.6: the holder's key preempts the
+ * reservation too: B holds a new one of the type it asked for; A (the
+ * old holder) is aborted and told REGISTRATIONS PREEMPTED; C, still
+ * registered, is not aborted and learns of the type change (RESERVATIONS
+ * RELEASED, §5.13.11.2.4.3 f).
+ */
+Test(pr, preempt_abort_holder)
+{
+	uint8_t b[64];
+
+	xp_init();
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, REGISTER, 0, 0, 0xb1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nc, REGISTER, 0, 0, 0xc1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&na, RESERVE, WE, 0xa1, 0), SAM_STAT_GOOD);
+
+	cr_assert_eq(pro_abort(&nb, EA_RO, 0xb1, 0xa1, false), SAM_STAT_GOOD);
+	cr_assert_eq(xp.n, 1);
+	cr_assert(xp_has(&na), "A's commands aborted");
+	cr_assert_eq(pri(&nobs, READ_RESERVATION, b, sizeof(b)), SAM_STAT_GOOD);
+	cr_assert_eq(get_be64(b + 8), 0xb1);
+	cr_assert_eq(b[21], EA_RO);
+	expect_ua_once(&na, 0x05);
+	expect_ua_once(&nc, 0x04);
+	cr_assert_eq(read1(&na), SAM_STAT_RESERVATION_CONFLICT);
+	cr_assert_eq(read1(&nc), SAM_STAT_GOOD, "a registrant under EA_RO");
+}
+
+/*
+ * §5.13.11.2.6, last paragraph: key zero under an all registrants
+ * reservation aborts the commands of every other registered I_T nexus.
+ */
+Test(pr, preempt_abort_all_registrants_key_zero)
+{
+	uint8_t b[64];
+
+	xp_init();
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, REGISTER, 0, 0, 0xb1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nc, REGISTER, 0, 0, 0xc1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&na, RESERVE, WE_AR, 0xa1, 0), SAM_STAT_GOOD);
+
+	cr_assert_eq(pro_abort(&nb, WE, 0xb1, 0, false), SAM_STAT_GOOD);
+	cr_assert_eq(xp.n, 2);
+	cr_assert(xp_has(&na) && xp_has(&nc) && !xp_has(&nb));
+	cr_assert_eq(pri(&nobs, READ_KEYS, b, sizeof(b)), SAM_STAT_GOOD);
+	cr_assert_eq(get_be32(b + 4), 8);
+	cr_assert_eq(pri(&nobs, READ_RESERVATION, b, sizeof(b)), SAM_STAT_GOOD);
+	cr_assert_eq(get_be64(b + 8), 0xb1);
+	cr_assert_eq(b[21], WE);
+	expect_ua_once(&na, 0x05);
+	expect_ua_once(&nc, 0x05);
+}
+
+/*
+ * The holder preempting its own key (§5.13.11.2.4.3, last paragraph):
+ * a new reservation, its registration kept, nobody's commands aborted
+ * (its own are not preempted commands).
+ */
+Test(pr, preempt_abort_self)
+{
+	uint8_t b[64];
+
+	xp_init();
+	cr_assert_eq(pro(&nb, REGISTER, 0, 0, 0xb1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, RESERVE, WE, 0xb1, 0), SAM_STAT_GOOD);
+	cr_assert_eq(pro_abort(&nb, EA, 0xb1, 0xb1, false), SAM_STAT_GOOD);
+	cr_assert_eq(xp.n, 0);
+	cr_assert_eq(pri(&nobs, READ_RESERVATION, b, sizeof(b)), SAM_STAT_GOOD);
+	cr_assert_eq(get_be64(b + 8), 0xb1);
+	cr_assert_eq(b[21], EA);
+}
+
+/*
+ * What PREEMPT refuses, PREEMPT AND ABORT refuses the same way
+ * (§5.13.11.2.6: "identical ... responses"), nothing changed and nobody
+ * aborted: a key nobody holds (RESERVATION CONFLICT), key zero without
+ * an all registrants reservation (INVALID FIELD IN PARAMETER LIST), a
+ * bad type when preempting the reservation (INVALID FIELD IN CDB).
+ */
+Test(pr, preempt_abort_refused)
+{
+	xp_init();
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, REGISTER, 0, 0, 0xb1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&na, RESERVE, WE, 0xa1, 0), SAM_STAT_GOOD);
+
+	cr_assert_eq(pro_abort(&nb, WE, 0xb1, 0x55, false),
+		     SAM_STAT_RESERVATION_CONFLICT);
+	cr_assert_eq(xp.n, 0, "aborted commands of a failed preempt");
+	pro_abort(&nb, WE, 0xb1, 0, false);
+	assert_sense(0x5, 0x26, 0x00);
+	cr_assert_eq(xp.n, 0);
+	pro_abort(&nb, 0x2, 0xb1, 0xa1, false);
+	assert_sense(0x5, 0x24, 0x00);
+	cr_assert_eq(xp.n, 0);
+	cr_assert_eq(generation(), 2, "nothing changed");
+	cr_assert_eq(write1(&na), SAM_STAT_GOOD, "A still holds it");
+
+	/* not registered, or the wrong key: conflict, nothing asked */
+	cr_assert_eq(pro(&nc, PREEMPT_ABORT, WE, 0, 0xa1),
+		     SAM_STAT_RESERVATION_CONFLICT);
+	cr_assert_eq(pro(&nb, PREEMPT_ABORT, WE, 0xb9, 0xa1),
+		     SAM_STAT_RESERVATION_CONFLICT);
+	cr_assert_eq(xp.prepares, 3);
+}
+
+/*
+ * The transport cannot take the abort now (memory, too many waiting):
+ * TASK SET FULL before anything changed; it is not asked to abort.
+ */
+Test(pr, preempt_abort_transport_busy)
+{
+	xp_init();
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, REGISTER, 0, 0, 0xb1), SAM_STAT_GOOD);
+	xp.prepare_rc = -ENOMEM;
+	cr_assert_eq(pro(&nb, PREEMPT_ABORT, WE, 0xb1, 0xa1),
+		     SAM_STAT_TASK_SET_FULL);
+	cr_assert_eq(xp.aborts, 0);
+	cr_assert_eq(generation(), 2, "nothing changed");
+	cr_assert_eq(tur(&na), SAM_STAT_GOOD, "no UA: A was not preempted");
+	xp.prepare_rc = 0;
+	cr_assert_eq(pro_abort(&nb, WE, 0xb1, 0xa1, false), SAM_STAT_GOOD);
+	cr_assert(xp_has(&na));
+}
+
+/*
+ * The transport gave up waiting (tmf_timeout; it stalled the LU): the
+ * preemption stands and the command reports it.
+ */
+Test(pr, preempt_abort_expired)
+{
+	xp_init();
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, REGISTER, 0, 0, 0xb1), SAM_STAT_GOOD);
+	cr_assert_eq(pro_abort(&nb, WE, 0xb1, 0xa1, true), SAM_STAT_GOOD);
+	expect_ua_once(&na, 0x05);
+}
+
+/* A transport that cannot abort commands does not offer it. */
+Test(pr, preempt_abort_needs_transport)
+{
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, REGISTER, 0, 0, 0xb1), SAM_STAT_GOOD);
+	pro(&nb, PREEMPT_ABORT, WE, 0xb1, 0xa1);
+	assert_sense(0x5, 0x24, 0x00);
+	cr_assert_eq(generation(), 2, "nothing changed");
+}
+
+/* SPC-4 §6.35: REPORT SUPPORTED OPERATION CODES lists it. */
+Test(pr, preempt_abort_reported)
+{
+	uint8_t c[12] = { 0xa3, 0x0c, 0x02, 0x5f, 0, PREEMPT_ABORT, 0, 0,
+			  0, 64 };
+	uint8_t b[64];
+
+	memset(b, 0, sizeof(b));
+	cr_assert_eq(run(&na, c, 12, b, sizeof(b)), SAM_STAT_GOOD);
+	cr_assert_eq(b[1] & 0x07, 0x03, "supported, as the standard says");
+	cr_assert_eq(get_be16(b + 2), 10);
+	cr_assert_eq(b[4], 0x5f);
+	cr_assert_eq(b[5], PREEMPT_ABORT);
 }

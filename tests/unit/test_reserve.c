@@ -7,8 +7,12 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "backing/bs.h"
 #include "base/base.h"
@@ -404,4 +408,238 @@ Test(reserve, reported_by_rsoc)
 		cr_assert_eq(get_be16(b + 2), ops[i] < 0x20 ? 6 : 10);
 		cr_assert_eq(b[4], ops[i], "usage data opcode");
 	}
+}
+
+/* --- with persistent reservations (SPC-2 §5.5.1, SPC-3 §5.6.3) ---------- */
+
+enum { PR_REGISTER = 0, PR_RESERVE = 1, PR_RELEASE = 2 };
+enum { PR_WE = 1, PR_WE_RO = 5, PR_EA_AR = 8 };
+
+/* PERSISTENT RESERVE OUT (24-byte parameter list) from @n */
+static uint8_t pro(struct scsi_nexus *n, int sa, int type, uint64_t key,
+		   uint64_t sa_key)
+{
+	uint8_t c[10] = { 0x5f, (uint8_t)sa, (uint8_t)type, [8] = 24 };
+	uint8_t p[24] = { 0 };
+	struct scsi_task t;
+
+	put_be64(p, key);
+	put_be64(p + 8, sa_key);
+	return run_from(&t, n, c, 10, p, 24);
+}
+
+/* PERSISTENT RESERVE IN READ RESERVATION: the holder's key (0: none) */
+static uint64_t pr_holder_key(struct scsi_nexus *n)
+{
+	uint8_t c[10] = { 0x5e, 0x01, [8] = 24 };
+	uint8_t b[24];
+	struct scsi_task t;
+
+	memset(b, 0, sizeof(b));
+	cr_assert_eq(run_from(&t, n, c, 10, b, 24), SAM_STAT_GOOD);
+	return get_be32(b + 4) ? get_be64(b + 8) : 0;
+}
+
+/* WRITE(10) of one block, no data yet: refused at prepare if at all */
+static const uint8_t write10[10] = { 0x2a, [8] = 1 };
+
+/* READ(10) of block 0 */
+static uint8_t read1(struct scsi_nexus *n)
+{
+	static uint8_t b[512];
+	uint8_t c[10] = { 0x28, [8] = 1 };
+	struct scsi_task t;
+
+	return run_from(&t, n, c, 10, b, sizeof(b));
+}
+
+/*
+ * SPC-2 §5.5.1: while an I_T nexus is registered, every RESERVE and
+ * RELEASE conflicts, whoever sends it, with or without a persistent
+ * reservation, unless an exception below applies.
+ */
+ParameterizedTestParameters(reserve, registrations_conflict)
+{
+	return cr_make_param_array(struct form, forms, ARRAY_SIZE(forms));
+}
+
+ParameterizedTest(struct form *f, reserve, registrations_conflict)
+{
+	cr_assert_eq(pro(&na, PR_REGISTER, 0, 0, 0xa1), SAM_STAT_GOOD);
+	assert_conflict(&na, f->res, f->len);	/* the registrant */
+	assert_conflict(&nb, f->res, f->len);	/* anyone else */
+	assert_conflict(&na, f->rel, f->len);
+	assert_conflict(&nb, f->rel, f->len);
+	/* the RESERVE established nothing */
+	cr_assert_eq(cmd(&nb, tur, 6), SAM_STAT_GOOD);
+	/* registered through another I_T nexus under Write Exclusive, not
+	 * the holder: no exception */
+	cr_assert_eq(pro(&nb, PR_REGISTER, 0, 0, 0xb1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&na, PR_RESERVE, PR_WE, 0xa1, 0), SAM_STAT_GOOD);
+	assert_conflict(&nb, f->res, f->len);
+	assert_conflict(&nb, f->rel, f->len);
+	/* the last registration gone: SPC-2 applies again */
+	cr_assert_eq(pro(&nb, PR_REGISTER, 0, 0xb1, 0), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&na, PR_REGISTER, 0, 0xa1, 0), SAM_STAT_GOOD);
+	cr_assert_eq(cmd(&nb, f->res, f->len), SAM_STAT_GOOD);
+	assert_conflict(&na, tur, 6);
+}
+
+/*
+ * SPC-3 §5.6.3 (SPC-4 §5.13.3 for RELEASE): from a) the persistent
+ * reservation holder or b) a registrant under a registrants only / all
+ * registrants reservation, RESERVE and RELEASE complete GOOD, establish
+ * no reservation and release no persistent reservation.
+ */
+struct exc_case {
+	struct form f;
+	int type;
+	bool from_holder;	/* else from B, a registrant */
+};
+
+static struct exc_case exc_cases[] = {
+	{ { { 0x16 }, { 0x17 }, 6 }, PR_WE, true },
+	{ { { 0x56 }, { 0x57 }, 10 }, PR_WE, true },
+	{ { { 0x16 }, { 0x17 }, 6 }, PR_WE_RO, true },
+	{ { { 0x16 }, { 0x17 }, 6 }, PR_WE_RO, false },
+	{ { { 0x56 }, { 0x57 }, 10 }, PR_WE_RO, false },
+	{ { { 0x56 }, { 0x57 }, 10 }, PR_EA_AR, false },
+};
+
+ParameterizedTestParameters(reserve, pr_exceptions)
+{
+	return cr_make_param_array(struct exc_case, exc_cases,
+				   ARRAY_SIZE(exc_cases));
+}
+
+ParameterizedTest(struct exc_case *c, reserve, pr_exceptions)
+{
+	static struct scsi_nexus nc;
+	struct scsi_nexus *from = c->from_holder ? &na : &nb;
+
+	nexus_init(&nc, "iqn.1994-05.com.redhat:c,i,0x23d000000001", 1);
+	cr_assert_eq(pro(&na, PR_REGISTER, 0, 0, 0xa1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, PR_REGISTER, 0, 0, 0xb1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&na, PR_RESERVE, c->type, 0xa1, 0), SAM_STAT_GOOD);
+
+	cr_assert_eq(cmd(from, c->f.res, c->f.len), SAM_STAT_GOOD);
+	/* no SPC-2 reservation: C (not registered) still reads under the
+	 * Write Exclusive types, and PR IN still answers it */
+	if (c->type != PR_EA_AR)
+		cr_assert_eq(read1(&nc), SAM_STAT_GOOD, "RESERVE took effect");
+	cr_assert_eq(pr_holder_key(&nc), c->type == PR_EA_AR ? 0 : 0xa1);
+	cr_assert_eq(cmd(from, c->f.rel, c->f.len), SAM_STAT_GOOD);
+	cr_assert_eq(cmd(&na, c->f.rel, c->f.len), SAM_STAT_GOOD);
+	/* the persistent reservation is still there */
+	cr_assert_eq(read1(&nc), c->type == PR_EA_AR ?
+		     SAM_STAT_RESERVATION_CONFLICT : SAM_STAT_GOOD);
+	cr_assert_eq(cmd(&nc, write10, 10), SAM_STAT_RESERVATION_CONFLICT,
+		     "the persistent reservation was released");
+	/* a nexus the exceptions do not cover: conflict (SPC-2 §5.5.1) */
+	assert_conflict(&nc, c->f.res, c->f.len);
+	assert_conflict(&nc, c->f.rel, c->f.len);
+}
+
+/*
+ * SPC-2 §5.5.1: while the LU is reserved with RESERVE, every PERSISTENT
+ * RESERVE IN and OUT conflicts, regardless of initiator or service
+ * action: the holder's too. Released, they work.
+ */
+Test(reserve, pr_commands_conflict)
+{
+	uint8_t in[10] = { 0x5e, 0x00, [8] = 8 };
+	uint8_t caps[10] = { 0x5e, 0x02, [8] = 8 };
+	uint8_t b[8];
+	struct scsi_task t;
+
+	cr_assert_eq(cmd(&na, reserve6, 6), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, PR_REGISTER, 0, 0, 0xb1),
+		     SAM_STAT_RESERVATION_CONFLICT);
+	cr_assert_eq(pro(&na, PR_REGISTER, 0, 0, 0xa1),
+		     SAM_STAT_RESERVATION_CONFLICT, "the holder's PR OUT");
+	cr_assert_eq(run_from(&t, &na, in, 10, b, 8),
+		     SAM_STAT_RESERVATION_CONFLICT, "the holder's PR IN");
+	cr_assert_eq(run_from(&t, &nb, caps, 10, b, 8),
+		     SAM_STAT_RESERVATION_CONFLICT);
+	cr_assert_eq(cmd(&na, release6, 6), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, PR_REGISTER, 0, 0, 0xb1), SAM_STAT_GOOD);
+	cr_assert_eq(run_from(&t, &na, caps, 10, b, 8), SAM_STAT_GOOD);
+	/* SPC-4 §6.15.4: CRH, the exceptions above are ours */
+	cr_assert_eq(b[2] & 0x10, 0x10, "CRH");
+}
+
+/*
+ * RESERVE and REGISTER racing on two threads, in loops: the two kinds
+ * exclude each other (SPC-2 §5.5.1), so each thread always undoes what
+ * it got (RELEASE, unregister). Were both to succeed at once, each undo
+ * would conflict from then on.
+ */
+#define RR_MS 500		/* how long each thread loops */
+
+static void rr_done(struct scsi_task *t)
+{
+	(void)t;
+}
+
+/* Runs @cdb from @n on this thread (run_from() counts completions in a
+ * variable of the main thread); returns the status. */
+static uint8_t rr_run(struct scsi_nexus *n, const uint8_t *cdb, size_t len,
+		      uint8_t *buf, uint32_t exp_len)
+{
+	struct scsi_task t;
+
+	memset(&t, 0, sizeof(t));
+	t.nexus = n;
+	t.lu = disk;
+	memcpy(t.cdb, cdb, len);
+	t.exp_len = exp_len;
+	t.done = rr_done;
+	if (scsi_task_prepare(&t) != SENSE_NONE)
+		return t.status;
+	t.buf = buf;
+	t.buf_len = MIN(exp_len, t.data_len);
+	scsi_task_exec(&t);
+	return t.status;
+}
+
+static uint64_t rr_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* RESERVE, and RELEASE when it was granted; the number of failed RELEASEs */
+static void *rr_reserver(void *arg)
+{
+	uint64_t end = rr_now_ms() + RR_MS;
+	int *bad = arg;
+
+	while (rr_now_ms() < end)
+		if (rr_run(&na, reserve6, 6, NULL, 0) == SAM_STAT_GOOD &&
+		    rr_run(&na, release6, 6, NULL, 0) != SAM_STAT_GOOD)
+			(*bad)++;
+	return NULL;
+}
+
+Test(reserve, races_register, .timeout = 60)
+{
+	uint8_t c[10] = { 0x5f, PR_REGISTER, [8] = 24 };
+	uint8_t reg[24] = { 0 }, unreg[24] = { 0 };
+	int bad_release = 0, bad_unregister = 0;
+	uint64_t end = rr_now_ms() + RR_MS;
+	pthread_t th;
+
+	put_be64(reg + 8, 0xb1);
+	put_be64(unreg, 0xb1);
+	cr_assert_eq(pthread_create(&th, NULL, rr_reserver, &bad_release), 0);
+	while (rr_now_ms() < end)
+		if (rr_run(&nb, c, 10, reg, 24) == SAM_STAT_GOOD &&
+		    rr_run(&nb, c, 10, unreg, 24) != SAM_STAT_GOOD)
+			bad_unregister++;
+	pthread_join(th, NULL);
+	cr_assert_eq(bad_release + bad_unregister, 0,
+		     "RESERVE and REGISTER both held: %d RELEASE and %d "
+		     "unregister refused", bad_release, bad_unregister);
 }
