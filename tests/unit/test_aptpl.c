@@ -40,9 +40,9 @@
 #define PORT_B "iqn.1994-05.com.redhat:b,i,0x23d000000001"
 
 enum { REGISTER = 0, RESERVE = 1, RELEASE = 2, CLEAR = 3, PREEMPT = 4,
-       REGISTER_IGNORE = 6 };
+       PREEMPT_ABORT = 5, REGISTER_IGNORE = 6 };
 enum { READ_KEYS = 0, READ_RESERVATION = 1, REPORT_CAPS = 2 };
-enum { WE = 1, EA = 3, WE_AR = 7 };
+enum { WE = 1, EA = 3, WE_RO = 5, WE_AR = 7 };
 #define APTPL 0x01
 
 /* --- helpers ---------------------------------------------------------- */
@@ -926,4 +926,90 @@ ParameterizedTest(struct order_case *c, lu, order)
 	}
 	for (int i = 0; i < ORDER_DRIVERS; i++)
 		cr_assert_eq(drv[i].failure[0], '\0', "%s", drv[i].failure);
+}
+
+/* --- PREEMPT AND ABORT with APTPL ---------------------------------------- */
+
+/*
+ * A transport that records the continuation PREEMPT AND ABORT hands it
+ * (struct scsi_transport_ops); the test calls it when "the aborted
+ * commands are gone".
+ */
+static void (*pa_done)(struct scsi_task *t, bool expired);
+static struct scsi_task *pa_task;
+static int pa_completed;
+
+static int pa_prepare(struct scsi_task *t, unsigned n)
+{
+	(void)t;
+	(void)n;
+	return 0;
+}
+
+static void pa_abort(struct scsi_task *t, const struct scsi_itn *ids,
+		     unsigned n, void (*done)(struct scsi_task *t, bool expired))
+{
+	(void)ids;
+	(void)n;
+	pa_task = t;
+	pa_done = done;
+}
+
+static void pa_task_done(struct scsi_task *t)
+{
+	(void)t;
+	pa_completed++;
+}
+
+static const struct scsi_transport_ops pa_ops = {
+	.preempt_prepare = pa_prepare,
+	.preempt_abort = pa_abort,
+};
+
+/*
+ * SPC-4 §5.13.5 and §5.13.11.2.6 together: the preemption is on disk
+ * when PREEMPT AND ABORT completes (after its aborts), so a restart
+ * right after the GOOD never brings the fenced node's key back.
+ */
+Test(lu, preempt_and_abort_persists_before_completing)
+{
+	uint8_t c[10] = { 0x5f, PREEMPT_ABORT, WE_RO };
+	uint8_t p[24] = { 0 }, keys[64];
+	char path[600];
+
+	na.ops = nb.ops = &pa_ops;
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1, APTPL), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, REGISTER, 0, 0, 0xb1, APTPL), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, RESERVE, WE_RO, 0xb1, 0, 0), SAM_STAT_GOOD);
+	cr_assert_not_null(state_file(path, sizeof(path)));
+	cr_assert_eq(file_key(path, PORT_A), 0xa1);
+
+	/* B fences A */
+	memset(&task, 0, sizeof(task));
+	task.nexus = &nb;
+	task.lu = disk;
+	memcpy(task.cdb, c, sizeof(c));
+	put_be32(task.cdb + 5, 24);
+	put_be64(p, 0xb1);
+	put_be64(p + 8, 0xa1);
+	task.exp_len = 24;
+	task.done = pa_task_done;
+	pa_completed = 0;
+	cr_assert_eq(scsi_task_prepare(&task), SENSE_NONE);
+	task.buf = p;
+	task.buf_len = 24;
+	scsi_task_exec(&task);
+	cr_assert_not_null(pa_done, "the transport was not asked to abort");
+	cr_assert_eq(pa_completed, 0, "completed before the aborts");
+	pa_done(pa_task, false);
+	cr_assert_eq(pa_completed, 1, "completed once");
+	cr_assert_eq(task.status, SAM_STAT_GOOD);
+	cr_assert_eq(file_key(path, PORT_A), 0,
+		     "A's preempted key is still in the state file");
+	cr_assert_eq(file_key(path, PORT_B), 0xb1);
+
+	restart();
+	cr_assert_eq(pri(&nb, READ_KEYS, keys, 64), SAM_STAT_GOOD);
+	cr_assert_eq(get_be32(keys + 4), 8, "only B's key after the restart");
+	cr_assert_eq(get_be64(keys + 8), 0xb1);
 }
