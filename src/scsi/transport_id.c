@@ -149,7 +149,7 @@ int scsi_tid_parse(const uint8_t *b, size_t n, struct scsi_tid *out)
 		/* the name holds no ',', so the first one starts the separator */
 		sep = memchr(body, ',', body_len);
 		if (!sep || body_len - (size_t)(sep - body) < TID_SEP_LEN ||
-		    strncasecmp(sep, TID_SEP, TID_SEP_LEN) != 0)
+		    memcmp(sep, TID_SEP, TID_SEP_LEN) != 0)
 			return -EINVAL;
 		name_len = (size_t)(sep - body);
 		digits = body_len - name_len - TID_SEP_LEN;
