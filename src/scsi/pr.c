@@ -91,7 +91,8 @@ static bool pr_is_nexus(const char *port, uint16_t rel,
 			const struct scsi_nexus *n)
 {
 	/* iSCSI names compare case-insensitively (RFC 3722) */
-	return rel == n->rel_port_id && strcasecmp(port, n->initiator_port) == 0;
+	return rel == n->rel_port_id &&
+	       strcasecmp(port, n->initiator_port) == 0;
 }
 
 static struct pr_reg *pr_find(struct scsi_pr *pr, const struct scsi_nexus *n)
@@ -622,10 +623,11 @@ static enum sense_reason pr_register_ports(struct pr_out *o, bool ignore)
 
 		for (uint32_t off = PRO_TIDS; off < end && reason == SENSE_NONE;
 		     off += tid.len) {
+			uint16_t at = (uint16_t)MIN(off, 0xffffu);
+
 			if (scsi_tid_parse(t->buf + off, end - off, &tid) < 0 ||
 			    scsi_tid_port_name(&tid, port, sizeof(port)) < 0) {
-				reason = scsi_invalid_field(t, false,
-							    (uint16_t)MIN(off, 0xffffu), -1);
+				reason = scsi_invalid_field(t, false, at, -1);
 				break;
 			}
 			for (unsigned i = 0; i < nports && reason == SENSE_NONE;
@@ -634,7 +636,7 @@ static enum sense_reason pr_register_ports(struct pr_out *o, bool ignore)
 				if (pr_find_port(pr->regs, port, ports[i]) ||
 				    pr_find_port(fresh, port, ports[i]))
 					reason = scsi_invalid_field(t, false,
-								    (uint16_t)MIN(off, 0xffffu), -1);
+								    at, -1);
 				else
 					reason = pr_new_reg(&fresh, held, &nnew,
 							    port, ports[i],
@@ -679,7 +681,8 @@ static void pr_out_end(struct scsi_task *t, enum sense_reason reason)
  * and the reservation moves there, same scope and type (the CDB's SCOPE
  * and TYPE are ignored); with UNREG the issuer is unregistered after.
  */
-static enum sense_reason pr_move(struct scsi_task *t, const struct scsi_tid *tid)
+static enum sense_reason pr_move(struct scsi_task *t,
+				 const struct scsi_tid *tid)
 {
 	struct scsi_pr *pr = &t->lu->pr;
 	uint64_t key = get_be64(t->buf + PRM_KEY);

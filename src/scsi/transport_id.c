@@ -39,12 +39,15 @@
 
 static bool tid_hex(uint8_t c)
 {
-	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+	return (c >= '0' && c <= '9') ||
+	       ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
 }
 
 static unsigned tid_hexval(uint8_t c)
 {
-	return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+	if (c <= '9')
+		return (unsigned)(c - '0');
+	return (unsigned)((c | 0x20) - 'a' + 10);
 }
 
 /* Bytes of the UTF-8 sequence at @s (at most @n), or 0 when malformed. */
@@ -53,8 +56,9 @@ static size_t tid_utf8_len(const uint8_t *s, size_t n)
 	size_t len, i;
 	uint32_t cp;
 
+	/* a continuation byte, an overlong lead, beyond U+10FFFF */
 	if (s[0] < 0xc2 || s[0] > 0xf4)
-		return 0;	/* stray continuation, overlong lead, > U+10FFFF */
+		return 0;
 	len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
 	if (len > n)
 		return 0;
@@ -146,7 +150,7 @@ int scsi_tid_parse(const uint8_t *b, size_t n, struct scsi_tid *out)
 	if (fmt == SCSI_TID_DEVICE) {
 		name_len = body_len;
 	} else {
-		/* the name holds no ',', so the first one starts the separator */
+		/* names hold no ',': the first one starts the separator */
 		sep = memchr(body, ',', body_len);
 		if (!sep || body_len - (size_t)(sep - body) < TID_SEP_LEN ||
 		    memcmp(sep, TID_SEP, TID_SEP_LEN) != 0)
