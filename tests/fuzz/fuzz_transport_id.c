@@ -172,13 +172,20 @@ static void pr_state(struct scsi_lu *lu, struct scsi_nexus *obs,
 	st->type = get_be32(b + 4) ? b[21] & 0x0f : 0;
 }
 
+/* A fresh I_T nexus, its unit attentions (power on) already reported */
 static void nexus_init(struct scsi_nexus *n, const char *port,
-		       struct scsi_target *t, uint16_t rel)
+		       struct scsi_target *t, uint16_t rel, struct scsi_lu *lu)
 {
+	uint8_t tur[10] = { 0 };
+	int i;
+
 	memset(n, 0, sizeof(*n));
 	snprintf(n->initiator_port, sizeof(n->initiator_port), "%s", port);
 	n->rel_port_id = rel;
 	n->target = t;
+	for (i = 0; i < 4 && run(lu, n, tur, NULL, 0) != SAM_STAT_GOOD; i++)
+		;
+	CHECK(i < 4);
 }
 
 static void check_pr_out(uint8_t flags, const uint8_t *in, size_t n)
@@ -204,9 +211,9 @@ static void check_pr_out(uint8_t flags, const uint8_t *in, size_t n)
 	lu = scsi_lu_new(&cfg);
 	CHECK(lu != NULL);
 	CHECK(scsi_target_add_lu(&tgt, lu) == 0);
-	nexus_init(&na, PORT_A, &tgt, 1);
-	nexus_init(&nb, PORT_B, &tgt, 2);
-	nexus_init(&obs, "iqn.2026-11.org.ringtgt:obs,i,0x1", &tgt, 1);
+	nexus_init(&na, PORT_A, &tgt, 1, lu);
+	nexus_init(&nb, PORT_B, &tgt, 2, lu);
+	nexus_init(&obs, "iqn.2026-11.org.ringtgt:obs,i,0x1", &tgt, 1, lu);
 	if (flags & F_A_HOLDS) {
 		CHECK(pro24(lu, &na, PRO_REGISTER, 0, 0, KEY_A) ==
 		      SAM_STAT_GOOD);
@@ -221,7 +228,6 @@ static void check_pr_out(uint8_t flags, const uint8_t *in, size_t n)
 	pr_state(lu, &obs, &before);
 	st = pro(lu, &na, flags & F_MOVE ? PRO_REGISTER_MOVE : PRO_REGISTER,
 		 (uint8_t)(len > 2 ? p[2] : 0), p, len);
-	pr_state(lu, &obs, &after);
 	if (st == SAM_STAT_CHECK_CONDITION) {
 		uint8_t asc = task.sense[12];
 
@@ -231,6 +237,7 @@ static void check_pr_out(uint8_t flags, const uint8_t *in, size_t n)
 		CHECK(st == SAM_STAT_GOOD ||
 		      st == SAM_STAT_RESERVATION_CONFLICT);
 	}
+	pr_state(lu, &obs, &after);
 	if (st != SAM_STAT_GOOD) {
 		CHECK(after.gen == before.gen && after.nkeys == before.nkeys);
 		CHECK(after.holder_key == before.holder_key &&
