@@ -24,8 +24,8 @@
  * ports known to the device server", which this layer does not track).
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
