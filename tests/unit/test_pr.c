@@ -1459,3 +1459,18 @@ Test(pr, registration_cap)
 	cr_assert_eq(pro(&nb, REGISTER, 0, 0xb2, 0), SAM_STAT_GOOD);
 	cr_assert_eq(pro(&nc, REGISTER, 0, 0, 0xc1), SAM_STAT_GOOD);
 }
+
+/* SPC-4 §4.5.2.4.2: the field pointer names the refused TransportID */
+Test(pr, spec_i_pt_field_pointer)
+{
+	uint8_t p[512];
+	const char *const ports[] = { PORT_B, "iqn.x:y,i,0xzz", NULL };
+	uint32_t len = spec_list(p, sizeof(p), 0, 0xa1, 0, ports);
+	uint32_t first = 4 + (((uint32_t)strlen(PORT_B) + 1 + 3) & ~3u);
+
+	pro_list(&na, REGISTER, 0, p, len);
+	assert_sense(0x5, 0x26, 0x00);
+	cr_assert_eq(task.sense[15] & 0xc0, 0x80, "SKSV, C/D 0 (parameter)");
+	cr_assert_eq(get_be16(task.sense + 16), 28 + first,
+		     "the second TransportID's first byte");
+}
