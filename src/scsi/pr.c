@@ -29,10 +29,17 @@
  * and OUT conflict while an SPC-2 reservation exists (SPC-2 §5.5.1), and
  * REPORT CAPABILITIES sets CRH.
  *
- * Not implemented yet, and refused the SPC-4 way (REPORT CAPABILITIES
- * says so): SPEC_I_PT=1, ALL_TG_PT=1 (INVALID FIELD IN PARAMETER LIST),
- * APTPL=1 without a state directory (the same), REGISTER AND MOVE (no
- * table row: INVALID FIELD IN CDB).
+ * SPEC_I_PT (TransportIDs of iSCSI initiator ports, transport_id.c),
+ * ALL_TG_PT (every target port of the target: one per port group) and
+ * REGISTER AND MOVE register several I_T nexuses at once, all or nothing;
+ * an LU holds at most SCSI_PR_MAX_REGS registrations.
+ *
+ * Not implemented, and refused the SPC-4 way: APTPL=1 without a state
+ * directory (INVALID FIELD IN PARAMETER LIST, PTPL_C = 0), iSCSI
+ * TransportIDs of format 00b (name only) in a PR OUT parameter list
+ * (INVALID FIELD IN PARAMETER LIST, which SPC-4 §7.6.4.6 allows: they
+ * would name "all initiator ports known to the device server", which this
+ * layer does not track).
  */
 #include <assert.h>
 #include <errno.h>
@@ -40,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/log.h"
 #include "reactor/reactor.h"
@@ -68,6 +76,7 @@ struct pr_reg {
 	struct pr_reg *next;
 	uint64_t key;
 	uint16_t rel_port_id;
+	bool all_tg_pt;		/* registered with ALL_TG_PT=1 */
 	char port[sizeof(((struct scsi_nexus *)0)->initiator_port)];
 };
 
@@ -107,7 +116,9 @@ void scsi_pr_destroy(struct scsi_lu *lu)
 static bool pr_is_nexus(const char *port, uint16_t rel,
 			const struct scsi_nexus *n)
 {
-	return rel == n->rel_port_id && strcmp(port, n->initiator_port) == 0;
+	/* iSCSI names compare case-insensitively (RFC 3722) */
+	return rel == n->rel_port_id &&
+	       strcasecmp(port, n->initiator_port) == 0;
 }
 
 static struct pr_reg *pr_find(struct scsi_pr *pr, const struct scsi_nexus *n)
@@ -358,8 +369,8 @@ static uint32_t pr_report_capabilities(uint8_t *b)
 {
 	memset(b, 0, 8);
 	put_be16(b, 8);
-	/* byte 2: RLR_C, SIP_C, ATP_C, PTPL_C zero: not supported */
-	b[2] = 0x10;	/* CRH: RESERVE / RELEASE as SPC-4 §5.13.3 says */
+	/* byte 2: CRH (SPC-4 §5.13.3), SIP_C, ATP_C; RLR_C zero */
+	b[2] = 0x10 | 0x08 | 0x04;
 	b[3] = 0x80;	/* TMV: the type mask is valid; PTPL_A = 0 */
 	b[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02; /* WR_EX_AR EX_AC_RO
 						  * WR_EX_RO EX_AC WR_EX */
@@ -388,18 +399,7 @@ static void pr_report_ptpl(const struct scsi_pr *pr, uint8_t *b)
 static uint32_t pr_transport_id(const struct pr_reg *r, uint8_t *b,
 				uint32_t cap)
 {
-	uint32_t n = (uint32_t)strlen(r->port) + 1;
-	uint32_t len = 4 + ((n + 3) & ~3u);
-
-	if (len < 24)
-		len = 24;
-	if (len > cap)
-		return len;
-	memset(b, 0, len);
-	b[0] = 0x40 | 0x05;	/* FORMAT CODE 01b, PROTOCOL IDENTIFIER iSCSI */
-	put_be16(b + 2, (uint16_t)(len - 4));
-	memcpy(b + 4, r->port, n - 1);
-	return len;
+	return scsi_tid_encode(r->port, b, cap);
 }
 
 /* SPC-4 §6.15.5 */
@@ -421,6 +421,8 @@ static uint32_t pr_read_full_status(struct scsi_pr *pr, uint8_t *b,
 				d[12] = 0x01;	/* R_HOLDER */
 				d[13] = (uint8_t)(PR_LU_SCOPE << 4 | pr->type);
 			}
+			if (r->all_tg_pt)
+				d[12] |= 0x02;	/* ALL_TG_PT */
 			put_be16(d + 18, r->rel_port_id);
 			put_be32(d + 20, tid);
 		}
@@ -498,6 +500,367 @@ struct pr_out {
 	unsigned nvictims;
 };
 
+/* APTPL (end of this file) */
+struct pr_persist;
+static struct pr_persist *pr_persist_take(struct pr_out *o, uint8_t sa,
+					  enum sense_reason *reason);
+static void pr_persist_submit(struct scsi_task *t, struct pr_persist *p);
+
+/* --- several I_T nexuses at once: SPEC_I_PT, ALL_TG_PT, REGISTER AND MOVE */
+
+/* the additional parameter data of SPEC_I_PT (SPC-4 §6.16.3, table 215) */
+#define PRO_TPDL 24
+#define PRO_TIDS 28
+/* REGISTER AND MOVE parameter list (SPC-4 §6.16.4, table 217) */
+#define PRM_KEY 0
+#define PRM_SA_KEY 8
+#define PRM_RSVD 16
+#define PRM_FLAGS 17
+#define PRM_UNREG 0x02
+#define PRM_APTPL 0x01
+#define PRM_RTPI 18
+#define PRM_TID_LEN 20
+#define PRM_TID 24
+
+static unsigned pr_count(const struct scsi_pr *pr)
+{
+	unsigned n = 0;
+
+	for (const struct pr_reg *r = pr->regs; r; r = r->next)
+		n++;
+	return n;
+}
+
+/* The registration of initiator port @port on target port @rel, or NULL. */
+static struct pr_reg *pr_find_port(struct pr_reg *list, const char *port,
+				   uint16_t rel)
+{
+	for (struct pr_reg *r = list; r; r = r->next)
+		if (r->rel_port_id == rel && strcasecmp(r->port, port) == 0)
+			return r;
+	return NULL;
+}
+
+/*
+ * The relative target port identifiers a registration through @n applies
+ * to: @n's own; with @all, every target port of the SCSI target device
+ * too (SPC-4 §6.16.3 ALL_TG_PT), i.e. one per port group (a group holds
+ * one target port whose identifier is the group's tag, alua.c). Returns
+ * how many were written to @ports (room for SCSI_MAX_PORT_GROUPS + 1).
+ */
+static unsigned pr_target_ports(const struct scsi_nexus *n, bool all,
+				uint16_t *ports)
+{
+	struct scsi_port_groups *pg = n->target ? n->target->port_groups : NULL;
+	unsigned cnt = 0, ng;
+
+	ports[cnt++] = n->rel_port_id;
+	if (!all || !pg)
+		return cnt;
+	ng = atomic_load_explicit(&pg->n, memory_order_acquire);
+	for (unsigned i = 0; i < ng && i < SCSI_MAX_PORT_GROUPS; i++)
+		if (pg->g[i].tag != n->rel_port_id)
+			ports[cnt++] = pg->g[i].tag;
+	return cnt;
+}
+
+static bool pr_is_target_port(const struct scsi_nexus *n, uint16_t rel)
+{
+	uint16_t ports[SCSI_MAX_PORT_GROUPS + 1];
+	unsigned cnt = pr_target_ports(n, true, ports);
+
+	for (unsigned i = 0; i < cnt; i++)
+		if (ports[i] == rel)
+			return true;
+	return false;
+}
+
+/*
+ * Prepends a new registration of (@port, @rel) to *@list, unless the LU
+ * would then hold more than SCSI_PR_MAX_REGS (@held already, *@nnew new
+ * ones so far). SENSE_NONE, or INSUFFICIENT REGISTRATION RESOURCES (SPC-4
+ * §5.13.7), also when memory runs out.
+ */
+static enum sense_reason pr_new_reg(struct pr_reg **list, unsigned held,
+				    unsigned *nnew, const char *port,
+				    uint16_t rel, uint64_t key, bool all_tg_pt)
+{
+	struct pr_reg *r;
+
+	if (held + *nnew >= SCSI_PR_MAX_REGS)
+		return SENSE_INSUFFICIENT_REG_RESOURCES;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return SENSE_INSUFFICIENT_REG_RESOURCES;
+	r->key = key;
+	r->rel_port_id = rel;
+	r->all_tg_pt = all_tg_pt;
+	snprintf(r->port, sizeof(r->port), "%s", port);
+	r->next = *list;
+	*list = r;
+	(*nnew)++;
+	return SENSE_NONE;
+}
+
+static void pr_free_list(struct pr_reg *r)
+{
+	struct pr_reg *next;
+
+	for (; r; r = next) {
+		next = r->next;
+		free(r);
+	}
+}
+
+/* The sense of a TransportID that scsi_tid_parse() refused with @rc. */
+static enum sense_reason pr_tid_reason(struct scsi_task *t, int rc,
+				       uint32_t off)
+{
+	if (rc == -EMSGSIZE)
+		return SENSE_PARAM_LIST_LENGTH;	/* truncated */
+	return scsi_invalid_field(t, false, (uint16_t)MIN(off, 0xffffu), -1);
+}
+
+/*
+ * Checks the TransportIDs of a REGISTER with SPEC_I_PT=1 (SPC-4 §6.16.3),
+ * before the state is looked at: the list must lie within the parameter
+ * list (PARAMETER LIST LENGTH ERROR) and hold only iSCSI initiator port
+ * TransportIDs (format 01b) that parse (INVALID FIELD IN PARAMETER LIST,
+ * sense filled). Bytes after the list are ignored.
+ */
+static enum sense_reason pr_tids_check(struct scsi_task *t)
+{
+	uint32_t end, off;
+	struct scsi_tid tid;
+	int rc;
+
+	if (t->data_len < PRO_TIDS || t->buf_len < PRO_TIDS)
+		return SENSE_PARAM_LIST_LENGTH;
+	end = get_be32(t->buf + PRO_TPDL);
+	if (end > t->buf_len - PRO_TIDS || end > t->data_len - PRO_TIDS)
+		return SENSE_PARAM_LIST_LENGTH;
+	end += PRO_TIDS;
+	for (off = PRO_TIDS; off < end; off += tid.len) {
+		rc = scsi_tid_parse(t->buf + off, end - off, &tid);
+		if (rc == 0 && tid.format != SCSI_TID_PORT)
+			rc = -EINVAL;	/* 00b: "may be rejected", §7.6.4.6 */
+		if (rc < 0)
+			return pr_tid_reason(t, rc, off);
+	}
+	return SENSE_NONE;
+}
+
+/*
+ * REGISTER / REGISTER AND IGNORE EXISTING KEY with SPEC_I_PT or ALL_TG_PT
+ * (SPC-4 §5.13.7 tables 67-69, §6.16.3). The issuer's initiator port is
+ * checked on every target port it applies to "as if the same registration
+ * request had been received individually through each target port"; the
+ * initiator ports of the TransportIDs (already checked by pr_tids_check)
+ * must be unregistered on each. All of it happens, or nothing: new
+ * registrations are built aside and linked in last.
+ */
+static enum sense_reason pr_register_ports(struct pr_out *o, bool ignore)
+{
+	struct scsi_pr *pr = o->pr;
+	struct scsi_task *t = o->t;
+	const struct scsi_nexus *n = t->nexus;
+	bool spec = o->flags & PRO_SPEC_I_PT, all = o->flags & PRO_ALL_TG_PT;
+	uint16_t ports[SCSI_MAX_PORT_GROUPS + 1];
+	unsigned nports = pr_target_ports(n, all, ports);
+	unsigned held = pr_count(pr), nnew = 0, nmine = 0;
+	struct pr_reg *fresh = NULL, *r;
+	enum sense_reason reason = SENSE_NONE;
+	char port[sizeof(r->port)];
+	struct scsi_tid tid;
+
+	/* tables 67 and 68 on each I_T nexus of the issuer's port */
+	for (unsigned i = 0; i < nports; i++) {
+		r = pr_find_port(pr->regs, n->initiator_port, ports[i]);
+		if (!ignore && o->key != (r ? r->key : 0))
+			return SENSE_RESERVATION_CONFLICT;
+		if (r && spec)	/* table 67 footnote c */
+			return scsi_invalid_field(t, false, PRO_FLAGS, 3);
+		nmine += r != NULL;
+	}
+	if (o->sa_key == 0) {
+		/* unregister where registered; nowhere: "do nothing" */
+		if (nmine == 0)
+			return SENSE_NONE;
+		for (unsigned i = 0; i < nports; i++) {
+			r = pr_find_port(pr->regs, n->initiator_port, ports[i]);
+			if (r)
+				pr_unregister(pr, r);
+		}
+		pr->generation++;
+		return SENSE_NONE;
+	}
+	for (unsigned i = 0; i < nports && reason == SENSE_NONE; i++)
+		if (!pr_find_port(pr->regs, n->initiator_port, ports[i]))
+			reason = pr_new_reg(&fresh, held, &nnew,
+					    n->initiator_port, ports[i],
+					    o->sa_key, all);
+	/* each TransportID's initiator port, unregistered, named once */
+	if (spec) {
+		uint32_t end = PRO_TIDS + get_be32(t->buf + PRO_TPDL);
+
+		for (uint32_t off = PRO_TIDS; off < end && reason == SENSE_NONE;
+		     off += tid.len) {
+			uint16_t at = (uint16_t)MIN(off, 0xffffu);
+
+			if (scsi_tid_parse(t->buf + off, end - off, &tid) < 0 ||
+			    scsi_tid_port_name(&tid, port, sizeof(port)) < 0) {
+				reason = scsi_invalid_field(t, false, at, -1);
+				break;
+			}
+			for (unsigned i = 0; i < nports && reason == SENSE_NONE;
+			     i++) {
+				/* footnote b: registered; or a duplicate */
+				if (pr_find_port(pr->regs, port, ports[i]) ||
+				    pr_find_port(fresh, port, ports[i]))
+					reason = scsi_invalid_field(t, false,
+								    at, -1);
+				else
+					reason = pr_new_reg(&fresh, held, &nnew,
+							    port, ports[i],
+							    o->sa_key, all);
+			}
+		}
+	}
+	if (reason != SENSE_NONE) {
+		pr_free_list(fresh);
+		return reason;
+	}
+	for (unsigned i = 0; i < nports; i++) {
+		r = pr_find_port(pr->regs, n->initiator_port, ports[i]);
+		if (r) {
+			r->key = o->sa_key;
+			r->all_tg_pt = all;
+		}
+	}
+	while (fresh) {
+		r = fresh;
+		fresh = r->next;
+		r->next = pr->regs;
+		pr->regs = r;
+	}
+	pr->generation++;
+	return SENSE_NONE;
+}
+
+/* Ends a PR OUT: GOOD, the sense already filled in, or @reason's. */
+static void pr_out_end(struct scsi_task *t, enum sense_reason reason)
+{
+	if (reason == SENSE_NONE || t->status != SAM_STAT_GOOD)
+		scsi_task_complete(t);
+	else
+		scsi_task_fail(t, reason);
+}
+
+/*
+ * SPC-4 §5.13.8 (table 70), §6.16.4: REGISTER AND MOVE. The holder of a
+ * reservation registers the I_T nexus named by the TransportID and the
+ * RELATIVE TARGET PORT IDENTIFIER with the SERVICE ACTION RESERVATION KEY,
+ * and the reservation moves there, same scope and type (the CDB's SCOPE
+ * and TYPE are ignored); with UNREG the issuer is unregistered after.
+ */
+static enum sense_reason pr_move(struct scsi_task *t,
+				 const struct scsi_tid *tid)
+{
+	struct scsi_pr *pr = &t->lu->pr;
+	uint64_t key = get_be64(t->buf + PRM_KEY);
+	uint64_t sa_key = get_be64(t->buf + PRM_SA_KEY);
+	uint16_t rel = get_be16(t->buf + PRM_RTPI);
+	struct pr_reg *me = pr_find(pr, t->nexus), *dst, *fresh = NULL;
+	char port[sizeof(me->port)];
+	unsigned nnew = 0;
+	enum sense_reason reason;
+
+	if (!me || key != me->key)
+		return SENSE_RESERVATION_CONFLICT;
+	if (!pr->reserved)
+		return SENSE_INVALID_FIELD_IN_CDB;	/* §5.13.8 */
+	if (pr_all_registrants(pr->type) || pr->holder != me)
+		return SENSE_RESERVATION_CONFLICT;
+	if (sa_key == 0)
+		return scsi_invalid_field(t, false, PRM_SA_KEY, -1);
+	if (scsi_tid_port_name(tid, port, sizeof(port)) < 0 ||
+	    strcasecmp(port, t->nexus->initiator_port) == 0)
+		return scsi_invalid_field(t, false, PRM_TID, -1);  /* self */
+	if (!pr_is_target_port(t->nexus, rel))
+		return scsi_invalid_field(t, false, PRM_RTPI, -1);
+	dst = pr_find_port(pr->regs, port, rel);
+	if (!dst) {
+		reason = pr_new_reg(&fresh, pr_count(pr), &nnew, port, rel,
+				    sa_key, false);
+		if (reason != SENSE_NONE)
+			return reason;
+		dst = fresh;
+		dst->next = pr->regs;
+		pr->regs = dst;
+	}
+	/* "not an error ... already registered with ... a different key" */
+	dst->key = sa_key;
+	pr->holder = dst;
+	if (t->buf[PRM_FLAGS] & PRM_UNREG)
+		pr_unregister(pr, me);	/* no longer the holder: no release */
+	pr->generation++;
+	return SENSE_NONE;
+}
+
+static void pr_register_move(struct scsi_task *t)
+{
+	struct scsi_pr *pr = &t->lu->pr;
+	struct pr_persist *persist = NULL;
+	enum sense_reason reason = SENSE_NONE;
+	struct scsi_tid tid;
+	uint32_t tid_len;
+	int rc;
+
+	/* §6.16.4: the list must hold the whole TransportID */
+	if (t->data_len < PRM_TID || t->buf_len < PRM_TID || !t->buf) {
+		pr_out_end(t, SENSE_PARAM_LIST_LENGTH);
+		return;
+	}
+	tid_len = get_be32(t->buf + PRM_TID_LEN);
+	if (t->buf[PRM_RSVD] || (t->buf[PRM_FLAGS] & ~(PRM_UNREG | PRM_APTPL)))
+		reason = scsi_invalid_field(t, false, t->buf[PRM_RSVD] ?
+					    PRM_RSVD : PRM_FLAGS, -1);
+	else if ((t->buf[PRM_FLAGS] & PRM_APTPL) && !pr->state_path)
+		reason = scsi_invalid_field(t, false, PRM_FLAGS, 0); /* PTPL_C=0 */
+	else if (tid_len > t->data_len - PRM_TID ||
+		 tid_len > t->buf_len - PRM_TID)
+		reason = SENSE_PARAM_LIST_LENGTH;
+	if (reason != SENSE_NONE) {
+		pr_out_end(t, reason);
+		return;
+	}
+	rc = scsi_tid_parse(t->buf + PRM_TID, tid_len, &tid);
+	if (rc == 0 && (tid.format != SCSI_TID_PORT || tid.len != tid_len))
+		rc = -EINVAL;	/* 00b, or TRANSPORTID LENGTH disagrees */
+	if (rc < 0) {
+		pr_out_end(t, pr_tid_reason(t, rc, PRM_TID));
+		return;
+	}
+	pthread_mutex_lock(&pr->lock);
+	reason = pr_move(t, &tid);
+	if (reason == SENSE_NONE) {
+		/* §6.16.4: its APTPL bit counts as a REGISTER's does */
+		struct pr_out o = {
+			.t = t, .pr = pr,
+			.flags = (t->buf[PRM_FLAGS] & PRM_APTPL) ? PRO_APTPL : 0,
+		};
+
+		persist = pr_persist_take(&o, PRO_REGISTER_MOVE, &reason);
+	}
+	pthread_mutex_unlock(&pr->lock);
+	if (persist) {
+		/* SPC-4 §5.13.5: on disk before the command completes */
+		pr_persist_submit(t, persist);
+		return;
+	}
+	pr_out_end(t, reason);
+}
+
 /* SPC-4 §5.13.7: REGISTER and REGISTER AND IGNORE EXISTING KEY */
 static enum sense_reason pr_register(struct pr_out *o, bool ignore)
 {
@@ -508,13 +871,15 @@ static enum sense_reason pr_register(struct pr_out *o, bool ignore)
 	/* APTPL needs a state directory (PTPL_C); ALL_TG_PT: ATP_C = 0 */
 	if ((o->flags & PRO_APTPL) && !pr->state_path)
 		return scsi_invalid_field(o->t, false, PRO_FLAGS, 0);
-	if (o->flags & PRO_ALL_TG_PT)
-		return scsi_invalid_field(o->t, false, PRO_FLAGS, 2);
+	if (o->flags & (PRO_SPEC_I_PT | PRO_ALL_TG_PT))
+		return pr_register_ports(o, ignore);
 	if (!o->me) {
 		if (!ignore && o->key != 0)
 			return SENSE_RESERVATION_CONFLICT;
 		if (o->sa_key == 0)
 			return SENSE_NONE;	/* nothing to do */
+		if (pr_count(pr) >= SCSI_PR_MAX_REGS)
+			return SENSE_INSUFFICIENT_REG_RESOURCES;
 		r = calloc(1, sizeof(*r));
 		if (!r)
 			return SENSE_NO_MEMORY;
@@ -657,10 +1022,6 @@ static enum sense_reason pr_preempt(struct pr_out *o)
 	return SENSE_NONE;
 }
 
-struct pr_persist;
-static struct pr_persist *pr_persist_take(struct pr_out *o, uint8_t sa,
-					  enum sense_reason *reason);
-static void pr_persist_submit(struct scsi_task *t, struct pr_persist *p);
 
 /*
  * SPC-4 §5.13.11.2.6: PREEMPT, after the transport was made ready to
@@ -732,7 +1093,11 @@ void pr_out(struct scsi_task *t)
 	enum sense_reason reason;
 	uint8_t sa = t->op->sa;
 
-	/* SPC-4 §6.16.3: 24 bytes unless SPEC_I_PT (not supported) */
+	if (sa == PRO_REGISTER_MOVE) {
+		pr_register_move(t);	/* its own parameter list (§6.16.4) */
+		return;
+	}
+	/* SPC-4 §6.16.3: 24 bytes unless SPEC_I_PT */
 	if (t->data_len < PRO_LEN || t->buf_len < PRO_LEN || !t->buf) {
 		scsi_task_fail(t, SENSE_PARAM_LIST_LENGTH);
 		return;
@@ -743,12 +1108,14 @@ void pr_out(struct scsi_task *t)
 	o.scope = t->cdb[2] >> 4;
 	o.type = t->cdb[2] & 0x0f;
 	if (o.flags & PRO_SPEC_I_PT) {
-		/* SIP_C = 0 (§6.16.3) */
-		scsi_invalid_field(t, false, PRO_FLAGS, 3);
-		scsi_task_complete(t);
-		return;
-	}
-	if (t->data_len != PRO_LEN) {
+		/* §6.16.3: only REGISTER takes TransportIDs */
+		reason = sa == PRO_REGISTER ? pr_tids_check(t)
+			 : scsi_invalid_field(t, false, PRO_FLAGS, 3);
+		if (reason != SENSE_NONE) {
+			pr_out_end(t, reason);
+			return;
+		}
+	} else if (t->data_len != PRO_LEN) {
 		scsi_task_fail(t, SENSE_PARAM_LIST_LENGTH);
 		return;
 	}
@@ -845,8 +1212,7 @@ static int pr_snapshot(struct scsi_lu *lu, struct scsi_pr_state *s)
 		static_assert(sizeof(d->port) == sizeof(r->port), "");
 		d->key = r->key;
 		d->rel_port_id = r->rel_port_id;
-		/* ALL_TG_PT registrations: not supported yet (ATP_C = 0) */
-		d->all_tg_pt = false;
+		d->all_tg_pt = r->all_tg_pt;
 		memcpy(d->port, r->port, sizeof(d->port));
 		if (pr->reserved && pr->holder == r &&
 		    !pr_all_registrants(pr->type))
@@ -861,7 +1227,7 @@ static int pr_snapshot(struct scsi_lu *lu, struct scsi_pr_state *s)
 
 /*
  * After a PR OUT of service action @sa succeeded, under pr->lock: records
- * the APTPL bit of a REGISTER (§6.16.3: valid only there) and returns the
+ * the APTPL bit of a REGISTER or REGISTER AND MOVE and returns the
  * snapshot to persist, or NULL when nothing is to be written (no state
  * directory; APTPL zero and no file). When the snapshot cannot be made,
  * *reason becomes HARDWARE ERROR (the change stays, see docs/clusters.md).
@@ -875,7 +1241,9 @@ static struct pr_persist *pr_persist_take(struct pr_out *o, uint8_t sa,
 
 	if (!pr->state_path)
 		return NULL;
-	if (sa == PRO_REGISTER || sa == PRO_REGISTER_IGNORE)
+	/* §6.16.3, §6.16.4: the APTPL bit is valid in these three only */
+	if (sa == PRO_REGISTER || sa == PRO_REGISTER_IGNORE ||
+	    sa == PRO_REGISTER_MOVE)
 		pr->aptpl = (o->flags & PRO_APTPL) != 0;
 	if (!pr->aptpl && !pr->on_disk && !atomic_exchange(&pr->file_stale,
 							   false))
@@ -968,6 +1336,7 @@ static int pr_restore(struct scsi_pr *pr, const struct scsi_pr_state *s)
 			return -ENOMEM;
 		r->key = s->regs[i].key;
 		r->rel_port_id = s->regs[i].rel_port_id;
+		r->all_tg_pt = s->regs[i].all_tg_pt;
 		memcpy(r->port, s->regs[i].port, sizeof(r->port));
 		r->next = pr->regs;
 		pr->regs = r;

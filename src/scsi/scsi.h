@@ -91,6 +91,8 @@ enum sense_reason {
 	SENSE_ALUA_UNAVAILABLE,		/* 2/04/0c target port unavailable */
 	SENSE_UA_ALUA_CHANGED,		/* 6/2a/06 asymmetric access state
 					 * changed */
+	SENSE_INSUFFICIENT_REG_RESOURCES,	/* 5/55/04 insufficient
+						 * registration resources */
 	SENSE_REASON_COUNT,
 };
 

@@ -16,6 +16,7 @@
  *            reservation access check, their unit attentions)
  *   alua.c   target port groups: states, REPORT / SET TARGET PORT GROUPS
  *   reserve.c  SPC-2 RESERVE / RELEASE (6) and (10)
+ *   transport_id.c  iSCSI TransportIDs (SPC-4 §7.6.4.6), a pure codec
  */
 #ifndef RINGTGT_SCSI_INTERNAL_H
 #define RINGTGT_SCSI_INTERNAL_H
@@ -81,6 +82,7 @@
 #define PRO_PREEMPT 0x04
 #define PRO_PREEMPT_ABORT 0x05
 #define PRO_REGISTER_IGNORE 0x06
+#define PRO_REGISTER_MOVE 0x07
 #define MI_REPORT_TPGS 0x0a
 #define MO_SET_TPGS 0x0a
 
@@ -112,6 +114,20 @@
 #define SCSI_MAX_CAW_BLOCKS 255u
 /* Size of the bounce buffer of compare and WRITE SAME commands */
 #define SCSI_BOUNCE_BYTES (1u << 20)
+
+/*
+ * Most registrations one LU holds (REGISTER, SPEC_I_PT, ALL_TG_PT and
+ * REGISTER AND MOVE together); one more is refused with INSUFFICIENT
+ * REGISTRATION RESOURCES (SPC-4 §5.13.7). A registration is one I_T
+ * nexus: a cluster of 32 nodes (Pacemaker's supported maximum) with one
+ * session per portal on each of the 16 portal groups a target may have
+ * (SCSI_MAX_PORT_GROUPS), registered on every target port with
+ * ALL_TG_PT, needs 32 x 16 = 512; twice that leaves room for a second
+ * ISID per node. Beyond it an initiator is hostile or broken: each entry
+ * costs ~300 bytes, and READ FULL STATUS already cannot return them all
+ * within its 16-bit allocation length.
+ */
+#define SCSI_PR_MAX_REGS 1024u
 
 /*
  * Persistent reservation state of one LU (pr.c), shared by every session
@@ -355,6 +371,41 @@ enum sense_reason pr_parse_in(struct scsi_task *t);
 void pr_in(struct scsi_task *t);
 enum sense_reason pr_parse_out(struct scsi_task *t);
 void pr_out(struct scsi_task *t);
+
+/* transport_id.c: iSCSI TransportIDs (SPC-4 §7.6.4.6, tables 504-506) */
+#define SCSI_TID_NAME_MAX 223		/* RFC 7143 §4.2.7.1 */
+enum scsi_tid_format {
+	SCSI_TID_DEVICE = 0,		/* 00b: iSCSI name only */
+	SCSI_TID_PORT = 1,		/* 01b: name,i,0x<ISID> */
+};
+struct scsi_tid {
+	enum scsi_tid_format format;
+	uint64_t isid;			/* 48 bits; SCSI_TID_PORT only */
+	uint32_t len;			/* bytes of the TransportID */
+	char name[SCSI_TID_NAME_MAX + 1];	/* as given, NUL-terminated */
+};
+/*
+ * Decodes the TransportID at @b, of which @n bytes are there. 0; -EMSGSIZE
+ * when its header or ADDITIONAL LENGTH runs past @n (truncated: PARAMETER
+ * LIST LENGTH ERROR); -EPROTONOSUPPORT when it is not iSCSI (out->len is
+ * then set); -EINVAL when malformed. Both mean INVALID FIELD IN PARAMETER
+ * LIST to a PERSISTENT RESERVE OUT.
+ */
+int scsi_tid_parse(const uint8_t *b, size_t n, struct scsi_tid *out);
+/* True when @name (@len bytes, no NUL needed) is an iSCSI name. */
+bool scsi_iscsi_name_valid(const char *name, size_t len);
+/*
+ * "<name>,i,0x<isid>" of a SCSI_TID_PORT TransportID, in the spelling of
+ * scsi_nexus.initiator_port; 0, -EINVAL (a device TransportID), -ENOSPC.
+ */
+int scsi_tid_port_name(const struct scsi_tid *tid, char *out, size_t cap);
+/*
+ * Encodes @port ("<name>,i,0x<isid>": format 01b; a bare name: 00b) as a
+ * TransportID into @b; returns its length, which may exceed @cap (then
+ * nothing is written).
+ */
+uint32_t scsi_tid_encode(const char *port, uint8_t *b, uint32_t cap);
+
 /* reserve.c */
 /*
  * True when @lu is reserved (SPC-2 RESERVE) by an I_T nexus other than

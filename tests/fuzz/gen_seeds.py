@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the config, control, SCSI, receive-framing,
-login, Data-Out, CHAP and APTPL state file fuzz targets
-(tests/fuzz/corpus/{config,ctl,scsi,rx,login,dataout,chap,aptpl}). Run from anywhere; rewrites the
+login, Data-Out, CHAP, APTPL state file and TransportID fuzz targets
+(tests/fuzz/corpus/{config,ctl,scsi,rx,login,dataout,chap,aptpl,transport_id}). Run from
+anywhere; rewrites the
 files it owns and leaves regression seeds (names starting with crash-,
 leak- or regress-) alone."""
 import os
@@ -546,3 +547,70 @@ APTPL = {
 }
 for name, data in APTPL.items():
     write("aptpl", name, data)
+# --- iSCSI TransportIDs and the PR OUTs that carry them (fuzz_transport_id.c) ---------
+# byte 0: bit 0 run a PR OUT too, bit 1 REGISTER AND MOVE (else REGISTER with
+# SPEC_I_PT), bit 2 the issuer (A) registered with key a1 and holding a
+# Write Exclusive reservation, bit 3 B registered; then the TransportID for
+# the parser, which is also the PR OUT parameter list.
+TID_A = "iqn.2026-11.org.ringtgt:a,i,0x000000000001"
+TID_B = "iqn.2026-11.org.ringtgt:b,i,0x000000000001"
+TID_C = "iqn.2026-11.org.ringtgt:c,i,0x23d000000002"
+
+
+def tid(text, fmt=None, addlen=None, b1=0, proto=5):
+    body = text.encode() + b"\0"
+    if fmt is None:
+        fmt = 1 if ",i,0x" in text else 0
+    if addlen is None:
+        addlen = max((len(body) + 3) & ~3, 20)
+    body = body[:addlen].ljust(addlen, b"\0")
+    return bytes([fmt << 6 | proto, b1]) + struct.pack(">H", addlen) + body
+
+
+def spec_list(key, sa_key, flags, tids, cut=0):
+    data = b"".join(tids)
+    return (struct.pack(">QQ", key, sa_key) + b"\0" * 4 + bytes([0x08 | flags, 0, 0, 0])
+            + struct.pack(">I", len(data) - cut) + data)
+
+
+def move_list(key, sa_key, flags, rtpi, t, tl=None):
+    return (struct.pack(">QQ", key, sa_key) + bytes([0, flags]) + struct.pack(">H", rtpi)
+            + struct.pack(">I", len(t) if tl is None else tl) + t)
+
+
+TIDS = {
+    "port": b"\0" + tid(TID_B),
+    "device": b"\0" + tid("iqn.2026-11.org.ringtgt:b"),
+    "eui": b"\0" + tid("eui.0123456789ABCDEF,i,0x1"),
+    "naa": b"\0" + tid("naa.62004567BA64678D0123456789ABCDEF"),
+    "utf8": b"\0" + tid("iqn.2026-11.x:\u00e9t\u00e9,i,0xabc"),
+    "longest-name": b"\0" + tid("iqn.2026-11.x:" + "a" * 209),
+    "too-long-name": b"\0" + tid("iqn.2026-11.x:" + "a" * 210),
+    "short-addlen": b"\0" + tid("iqn.a", addlen=16),
+    "odd-addlen": b"\0" + tid("iqn.a", addlen=22),
+    "no-nul": b"\0" + tid("iqn.aaaaaaaaaaaaaaaaa", addlen=20),
+    "sas": b"\0" + tid("iqn.a", proto=6),
+    "format-2": b"\0" + tid("iqn.a", fmt=2),
+    "separator-cut": b"\0" + tid("iqn.x:y,i,0", fmt=1),
+    "isid-13": b"\0" + tid("iqn.x:y,i,0x1234567890123"),
+    "cut": b"\0" + tid(TID_B)[:30],
+    "spec-i-pt": b"\x01" + spec_list(0, 0xa1, 0, [tid(TID_B), tid(TID_C)]),
+    "spec-i-pt-all-tg-pt": b"\x01" + spec_list(0, 0xa1, 0x04, [tid(TID_B)]),
+    "spec-i-pt-registered": b"\x09" + spec_list(0, 0xa1, 0x04, [tid(TID_C), tid(TID_B)]),
+    "spec-i-pt-duplicate": b"\x01" + spec_list(0, 0xa1, 0, [tid(TID_B), tid(TID_B)]),
+    "spec-i-pt-self": b"\x01" + spec_list(0, 0xa1, 0, [tid(TID_A)]),
+    "spec-i-pt-device": b"\x01" + spec_list(0, 0xa1, 0, [tid("iqn.2026-11.org.ringtgt:b")]),
+    "spec-i-pt-cut": b"\x01" + spec_list(0, 0xa1, 0, [tid(TID_B), tid(TID_C)], cut=4),
+    "spec-i-pt-from-registrant": b"\x05" + spec_list(0xa1, 0xa2, 0, [tid(TID_B)]),
+    "move": b"\x07" + move_list(0xa1, 0xb1, 0, 1, tid(TID_B)),
+    "move-unreg-port-2": b"\x0f" + move_list(0xa1, 0xb2, 0x02, 2, tid(TID_B)),
+    "move-self": b"\x07" + move_list(0xa1, 0xa2, 0, 2, tid(TID_A)),
+    "move-unregistered": b"\x0b" + move_list(0xa1, 0xb1, 0, 1, tid(TID_B)),
+    "move-unknown-port": b"\x07" + move_list(0xa1, 0xb1, 0, 9, tid(TID_B)),
+    "move-device": b"\x07" + move_list(0xa1, 0xb1, 0, 1, tid("iqn.2026-11.org.ringtgt:b")),
+    "move-tl-short": b"\x07" + move_list(0xa1, 0xb1, 0, 1, tid(TID_B), tl=20),
+    "move-tl-long": b"\x07" + move_list(0xa1, 0xb1, 0, 1, tid(TID_B), tl=200),
+    "move-zero-key": b"\x07" + move_list(0xa1, 0, 0, 1, tid(TID_B)),
+}
+for name, data in TIDS.items():
+    write("transport_id", name, data)

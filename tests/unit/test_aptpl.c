@@ -40,7 +40,8 @@
 #define PORT_B "iqn.1994-05.com.redhat:b,i,0x23d000000001"
 
 enum { REGISTER = 0, RESERVE = 1, RELEASE = 2, CLEAR = 3, PREEMPT = 4,
-       PREEMPT_ABORT = 5, REGISTER_IGNORE = 6 };
+       PREEMPT_ABORT = 5, REGISTER_IGNORE = 6,
+       REGISTER_MOVE = 7 };
 enum { READ_KEYS = 0, READ_RESERVATION = 1, REPORT_CAPS = 2 };
 enum { WE = 1, EA = 3, WE_RO = 5, WE_AR = 7 };
 #define APTPL 0x01
@@ -1012,4 +1013,62 @@ Test(lu, preempt_and_abort_persists_before_completing)
 	cr_assert_eq(pri(&nb, READ_KEYS, keys, 64), SAM_STAT_GOOD);
 	cr_assert_eq(get_be32(keys + 4), 8, "only B's key after the restart");
 	cr_assert_eq(get_be64(keys + 8), 0xb1);
+}
+
+/* --- REGISTER AND MOVE and ALL_TG_PT with APTPL ------------------------- */
+
+/*
+ * SPC-4 §6.16.4: REGISTER AND MOVE carries its own APTPL bit; the moved
+ * reservation survives a restart with its new holder.
+ */
+Test(lu, register_and_move_persists)
+{
+	static const char tid_b[] = PORT_B;
+	uint8_t c[10] = { 0x5f, REGISTER_MOVE, WE };
+	uint8_t p[24 + 64] = { 0 }, res[24];
+	uint16_t addlen = (uint16_t)((sizeof(tid_b) + 3) & ~3u);
+
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1, APTPL), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&na, RESERVE, WE, 0xa1, 0, 0), SAM_STAT_GOOD);
+
+	/* §6.16.4 table 218, the TransportID of §7.6.4.6 format 01b */
+	put_be64(p, 0xa1);
+	put_be64(p + 8, 0xb1);
+	p[17] = APTPL;
+	put_be16(p + 18, 1);
+	put_be32(p + 20, 4u + addlen);
+	p[24] = 0x45;
+	put_be16(p + 26, addlen);
+	memcpy(p + 28, tid_b, sizeof(tid_b));
+	put_be32(c + 5, 28u + addlen);
+	cr_assert_eq(run(&na, c, p, 28u + addlen), SAM_STAT_GOOD,
+		     "REGISTER AND MOVE: sense %x/%02x/%02x", task.sense[2],
+		     task.sense[12], task.sense[13]);
+
+	restart();
+	cr_assert_eq(pri(&na, READ_RESERVATION, res, 24), SAM_STAT_GOOD);
+	cr_assert_eq(get_be32(res + 4), 16, "a reservation after the restart");
+	cr_assert_eq(get_be64(res + 8), 0xb1,
+		     "the moved reservation came back with key %#llx",
+		     (unsigned long long)get_be64(res + 8));
+	/* B is the holder: its RELEASE ends the reservation */
+	cr_assert_eq(pro(&nb, RELEASE, WE, 0xb1, 0, 0), SAM_STAT_GOOD);
+	cr_assert_eq(pri(&na, READ_RESERVATION, res, 24), SAM_STAT_GOOD);
+	cr_assert_eq(get_be32(res + 4), 0, "B's RELEASE released it");
+}
+
+/* A registration made with ALL_TG_PT says so again after a restart. */
+Test(lu, all_tg_pt_persists)
+{
+	uint8_t full[256];
+
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1, APTPL | 0x04),
+		     SAM_STAT_GOOD);
+	restart();
+	cr_assert_eq(pri(&nb, 3 /* READ FULL STATUS */, full, sizeof(full)),
+		     SAM_STAT_GOOD);
+	cr_assert_geq(get_be32(full + 4), 24, "a descriptor");
+	cr_assert_eq(get_be64(full + 8), 0xa1);
+	/* SPC-4 table 202: ALL_TG_PT is byte 12 bit 1 */
+	cr_assert(full[8 + 12] & 0x02, "ALL_TG_PT lost across the restart");
 }

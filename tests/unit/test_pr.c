@@ -19,6 +19,7 @@
 #include "backing/bs.h"
 #include "base/base.h"
 #include "scsi/scsi.h"
+#include "scsi/scsi_internal.h"
 
 #define TGT_NAME "iqn.2024-01.org.example:disk1"
 #define BLOCKS 2048u
@@ -331,9 +332,11 @@ struct field_case {
 
 /*
  * SPC-4 §6.16: bad type or scope -> INVALID FIELD IN CDB; length other
- * than 24 without SPEC_I_PT -> PARAMETER LIST LENGTH ERROR; what we do not
- * support (PTPL_C = SIP_C = ATP_C = 0) -> INVALID FIELD IN PARAMETER LIST;
- * service actions we have no row for -> INVALID FIELD IN CDB.
+ * than 24 without SPEC_I_PT -> PARAMETER LIST LENGTH ERROR (with it, a list
+ * too short for its TRANSPORTID PARAMETER DATA LENGTH; REGISTER AND MOVE
+ * without room for a TransportID, §6.16.4); what we do not support
+ * (PTPL_C = 0) -> INVALID FIELD IN PARAMETER LIST; service actions we have
+ * no row for -> INVALID FIELD IN CDB.
  */
 static struct field_case field_cases[] = {
 	{ RESERVE, 0x2, 0, 24, 0x5, 0x24, 0x00 },	/* obsolete type */
@@ -346,9 +349,9 @@ static struct field_case field_cases[] = {
 	{ RESERVE, WE, 0, 0, 0x5, 0x1a, 0x00 },
 	{ REGISTER, 0, 0x01, 24, 0x5, 0x26, 0x00 },	/* APTPL */
 	{ REGISTER_IGNORE, 0, 0x01, 24, 0x5, 0x26, 0x00 },
-	{ REGISTER, 0, 0x04, 24, 0x5, 0x26, 0x00 },	/* ALL_TG_PT */
-	{ REGISTER, 0, 0x08, 24, 0x5, 0x26, 0x00 },	/* SPEC_I_PT */
-	{ REGISTER_MOVE, WE, 0, 24, 0x5, 0x24, 0x00 },
+	{ REGISTER, 0, 0x08, 24, 0x5, 0x1a, 0x00 },	/* SPEC_I_PT */
+	{ RESERVE, WE, 0x08, 24, 0x5, 0x26, 0x00 },	/* SPEC_I_PT */
+	{ REGISTER_MOVE, WE, 0, 24, 0x5, 0x1a, 0x00 },
 };
 
 ParameterizedTestParameters(pr, refused_fields)
@@ -377,9 +380,10 @@ Test(pr, report_capabilities)
 	cr_assert_eq(pri(&na, REPORT_CAPS, b, sizeof(b)), SAM_STAT_GOOD);
 	cr_assert_eq(task.xfer_len, 8);
 	cr_assert_eq(get_be16(b), 8);
-	/* CRH (SPC-4 §5.13.3: RESERVE / RELEASE exceptions, reserve.c);
-	 * RLR_C SIP_C ATP_C PTPL_C: not implemented */
-	cr_assert_eq(b[2], 0x10);
+	/* CRH (SPC-4 §5.13.3: RESERVE / RELEASE exceptions, reserve.c),
+	 * SIP_C and ATP_C; RLR_C not implemented, PTPL_C without a state
+	 * directory (test_aptpl.c) */
+	cr_assert_eq(b[2], 0x10 | 0x08 | 0x04);
 	cr_assert_eq(b[3] & 0x80, 0x80, "TMV");
 	cr_assert_eq(b[3] & 0x01, 0, "PTPL_A");
 	/* SPC-4 table 199: all six types */
@@ -1149,4 +1153,707 @@ Test(pr, preempt_abort_reported)
 	cr_assert_eq(get_be16(b + 2), 10);
 	cr_assert_eq(b[4], 0x5f);
 	cr_assert_eq(b[5], PREEMPT_ABORT);
+}
+
+/* --- iSCSI TransportIDs (SPC-4 §7.6.4.6) -------------------------------- */
+
+/*
+ * One TransportID: header byte 0 and 1, @body (@body_len bytes, or up to
+ * and with its NUL when 0) padded with NULs to ADDITIONAL LENGTH @addlen
+ * (-1: the body rounded up to 4, at least 20); the parser is given @avail
+ * bytes (0: all of it).
+ */
+struct tid_case {
+	char what[48];
+	uint8_t b0, b1;
+	int addlen;
+	char body[240];
+	size_t body_len;
+	size_t avail;
+	int rc;
+	int fmt;
+	char name[240];
+	uint64_t isid;
+};
+
+/* 24 + 199 bytes: the longest iSCSI name (RFC 7143 §4.2.7.1) */
+#define N223 "iqn.2024-01.org.example:" \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+/* a TransportID that parses into @fmt_, @name_, @isid_ */
+#define TID_OK(what_, b0_, add_, body_, blen_, fmt_, name_, isid_) \
+	{ .what = what_, .b0 = b0_, .addlen = add_, .body = body_, \
+	  .body_len = blen_, .fmt = fmt_, .name = name_, .isid = isid_ }
+/* one that is refused with @rc_ when the parser has @avail_ bytes */
+#define TID_BAD(what_, b0_, b1_, add_, body_, blen_, avail_, rc_) \
+	{ .what = what_, .b0 = b0_, .b1 = b1_, .addlen = add_, \
+	  .body = body_, .body_len = blen_, .avail = avail_, .rc = rc_ }
+
+static struct tid_case tid_cases[] = {
+	TID_OK("port", 0x45, -1, "iqn.1994-05.com.redhat:a,i,0x23d000000001",
+	       0, SCSI_TID_PORT, "iqn.1994-05.com.redhat:a", 0x23d000000001),
+	TID_OK("device", 0x05, -1, "iqn.1994-05.com.redhat:a", 0,
+	       SCSI_TID_DEVICE, "iqn.1994-05.com.redhat:a", 0),
+	TID_OK("upper-case ISID, few digits", 0x45, -1, "iqn.x:y,i,0xABC", 0,
+	       SCSI_TID_PORT, "iqn.x:y", 0xabc),
+	TID_OK("eui name", 0x45, -1, "eui.0123456789ABCDEF,i,0x1", 0,
+	       SCSI_TID_PORT, "eui.0123456789ABCDEF", 1),
+	TID_OK("naa 16", 0x05, -1, "naa.52004567BA64678D", 0, SCSI_TID_DEVICE,
+	       "naa.52004567BA64678D", 0),
+	TID_OK("naa 32", 0x05, -1, "naa.62004567BA64678D0123456789ABCDEF", 0,
+	       SCSI_TID_DEVICE, "naa.62004567BA64678D0123456789ABCDEF", 0),
+	TID_OK("shortest: ADDITIONAL LENGTH 20", 0x05, 20, "iqn.a", 0,
+	       SCSI_TID_DEVICE, "iqn.a", 0),
+	TID_OK("longer ADDITIONAL LENGTH, NUL padded", 0x45, 64,
+	       "iqn.x:y,i,0x1", 0, SCSI_TID_PORT, "iqn.x:y", 1),
+	TID_OK("bytes after the NUL are not looked at", 0x05, 20,
+	       "iqn.a\0garbage,,,", 16, SCSI_TID_DEVICE, "iqn.a", 0),
+	TID_OK("223-byte name", 0x05, -1, N223, 0, SCSI_TID_DEVICE, N223, 0),
+	TID_OK("UTF-8 name", 0x05, -1, "iqn.2024-01.x:\xc3\xa9t\xc3\xa9", 0,
+	       SCSI_TID_DEVICE, "iqn.2024-01.x:\xc3\xa9t\xc3\xa9", 0),
+	TID_BAD("SAS protocol", 0x06, 0, -1, "iqn.a", 0, 0, -EPROTONOSUPPORT),
+	TID_BAD("FC protocol", 0x00, 0, -1, "iqn.a", 0, 0, -EPROTONOSUPPORT),
+	TID_BAD("format 10b", 0x85, 0, -1, "iqn.a", 0, 0, -EINVAL),
+	TID_BAD("format 11b", 0xc5, 0, -1, "iqn.a", 0, 0, -EINVAL),
+	TID_BAD("reserved bits of byte 0", 0x15, 0, -1, "iqn.a", 0, 0, -EINVAL),
+	TID_BAD("reserved byte 1", 0x05, 1, -1, "iqn.a", 0, 0, -EINVAL),
+	TID_BAD("ADDITIONAL LENGTH 16", 0x05, 0, 16, "iqn.a", 0, 0, -EINVAL),
+	TID_BAD("ADDITIONAL LENGTH not a multiple of 4", 0x05, 0, 22, "iqn.a",
+		0, 0, -EINVAL),
+	TID_BAD("no NUL", 0x05, 0, 20, "iqn.aaaaaaaaaaaaaaaa", 20, 0, -EINVAL),
+	TID_BAD("header cut", 0x05, 0, -1, "iqn.a", 0, 3, -EMSGSIZE),
+	TID_BAD("ADDITIONAL LENGTH past the data", 0x05, 0, -1, "iqn.a", 0, 20,
+		-EMSGSIZE),
+	TID_BAD("port without separator", 0x45, 0, -1, "iqn.x:y", 0, 0,
+		-EINVAL),
+	TID_BAD("device with separator", 0x05, 0, -1, "iqn.x:y,i,0x1", 0, 0,
+		-EINVAL),
+	TID_BAD("separator upper case", 0x45, 0, -1, "iqn.x:y,I,0X1", 0, 0,
+		-EINVAL),
+	TID_BAD("separator cut", 0x45, 0, -1, "iqn.x:y,i,0", 0, 0, -EINVAL),
+	TID_BAD("no ISID digits", 0x45, 0, -1, "iqn.x:y,i,0x", 0, 0, -EINVAL),
+	TID_BAD("13 ISID digits", 0x45, 0, -1, "iqn.x:y,i,0x1234567890123", 0,
+		0, -EINVAL),
+	TID_BAD("ISID not hex", 0x45, 0, -1, "iqn.x:y,i,0x12g", 0, 0, -EINVAL),
+	TID_BAD("ISID with a sign", 0x45, 0, -1, "iqn.x:y,i,0x-1", 0, 0,
+		-EINVAL),
+	TID_BAD("empty name", 0x45, 0, -1, ",i,0x1", 0, 0, -EINVAL),
+	TID_BAD("empty device name", 0x05, 0, 20, "", 0, 0, -EINVAL),
+	TID_BAD("unknown name type", 0x05, 0, -1, "iqx.1994-05.com.redhat:a", 0,
+		0, -EINVAL),
+	TID_BAD("space in the name", 0x05, 0, -1, "iqn.x:a b", 0, 0, -EINVAL),
+	TID_BAD("control byte in the name", 0x05, 0, -1, "iqn.x:a\x01", 0, 0,
+		-EINVAL),
+	TID_BAD("comma in a device name", 0x05, 0, -1, "iqn.x:a,b", 0, 0,
+		-EINVAL),
+	TID_BAD("eui with 15 digits", 0x05, 0, -1, "eui.0123456789ABCDE", 0, 0,
+		-EINVAL),
+	TID_BAD("eui not hex", 0x05, 0, -1, "eui.0123456789ABCDEG", 0, 0,
+		-EINVAL),
+	TID_BAD("naa with 20 digits", 0x05, 0, -1, "naa.0123456789abcdef0123", 0,
+		0, -EINVAL),
+	TID_BAD("224-byte name", 0x05, 0, -1, N223 "a", 0, 0, -EINVAL),
+	TID_BAD("overlong UTF-8", 0x05, 0, -1, "iqn.x:\xc0\xaf", 0, 0, -EINVAL),
+	TID_BAD("UTF-8 surrogate", 0x05, 0, -1, "iqn.x:\xed\xa0\x80", 0, 0,
+		-EINVAL),
+	TID_BAD("UTF-8 cut", 0x05, 0, -1, "iqn.x:\xe2\x82", 0, 0, -EINVAL),
+};
+
+/* Writes the TransportID of @c into @b; returns its length. */
+static size_t tid_build(const struct tid_case *c, uint8_t *b, size_t cap)
+{
+	size_t body = c->body_len ? c->body_len : strlen(c->body) + 1;
+	size_t add = c->addlen >= 0 ? (size_t)c->addlen
+				    : MAX((body + 3) & ~(size_t)3, (size_t)20);
+
+	cr_assert_leq(4 + MAX(add, body), cap);
+	memset(b, 0, cap);
+	b[0] = c->b0;
+	b[1] = c->b1;
+	put_be16(b + 2, (uint16_t)add);
+	memcpy(b + 4, c->body, MIN(body, add));
+	return 4 + add;
+}
+
+ParameterizedTestParameters(pr, transport_id_parse)
+{
+	return cr_make_param_array(struct tid_case, tid_cases,
+				   ARRAY_SIZE(tid_cases));
+}
+
+ParameterizedTest(struct tid_case *c, pr, transport_id_parse)
+{
+	uint8_t b[512];
+	size_t len = tid_build(c, b, sizeof(b));
+	struct scsi_tid tid;
+	int rc = scsi_tid_parse(b, c->avail ? c->avail : len, &tid);
+
+	cr_assert_eq(rc, c->rc, "%s: rc %d, want %d", c->what, rc, c->rc);
+	if (rc != 0)
+		return;
+	cr_assert_eq(tid.len, len, "%s", c->what);
+	cr_assert_eq((int)tid.format, c->fmt, "%s", c->what);
+	cr_assert_str_eq(tid.name, c->name, "%s", c->what);
+	cr_assert_eq(tid.isid, c->isid, "%s", c->what);
+}
+
+/* READ FULL STATUS's encoder and the parser agree (SPC-4 table 506). */
+Test(pr, transport_id_round_trip)
+{
+	uint8_t b[300];
+	struct scsi_tid tid;
+	char port[256];
+	uint32_t len = scsi_tid_encode(na.initiator_port, b, sizeof(b));
+
+	cr_assert_eq(len % 4, 0);
+	cr_assert_eq(scsi_tid_parse(b, len, &tid), 0);
+	cr_assert_eq(tid.len, len);
+	cr_assert_eq(tid.format, SCSI_TID_PORT);
+	cr_assert_eq(scsi_tid_port_name(&tid, port, sizeof(port)), 0);
+	cr_assert_str_eq(port, na.initiator_port);
+	/* a short ISID comes back in session.c's twelve-digit spelling */
+	len = scsi_tid_encode("iqn.x:y,i,0x1", b, sizeof(b));
+	cr_assert_eq(len, 24, "ADDITIONAL LENGTH at least 20");
+	cr_assert_eq(scsi_tid_parse(b, len, &tid), 0);
+	cr_assert_eq(scsi_tid_port_name(&tid, port, sizeof(port)), 0);
+	cr_assert_str_eq(port, "iqn.x:y,i,0x000000000001");
+	/* a device TransportID names no port */
+	len = scsi_tid_encode("iqn.x:y", b, sizeof(b));
+	cr_assert_eq(scsi_tid_parse(b, len, &tid), 0);
+	cr_assert_eq(tid.format, SCSI_TID_DEVICE);
+	cr_assert_eq(scsi_tid_port_name(&tid, port, sizeof(port)), -EINVAL);
+}
+
+/* --- SPEC_I_PT (SPC-4 §5.13.7 tables 67, 69; §6.16.3) ------------------- */
+
+/* PERSISTENT RESERVE OUT with the @len-byte parameter list @p */
+static uint8_t pro_list(struct scsi_nexus *n, int sa, int type, uint8_t *p,
+			uint32_t len)
+{
+	uint8_t c[10] = { 0x5f, (uint8_t)sa, (uint8_t)type };
+
+	put_be32(c + 5, len);
+	return run(n, c, 10, p, len);
+}
+
+/*
+ * A REGISTER parameter list with SPEC_I_PT and the TransportIDs of the
+ * initiator ports @ports (NULL-terminated) into @p; returns its length.
+ */
+static uint32_t spec_list(uint8_t *p, size_t cap, uint64_t key,
+			  uint64_t sa_key, uint8_t flags,
+			  const char *const *ports)
+{
+	uint32_t off = 28;
+
+	memset(p, 0, cap);
+	put_be64(p, key);
+	put_be64(p + 8, sa_key);
+	p[20] = 0x08 | flags;
+	for (; *ports; ports++)
+		off += scsi_tid_encode(*ports, p + off, (uint32_t)(cap - off));
+	cr_assert_leq(off, cap);
+	put_be32(p + 24, off - 28);
+	return off;
+}
+
+/* The number of registered keys, READ KEYS */
+static uint32_t nkeys(void)
+{
+	static uint8_t b[16384];
+
+	cr_assert_eq(pri(&nobs, READ_KEYS, b, sizeof(b)), SAM_STAT_GOOD);
+	return get_be32(b + 4) / 8;
+}
+
+Test(pr, spec_i_pt_registers_each_port)
+{
+	uint8_t p[512];
+	const char *const ports[] = { nb.initiator_port, nc.initiator_port,
+				      NULL };
+	uint32_t len = spec_list(p, sizeof(p), 0, 0xa1, 0, ports);
+
+	cr_assert_eq(pro_list(&na, REGISTER, 0, p, len), SAM_STAT_GOOD);
+	cr_assert_eq(nkeys(), 3, "the issuer and both TransportIDs");
+	cr_assert_eq(generation(), 1, "one PR OUT, one increment");
+	/* B and C are registrants with the key, on the receiving port */
+	cr_assert_eq(pro(&nb, RESERVE, WE, 0xa1, 0), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nc, REGISTER, 0, 0xa1, 0xc1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&na, REGISTER, 0, 0xa1, 0xa2), SAM_STAT_GOOD);
+	/* same name, other ISID: not named, not registered */
+	cr_assert_eq(pro(&na2, REGISTER, 0, 0xa1, 0xa3),
+		     SAM_STAT_RESERVATION_CONFLICT);
+}
+
+/* iSCSI names compare case-insensitively (RFC 3722) */
+Test(pr, spec_i_pt_name_case)
+{
+	uint8_t p[512];
+	const char *const ports[] = {
+		"IQN.1994-05.COM.REDHAT:B,i,0x23D000000001", NULL };
+	uint32_t len = spec_list(p, sizeof(p), 0, 0xa1, 0, ports);
+
+	cr_assert_eq(pro_list(&na, REGISTER, 0, p, len), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, REGISTER, 0, 0xa1, 0xb1), SAM_STAT_GOOD,
+		     "B's nexus is the one named");
+}
+
+struct spec_case {
+	char what[48];
+	char ports[3][64];
+	uint32_t cut;		/* bytes taken off TRANSPORTID PARAMETER DATA
+				 * LENGTH (> 0) or the CDB length (< 0 as
+				 * 0x80000000 | n) */
+	int sa;
+	uint8_t key, asc, ascq;
+};
+
+#define PORT_A "iqn.1994-05.com.redhat:a,i,0x23d000000001"
+#define PORT_B "iqn.1994-05.com.redhat:b,i,0x23d000000001"
+#define PORT_OBS "iqn.1994-05.com.redhat:obs,i,0x23d000000001"
+
+/*
+ * All or nothing: each list below is refused, and neither the issuer (A)
+ * nor any TransportID gets registered. C is registered beforehand.
+ */
+static struct spec_case spec_cases[] = {
+	{ "malformed second", { PORT_B, "iqn.x:y,i,0xzz" }, 0, REGISTER,
+	  0x5, 0x26, 0x00 },
+	{ "duplicate", { PORT_B, PORT_B }, 0, REGISTER, 0x5, 0x26, 0x00 },
+	{ "duplicate, other case", { PORT_B,
+	  "iqn.1994-05.com.redhat:B,i,0x23d000000001" }, 0, REGISTER, 0x5,
+	  0x26, 0x00 },
+	{ "the issuer itself", { PORT_B, PORT_A }, 0, REGISTER, 0x5, 0x26,
+	  0x00 },
+	{ "already registered", { PORT_B,
+	  "iqn.1994-05.com.redhat:c,i,0x23d000000001" }, 0, REGISTER, 0x5,
+	  0x26, 0x00 },
+	{ "format 00b", { PORT_B, "iqn.1994-05.com.redhat:obs" }, 0, REGISTER,
+	  0x5, 0x26, 0x00 },
+	{ "REGISTER AND IGNORE EXISTING KEY", { PORT_B }, 0, REGISTER_IGNORE,
+	  0x5, 0x26, 0x00 },
+	{ "TransportID cut by its length", { PORT_B, PORT_OBS }, 4, REGISTER,
+	  0x5, 0x1a, 0x00 },
+	{ "list shorter than its length", { PORT_B }, 0x80000004u, REGISTER,
+	  0x5, 0x1a, 0x00 },
+};
+
+ParameterizedTestParameters(pr, spec_i_pt_all_or_nothing)
+{
+	return cr_make_param_array(struct spec_case, spec_cases,
+				   ARRAY_SIZE(spec_cases));
+}
+
+ParameterizedTest(struct spec_case *c, pr, spec_i_pt_all_or_nothing)
+{
+	uint8_t p[1024];
+	const char *ports[4] = { NULL };
+	uint32_t len;
+	uint8_t cdb[10] = { 0x5f, (uint8_t)c->sa };
+
+	for (int i = 0; i < 3 && c->ports[i][0]; i++)
+		ports[i] = c->ports[i];
+	len = spec_list(p, sizeof(p), 0, 0xa1, 0, ports);
+
+	cr_assert_eq(pro(&nc, REGISTER, 0, 0, 0xc1), SAM_STAT_GOOD);
+	if (c->cut && !(c->cut & 0x80000000u))
+		put_be32(p + 24, get_be32(p + 24) - c->cut);
+	put_be32(cdb + 5, len - (c->cut & 0x80000000u ? c->cut & 0xffff : 0));
+	run(&na, cdb, 10, p, get_be32(cdb + 5));
+	assert_sense(c->key, c->asc, c->ascq);
+	cr_assert_eq(nkeys(), 1, "%s: only C's registration", c->what);
+	cr_assert_eq(generation(), 1, "%s", c->what);
+	cr_assert_eq(pro(&nb, REGISTER, 0, 0xa1, 0xb2),
+		     SAM_STAT_RESERVATION_CONFLICT, "%s: B not registered",
+		     c->what);
+}
+
+/* Table 67: SPEC_I_PT from a registered I_T nexus */
+Test(pr, spec_i_pt_from_registrant)
+{
+	uint8_t p[512];
+	const char *const ports[] = { PORT_B, NULL };
+	uint32_t len;
+
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1), SAM_STAT_GOOD);
+	len = spec_list(p, sizeof(p), 0xa1, 0xa2, 0, ports);
+	pro_list(&na, REGISTER, 0, p, len);
+	assert_sense(0x5, 0x26, 0x00);
+	/* with the wrong key it is a conflict first */
+	len = spec_list(p, sizeof(p), 0xa9, 0xa2, 0, ports);
+	cr_assert_eq(pro_list(&na, REGISTER, 0, p, len),
+		     SAM_STAT_RESERVATION_CONFLICT);
+	cr_assert_eq(nkeys(), 1);
+	cr_assert_eq(generation(), 1);
+	/* unregistered with a non-zero RESERVATION KEY: conflict */
+	len = spec_list(p, sizeof(p), 0x5, 0xc1, 0, ports);
+	cr_assert_eq(pro_list(&nc, REGISTER, 0, p, len),
+		     SAM_STAT_RESERVATION_CONFLICT);
+	cr_assert_eq(nkeys(), 1);
+}
+
+/* --- ALL_TG_PT (SPC-4 §6.16.3, table 69) -------------------------------- */
+
+/* Adds port group 2 to the target; *@n2 is @n through its port */
+static void second_port(struct scsi_nexus *n2, const struct scsi_nexus *n)
+{
+	cr_assert_eq(scsi_port_groups_add(tgt.port_groups, 2,
+					  SCSI_ALUA_ACTIVE_OPTIMIZED), 0);
+	nexus_init(n2, n->initiator_port);
+	n2->rel_port_id = 2;
+}
+
+/* The descriptors of READ FULL STATUS: (rel port, flags byte 12) of each */
+static unsigned full_status(uint16_t *rel, uint8_t *flags, uint64_t *key,
+			    unsigned max)
+{
+	static uint8_t b[16384];
+	uint32_t total, off;
+	unsigned n = 0;
+
+	cr_assert_eq(pri(&nobs, READ_FULL_STATUS, b, sizeof(b)),
+		     SAM_STAT_GOOD);
+	total = get_be32(b + 4);
+	for (off = 8; off < 8 + total && n < max; n++) {
+		key[n] = get_be64(b + off);
+		flags[n] = b[off + 12];
+		rel[n] = get_be16(b + off + 18);
+		off += 24 + get_be32(b + off + 20);
+	}
+	return n;
+}
+
+Test(pr, all_tg_pt_two_port_groups)
+{
+	struct scsi_nexus a2;
+	uint16_t rel[8];
+	uint8_t fl[8];
+	uint64_t key[8];
+	unsigned n;
+
+	second_port(&a2, &na);
+	cr_assert_eq(pro_len(&na, REGISTER, 0, 0, 0xa1, 0x04, 24),
+		     SAM_STAT_GOOD);
+	cr_assert_eq(generation(), 1);
+	n = full_status(rel, fl, key, 8);
+	cr_assert_eq(n, 2, "one I_T nexus per target port");
+	cr_assert(rel[0] + rel[1] == 3 && rel[0] != rel[1], "ports 1 and 2");
+	for (unsigned i = 0; i < n; i++) {
+		cr_assert_eq(fl[i] & 0x02, 0x02, "ALL_TG_PT");
+		cr_assert_eq(key[i], 0xa1);
+	}
+	/* A through port 2 is registered: it may reserve with the key */
+	cr_assert_eq(pro(&a2, RESERVE, EA, 0xa1, 0), SAM_STAT_GOOD);
+	cr_assert_eq(read1(&a2), SAM_STAT_GOOD, "the holder");
+	cr_assert_eq(read1(&na), SAM_STAT_RESERVATION_CONFLICT,
+		     "port 1 is another I_T nexus, not the holder");
+	cr_assert_eq(pro(&a2, RELEASE, EA, 0xa1, 0), SAM_STAT_GOOD);
+	/* a key change with ALL_TG_PT reaches both */
+	cr_assert_eq(pro_len(&na, REGISTER, 0, 0xa1, 0xa2, 0x04, 24),
+		     SAM_STAT_GOOD);
+	cr_assert_eq(pro(&a2, REGISTER, 0, 0xa2, 0xa2), SAM_STAT_GOOD);
+	/* and unregistering with it removes both */
+	cr_assert_eq(pro_len(&na, REGISTER_IGNORE, 0, 0, 0, 0x04, 24),
+		     SAM_STAT_GOOD);
+	cr_assert_eq(nkeys(), 0);
+	/* without ALL_TG_PT only the receiving port */
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1), SAM_STAT_GOOD);
+	n = full_status(rel, fl, key, 8);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(rel[0], 1);
+	cr_assert_eq(fl[0] & 0x02, 0, "ALL_TG_PT 0");
+}
+
+/* "as if received individually through each target port": all or nothing */
+Test(pr, all_tg_pt_conflict_on_another_port)
+{
+	struct scsi_nexus a2;
+
+	second_port(&a2, &na);
+	cr_assert_eq(pro(&a2, REGISTER, 0, 0, 0xa7), SAM_STAT_GOOD);
+	/* unregistered on port 1, registered with 0xa7 on port 2 */
+	cr_assert_eq(pro_len(&na, REGISTER, 0, 0, 0xa1, 0x04, 24),
+		     SAM_STAT_RESERVATION_CONFLICT);
+	cr_assert_eq(nkeys(), 1);
+	cr_assert_eq(generation(), 1);
+	/* REGISTER AND IGNORE EXISTING KEY sets it on both */
+	cr_assert_eq(pro_len(&na, REGISTER_IGNORE, 0, 0, 0xa1, 0x04, 24),
+		     SAM_STAT_GOOD);
+	cr_assert_eq(nkeys(), 2);
+	cr_assert_eq(pro(&a2, REGISTER, 0, 0xa1, 0xa1), SAM_STAT_GOOD);
+}
+
+/* SPEC_I_PT and ALL_TG_PT: each TransportID on each target port */
+Test(pr, spec_i_pt_all_tg_pt)
+{
+	struct scsi_nexus b2;
+	uint8_t p[512];
+	const char *const ports[] = { PORT_B, NULL };
+	uint32_t len = spec_list(p, sizeof(p), 0, 0xa1, 0x04, ports);
+
+	second_port(&b2, &nb);
+	cr_assert_eq(pro_list(&na, REGISTER, 0, p, len), SAM_STAT_GOOD);
+	cr_assert_eq(nkeys(), 4);
+	cr_assert_eq(pro(&b2, REGISTER, 0, 0xa1, 0xb1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, REGISTER, 0, 0xa1, 0xb1), SAM_STAT_GOOD);
+}
+
+/* --- REGISTER AND MOVE (SPC-4 §5.13.8, §6.16.4) ------------------------- */
+
+/*
+ * PR OUT REGISTER AND MOVE from @n: the I_T nexus of initiator port
+ * @port on target port @rtpi, @flags in byte 17.
+ */
+static uint8_t move(struct scsi_nexus *n, uint64_t key, uint64_t sa_key,
+		    uint8_t flags, uint16_t rtpi, const char *port)
+{
+	uint8_t p[300] = { 0 };
+	uint32_t tl;
+
+	put_be64(p, key);
+	put_be64(p + 8, sa_key);
+	p[17] = flags;
+	put_be16(p + 18, rtpi);
+	tl = scsi_tid_encode(port, p + 24, sizeof(p) - 24);
+	put_be32(p + 20, tl);
+	return pro_list(n, REGISTER_MOVE, 0, p, 24 + tl);
+}
+
+static uint64_t holder_key(uint8_t *type)
+{
+	uint8_t b[24];
+
+	cr_assert_eq(pri(&nobs, READ_RESERVATION, b, sizeof(b)),
+		     SAM_STAT_GOOD);
+	*type = get_be32(b + 4) ? b[21] : 0;
+	return get_be32(b + 4) ? get_be64(b + 8) : 0;
+}
+
+Test(pr, register_and_move)
+{
+	static uint8_t w[512];
+	uint8_t cw[10] = { 0x2a, [8] = 1 }, type;
+
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&na, RESERVE, WE, 0xa1, 0), SAM_STAT_GOOD);
+	/* SCOPE and TYPE of the CDB are ignored: the type stays WE */
+	cr_assert_eq(move(&na, 0xa1, 0xb1, 0, 1, PORT_B), SAM_STAT_GOOD);
+	cr_assert_eq(generation(), 2, "REGISTER AND MOVE increments it");
+	cr_assert_eq(holder_key(&type), 0xb1);
+	cr_assert_eq(type, WE);
+	cr_assert_eq(run(&nb, cw, 10, w, 512), SAM_STAT_GOOD, "B holds it");
+	cr_assert_eq(run(&na, cw, 10, w, 512), SAM_STAT_RESERVATION_CONFLICT);
+	cr_assert_eq(nkeys(), 2, "UNREG 0: A stays registered");
+	cr_assert_eq(pro(&na, REGISTER, 0, 0xa1, 0xa1), SAM_STAT_GOOD);
+	/* B moves it back with UNREG: B's registration goes, A holds */
+	cr_assert_eq(move(&nb, 0xb1, 0xa5, 0x02, 1, PORT_A), SAM_STAT_GOOD);
+	cr_assert_eq(holder_key(&type), 0xa5,
+		     "an already registered destination takes the new key");
+	cr_assert_eq(nkeys(), 1);
+	cr_assert_eq(pro(&nb, REGISTER, 0, 0xb1, 0),
+		     SAM_STAT_RESERVATION_CONFLICT, "B is unregistered");
+	cr_assert_eq(run(&na, cw, 10, w, 512), SAM_STAT_GOOD);
+	/* no unit attention for anybody */
+	cr_assert_eq(tur(&na), SAM_STAT_GOOD);
+	cr_assert_eq(tur(&nb), SAM_STAT_GOOD);
+}
+
+/* The destination I_T nexus may be on another target port. */
+Test(pr, register_and_move_to_other_port)
+{
+	struct scsi_nexus b2;
+	uint16_t rel[4];
+	uint8_t fl[4];
+	uint64_t key[4];
+	unsigned n;
+
+	second_port(&b2, &nb);
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&na, RESERVE, EA, 0xa1, 0), SAM_STAT_GOOD);
+	cr_assert_eq(move(&na, 0xa1, 0xb1, 0x02, 2, PORT_B), SAM_STAT_GOOD);
+	cr_assert_eq(read1(&b2), SAM_STAT_GOOD, "B through port 2 holds it");
+	cr_assert_eq(read1(&nb), SAM_STAT_RESERVATION_CONFLICT,
+		     "B through port 1 does not");
+	n = full_status(rel, fl, key, 4);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(rel[0], 2, "RELATIVE TARGET PORT IDENTIFIER");
+	cr_assert_eq(fl[0] & 0x01, 0x01, "R_HOLDER");
+	cr_assert_eq(key[0], 0xb1);
+}
+
+struct move_case {
+	char what[56];
+	int setup;		/* 0: A holds WE; 1: no reservation; 2: A
+				 * holds WE_AR; 3: B holds WE */
+	char from;		/* 'a', 'b', 'c' */
+	uint64_t key, sa_key;
+	uint8_t flags, rsvd;
+	uint16_t rtpi;
+	char port[64];
+	int tl_delta;		/* added to TRANSPORTID LENGTH */
+	int len_delta;		/* added to the PARAMETER LIST LENGTH */
+	uint8_t status, key_, asc, ascq;
+};
+
+static struct move_case move_cases[] = {
+	{ "unregistered issuer", 0, 'c', 0, 0xc1, 0, 0, 1, PORT_B, 0, 0,
+	  SAM_STAT_RESERVATION_CONFLICT, 0, 0, 0 },
+	{ "wrong key", 0, 'a', 0xa9, 0xb1, 0, 0, 1, PORT_B, 0, 0,
+	  SAM_STAT_RESERVATION_CONFLICT, 0, 0, 0 },
+	{ "no reservation", 1, 'a', 0xa1, 0xb1, 0, 0, 1, PORT_B, 0, 0,
+	  SAM_STAT_CHECK_CONDITION, 0x5, 0x24, 0x00 },
+	{ "not the holder", 3, 'a', 0xa1, 0xc1, 0, 0, 1, PORT_OBS, 0, 0,
+	  SAM_STAT_RESERVATION_CONFLICT, 0, 0, 0 },
+	{ "all registrants type", 2, 'a', 0xa1, 0xc1, 0, 0, 1, PORT_OBS, 0, 0,
+	  SAM_STAT_RESERVATION_CONFLICT, 0, 0, 0 },
+	{ "SERVICE ACTION RESERVATION KEY zero", 0, 'a', 0xa1, 0, 0, 0, 1,
+	  PORT_B, 0, 0, SAM_STAT_CHECK_CONDITION, 0x5, 0x26, 0x00 },
+	{ "to the issuer's own port", 0, 'a', 0xa1, 0xa2, 0, 0, 1, PORT_A, 0, 0,
+	  SAM_STAT_CHECK_CONDITION, 0x5, 0x26, 0x00 },
+	{ "to the issuer's port on another target port", 0, 'a', 0xa1, 0xa2, 0,
+	  0, 2, PORT_A, 0, 0, SAM_STAT_CHECK_CONDITION, 0x5, 0x26, 0x00 },
+	{ "unknown relative target port", 0, 'a', 0xa1, 0xb1, 0, 0, 99, PORT_B,
+	  0, 0, SAM_STAT_CHECK_CONDITION, 0x5, 0x26, 0x00 },
+	{ "format 00b TransportID", 0, 'a', 0xa1, 0xb1, 0, 0, 1,
+	  "iqn.1994-05.com.redhat:b", 0, 0, SAM_STAT_CHECK_CONDITION, 0x5,
+	  0x26, 0x00 },
+	{ "malformed TransportID", 0, 'a', 0xa1, 0xb1, 0, 0, 1,
+	  "iqn.1994-05.com.redhat:b,i,0xno", 0, 0, SAM_STAT_CHECK_CONDITION,
+	  0x5, 0x26, 0x00 },
+	{ "APTPL", 0, 'a', 0xa1, 0xb1, 0x01, 0, 1, PORT_B, 0, 0,
+	  SAM_STAT_CHECK_CONDITION, 0x5, 0x26, 0x00 },
+	{ "bit 2 of byte 17 (reserved; ALL_TG_PT elsewhere)", 0, 'a', 0xa1,
+	  0xb1, 0x04, 0, 1, PORT_B, 0, 0, SAM_STAT_CHECK_CONDITION, 0x5, 0x26,
+	  0x00 },
+	{ "reserved byte 16", 0, 'a', 0xa1, 0xb1, 0, 0x80, 1, PORT_B, 0, 0,
+	  SAM_STAT_CHECK_CONDITION, 0x5, 0x26, 0x00 },
+	{ "TRANSPORTID LENGTH cuts the TransportID", 0, 'a', 0xa1, 0xb1, 0, 0,
+	  1, PORT_B, -4, -4, SAM_STAT_CHECK_CONDITION, 0x5, 0x1a, 0x00 },
+	{ "TRANSPORTID LENGTH past the list", 0, 'a', 0xa1, 0xb1, 0, 0, 1,
+	  PORT_B, 4, 0, SAM_STAT_CHECK_CONDITION, 0x5, 0x1a, 0x00 },
+	{ "TRANSPORTID LENGTH longer than the TransportID", 0, 'a', 0xa1, 0xb1,
+	  0, 0, 1, PORT_B, 4, 4, SAM_STAT_CHECK_CONDITION, 0x5, 0x26, 0x00 },
+	{ "list shorter than 24", 0, 'a', 0xa1, 0xb1, 0, 0, 1, PORT_B, 0, -60,
+	  SAM_STAT_CHECK_CONDITION, 0x5, 0x1a, 0x00 },
+};
+
+ParameterizedTestParameters(pr, register_and_move_refused)
+{
+	return cr_make_param_array(struct move_case, move_cases,
+				   ARRAY_SIZE(move_cases));
+}
+
+ParameterizedTest(struct move_case *c, pr, register_and_move_refused)
+{
+	struct scsi_nexus a2;
+	uint8_t p[300] = { 0 }, type, want_type;
+	uint64_t want_holder;
+	uint32_t tl, gen;
+
+	second_port(&a2, &na);
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, REGISTER, 0, 0, 0xb1), SAM_STAT_GOOD);
+	if (c->setup != 1)
+		cr_assert_eq(pro(c->setup == 3 ? &nb : &na, RESERVE,
+				 c->setup == 2 ? WE_AR : WE,
+				 c->setup == 3 ? 0xb1 : 0xa1, 0),
+			     SAM_STAT_GOOD);
+	want_holder = holder_key(&want_type);
+	gen = generation();
+	put_be64(p, c->key);
+	put_be64(p + 8, c->sa_key);
+	p[16] = c->rsvd;
+	p[17] = c->flags;
+	put_be16(p + 18, c->rtpi);
+	tl = scsi_tid_encode(c->port, p + 24, sizeof(p) - 24);
+	put_be32(p + 20, (uint32_t)((int)tl + c->tl_delta));
+	pro_list(c->from == 'a' ? &na : c->from == 'b' ? &nb : &nc,
+		 REGISTER_MOVE, 0, p,
+		 (uint32_t)(24 + (int)tl + c->len_delta));
+	cr_assert_eq(task.status, c->status, "%s: status %#x", c->what,
+		     task.status);
+	if (c->status == SAM_STAT_CHECK_CONDITION)
+		assert_sense(c->key_, c->asc, c->ascq);
+	cr_assert_eq(generation(), gen, "%s: nothing changed", c->what);
+	cr_assert_eq(nkeys(), 2, "%s", c->what);
+	cr_assert_eq(holder_key(&type), want_holder, "%s", c->what);
+	cr_assert_eq(type, want_type, "%s", c->what);
+}
+
+/* REPORT SUPPORTED OPERATION CODES lists REGISTER AND MOVE (SPC-4 §6.35) */
+Test(pr, rsoc_register_and_move)
+{
+	uint8_t c[12] = { 0xa3, 0x0c, 0x02, 0x5f, 0x00, 0x07, [9] = 32 };
+	uint8_t b[32];
+
+	cr_assert_eq(run(&na, c, 12, b, sizeof(b)), SAM_STAT_GOOD);
+	cr_assert_eq(b[1] & 0x07, 0x03, "SUPPORT 011b: supported");
+	cr_assert_eq(b[4], 0x5f);
+	cr_assert_eq(b[5], 0x07);
+}
+
+/* --- the registration cap ----------------------------------------------- */
+
+/*
+ * Past SCSI_PR_MAX_REGS registrations, REGISTER, SPEC_I_PT and REGISTER
+ * AND MOVE answer INSUFFICIENT REGISTRATION RESOURCES (5/55/04, SPC-4
+ * §5.13.7, §5.13.8) and change nothing.
+ */
+Test(pr, registration_cap)
+{
+	static struct scsi_nexus many;
+	uint8_t p[512];
+	const char *const ports[] = { PORT_B, NULL };
+	uint32_t len, gen;
+
+	for (unsigned i = 0; i < SCSI_PR_MAX_REGS - 2; i++) {
+		char port[80];
+
+		snprintf(port, sizeof(port), "iqn.2024-01.x:h%u,i,0x1", i);
+		nexus_init(&many, port);
+		cr_assert_eq(pro(&many, REGISTER, 0, 0, i + 1), SAM_STAT_GOOD,
+			     "registration %u", i);
+	}
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&na, RESERVE, WE, 0xa1, 0), SAM_STAT_GOOD);
+	gen = generation();
+	/* one left: A's SPEC_I_PT for B needs two (A is registered: use C) */
+	len = spec_list(p, sizeof(p), 0, 0xc1, 0, ports);
+	pro_list(&nc, REGISTER, 0, p, len);
+	assert_sense(0x5, 0x55, 0x04);
+	cr_assert_eq(generation(), gen);
+	cr_assert_eq(nkeys(), SCSI_PR_MAX_REGS - 1);
+	/* the last one */
+	cr_assert_eq(pro(&nb, REGISTER_IGNORE, 0, 0, 0xb1), SAM_STAT_GOOD);
+	cr_assert_eq(nkeys(), SCSI_PR_MAX_REGS);
+	pro(&nc, REGISTER, 0, 0, 0xc1);
+	assert_sense(0x5, 0x55, 0x04);
+	pro(&nc, REGISTER_IGNORE, 0, 0, 0xc1);
+	assert_sense(0x5, 0x55, 0x04);
+	move(&na, 0xa1, 0xc1, 0, 1, nc.initiator_port);
+	assert_sense(0x5, 0x55, 0x04);
+	cr_assert_eq(nkeys(), SCSI_PR_MAX_REGS);
+	cr_assert_eq(generation(), gen + 1);
+	/* changing a key or unregistering still works at the cap */
+	cr_assert_eq(pro(&nb, REGISTER, 0, 0xb1, 0xb2), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nb, REGISTER, 0, 0xb2, 0), SAM_STAT_GOOD);
+	cr_assert_eq(pro(&nc, REGISTER, 0, 0, 0xc1), SAM_STAT_GOOD);
+}
+
+/* SPC-4 §4.5.2.4.2: the field pointer names the refused TransportID */
+Test(pr, spec_i_pt_field_pointer)
+{
+	uint8_t p[512];
+	const char *const ports[] = { PORT_B, "iqn.x:y,i,0xzz", NULL };
+	uint32_t len = spec_list(p, sizeof(p), 0, 0xa1, 0, ports);
+	uint32_t first = 4 + (((uint32_t)strlen(PORT_B) + 1 + 3) & ~3u);
+
+	pro_list(&na, REGISTER, 0, p, len);
+	assert_sense(0x5, 0x26, 0x00);
+	cr_assert_eq(task.sense[15] & 0xc0, 0x80, "SKSV, C/D 0 (parameter)");
+	cr_assert_eq(get_be16(task.sense + 16), 28 + first,
+		     "the second TransportID's first byte");
 }
