@@ -680,7 +680,7 @@ cl_fence_reserve() {
 # writer must fail; then node 2 overwrites the region node 1 wrote, and after a pause reads
 # back its own data: no write of node 1 that was in flight lands after the PREEMPT AND ABORT.
 cl_fence_preempt() {
-  local fio_pid frc=0 d keys h t log=/tmp/log/fence-writer.fio alive_at_fence=0
+  local fio_pid frc=0 d keys h t log=/tmp/log/fence-writer.fio alive_at_fence=0 t0 t1 t2
   timeout 150 fio --name=node1 --filename=/dev/mapper/e2e-fence1 --rw=write --bs=64k --offset=8M \
     --size=4M --iodepth=8 --ioengine=libaio --direct=1 --time_based --runtime=120 \
     --buffer_pattern=0xaa >"$log" 2>&1 &
@@ -688,15 +688,18 @@ cl_fence_preempt() {
   sleep 2
   alive "$fio_pid" && alive_at_fence=1
   d=$(node_devs 2 | head -n 1)
+  t0=$(cut -d' ' -f1 /proc/uptime)
   sg_persist -n --out --preempt-abort --param-rk="$CL_KEY2" --param-sark="$CL_KEY1" --prout-type=5 "/dev/$d" ||
     { kill "$fio_pid" 2>/dev/null; wait "$fio_pid"; return 1; }
+  t1=$(cut -d' ' -f1 /proc/uptime)
   wait "$fio_pid" || frc=$?
+  t2=$(cut -d' ' -f1 /proc/uptime)
   cat "$log"
   head -c 4M /dev/zero | tr '\0' '\125' > /tmp/survivor.dat
   dd if=/tmp/survivor.dat of=/dev/mapper/e2e-fence2 bs=1M seek=8 oflag=direct conv=fsync status=none || return 1
   sleep 2
   keys=$(pr_keys "$d") h=$(pr_holder "$d") t=$(pr_type "$d")
-  DETAIL="writer_running=$alive_at_fence writer_rc=$frc keys=$keys holder=$h type=\"$t\""
+  DETAIL="writer_running=$alive_at_fence writer_rc=$frc fence_secs=$(awk "BEGIN{print $t1 - $t0}") writer_stopped_secs=$(awk "BEGIN{print $t2 - $t0}") keys=$keys holder=$h type=\"$t\""
   ((alive_at_fence)) || { echo "node 1's writer had stopped before the fence"; return 1; }
   ((frc != 0 && frc != 124)) || { echo "node 1's writer did not fail (status $frc)"; return 1; }
   [[ $keys == "$CL_KEY2,$CL_KEY2" ]] || { echo "READ KEYS after the preemption: $keys"; return 1; }
@@ -715,7 +718,7 @@ cl_fenced_io() {
   ((rc != 0)) || { echo "node 1 wrote through its dm device after the fence"; return 1; }
   for d in $(node_devs 2); do write_ok "$d" || { echo "node 2 cannot write through $d"; return 1; }; done
   dd if=/dev/urandom of=/dev/mapper/e2e-fence2 bs=4k count=16 seek=2048 oflag=direct status=none || return 1
-  DETAIL="node1=conflict:$(node_devs 1 | paste -sd,) node2=good:$(node_devs 2 | paste -sd,) node1_dm=\"$(tail -n 1 <<<"$out" | sed 's/^dd: //')\""
+  DETAIL="node1=conflict:$(node_devs 1 | paste -sd,) node2=good:$(node_devs 2 | paste -sd,) node1_dm=\"$(grep -m1 'error' <<<"$out" | sed 's/^dd: //')\""
 }
 
 # cl_cleanup : everything the cluster part set up goes, whatever failed: the reservation
