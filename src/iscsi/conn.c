@@ -44,7 +44,7 @@ static void conn_rx_resume(struct iscsi_conn *c);
  * logs, session lists and SendTargets' TargetAddress (RFC 7143 §13.8)
  * show "a.b.c.d:port", what an IPv4-only initiator can connect to.
  */
-static void addr_unmap(struct sockaddr_storage *ss)
+void conn_addr_unmap(struct sockaddr_storage *ss)
 {
 	const struct sockaddr_in6 *s6 = (const void *)ss;
 	struct sockaddr_in s4 = { .sin_family = AF_INET };
@@ -57,7 +57,7 @@ static void addr_unmap(struct sockaddr_storage *ss)
 	memcpy(ss, &s4, sizeof(s4));
 }
 
-static void addr_str(const struct sockaddr_storage *ss, char *out, size_t len)
+void conn_addr_str(const struct sockaddr_storage *ss, char *out, size_t len)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
@@ -127,10 +127,10 @@ struct iscsi_conn *conn_new(struct reactor *r, int fd,
 	getpeername(fd, (struct sockaddr *)&c->peer, &sl);
 	sl = sizeof(c->local);
 	getsockname(fd, (struct sockaddr *)&c->local, &sl);
-	addr_unmap(&c->peer);
-	addr_unmap(&c->local);
-	addr_str(&c->peer, c->peer_str, sizeof(c->peer_str));
-	addr_str(&c->local, c->local_str, sizeof(c->local_str));
+	conn_addr_unmap(&c->peer);
+	conn_addr_unmap(&c->local);
+	conn_addr_str(&c->peer, c->peer_str, sizeof(c->peer_str));
+	conn_addr_str(&c->local, c->local_str, sizeof(c->local_str));
 	log_debug("connection from %s to %s", c->peer_str, c->local_str);
 	conn_rx_arm(c);
 	return c;

@@ -487,5 +487,21 @@ void conn_log(struct iscsi_conn *c, enum log_level lvl, const char *fmt, ...)
 struct iscsi_server_thread *server_thread(int i);
 int server_thread_count(void);
 uint16_t server_next_tsih(void);
+/*
+ * SendTargets' TargetAddress values for a request on @c (RFC 7143 §13.8,
+ * App. C): calls @cb with "ADDR:PORT" ("[ADDR6]:PORT") and the group tag
+ * of every portal the initiator can reach through the address it used,
+ * in the order the portals were opened. Any thread.
+ */
+void server_portal_addresses(const struct iscsi_conn *c,
+			     void (*cb)(void *ctx, const char *addr,
+					uint16_t tpgt),
+			     void *ctx);
+
+/* conn.c: addresses as logs and TargetAddress write them */
+/* ::ffff:a.b.c.d (a dual-stack socket's IPv4 peer) back to a.b.c.d. */
+void conn_addr_unmap(struct sockaddr_storage *ss);
+/* "a.b.c.d:port" or "[v6]:port" ("?" for another family). */
+void conn_addr_str(const struct sockaddr_storage *ss, char *out, size_t len);
 
 #endif

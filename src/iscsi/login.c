@@ -581,25 +581,35 @@ void login_handle(struct iscsi_conn *c, const struct bhs *h,
 /* --- text requests in the full feature phase ------------------------------ */
 
 struct st_ctx {
+	struct iscsi_conn *c;
 	struct kvbuf *kv;
-	const char *addr;
-	uint16_t tpgt;
 };
+
+static void st_addr(void *ctx, const char *addr, uint16_t tpgt)
+{
+	struct st_ctx *s = ctx;
+
+	kv_addf(s->kv, "TargetAddress", "%s,%u", addr, tpgt);
+}
 
 static void st_add(void *ctx, const char *iqn)
 {
 	struct st_ctx *s = ctx;
 
 	kv_add(s->kv, "TargetName", iqn);
-	/* the portal this connection came in on, with its group tag */
-	kv_addf(s->kv, "TargetAddress", "%s,%u", s->addr, s->tpgt);
+	/*
+	 * RFC 7143 App. C: every portal of the target with its group tag,
+	 * so that an initiator finds all paths (dm-multipath) from one.
+	 * Every portal serves every target; the ACL decided who sees it.
+	 */
+	server_portal_addresses(s->c, st_addr, s);
 }
 
 static void send_targets(struct iscsi_conn *c, const char *what,
 			 struct kvbuf *kv)
 {
 	struct iscsi_session *s = c->sess;
-	struct st_ctx ctx = { kv, c->local_str, c->tpgt };
+	struct st_ctx ctx = { c, kv };
 	const char *initiator = s->info.initiator;
 	const struct sockaddr *peer = (const struct sockaddr *)&c->peer;
 

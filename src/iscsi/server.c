@@ -55,6 +55,8 @@ struct portal {
 	int fd;
 	char name[80];
 	uint16_t tpgt;			/* target portal group tag */
+	struct sockaddr_storage addr;	/* where it listens (getsockname) */
+	bool dual;			/* [::] taking IPv4 peers too */
 	struct ev_op accept_op;
 	struct reactor *r;
 	bool closing;
@@ -79,6 +81,12 @@ static struct {
 	int cpus[MAX_REACTORS];
 	struct portal portals[MAX_PORTALS];
 	int nportals;
+	/*
+	 * How many of portals[] other threads may read (SendTargets): set
+	 * after a portal is complete, as reactors already serve the first
+	 * portals while the main thread opens the next ones.
+	 */
+	atomic_int nlisted;
 	atomic_uint rr;
 	atomic_uint tsih;
 	atomic_int live_conns;
@@ -688,13 +696,23 @@ err_close:
 	return rc;
 }
 
-/* Serves @fd as portal @name of group @tpgt from reactor 0 (takes @fd). */
-static void portal_register(int fd, const char *name, uint16_t tpgt)
+/*
+ * Serves @fd as portal @name of group @tpgt from reactor 0 (takes @fd);
+ * @dual: an IPv6 wildcard socket that takes IPv4 peers too.
+ */
+static void portal_register(int fd, const char *name, uint16_t tpgt,
+			    bool dual)
 {
 	struct portal *p = &srv.portals[srv.nportals++];
+	socklen_t sl = sizeof(p->addr);
 
 	p->fd = fd;
 	p->tpgt = tpgt;
+	p->dual = dual;
+	memset(&p->addr, 0, sizeof(p->addr));
+	if (getsockname(fd, (struct sockaddr *)&p->addr, &sl) < 0)
+		p->addr.ss_family = AF_UNSPEC;	/* SendTargets leaves it out */
+	conn_addr_unmap(&p->addr);
 	/* the group was checked in portal_can_add() */
 	core_port_group_portal(tpgt, name, NULL);
 	p->r = srv.thr[0].r;
@@ -702,6 +720,8 @@ static void portal_register(int fd, const char *name, uint16_t tpgt)
 	p->refuse_rl = (struct ratelimit){ 0 };
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->start.fn = portal_start;
+	atomic_store_explicit(&srv.nlisted, srv.nportals,
+			      memory_order_release);
 	reactor_post_node(p->r, &p->start);
 	log_info("listening on %s (portal group %u)", name, tpgt);
 }
@@ -770,7 +790,7 @@ int iscsi_portal_add_group(const char *addr, uint16_t tpgt, char *err,
 		snprintf(err, errlen, "portal %s: %s", addr, strerror(-fd));
 		return fd;
 	}
-	portal_register(fd, addr, tpgt);
+	portal_register(fd, addr, tpgt, false);
 	return 0;
 }
 
@@ -783,6 +803,7 @@ int iscsi_portal_add_any(unsigned port, char *err, size_t errlen)
 				    .sin_addr.s_addr = htonl(INADDR_ANY),
 				    .sin_port = htons((uint16_t)port) };
 	char name[32];
+	bool dual = true;
 	int fd, rc;
 
 	rc = portal_can_add(1, err, errlen);
@@ -795,6 +816,7 @@ int iscsi_portal_add_any(unsigned port, char *err, size_t errlen)
 		log_info("IPv6 is not available (%s): listening on IPv4 only",
 			 strerror(-fd));
 		snprintf(name, sizeof(name), "0.0.0.0:%u", port);
+		dual = false;
 		fd = portal_listen((const struct sockaddr *)&any4,
 				   sizeof(any4), false);
 	}
@@ -802,7 +824,7 @@ int iscsi_portal_add_any(unsigned port, char *err, size_t errlen)
 		snprintf(err, errlen, "portal %s: %s", name, strerror(-fd));
 		return fd;
 	}
-	portal_register(fd, name, 1);
+	portal_register(fd, name, 1, dual);
 	return 0;
 }
 
@@ -820,6 +842,90 @@ static bool portal_is_loopback(int fd)
 	memcpy(&a, key, sizeof(a));
 	return IN6_IS_ADDR_LOOPBACK(&a) ||
 	       (IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127);
+}
+
+static bool addr_is_any(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in *s4 = (const void *)ss;
+	const struct sockaddr_in6 *s6 = (const void *)ss;
+
+	if (ss->ss_family == AF_INET)
+		return s4->sin_addr.s_addr == htonl(INADDR_ANY);
+	return ss->ss_family == AF_INET6 &&
+	       IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
+}
+
+static bool addr_is_loopback(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in *s4 = (const void *)ss;
+	const struct sockaddr_in6 *s6 = (const void *)ss;
+
+	if (ss->ss_family == AF_INET)
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	return ss->ss_family == AF_INET6 &&
+	       IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+}
+
+static void addr_set_port(struct sockaddr_storage *ss, in_port_t port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = port;
+	else if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = port;
+}
+
+static in_port_t addr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_port;
+	return ((const struct sockaddr_in6 *)ss)->sin6_port;
+}
+
+/*
+ * The address SendTargets gives for portal @p to a connection that came
+ * in on @local; false when that initiator has no use for it. A wildcard
+ * portal is reported with the address the connection used and the
+ * portal's port (as LIO and tgt do: the target cannot know which of its
+ * addresses the initiator can reach), if the portal takes that family at
+ * all. A loopback portal is for initiators on this host only.
+ */
+static bool portal_address_for(const struct portal *p,
+			       const struct sockaddr_storage *local,
+			       struct sockaddr_storage *out)
+{
+	if (p->addr.ss_family == AF_UNSPEC)
+		return false;
+	if (addr_is_any(&p->addr)) {
+		if (local->ss_family != p->addr.ss_family &&
+		    !(p->dual && local->ss_family == AF_INET))
+			return false;
+		*out = *local;
+		addr_set_port(out, addr_port(&p->addr));
+		return true;
+	}
+	if (addr_is_loopback(&p->addr) && !addr_is_loopback(local))
+		return false;
+	*out = p->addr;
+	return true;
+}
+
+void server_portal_addresses(const struct iscsi_conn *c,
+			     void (*cb)(void *ctx, const char *addr,
+					uint16_t tpgt),
+			     void *ctx)
+{
+	int n = atomic_load_explicit(&srv.nlisted, memory_order_acquire);
+
+	for (int i = 0; i < n; i++) {
+		const struct portal *p = &srv.portals[i];
+		struct sockaddr_storage a;
+		char str[80];
+
+		if (!portal_address_for(p, &c->local, &a))
+			continue;
+		conn_addr_str(&a, str, sizeof(str));
+		cb(ctx, str, p->tpgt);
+	}
 }
 
 static void warn_open_target(void *ctx, const char *iqn)
@@ -897,6 +1003,7 @@ void iscsi_stop(void)
 		srv.src = NULL;
 		pthread_mutex_unlock(&srv.src_lock);
 	}
+	atomic_store(&srv.nlisted, 0);
 	srv.nportals = 0;
 	srv.running = false;
 }

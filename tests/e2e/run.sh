@@ -14,6 +14,11 @@
 # (--ringtgtadm, default: tools/ringtgtadm in the build directory of --ringtgtd); logins with
 # one-way CHAP, SHA-256, SHA3-256 and mutual CHAP, a wrong secret, and discovery CHAP, which
 # the host switches on when the guest asks for it. The daemon's log must show the algorithms.
+# Before it, a cluster part (ringtgtd only): a third target reached through two portal groups
+# (127.0.0.1:PORT in group 1, active/optimized, 127.0.0.1:PORT2 in group 2,
+# active/non-optimized); the guest's dm-multipath with the alua prioritizer, which must follow
+# when the host swaps the states (ringtgtadm portal-group set-state, on the guest's request);
+# then fence_scsi's sequence with sg_persist from two initiators (PREEMPT AND ABORT).
 # Every step prints "E2E step=NAME ok=0|1 ...". Exit status: 0 when every step passed,
 # 77 (skip) only when qemu-system-x86 cannot be installed, 1 otherwise, 2 for bad usage.
 #
@@ -31,6 +36,8 @@ IQN=iqn.2026-11.org.ringtgt:e2e
 CHAP_IQN=iqn.2026-11.org.ringtgt:e2e-chap    # the CHAP part's target: LUN 1 is a RAM disk
 CHAP_SIZE=$((64 << 20))
 CHAP_IN_USER=e2e-chap-in CHAP_OUT_USER=e2e-chap-out DISC_USER=e2e-disc
+CL_IQN=iqn.2026-11.org.ringtgt:e2e-cluster   # the cluster part's target: LUN 1 is a RAM disk
+CL_SIZE=$((64 << 20))
 LUN=1                                # LUN 0 is the storage array controller (no block device)
 DISK_SIZE=$((1 << 30))
 CACHE=${RINGTGT_E2E_CACHE:-/var/cache/ringtgt-e2e}
@@ -94,7 +101,7 @@ stop_pid() {
   kill -KILL "$pid" 2>/dev/null; echo KILL
 }
 
-RUN='' QPID='' TPID='' TAILPID='' PASS=0 TARGET_STOPPED=0
+RUN='' QPID='' TPID='' TAILPID='' PASS=0 TARGET_STOPPED=0 PORT2=''
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -162,8 +169,15 @@ start_target() {
   : > "$RUN/target.log"
   case $TARGET in
     ringtgtd)
-      echo "+ $RINGTGTD --foreground --portal 127.0.0.1:$PORT --control-socket $RUN/ctl.sock --export $RUN/disk.img,iqn=$IQN" >> "$RUN/target.log"
-      "$RINGTGTD" --foreground --portal "127.0.0.1:$PORT" --control-socket "$RUN/ctl.sock" \
+      # Two portal groups for the cluster part: PORT is group 1 (active/optimized), PORT2
+      # group 2; every target is served on both (docs/config.md).
+      PORT2=$(free_port) || return 1
+      while [[ $PORT2 == "$PORT" ]]; do PORT2=$(free_port) || return 1; done
+      printf '%s\n' "portal = {\"127.0.0.1:$PORT\"}" "portal_group 2 {" \
+        "  portal = {\"127.0.0.1:$PORT2\"}" '  alua_state = "active/non-optimized"' "}" > "$RUN/ringtgt.conf"
+      { echo "+ $RINGTGTD --foreground --config $RUN/ringtgt.conf --control-socket $RUN/ctl.sock --export $RUN/disk.img,iqn=$IQN"
+        sed 's/^/  | /' "$RUN/ringtgt.conf"; } >> "$RUN/target.log"
+      "$RINGTGTD" --foreground --config "$RUN/ringtgt.conf" --control-socket "$RUN/ctl.sock" \
         --export "$RUN/disk.img,iqn=$IQN" </dev/null >>"$RUN/target.log" 2>&1 &
       TPID=$! ;;
     tgt)
@@ -171,12 +185,14 @@ start_target() {
       tgtd -f -C "$PORT" --iscsi "portal=127.0.0.1:$PORT" </dev/null >>"$RUN/target.log" 2>&1 &
       TPID=$! ;;
   esac
-  for ((i = 0; i < 300; i++)); do
-    listening "$PORT" && break
-    alive "$TPID" || return 1
-    sleep 0.1
+  for p in "$PORT" ${PORT2:+"$PORT2"}; do
+    for ((i = 0; i < 300; i++)); do
+      listening "$p" && break
+      alive "$TPID" || return 1
+      sleep 0.1
+    done
+    listening "$p" || { echo "e2e: port $p does not accept connections after 30 s" >> "$RUN/target.log"; return 1; }
   done
-  listening "$PORT" || { echo "e2e: port $PORT does not accept connections after 30 s" >> "$RUN/target.log"; return 1; }
   if [[ $TARGET == tgt ]]; then
     { tgtadm_ --mode target --op new --tid 1 -T "$IQN" &&
       tgtadm_ --mode logicalunit --op new --tid 1 --lun "$LUN" -b "$RUN/disk.img" &&
@@ -223,7 +239,7 @@ if ((!ok)); then
   echo "e2e: ---- target log ($RUN/target.log) ----"; tail -n 200 "$RUN/target.log"
   exit 1
 fi
-host_step target-start 1 "$t0" "target=$TARGET pid=$TPID portal=127.0.0.1:$PORT iqn=$IQN"
+host_step target-start 1 "$t0" "target=$TARGET pid=$TPID portal=127.0.0.1:$PORT${PORT2:+ portal2=127.0.0.1:$PORT2} iqn=$IQN"
 
 # --- the CHAP part's target (ringtgtd only) -----------------------------------------------
 # adm ARGS... : ringtgtadm on the daemon's control socket; the command goes to the daemon's
@@ -255,6 +271,24 @@ if [[ $TARGET == ringtgtd ]]; then
   fi
 fi
 
+# --- the cluster part's target (ringtgtd only) --------------------------------------------
+# One LU reached through both portal groups, for dm-multipath with ALUA and for fence_scsi's
+# persistent reservations; a RAM disk, so the reservations start from nothing.
+CLUSTER=0
+if [[ $TARGET == ringtgtd ]]; then
+  t0=$(now)
+  if adm target add "$CL_IQN" >/dev/null && adm lun add "$CL_IQN" 0 --controller >/dev/null &&
+     adm lun add "$CL_IQN" "$LUN" --backing ram --size "$CL_SIZE" >/dev/null &&
+     adm acl add "$CL_IQN" ALL >/dev/null; then
+    CLUSTER=1
+    host_step target-cluster-setup 1 "$t0" "iqn=$CL_IQN lun=$LUN size=$CL_SIZE groups=1:127.0.0.1:$PORT,2:127.0.0.1:$PORT2"
+  else
+    host_step target-cluster-setup 0 "$t0" "iqn=$CL_IQN error=ringtgtadm-failed"
+    echo "e2e: ---- target log ($RUN/target.log) ----"; tail -n 50 "$RUN/target.log"
+    exit 1
+  fi
+fi
+
 # --- the guest ----------------------------------------------------------------------------
 mkdir -p "$RUN/job"
 cp "$HERE"/guest/*.sh "$RUN/job/"
@@ -264,6 +298,12 @@ cp "$HERE"/guest/*.sh "$RUN/job/"
   printf 'LUN=%q\n' "$LUN"
   printf 'EXPECT_SIZE=%q\n' "$DISK_SIZE"
   printf 'CHAP=%q\n' "$CHAP"
+  printf 'CLUSTER=%q\n' "$CLUSTER"
+  if ((CLUSTER)); then
+    printf 'PORT2=%q\n' "$PORT2"
+    printf 'CL_IQN=%q\n' "$CL_IQN"
+    printf 'CL_SIZE=%q\n' "$CL_SIZE"
+  fi
   if ((CHAP)); then
     printf 'CHAP_IQN=%q\n' "$CHAP_IQN"
     printf 'CHAP_SIZE=%q\n' "$CHAP_SIZE"
@@ -315,11 +355,26 @@ discovery_auth_on() {
   echo "$ack" > "$RUN/job/discovery-auth.tmp" && mv "$RUN/job/discovery-auth.tmp" "$RUN/job/discovery-auth.ack"
 }
 
-qemu_deadline=$((DEADLINE - 20)) timed_out=0 target_died=0 disc_auth_asked=0
+# alua_swap : the guest's dm-multipath has grouped the paths by ALUA state; it asks (on its
+# results channel) for the states of the two portal groups to be swapped, as an administrator
+# does with ringtgtadm. Answer through the share.
+alua_swap() {
+  local t1 ack=failed
+  t1=$(now)
+  adm portal-group set-state 1 active/non-optimized >/dev/null &&
+    adm portal-group set-state 2 active/optimized >/dev/null && ack=ok
+  host_step alua-swap "$([[ $ack == ok ]] && echo 1 || echo 0)" "$t1" "group1=active/non-optimized group2=active/optimized"
+  echo "$ack" > "$RUN/job/alua-swap.tmp" && mv "$RUN/job/alua-swap.tmp" "$RUN/job/alua-swap.ack"
+}
+
+qemu_deadline=$((DEADLINE - 20)) timed_out=0 target_died=0 disc_auth_asked=0 alua_swap_asked=0
 while alive "$QPID"; do
   if ((SECONDS >= qemu_deadline)); then timed_out=1; break; fi
   if ((CHAP && !disc_auth_asked)) && grep -q '^E2E request=discovery-auth' "$RUN/results.log"; then
     disc_auth_asked=1; discovery_auth_on
+  fi
+  if ((CLUSTER && !alua_swap_asked)) && grep -q '^E2E request=alua-swap' "$RUN/results.log"; then
+    alua_swap_asked=1; alua_swap
   fi
   if ((!target_died)) && ! alive "$TPID"; then
     # Give the guest a little time to report the step that fails, then stop it.

@@ -3,7 +3,8 @@
 # ALUA"), with the real daemon and libiscsi's tools: the top-level portal
 # is group 1, a portal_group 2 section adds a second portal on another
 # 127.0.0.1 port in active/non-optimized state;
-#  - SendTargets through each portal reports it with its tag (iscsi-ls);
+#  - SendTargets through either portal reports both, each with its tag
+#    (iscsi-ls);
 #  - INQUIRY VPD 0x83 through port 2 has the relative target port and
 #    target port group designators (iscsi-inq);
 #  - ringtgtadm portal-group list shows both groups, their states and
@@ -54,11 +55,13 @@ done
 it_unlock
 it_log "ringtgtd pid $IT_PID, portals 127.0.0.1:$P1 (group 1), 127.0.0.1:$P2 (group 2)"
 
-# SendTargets: TargetAddress=ADDR:PORT,TAG of the portal used
-out=$(it_capture iscsi-ls "iscsi://127.0.0.1:$P1") || exit 1
-it_expect_match "SendTargets via group 1" "$out" "Portal:127\\.0\\.0\\.1:$P1,1\$"
-out=$(it_capture iscsi-ls "iscsi://127.0.0.1:$P2") || exit 1
-it_expect_match "SendTargets via group 2" "$out" "Portal:127\\.0\\.0\\.1:$P2,2\$"
+# SendTargets through either portal: TargetAddress=ADDR:PORT,TAG of every
+# portal (RFC 7143 App. C), so an initiator finds both paths from one
+for via in "$P1" "$P2"; do
+    out=$(it_capture iscsi-ls "iscsi://127.0.0.1:$via") || exit 1
+    it_expect_match "SendTargets via $via lists group 1" "$out" "Portal:127\\.0\\.0\\.1:$P1,1\$"
+    it_expect_match "SendTargets via $via lists group 2" "$out" "Portal:127\\.0\\.0\\.1:$P2,2\$"
+done
 
 # VPD 0x83 names the target port and its group
 out=$(it_capture iscsi-inq -e 1 -c 131 "iscsi://127.0.0.1:$P2/$IQN/1") || exit 1

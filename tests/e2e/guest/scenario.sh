@@ -3,9 +3,12 @@
 # The e2e scenario, run in the guest by init.sh: the open-iscsi initiator against the
 # target on the host (reached through qemu's user network: host 127.0.0.1 = 10.0.2.2).
 # From job.env: PORT, IQN, LUN (the disk; LUN 0 is the array controller), EXPECT_SIZE; for
-# the CHAP part: CHAP, CHAP_IQN, CHAP_SIZE and the accounts (see chap_part).
+# the CHAP part: CHAP, CHAP_IQN, CHAP_SIZE and the accounts (see chap_part); for the
+# cluster part: CLUSTER, PORT2, CL_IQN, CL_SIZE.
 # Two full passes: 'plain' (no digests) and 'crc32c' (HeaderDigest + DataDigest = CRC32C),
 # then 'reset': LOGICAL UNIT RESETs (sg_reset) while fio verifies, on the crc32c pass's files;
+# then 'cluster' (ringtgtd only): a third target through two portal groups, dm-multipath
+# with ALUA, fence_scsi's persistent reservations from two initiators (cluster_part);
 # then 'chap' (ringtgtd only): CHAP logins to a second target, discovery with CHAP.
 set -uo pipefail
 source /job/lib.sh
@@ -370,6 +373,391 @@ chap_part() {
   return $rc
 }
 
+# --- the cluster part (ringtgtd only: CLUSTER=1 in job.env) -------------------------------
+# The target CL_IQN, whose LUN 1 (a RAM disk of CL_SIZE bytes) the host serves through two
+# portal groups: 127.0.0.1:PORT is group 1 (active/optimized at first), 127.0.0.1:PORT2
+# group 2 (active/non-optimized); the guest reaches them as PORTAL and PORTAL2.
+# ALUA: one initiator, a session through each portal, dm-multipath (multipathd) with the
+# alua prioritizer and group_by_prio; the host swaps the states on the guest's request.
+# Fencing: two initiators, as Pacemaker's fence_scsi uses them (sg_persist), each with a
+# dm-multipath device over both portals; node 2 fences node 1 with PREEMPT AND ABORT.
+PORTAL2=10.0.2.2:${PORT2:-0}
+CL_WWID=
+CL_KEY1=0xe2e1 CL_KEY2=0xe2e2        # the nodes' reservation keys (fence_scsi: one per node)
+CL_IFACES=(e2e-node1 e2e-node2)      # open-iscsi ifaces, one initiator name each
+CL_REGIONS=0
+
+cl_node() { iscsiadm -m node -T "$CL_IQN" "$@"; }
+
+# cl_paths [IFACE] : one line "IFACE PORT TPGT DEV INITIATOR" for each session to CL_IQN
+# whose LUN has a disk, from sysfs (IFACE: only that iface's sessions).
+cl_paths() {
+  local s d port
+  for s in /sys/class/iscsi_session/session*; do
+    [[ $(cat "$s/targetname" 2>/dev/null) == "$CL_IQN" ]] || continue
+    [[ -z ${1:-} || $(cat "$s/ifacename") == "$1" ]] || continue
+    port=$(cat "$s"/device/connection*/iscsi_connection/connection*/persistent_port 2>/dev/null | head -n 1)
+    d=$(ls "$s"/device/target*/*:*:*:"$LUN"/block 2>/dev/null | head -n 1)
+    [[ -n $d ]] || continue
+    echo "$(cat "$s/ifacename") $port $(cat "$s/tpgt") $d $(cat "$s/initiatorname")"
+  done | sort -k1,1 -k3,3n
+}
+# cl_dev IFACE PORT : the disk of IFACE's session through PORT.
+cl_dev() { cl_paths "$1" | awk -v p="$2" '$2 == p {print $4}'; }
+
+# cl_login IFACE : a session through each portal with open-iscsi's iface IFACE; both disks.
+cl_login() {
+  local i=$1 p n
+  for p in "$PORTAL" "$PORTAL2"; do
+    n=(iscsiadm -m node -T "$CL_IQN" -p "$p" -I "$i")
+    "${n[@]}" >/dev/null 2>&1 || "${n[@]}" -o new >/dev/null || return 1
+    "${n[@]}" -o update -n node.session.initial_login_retry_max -v 2 &&
+    "${n[@]}" -o update -n node.session.timeo.replacement_timeout -v 30 &&
+    timeout 120 "${n[@]}" --login || return 1
+  done
+  for _ in $(seq 300); do
+    [[ -n $(cl_dev "$i" "$PORT") && -n $(cl_dev "$i" "$PORT2") ]] && break
+    sleep 0.1
+  done
+  udevadm settle -t 10
+  cl_paths "$i"
+  [[ -b /dev/$(cl_dev "$i" "$PORT") && -b /dev/$(cl_dev "$i" "$PORT2") ]] ||
+    { echo "iface $i: no disk through both portals"; iscsiadm -m session -P 3; return 1; }
+}
+
+# cl_discovery : SendTargets through either portal lists both portals of the target, each
+# with its portal group tag (RFC 7143 App. C). The target names the addresses it listens on
+# (the host's 127.0.0.1), so the guest connects to 10.0.2.2 with the ports it was told.
+cl_discovery() {
+  local p out
+  for p in "$PORTAL" "$PORTAL2"; do
+    out=$(timeout 60 iscsiadm -m discovery -t sendtargets -p "$p") || { echo "$out"; return 1; }
+    echo "via $p:"; echo "$out"
+    grep -q ":$PORT,1 $CL_IQN\$" <<<"$out" && grep -q ":$PORT2,2 $CL_IQN\$" <<<"$out" ||
+      { echo "via $p: $CL_IQN is not listed with both portals (:$PORT,1 and :$PORT2,2)"; return 1; }
+  done
+  DETAIL="advertised=$(awk -v q="$CL_IQN" '$2 == q {print $1}' <<<"$out" | paste -sd,)"
+}
+
+# cl_alua_login : the default iface (this guest's initiator name) through both portals; the
+# login answers each portal's TargetPortalGroupTag.
+cl_alua_login() {
+  local t1 t2
+  cl_login default || return 1
+  t1=$(cl_paths default | awk -v p="$PORT" '$2 == p {print $3}')
+  t2=$(cl_paths default | awk -v p="$PORT2" '$2 == p {print $3}')
+  DETAIL="dev1=$(cl_dev default "$PORT") tpgt1=$t1 dev2=$(cl_dev default "$PORT2") tpgt2=$t2"
+  [[ $t1 == 1 && $t2 == 2 ]] || { echo "TargetPortalGroupTag: $t1 through $PORT, $t2 through $PORT2 (want 1, 2)"; return 1; }
+}
+
+# mpath_groups : "GROUP PRIO STATUS DEV" for each path of the map, from multipath -ll.
+mpath_groups() {
+  multipath -ll "$CL_WWID" 2>/dev/null | awk '
+    /prio=/ { g++; match($0, /prio=[0-9-]+/); p = substr($0, RSTART + 5, RLENGTH - 5)
+              match($0, /status=[a-z]+/); st = substr($0, RSTART + 7, RLENGTH - 7) }
+    / sd[a-z]+ [0-9]+:[0-9]+ / { for (i = 1; i <= NF; i++) if ($i ~ /^sd[a-z]+$/) print g, p, st, $i }'
+}
+# mpath_prio DEV / mpath_status DEV : the priority / the status (active: the group the
+# kernel uses now) of DEV's path group.
+mpath_prio() { mpath_groups | awk -v d="$1" '$4 == d {print $2}'; }
+mpath_status() { mpath_groups | awk -v d="$1" '$4 == d {print $3}'; }
+# mpathd_stop : multipathd asked to stop, then SIGTERM by its pid file if it is still there.
+mpathd_stop() {
+  local pid
+  pid=$(cat /run/multipathd.pid 2>/dev/null)
+  [[ -n $pid ]] && alive "$pid" || return 0
+  multipathd shutdown >/dev/null 2>&1
+  for _ in $(seq 100); do alive "$pid" || return 0; sleep 0.1; done
+  kill "$pid"
+}
+
+# cl_multipath : multipathd with the alua prioritizer (as docs/clusters.md shows) builds one
+# map of the two paths, in two path groups: prio 50 (active/optimized, group 1's portal) and
+# 10 (active/non-optimized).
+cl_multipath() {
+  local d1 d2 p1 p2 n
+  d1=$(cl_dev default "$PORT") d2=$(cl_dev default "$PORT2")
+  modprobe -a dm_multipath dm_round_robin dm_service_time scsi_dh_alua || return 1
+  CL_WWID=$(udevadm info -q property -n "/dev/$d1" | sed -n 's/^ID_SERIAL=//p')
+  [[ -n $CL_WWID && $CL_WWID == $(udevadm info -q property -n "/dev/$d2" | sed -n 's/^ID_SERIAL=//p') ]] ||
+    { echo "no common WWID for $d1 and $d2"; udevadm info -q property -n "/dev/$d1"; return 1; }
+  mkdir -p /etc/multipath
+  # Only this LU; the paths are checked every 2 s (at most every 4 s when they are stable).
+  cat > /etc/multipath.conf <<EOF
+defaults {
+    user_friendly_names no
+    find_multipaths off
+    polling_interval 2
+    max_polling_interval 4
+}
+blacklist {
+    wwid ".*"
+}
+blacklist_exceptions {
+    wwid "^$CL_WWID\$"
+}
+devices {
+    device {
+        vendor "RINGTGT"
+        product ".*"
+        path_grouping_policy group_by_prio
+        prio alua
+        hardware_handler "1 alua"
+        path_checker tur
+        failback immediate
+        no_path_retry fail
+    }
+}
+EOF
+  multipathd || return 1
+  for _ in $(seq 300); do
+    n=$(mpath_groups | wc -l)
+    ((n == 2)) && [[ -b /dev/mapper/$CL_WWID ]] && break
+    sleep 0.1
+  done
+  multipath -ll
+  mpath_groups
+  p1=$(mpath_prio "$d1") p2=$(mpath_prio "$d2")
+  DETAIL="map=$CL_WWID groups=$(mpath_groups | awk '{print $1}' | sort -u | wc -l) prio($d1)=$p1 prio($d2)=$p2"
+  ((n == 2)) || { echo "the map has $n paths, expected 2"; return 1; }
+  # SPC-4 §5.15.2; multipath's alua prioritizer: 50 active/optimized, 10 active/non-optimized
+  [[ $p1 == 50 && $p2 == 10 ]] || { echo "priorities $p1 ($d1, group 1) and $p2 ($d2, group 2), expected 50 and 10"; return 1; }
+  (($(mpath_groups | awk '{print $1}' | sort -u | wc -l) == 2)) || { echo "expected two path groups"; return 1; }
+}
+
+# sectors_written DEV : sectors written to DEV so far (/sys/block/DEV/stat, field 7).
+sectors_written() { awk '{print $7}' "/sys/block/$1/stat"; }
+
+# cl_mpath_io OPTIMIZED : 4 MiB of random data to the next region of the map (direct I/O),
+# every region written so far read back; the writes must have gone through the path
+# OPTIMIZED (dm-multipath uses the path group with the highest priority).
+cl_mpath_io() {
+  local opt=$1 other r sum w0 w1 o0 o1 map=/dev/mapper/$CL_WWID
+  other=$(mpath_groups | awk -v d="$opt" '$4 != d {print $4}')
+  w0=$(sectors_written "$opt") o0=$(sectors_written "$other")
+  head -c 4M /dev/urandom > /tmp/cl.dat || return 1
+  dd if=/tmp/cl.dat of="$map" bs=1M seek=$((CL_REGIONS * 4)) oflag=direct conv=fsync status=none || return 1
+  echo "$CL_REGIONS $(sha256sum < /tmp/cl.dat | cut -d' ' -f1)" >> /tmp/cl.sums
+  CL_REGIONS=$((CL_REGIONS + 1))
+  while read -r r sum; do
+    [[ $(dd if="$map" bs=1M skip=$((r * 4)) count=4 iflag=direct status=none | sha256sum | cut -d' ' -f1) == "$sum" ]] ||
+      { echo "region $r reads back wrong"; return 1; }
+  done < /tmp/cl.sums
+  w1=$(sectors_written "$opt") o1=$(sectors_written "$other")
+  DETAIL="verified=$((CL_REGIONS * 4))MiB written_via_$opt=$(((w1 - w0) / 2))KiB written_via_$other=$(((o1 - o0) / 2))KiB"
+  ((w1 - w0 >= 8192)) || { echo "the 4 MiB were not written through $opt (the optimized path)"; return 1; }
+  ((o1 == o0)) || { echo "writes went through $other (non-optimized)"; return 1; }
+}
+
+# cl_alua_swap : the host swaps the groups' states (ringtgtadm portal-group set-state); the
+# next command of each path gets ASYMMETRIC ACCESS STATE CHANGED, and multipathd's path
+# checker reads the new states: the priorities swap and the map regroups.
+cl_alua_swap() {
+  local ack='' d1 d2 p1='' p2='' st='' i t0
+  d1=$(cl_dev default "$PORT") d2=$(cl_dev default "$PORT2")
+  emit "E2E request=alua-swap"
+  for _ in $(seq 600); do
+    [[ -e /job/alua-swap.ack ]] && { ack=$(cat /job/alua-swap.ack); break; }
+    sleep 0.1
+  done
+  [[ $ack == ok ]] || { echo "the host did not swap the states: ${ack:-no answer within 60 s}"; return 1; }
+  t0=$(cut -d' ' -f1 /proc/uptime)
+  for ((i = 0; i < 60; i++)); do
+    dd if="/dev/mapper/$CL_WWID" of=/dev/null bs=64k count=1 iflag=direct status=none
+    p1=$(mpath_prio "$d1") p2=$(mpath_prio "$d2") st=$(mpath_status "$d2")
+    [[ $p1 == 10 && $p2 == 50 && $st == active ]] && break
+    sleep 1
+  done
+  multipath -ll
+  dmesg | grep -i alua | tail -n 5
+  DETAIL="prio($d1)=$p1 prio($d2)=$p2 group($d2)=$st after=$(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN{printf "%.1f", b - a}')s"
+  [[ $p1 == 10 && $p2 == 50 ]] || { echo "after 60 s: priorities $p1 ($d1, group 1) and $p2 ($d2, group 2), expected 10 and 50"; return 1; }
+  [[ $st == active ]] || { echo "after 60 s the kernel still uses the group of $d1"; return 1; }
+}
+
+# cl_alua_stop : multipathd and its map gone, the sessions logged out.
+cl_alua_stop() {
+  mpathd_stop
+  multipath -F
+  rm -f /etc/multipath.conf /etc/multipath/wwids
+  timeout 60 iscsiadm -m node -T "$CL_IQN" -I default --logout || return 1
+  [[ -z $(cl_paths default) ]] || { echo "sessions left"; cl_paths default; return 1; }
+}
+
+# --- fencing as Pacemaker's fence_scsi does it, with sg_persist ---------------------------
+# Two cluster nodes need two initiator ports. This guest plays both: two open-iscsi ifaces,
+# each with its own iface.initiatorname, so each node's sessions carry another initiator
+# name (and the target sees other I_T nexuses). multipathd would put the four paths of the
+# one LU into one map (one WWID), so each node's dm-multipath device is made with dmsetup:
+# the multipath target over its two paths, as multipathd would load it.
+cl_fence_login() {
+  local i n=0 sz d1 d2 names
+  modprobe -a dm_multipath dm_round_robin || return 1
+  for i in 1 2; do
+    iscsiadm -m iface -I "${CL_IFACES[i - 1]}" >/dev/null 2>&1 || iscsiadm -m iface -I "${CL_IFACES[i - 1]}" -o new || return 1
+    iscsiadm -m iface -I "${CL_IFACES[i - 1]}" -o update -n iface.initiatorname -v "iqn.2026-11.org.ringtgt:e2e-node$i" || return 1
+    cl_login "${CL_IFACES[i - 1]}" || return 1
+  done
+  names=$(cl_paths | awk '{print $5}' | sort -u | paste -sd,)
+  [[ $(cl_paths | awk '{print $5}' | sort -u | wc -l) == 2 ]] || { echo "initiator names: $names (want two)"; return 1; }
+  for i in 1 2; do
+    d1=$(cl_dev "${CL_IFACES[i - 1]}" "$PORT") d2=$(cl_dev "${CL_IFACES[i - 1]}" "$PORT2")
+    # sd's command timeout: a command a PREEMPT AND ABORT aborted gets no answer (SAM-5
+    # §5.6, TAS=0); the kernel's error handling starts after this long
+    echo 20 > "/sys/block/$d1/device/timeout"; echo 20 > "/sys/block/$d2/device/timeout"
+    sz=$(blockdev --getsz "/dev/$d1") || return 1
+    # the multipath target: no features, no hardware handler, one round-robin path group
+    timeout 30 dmsetup create "e2e-fence$i" --table \
+      "0 $sz multipath 0 0 1 1 round-robin 0 2 1 $(cat "/sys/block/$d1/dev") 1 $(cat "/sys/block/$d2/dev") 1" || return 1
+    n=$((n + 2))
+  done
+  udevadm settle -t 10
+  dmsetup table | grep e2e-fence
+  [[ -b /dev/mapper/e2e-fence1 && -b /dev/mapper/e2e-fence2 ]] || { echo "no /dev/mapper/e2e-fence1 or 2"; return 1; }
+  DETAIL="initiators=$names paths=$n node1=$(cl_dev "${CL_IFACES[0]}" "$PORT"),$(cl_dev "${CL_IFACES[0]}" "$PORT2") node2=$(cl_dev "${CL_IFACES[1]}" "$PORT"),$(cl_dev "${CL_IFACES[1]}" "$PORT2")"
+}
+
+# node_devs N : node N's path disks (sdX), one per portal.
+node_devs() { cl_paths "${CL_IFACES[$1 - 1]}" | awk '{print $4}'; }
+pr_keys() { sg_persist -n --in --read-keys "/dev/$1" | awk '$1 ~ /^0x[0-9a-f]+$/ {print $1}' | sort | paste -sd,; }
+pr_holder() { sg_persist -n --in --read-reservation "/dev/$1" | sed -n 's/^ *Key=\(0x[0-9a-f]*\).*/\1/p'; }
+pr_type() { sg_persist -n --in --read-reservation "/dev/$1" | sed -n 's/.*type: *//p'; }
+
+# cl_fence_register : fence_scsi's "on": each node REGISTER AND IGNORE EXISTING KEY on every
+# path of its device; READ KEYS then lists each key once for each I_T nexus.
+cl_fence_register() {
+  local i d keys
+  for i in 1 2; do
+    for d in $(node_devs "$i"); do
+      sg_persist -n --out --register-ignore --param-sark="$(eval echo "\$CL_KEY$i")" "/dev/$d" || return 1
+    done
+  done
+  keys=$(pr_keys "$(node_devs 1 | head -n 1)")
+  DETAIL="keys=$keys"
+  [[ $keys == "$CL_KEY1,$CL_KEY1,$CL_KEY2,$CL_KEY2" ]] || { echo "READ KEYS: $keys"; return 1; }
+}
+
+# write_ok DEV / write_conflict DEV : one 4 KiB WRITE(10) with sg_raw, straight to a path
+# (no multipath, no retry), at 2 MiB; it must succeed / end in RESERVATION CONFLICT.
+sg_write() {
+  local d=$1 ss n lba
+  ss=$(blockdev --getss "/dev/$d") || return 1
+  n=$((4096 / ss)) lba=$((2097152 / ss))
+  head -c 4096 /dev/urandom > /tmp/blk.dat
+  # shellcheck disable=SC2046  # one argument per CDB byte
+  sg_raw -s 4096 -i /tmp/blk.dat "/dev/$d" 2a 00 $(printf '%02x ' $((lba >> 24 & 255)) $((lba >> 16 & 255)) \
+    $((lba >> 8 & 255)) $((lba & 255))) 00 00 "$(printf '%02x' "$n")" 00 2>&1
+}
+write_ok() {
+  local out rc=0
+  out=$(sg_write "$1") || rc=$?
+  echo "$1: rc=$rc $out"
+  ((rc == 0)) && ! grep -qi 'conflict' <<<"$out"
+}
+write_conflict() {
+  local out rc=0
+  out=$(sg_write "$1") || rc=$?
+  echo "$1: rc=$rc $out"
+  ((rc != 0)) && grep -qi 'reservation conflict' <<<"$out"
+}
+
+# cl_fence_reserve : node 1 takes the reservation, WRITE EXCLUSIVE - REGISTRANTS ONLY (type
+# 5, fence_scsi's); both nodes, registrants, still write through their devices.
+cl_fence_reserve() {
+  local d t h
+  d=$(node_devs 1 | head -n 1)
+  sg_persist -n --out --reserve --param-rk="$CL_KEY1" --prout-type=5 "/dev/$d" || return 1
+  h=$(pr_holder "$d") t=$(pr_type "$d")
+  DETAIL="holder=$h type=\"$t\""
+  [[ $h == "$CL_KEY1" && $t == *"Write Exclusive, registrants only"* ]] || { echo "READ RESERVATION: $h $t"; return 1; }
+  for d in $(node_devs 1) $(node_devs 2); do write_ok "$d" || { echo "a registrant cannot write through $d"; return 1; }; done
+  dd if=/dev/urandom of=/dev/mapper/e2e-fence1 bs=4k count=16 seek=1024 oflag=direct status=none &&
+    dd if=/dev/urandom of=/dev/mapper/e2e-fence2 bs=4k count=16 seek=1024 oflag=direct status=none
+}
+
+# cl_fence_preempt : node 1 writes through its device (fio, 8 in flight) while node 2 fences
+# it as fence_scsi "off" does: PREEMPT AND ABORT of node 1's key, keeping the type. Node 1's
+# writer must fail; then node 2 overwrites the region node 1 wrote, and after a pause reads
+# back its own data: no write of node 1 that was in flight lands after the PREEMPT AND ABORT.
+cl_fence_preempt() {
+  local fio_pid frc=0 d keys h t log=/tmp/log/fence-writer.fio alive_at_fence=0 t0 t1 t2
+  timeout 150 fio --name=node1 --filename=/dev/mapper/e2e-fence1 --rw=write --bs=64k --offset=8M \
+    --size=4M --iodepth=8 --ioengine=libaio --direct=1 --time_based --runtime=120 \
+    --buffer_pattern=0xaa >"$log" 2>&1 &
+  fio_pid=$!
+  sleep 2
+  alive "$fio_pid" && alive_at_fence=1
+  d=$(node_devs 2 | head -n 1)
+  t0=$(cut -d' ' -f1 /proc/uptime)
+  sg_persist -n --out --preempt-abort --param-rk="$CL_KEY2" --param-sark="$CL_KEY1" --prout-type=5 "/dev/$d" ||
+    { kill "$fio_pid" 2>/dev/null; wait "$fio_pid"; return 1; }
+  t1=$(cut -d' ' -f1 /proc/uptime)
+  wait "$fio_pid" || frc=$?
+  t2=$(cut -d' ' -f1 /proc/uptime)
+  cat "$log"
+  head -c 4M /dev/zero | tr '\0' '\125' > /tmp/survivor.dat
+  dd if=/tmp/survivor.dat of=/dev/mapper/e2e-fence2 bs=1M seek=8 oflag=direct conv=fsync status=none || return 1
+  sleep 2
+  keys=$(pr_keys "$d") h=$(pr_holder "$d") t=$(pr_type "$d")
+  DETAIL="writer_running=$alive_at_fence writer_rc=$frc fence_secs=$(awk "BEGIN{print $t1 - $t0}") writer_stopped_secs=$(awk "BEGIN{print $t2 - $t0}") keys=$keys holder=$h type=\"$t\""
+  ((alive_at_fence)) || { echo "node 1's writer had stopped before the fence"; return 1; }
+  ((frc != 0 && frc != 124)) || { echo "node 1's writer did not fail (status $frc)"; return 1; }
+  [[ $keys == "$CL_KEY2,$CL_KEY2" ]] || { echo "READ KEYS after the preemption: $keys"; return 1; }
+  [[ $h == "$CL_KEY2" && $t == *"Write Exclusive, registrants only"* ]] || { echo "READ RESERVATION: $h $t"; return 1; }
+  dd if=/dev/mapper/e2e-fence2 of=/tmp/readback.dat bs=1M skip=8 count=4 iflag=direct status=none || return 1
+  cmp /tmp/readback.dat /tmp/survivor.dat || { echo "node 1's data landed after node 2's writes"; return 1; }
+}
+
+# cl_fenced_io : node 1's writes end in RESERVATION CONFLICT on every path (and through its
+# dm device); node 2's succeed on every path and through its device.
+cl_fenced_io() {
+  local d rc=0 out
+  for d in $(node_devs 1); do write_conflict "$d" || { echo "node 1 ($d) is not fenced"; return 1; }; done
+  out=$(dd if=/dev/urandom of=/dev/mapper/e2e-fence1 bs=4k count=1 seek=2048 oflag=direct 2>&1) && rc=0 || rc=$?
+  echo "node 1, dm device: rc=$rc $out"
+  ((rc != 0)) || { echo "node 1 wrote through its dm device after the fence"; return 1; }
+  for d in $(node_devs 2); do write_ok "$d" || { echo "node 2 cannot write through $d"; return 1; }; done
+  dd if=/dev/urandom of=/dev/mapper/e2e-fence2 bs=4k count=16 seek=2048 oflag=direct status=none || return 1
+  DETAIL="node1=conflict:$(node_devs 1 | paste -sd,) node2=good:$(node_devs 2 | paste -sd,) node1_dm=\"$(grep -m1 'error' <<<"$out" | sed 's/^dd: //')\""
+}
+
+# cl_cleanup : everything the cluster part set up goes, whatever failed: the reservation
+# (CLEAR, by node 2 or node 1), the dm devices, multipathd, the sessions, the ifaces.
+cl_cleanup() {
+  local d i
+  for i in 2 1; do
+    for d in $(node_devs "$i"); do
+      sg_persist -n --out --clear --param-rk="$(eval echo "\$CL_KEY$i")" "/dev/$d" >/dev/null 2>&1 && break 2
+    done
+  done
+  dmsetup remove e2e-fence1 >/dev/null 2>&1; dmsetup remove e2e-fence2 >/dev/null 2>&1
+  mpathd_stop
+  multipath -F >/dev/null 2>&1
+  rm -f /etc/multipath.conf /etc/multipath/wwids
+  timeout 60 iscsiadm -m node -T "$CL_IQN" --logout >/dev/null 2>&1
+  iscsiadm -m node -T "$CL_IQN" -o delete >/dev/null 2>&1
+  for i in "${CL_IFACES[@]}"; do iscsiadm -m iface -I "$i" -o delete >/dev/null 2>&1; done
+  [[ -z $(cl_paths) ]] || { echo "sessions to $CL_IQN are left"; cl_paths; return 1; }
+}
+
+cluster_part() {
+  local rc=0
+  step cluster.discovery cl_discovery || rc=1
+  step cluster.alua.login cl_alua_login &&
+  step cluster.alua.multipath cl_multipath &&
+  step cluster.alua.io cl_mpath_io "$(cl_dev default "$PORT")" &&
+  step cluster.alua.swap cl_alua_swap &&
+  step cluster.alua.io2 cl_mpath_io "$(cl_dev default "$PORT2")" &&
+  step cluster.alua.stop cl_alua_stop || { rc=1; cl_cleanup >/dev/null 2>&1; }
+  step cluster.fence.login cl_fence_login &&
+  step cluster.fence.register cl_fence_register &&
+  step cluster.fence.reserve cl_fence_reserve &&
+  step cluster.fence.preempt-abort cl_fence_preempt &&
+  step cluster.fence.fenced-io cl_fenced_io || rc=1
+  step cluster.cleanup cl_cleanup || rc=1
+  return $rc
+}
+
 mkdir -p "$MNT"
 step iscsid start_iscsid || exit 1
 rc=0
@@ -379,5 +767,6 @@ if pass crc32c CRC32C; then
 else
   rc=1; emit "E2E step=reset.skipped ok=0 error=the-crc32c-pass-failed"
 fi
+if ((${CLUSTER:-0})); then cluster_part || rc=1; fi
 if ((${CHAP:-0})); then chap_part || rc=1; fi
 exit $rc
