@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # libiscsi's persistent reservation families (iscsi-test-cu ALL.Prin* and
-# ALL.Prout*, SPC-4 §5.13) against ringtgtd, with the URL twice (the
-# Ownership / Access tests use a second session). Fails on any FAILED
+# ALL.Prout*, SPC-4 §5.13) and its MultipathIO family (two sessions to one
+# LU: the same data, COMPARE AND WRITE, a reset on one path) against
+# ringtgtd, with the URL twice (the Ownership / Access and MultipathIO
+# tests use the second session). Fails on any FAILED
 # test, on any [SKIPPED] test not listed in NOT_IMPLEMENTED below, and
 # when a test of the families did not run at all.
 set -euo pipefail
@@ -22,12 +24,15 @@ url="iscsi://$IT_PORTAL/$IT_IQN/1"
 
 # The tests of one family, as "Suite.Test" (iscsi-test-cu -l)
 expected=$(iscsi-test-cu -l 2>/dev/null |
-    sed -n 's/^ *ALL\.\(Pr\(in\|out\)[A-Za-z]*\.[A-Za-z0-9]*\)$/\1/p' | sort -u)
-[ -n "$expected" ] || it_fail "iscsi-test-cu -l lists no Prin*/Prout* test"
+    sed -n 's/^ *ALL\.\(\(Pr\(in\|out\)[A-Za-z]*\|MultipathIO\)\.[A-Za-z0-9]*\)$/\1/p' |
+    sort -u)
+[ -n "$expected" ] || it_fail "iscsi-test-cu -l lists no Prin*/Prout*/MultipathIO test"
+grep -q '^MultipathIO\.' <<<"$expected" ||
+    it_fail "iscsi-test-cu -l lists no MultipathIO test"
 
 ran=""
 fails=0
-for family in 'ALL.Prin*' 'ALL.Prout*'; do
+for family in 'ALL.Prin*' 'ALL.Prout*' 'ALL.MultipathIO*'; do
     # exit status 1 when a test failed: the per-test lines say which
     rc=0
     out=$(timeout -k 5 300 iscsi-test-cu -d -v --test="$family" "$url" "$url" 2>&1) || rc=$?
@@ -72,5 +77,5 @@ done
 
 missing=$(comm -23 <(printf '%s\n' "$expected") <(printf '%s' "$ran" | sort -u))
 [ -z "$missing" ] || it_fail "did not run: $(tr '\n' ' ' <<<"$missing")"
-[ "$fails" = 0 ] || it_fail "$fails Prin*/Prout* test(s) failed or skipped"
-it_log "all $(wc -l <<<"$expected") Prin*/Prout* tests passed"
+[ "$fails" = 0 ] || it_fail "$fails Prin*/Prout*/MultipathIO test(s) failed or skipped"
+it_log "all $(wc -l <<<"$expected") Prin*/Prout*/MultipathIO tests passed"
