@@ -16,6 +16,9 @@
  *                     punched hole (which also reads back as zeroes)
  *   lba_status        lseek(SEEK_DATA / SEEK_HOLE) on files; block devices
  *                     report everything mapped
+ *   probe_size        fstat (BLKGETSIZE64 for a block device)
+ *   resize            ftruncate (a grown file is sparse); a block device
+ *                     only takes the size it already has
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -345,10 +348,12 @@ static int file_lba_status(struct bs *bs, uint64_t off, uint64_t *len,
 	struct file_store *f = bs->priv;
 	off_t data, hole;
 
-	if (off >= bs->size)
+	uint64_t size = bs_size(bs);
+
+	if (off >= size)
 		return -EINVAL;
 	*mapped = true;
-	*len = bs->size - off;
+	*len = size - off;
 	if (f->blockdev)
 		return 0;
 	data = lseek(f->fd, (off_t)off, SEEK_DATA);
@@ -361,14 +366,49 @@ static int file_lba_status(struct bs *bs, uint64_t off, uint64_t *len,
 	}
 	if ((uint64_t)data > off) {
 		*mapped = false;
-		*len = MIN((uint64_t)data, bs->size) - off;
+		*len = MIN((uint64_t)data, size) - off;
 		return 0;
 	}
 	hole = lseek(f->fd, (off_t)off, SEEK_HOLE);
 	if (hole < 0)
 		return -errno;
 	if ((uint64_t)hole > off)
-		*len = MIN((uint64_t)hole, bs->size) - off;
+		*len = MIN((uint64_t)hole, size) - off;
+	return 0;
+}
+
+static int file_probe_size(struct bs *bs, uint64_t *size)
+{
+	struct file_store *f = bs->priv;
+	struct stat st;
+
+	if (f->blockdev)
+		return ioctl(f->fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
+	if (fstat(f->fd, &st) < 0)
+		return -errno;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Control thread; ftruncate may block, which no reactor may. */
+static int file_resize(struct bs *bs, uint64_t size)
+{
+	struct file_store *f = bs->priv;
+	uint64_t now;
+	int rc;
+
+	rc = file_probe_size(bs, &now);
+	if (rc < 0)
+		return rc;
+	if (size != now) {
+		if (f->blockdev)
+			return -EINVAL;
+		if (bs->readonly)
+			return -EROFS;
+		if (ftruncate(f->fd, (off_t)size) < 0)
+			return -errno;
+	}
+	bs_size_set(bs, size);
 	return 0;
 }
 
@@ -378,4 +418,6 @@ const struct bs_ops bs_file_ops = {
 	.close = file_close,
 	.submit = file_submit,
 	.lba_status = file_lba_status,
+	.probe_size = file_probe_size,
+	.resize = file_resize,
 };

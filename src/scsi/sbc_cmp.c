@@ -225,6 +225,12 @@ static void cmp_start(struct scsi_task *t)
 {
 	uint32_t total = t->nblocks << t->lu->block_shift;
 
+	/* a shrink since parse (scsi_lu_set_capacity waits for a running
+	 * COMPARE AND WRITE, not for one that has yet to start) */
+	if (!sbc_lba_range_ok(t->lu, t->lba, t->nblocks)) {
+		cmp_fail(t, SENSE_LBA_OUT_OF_RANGE);
+		return;
+	}
 	t->pos = 0;
 	if (!t->scratch)
 		t->scratch = malloc(MIN(total, SCSI_BOUNCE_BYTES));
