@@ -476,3 +476,40 @@ Test(resize, file_grow_shrink_reread)
 	assert_no_ua(&na, 0);
 	cr_assert_eq(read_capacity16(&na, 0, NULL), 6144);
 }
+
+/*
+ * The same race on a file LUN, where nothing in the store would stop it:
+ * a write beyond the end of a file extends the file. The check at exec
+ * must fail it, and the file keeps its new size.
+ */
+Test(resize, file_shrink_races_a_write)
+{
+	struct scsi_task t;
+	uint8_t c[10] = { 0x2a }, b[512];
+	int before;
+
+	add_file(0, 2 * MIB);
+	both_use(0);
+	memset(&t, 0, sizeof(t));
+	t.nexus = &na;
+	t.lun = 0;
+	t.lu = scsi_target_get_lu(na.target, 0);
+	put_be32(c + 2, 3000);
+	put_be16(c + 7, 1);
+	memcpy(t.cdb, c, sizeof(c));
+	t.exp_len = sizeof(b);
+	t.done = task_done;
+	cr_assert_eq(scsi_task_prepare(&t), SENSE_NONE);
+
+	cr_assert_eq(resize(0, 1 * MIB, true, NULL), 0, "%s", err.msg);
+
+	memset(b, 0x77, sizeof(b));
+	t.buf = b;
+	t.buf_len = sizeof(b);
+	before = done_calls;
+	scsi_task_exec(&t);
+	cr_assert_eq(done_calls, before + 1);
+	assert_sense(&t, 0x5, 0x21, 0x00);
+	cr_assert_eq(file_size(), 1 * MIB, "nothing was written beyond the end");
+	scsi_lu_put(t.lu);
+}
