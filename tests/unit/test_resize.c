@@ -26,6 +26,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -512,4 +513,64 @@ Test(resize, file_shrink_races_a_write)
 	assert_sense(&t, 0x5, 0x21, 0x00);
 	cr_assert_eq(file_size(), 1 * MIB, "nothing was written beyond the end");
 	scsi_lu_put(t.lu);
+}
+
+/*
+ * The RAM store's buffer moves (realloc) while other threads read and
+ * write it, as reactors do: every request either completes whole or, when
+ * it reaches beyond the size of the moment, fails with -ERANGE; never a
+ * touch of freed memory (which the ASan build reports).
+ */
+struct hammer {
+	struct bs *bs;
+	unsigned done, beyond, bad;
+	unsigned seed;
+};
+
+static void *hammer_main(void *arg)
+{
+	struct hammer *h = arg;
+	uint8_t buf[8192];
+	struct iovec iov = { buf, sizeof(buf) };
+
+	memset(buf, 0x42, sizeof(buf));
+	for (int i = 0; i < 20000; i++) {
+		struct bs_io io = {
+			.op = (i & 1) ? BS_WRITE : BS_READ,
+			.iov = &iov, .iovcnt = 1, .len = sizeof(buf),
+		};
+
+		/* anywhere in 0..4 MiB: beyond 1 MiB only while grown */
+		io.offset = (uint64_t)(rand_r(&h->seed) % 512) * sizeof(buf);
+		cr_assert_eq(bs_submit(h->bs, &io), BS_DONE);
+		if (io.result == (int)sizeof(buf))
+			h->done++;
+		else if (io.result == -ERANGE)
+			h->beyond++;
+		else
+			h->bad++;
+	}
+	return NULL;
+}
+
+Test(resize, ram_realloc_under_io)
+{
+	struct bs_open_args a = { .size = 4 * MIB };
+	struct bs *bs = bs_open(&bs_ram_ops, NULL, &a);
+	struct hammer h[2] = { { .bs = bs, .seed = 1 }, { .bs = bs, .seed = 2 } };
+	pthread_t th[2];
+
+	cr_assert_not_null(bs);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, hammer_main, &h[i]), 0);
+	for (int i = 0; i < 400; i++)
+		cr_assert_eq(bs_resize(bs, (i & 1) ? 4 * MIB : 1 * MIB), 0);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		cr_assert_eq(h[i].bad, 0, "%u requests neither whole nor -ERANGE",
+			     h[i].bad);
+		cr_assert_eq(h[i].done + h[i].beyond, 20000);
+	}
+	cr_assert_eq(bs_size(bs), 4 * MIB);	/* the last one, i = 399 */
+	bs_close(bs);
 }
