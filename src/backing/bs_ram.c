@@ -39,6 +39,18 @@ struct ram_store {
 	atomic_int fault_count;		/* cheap check of fault.count */
 };
 
+/* A rwlock whose writer (resize) is not starved by a stream of readers. */
+static void mem_lock_init(pthread_rwlock_t *l)
+{
+	pthread_rwlockattr_t attr;
+
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr,
+				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(l, &attr);
+	pthread_rwlockattr_destroy(&attr);
+}
+
 static int ram_open(struct bs *bs, const char *path,
 		    const struct bs_open_args *args)
 {
@@ -55,15 +67,7 @@ static int ram_open(struct bs *bs, const char *path,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&ram->lock, NULL);
-	{
-		pthread_rwlockattr_t attr;
-
-		pthread_rwlockattr_init(&attr);
-		pthread_rwlockattr_setkind_np(
-			&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-		pthread_rwlock_init(&ram->mem_lock, &attr);
-		pthread_rwlockattr_destroy(&attr);
-	}
+	mem_lock_init(&ram->mem_lock);
 	ram->size = args->size;
 	bs->priv = ram;
 	bs->size = args->size;
