@@ -186,6 +186,13 @@ enum sense_reason sbc_parse_write_same(struct scsi_task *t)
 	if (!ws_ndob(t)) {
 		t->dir = SCSI_DIR_WRITE;
 		t->data_len = lu->block_size;
+		/*
+		 * The Data-Out is exactly one block: a shorter or longer one
+		 * is refused before any transfer, FCP-4 §9.4.2 b) (the
+		 * transport still reports the residual, RFC 7143 §11.4.5.2).
+		 */
+		if (t->exp_len != t->data_len)
+			return SENSE_INVALID_FIELD_IN_IU;
 	}
 	return SENSE_NONE;
 }
