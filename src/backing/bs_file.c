@@ -1,5 +1,6 @@
 /*
- * bs_file.c - file backing store: a regular file or a block device.
+ * bs_file.c - file backing store: a regular file (block devices have
+ * their own store, bs_blk.c, which bs_type_pick() chooses for them).
  *
  * Opened O_RDWR|O_CLOEXEC (O_RDONLY for read-only LUs, O_DIRECT on
  * request). A missing regular file is created sparse with ftruncate when
@@ -14,25 +15,19 @@
  *   BS_UNMAP          fallocate(PUNCH_HOLE|KEEP_SIZE)
  *   BS_WRITE_ZEROES   fallocate(ZERO_RANGE|KEEP_SIZE), falling back to a
  *                     punched hole (which also reads back as zeroes)
- *   lba_status        lseek(SEEK_DATA / SEEK_HOLE) on files; block devices
- *                     report everything mapped
- *   probe_size        fstat (BLKGETSIZE64 for a block device)
- *   resize            ftruncate (a grown file is sparse); a block device
- *                     only takes the size it already has
+ *   lba_status        lseek(SEEK_DATA / SEEK_HOLE)
+ *   probe_size        fstat
+ *   resize            ftruncate (a grown file is sparse)
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/falloc.h>
-#include <linux/fs.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "backing/bs.h"
@@ -45,27 +40,8 @@
 struct file_store {
 	int fd;
 	bool direct;
-	bool blockdev;
 	bool memory;	/* tmpfs/ramfs: I/O is a memory copy, done inline */
 };
-
-/* True when the block device advertises discard (so punch hole works). */
-static bool blockdev_can_discard(dev_t rdev)
-{
-	char p[96];
-	unsigned long long max = 0;
-	FILE *f;
-
-	snprintf(p, sizeof(p), "/sys/dev/block/%u:%u/queue/discard_max_bytes",
-		 major(rdev), minor(rdev));
-	f = fopen(p, "re");
-	if (!f)
-		return false;
-	if (fscanf(f, "%llu", &max) != 1)
-		max = 0;
-	fclose(f);
-	return max > 0;
-}
 
 /* mkdir -p of @path's directory (mode 0755); 0 or -errno. */
 static int make_parent_dirs(const char *path)
@@ -130,17 +106,7 @@ static int file_open(struct bs *bs, const char *path,
 	f->fd = fd;
 	f->direct = args->direct;
 
-	if (S_ISBLK(st.st_mode)) {
-		uint64_t sz;
-
-		if (ioctl(fd, BLKGETSIZE64, &sz) < 0) {
-			rc = -errno;
-			goto err_free;
-		}
-		f->blockdev = true;
-		bs->size = sz;
-		bs->can_unmap = blockdev_can_discard(st.st_rdev);
-	} else if (S_ISREG(st.st_mode)) {
+	if (S_ISREG(st.st_mode)) {
 		struct statfs sfs;
 
 		/*
@@ -354,8 +320,6 @@ static int file_lba_status(struct bs *bs, uint64_t off, uint64_t *len,
 		return -EINVAL;
 	*mapped = true;
 	*len = size - off;
-	if (f->blockdev)
-		return 0;
 	data = lseek(f->fd, (off_t)off, SEEK_DATA);
 	if (data < 0) {
 		if (errno == ENXIO) {	/* only a hole up to EOF */
@@ -382,8 +346,6 @@ static int file_probe_size(struct bs *bs, uint64_t *size)
 	struct file_store *f = bs->priv;
 	struct stat st;
 
-	if (f->blockdev)
-		return ioctl(f->fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
 	if (fstat(f->fd, &st) < 0)
 		return -errno;
 	*size = (uint64_t)st.st_size;
@@ -401,8 +363,6 @@ static int file_resize(struct bs *bs, uint64_t size)
 	if (rc < 0)
 		return rc;
 	if (size != now) {
-		if (f->blockdev)
-			return -EINVAL;
 		if (bs->readonly)
 			return -EROFS;
 		if (ftruncate(f->fd, (off_t)size) < 0)
