@@ -124,7 +124,8 @@ int image_create(const struct image_spec *s, FILE *progress, char *err,
 			   sizeof(hf)));
 		goto err_unlink;
 	}
-	if (ftruncate(fd, (off_t)s->size) < 0) {
+	/* fallocate mode 0 extends the file as it goes */
+	if (!s->preallocate && ftruncate(fd, (off_t)s->size) < 0) {
 		fail(err, errlen, "cannot make %s %s long: %s", s->path,
 		     human(s->size, hs, sizeof(hs)), strerror(errno));
 		goto err_unlink;
