@@ -8,7 +8,9 @@
 #     multiple; an existing file is refused (and left untouched) unless
 #     --force replaces it; a failure leaves nothing behind: a file larger
 #     than may be written, a preallocation larger than the free space,
-#     one that fails half-way (RLIMIT_FSIZE), a missing directory;
+#     one that fails half-way (RLIMIT_FSIZE), a missing directory, a file
+#     system that cannot preallocate (ext2, root: a loop mount in a mount
+#     namespace of its own);
 #   - ringtgtd serves those images: `--export FILE,write_cache=off` reports
 #     WCE=0 in the Caching mode page (and holds the file O_DSYNC), a plain
 #     --export WCE=1, neither changeable; READ CAPACITY(16) reports the
@@ -103,6 +105,30 @@ out=$("$adm" image create "$img/no/such/dir.img" --size 1G 2>&1) || rc=$?
 [ $rc = 1 ] || it_fail "a missing directory: status $rc ($out)"
 it_expect_match "missing directory" "$out" "cannot create .*dir.img: No such file or directory"
 only_files "$img" sparse.img
+
+# a file system that cannot preallocate (ext2: no extents, fallocate is
+# EOPNOTSUPP) is refused, never emulated by writing zeroes; mounted in a
+# mount namespace of its own, so nobody else sees it and it goes with us
+if [ "$(id -u)" != 0 ] || [ ! -e /dev/loop-control ]; then
+    it_unavailable_part "an ext2 loop mount needs root and loop devices"
+elif ! command -v mkfs.ext2 >/dev/null || ! command -v unshare >/dev/null; then
+    it_unavailable_part "mkfs.ext2 and unshare (e2fsprogs, util-linux) are missing"
+else
+    truncate -s 16M "$IT_TMP/ext2.fs"
+    mkfs.ext2 -q -F "$IT_TMP/ext2.fs" || it_fail "mkfs.ext2 failed"
+    mkdir "$IT_TMP/ext2"
+    rc=0
+    out=$(unshare -m --propagation private sh -c '
+        mount -o loop "$1" "$2" || exit 3
+        "$3" image create "$2/p.img" --size 4M --preallocate 2>&1
+        rc=$?
+        echo "left: $(ls -A "$2" | tr "\n" " ")"
+        exit $rc' sh "$IT_TMP/ext2.fs" "$IT_TMP/ext2" "$adm") || rc=$?
+    [ $rc = 1 ] || it_fail "preallocating on ext2: status $rc ($out)"
+    it_expect_match "ext2 cannot preallocate" "$out" \
+        "the file system of .*p.img cannot preallocate \(fallocate is not supported\); create it without --preallocate"
+    it_expect_match "nothing left on ext2" "$out" '^left: lost\+found $'
+fi
 it_log "failed creates left nothing behind"
 
 # --- served: write cache on and off ---------------------------------------------
