@@ -167,6 +167,15 @@ Test(adm, help_on_every_level)
 	cr_expect(strstr(out, "--block-size N"), "%s", out);
 	cr_expect_eq(adm("status", "--help", NULL), 0);
 	cr_expect(strstr(out, "usage: ringtgtadm status"), "%s", out);
+	cr_expect_eq(adm("image", "create", "--help", NULL), 0);
+	cr_expect(strstr(out, "image create FILE --size SIZE [--preallocate]"),
+		  "%s", out);
+	cr_expect(strstr(out, "--force"), "%s", out);
+	cr_expect_eq(adm("lun", "add", "--help", NULL), 0);
+	cr_expect(strstr(out, "--write-cache on|off"), "%s", out);
+	/* image create needs a size, and no daemon */
+	cr_expect_eq(adm("image", "create", "/nonexistent/x.img", NULL), 2);
+	cr_expect(strstr(err, "--size is required"), "%s", err);
 	cr_expect_eq(adm("--version", NULL), 0);
 	cr_expect_str_eq(out, "ringtgtadm " RINGTGT_VERSION "\n");
 }
