@@ -102,8 +102,8 @@ struct bs {
 	/*
 	 * The medium's logical and physical block sizes in bytes (a block
 	 * device's; the file store has no logical block and gives its file
-	 * system's block size as the physical one; 0: none). I/O is always a multiple of
-	 * the logical block size, at offsets aligned to it.
+	 * system's block size as the physical one; 0: none). I/O is always
+	 * a multiple of the logical block size, at offsets aligned to it.
 	 */
 	uint32_t logical_block;
 	uint32_t physical_block;
