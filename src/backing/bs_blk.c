@@ -180,7 +180,7 @@ static int blk_open(struct bs *bs, const char *path,
 	 * a buffered one in the page cache: WCE=1 is the truth, and
 	 * SYNCHRONIZE CACHE / FUA do real work. O_DSYNC: WCE=0.
 	 */
-	bs->write_cache = !b->write_through;
+	bs->write_cache = !args->write_through;
 	bs->priv = b;
 	return 0;
 

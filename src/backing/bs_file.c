@@ -204,7 +204,7 @@ static int file_open(struct bs *bs, const char *path,
 	 * SYNCHRONIZE CACHE / FUA do real work. With it every write is
 	 * durable at completion: WCE=0 (SBC-4 §6.5.5, Caching mode page).
 	 */
-	bs->write_cache = !f->write_through;
+	bs->write_cache = !args->write_through;
 	bs->priv = f;
 	return 0;
 
