@@ -472,6 +472,39 @@ static int run_lun_remove(struct adm *a)
 	return call_simple(a, "lun.remove", args);
 }
 
+static int run_lun_resize(struct adm *a)
+{
+	json_object *args = args_iqn(a->args[0]), *res = NULL;
+	long lun;
+	int rc;
+
+	if (!parse_lun(a->args[1], &lun)) {
+		errmsg("bad LUN '%s' (0..255)", a->args[1]);
+		json_object_put(args);
+		return EXIT_USAGE;
+	}
+	json_object_object_add(args, "lun", json_object_new_int((int)lun));
+	if (a->have_size)
+		json_object_object_add(args, "size",
+				       json_object_new_int64((int64_t)a->size));
+	if (a->force)
+		json_object_object_add(args, "force", json_object_new_boolean(1));
+	rc = call(a, "lun.resize", args, &res);
+	if (rc == EXIT_OK) {
+		if (a->json)
+			print_json(res);
+		else if (jint(res, "old_size") == jint(res, "size"))
+			printf("LUN %ld: %lld bytes, unchanged\n", lun,
+			       (long long)jint(res, "size"));
+		else
+			printf("LUN %ld: %lld -> %lld bytes\n", lun,
+			       (long long)jint(res, "old_size"),
+			       (long long)jint(res, "size"));
+	}
+	json_object_put(res);
+	return rc;
+}
+
 /* --- acl, session, status ----------------------------------------------- */
 
 static int run_acl(struct adm *a, const char *op)
@@ -927,6 +960,13 @@ static const struct option opts_image_create[] = {
 	{ 0 }
 };
 
+static const struct option opts_lun_resize[] = {
+	COMMON_OPTS,
+	{ "size", required_argument, NULL, OPT_SIZE },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ 0 }
+};
+
 static const struct option opts_account_add[] = {
 	COMMON_OPTS,
 	{ "secret", required_argument, NULL, OPT_SECRET },
@@ -995,6 +1035,20 @@ static const struct cmd cmds[] = {
 	{ "lun", "remove", "lun remove IQN LUN [--force]",
 	  "Removes a LUN. Refused while the target has sessions, unless --force.\n",
 	  "", opts_force, 2, 2, run_lun_remove },
+	{ "lun", "resize", "lun resize IQN LUN [--size SIZE] [--force]",
+	  "Changes a disk LUN's capacity while initiators stay logged in; each\n"
+	  "of them gets CAPACITY DATA HAS CHANGED on its next command and reads\n"
+	  "the new size (Linux: echo 1 > /sys/class/scsi_device/H:C:T:L/device/rescan).\n"
+	  "  --size SIZE   the new size in bytes or with K/M/G/T (binary), a\n"
+	  "                multiple of the LU's block size: a file is extended\n"
+	  "                (sparse) or truncated, a RAM LUN reallocated. Without\n"
+	  "                it, the size the file or block device has now is taken\n"
+	  "                (after truncate, lvextend, losetup -c ...). A block\n"
+	  "                device is never resized here: a SIZE other than its\n"
+	  "                own is refused.\n"
+	  "  --force       allow a shrink (the blocks beyond the new end are\n"
+	  "                lost; refused without it, saying how many bytes)\n",
+	  "", opts_lun_resize, 2, 2, run_lun_resize },
 	{ "acl", "add", "acl add IQN RULE",
 	  "Admits initiators to a target. RULE is ALL, an IPv4 or IPv6 address,\n"
 	  "a CIDR network (10.0.0.0/8, fd00::/8) or an initiator name (iqn....).\n",

@@ -115,3 +115,21 @@ void bs_close(struct bs *bs)
 	free(bs->path);
 	free(bs);
 }
+
+int bs_probe_size(struct bs *bs, uint64_t *size)
+{
+	if (!bs->ops->probe_size) {
+		*size = bs_size(bs);
+		return 0;
+	}
+	return bs->ops->probe_size(bs, size);
+}
+
+int bs_resize(struct bs *bs, uint64_t size)
+{
+	if (!bs->ops->resize)
+		return -EOPNOTSUPP;
+	if (size == 0)
+		return -EINVAL;
+	return bs->ops->resize(bs, size);
+}

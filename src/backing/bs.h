@@ -24,6 +24,21 @@
  *           zeroes without using space (false), at most size - off; the
  *           extent may end anywhere, not only on a block boundary.
  *           Returns 0 or -errno.
+ *   probe_size  optional (NULL: the medium's size is bs->size). What the
+ *           medium holds now, in bytes: a file's length (fstat), a block
+ *           device's BLKGETSIZE64, which may differ from bs->size after
+ *           the file or device was resized underneath. Changes nothing.
+ *           Control thread (it may block). 0 or -errno.
+ *   resize  optional (NULL: the store cannot change its size). Makes the
+ *           medium @size bytes (@size > 0) and sets bs->size (through
+ *           bs_size_set(), readers are on other threads): a file is
+ *           ftruncate'd (sparse when it grows), the RAM store's buffer is
+ *           reallocated, a block device only takes @size when it is what
+ *           the device holds (-EINVAL otherwise: a device is resized by
+ *           its own tools). Control thread, while I/O may be in flight:
+ *           the caller has already stopped any I/O beyond @size when
+ *           shrinking; a store must stay safe for a request that still
+ *           comes (the RAM store fails it with -ERANGE). 0 or -errno.
  */
 #ifndef RINGTGT_BS_H
 #define RINGTGT_BS_H
@@ -88,11 +103,14 @@ struct bs_ops {
 	enum bs_status (*submit)(struct bs *bs, struct bs_io *io);
 	int (*lba_status)(struct bs *bs, uint64_t off, uint64_t *len,
 			  bool *mapped);
+	int (*probe_size)(struct bs *bs, uint64_t *size);
+	int (*resize)(struct bs *bs, uint64_t size);
 };
 
 struct bs {
 	const struct bs_ops *ops;
-	uint64_t size;		/* bytes */
+	uint64_t size;		/* bytes; changed by resize while reactors
+				 * read it: use bs_size() / bs_size_set() */
 	bool readonly;
 	bool write_cache;	/* writes are buffered; FLUSH makes them durable */
 	bool can_unmap;
@@ -145,6 +163,26 @@ static inline enum bs_status bs_submit(struct bs *bs, struct bs_io *io)
 	return bs->ops->submit(bs, io);
 }
 
+/* bs->size, read on any thread while the control thread may resize. */
+static inline uint64_t bs_size(const struct bs *bs)
+{
+	return __atomic_load_n(&bs->size, __ATOMIC_ACQUIRE);
+}
+
+static inline void bs_size_set(struct bs *bs, uint64_t size)
+{
+	__atomic_store_n(&bs->size, size, __ATOMIC_RELEASE);
+}
+
+/*
+ * The size the medium has now (see probe_size above): bs->size for a
+ * store without probe_size. 0 or -errno.
+ */
+int bs_probe_size(struct bs *bs, uint64_t *size);
+/* Resizes the store to @size bytes (see resize above); -EOPNOTSUPP when
+ * the store cannot. */
+int bs_resize(struct bs *bs, uint64_t size);
+
 /*
  * Provisioning status of the extent at @off (see lba_status above); a
  * store without lba_status reports everything mapped.
@@ -152,10 +190,12 @@ static inline enum bs_status bs_submit(struct bs *bs, struct bs_io *io)
 static inline int bs_lba_status(struct bs *bs, uint64_t off, uint64_t *len,
 				bool *mapped)
 {
-	if (off >= bs->size)
+	uint64_t size = bs_size(bs);
+
+	if (off >= size)
 		return -EINVAL;
 	if (!bs->ops->lba_status) {
-		*len = bs->size - off;
+		*len = size - off;
 		*mapped = true;
 		return 0;
 	}

@@ -25,6 +25,10 @@
  *   BS_UNMAP          fallocate(PUNCH_HOLE|KEEP_SIZE)
  *   BS_WRITE_ZEROES   fallocate(ZERO_RANGE|KEEP_SIZE)
  *   lba_status        none: every block is reported mapped
+ *   probe_size        BLKGETSIZE64, after the device was resized by its
+ *                     own tools (lvextend, losetup -c, a SAN rescan)
+ *   resize            takes the size the device holds, refuses any other
+ *                     (-EINVAL): we never resize a device ourselves
  *
  * Without a write cache (args->write_through) the device is opened
  * O_DSYNC: every write is a FUA write (REQ_FUA with O_DIRECT), and UNMAP
@@ -479,9 +483,33 @@ static enum bs_status blk_submit(struct bs *bs, struct bs_io *io)
 	return BS_QUEUED;
 }
 
+static int blk_probe_size(struct bs *bs, uint64_t *size)
+{
+	struct blk_store *b = bs->priv;
+
+	return ioctl(b->fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
+}
+
+/* Control thread: the ioctl is cheap but is still a syscall we keep off
+ * the reactors. */
+static int blk_resize(struct bs *bs, uint64_t size)
+{
+	uint64_t now;
+	int rc = blk_probe_size(bs, &now);
+
+	if (rc < 0)
+		return rc;
+	if (size != now)
+		return -EINVAL;
+	bs_size_set(bs, size);
+	return 0;
+}
+
 const struct bs_ops bs_blk_ops = {
 	.name = "blk",
 	.open = blk_open,
 	.close = blk_close,
 	.submit = blk_submit,
+	.probe_size = blk_probe_size,
+	.resize = blk_resize,
 };

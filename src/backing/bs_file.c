@@ -1,5 +1,6 @@
 /*
- * bs_file.c - file backing store: a regular file or a block device.
+ * bs_file.c - file backing store: a regular file (block devices have
+ * their own store, bs_blk.c, which bs_type_pick() chooses for them).
  *
  * Opened O_RDWR|O_CLOEXEC (O_RDONLY for read-only LUs, O_DIRECT on
  * request, O_DSYNC without a write cache). A missing regular file is
@@ -17,8 +18,9 @@
  *   BS_UNMAP          fallocate(PUNCH_HOLE|KEEP_SIZE)
  *   BS_WRITE_ZEROES   fallocate(ZERO_RANGE|KEEP_SIZE), falling back to a
  *                     punched hole (which also reads back as zeroes)
- *   lba_status        lseek(SEEK_DATA / SEEK_HOLE) on files; block devices
- *                     report everything mapped
+ *   lba_status        lseek(SEEK_DATA / SEEK_HOLE)
+ *   probe_size        fstat
+ *   resize            ftruncate (a grown file is sparse)
  *
  * Without a write cache (args->write_through): the fd is O_DSYNC, so every
  * write on every path (io_uring, libaio, the worker pool, pwrite here)
@@ -30,15 +32,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/falloc.h>
-#include <linux/fs.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "backing/bs.h"
@@ -51,31 +49,12 @@
 struct file_store {
 	int fd;
 	bool direct;
-	bool blockdev;
 	bool memory;	/* tmpfs/ramfs: I/O is a memory copy, done inline */
 	bool write_through;	/* O_DSYNC; fallocate followed by fdatasync */
 };
 
 /* The largest file system block reported as the physical block. */
 #define FS_BLOCK_MAX 65536u
-
-/* True when the block device advertises discard (so punch hole works). */
-static bool blockdev_can_discard(dev_t rdev)
-{
-	char p[96];
-	unsigned long long max = 0;
-	FILE *f;
-
-	snprintf(p, sizeof(p), "/sys/dev/block/%u:%u/queue/discard_max_bytes",
-		 major(rdev), minor(rdev));
-	f = fopen(p, "re");
-	if (!f)
-		return false;
-	if (fscanf(f, "%llu", &max) != 1)
-		max = 0;
-	fclose(f);
-	return max > 0;
-}
 
 /* mkdir -p of @path's directory (mode 0755); 0 or -errno. */
 static int make_parent_dirs(const char *path)
@@ -143,17 +122,7 @@ static int file_open(struct bs *bs, const char *path,
 	f->direct = args->direct;
 	f->write_through = args->write_through && !args->readonly;
 
-	if (S_ISBLK(st.st_mode)) {
-		uint64_t sz;
-
-		if (ioctl(fd, BLKGETSIZE64, &sz) < 0) {
-			rc = -errno;
-			goto err_free;
-		}
-		f->blockdev = true;
-		bs->size = sz;
-		bs->can_unmap = blockdev_can_discard(st.st_rdev);
-	} else if (S_ISREG(st.st_mode)) {
+	if (S_ISREG(st.st_mode)) {
 		struct statfs sfs;
 
 		/*
@@ -407,12 +376,12 @@ static int file_lba_status(struct bs *bs, uint64_t off, uint64_t *len,
 	struct file_store *f = bs->priv;
 	off_t data, hole;
 
-	if (off >= bs->size)
+	uint64_t size = bs_size(bs);
+
+	if (off >= size)
 		return -EINVAL;
 	*mapped = true;
-	*len = bs->size - off;
-	if (f->blockdev)
-		return 0;
+	*len = size - off;
 	data = lseek(f->fd, (off_t)off, SEEK_DATA);
 	if (data < 0) {
 		if (errno == ENXIO) {	/* only a hole up to EOF */
@@ -423,14 +392,45 @@ static int file_lba_status(struct bs *bs, uint64_t off, uint64_t *len,
 	}
 	if ((uint64_t)data > off) {
 		*mapped = false;
-		*len = MIN((uint64_t)data, bs->size) - off;
+		*len = MIN((uint64_t)data, size) - off;
 		return 0;
 	}
 	hole = lseek(f->fd, (off_t)off, SEEK_HOLE);
 	if (hole < 0)
 		return -errno;
 	if ((uint64_t)hole > off)
-		*len = MIN((uint64_t)hole, bs->size) - off;
+		*len = MIN((uint64_t)hole, size) - off;
+	return 0;
+}
+
+static int file_probe_size(struct bs *bs, uint64_t *size)
+{
+	struct file_store *f = bs->priv;
+	struct stat st;
+
+	if (fstat(f->fd, &st) < 0)
+		return -errno;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Control thread; ftruncate may block, which no reactor may. */
+static int file_resize(struct bs *bs, uint64_t size)
+{
+	struct file_store *f = bs->priv;
+	uint64_t now;
+	int rc;
+
+	rc = file_probe_size(bs, &now);
+	if (rc < 0)
+		return rc;
+	if (size != now) {
+		if (bs->readonly)
+			return -EROFS;
+		if (ftruncate(f->fd, (off_t)size) < 0)
+			return -errno;
+	}
+	bs_size_set(bs, size);
 	return 0;
 }
 
@@ -440,4 +440,6 @@ const struct bs_ops bs_file_ops = {
 	.close = file_close,
 	.submit = file_submit,
 	.lba_status = file_lba_status,
+	.probe_size = file_probe_size,
+	.resize = file_resize,
 };

@@ -6,9 +6,14 @@
  * by bs_ram_release(), which completes each one on the reactor that
  * submitted it (reactor_post), or directly when io->r is NULL.
  *
- * Data accesses take no lock: like a disk, concurrent overlapping writes
- * give unspecified data, nothing worse. The hold queue has a mutex since
- * tests call release from their own thread.
+ * Data accesses take only the read side of a rwlock (many at once, on
+ * every reactor): like a disk, concurrent overlapping writes give
+ * unspecified data, nothing worse. The write side is resize's: the buffer
+ * moves (realloc) and its size changes while no request is inside it, and
+ * a request that comes after a shrink and reaches beyond the new end
+ * fails with -ERANGE instead of touching freed memory. The lock prefers
+ * writers, so a stream of reads cannot starve a resize. The hold queue
+ * has a mutex since tests call release from their own thread.
  */
 #include <errno.h>
 #include <limits.h>
@@ -22,7 +27,9 @@
 #include "base/log.h"
 
 struct ram_store {
-	uint8_t *mem;
+	pthread_rwlock_t mem_lock;	/* read: I/O; write: resize */
+	uint8_t *mem;			/* under mem_lock */
+	uint64_t size;			/* under mem_lock; == bs->size */
 	pthread_mutex_t lock;	/* protects the hold queue */
 	atomic_bool hold;
 	struct bs_io **held;
@@ -31,6 +38,18 @@ struct ram_store {
 	struct bs_ram_fault fault;	/* under lock; count 0: none */
 	atomic_int fault_count;		/* cheap check of fault.count */
 };
+
+/* A rwlock whose writer (resize) is not starved by a stream of readers. */
+static void mem_lock_init(pthread_rwlock_t *l)
+{
+	pthread_rwlockattr_t attr;
+
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr,
+				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(l, &attr);
+	pthread_rwlockattr_destroy(&attr);
+}
 
 static int ram_open(struct bs *bs, const char *path,
 		    const struct bs_open_args *args)
@@ -48,6 +67,8 @@ static int ram_open(struct bs *bs, const char *path,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&ram->lock, NULL);
+	mem_lock_init(&ram->mem_lock);
+	ram->size = args->size;
 	bs->priv = ram;
 	bs->size = args->size;
 	bs->readonly = args->readonly;
@@ -61,6 +82,7 @@ static void ram_close(struct bs *bs)
 	struct ram_store *ram = bs->priv;
 
 	pthread_mutex_destroy(&ram->lock);
+	pthread_rwlock_destroy(&ram->mem_lock);
 	free(ram->held);
 	free(ram->mem);
 	free(ram);
@@ -129,12 +151,13 @@ void bs_ram_fault(struct bs *bs, const struct bs_ram_fault *f)
 	pthread_mutex_unlock(&ram->lock);
 }
 
-static int ram_exec(struct bs *bs, struct bs_io *io)
+static int ram_exec_locked(struct bs *bs, struct bs_io *io)
 {
 	struct ram_store *ram = bs->priv;
 
-	if (io->offset > bs->size || io->len > bs->size - io->offset)
-		return -EINVAL;
+	/* beyond the end: after a shrink that raced this request */
+	if (io->offset > ram->size || io->len > ram->size - io->offset)
+		return -ERANGE;
 	if (unlikely(atomic_load_explicit(&ram->fault_count,
 					  memory_order_relaxed) > 0)) {
 		int rc = ram_fault(ram, io);
@@ -159,6 +182,17 @@ static int ram_exec(struct bs *bs, struct bs_io *io)
 		return 0;
 	}
 	return -EOPNOTSUPP;
+}
+
+static int ram_exec(struct bs *bs, struct bs_io *io)
+{
+	struct ram_store *ram = bs->priv;
+	int rc;
+
+	pthread_rwlock_rdlock(&ram->mem_lock);
+	rc = ram_exec_locked(bs, io);
+	pthread_rwlock_unlock(&ram->mem_lock);
+	return rc;
 }
 
 static enum bs_status ram_submit(struct bs *bs, struct bs_io *io)
@@ -247,9 +281,39 @@ int bs_ram_held(struct bs *bs)
 	return n;
 }
 
+/*
+ * Control thread. Waits (write lock) for the requests inside the buffer,
+ * which are memory copies, never for the medium. A grown buffer reads
+ * back zeroes beyond the old end, as a grown sparse file does.
+ */
+static int ram_resize(struct bs *bs, uint64_t size)
+{
+	struct ram_store *ram = bs->priv;
+	uint8_t *mem;
+	int rc = 0;
+
+	if (size > SIZE_MAX)
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&ram->mem_lock);
+	mem = realloc(ram->mem, (size_t)size);
+	if (!mem) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (size > ram->size)
+		memset(mem + ram->size, 0, (size_t)(size - ram->size));
+	ram->mem = mem;
+	ram->size = size;
+	bs_size_set(bs, size);
+out:
+	pthread_rwlock_unlock(&ram->mem_lock);
+	return rc;
+}
+
 const struct bs_ops bs_ram_ops = {
 	.name = "ram",
 	.open = ram_open,
 	.close = ram_close,
 	.submit = ram_submit,
+	.resize = ram_resize,
 };

@@ -206,6 +206,29 @@ static int op_lun_remove(struct ctl_req *r)
 	return core_lun_remove(iqn, lun, force, &r->err);
 }
 
+static int op_lun_resize(struct ctl_req *r)
+{
+	const char *iqn = NULL;
+	uint64_t lun = 0, size = 0, old = 0, now = 0;
+	bool force = false;
+	int rc;
+
+	if ((rc = arg_str(r, "iqn", true, &iqn)) ||
+	    (rc = arg_uint(r, "lun", true, SCSI_MAX_LUNS - 1, &lun)) ||
+	    (rc = arg_size(r, "size", &size)) ||
+	    (rc = arg_bool(r, "force", &force)))
+		return rc;
+	rc = core_lun_resize(iqn, lun, size, force, &old, &now, &r->err);
+	if (rc)
+		return rc;
+	r->result = json_object_new_object();
+	json_object_object_add(r->result, "iqn", json_object_new_string(iqn));
+	json_object_object_add(r->result, "lun", json_object_new_uint64(lun));
+	json_object_object_add(r->result, "old_size", json_object_new_uint64(old));
+	json_object_object_add(r->result, "size", json_object_new_uint64(now));
+	return 0;
+}
+
 static int op_acl_add(struct ctl_req *r)
 {
 	const char *iqn = NULL, *rule = NULL;
@@ -456,6 +479,9 @@ static const char *const args_lun_add[] = {
 	NULL
 };
 static const char *const args_lun_remove[] = { "iqn", "lun", "force", NULL };
+static const char *const args_lun_resize[] = {
+	"iqn", "lun", "size", "force", NULL
+};
 static const char *const args_acl[] = { "iqn", "rule", NULL };
 static const char *const args_account_add[] = { "name", "secret", "random", NULL };
 static const char *const args_account_remove[] = { "name", "force", NULL };
@@ -471,6 +497,7 @@ static const struct ctl_op ctl_ops[] = {
 	{ "target.list", args_none, op_target_list },
 	{ "lun.add", args_lun_add, op_lun_add },
 	{ "lun.remove", args_lun_remove, op_lun_remove },
+	{ "lun.resize", args_lun_resize, op_lun_resize },
 	{ "acl.add", args_acl, op_acl_add },
 	{ "acl.remove", args_acl, op_acl_remove },
 	{ "account.add", args_account_add, op_account_add },

@@ -606,6 +606,139 @@ out:
 	return rc;
 }
 
+/*
+ * How long a shrink waits for the writes in flight to finish: ordinary
+ * commands, so seconds are plenty; beyond that something is stuck.
+ */
+#define RESIZE_DRAIN_MS 10000u
+
+/*
+ * The size a resize gives @lu: @size, or what the medium holds now; 0 or
+ * -errno with the reason in @err. Refuses what cannot be a capacity.
+ */
+static int lun_resize_target(struct tgt_target *t, uint64_t lun,
+			     struct scsi_lu *lu, uint64_t *size,
+			     struct core_err *err)
+{
+	struct bs *bs = scsi_lu_bs(lu);
+	const char *name = bs->path ? bs->path : bs->ops->name;
+	uint32_t bsz = scsi_lu_block_size(lu);
+	uint64_t medium;
+	int rc;
+
+	rc = bs_probe_size(bs, &medium);
+	if (rc < 0)
+		return core_fail(err, rc, "LUN %llu of %s: cannot read the size of %s: %s",
+				 (unsigned long long)lun, t->iqn, name,
+				 strerror(-rc));
+	if (!*size) {
+		*size = medium;
+	} else if (bs->ops == &bs_blk_ops && *size != medium) {
+		return core_fail(err, -EINVAL,
+				 "LUN %llu: %s holds %llu bytes, not %llu; resize the device with its own tools (lvextend, losetup -c), then resize the LUN without a size",
+				 (unsigned long long)lun, name,
+				 (unsigned long long)medium,
+				 (unsigned long long)*size);
+	}
+	if (*size == 0 || *size % bsz)
+		return core_fail(err, -EINVAL,
+				 "LUN %llu: %llu bytes%s is not a positive multiple of the block size %u",
+				 (unsigned long long)lun,
+				 (unsigned long long)*size,
+				 *size == medium ? " (the size of the medium)" : "",
+				 bsz);
+	return 0;
+}
+
+int core_lun_resize(const char *iqn, uint64_t lun, uint64_t size, bool force,
+		    uint64_t *old_size, uint64_t *new_size,
+		    struct core_err *err)
+{
+	struct tgt_target *t;
+	struct scsi_lu *lu = NULL;
+	struct bs *bs;
+	uint64_t old;
+	uint32_t bsz;
+	int rc;
+
+	if (lun >= SCSI_MAX_LUNS)
+		return core_fail(err, -ERANGE, "LUN %llu out of range 0..%d",
+				 (unsigned long long)lun, SCSI_MAX_LUNS - 1);
+	t = core_target_find(iqn);
+	if (!t)
+		return core_fail(err, -ENOENT, "no target %s", iqn ? iqn : "");
+	/* one resize (or add, or remove) at a time */
+	pthread_mutex_lock(&core_admin_lock);
+	lu = scsi_target_get_lu(&t->scsi, lun);
+	if (!lu) {
+		rc = core_fail(err, -ENOENT, "target %s has no LUN %llu", t->iqn,
+			       (unsigned long long)lun);
+		goto out;
+	}
+	bs = scsi_lu_bs(lu);
+	if (scsi_lu_type(lu) != SCSI_LU_DISK || !bs) {
+		rc = core_fail(err, -EINVAL,
+			       "LUN %llu of %s is a controller; only a disk has a capacity",
+			       (unsigned long long)lun, t->iqn);
+		goto out;
+	}
+	bsz = scsi_lu_block_size(lu);
+	old = scsi_lu_capacity(lu);
+	rc = lun_resize_target(t, lun, lu, &size, err);
+	if (rc)
+		goto out;
+	*old_size = old;
+	*new_size = size;
+	if (size == old)	/* nothing changes: no unit attention */
+		goto out;
+	if (size < old && !force) {
+		rc = core_fail(err, -EPERM,
+			       "LUN %llu of %s: shrinking it from %llu to %llu bytes cuts off the last %llu bytes; use --force",
+			       (unsigned long long)lun, t->iqn,
+			       (unsigned long long)old, (unsigned long long)size,
+			       (unsigned long long)(old - size));
+		goto out;
+	}
+	if (size > old) {
+		/* the medium first: no command may see blocks it lacks */
+		rc = bs_resize(bs, size);
+		if (rc == 0)
+			rc = scsi_lu_set_capacity(lu, size / bsz, 0);
+	} else {
+		/* the capacity first: nothing writes beyond it any more */
+		rc = scsi_lu_set_capacity(lu, size / bsz, RESIZE_DRAIN_MS);
+		if (rc == -EBUSY) {
+			rc = core_fail(err, rc,
+				       "LUN %llu of %s: the writes in flight did not finish within %u s; nothing changed, try again",
+				       (unsigned long long)lun, t->iqn,
+				       RESIZE_DRAIN_MS / 1000);
+			goto out;
+		}
+		if (rc == 0) {
+			rc = bs_resize(bs, size);
+			if (rc < 0)	/* put back what the medium still holds */
+				scsi_lu_set_capacity(lu, old / bsz, 0);
+		}
+	}
+	if (rc < 0) {
+		rc = core_fail(err, rc, "LUN %llu of %s: cannot resize %s to %llu bytes: %s",
+			       (unsigned long long)lun, t->iqn,
+			       bs->path ? bs->path : bs->ops->name,
+			       (unsigned long long)size, strerror(-rc));
+		goto out;
+	}
+	/* SBC-4 §4.6: every I_T nexus learns of it on its next command */
+	scsi_lu_capacity_changed(lu);
+	log_info("target %s: LUN %llu resized from %llu to %llu bytes", t->iqn,
+		 (unsigned long long)lun, (unsigned long long)old,
+		 (unsigned long long)size);
+out:
+	pthread_mutex_unlock(&core_admin_lock);
+	scsi_lu_put(lu);
+	core_target_put(t);
+	return rc;
+}
+
 /* --- ACLs ---------------------------------------------------------------- */
 
 int core_acl_add(const char *iqn, const char *rule, struct core_err *err)
@@ -871,7 +1004,7 @@ static json_object *lun_json(struct tgt_target *t, struct scsi_lu *lu)
 	jadd(o, "type", json_object_new_string(disk ? "disk" : "controller"));
 	jadd(o, "backing", bs ? jstr_or_null(bs->ops->name) : NULL);
 	jadd(o, "path", bs && bs->ops != &bs_ram_ops ? jstr_or_null(bs->path) : NULL);
-	jadd(o, "size", json_object_new_uint64(bs ? bs->size : 0));
+	jadd(o, "size", json_object_new_uint64(bs ? bs_size(bs) : 0));
 	jadd(o, "block_size", !disk ? NULL : json_object_new_int(
 		m && m->block_size ? (int)m->block_size : 512));
 	jadd(o, "serial", jstr_or_null(scsi_lu_serial(lu)));

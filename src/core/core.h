@@ -96,6 +96,22 @@ int core_lun_add(const char *iqn, uint64_t lun,
 int core_lun_remove(const char *iqn, uint64_t lun, bool force,
 		    struct core_err *err);
 /*
+ * Online resize of a disk LUN (docs/backing-stores.md, "Resize"): its
+ * capacity becomes @size bytes, or, with @size 0, what its file or block
+ * device holds now (re-read after it was resized underneath). Sessions
+ * stay; every I_T nexus gets CAPACITY DATA HAS CHANGED on its next
+ * command. A file grows sparse / is truncated, the RAM store's buffer is
+ * reallocated; a block device is never resized by us, so a @size other
+ * than the device's is refused. The size must be a positive multiple of
+ * the LU's block size; a shrink needs @force (-EPERM, saying how many
+ * bytes it would cut). Blocks the caller (ftruncate; a shrink waits for
+ * the writes in flight): the control thread, never a reactor. Sets
+ * *old_size / *new_size (equal: nothing changed) on success.
+ */
+int core_lun_resize(const char *iqn, uint64_t lun, uint64_t size, bool force,
+		    uint64_t *old_size, uint64_t *new_size,
+		    struct core_err *err);
+/*
  * The transport's "abort every task on this LU and wait for its I/O"
  * (iscsi_fence_lu); blocks the caller. NULL: none.
  */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uuid/uuid.h>
 
 #include "base/log.h"
@@ -122,6 +123,7 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 	lu->tas = cfg->tas;
 	lu->ua_base = ua_next();
 	atomic_init(&lu->ua_gen, lu->ua_base);
+	atomic_init(&lu->cap_gen, lu->ua_base);
 	pthread_mutex_init(&lu->caw_lock, NULL);
 	scsi_pr_init(lu);
 	pthread_mutex_init(&lu->res_lock, NULL);
@@ -142,8 +144,8 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 		    !(cfg->bs->physical_block & (cfg->bs->physical_block - 1)))
 			lu->phys_exp = (unsigned)__builtin_ctz(
 				cfg->bs->physical_block) - lu->block_shift;
-		lu->nblocks = cfg->bs->size >> lu->block_shift;
-		if (lu->nblocks == 0)
+		atomic_init(&lu->nblocks, cfg->bs->size >> lu->block_shift);
+		if (scsi_lu_nblocks(lu) == 0)
 			goto err_free;
 		if (cfg->bs->size & (bsz - 1))
 			log_warn("LUN %" PRIu64 ": size is not a multiple of %u; "
@@ -260,8 +262,64 @@ void scsi_lu_reset(struct scsi_lu *lu)
 	atomic_store_explicit(&lu->ua_gen, ua_next(), memory_order_release);
 }
 
+uint32_t scsi_lu_block_size(const struct scsi_lu *lu)
+{
+	return lu->type == SCSI_LU_DISK ? lu->block_size : 0;
+}
+
+uint64_t scsi_lu_capacity(const struct scsi_lu *lu)
+{
+	if (lu->type != SCSI_LU_DISK)
+		return 0;
+	return scsi_lu_nblocks(lu) << lu->block_shift;
+}
+
+/* True once no medium-changing command runs (see scsi_lu_set_capacity). */
+static bool lu_writes_idle(struct scsi_lu *lu)
+{
+	/* seq_cst, against scsi_lu_write_enter() and the CAW gate */
+	return atomic_load(&lu->writers) == 0 && !atomic_load(&lu->caw_active);
+}
+
+int scsi_lu_set_capacity(struct scsi_lu *lu, uint64_t nblocks,
+			 unsigned wait_ms)
+{
+	uint64_t old;
+
+	if (lu->type != SCSI_LU_DISK || nblocks == 0)
+		return -EINVAL;
+	/*
+	 * seq_cst store, then the writers count: a write that entered the
+	 * gate before the store is counted here and waited for; one that
+	 * enters after it checks its range against the new capacity
+	 * (scsi_task_exec, cmp_start). Reads need no wait: the store fails
+	 * them beyond its end (-ERANGE, or nothing read: LBA OUT OF RANGE).
+	 */
+	old = atomic_exchange(&lu->nblocks, nblocks);
+	if (nblocks >= old)
+		return 0;
+	for (unsigned ms = 0; !lu_writes_idle(lu); ms++) {
+		struct timespec one = { 0, 1000000 };
+
+		if (ms >= wait_ms) {
+			atomic_store(&lu->nblocks, old);
+			return -EBUSY;
+		}
+		nanosleep(&one, NULL);
+	}
+	return 0;
+}
+
+void scsi_lu_capacity_changed(struct scsi_lu *lu)
+{
+	atomic_store_explicit(&lu->cap_gen, ua_next(), memory_order_release);
+}
+
 static enum sense_reason lu_reset_ua(struct scsi_lu *lu, struct scsi_nexus *n,
 				     bool clear);
+static enum sense_reason lu_cap_ua(struct scsi_lu *lu, struct scsi_nexus *n,
+				   bool clear);
+static void lu_cap_meet(struct scsi_lu *lu, struct scsi_nexus *n);
 
 enum sense_reason scsi_lu_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
 				   bool clear)
@@ -270,6 +328,10 @@ enum sense_reason scsi_lu_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
 
 	if (!lu || !n || lu->lun >= SCSI_MAX_LUNS)
 		return SENSE_NONE;
+	/* a first command records the capacity seen, even if it fails
+	 * with another unit attention */
+	if (clear)
+		lu_cap_meet(lu, n);
 	reason = lu_reset_ua(lu, n, clear);
 	if (reason != SENSE_NONE)
 		return reason;
@@ -278,6 +340,9 @@ enum sense_reason scsi_lu_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
 			n->ua_nexus_loss[lu->lun] = false;
 		return SENSE_UA_NEXUS_LOSS;
 	}
+	reason = lu_cap_ua(lu, n, clear);
+	if (reason != SENSE_NONE)
+		return reason;
 	reason = scsi_pr_ua_check(lu, n, clear);
 	if (reason != SENSE_NONE)
 		return reason;
@@ -297,29 +362,66 @@ void scsi_nexus_loss(struct scsi_nexus *n)
 	scsi_nexus_res_release(n);
 }
 
-/* The LU reset unit attention (generations, see above). */
-static enum sense_reason lu_reset_ua(struct scsi_lu *lu, struct scsi_nexus *n,
-				     bool clear)
+/* True when @seen was recorded before @lu existed (or never). */
+static bool lu_seen_before(const struct scsi_lu *lu, uint32_t seen)
 {
-	_Atomic uint32_t *seen;
+	/* Unsigned differences: correct across counter wrap-around. */
+	return seen == 0 || (int32_t)(seen - lu->ua_base) < 0;
+}
+
+/*
+ * A generation unit attention (see above): @reason when the nexus's
+ * @seen is older than the LU's @gen but not older than the LU itself;
+ * when @clear, @seen catches up (so it is reported once).
+ */
+static enum sense_reason lu_gen_ua(struct scsi_lu *lu, _Atomic uint32_t *seen,
+				   _Atomic uint32_t *genp,
+				   enum sense_reason reason, bool clear)
+{
 	uint32_t gen, old;
 
-	seen = &n->ua_seen[lu->lun];
-	gen = atomic_load_explicit(&lu->ua_gen, memory_order_acquire);
+	gen = atomic_load_explicit(genp, memory_order_acquire);
 	old = atomic_load_explicit(seen, memory_order_relaxed);
 	for (;;) {
-		/* Unsigned differences: correct across counter wrap-around. */
-		bool before_lu = old == 0 || (int32_t)(old - lu->ua_base) < 0;
+		bool before_lu = lu_seen_before(lu, old);
 
 		if (old == gen)
 			return SENSE_NONE;
 		if (!before_lu && !clear)
-			return SENSE_UA_LU_RESET;
+			return reason;
 		if (atomic_compare_exchange_weak_explicit(
 			    seen, &old, gen, memory_order_relaxed,
 			    memory_order_relaxed))
-			return before_lu ? SENSE_NONE : SENSE_UA_LU_RESET;
+			return before_lu ? SENSE_NONE : reason;
 	}
+}
+
+/* The LU reset unit attention (generations, see above). */
+static enum sense_reason lu_reset_ua(struct scsi_lu *lu, struct scsi_nexus *n,
+				     bool clear)
+{
+	return lu_gen_ua(lu, &n->ua_seen[lu->lun], &lu->ua_gen,
+			 SENSE_UA_LU_RESET, clear);
+}
+
+/* CAPACITY DATA HAS CHANGED (SBC-4 §4.6), by generations too. */
+static enum sense_reason lu_cap_ua(struct scsi_lu *lu, struct scsi_nexus *n,
+				   bool clear)
+{
+	return lu_gen_ua(lu, &n->cap_seen[lu->lun], &lu->cap_gen,
+			 SENSE_UA_CAPACITY_CHANGED, clear);
+}
+
+/* A nexus meeting the LU takes its capacity generation without a UA. */
+static void lu_cap_meet(struct scsi_lu *lu, struct scsi_nexus *n)
+{
+	_Atomic uint32_t *seen = &n->cap_seen[lu->lun];
+	uint32_t old = atomic_load_explicit(seen, memory_order_relaxed);
+
+	if (lu_seen_before(lu, old))
+		atomic_compare_exchange_strong(
+			seen, &old,
+			atomic_load_explicit(&lu->cap_gen, memory_order_acquire));
 }
 
 /* --- the write gate of COMPARE AND WRITE ------------------------------------ */

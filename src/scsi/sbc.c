@@ -34,7 +34,9 @@ static bool is_write(uint8_t opcode)
 /* The one bounds check: SBC-3 §4.5 (and §5.11 for transfer length 0). */
 bool sbc_lba_range_ok(const struct scsi_lu *lu, uint64_t lba, uint64_t n)
 {
-	return lba <= lu->nblocks && n <= lu->nblocks - lba;
+	uint64_t cap = scsi_lu_nblocks(lu);	/* one value for both tests */
+
+	return lba <= cap && n <= cap - lba;
 }
 
 /*
@@ -112,6 +114,8 @@ enum sense_reason sbc_errno_reason(int err, bool write)
 		return SENSE_NO_MEMORY;	/* TASK SET FULL: try again */
 	case -ECANCELED:
 		return SENSE_ABORTED_COMMAND;
+	case -ERANGE:	/* beyond the end of a store that just shrank */
+		return SENSE_LBA_OUT_OF_RANGE;
 	default:
 		return write ? SENSE_WRITE_ERROR : SENSE_READ_ERROR;
 	}
@@ -133,7 +137,12 @@ static void sbc_io_done(struct bs_io *io)
 
 	if (rw && io->result >= 0 && (uint64_t)io->result < io->len) {
 		if (io->result == 0) {
-			io->result = -EIO;
+			/* nothing moved: past the end of a file that a resize
+			 * shrank under this command (LBA OUT OF RANGE), else
+			 * an I/O error */
+			io->result = io->offset >= scsi_lu_nblocks(t->lu)
+						    << t->lu->block_shift
+					     ? -ERANGE : -EIO;
 		} else {
 			uint64_t n = (uint64_t)io->result;
 
@@ -241,7 +250,7 @@ enum sense_reason sbc_parse_read_capacity10(struct scsi_task *t)
 void sbc_read_capacity10(struct scsi_task *t)
 {
 	const struct scsi_lu *lu = t->lu;
-	uint64_t last = lu->nblocks - 1;
+	uint64_t last = scsi_lu_nblocks(lu) - 1;
 	uint8_t b[8];
 
 	/* 0xffffffff tells the initiator to use READ CAPACITY(16) */
@@ -265,7 +274,7 @@ void sbc_read_capacity16(struct scsi_task *t)
 	uint8_t b[32];
 
 	memset(b, 0, sizeof(b));
-	put_be64(b, lu->nblocks - 1);
+	put_be64(b, scsi_lu_nblocks(lu) - 1);
 	put_be32(b + 8, lu->block_size);
 	/* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT; LOWEST ALIGNED LBA 0 */
 	b[13] = (uint8_t)(lu->phys_exp & 0x0f);

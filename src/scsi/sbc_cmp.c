@@ -225,6 +225,12 @@ static void cmp_start(struct scsi_task *t)
 {
 	uint32_t total = t->nblocks << t->lu->block_shift;
 
+	/* a shrink since parse (scsi_lu_set_capacity waits for a running
+	 * COMPARE AND WRITE, not for one that has yet to start) */
+	if (!sbc_lba_range_ok(t->lu, t->lba, t->nblocks)) {
+		cmp_fail(t, SENSE_LBA_OUT_OF_RANGE);
+		return;
+	}
 	t->pos = 0;
 	if (!t->scratch)
 		t->scratch = malloc(MIN(total, SCSI_BOUNCE_BYTES));
@@ -417,6 +423,14 @@ enum sense_reason sbc_parse_caw(struct scsi_task *t)
 	t->dir = SCSI_DIR_WRITE;
 	/* Data-Out: the compare blocks, then the write blocks */
 	t->data_len = 2 * (n << lu->block_shift);
+	/*
+	 * Half of a Data-Out that is not 2 * NUMBER OF LOGICAL BLOCKS is
+	 * no compare data and no write data: refused before any transfer,
+	 * FCP-4 §9.4.2 b) (the transport still reports the residual, RFC 7143
+	 * §11.4.5.2), as LIO, tgt and SPDK do.
+	 */
+	if (t->exp_len != t->data_len)
+		return SENSE_INVALID_FIELD_IN_IU;
 	return SENSE_NONE;
 }
 

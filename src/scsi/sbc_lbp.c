@@ -37,7 +37,7 @@ enum sense_reason sbc_parse_get_lba_status(struct scsi_task *t)
 		return scsi_invalid_field(t, true, 14, 2);
 	/* Unlike READ, an LBA equal to the capacity is out of range: there
 	 * is no block there to describe. */
-	if (lba >= t->lu->nblocks)
+	if (lba >= scsi_lu_nblocks(t->lu))
 		return SENSE_LBA_OUT_OF_RANGE;
 	t->lba = lba;
 	t->dir = SCSI_DIR_READ;
@@ -57,12 +57,12 @@ static uint64_t round_up(uint64_t v, uint32_t a)
  * a mapped one outwards (and merged with what follows it while that is
  * mapped or a hole shorter than a block).
  */
-static int lba_extent(struct scsi_lu *lu, uint64_t lba, uint64_t *n,
-		      bool *mapped)
+static int lba_extent(struct scsi_lu *lu, uint64_t cap, uint64_t lba,
+		      uint64_t *n, bool *mapped)
 {
 	uint32_t bsz = lu->block_size;
 	uint64_t off = lba << lu->block_shift;
-	uint64_t end = lu->nblocks << lu->block_shift;
+	uint64_t end = cap << lu->block_shift;
 	uint64_t len, cur;
 	bool m;
 	int rc;
@@ -72,7 +72,7 @@ static int lba_extent(struct scsi_lu *lu, uint64_t lba, uint64_t *n,
 		return rc;
 	if (!m && len >= bsz) {
 		*mapped = false;
-		*n = MIN(len >> lu->block_shift, lu->nblocks - lba);
+		*n = MIN(len >> lu->block_shift, cap - lba);
 		return 0;
 	}
 	/* mapped, or a hole smaller than the block: the block is mapped */
@@ -98,16 +98,22 @@ void sbc_get_lba_status(struct scsi_task *t)
 			       ? (t->data_len - GLS_HDR) / GLS_DESC : 1;
 	uint32_t nd = 0;
 	uint64_t lba = t->lba;
+	/* the capacity may have shrunk since parse: one value throughout */
+	uint64_t cap = scsi_lu_nblocks(lu);
 
 	/* Only the descriptors the initiator has room for are looked up;
 	 * at least one, so the PARAMETER DATA LENGTH is never 4. */
 	max = MIN(max, GLS_MAX_DESCS);
 	memset(b, 0, GLS_HDR);
-	while (nd < max && lba < lu->nblocks) {
+	if (lba >= cap) {
+		scsi_task_fail(t, SENSE_LBA_OUT_OF_RANGE);
+		return;
+	}
+	while (nd < max && lba < cap) {
 		uint8_t *d = b + GLS_HDR + GLS_DESC * nd;
 		uint64_t n;
 		bool mapped;
-		int rc = lba_extent(lu, lba, &n, &mapped);
+		int rc = lba_extent(lu, cap, lba, &n, &mapped);
 
 		if (rc < 0) {
 			scsi_task_fail(t, sbc_errno_reason(rc, false));
@@ -154,6 +160,7 @@ enum sense_reason sbc_parse_write_same(struct scsi_task *t)
 	uint64_t lba = sixteen ? get_be64(cdb + 2) : get_be32(cdb + 2);
 	uint64_t n = sixteen ? get_be32(cdb + 10) : get_be16(cdb + 7);
 	uint16_t len_byte = sixteen ? 10 : 7;
+	uint64_t cap;
 
 	if (cdb[1] & WS_PROTECT)
 		return scsi_invalid_field(t, true, 1, 7);
@@ -164,11 +171,12 @@ enum sense_reason sbc_parse_write_same(struct scsi_task *t)
 		return scsi_invalid_field(t, true, 1, 2);
 	if (lu->readonly)
 		return SENSE_WRITE_PROTECTED;
-	if (lba > lu->nblocks)
+	cap = scsi_lu_nblocks(lu);
+	if (lba > cap)
 		return SENSE_LBA_OUT_OF_RANGE;
 	/* WSNZ=0: NUMBER OF LOGICAL BLOCKS 0 means up to the last block */
 	if (n == 0)
-		n = lu->nblocks - lba;
+		n = cap - lba;
 	if (!sbc_lba_range_ok(lu, lba, n))
 		return SENSE_LBA_OUT_OF_RANGE;
 	if (n > sbc_max_write_same(lu))
@@ -178,6 +186,13 @@ enum sense_reason sbc_parse_write_same(struct scsi_task *t)
 	if (!ws_ndob(t)) {
 		t->dir = SCSI_DIR_WRITE;
 		t->data_len = lu->block_size;
+		/*
+		 * The Data-Out is exactly one block: a shorter or longer one
+		 * is refused before any transfer, FCP-4 §9.4.2 b) (the
+		 * transport still reports the residual, RFC 7143 §11.4.5.2).
+		 */
+		if (t->exp_len != t->data_len)
+			return SENSE_INVALID_FIELD_IN_IU;
 	}
 	return SENSE_NONE;
 }

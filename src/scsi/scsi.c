@@ -497,6 +497,17 @@ void scsi_task_exec(struct scsi_task *t)
 	/* COMPARE AND WRITE is atomic against every write (SBC-4 §5.3) */
 	if ((t->op->flags & OPF_WRITES) && t->lu && !scsi_lu_write_enter(t))
 		return;
+	/*
+	 * The range was checked at prepare; a shrink (scsi_lu_set_capacity)
+	 * may have come since, while the data arrived. Inside the write gate
+	 * the check is final: the shrink waits for the writers it did not
+	 * stop here (SBC-4 §4.5: LBA OUT OF RANGE).
+	 */
+	if ((t->op->flags & OPF_WRITES) && t->nblocks &&
+	    unlikely(!sbc_lba_range_ok(t->lu, t->lba, t->nblocks))) {
+		scsi_task_fail(t, SENSE_LBA_OUT_OF_RANGE);
+		return;
+	}
 	t->op->exec(t);
 }
 

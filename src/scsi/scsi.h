@@ -139,6 +139,8 @@ struct scsi_nexus {
 	bool ua_nexus_loss[SCSI_MAX_LUNS];
 	/* per LUN, the ALUA generation this nexus last saw (alua.c) */
 	_Atomic uint32_t alua_seen[SCSI_MAX_LUNS];
+	/* per LUN, the capacity generation this nexus last saw (lu.c) */
+	_Atomic uint32_t cap_seen[SCSI_MAX_LUNS];
 };
 
 /*
@@ -335,6 +337,28 @@ bool scsi_lu_stalled(const struct scsi_lu *lu);
  * The transport aborts the LU's tasks itself. Thread-safe.
  */
 void scsi_lu_reset(struct scsi_lu *lu);
+/* A disk LU's logical block size and capacity in bytes (0 for others). */
+uint32_t scsi_lu_block_size(const struct scsi_lu *lu);
+uint64_t scsi_lu_capacity(const struct scsi_lu *lu);
+/*
+ * Online resize (SBC-4 §4.6): the LU's capacity becomes @nblocks logical
+ * blocks. Commands that start afterwards see the new capacity (READ
+ * CAPACITY, the LBA range check). When it shrinks, returns only once no
+ * command that may reach beyond the new end is still writing: it waits
+ * (blocking, control thread only) for the medium-changing commands in
+ * flight, at most about @wait_ms; if they do not drain, the capacity is
+ * put back and -EBUSY returned. 0, -EINVAL (0 blocks, not a disk) or
+ * -EBUSY. Raises no unit attention: see scsi_lu_capacity_changed().
+ */
+int scsi_lu_set_capacity(struct scsi_lu *lu, uint64_t nblocks,
+			 unsigned wait_ms);
+/*
+ * Every I_T nexus that has used the LU gets CAPACITY DATA HAS CHANGED
+ * (6h/2Ah/09h, SBC-4 §4.6, SPC-4 §5.14) on its next command, once. A
+ * nexus that had not yet sent a command to the LU reads the new capacity
+ * anyway and gets none. Any thread.
+ */
+void scsi_lu_capacity_changed(struct scsi_lu *lu);
 
 /* --- target port groups (ALUA, SPC-4 §5.15) ----------------------------- */
 

@@ -175,7 +175,12 @@ struct scsi_lu {
 	/* log2(logical blocks per physical block): SBC-4 READ CAPACITY(16)
 	 * LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT */
 	unsigned phys_exp;
-	uint64_t nblocks;		/* capacity in logical blocks */
+	/*
+	 * Capacity in logical blocks. Changed by scsi_lu_set_capacity() on
+	 * the control thread while reactors read it: read it once per use
+	 * with scsi_lu_nblocks(), so that one check sees one value.
+	 */
+	_Atomic uint64_t nblocks;
 	bool readonly;			/* config or store */
 	char vendor[SCSI_VENDOR_LEN + 1];
 	char product[SCSI_PRODUCT_LEN + 1];
@@ -189,6 +194,7 @@ struct scsi_lu {
 	 */
 	uint32_t ua_base;		/* generation at creation */
 	_Atomic uint32_t ua_gen;	/* generation of the last reset */
+	_Atomic uint32_t cap_gen;	/* ... of the last capacity change */
 	/*
 	 * COMPARE AND WRITE runs one at a time per LU (all reactors): the
 	 * running one owns caw_busy, the others wait in a FIFO linked
@@ -222,6 +228,12 @@ struct scsi_lu {
 	char res_port[256];			/* under res_lock */
 	uint16_t res_rel_port;			/* under res_lock */
 };
+
+/* The LU's capacity in logical blocks now (see struct scsi_lu). */
+static inline uint64_t scsi_lu_nblocks(const struct scsi_lu *lu)
+{
+	return atomic_load_explicit(&lu->nblocks, memory_order_acquire);
+}
 
 /* Which LUs an opcode applies to (struct scsi_opdesc.flags). */
 #define OPF_NO_LU 0x1u		/* also without an LU at the LUN */

@@ -389,11 +389,12 @@ void spc_mode_sense(struct scsi_task *t)
 	memset(b, 0, sizeof(b));
 	/* Block descriptor (SBC-3 §6.4.2): short or long LBA */
 	if (bdlen == 8) {
-		put_be32(bd, lu->nblocks > 0xffffffffULL
-				     ? 0xffffffffu : (uint32_t)lu->nblocks);
+		uint64_t cap = scsi_lu_nblocks(lu);
+
+		put_be32(bd, cap > 0xffffffffULL ? 0xffffffffu : (uint32_t)cap);
 		put_be24(bd + 5, lu->block_size);
 	} else if (bdlen == 16) {
-		put_be64(bd, lu->nblocks);
+		put_be64(bd, scsi_lu_nblocks(lu));
 		put_be32(bd + 12, lu->block_size);
 	}
 

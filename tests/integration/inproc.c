@@ -3,13 +3,16 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backing/bs.h"
@@ -330,4 +333,51 @@ long inproc_rss_kib(void)
 	cr_assert_eq(fscanf(f, "%ld %ld", &pages, &rss), 2);
 	fclose(f);
 	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+int inproc_server_fd(const struct ri *ri)
+{
+	struct sockaddr_in mine;
+	socklen_t len = sizeof(mine);
+
+	cr_assert_eq(getsockname(ri->fd, (struct sockaddr *)&mine, &len), 0);
+	for (int tries = 0; tries < 200; tries++) {
+		DIR *dir = opendir("/proc/self/fd");
+		struct dirent *de;
+		int found = -1;
+
+		cr_assert_not_null(dir);
+		while ((de = readdir(dir)) && found < 0) {
+			struct sockaddr_in peer;
+			struct stat st;
+			int fd = atoi(de->d_name);
+
+			len = sizeof(peer);
+			if (fd == ri->fd || fd == dirfd(dir) ||
+			    fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+			    getpeername(fd, (struct sockaddr *)&peer, &len) < 0)
+				continue;
+			if (peer.sin_family == AF_INET &&
+			    peer.sin_port == mine.sin_port &&
+			    peer.sin_addr.s_addr == mine.sin_addr.s_addr)
+				found = fd;
+		}
+		closedir(dir);
+		if (found >= 0)
+			return found;
+		usleep(10000);
+	}
+	return -1;
+}
+
+void inproc_pin_socket_buffers(const struct ri *ri, int bytes)
+{
+	int sfd = inproc_server_fd(ri);
+
+	cr_assert_geq(sfd, 0, "the server side of the connection not found");
+	/* set explicitly, a buffer is locked: autotuning no longer grows it */
+	cr_assert_eq(setsockopt(ri->fd, SOL_SOCKET, SO_RCVBUF, &bytes,
+				sizeof(bytes)), 0);
+	cr_assert_eq(setsockopt(sfd, SOL_SOCKET, SO_SNDBUF, &bytes,
+				sizeof(bytes)), 0);
 }

@@ -66,6 +66,20 @@ void inproc_write(struct ri_dg *d, uint32_t lba, const uint8_t *buf,
 int inproc_read(struct ri_dg *d, uint64_t lun, uint32_t lba, uint8_t *buf,
 		uint16_t blocks);
 
+/*
+ * This process's descriptor of the server side of @ri's connection (the
+ * server runs in this process); -1 when not found within 2 s.
+ */
+int inproc_server_fd(const struct ri *ri);
+
+/*
+ * Pins @ri's receive buffer and the server side's send buffer of its
+ * connection to @bytes (the kernel doubles it), so autotuning cannot
+ * grow them: while @ri reads nothing, the target can put only about
+ * 4 * @bytes of answers on the wire; the rest stays queued in the target.
+ */
+void inproc_pin_socket_buffers(const struct ri *ri, int bytes);
+
 /* Resident memory of this process (the server runs in it), KiB. */
 long inproc_rss_kib(void);
 

@@ -529,3 +529,28 @@ it_expect_match() {
         exit 1
     fi
 }
+
+# it_cu_outcomes OUTPUT: the tests of an `iscsi-test-cu -v` run, one line
+# each: "Suite.Test<TAB>PASS|SKIP|FAIL<TAB>first message". CUnit verbose
+# prints "Suite: S", then "  Test: T ..." with the test's messages and
+# "passed" or "FAILED"; libiscsi marks a skip "[SKIPPED]". A test with
+# neither ending counts as FAIL.
+it_cu_outcomes() {
+    awk '
+        function flush() {
+            if (test == "") return
+            outcome = failed ? "FAIL" : skipped ? "SKIP" : passed ? "PASS" : "FAIL"
+            printf "%s.%s\t%s\t%s\n", suite, test, outcome, msg
+            test = ""
+        }
+        /^Suite: / { flush(); suite = $2; next }
+        /^  Test: / {
+            flush(); test = $2; failed = skipped = passed = 0; msg = ""
+        }
+        test != "" && /\[SKIPPED\]/ { skipped = 1; if (msg == "") msg = $0 }
+        test != "" && /\[FAILED\]/ { if (msg == "") msg = $0 }
+        test != "" && /FAILED$/ { failed = 1 }
+        test != "" && /passed$/ { passed = 1 }
+        /^Run Summary/ { flush() }
+        END { flush() }' <<<"$1"
+}

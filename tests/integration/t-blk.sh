@@ -161,23 +161,7 @@ for family in ALL.ReadCapacity16 ALL.Unmap ALL.WriteSame16 ALL.GetLBAStatus ALL.
             it_log "FAIL: $name: $msg" >&2
             fails=$((fails + 1)) ;;
         esac
-    done < <(awk '
-        function flush() {
-            if (test == "") return
-            outcome = failed ? "FAIL" : skipped ? "SKIP" : passed ? "PASS" : "FAIL"
-            printf "%s.%s\t%s\t%s\n", suite, test, outcome, msg
-            test = ""
-        }
-        /^Suite: / { flush(); suite = $2; next }
-        /^  Test: / {
-            flush(); test = $2; failed = skipped = passed = 0; msg = ""
-        }
-        test != "" && /\[SKIPPED\]/ { skipped = 1; if (msg == "") msg = $0 }
-        test != "" && /\[FAILED\]/ { if (msg == "") msg = $0 }
-        test != "" && /FAILED$/ { failed = 1 }
-        test != "" && /passed$/ { passed = 1 }
-        /^Run Summary/ { flush() }
-        END { flush() }' <<<"$out")
+    done < <(it_cu_outcomes "$out")
 done
 [ "$fails" = 0 ] || it_fail "$fails libiscsi test(s) failed or skipped on $loop4k"
 [ "$passed" -ge 20 ] || it_fail "only $passed libiscsi tests passed (expected at least 20)"

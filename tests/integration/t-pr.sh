@@ -40,7 +40,6 @@ for family in 'ALL.Prin*' 'ALL.Prout*' 'ALL.MultipathIO*'; do
         it_fail "iscsi-test-cu $family exited with status $rc: $out"
     grep -q '^Run Summary' <<<"$out" ||
         it_fail "iscsi-test-cu $family did not run its tests: $out"
-    # CUnit verbose: "Suite: S" then "  Test: T ...<messages>passed|FAILED"
     while IFS=$'\t' read -r name outcome msg; do
         ran+="$name"$'\n'
         case "$outcome" in
@@ -56,23 +55,7 @@ for family in 'ALL.Prin*' 'ALL.Prout*' 'ALL.MultipathIO*'; do
             it_log "FAIL: $name: $msg" >&2
             fails=$((fails + 1)) ;;
         esac
-    done < <(awk '
-        function flush() {
-            if (test == "") return
-            outcome = failed ? "FAIL" : skipped ? "SKIP" : passed ? "PASS" : "FAIL"
-            printf "%s.%s\t%s\t%s\n", suite, test, outcome, msg
-            test = ""
-        }
-        /^Suite: / { flush(); suite = $2; next }
-        /^  Test: / {
-            flush(); test = $2; failed = skipped = passed = 0; msg = ""
-        }
-        test != "" && /\[SKIPPED\]/ { skipped = 1; if (msg == "") msg = $0 }
-        test != "" && /\[FAILED\]/ { if (msg == "") msg = $0 }
-        test != "" && /FAILED$/ { failed = 1 }
-        test != "" && /passed$/ { passed = 1 }
-        /^Run Summary/ { flush() }
-        END { flush() }' <<<"$out")
+    done < <(it_cu_outcomes "$out")
 done
 
 missing=$(comm -23 <(printf '%s\n' "$expected") <(printf '%s' "$ran" | sort -u))

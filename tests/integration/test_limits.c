@@ -18,7 +18,6 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -26,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/base.h"
@@ -481,58 +479,13 @@ ParameterizedTest(enum ev_kind *kind, limits, counts_return_to_zero,
 /* --- item 6: logged-out and refused-login connections time out ---------- */
 
 /*
- * This process's descriptor of the server side of @ri's connection (the
- * server runs in this process); -1 when not found within 2 s.
- */
-static int server_side_fd(struct ri *ri)
-{
-	struct sockaddr_in mine;
-	socklen_t len = sizeof(mine);
-
-	cr_assert_eq(getsockname(ri->fd, (struct sockaddr *)&mine, &len), 0);
-	for (int tries = 0; tries < 200; tries++) {
-		DIR *dir = opendir("/proc/self/fd");
-		struct dirent *de;
-		int found = -1;
-
-		cr_assert_not_null(dir);
-		while ((de = readdir(dir)) && found < 0) {
-			struct sockaddr_in peer;
-			struct stat st;
-			int fd = atoi(de->d_name);
-
-			len = sizeof(peer);
-			if (fd == ri->fd || fd == dirfd(dir) ||
-			    fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
-			    getpeername(fd, (struct sockaddr *)&peer, &len) < 0)
-				continue;
-			if (peer.sin_family == AF_INET &&
-			    peer.sin_port == mine.sin_port &&
-			    peer.sin_addr.s_addr == mine.sin_addr.s_addr)
-				found = fd;
-		}
-		closedir(dir);
-		if (found >= 0)
-			return found;
-		usleep(10000);
-	}
-	return -1;
-}
-
-/*
  * Makes sure what the target answers from now on stays queued in the
  * target: this side reads nothing and takes little, and the target's
  * socket may hold only a few KiB (pinned, so it does not grow).
  */
 static void stop_taking_answers(struct ri *ri)
 {
-	int small = 4096, sfd = server_side_fd(ri);
-
-	cr_assert_geq(sfd, 0, "the server side of the connection not found");
-	cr_assert_eq(setsockopt(ri->fd, SOL_SOCKET, SO_RCVBUF, &small,
-				sizeof(small)), 0);
-	cr_assert_eq(setsockopt(sfd, SOL_SOCKET, SO_SNDBUF, &small,
-				sizeof(small)), 0);
+	inproc_pin_socket_buffers(ri, 4096);
 }
 
 /*

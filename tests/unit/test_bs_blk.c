@@ -21,7 +21,11 @@
  *   and the store's own hold keeps others out; shared opens anyway;
  * - errors: a missing path, a regular file given to the block store; the
  *   core's refusal of a block size below the device's and of a size that
- *   is not the device's, and its pick of the block store for a device.
+ *   is not the device's, and its pick of the block store for a device;
+ * - online resize: a size other than the device's is refused; after the
+ *   loop's file grew or shrank and LOOP_SET_CAPACITY (losetup -c), a
+ *   resize without a size takes the device's new size (a shrink only
+ *   with force), and a nexus gets CAPACITY DATA HAS CHANGED.
  *
  * Needs root and loop devices: without them the binary exits 77 (meson
  * SKIP) saying which is missing. Loop devices are set up with
@@ -757,6 +761,91 @@ Test(bs_blk, core_refusals, .init = core_setup_4k, .fini = core_teardown)
 	spec.path = "/dev/null";
 	cr_assert_eq(core_lun_add(IQN, 2, &spec, &err), -ENOTBLK);
 	cr_assert(strstr(err.msg, "/dev/null: not a block device"), "%s", err.msg);
+}
+
+static void task_done(struct scsi_task *t)
+{
+	(void)t;
+}
+
+/* TEST UNIT READY on LUN 1 from @n: 0 (GOOD) or the ASC/ASCQ */
+static unsigned tur(struct scsi_nexus *n)
+{
+	struct scsi_task t;
+
+	memset(&t, 0, sizeof(t));
+	t.nexus = n;
+	t.lun = 1;
+	t.lu = scsi_target_get_lu(n->target, 1);
+	t.done = task_done;
+	scsi_task_prepare(&t);
+	scsi_task_exec(&t);
+	scsi_lu_put(t.lu);
+	if (t.status == SAM_STAT_GOOD)
+		return 0;
+	cr_assert_eq(t.status, SAM_STAT_CHECK_CONDITION);
+	return (unsigned)t.sense[12] << 8 | t.sense[13];
+}
+
+/* The loop's file becomes @size bytes and the device follows
+ * (losetup -c: LOOP_SET_CAPACITY). */
+static void loop_file_resize(uint64_t size)
+{
+	cr_assert_eq(truncate(backing, (off_t)size), 0, "%s", strerror(errno));
+	cr_assert_eq(ioctl(loop_fd, LOOP_SET_CAPACITY, 0), 0,
+		     "LOOP_SET_CAPACITY: %s", strerror(errno));
+}
+
+Test(bs_blk, core_resize, .init = core_setup_4k, .fini = core_teardown)
+{
+	struct core_lun_spec spec = { .type = SCSI_LU_DISK, .path = loopdev };
+	struct core_err err = { "" };
+	struct tgt_target *t = core_target_find(IQN);
+	struct scsi_nexus n;
+	struct scsi_lu *lu;
+	uint64_t old = 0, now = 0;
+
+	cr_assert_not_null(t);
+	memset(&n, 0, sizeof(n));
+	strcpy(n.initiator_port, "iqn.1994-05.com.redhat:x,i,0x1");
+	n.rel_port_id = 1;
+	n.target = core_target_scsi(t);
+	core_target_put(t);
+	cr_assert_eq(core_lun_add(IQN, 1, &spec, &err), 0, "%s", err.msg);
+	cr_assert_eq(tur(&n), 0);
+	lu = scsi_target_get_lu(n.target, 1);
+
+	/* we never resize a device: a size other than its own is refused */
+	cr_assert_eq(core_lun_resize(IQN, 1, 2 * DEV_SIZE, false, &old, &now,
+				     &err), -EINVAL);
+	cr_assert(strstr(err.msg, "holds 16777216 bytes, not 33554432") &&
+		  strstr(err.msg, "losetup -c") && strstr(err.msg, loopdev),
+		  "%s", err.msg);
+	cr_assert_eq(scsi_lu_capacity(lu), DEV_SIZE);
+	cr_assert_eq(tur(&n), 0, "a refusal raises no unit attention");
+
+	loop_file_resize(2 * DEV_SIZE);
+	cr_assert_eq(core_lun_resize(IQN, 1, 0, false, &old, &now, &err), 0,
+		     "%s", err.msg);
+	cr_assert_eq(old, DEV_SIZE);
+	cr_assert_eq(now, 2 * DEV_SIZE);
+	cr_assert_eq(scsi_lu_capacity(lu), 2 * DEV_SIZE);
+	cr_assert_eq(tur(&n), 0x2a09, "CAPACITY DATA HAS CHANGED");
+	cr_assert_eq(tur(&n), 0, "once");
+	/* the device's own size given explicitly is fine too */
+	cr_assert_eq(core_lun_resize(IQN, 1, 2 * DEV_SIZE, false, &old, &now,
+				     &err), 0, "%s", err.msg);
+
+	loop_file_resize(DEV_SIZE / 2);
+	cr_assert_eq(core_lun_resize(IQN, 1, 0, false, &old, &now, &err),
+		     -EPERM);
+	cr_assert(strstr(err.msg, "cuts off the last 25165824 bytes"), "%s",
+		  err.msg);
+	cr_assert_eq(core_lun_resize(IQN, 1, 0, true, &old, &now, &err), 0,
+		     "%s", err.msg);
+	cr_assert_eq(scsi_lu_capacity(lu), DEV_SIZE / 2);
+	cr_assert_eq(tur(&n), 0x2a09);
+	scsi_lu_put(lu);
 }
 
 /* --- skip without root or loop devices ------------------------------------ */

@@ -672,3 +672,52 @@ ParameterizedTest(struct size_case *c, size, parse)
 	else
 		cr_expect_eq(v, 12345, "untouched on error");
 }
+
+/* lun.resize: its result, its argument checking, the core's refusals */
+Test(ctl, lun_resize)
+{
+	json_object *res = NULL;
+	char err[256] = "";
+
+	cr_assert_eq(call("target.add", args_new("iqn", json_object_new_string(IQN),
+						 NULL), NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(call("lun.add", args_new("iqn", json_object_new_string(IQN),
+					      "lun", json_object_new_int(1),
+					      "backing", json_object_new_string("ram"),
+					      "size", json_object_new_string("1M"),
+					      NULL), NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(call("lun.resize", args_new("iqn", json_object_new_string(IQN),
+						 "lun", json_object_new_int(1),
+						 "size", json_object_new_string("2M"),
+						 NULL), &res, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(json_object_get_string(jget(res, "iqn")), IQN);
+	cr_expect_eq(json_object_get_int(jget(res, "lun")), 1);
+	cr_expect_eq(json_object_get_int64(jget(res, "old_size")), 1 << 20);
+	cr_expect_eq(json_object_get_int64(jget(res, "size")), 2 << 20);
+	json_object_put(res);
+
+	cr_expect_eq(call("lun.resize", args_new("iqn", json_object_new_string(IQN),
+						 "lun", json_object_new_int(1),
+						 "size", json_object_new_int(1 << 20),
+						 NULL), NULL, err, sizeof(err)), -EPERM);
+	cr_expect_str_eq(err, "LUN 1 of " IQN ": shrinking it from 2097152 to "
+			      "1048576 bytes cuts off the last 1048576 bytes; use --force");
+	cr_expect_eq(call("lun.resize", args_new("iqn", json_object_new_string(IQN),
+						 "lun", json_object_new_int(1),
+						 "size", json_object_new_int(1 << 20),
+						 "force", json_object_new_boolean(1),
+						 NULL), NULL, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(call("lun.resize", args_new("iqn", json_object_new_string(IQN),
+						 "lun", json_object_new_int(1),
+						 "size", json_object_new_string("1X"),
+						 NULL), NULL, err, sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "argument 'size' must be bytes or a size like \"10G\"");
+	cr_expect_eq(call("lun.resize", args_new("iqn", json_object_new_string(IQN),
+						 "lun", json_object_new_int(1),
+						 "path", json_object_new_string("/x"),
+						 NULL), NULL, err, sizeof(err)), -EINVAL);
+	cr_expect(strstr(err, "unknown argument 'path'"), "%s", err);
+	cr_expect_eq(call("lun.resize", args_new("iqn", json_object_new_string(IQN),
+						 NULL), NULL, err, sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "missing argument 'lun'");
+}

@@ -512,3 +512,41 @@ Test(adm, accounts)
 	cr_expect_eq(adm("discovery", "auth", "none", NULL), 0, "%s", err);
 	cr_expect_eq(core_discovery_auth(), CORE_DISC_AUTH_NONE);
 }
+
+/* lun resize: its usage errors, help, and what it prints (docs/backing-stores.md) */
+Test(adm, lun_resize)
+{
+	cr_expect_eq(adm("lun", "resize", IQN, NULL), 2);
+	cr_expect(strstr(err, "missing argument\nusage: ringtgtadm lun resize IQN LUN [--size SIZE] [--force]\n"),
+		  "%s", err);
+	cr_expect_eq(adm("lun", "resize", IQN, "256", NULL), 2);
+	cr_expect(strstr(err, "bad LUN '256' (0..255)"), "%s", err);
+	cr_expect_eq(adm("lun", "resize", IQN, "1", "--size", "1Q", NULL), 2);
+	cr_expect(strstr(err, "bad --size '1Q'"), "%s", err);
+	cr_expect_eq(adm("lun", "resize", IQN, "1", "--path", "/x", NULL), 2);
+	cr_expect(strstr(err, "unknown option '--path'"), "%s", err);
+	cr_expect_eq(adm("lun", "resize", "--help", NULL), 0);
+	cr_expect(strstr(out, "--force       allow a shrink"), "%s", out);
+	cr_expect_eq(adm("lun", "--help", NULL), 0);
+	cr_expect(strstr(out, "ringtgtadm lun resize IQN LUN [--size SIZE] [--force]"),
+		  "%s", out);
+
+	cr_assert_eq(adm("target", "add", IQN, NULL), 0, "%s", err);
+	cr_assert_eq(adm("lun", "add", IQN, "1", "--backing", "ram", "--size", "4M",
+			 NULL), 0, "%s", err);
+	cr_assert_eq(adm("lun", "resize", IQN, "1", "--size", "8M", NULL), 0, "%s", err);
+	cr_expect_str_eq(out, "LUN 1: 4194304 -> 8388608 bytes\n");
+	cr_expect_eq(adm("lun", "resize", IQN, "1", "--size", "2M", NULL), 1);
+	cr_expect_str_eq(err, "ringtgtadm: LUN 1 of " IQN ": shrinking it from "
+			      "8388608 to 2097152 bytes cuts off the last 6291456 "
+			      "bytes; use --force\n");
+	cr_assert_eq(adm("lun", "resize", IQN, "1", "--size", "2M", "--force", NULL),
+		     0, "%s", err);
+	cr_expect_str_eq(out, "LUN 1: 8388608 -> 2097152 bytes\n");
+	cr_assert_eq(adm("lun", "resize", IQN, "1", NULL), 0, "%s", err);
+	cr_expect_str_eq(out, "LUN 1: 2097152 bytes, unchanged\n");
+	cr_assert_eq(adm("--json", "lun", "resize", IQN, "1", "--size", "3M", NULL),
+		     0, "%s", err);
+	cr_expect(strstr(out, "\"old_size\": 2097152") && strstr(out, "\"size\": 3145728"),
+		  "%s", out);
+}

@@ -1487,6 +1487,44 @@ Test(scsi, compare_and_write)
 	cr_assert_eq(b[5], 255);
 }
 
+/*
+ * A Data-Out that is not what WRITE SAME (one block) or COMPARE AND
+ * WRITE (2 * NUMBER OF LOGICAL BLOCKS) transfers is refused before any
+ * transfer with INVALID FIELD IN COMMAND INFORMATION UNIT (FCP-4 §9.4.2
+ * b), and the medium is untouched: half of a wrong-sized buffer is
+ * neither the pattern nor the compare data.
+ */
+Test(scsi, data_out_size_mismatch_refused)
+{
+	static const uint32_t ws_sizes[] = { 256, 1024, 4096 };
+	static const uint32_t caw_sizes[] = { 1024, 3072, 4096 };
+	uint8_t c[16], d[8192], r[2048];
+	struct scsi_task t;
+
+	memset(d, 0x5a, sizeof(d));
+	for (size_t i = 0; i < ARRAY_SIZE(ws_sizes); i++) {
+		for (int sixteen = 0; sixteen < 2; sixteen++) {
+			if (sixteen)
+				cdb_rw16(c, 0x93, 60, 4, 0);
+			else
+				cdb_rw10(c, 0x41, 60, 4, 0);
+			run(&t, disk, c, sixteen ? 16 : 10, d, ws_sizes[i]);
+			assert_sense(&t, 0x5, 0x0e, 0x03);
+		}
+	}
+	/* COMPARE AND WRITE of 2 blocks transfers 2048 bytes, no other size */
+	for (size_t i = 0; i < ARRAY_SIZE(caw_sizes); i++) {
+		cdb_caw(c, 60, 2, 0);
+		run(&t, disk, c, 16, d, caw_sizes[i]);
+		assert_sense(&t, 0x5, 0x0e, 0x03);
+	}
+	cdb_rw10(c, 0x28, 60, 4, 0);
+	memset(r, 0xee, sizeof(r));
+	cr_assert_eq(run(&t, disk, c, 10, r, 2048), SAM_STAT_GOOD);
+	for (int i = 0; i < 2048; i++)
+		cr_assert_eq(r[i], 0, "byte %d of blocks 60-63 was written", i);
+}
+
 Test(scsi, compare_and_write_serialised)
 {
 	struct bs *bs = scsi_lu_bs(disk);
