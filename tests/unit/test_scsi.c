@@ -1355,18 +1355,12 @@ Test(scsi, write_same_limits)
 	struct scsi_lu *big = spy_lu_sized(64ull << 20);	/* 131072 blocks */
 	uint32_t max = (16u << 20) / 512;
 
-	/* Block Limits: WSNZ=0, MAXIMUM WRITE SAME LENGTH */
+	/* Block Limits: WSNZ=1, MAXIMUM WRITE SAME LENGTH */
 	uint8_t inq[6] = { 0x12, 0x01, 0xb0, 0, 64, 0 };
 	cr_assert_eq(run(&t, big, inq, 6, b, 64), SAM_STAT_GOOD);
-	cr_assert_eq(b[4] & 0x01, 0, "WSNZ");
+	cr_assert_eq(b[4] & 0x01, 1, "WSNZ");
 	cr_assert_eq(get_be64(b + 36), max);
 
-	/* 0 blocks: to the end of the medium, within the limit */
-	cdb_rw16(c, 0x93, (64u << 11) - 10, 0, 0);
-	cr_assert_eq(prep(&t, big, c, 16, 512), SENSE_NONE);
-	cr_assert_eq(t.nblocks, 10);
-	cdb_rw16(c, 0x93, 0, 0, 0);
-	cr_assert_eq(prep(&t, big, c, 16, 512), SENSE_INVALID_FIELD_IN_CDB);
 	cdb_rw16(c, 0x93, 0, max, 0);
 	cr_assert_eq(prep(&t, big, c, 16, 512), SENSE_NONE);
 	cdb_rw16(c, 0x93, 0, max + 1, 0);
@@ -1387,11 +1381,11 @@ Test(scsi, write_same_limits)
 	cr_assert_eq(last_io.len, 16u << 20);
 
 	/* range errors */
-	cdb_rw10(c, 0x41, BLOCKS + 1, 0, 0);
+	cdb_rw10(c, 0x41, BLOCKS, 1, 0);
 	cr_assert_eq(prep(&t, disk, c, 10, 512), SENSE_LBA_OUT_OF_RANGE);
 	cdb_rw10(c, 0x41, BLOCKS - 1, 2, 0);
 	cr_assert_eq(prep(&t, disk, c, 10, 512), SENSE_LBA_OUT_OF_RANGE);
-	cdb_rw16(c, 0x93, UINT64_MAX, 0, 0);
+	cdb_rw16(c, 0x93, UINT64_MAX, 1, 0);
 	cr_assert_eq(prep(&t, disk, c, 16, 512), SENSE_LBA_OUT_OF_RANGE);
 	/* ANCHOR (ANC_SUP=0), WRPROTECT, the obsolete PBDATA/LBDATA */
 	uint8_t badf[] = { 0x10, 0x18, 0x20, 0x02, 0x04 };
@@ -1405,6 +1399,66 @@ Test(scsi, write_same_limits)
 	cr_assert_eq(run(&t, disk, c, 10, blk, 100), SAM_STAT_CHECK_CONDITION);
 	assert_sense(&t, 0x5, 0x0e, 0x03);
 	scsi_lu_put(big);
+}
+
+/*
+ * WSNZ=1 (Block Limits VPD): NUMBER OF LOGICAL BLOCKS 0 is ILLEGAL
+ * REQUEST / INVALID FIELD IN CDB for WRITE SAME(10) and (16), with the
+ * field pointer at the field (SBC-4 WRITE SAME; SPC-4 §4.5.2.4.2), and
+ * nothing is written: not the tail of the medium, not one block.
+ */
+Test(scsi, write_same_zero_blocks_refused)
+{
+	uint8_t c[16], ff[512], r[1024];
+	struct scsi_task t;
+	/* opcode, CDB length, byte 1 flags, first byte of the field */
+	static const struct {
+		uint8_t op, len, flags, field;
+	} ws[] = {
+		{ 0x41, 10, 0x00, 7 },	/* WRITE SAME(10) */
+		{ 0x41, 10, 0x08, 7 },	/* WRITE SAME(10) UNMAP=1 */
+		{ 0x93, 16, 0x00, 10 },	/* WRITE SAME(16) */
+		{ 0x93, 16, 0x08, 10 },	/* WRITE SAME(16) UNMAP=1 */
+		{ 0x93, 16, 0x01, 10 },	/* WRITE SAME(16) NDOB=1 */
+	};
+
+	memset(ff, 0xff, sizeof(ff));
+	for (size_t i = 0; i < ARRAY_SIZE(ws); i++) {
+		bool ndob = ws[i].flags & 0x01;
+
+		/* the last two blocks hold 0x5a, then WRITE SAME of 0xff
+		 * (zeroes with NDOB) "to the end" from the second last */
+		memset(r, 0x5a, sizeof(r));
+		cdb_rw10(c, 0x2a, BLOCKS - 2, 2, 0);
+		cr_assert_eq(run(&t, disk, c, 10, r, 1024), SAM_STAT_GOOD);
+		if (ws[i].len == 10)
+			cdb_rw10(c, ws[i].op, BLOCKS - 2, 0, ws[i].flags);
+		else
+			cdb_rw16(c, ws[i].op, BLOCKS - 2, 0, ws[i].flags);
+		cr_assert_eq(run(&t, disk, c, ws[i].len, ndob ? NULL : ff,
+				 ndob ? 0 : 512), SAM_STAT_CHECK_CONDITION,
+			     "case %zu", i);
+		assert_sense(&t, 0x5, 0x24, 0x00);
+		/* SKSV, C/D=1, BPV=1, bit 7 of the field's first byte */
+		cr_assert_eq(t.sense[15], 0xc0 | 0x08 | 7, "case %zu", i);
+		cr_assert_eq(get_be16(t.sense + 16), ws[i].field,
+			     "case %zu field pointer", i);
+		memset(r, 0xee, sizeof(r));
+		cdb_rw10(c, 0x28, BLOCKS - 2, 2, 0);
+		cr_assert_eq(run(&t, disk, c, 10, r, 1024), SAM_STAT_GOOD);
+		for (int b = 0; b < 1024; b++)
+			cr_assert_eq(r[b], 0x5a, "case %zu: byte %d written",
+				     i, b);
+	}
+	/* at LBA 0 and past the end alike: the field, not the LBA */
+	cdb_rw16(c, 0x93, 0, 0, 0);
+	cr_assert_eq(prep(&t, disk, c, 16, 512), SENSE_INVALID_FIELD_IN_CDB);
+	cdb_rw10(c, 0x41, BLOCKS + 1, 0, 0);
+	cr_assert_eq(prep(&t, disk, c, 10, 512), SENSE_INVALID_FIELD_IN_CDB);
+	/* one block is still a WRITE SAME */
+	cdb_rw10(c, 0x41, BLOCKS - 1, 1, 0);
+	cr_assert_eq(prep(&t, disk, c, 10, 512), SENSE_NONE);
+	cr_assert_eq(t.nblocks, 1);
 }
 
 Test(scsi, prefetch)
