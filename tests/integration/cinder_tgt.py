@@ -585,8 +585,8 @@ def main_in_namespace(args):
             else "does not show the new size (%s)" % capn))
         if args.impl == "ringtgt":
             # issue 12: extend_target must not drop the attached session;
-            # SPC-4 §6.? / SBC-4 4.x: a capacity change is reported with
-            # CAPACITY DATA HAS CHANGED (2Ah/09h) as a unit attention
+            # the new capacity is announced by the unit attention CAPACITY
+            # DATA HAS CHANGED (6h/2Ah/09h, SBC-4 §4.6)
             if not survived:
                 fail("extend_target dropped the session on volume 1")
             if tur != "CHECK 6/2a/09":
