@@ -440,6 +440,12 @@ class Capture:
                                                     note))
         return rc, out, err
 
+    def file(self, name, data, note):
+        if self.path:
+            with open(os.path.join(self.path, name), "w") as f:
+                f.write(data)
+            self.index.append("%s:\n    %s\n" % (name, note))
+
     def finish(self):
         if self.path:
             with open(os.path.join(self.path, "INDEX"), "w") as f:
@@ -510,8 +516,11 @@ def main_in_namespace(args):
             if not block or "        LUN: 1" not in block:
                 fail("after create, tgt-admin --show has no LUN 1 for %s:\n%s"
                      % (v["iqn"], "\n".join(block)))
+            v["tid"] = tid
             with open(os.path.join(volumes_dir, v["name"])) as f:
                 v["conf"] = f.read()
+            cap.file("cinder-persistence-file.%s" % v["name"], v["conf"],
+                     "what Cinder wrote into volumes_dir (test secret)")
             log("  %s -> tid %s, persistence file:\n%s" % (
                 v["name"], tid, v["conf"].replace(v["secret"], "<secret>")))
 
@@ -639,6 +648,10 @@ def main_in_namespace(args):
                 ["tgtadm", "--lld", "iscsi", "--op", "new", "--mode",
                  "logicalunit", "--tid", "99", "--lun", "1", "-b",
                  v1["dev"]], "Cinder's LUN 1 fallback on a missing tid")
+        cap.cmd("tgtadm--op-unbind--mode-target--I-absent",
+                ["tgtadm", "--lld", "iscsi", "--op", "unbind", "--mode",
+                 "target", "--tid", str(v2["tid"]), "-I", "192.0.2.1"],
+                "an ACL rule the target does not have (volume 2's target)")
         stale = os.path.join(volumes_dir, v1["name"])
         with open(stale, "w") as f:
             f.write(v1["conf"])
@@ -671,6 +684,9 @@ def main_in_namespace(args):
         if warn.take():
             fail("removing volume 2 made Cinder warn")
         log("  volume 2: login, READ CAPACITY, reads fine; then removed")
+        cap.cmd("tgtadm--op-show--mode-target-empty",
+                ["tgtadm", "--lld", "iscsi", "--op", "show", "--mode",
+                 "target"], "no targets left")
         if not daemon.running():
             fail("%s exited during the test" % args.impl)
         ok = True
