@@ -452,11 +452,22 @@ class Capture:
                 f.write("".join(self.index))
 
 
+def cinder_log_tail(path, n=40):
+    try:
+        with open(path) as f:
+            text = "".join(f.readlines()[-n:])
+    except OSError:
+        return "(no log)"
+    for v in VOLUMES:
+        text = text.replace(v["secret"], "<secret>")
+    return text
+
+
 def main_in_namespace(args):
     tmp = tempfile.mkdtemp(prefix="ringtgt-it-cinder.")
     warn = CinderWarnings()
     logging.basicConfig(filename=os.path.join(tmp, "cinder.log"),
-                        level=logging.DEBUG)
+                        level=logging.DEBUG, force=True)
     logging.getLogger("cinder").addHandler(warn)
     log("impl=%s tmp=%s" % (args.impl, tmp))
     loops, sessions = [], []
@@ -707,8 +718,11 @@ def main_in_namespace(args):
         cap.finish()
         if not ok:
             log("%s log (tail):\n%s" % (args.impl, daemon.log_tail()))
-            log("Cinder's log: %s" % os.path.join(tmp, "cinder.log"))
-        if ok and os.environ.get("RINGTGT_IT_KEEP") != "1":
+            log("Cinder's log (tail, secrets masked):\n%s" %
+                cinder_log_tail(os.path.join(tmp, "cinder.log")))
+        if os.environ.get("RINGTGT_IT_KEEP") == "1":
+            log("keeping %s" % tmp)
+        else:
             shutil.rmtree(tmp, ignore_errors=True)
     log("PASS" if ok else "test failed")
     return 0 if ok else 1
