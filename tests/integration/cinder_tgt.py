@@ -167,6 +167,7 @@ class Daemon:
         self.build = build
         self.event_loop = event_loop
         self.logpath = os.path.join(tmp, "daemon.log")
+        self.state_dir = os.path.join(tmp, "state")
         self.proc = None
         self.port = None
 
@@ -174,8 +175,10 @@ class Daemon:
         if self.impl == "tgt":
             # control port 0: the default socket, private to the namespace
             return ["tgtd", "-f", "--iscsi", "portal=127.0.0.1:%d" % port]
+        # the state directory (APTPL) in the temp dir, not the machine's
         return [os.path.join(self.build, "ringtgtd"), "--foreground",
                 "--portal", "127.0.0.1:%d" % port,
+                "--state-dir", self.state_dir,
                 "--event-loop", self.event_loop, "--log-level", "debug"]
 
     def start(self):
@@ -478,6 +481,7 @@ def main_in_namespace(args):
         private_mounts(tmp)
         volumes_dir = os.path.join(tmp, "volumes")
         os.mkdir(volumes_dir)
+        os.mkdir(daemon.state_dir, 0o700)
         with open("/etc/tgt/targets.conf", "w") as f:
             f.write("include /etc/tgt/conf.d/*.conf\n")   # Debian's
         os.mkdir("/etc/tgt/conf.d")
