@@ -20,7 +20,10 @@ name and a 16-character secret, as Cinder generates them):
      tgt-admin --show; it must not fall back to tgtadm --op new);
   2. libiscsi logins with the right secret work, a wrong secret and no
      secret are refused;
-  3. with a session kept open on volume 1, the backing file grows, the loop
+  3. with a session open on volume 1, tgt-admin --show and tgtadm --op show
+     --mode target are laid out line for line as real tgt's captures in
+     data/tgt-cinder/ (SCSI ID/SN, loop devices and nexus numbers masked);
+     then, that session kept open, the backing file grows, the loop
      device is re-sized (losetup -c) and extend_target runs (tgt-admin
      --update IQN -f); reported: whether that session survives and whether
      its READ CAPACITY shows the new size; required: a new login sees the
@@ -53,10 +56,12 @@ host feature missing with RINGTGT_IT_ALLOW_SKIP=1).
 """
 
 import argparse
+import difflib
 import fcntl
 import logging
 import os
 import random
+import re
 import select
 import shutil
 import signal
@@ -424,6 +429,38 @@ def target_block(show, iqn):
     return block
 
 
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+                    "tgt-cinder")
+
+
+def normalize(show):
+    """Masks what legitimately differs between runs and implementations:
+    the I_T nexus number, the loop device, and SCSI ID / SN (ringtgt's own
+    stable identifiers instead of tgt's tid-derived ones, issue 12 item 5)."""
+    out = []
+    for line in show.split("\n"):
+        line = re.sub(r"/dev/loop[0-9]+", "/dev/loopN", line)
+        line = re.sub(r"^(\s+I_T nexus:) [0-9]+$", r"\1 N", line)
+        line = re.sub(r"^(\s+SCSI (ID|SN):) .*$", r"\1 X", line)
+        out.append(line)
+    return "\n".join(out)
+
+
+def compare_layout(name, got):
+    """`got` must be laid out line for line as real tgt's capture `name`."""
+    with open(os.path.join(DATA, name + ".stdout")) as f:
+        want = f.read()
+    if normalize(got) == normalize(want):
+        log("  %s: laid out as tgt 1.0.85's" % name)
+        return
+    diff = difflib.unified_diff(normalize(want).split("\n"),
+                                normalize(got).split("\n"),
+                                "tgt 1.0.85", "this run", lineterm="")
+    fail("%s differs from tgt's (%s; SCSI ID/SN, loop devices and nexus "
+         "numbers masked):\n%s" % (name, os.path.join(DATA, name + ".stdout"),
+                                    "\n".join(diff)))
+
+
 class Capture:
     def __init__(self, path):
         self.path = path
@@ -564,6 +601,13 @@ def main_in_namespace(args):
         cap.cmd("tgtadm--op-show--mode-target",
                 ["tgtadm", "--lld", "iscsi", "--op", "show", "--mode",
                  "target"], "same moment")
+        # the layouts, against real tgt's at the same moment (issue 12:
+        # layout differences are failures)
+        for name, argv in (("tgt-admin--show", ["tgt-admin", "--show"]),
+                           ("tgtadm--op-show--mode-target",
+                            ["tgtadm", "--lld", "iscsi", "--op", "show",
+                             "--mode", "target"])):
+            compare_layout(name, run(argv, quiet=True)[1])
         if args.capture:
             cap.cmd("tgt-admin--update-IQN-in-use",
                     ["tgt-admin", "--update", v1["iqn"]],
