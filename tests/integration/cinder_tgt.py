@@ -58,6 +58,7 @@ host feature missing with RINGTGT_IT_ALLOW_SKIP=1).
 import argparse
 import difflib
 import fcntl
+import importlib
 import logging
 import os
 import random
@@ -503,46 +504,52 @@ def cinder_log_tail(path, n=40):
     return text
 
 
-def main_in_namespace(args):
-    tmp = tempfile.mkdtemp(prefix="ringtgt-it-cinder.")
-    warn = CinderWarnings()
-    logging.basicConfig(filename=os.path.join(tmp, "cinder.log"),
-                        level=logging.DEBUG, force=True)
-    logging.getLogger("cinder").addHandler(warn)
-    log("impl=%s tmp=%s" % (args.impl, tmp))
-    loops, sessions = [], []
-    daemon = Daemon(args.impl, args.build, args.event_loop, tmp)
-    cap = Capture(args.capture)
-    ok = False
-    try:
-        private_mounts(tmp)
-        volumes_dir = os.path.join(tmp, "volumes")
-        os.mkdir(volumes_dir)
-        os.mkdir(daemon.state_dir, 0o700)
+class Bench:
+    """One run: the namespace's files, PATH, loop devices, the daemon,
+    Cinder's TgtAdm, the open sessions; the steps of the sequence."""
+
+    def __init__(self, args, tmp):
+        self.args = args
+        self.tmp = tmp
+        self.warn = CinderWarnings()
+        self.daemon = Daemon(args.impl, args.build, args.event_loop, tmp)
+        self.cap = Capture(args.capture)
+        self.volumes_dir = os.path.join(tmp, "volumes")
+        self.loops = []
+        self.sessions = []
+        self.port = None
+        self.target = None
+        logging.getLogger("cinder").addHandler(self.warn)
+
+    def setup(self):
+        private_mounts(self.tmp)
+        os.mkdir(self.volumes_dir)
+        os.mkdir(self.daemon.state_dir, 0o700)
         with open("/etc/tgt/targets.conf", "w") as f:
             f.write("include /etc/tgt/conf.d/*.conf\n")   # Debian's
         os.mkdir("/etc/tgt/conf.d")
         with open("/etc/tgt/conf.d/cinder.conf", "w") as f:
-            f.write("include %s/*\n" % volumes_dir)
+            f.write("include %s/*\n" % self.volumes_dir)
 
         # tgtadm and tgt-admin on PATH are the implementation under test
-        bindir = os.path.join(tmp, "bin")
+        bindir = os.path.join(self.tmp, "bin")
         os.mkdir(bindir)
-        if args.impl == "tgt":
-            impl_tools = {t: shutil.which(t) for t in ("tgtadm", "tgt-admin")}
+        if self.args.impl == "tgt":
+            tools = {t: shutil.which(t) for t in ("tgtadm", "tgt-admin")}
         else:
-            impl_tools = {t: os.path.join(args.build, "tools", t)
-                          for t in ("tgtadm", "tgt-admin")}
-        for name, path in impl_tools.items():
+            tools = {t: os.path.join(self.args.build, "tools", t)
+                     for t in ("tgtadm", "tgt-admin")}
+        for name, path in tools.items():
             os.symlink(os.path.abspath(path), os.path.join(bindir, name))
         os.environ["PATH"] = bindir + os.pathsep + os.environ["PATH"]
-        for name, path in impl_tools.items():
+        for name, path in tools.items():
             log("%s -> %s" % (shutil.which(name), path))
 
         for i, v in enumerate(VOLUMES):
+            assert len(v["user"]) == 20 and len(v["secret"]) == 16
             v["name"] = "volume-" + v["id"]
             v["iqn"] = PREFIX + v["name"]
-            v["file"] = os.path.join(tmp, "vol%d.img" % (i + 1))
+            v["file"] = os.path.join(self.tmp, "vol%d.img" % (i + 1))
             with open(v["file"], "wb") as f:
                 f.truncate(SIZE0)
             rc, out, err = run(["losetup", "--find", "--show", v["file"]],
@@ -550,82 +557,110 @@ def main_in_namespace(args):
             if rc != 0:
                 unavailable("no loop device: losetup: %s" % err.strip())
             v["dev"] = out.strip()
-            loops.append(v["dev"])
-            assert len(v["user"]) == 20 and len(v["secret"]) == 16
-        daemon.start()
-        port = daemon.port
-        target = make_target(volumes_dir, port)
+            self.loops.append(v["dev"])
+        self.daemon.start()
+        self.port = self.daemon.port
+        self.target = make_target(self.volumes_dir, self.port)
 
+    def teardown(self):
+        """Ends sessions, daemon, loop devices; False if the daemon hung."""
+        for s in self.sessions:
+            s.close()
+        clean = self.daemon.stop()
+        if not clean:
+            log("FAIL: %s did not stop within %d s" % (self.args.impl,
+                                                      STOP_TIMEOUT))
+        for dev in self.loops:
+            subprocess.run(["losetup", "-d", dev], timeout=CMD_TIMEOUT)
+        self.cap.finish()
+        return clean
+
+    def open_session(self, v):
+        s = Session(self.args.captool, url(self.port, v, v["secret"]))
+        self.sessions.append(s)
+        return s
+
+    def close_session(self, s):
+        s.close()
+        self.sessions.remove(s)
+
+    def no_warnings(self, what):
+        w = self.warn.take()
+        if w:
+            fail("%s made Cinder warn (it had to work around the target): %s"
+                 % (what, w))
+
+    def step_create(self):
         log("step 1: create_iscsi_target for both volumes (CHAP)")
         for v in VOLUMES:
-            tid = target.create_iscsi_target(
+            v["tid"] = self.target.create_iscsi_target(
                 v["iqn"], 0, 1, v["dev"], chap_auth=(v["user"], v["secret"]))
-            w = warn.take()
-            if w:
-                fail("create_iscsi_target(%s) made Cinder warn (it had to "
-                     "work around the target): %s" % (v["name"], w))
+            self.no_warnings("create_iscsi_target(%s)" % v["name"])
             block = target_block(tgt_show(), v["iqn"])
             if not block or "        LUN: 1" not in block:
                 fail("after create, tgt-admin --show has no LUN 1 for %s:\n%s"
                      % (v["iqn"], "\n".join(block)))
-            v["tid"] = tid
-            with open(os.path.join(volumes_dir, v["name"])) as f:
+            with open(os.path.join(self.volumes_dir, v["name"])) as f:
                 v["conf"] = f.read()
-            cap.file("cinder-persistence-file.%s" % v["name"], v["conf"],
-                     "what Cinder wrote into volumes_dir (test secret)")
+            self.cap.file("cinder-persistence-file.%s" % v["name"], v["conf"],
+                          "what Cinder wrote into volumes_dir (test secret)")
             log("  %s -> tid %s, persistence file:\n%s" % (
-                v["name"], tid, v["conf"].replace(v["secret"], "<secret>")))
+                v["name"], v["tid"],
+                v["conf"].replace(v["secret"], "<secret>")))
 
+    def step_logins(self):
         log("step 2: CHAP logins")
         for v in VOLUMES:
-            size = read_capacity(port, v, v["secret"])
+            size = read_capacity(self.port, v, v["secret"])
             if size != SIZE0:
                 fail("%s: READ CAPACITY says %d bytes, expected %d" % (
                     v["name"], size, SIZE0))
-            run(["iscsi-inq", url(port, v, v["secret"])])
-            login_refused(port, v, WRONG_SECRET, "wrong secret")
-            login_refused(port, v, None, "no CHAP")
+            run(["iscsi-inq", url(self.port, v, v["secret"])])
+            login_refused(self.port, v, WRONG_SECRET, "wrong secret")
+            login_refused(self.port, v, None, "no CHAP")
             log("  %s: right secret admitted (%d bytes), wrong/no secret "
                 "refused" % (v["name"], size))
 
-        v1, v2 = VOLUMES
-        log("step 3: extend volume 1 with a session open on it")
-        s = Session(args.captool, url(port, v1, v1["secret"]))
-        sessions.append(s)
-        r = s.do("cap 1")
-        if r != "CAP %d 512" % (SIZE0 // 512):
-            fail("session on volume 1: cap 1 -> %r" % r)
-        # what the tgt tools print with two targets and one live session
-        cap.cmd("tgt-admin--show", ["tgt-admin", "--show"],
-                "after two Cinder creates, one live session on the first")
-        cap.cmd("tgtadm--op-show--mode-target",
-                ["tgtadm", "--lld", "iscsi", "--op", "show", "--mode",
-                 "target"], "same moment")
-        # the layouts, against real tgt's at the same moment (issue 12:
-        # layout differences are failures)
-        for name, argv in (("tgt-admin--show", ["tgt-admin", "--show"]),
-                           ("tgtadm--op-show--mode-target",
-                            ["tgtadm", "--lld", "iscsi", "--op", "show",
-                             "--mode", "target"])):
-            compare_layout(name, run(argv, quiet=True)[1])
-        if args.capture:
-            cap.cmd("tgt-admin--update-IQN-in-use",
-                    ["tgt-admin", "--update", v1["iqn"]],
-                    "without -f, on the target with the live session")
-            cap.cmd("tgt-admin--v--update-IQN-in-use",
-                    ["tgt-admin", "-v", "--update", v1["iqn"]],
-                    "the same, verbose")
+    def show_with_session(self, s, v1):
+        """The show layouts with one live session, against tgt's."""
+        show_argv = ["tgtadm", "--lld", "iscsi", "--op", "show", "--mode",
+                     "target"]
+        self.cap.cmd("tgt-admin--show", ["tgt-admin", "--show"],
+                     "after two Cinder creates, one live session on the first")
+        self.cap.cmd("tgtadm--op-show--mode-target", show_argv,
+                     "same moment")
+        # issue 12: layout differences from tgt's are failures
+        compare_layout("tgt-admin--show",
+                       run(["tgt-admin", "--show"], quiet=True)[1])
+        compare_layout("tgtadm--op-show--mode-target",
+                       run(show_argv, quiet=True)[1])
+        if self.args.capture:
+            self.cap.cmd("tgt-admin--update-IQN-in-use",
+                         ["tgt-admin", "--update", v1["iqn"]],
+                         "without -f, on the target with the live session")
+            self.cap.cmd("tgt-admin--v--update-IQN-in-use",
+                         ["tgt-admin", "-v", "--update", v1["iqn"]],
+                         "the same, verbose")
             r = s.do("cap 1")
             if r != "CAP %d 512" % (SIZE0 // 512):
                 fail("tgt-admin --update without -f disturbed the session: "
                      "%r" % r)
+
+    def step_extend(self):
+        v1 = VOLUMES[0]
+        log("step 3: extend volume 1 with a session open on it")
+        s = self.open_session(v1)
+        r = s.do("cap 1")
+        if r != "CAP %d 512" % (SIZE0 // 512):
+            fail("session on volume 1: cap 1 -> %r" % r)
+        self.show_with_session(s, v1)
         with open(v1["file"], "r+b") as f:
             f.truncate(SIZE1)
-        cap.cmd("tgt-admin--pretend--update-IQN--f-in-use",
-                ["tgt-admin", "--pretend", "--update", v1["iqn"], "-f"],
-                "what extend_target's tgt-admin --update IQN -f does to the "
-                "target with the live session (pretend: prints, changes "
-                "nothing)")
+        self.cap.cmd("tgt-admin--pretend--update-IQN--f-in-use",
+                     ["tgt-admin", "--pretend", "--update", v1["iqn"], "-f"],
+                     "what extend_target's tgt-admin --update IQN -f does to "
+                     "the target with the live session (pretend: prints, "
+                     "changes nothing)")
         run(["losetup", "-c", v1["dev"]])
         _, out, _ = run(["blockdev", "--getsize64", v1["dev"]])
         if int(out) != SIZE1:
@@ -633,16 +668,11 @@ def main_in_namespace(args):
         vol = FakeVolume(name=v1["name"], id=v1["id"], size=SIZE1 >> 30,
                          volume_attachment=[{"attach_status": "attached"}])
         t0 = time.monotonic()
-        target.extend_target(vol)
+        self.target.extend_target(vol)
         log("  extend_target took %.1f s" % (time.monotonic() - t0))
-        w = warn.take()
-        if w:
-            fail("extend_target made Cinder warn: %s" % w)
+        self.no_warnings("extend_target")
         tur = s.do("tur 1")
-        if tur.startswith("CHECK"):
-            tur2 = s.do("tur 1")
-        else:
-            tur2 = "-"
+        tur2 = s.do("tur 1") if tur.startswith("CHECK") else "-"
         capn = s.do("cap 1")
         survived = alive(tur) and alive(capn)
         log("  open session after extend: tur -> %s, tur again -> %s, "
@@ -651,7 +681,7 @@ def main_in_namespace(args):
             "survived" if survived else "was dropped",
             "shows the new size" if capn == "CAP %d 512" % (SIZE1 // 512)
             else "does not show the new size (%s)" % capn))
-        if args.impl == "ringtgt":
+        if self.args.impl == "ringtgt":
             # issue 12: extend_target must not drop the attached session;
             # the new capacity is announced by the unit attention CAPACITY
             # DATA HAS CHANGED (6h/2Ah/09h, SBC-4 §4.6)
@@ -664,90 +694,112 @@ def main_in_namespace(args):
             if capn != "CAP %d 512" % (SIZE1 // 512):
                 fail("the open session's READ CAPACITY: %r, expected %d "
                      "blocks" % (capn, SIZE1 // 512))
-        size = read_capacity(port, v1, v1["secret"])
+        size = read_capacity(self.port, v1, v1["secret"])
         if size != SIZE1:
             fail("a new login after extend_target sees %d bytes, expected %d"
                  % (size, SIZE1))
-        login_refused(port, v1, WRONG_SECRET, "wrong secret after extend")
+        login_refused(self.port, v1, WRONG_SECRET, "wrong secret after extend")
         log("  a new login sees %d bytes; CHAP still enforced" % size)
-        s.close()
-        sessions.remove(s)
+        self.close_session(s)
 
+    def step_remove(self):
+        v1 = VOLUMES[0]
         log("step 4: remove_iscsi_target for volume 1, a session open on it")
-        s = Session(args.captool, url(port, v1, v1["secret"]))
-        sessions.append(s)
-        target.remove_iscsi_target(0, 1, v1["id"], v1["name"])
-        w = warn.take()
-        if w:
-            fail("remove_iscsi_target made Cinder warn: %s" % w)
+        s = self.open_session(v1)
+        self.target.remove_iscsi_target(0, 1, v1["id"], v1["name"])
+        self.no_warnings("remove_iscsi_target")
         if target_block(tgt_show(), v1["iqn"]):
             fail("volume 1's target is still there after remove")
-        if os.path.exists(os.path.join(volumes_dir, v1["name"])):
+        if os.path.exists(os.path.join(self.volumes_dir, v1["name"])):
             fail("volume 1's persistence file is still there after remove")
         r = s.do("tur 1")
         log("  the open session on volume 1 after remove: tur -> %s" % r)
         if alive(r):
             fail("the session on the removed target still answers: %r" % r)
-        s.close()
-        sessions.remove(s)
-        rc, out, err = run(["iscsi-inq", url(port, v1, v1["secret"])],
-                           check=False)
+        self.close_session(s)
+        rc, _, _ = run(["iscsi-inq", url(self.port, v1, v1["secret"])],
+                       check=False)
         if rc == 0:
             fail("login to the removed volume 1 succeeded")
 
+    def capture_errors(self):
+        """The tools' failure paths (only written with --capture)."""
+        v1, v2 = VOLUMES
+        self.cap.cmd("tgt-admin--delete-missing--f",
+                     ["tgt-admin", "--delete", v1["iqn"], "-f"],
+                     "the target does not exist (Cinder's remove_iscsi_target)")
+        self.cap.cmd("tgtadm--op-delete--mode-target--tid-99",
+                     ["tgtadm", "--lld", "iscsi", "--op", "delete", "--mode",
+                      "target", "--tid", "99"], "no target with tid 99")
+        self.cap.cmd("tgtadm--op-new--mode-logicalunit--tid-99",
+                     ["tgtadm", "--lld", "iscsi", "--op", "new", "--mode",
+                      "logicalunit", "--tid", "99", "--lun", "1", "-b",
+                      v1["dev"]], "Cinder's LUN 1 fallback on a missing tid")
+        self.cap.cmd("tgtadm--op-unbind--mode-target--I-absent",
+                     ["tgtadm", "--lld", "iscsi", "--op", "unbind", "--mode",
+                      "target", "--tid", str(v2["tid"]), "-I", "192.0.2.1"],
+                     "an ACL rule the target does not have (volume 2's "
+                     "target)")
+
+    def step_remove_stale(self):
+        v1 = VOLUMES[0]
         log("step 5: remove_iscsi_target over a stale persistence file "
             "(no such target: Cinder tolerates the error)")
-        cap.cmd("tgt-admin--delete-missing--f",
-                ["tgt-admin", "--delete", v1["iqn"], "-f"],
-                "the target does not exist (Cinder's remove_iscsi_target)")
-        cap.cmd("tgtadm--op-delete--mode-target--tid-99",
-                ["tgtadm", "--lld", "iscsi", "--op", "delete", "--mode",
-                 "target", "--tid", "99"], "no target with tid 99")
-        cap.cmd("tgtadm--op-new--mode-logicalunit--tid-99",
-                ["tgtadm", "--lld", "iscsi", "--op", "new", "--mode",
-                 "logicalunit", "--tid", "99", "--lun", "1", "-b",
-                 v1["dev"]], "Cinder's LUN 1 fallback on a missing tid")
-        cap.cmd("tgtadm--op-unbind--mode-target--I-absent",
-                ["tgtadm", "--lld", "iscsi", "--op", "unbind", "--mode",
-                 "target", "--tid", str(v2["tid"]), "-I", "192.0.2.1"],
-                "an ACL rule the target does not have (volume 2's target)")
-        stale = os.path.join(volumes_dir, v1["name"])
+        if self.args.capture:
+            self.capture_errors()
+        stale = os.path.join(self.volumes_dir, v1["name"])
         with open(stale, "w") as f:
             f.write(v1["conf"])
-        target.remove_iscsi_target(0, 1, v1["id"], v1["name"])
+        self.target.remove_iscsi_target(0, 1, v1["id"], v1["name"])
         if os.path.exists(stale):
             fail("the stale persistence file is still there")
         if target_block(tgt_show(), v1["iqn"]):
             fail("removing a stale volume created its target")
         log("  no exception; the stale file is gone; warnings: %s" %
-            (warn.take() or "none"))
+            (self.warn.take() or "none"))
 
+    def step_other_volume(self):
+        v2 = VOLUMES[1]
         log("step 6: volume 2 still served")
-        size = read_capacity(port, v2, v2["secret"])
+        size = read_capacity(self.port, v2, v2["secret"])
         if size != SIZE0:
             fail("volume 2: %d bytes, expected %d" % (size, SIZE0))
-        s = Session(args.captool, url(port, v2, v2["secret"]))
-        sessions.append(s)
+        s = self.open_session(v2)
         for line, want in (("cap 1", "CAP %d 512" % (SIZE0 // 512)),
                            ("read 1 0", "GOOD"),
                            ("read 1 %d" % (SIZE0 // 512 - 1), "GOOD")):
             r = s.do(line)
             if r != want:
                 fail("volume 2: %s -> %r, expected %r" % (line, r, want))
-        s.close()
-        sessions.remove(s)
-        login_refused(port, v2, WRONG_SECRET, "volume 2, wrong secret")
-        target.remove_iscsi_target(0, 1, v2["id"], v2["name"])
+        self.close_session(s)
+        login_refused(self.port, v2, WRONG_SECRET, "volume 2, wrong secret")
+        self.target.remove_iscsi_target(0, 1, v2["id"], v2["name"])
+        self.no_warnings("remove_iscsi_target (volume 2)")
         if target_block(tgt_show(), v2["iqn"]):
             fail("volume 2's target is still there after remove")
-        if warn.take():
-            fail("removing volume 2 made Cinder warn")
         log("  volume 2: login, READ CAPACITY, reads fine; then removed")
-        cap.cmd("tgtadm--op-show--mode-target-empty",
-                ["tgtadm", "--lld", "iscsi", "--op", "show", "--mode",
-                 "target"], "no targets left")
-        if not daemon.running():
-            fail("%s exited during the test" % args.impl)
+        self.cap.cmd("tgtadm--op-show--mode-target-empty",
+                     ["tgtadm", "--lld", "iscsi", "--op", "show", "--mode",
+                      "target"], "no targets left")
+        if not self.daemon.running():
+            fail("%s exited during the test" % self.args.impl)
+
+
+def main_in_namespace(args):
+    tmp = tempfile.mkdtemp(prefix="ringtgt-it-cinder.")
+    logging.basicConfig(filename=os.path.join(tmp, "cinder.log"),
+                        level=logging.DEBUG, force=True)
+    log("impl=%s tmp=%s" % (args.impl, tmp))
+    bench = Bench(args, tmp)
+    ok = False
+    try:
+        bench.setup()
+        bench.step_create()
+        bench.step_logins()
+        bench.step_extend()
+        bench.step_remove()
+        bench.step_remove_stale()
+        bench.step_other_volume()
         ok = True
     except Failure as e:
         log("FAIL: %s" % e)
@@ -755,17 +807,9 @@ def main_in_namespace(args):
         log("FAIL: %s: %s" % (type(e).__name__, e))
         logging.exception("unexpected")
     finally:
-        for s in sessions:
-            s.close()
-        if not daemon.stop():
-            log("FAIL: %s did not stop within %d s" % (args.impl,
-                                                      STOP_TIMEOUT))
-            ok = False
-        for dev in loops:
-            subprocess.run(["losetup", "-d", dev], timeout=CMD_TIMEOUT)
-        cap.finish()
+        ok = bench.teardown() and ok
         if not ok:
-            log("%s log (tail):\n%s" % (args.impl, daemon.log_tail()))
+            log("%s log (tail):\n%s" % (args.impl, bench.daemon.log_tail()))
             log("Cinder's log (tail, secrets masked):\n%s" %
                 cinder_log_tail(os.path.join(tmp, "cinder.log")))
         if os.environ.get("RINGTGT_IT_KEEP") == "1":
@@ -818,7 +862,7 @@ def main():
             if not shutil.which(tool):
                 unavailable("%s not found" % tool)
         try:
-            import cinder.volume.targets.tgt  # noqa: F401
+            importlib.import_module("cinder.volume.targets.tgt")
         except ImportError as e:
             log("SKIP: OpenStack Cinder is not installed for %s (%s); "
                 "apt-get install python3-cinder" % (sys.executable, e))
