@@ -140,7 +140,9 @@ def enter_namespace(argv):
 
 
 def private_mounts(tmp):
-    """tmpfs over /etc/tgt and /run, inside our namespace only."""
+    """tmpfs over /etc/tgt and /run, inside our namespace only. Returns
+    the mounts to undo before the temp dir can be removed."""
+    undo = []
     if os.path.isdir("/etc/tgt"):
         run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/etc/tgt"])
     else:
@@ -153,12 +155,14 @@ def private_mounts(tmp):
         run(["mount", "-t", "overlay", "overlay", "-o",
              "lowerdir=/etc,upperdir=%s/upper,workdir=%s/work" % (ovl, ovl),
              "/etc"])
+        undo = ["/etc", ovl]
         os.mkdir("/etc/tgt", 0o755)
     # tgtd's control socket is /var/run/tgtd/socket.0, ringtgtd's
     # /run/ringtgt/ringtgtd.sock: an empty /run of our own holds them
     run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run"])
     # as a systemd unit's RuntimeDirectory= would
     os.mkdir("/run/ringtgt", 0o755)
+    return undo
 
 
 # ---------------------------------------------------------------------------
@@ -519,10 +523,11 @@ class Bench:
         self.sessions = []
         self.port = None
         self.target = None
+        self.mounts = []
         logging.getLogger("cinder").addHandler(self.warn)
 
     def setup(self):
-        private_mounts(self.tmp)
+        self.mounts = private_mounts(self.tmp)
         os.mkdir(self.volumes_dir)
         os.mkdir(self.daemon.state_dir, 0o700)
         with open("/etc/tgt/targets.conf", "w") as f:
@@ -573,6 +578,8 @@ class Bench:
         for dev in self.loops:
             subprocess.run(["losetup", "-d", dev], timeout=CMD_TIMEOUT)
         self.cap.finish()
+        for m in self.mounts:
+            subprocess.run(["umount", m], timeout=CMD_TIMEOUT)
         return clean
 
     def open_session(self, v):
