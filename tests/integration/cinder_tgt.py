@@ -228,7 +228,8 @@ class Daemon:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self):
-        """Stops the daemon by its PID; True when it exited by itself."""
+        """Stops the daemon by its PID; True when it exited by itself
+        within STOP_TIMEOUT seconds, with status 0."""
         if self.proc is None:
             return True
         clean = True
@@ -251,9 +252,15 @@ class Daemon:
             try:
                 self.proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
+                log("%s (pid %d) did not exit within %d s: SIGKILL" % (
+                    self.impl, self.proc.pid, STOP_TIMEOUT))
                 clean = False
                 self.proc.kill()
                 self.proc.wait()
+        if clean and self.proc.returncode != 0:
+            log("%s (pid %d) exited with status %d" % (
+                self.impl, self.proc.pid, self.proc.returncode))
+            clean = False
         self.proc = None
         return clean
 
@@ -573,8 +580,7 @@ class Bench:
             s.close()
         clean = self.daemon.stop()
         if not clean:
-            log("FAIL: %s did not stop within %d s" % (self.args.impl,
-                                                      STOP_TIMEOUT))
+            log("FAIL: %s did not stop cleanly" % self.args.impl)
         for dev in self.loops:
             subprocess.run(["losetup", "-d", dev], timeout=CMD_TIMEOUT)
         self.cap.finish()
