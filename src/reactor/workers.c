@@ -106,15 +106,20 @@ static void *wp_main(void *arg)
 		if (!wp_head)
 			wp_tail = &wp_head;
 		pthread_mutex_unlock(&wp_lock);
-		wp_run(j);
 		if (j->kind == WP_CALL) {
 			struct ev_work *w = j->work;
+			/* no done: fn owns w and may have freed it */
+			bool post = w->done != NULL;
 
+			wp_run(j);
 			free(j);
-			w->post.fn = wp_work_done;
-			reactor_post_node(w->r, &w->post);
+			if (post) {
+				w->post.fn = wp_work_done;
+				reactor_post_node(w->r, &w->post);
+			}
 			continue;
 		}
+		wp_run(j);
 		wp_complete_for(j->r, j);
 	}
 	return NULL;
@@ -158,8 +163,11 @@ int reactor_work(struct reactor *r, struct ev_work *w)
 
 	w->r = r;
 	if (!r) {
+		void (*done)(struct ev_work *w) = w->done;
+
 		w->fn(w);
-		w->done(w);
+		if (done)
+			done(w);
 		return 0;
 	}
 	j = calloc(1, sizeof(*j));
