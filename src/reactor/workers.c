@@ -6,7 +6,8 @@
  *
  * Both backends also hand it generic blocking work (reactor_work()):
  * such a job runs its function and goes back to its reactor as a post,
- * since only the epoll backend has a completion queue for wp_job.
+ * since only the epoll backend has a completion queue for wp_job; one
+ * without a done function (a store's close) does not go back at all.
  */
 #include <errno.h>
 #include <fcntl.h>
