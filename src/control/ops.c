@@ -5,6 +5,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include <openssl/crypto.h>
 
+#include "base/log.h"
 #include "core/core.h"
 #include "ctl.h"
 #include "ctl_internal.h"
@@ -294,6 +296,8 @@ static int op_daemon_status(struct ctl_req *r)
 		(int)json_object_array_length(targets)));
 	json_object_object_add(o, "sessions", json_object_new_int(
 		(int)json_object_array_length(sessions)));
+	json_object_object_add(o, "state", json_object_new_string(
+		core_system_state_name(core_system_state())));
 	json_object_put(targets);
 	json_object_put(sessions);
 	if (info) {
@@ -302,6 +306,43 @@ static int op_daemon_status(struct ctl_req *r)
 		json_object_put(info);
 	}
 	r->result = o;
+	return 0;
+}
+
+/* tgt's system state: "offline" refuses new connections (core/system.c). */
+static int op_daemon_set_state(struct ctl_req *r)
+{
+	enum core_system_state st;
+	const char *state = NULL;
+	int rc;
+
+	if ((rc = arg_str(r, "state", true, &state)))
+		return rc;
+	if (core_system_state_parse(state, &st))
+		return req_fail(r, -EINVAL, "bad state '%s' (ready or offline)",
+				state);
+	core_system_set_state(st);
+	return 0;
+}
+
+/*
+ * tgtadm --op delete --mode system: the daemon stops, but only when it
+ * serves no target (tgt's is_system_inactive()); the reply goes out
+ * before the main thread, woken by SIGTERM, closes this socket.
+ */
+static int op_daemon_shutdown(struct ctl_req *r)
+{
+	json_object *targets = core_targets_json();
+	size_t n = targets ? json_object_array_length(targets) : 0;
+
+	json_object_put(targets);
+	if (!targets)
+		return req_fail(r, -ENOMEM, "out of memory");
+	if (n)
+		return req_fail(r, -EBUSY, "%zu target%s still defined; remove "
+				"them first", n, n == 1 ? " is" : "s are");
+	log_info("shutdown asked for over the control socket");
+	kill(getpid(), SIGTERM);
 	return 0;
 }
 
@@ -486,6 +527,7 @@ static const char *const args_account_bind[] = { "iqn", "name", "outgoing", NULL
 static const char *const args_discovery_auth[] = { "mode", NULL };
 static const char *const args_chap_algs[] = { "iqn", "algorithms", NULL };
 static const char *const args_pg_state[] = { "tag", "state", NULL };
+static const char *const args_state[] = { "state", NULL };
 
 static const struct ctl_op ctl_ops[] = {
 	{ "target.add", args_target_add, op_target_add },
@@ -507,6 +549,8 @@ static const struct ctl_op ctl_ops[] = {
 	{ "portal_group.list", args_none, op_portal_group_list },
 	{ "portal_group.set_state", args_pg_state, op_portal_group_set_state },
 	{ "daemon.status", args_none, op_daemon_status },
+	{ "daemon.set_state", args_state, op_daemon_set_state },
+	{ "daemon.shutdown", args_none, op_daemon_shutdown },
 };
 
 /* --- envelope ------------------------------------------------------------ */

@@ -1071,8 +1071,11 @@ json_object *core_sessions_json(void)
 		jadd(o, "type", json_object_new_string(s->target ? "normal" :
 							       "discovery"));
 		jadd(o, "initiator", json_object_new_string(s->initiator));
+		jadd(o, "alias", s->alias[0] ?
+			json_object_new_string(s->alias) : NULL);
 		jadd(o, "isid", json_object_new_string(s->isid));
 		jadd(o, "tsih", json_object_new_int(s->tsih));
+		jadd(o, "cid", json_object_new_int(s->cid));
 		jadd(o, "peer", json_object_new_string(s->peer));
 		jadd(o, "local", json_object_new_string(s->local));
 		jadd(o, "reactor", json_object_new_int(s->reactor));

@@ -159,8 +159,10 @@ struct core_session {
 	struct list_head link;		/* core-owned */
 	struct tgt_target *target;	/* NULL for discovery sessions */
 	char initiator[224];
+	char alias[256];		/* InitiatorAlias; "" when not declared */
 	char isid[16];			/* hex */
 	uint16_t tsih;
+	uint16_t cid;			/* its connection's CID */
 	char peer[64];			/* "addr:port" */
 	char local[64];
 	int reactor;
@@ -330,5 +332,21 @@ int core_port_group_portal(uint16_t tag, const char *name,
 			   struct core_err *err);
 /* [{"tag", "state", "portals": [names]}], in the order defined. */
 struct json_object *core_port_groups_json(void);
+
+/* --- the daemon's state (system.c) ---------------------------------------- */
+
+/*
+ * tgt's system state (`tgtadm --mode sys --op update --name State`):
+ * while offline, portals close every new connection as soon as it is
+ * accepted (logins and discovery alike); sessions logged in already go on
+ * serving. The daemon starts ready.
+ */
+enum core_system_state { CORE_SYSTEM_READY, CORE_SYSTEM_OFFLINE };
+
+enum core_system_state core_system_state(void);
+void core_system_set_state(enum core_system_state st);
+/* "ready" / "offline"; parse: 0 or -EINVAL. */
+const char *core_system_state_name(enum core_system_state st);
+int core_system_state_parse(const char *s, enum core_system_state *out);
 
 #endif
