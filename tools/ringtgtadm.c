@@ -5,6 +5,9 @@
  *
  * Exit status: 0 done, 1 the daemon refused or could not be reached,
  * 2 usage error.
+ *
+ * Invoked as tgtadm, the binary is tgt's tool instead (tgtadm.c): main()
+ * picks the personality by the name it was run under.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +23,7 @@
 #include <openssl/crypto.h>
 
 #include "ringtgt/ctl.h"
+#include "tgtadm.h"
 
 #define PROG "ringtgtadm"
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -607,6 +611,14 @@ out:
 	return EXIT_OK;
 }
 
+static int run_daemon_set_state(struct adm *a)
+{
+	json_object *args = json_object_new_object();
+
+	json_object_object_add(args, "state", json_object_new_string(a->args[0]));
+	return call_simple(a, "daemon.set_state", args);
+}
+
 static int run_status(struct adm *a)
 {
 	json_object *res = NULL;
@@ -1049,6 +1061,12 @@ static const struct cmd cmds[] = {
 	  "Every initiator gets ASYMMETRIC ACCESS STATE CHANGED on its next\n"
 	  "command to each LU.\n",
 	  "", opts_common, 2, 2, run_portal_group_set_state },
+	{ "daemon", "set-state", "daemon set-state ready|offline",
+	  "Sets the daemon's state (tgt's system State). offline: every new\n"
+	  "connection is closed as soon as it is accepted (logins and discovery);\n"
+	  "sessions logged in go on. ready: connections are served again.\n"
+	  "'" PROG " status' shows the state.\n",
+	  "", opts_common, 1, 1, run_daemon_set_state },
 	{ "status", NULL, "status",
 	  "Shows the daemon's version, pid, uptime, event loop and counts.\n",
 	  "", opts_common, 0, 0, run_status },
@@ -1251,6 +1269,10 @@ static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
 	}
 	if (c->run == run_account_add && !a->secret == !a->random)
 		return usage_error(c, "give --secret S, --secret - or --random");
+	if (c->run == run_daemon_set_state && strcmp(a->args[0], "ready") &&
+	    strcmp(a->args[0], "offline"))
+		return usage_error(c, "bad state '%s' (ready or offline)",
+				   a->args[0]);
 	if (c->run == run_discovery_auth && strcmp(a->args[0], "none") &&
 	    strcmp(a->args[0], "chap") && strcmp(a->args[0], "mutual"))
 		return usage_error(c, "bad mode '%s' (none, chap or mutual)",
@@ -1258,7 +1280,31 @@ static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
 	return -1;
 }
 
+/*
+ * The tools this binary is, by the name it is invoked under
+ * (basename(argv[0])); any other name is ringtgtadm.
+ */
+static const struct {
+	const char *name;
+	int (*main)(int argc, char **argv);
+} personalities[] = {
+	{ "tgtadm", tgtadm_main },
+};
+
+static int ringtgtadm_main(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+	const char *slash = argv[0] ? strrchr(argv[0], '/') : NULL;
+	const char *name = slash ? slash + 1 : argv[0] ? argv[0] : "";
+
+	for (size_t i = 0; i < ARRAY_LEN(personalities); i++)
+		if (!strcmp(name, personalities[i].name))
+			return personalities[i].main(argc, argv);
+	return ringtgtadm_main(argc, argv);
+}
+
+static int ringtgtadm_main(int argc, char **argv)
 {
 	static const struct option gopts[] = {
 		COMMON_OPTS,
@@ -1298,7 +1344,7 @@ int main(int argc, char **argv)
 		return usage_error(NULL, "no command given");
 	object = argv[optind++];
 	if (!object_known(object))
-		return usage_error(NULL, "unknown object '%s' (target, lun, acl, account, discovery, session, status)",
+		return usage_error(NULL, "unknown object '%s' (target, lun, acl, account, discovery, session, portal-group, daemon, status)",
 				   object);
 	if (strcmp(object, "status") == 0) {
 		c = &cmds[sizeof(cmds) / sizeof(cmds[0]) - 1];

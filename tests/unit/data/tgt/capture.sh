@@ -177,4 +177,5 @@ run --op show --mode target --lun x
 run --op show --mode target -C x
 # the temp dir's name changes from run to run
 sed "s|$tmp|TMP|g" "$tmp/errors.tsv" >"$here/errors.tsv"
+sed -i "s|$tmp|TMP|g" "$here/show-target.txt"
 echo "captured into $here"
