@@ -235,3 +235,29 @@ int scsi_lu_param_parse(struct scsi_lu_params *p, const char *name,
 	}
 	return rc;
 }
+
+int scsi_lu_param_parse_tgt(struct scsi_lu_params *p, const char *name,
+			    const char *value, char *why, size_t whylen)
+{
+	static const struct {
+		enum scsi_lu_param k;
+		size_t max;
+	} fields[] = {
+		{ SCSI_LU_P_SCSI_ID, SCSI_LU_SCSI_ID_MAX },
+		{ SCSI_LU_P_SCSI_SN, SCSI_LU_SCSI_SN_MAX },
+		{ SCSI_LU_P_VENDOR_ID, SCSI_LU_VENDOR_MAX },
+		{ SCSI_LU_P_PRODUCT_ID, SCSI_LU_PRODUCT_MAX },
+		{ SCSI_LU_P_PRODUCT_REV, SCSI_LU_REV_MAX },
+	};
+	char cut[SCSI_LU_SCSI_ID_MAX + 1];
+
+	for (size_t i = 0; value && i < ARRAY_SIZE(fields); i++) {
+		if (strcmp(name, param_names[fields[i].k]) != 0 ||
+		    strlen(value) <= fields[i].max)
+			continue;
+		memcpy(cut, value, fields[i].max);
+		cut[fields[i].max] = '\0';
+		return scsi_lu_param_parse(p, name, cut, why, whylen);
+	}
+	return scsi_lu_param_parse(p, name, value, why, whylen);
+}

@@ -326,6 +326,15 @@ const char *scsi_lu_param_name(enum scsi_lu_param p);
 int scsi_lu_param_parse(struct scsi_lu_params *p, const char *name,
 			const char *value, char *why, size_t whylen);
 /*
+ * As scsi_lu_param_parse(), but a string longer than its field is cut to
+ * the field's length, as tgt 1.0.85 cuts it (snprintf into its buffers):
+ * for tgtadm and tgt-admin, which must give the LU the identifiers tgt
+ * would have given it. OpenStack Cinder writes `scsi_id volume-<UUID>`,
+ * 43 characters, of which tgt keeps the first 36.
+ */
+int scsi_lu_param_parse_tgt(struct scsi_lu_params *p, const char *name,
+			    const char *value, char *why, size_t whylen);
+/*
  * Checks every parameter set in @p (as scsi_lu_param_parse would have):
  * for callers that fill the struct themselves. 0 or as above.
  */
