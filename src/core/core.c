@@ -421,9 +421,10 @@ static int lun_check_params(uint64_t lun, const struct core_lun_spec *spec,
 		return core_fail(err, -EINVAL,
 				 "LUN %llu: give serial or scsi_sn, not both",
 				 (unsigned long long)lun);
-	if (p->set & (1u << SCSI_LU_P_THIN_PROVISIONING))
+	if ((p->set & (1u << SCSI_LU_P_THIN_PROVISIONING)) &&
+	    p->thin_provisioning && spec->type == SCSI_LU_CONTROLLER)
 		return core_fail(err, -EOPNOTSUPP,
-				 "LUN %llu: thin_provisioning is not set at creation: ringtgt provisions thinly exactly when the store can deallocate and the LU is writable (lun.update checks a value against that)",
+				 "LUN %llu: thin_provisioning: a controller has no medium",
 				 (unsigned long long)lun);
 	if ((p->set & (1u << SCSI_LU_P_READONLY)) && p->readonly &&
 	    spec->type == SCSI_LU_CONTROLLER)
@@ -470,6 +471,26 @@ static bool lun_readonly(const struct core_lun_spec *spec)
 
 	return spec->readonly ||
 	       (p && (p->set & (1u << SCSI_LU_P_READONLY)) && p->readonly);
+}
+
+/*
+ * thin_provisioning cannot be switched: ringtgt provisions thinly exactly
+ * when the store can deallocate and the LU is writable. A value that
+ * says otherwise is refused, not ignored.
+ */
+static int lun_check_thin(uint64_t lun, const struct core_lun_spec *spec,
+			  const struct bs *bs, struct core_err *err)
+{
+	const struct scsi_lu_params *p = spec->params;
+	bool thin = bs->can_unmap && !bs->readonly && !lun_readonly(spec);
+
+	if (!p || !(p->set & (1u << SCSI_LU_P_THIN_PROVISIONING)) ||
+	    p->thin_provisioning == thin)
+		return 0;
+	return core_fail(err, -EOPNOTSUPP,
+			 "LUN %llu: thin_provisioning=%d is not supported here: ringtgt provisions thinly exactly when the store can deallocate and the LU is writable (%s: %d)",
+			 (unsigned long long)lun, p->thin_provisioning,
+			 bs->path ? bs->path : bs->ops->name, thin);
 }
 
 int core_lun_add(const char *iqn, uint64_t lun,
@@ -528,6 +549,11 @@ int core_lun_add(const char *iqn, uint64_t lun,
 			goto out_unlock;
 		}
 		rc = lun_check_store(lun, spec, bs, &cfg.block_size, err);
+		if (rc) {
+			bs_close(bs);
+			goto out_unlock;
+		}
+		rc = lun_check_thin(lun, spec, bs, err);
 		if (rc) {
 			bs_close(bs);
 			goto out_unlock;

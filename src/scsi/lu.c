@@ -223,8 +223,13 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 	if (p && (p->set & (1u << SCSI_LU_P_READONLY)) && !p->readonly &&
 	    cfg->bs && cfg->bs->readonly)
 		goto err;
-	if (p && (p->set & (1u << SCSI_LU_P_THIN_PROVISIONING)))
-		goto err;	/* see scsi_lu_update(); only on a store */
+	/* see scsi_lu_update(): it cannot be switched */
+	if (p && (p->set & (1u << SCSI_LU_P_THIN_PROVISIONING)) &&
+	    p->thin_provisioning !=
+	    (cfg->bs && cfg->bs->can_unmap && !cfg->bs->readonly &&
+	     !cfg->readonly && !((p->set & (1u << SCSI_LU_P_READONLY)) &&
+				 p->readonly)))
+		goto err;
 
 	lu = calloc(1, sizeof(*lu));
 	if (!lu) {
