@@ -50,6 +50,9 @@ struct adm {
 	const char *accounts[16];	/* discovery auth --account */
 	int naccounts;
 	const char *outgoing_name;	/* discovery auth --outgoing */
+	/* lun add / lun update --param NAME=VALUE (tgt's LU parameters) */
+	const char *params[16];
+	int nparams;
 };
 
 struct cmd {
@@ -235,6 +238,8 @@ static void print_lun(json_object *l)
 	printf("            Size: %s (%lld bytes), block size %lld\n", size,
 	       (long long)jint(l, "size"), (long long)jint(l, "block_size"));
 	printf("            Serial: %s\n", jstr(l, "serial") ? jstr(l, "serial") : "-");
+	if (jstr(l, "scsi_id"))
+		printf("            SCSI ID: %s\n", jstr(l, "scsi_id"));
 	printf("            Read-only: %s%s\n", jbool(l, "readonly") ? "yes" : "no",
 	       jbool(l, "direct") ? ", O_DIRECT" : "");
 }
@@ -379,6 +384,36 @@ static bool parse_lun(const char *s, long *out)
 	return !errno && !*end && *out >= 0 && *out <= 255;
 }
 
+/*
+ * The --param NAME=VALUE options into @args, typed as the protocol wants
+ * (ringtgt_lu_param_add); a bad one is a usage error naming it.
+ */
+static int add_params(struct adm *a, json_object *args)
+{
+	char name[64], why[256];
+
+	for (int i = 0; i < a->nparams; i++) {
+		const char *eq = strchr(a->params[i], '=');
+		size_t n = eq ? (size_t)(eq - a->params[i]) : 0;
+		int rc;
+
+		if (!eq || n == 0 || n >= sizeof(name)) {
+			errmsg("bad --param '%s' (NAME=VALUE, e.g. scsi_id=vol1)",
+			       a->params[i]);
+			return EXIT_USAGE;
+		}
+		memcpy(name, a->params[i], n);
+		name[n] = '\0';
+		rc = ringtgt_lu_param_add(args, name, eq + 1, 0, why,
+					  sizeof(why));
+		if (rc) {
+			errmsg("--param %s", why);
+			return EXIT_USAGE;
+		}
+	}
+	return EXIT_OK;
+}
+
 static int run_lun_add(struct adm *a)
 {
 	json_object *args = args_iqn(a->args[0]);
@@ -417,7 +452,29 @@ static int run_lun_add(struct adm *a)
 	if (a->serial)
 		json_object_object_add(args, "serial",
 				       json_object_new_string(a->serial));
+	if (add_params(a, args) != EXIT_OK) {
+		json_object_put(args);
+		return EXIT_USAGE;
+	}
 	return call_simple(a, "lun.add", args);
+}
+
+static int run_lun_update(struct adm *a)
+{
+	json_object *args = args_iqn(a->args[0]);
+	long lun;
+
+	if (!parse_lun(a->args[1], &lun)) {
+		errmsg("bad LUN '%s' (0..255)", a->args[1]);
+		json_object_put(args);
+		return EXIT_USAGE;
+	}
+	json_object_object_add(args, "lun", json_object_new_int((int)lun));
+	if (add_params(a, args) != EXIT_OK) {
+		json_object_put(args);
+		return EXIT_USAGE;
+	}
+	return call_simple(a, "lun.update", args);
 }
 
 static int run_lun_remove(struct adm *a)
@@ -891,7 +948,7 @@ enum {
 	OPT_TID = 0x100, OPT_FORCE, OPT_PATH, OPT_SIZE, OPT_CREATE,
 	OPT_READONLY, OPT_DIRECT, OPT_CONTROLLER, OPT_BACKING, OPT_BLOCK_SIZE,
 	OPT_SERIAL, OPT_SECRET, OPT_RANDOM, OPT_SHOW_SECRETS, OPT_OUTGOING,
-	OPT_ACCOUNT, OPT_OUTGOING_NAME, OPT_BUFFERED, OPT_SHARED,
+	OPT_ACCOUNT, OPT_OUTGOING_NAME, OPT_BUFFERED, OPT_SHARED, OPT_PARAM,
 };
 
 #define COMMON_OPTS                                                        \
@@ -919,6 +976,13 @@ static const struct option opts_lun_add[] = {
 	{ "backing", required_argument, NULL, OPT_BACKING },
 	{ "block-size", required_argument, NULL, OPT_BLOCK_SIZE },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "param", required_argument, NULL, OPT_PARAM },
+	{ 0 }
+};
+
+static const struct option opts_lun_update[] = {
+	COMMON_OPTS,
+	{ "param", required_argument, NULL, OPT_PARAM },
 	{ 0 }
 };
 
@@ -989,8 +1053,27 @@ static const struct cmd cmds[] = {
 	  "                     or ram\n"
 	  "  --block-size N     logical block size, 512 or 4096 (default: the block\n"
 	  "                     device's logical block size, 512 for files)\n"
-	  "  --serial S         unit serial number (default: derived from IQN and LUN)\n",
+	  "  --serial S         unit serial number (default: derived from IQN and LUN)\n"
+	  "  --param NAME=VALUE one of tgt's LU parameters (repeatable): scsi_id,\n"
+	  "                     scsi_sn, vendor_id, product_id, product_rev,\n"
+	  "                     removable, readonly, sense_format, online,\n"
+	  "                     thin_provisioning; see lun update --help\n",
 	  "", opts_lun_add, 2, 2, run_lun_add },
+	{ "lun", "update", "lun update IQN LUN --param NAME=VALUE...",
+	  "Changes tgt's LU parameters of a live LUN (tgtadm --op update --mode\n"
+	  "logicalunit --params); sessions stay. All or nothing.\n"
+	  "  --param NAME=VALUE  repeatable; values as tgt writes them:\n"
+	  "    scsi_id=S       VPD 0x83 as tgt derives it (1..36 characters)\n"
+	  "    scsi_sn=S       unit serial, VPD 0x80 as tgt lays it out (1..36)\n"
+	  "    vendor_id=S     INQUIRY vendor (at most 8 characters)\n"
+	  "    product_id=S    INQUIRY product (at most 16)\n"
+	  "    product_rev=S   INQUIRY revision (at most 4)\n"
+	  "    removable=0|1   readonly=0|1   sense_format=0   online=1\n"
+	  "    thin_provisioning=0|1 (only the value the LUN has)\n"
+	  "Initiators get INQUIRY DATA HAS CHANGED (identity) or MODE PARAMETERS\n"
+	  "CHANGED (readonly) on their next command. Changing scsi_id changes\n"
+	  "the WWID hosts see.\n",
+	  "", opts_lun_update, 2, 2, run_lun_update },
 	{ "lun", "remove", "lun remove IQN LUN [--force]",
 	  "Removes a LUN. Refused while the target has sessions, unless --force.\n",
 	  "", opts_force, 2, 2, run_lun_remove },
@@ -1214,6 +1297,12 @@ static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
 		case OPT_SERIAL:
 			a->serial = optarg;
 			break;
+		case OPT_PARAM:
+			if (a->nparams == (int)ARRAY_LEN(a->params))
+				return usage_error(c, "at most %d --param options",
+						   (int)ARRAY_LEN(a->params));
+			a->params[a->nparams++] = optarg;
+			break;
 		case OPT_SECRET:
 			a->secret = optarg;
 			break;
@@ -1267,6 +1356,8 @@ static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
 		if (a->direct && a->buffered)
 			return usage_error(c, "--direct and --buffered exclude each other");
 	}
+	if (c->run == run_lun_update && a->nparams == 0)
+		return usage_error(c, "give at least one --param NAME=VALUE");
 	if (c->run == run_account_add && !a->secret == !a->random)
 		return usage_error(c, "give --secret S, --secret - or --random");
 	if (c->run == run_daemon_set_state && strcmp(a->args[0], "ready") &&

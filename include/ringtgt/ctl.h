@@ -48,4 +48,21 @@ int ringtgt_ctl_call(int fd, const char *op, json_object *args,
  */
 int ringtgt_parse_size(const char *s, uint64_t *out);
 
+/*
+ * Adds one of tgt's LU parameters, "@name=@value" as tgtadm's --params
+ * and targets.conf write it (scsi_id=..., removable=1), to @args of a
+ * lun.add or lun.update request, with the name and JSON type the
+ * protocol takes (docs/control-protocol.md, "LU parameters"). With
+ * @tgt_cut, a string longer than tgt's field (scsi_id, scsi_sn: 36;
+ * vendor_id 8, product_id 16, product_rev 4) is cut as tgt 1.0.85 cuts
+ * it, which tgtadm and tgt-admin need to give an LU the identifiers tgt
+ * gave it; without, it is refused. Returns 0, or -ENOENT (no such
+ * parameter), -EOPNOTSUPP (one of tgt's that ringtgt does not
+ * implement, or a value it does not support), -EINVAL (a bad value),
+ * with a sentence naming the parameter in @errbuf.
+ */
+int ringtgt_lu_param_add(json_object *args, const char *name,
+			 const char *value, int tgt_cut, char *errbuf,
+			 size_t errlen);
+
 #endif

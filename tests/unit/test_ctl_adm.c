@@ -472,3 +472,47 @@ Test(adm, lun_resize)
 	cr_expect(strstr(out, "\"old_size\": 2097152") && strstr(out, "\"size\": 3145728"),
 		  "%s", out);
 }
+
+/* tgt's LU parameters: lun add --param, lun update, show, refusals. */
+Test(adm, lun_params)
+{
+	json_object *j, *l;
+
+	cr_assert_eq(adm("target", "add", IQN, NULL), 0, "%s", err);
+	cr_assert_eq(adm("lun", "add", IQN, "1", "--backing", "ram", "--size", "1M",
+			 "--param", "scsi_id=volume-1", "--param", "scsi_sn=SN1",
+			 NULL), 0, "%s", err);
+	cr_assert_eq(adm("lun", "update", IQN, "1", "--param", "vendor_id=IET",
+			 "--param", "removable=1", NULL), 0, "%s", err);
+	cr_expect_str_eq(out, "");
+	cr_assert_eq(adm("target", "show", IQN, NULL), 0, "%s", err);
+	cr_expect(strstr(out, "            Serial: SN1\n"
+			      "            SCSI ID: volume-1\n"), "%s", out);
+	cr_assert_eq(adm("--json", "target", "list", NULL), 0, "%s", err);
+	j = json_tokener_parse(out);
+	cr_assert_not_null(j, "%s", out);
+	l = json_object_array_get_idx(json_object_object_get(
+		json_object_array_get_idx(j, 0), "luns"), 0);
+	cr_expect_str_eq(json_object_get_string(json_object_object_get(l, "vendor_id")),
+			 "IET");
+	cr_expect(json_object_get_boolean(json_object_object_get(l, "removable")));
+	json_object_put(j);
+
+	/* refusals: usage errors name the parameter; the daemon's too */
+	cr_expect_eq(adm("lun", "update", IQN, "1", NULL), 2);
+	cr_expect(strstr(err, "give at least one --param NAME=VALUE"), "%s", err);
+	cr_expect_eq(adm("lun", "update", IQN, "1", "--param", "vendor_id", NULL), 2);
+	cr_expect(strstr(err, "bad --param 'vendor_id' (NAME=VALUE, e.g. scsi_id=vol1)"),
+		  "%s", err);
+	cr_expect_eq(adm("lun", "update", IQN, "1", "--param", "mode_page=8:0:18",
+			 NULL), 2);
+	cr_expect_str_eq(err, "ringtgtadm: --param LU parameter mode_page is not supported by ringtgt\n");
+	cr_expect_eq(adm("lun", "update", IQN, "1", "--param", "product_rev=12345",
+			 NULL), 2);
+	cr_expect_str_eq(err, "ringtgtadm: --param product_rev '12345' must be at most 4 characters (it has 5)\n");
+	cr_expect_eq(adm("lun", "update", IQN, "1", "--param", "thin_provisioning=0",
+			 NULL), 1);
+	cr_expect(strstr(err, "thin_provisioning=0 is not supported"), "%s", err);
+	cr_expect_eq(adm("lun", "update", IQN, "2", "--param", "removable=0", NULL), 1);
+	cr_expect_str_eq(err, "ringtgtadm: target " IQN " has no LUN 2\n");
+}
