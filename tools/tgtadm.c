@@ -721,7 +721,9 @@ static void tgtadm_show_lun(json_object *l, FILE *out)
 	fprintf(out, "%sSize: %" PRIu64 " MB, Block size: %" PRId64 "\n", t3,
 		tgtadm_disk_mb((uint64_t)tgtadm_jint(l, "size")),
 		disk ? tgtadm_jint(l, "block_size") : 1);
-	tgtadm_field(out, t3, "Online", "Yes");
+	tgtadm_field(out, t3, "Online", tgtadm_yes(
+		!json_object_object_get_ex(l, "online", NULL) ||
+		tgtadm_jbool(l, "online")));
 	tgtadm_field(out, t3, "Removable media",
 		     tgtadm_yes(tgtadm_jbool(l, "removable")));
 	tgtadm_field(out, t3, "Prevent removal",
@@ -1104,6 +1106,65 @@ static int tgtadm_lu_new(struct tgtadm_ctx *c, const char *iqn)
 	return tgtadm_call(c, "lun.add", args, NULL, map);
 }
 
+/*
+ * --op update --params k=v,...: tgt's LU parameters, all in one
+ * lun.update (all or nothing), values cut to tgt's field sizes as tgt
+ * cuts them. tgt's params string may end with a comma.
+ */
+static int tgtadm_lu_update(struct tgtadm_ctx *c, const char *iqn)
+{
+	static const struct tgtadm_errmap map[] = {
+		{ ENOENT, TGTADM_NO_LUN }, { EOPNOTSUPP, TGTADM_UNSUPPORTED_OPERATION },
+		{ 0, 0 },
+	};
+	const struct tgtadm_req *r = c->r;
+	char *params, *save = NULL, msg[256] = "";
+	json_object *args;
+	int rc = 0;
+
+	if (r->bsoflags || r->blocksize)
+		return tgtadm_refuse(c, TGTADM_UNSUPPORTED_OPERATION,
+				     "--bsoflags and --blocksize are set when "
+				     "the LU is made");
+	if (!r->params)
+		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST,
+				     "nothing to update (--params k=v,...)");
+	if (r->lun > 255)
+		return tgtadm_refuse(c, TGTADM_NO_LUN, NULL);
+	params = strdup(r->params);
+	args = tgtadm_args();
+	if (!params) {
+		json_object_put(args);
+		return tgtadm_refuse(c, TGTADM_NOMEM, NULL);
+	}
+	tgtadm_add_str(args, "iqn", iqn);
+	json_object_object_add(args, "lun", json_object_new_int((int)r->lun));
+	for (char *kv = strtok_r(params, ",", &save); !rc && kv;
+	     kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+
+		if (!eq) {
+			rc = tgtadm_refuse(c, TGTADM_INVALID_REQUEST,
+					   "--params takes name=value pairs");
+			break;
+		}
+		*eq = '\0';
+		rc = ringtgt_lu_param_add(args, kv, eq + 1, 1, msg, sizeof(msg));
+		/* tgt: an unknown name is a bad request; a known one ringtgtd
+		 * does not implement is an unsupported operation */
+		if (rc)
+			rc = tgtadm_refuse(c, rc == -EOPNOTSUPP ?
+					   TGTADM_UNSUPPORTED_OPERATION :
+					   TGTADM_INVALID_REQUEST, msg);
+	}
+	free(params);
+	if (rc) {
+		json_object_put(args);
+		return rc;
+	}
+	return tgtadm_call(c, "lun.update", args, NULL, map);
+}
+
 static int tgtadm_mode_device(struct tgtadm_ctx *c)
 {
 	static const struct tgtadm_errmap delete_map[] = {
@@ -1134,6 +1195,8 @@ static int tgtadm_mode_device(struct tgtadm_ctx *c)
 		/* tgt removes a LU while sessions are logged in */
 		json_object_object_add(args, "force", json_object_new_boolean(1));
 		return tgtadm_call(c, "lun.remove", args, NULL, delete_map);
+	case TGTADM_OP_UPDATE:
+		return tgtadm_lu_update(c, iqn);
 	default:
 		return tgtadm_refuse(c, TGTADM_UNSUPPORTED_OPERATION,
 				     "logical unit statistics are not kept");
