@@ -308,6 +308,39 @@ Test(ctl, daemon_status)
 	json_object_put(res);
 }
 
+/*
+ * tgt's system state: daemon.set_state takes ready / offline only, the
+ * portals see it (core_system_state), daemon.status shows it; a shutdown
+ * is refused while a target is left (tgt's delete --mode system).
+ */
+Test(ctl, daemon_state_and_shutdown)
+{
+	json_object *res = NULL;
+	char err[256] = "";
+
+	cr_assert_eq(call("daemon.set_state", args_new("state",
+			  json_object_new_string("offline"), NULL), NULL, err,
+			  sizeof(err)), 0, "%s", err);
+	cr_expect_eq(core_system_state(), CORE_SYSTEM_OFFLINE);
+	cr_assert_eq(call("daemon.status", NULL, &res, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(json_object_get_string(jget(res, "state")), "offline");
+	json_object_put(res);
+	cr_expect_eq(call("daemon.set_state", args_new("state",
+			  json_object_new_string("down"), NULL), NULL, err,
+			  sizeof(err)), -EINVAL);
+	cr_expect(strstr(err, "ready or offline"), "%s", err);
+	cr_expect_eq(core_system_state(), CORE_SYSTEM_OFFLINE);
+	cr_assert_eq(call("daemon.set_state", args_new("state",
+			  json_object_new_string("ready"), NULL), NULL, err,
+			  sizeof(err)), 0, "%s", err);
+	cr_expect_eq(core_system_state(), CORE_SYSTEM_READY);
+
+	cr_assert_eq(call("target.add", args_new("iqn", json_object_new_string(IQN), NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(call("daemon.shutdown", NULL, NULL, err, sizeof(err)), -EBUSY);
+	cr_expect(strstr(err, "1 target is still defined"), "%s", err);
+}
+
 Test(ctl, protocol_errors_keep_the_connection)
 {
 	int fd = ringtgt_ctl_connect(sock_path);
