@@ -26,6 +26,8 @@ static struct ctl_server *srv;
 static char out[65536], err[65536];
 /* When set, the next adm() feeds it to ringtgtadm's standard input. */
 static const char *adm_stdin;
+/* argv[0] of the next adm() (the binary picks its tool by this name). */
+static const char *adm_argv0 = "ringtgtadm";
 
 static void start(void)
 {
@@ -50,7 +52,7 @@ TestSuite(adm, .init = start, .fini = stop);
 /* Runs ringtgtadm with the NULL-terminated arguments; returns its status. */
 static int adm(const char *arg, ...)
 {
-	const char *argv[32] = { "ringtgtadm" };
+	const char *argv[32] = { adm_argv0 };
 	int po[2], pe[2], pi[2] = { -1, -1 }, n = 1, status;
 	size_t lo = 0, le = 0;
 	struct pollfd pfd[2];
@@ -62,6 +64,7 @@ static int adm(const char *arg, ...)
 		argv[n++] = arg;
 	va_end(ap);
 	argv[n] = NULL;
+	adm_argv0 = "ringtgtadm";
 	cr_assert_eq(pipe(po), 0);
 	cr_assert_eq(pipe(pe), 0);
 	if (adm_stdin) {
@@ -515,4 +518,43 @@ Test(adm, lun_params)
 	cr_expect(strstr(err, "thin_provisioning=0 is not supported"), "%s", err);
 	cr_expect_eq(adm("lun", "update", IQN, "2", "--param", "removable=0", NULL), 1);
 	cr_expect_str_eq(err, "ringtgtadm: target " IQN " has no LUN 2\n");
+}
+
+/* ringtgtadm daemon set-state: tgt's system state, shown by status */
+Test(adm, daemon_set_state)
+{
+	cr_expect_eq(adm("daemon", "set-state", "down", NULL), 2);
+	cr_expect(strstr(err, "bad state 'down' (ready or offline)"), "%s", err);
+	cr_expect_eq(adm("daemon", "set-state", "offline", NULL), 0, "%s", err);
+	cr_expect_eq(core_system_state(), CORE_SYSTEM_OFFLINE);
+	cr_expect_eq(adm("status", NULL), 0, "%s", err);
+	cr_expect(strstr(out, "state: offline\n"), "%s", out);
+	cr_expect_eq(adm("daemon", "set-state", "ready", NULL), 0, "%s", err);
+	cr_expect_eq(core_system_state(), CORE_SYSTEM_READY);
+}
+
+/*
+ * The binary is tgtadm when invoked under that name (any directory), and
+ * ringtgtadm under any other: tgt's syntax, tgt's LUN 0, tgt's layout.
+ */
+Test(adm, invoked_as_tgtadm)
+{
+	adm_argv0 = "/usr/sbin/tgtadm";
+	cr_expect_eq(adm("--lld", "iscsi", "--op", "new", "--mode", "target",
+			 "--tid", "4", "-T", IQN, NULL), 0, "%s", err);
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--lld", "iscsi", "--op", "show", "--mode", "target",
+			 NULL), 0, "%s", err);
+	cr_expect(strstr(out, "Target 4: " IQN "\n    System information:\n"),
+		  "%s", out);
+	cr_expect(strstr(out, "        LUN: 0\n            Type: controller\n"),
+		  "%s", out);
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "delete", "--mode", "target", "--tid", "5",
+			 NULL), 22);
+	cr_expect_str_eq(err, "tgtadm: can't find the target\n");
+	/* another name: ringtgtadm, which knows no --op */
+	adm_argv0 = "tgtadm2";
+	cr_expect_eq(adm("--op", "show", "--mode", "target", NULL), 2);
+	cr_expect(strstr(err, "ringtgtadm: unknown option"), "%s", err);
 }
