@@ -102,8 +102,9 @@ start_tgtd() {
 
 # t ARGS...: one tgtadm call of the run, recorded in the transcript as
 # "$ tgtadm ARGS", stdout, "stderr: ..." lines and "status N". Paths under
-# the run's directory read as TMP; tgt's trailing spaces are dropped (the
-# one layout difference docs/tgt-compat.md names).
+# the run's directory read as TMP, the portal's port as PORT; tgt's
+# trailing spaces are dropped (the one layout difference docs/tgt-compat.md
+# names).
 t() {
     local rc=0 out err
     out=$(timeout -k 5 60 "${TOOL[@]}" --lld iscsi "$@" 2>"$DIR/err") || rc=$?
@@ -113,7 +114,8 @@ t() {
         [ -z "$out" ] || printf '%s\n' "$out"
         [ -z "$err" ] || printf '%s\n' "$err" | sed 's/^/stderr: /'
         printf 'status %s\n' "$rc"
-    } | sed -e "s|$DIR|TMP|g" -e 's/ *$//' >>"$DIR/transcript"
+    } | sed -e "s|$DIR|TMP|g" -e "s/127\.0\.0\.1:$PORT,/127.0.0.1:PORT,/" \
+        -e 's/ *$//' >>"$DIR/transcript"
     T_OUT=$out T_ERR=$err T_RC=$rc
 }
 
@@ -154,6 +156,7 @@ run() {
     t --op bind --mode target --tid 1 -I 127.0.0.1
     t --op bind --mode target --tid 2 -I ALL
     t --op show --mode account
+    t --op show --mode portal
     # refusals
     t --op new --mode target --tid 1 -T iqn.2026-11.org.example:other
     t --op new --mode target --tid 3 -T "$IQN1"

@@ -558,3 +558,29 @@ Test(adm, invoked_as_tgtadm)
 	cr_expect_eq(adm("--op", "show", "--mode", "target", NULL), 2);
 	cr_expect(strstr(err, "ringtgtadm: unknown option"), "%s", err);
 }
+
+/*
+ * tgtadm --op show --mode account byte for byte against tgt's capture
+ * (tests/unit/data/tgt/show-account.txt: alice, then bob, created):
+ * tgt lists the newest first.
+ */
+Test(adm, tgtadm_show_account_as_tgt)
+{
+	FILE *f = fopen(SOURCE_ROOT "/tests/unit/data/tgt/show-account.txt", "r");
+	char want[256] = "";
+	size_t n;
+
+	cr_assert_not_null(f);
+	n = fread(want, 1, sizeof(want) - 1, f);
+	want[n] = '\0';
+	fclose(f);
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "new", "--mode", "account", "--user", "alice",
+			 "--password", "secret12345678", NULL), 0, "%s", err);
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "new", "--mode", "account", "--user", "bob",
+			 "--password", "secret8765432100", NULL), 0, "%s", err);
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "show", "--mode", "account", NULL), 0, "%s", err);
+	cr_expect_str_eq(out, want);
+}
