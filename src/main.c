@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/sdnotify.h"
 #include "config/config.h"
 #include "control/ctl.h"
 #include "core/core.h"
@@ -479,6 +480,10 @@ int main(int argc, char **argv)
 	if (!o.foreground && chdir("/") < 0)
 		log_warn("chdir /: %s", strerror(errno));
 	log_info("ringtgtd %s ready", RINGTGT_VERSION);
+	/* Type=notify units: their ExecStartPost may use the socket now */
+	if (sd_notify_send("READY=1") < 0)
+		log_warn("cannot notify the service manager (NOTIFY_SOCKET=%s)",
+			 getenv("NOTIFY_SOCKET"));
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
