@@ -515,3 +515,26 @@ Test(lu_params, tgt_vectors_pinned_defaults)
 	assert_vpd83(lu, t10, naa6, "VPD 0x83");
 	scsi_lu_put(lu);
 }
+
+/*
+ * A nexus whose first command to the LU ended with another unit
+ * attention (here I_T NEXUS LOSS) has used the LU: a later change is
+ * still reported to it.
+ */
+Test(lu_params, update_reported_after_another_ua)
+{
+	struct scsi_lu_params p = { 0 };
+	struct scsi_lu *lu = lu_with(1, NULL);
+	struct scsi_task t;
+	char why[200] = "";
+
+	scsi_nexus_loss(&nexus);
+	tur(&t, lu);
+	assert_ua(&t, 0x29, 0x07);
+	cr_assert_eq(scsi_lu_param_parse(&p, "vendor_id", "OTHER", why,
+					 sizeof(why)), 0);
+	cr_assert_eq(scsi_lu_update(lu, &p, why, sizeof(why)), 0, "%s", why);
+	tur(&t, lu);
+	assert_ua(&t, 0x3f, 0x03);
+	scsi_lu_put(lu);
+}
