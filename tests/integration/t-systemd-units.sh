@@ -32,7 +32,7 @@ WANT
 got=$(grep -E '^(Type|Exec[A-Za-z]*)=' "$unit_dir/ringtgt-tgt.service")
 if [ "$got" != "$want" ]; then
     diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | sed 's/^/    /' >&2
-    it_fail "ringtgt-tgt.service does not run Debian's tgt.service sequence (- wanted, + found)"
+    it_fail "ringtgt-tgt.service does not run Debian's tgt.service sequence (< wanted, > found)"
 fi
 grep -qx 'Conflicts=tgt.service ringtgtd.service' "$unit_dir/ringtgt-tgt.service" ||
     it_fail "ringtgt-tgt.service does not conflict with tgt.service and ringtgtd.service"
@@ -48,7 +48,11 @@ import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 s.settimeout(30)
-print(s.recv(4096).decode())
+try:
+    print(s.recv(4096).decode())
+except socket.timeout:
+    print("nothing within 30 s")
+    sys.exit(1)
 PY
 listener=$!
 for _ in $(seq 1 100); do [ -S "$notify" ] && break; sleep 0.1; done
@@ -63,7 +67,7 @@ IT_PID=$!
 rc=0
 timeout -k 2 35 tail --pid="$listener" -f /dev/null || rc=$?
 [ $rc = 0 ] || it_fail "no notification from ringtgtd within 35 s"
-wait "$listener" || it_fail "the listener failed: $(cat "$IT_TMP/notified")"
+wait "$listener" || it_fail "no READY=1 from ringtgtd: $(cat "$IT_TMP/notified")"
 it_unlock
 [ "$(cat "$IT_TMP/notified")" = "READY=1" ] ||
     it_fail "ringtgtd sent '$(cat "$IT_TMP/notified")', not READY=1"
