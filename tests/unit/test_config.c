@@ -176,6 +176,23 @@ Test(config, shipped_example)
 	config_free(&cfg);
 }
 
+/* ringtgt-tgt.service's daemon settings: they load, and serve no target
+ * of their own (targets come from targets.conf through tgt-admin). */
+Test(config, shipped_tgt_settings)
+{
+	struct ringtgt_config cfg;
+	char err[512] = "";
+	char path[4096];
+	const char *src = getenv("MESON_SOURCE_ROOT");
+
+	snprintf(path, sizeof(path), "%s/conf/ringtgt-tgt.conf",
+		 src ? src : SOURCE_ROOT);
+	cr_assert_eq(config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(cfg.ntargets, 0);
+	cr_expect_eq(cfg.nportals, 0, "tgtd's default: every address");
+	config_free(&cfg);
+}
+
 Test(config, load_missing_file)
 {
 	struct ringtgt_config cfg;
