@@ -536,6 +536,7 @@ int core_lun_add(const char *iqn, uint64_t lun,
 			.direct = spec->direct,
 			.buffered = spec->buffered,
 			.shared = spec->shared,
+			.write_through = spec->no_write_cache,
 		};
 
 		errno = 0;
@@ -1233,6 +1234,9 @@ static json_object *lun_json(struct tgt_target *t, struct scsi_lu *lu)
 	jadd(o, "scsi_id", NULL);
 	jadd(o, "scsi_sn", NULL);
 	core_lun_params_to_json(&p, o);
+	/* what the Caching mode page says (WCE) */
+	jadd(o, "write_cache", !disk ? NULL :
+	     json_object_new_boolean(bs && bs->write_cache));
 	return o;
 }
 

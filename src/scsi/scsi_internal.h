@@ -11,7 +11,9 @@
  *            VERIFY, COMPARE AND WRITE)
  *   sbc_lbp.c  logical block provisioning (GET LBA STATUS, WRITE SAME)
  *   sense.c  enum sense_reason -> status and fixed-format sense data
- *   lu.c     logical units and the per-target LUN table
+ *   lu.c     logical units and the per-target LUN table, their identity
+ *            and its live changes (scsi_lu_update)
+ *   lu_params.c  tgt's LU parameters by name: parsing and checks
  *   pr.c     persistent reservations (PERSISTENT RESERVE IN / OUT, the
  *            reservation access check, their unit attentions)
  *   alua.c   target port groups: states, REPORT / SET TARGET PORT GROUPS
