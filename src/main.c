@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/sdnotify.h"
 #include "config/config.h"
 #include "control/ctl.h"
 #include "core/core.h"
@@ -46,7 +47,9 @@ static void usage(FILE *f)
 "  -f, --foreground           stay in the foreground, log to stderr\n"
 "                             (default: detach and log to syslog)\n"
 "  -c, --config FILE          configuration file (default %s;\n"
-"                             not read when --export is given without -c)\n"
+"                             not read when --export is given without -c;\n"
+"                             when the default is missing, the daemon\n"
+"                             starts with no targets, as tgtd does)\n"
 "  -p, --portal ADDR:PORT     listen here (IPv4 or [IPv6]; repeatable);\n"
 "                             replaces the config's portals (default: the\n"
 "                             config's, else 127.0.0.1:3260 with --export,\n"
@@ -339,7 +342,7 @@ int main(int argc, char **argv)
 	struct iscsi_settings set;
 	struct ctl_server *ctl = NULL;
 	struct core_err cerr = { "" };
-	bool have_cfg = false;
+	bool have_cfg = false, no_config_file = false;
 	char err[512];
 	sigset_t sigs;
 	int rc, sig;
@@ -354,7 +357,18 @@ int main(int argc, char **argv)
 	if (o.config || o.nexports == 0) {
 		const char *path = o.config ? o.config : CONFIG_DEFAULT_PATH;
 
-		if (config_load(path, &cfg, err, sizeof(err)) < 0) {
+		rc = config_load(path, &cfg, err, sizeof(err));
+		/*
+		 * As tgtd: without --config, a missing default file is an
+		 * empty configuration (every setting at its default, no
+		 * targets), for tgtadm / tgt-admin / ringtgtadm to fill.
+		 * A file named with --config must exist.
+		 */
+		if (rc == -ENOENT && !o.config) {
+			no_config_file = true;
+			rc = config_parse_buf("", &cfg, err, sizeof(err));
+		}
+		if (rc < 0) {
 			fprintf(stderr, "ringtgtd: %s\n", err);
 			return 1;
 		}
@@ -407,6 +421,9 @@ int main(int argc, char **argv)
 	}
 	if (set.event_loop == EV_EPOLL && !o.event_loop)
 		log_info("io_uring is not available here; using epoll");
+	if (no_config_file)
+		log_info("no configuration file %s: starting with no targets",
+			 CONFIG_DEFAULT_PATH);
 
 	core_init();
 	/* first, so a second daemon on the same socket stops here */
@@ -484,6 +501,10 @@ int main(int argc, char **argv)
 	if (!o.foreground && chdir("/") < 0)
 		log_warn("chdir /: %s", strerror(errno));
 	log_info("ringtgtd %s ready", RINGTGT_VERSION);
+	/* Type=notify units: their ExecStartPost may use the socket now */
+	if (sd_notify_send("READY=1") < 0)
+		log_warn("cannot notify the service manager (NOTIFY_SOCKET=%s)",
+			 getenv("NOTIFY_SOCKET"));
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;

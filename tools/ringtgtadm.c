@@ -5,6 +5,9 @@
  *
  * Exit status: 0 done, 1 the daemon refused or could not be reached,
  * 2 usage error.
+ *
+ * Invoked as tgtadm, the binary is tgt's tool instead (tgtadm.c): main()
+ * picks the personality by the name it was run under.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +24,7 @@
 
 #include "ringtgt/ctl.h"
 #include "image.h"
+#include "tgtadm.h"
 
 #define PROG "ringtgtadm"
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -49,6 +53,9 @@ struct adm {
 	const char *accounts[16];	/* discovery auth --account */
 	int naccounts;
 	const char *outgoing_name;	/* discovery auth --outgoing */
+	/* lun add / lun update --param NAME=VALUE (tgt's LU parameters) */
+	const char *params[16];
+	int nparams;
 };
 
 struct cmd {
@@ -234,6 +241,8 @@ static void print_lun(json_object *l)
 	printf("            Size: %s (%lld bytes), block size %lld\n", size,
 	       (long long)jint(l, "size"), (long long)jint(l, "block_size"));
 	printf("            Serial: %s\n", jstr(l, "serial") ? jstr(l, "serial") : "-");
+	if (jstr(l, "scsi_id"))
+		printf("            SCSI ID: %s\n", jstr(l, "scsi_id"));
 	printf("            Read-only: %s%s\n", jbool(l, "readonly") ? "yes" : "no",
 	       jbool(l, "direct") ? ", O_DIRECT" : "");
 	json_object *wc;
@@ -383,6 +392,36 @@ static bool parse_lun(const char *s, long *out)
 	return !errno && !*end && *out >= 0 && *out <= 255;
 }
 
+/*
+ * The --param NAME=VALUE options into @args, typed as the protocol wants
+ * (ringtgt_lu_param_add); a bad one is a usage error naming it.
+ */
+static int add_params(struct adm *a, json_object *args)
+{
+	char name[64], why[256];
+
+	for (int i = 0; i < a->nparams; i++) {
+		const char *eq = strchr(a->params[i], '=');
+		size_t n = eq ? (size_t)(eq - a->params[i]) : 0;
+		int rc;
+
+		if (!eq || n == 0 || n >= sizeof(name)) {
+			errmsg("bad --param '%s' (NAME=VALUE, e.g. scsi_id=vol1)",
+			       a->params[i]);
+			return EXIT_USAGE;
+		}
+		memcpy(name, a->params[i], n);
+		name[n] = '\0';
+		rc = ringtgt_lu_param_add(args, name, eq + 1, 0, why,
+					  sizeof(why));
+		if (rc) {
+			errmsg("--param %s", why);
+			return EXIT_USAGE;
+		}
+	}
+	return EXIT_OK;
+}
+
 static int run_lun_add(struct adm *a)
 {
 	json_object *args = args_iqn(a->args[0]);
@@ -424,7 +463,29 @@ static int run_lun_add(struct adm *a)
 	if (a->write_cache >= 0)
 		json_object_object_add(args, "write_cache",
 				       json_object_new_boolean(a->write_cache));
+	if (add_params(a, args) != EXIT_OK) {
+		json_object_put(args);
+		return EXIT_USAGE;
+	}
 	return call_simple(a, "lun.add", args);
+}
+
+static int run_lun_update(struct adm *a)
+{
+	json_object *args = args_iqn(a->args[0]);
+	long lun;
+
+	if (!parse_lun(a->args[1], &lun)) {
+		errmsg("bad LUN '%s' (0..255)", a->args[1]);
+		json_object_put(args);
+		return EXIT_USAGE;
+	}
+	json_object_object_add(args, "lun", json_object_new_int((int)lun));
+	if (add_params(a, args) != EXIT_OK) {
+		json_object_put(args);
+		return EXIT_USAGE;
+	}
+	return call_simple(a, "lun.update", args);
 }
 
 /* image create: local, no daemon (tools/image.c) */
@@ -645,6 +706,14 @@ static int run_session_list(struct adm *a)
 out:
 	json_object_put(res);
 	return EXIT_OK;
+}
+
+static int run_daemon_set_state(struct adm *a)
+{
+	json_object *args = json_object_new_object();
+
+	json_object_object_add(args, "state", json_object_new_string(a->args[0]));
+	return call_simple(a, "daemon.set_state", args);
 }
 
 static int run_status(struct adm *a)
@@ -919,7 +988,7 @@ enum {
 	OPT_TID = 0x100, OPT_FORCE, OPT_PATH, OPT_SIZE, OPT_CREATE,
 	OPT_READONLY, OPT_DIRECT, OPT_CONTROLLER, OPT_BACKING, OPT_BLOCK_SIZE,
 	OPT_SERIAL, OPT_SECRET, OPT_RANDOM, OPT_SHOW_SECRETS, OPT_OUTGOING,
-	OPT_ACCOUNT, OPT_OUTGOING_NAME, OPT_BUFFERED, OPT_SHARED,
+	OPT_ACCOUNT, OPT_OUTGOING_NAME, OPT_BUFFERED, OPT_SHARED, OPT_PARAM,
 	OPT_WRITE_CACHE, OPT_PREALLOCATE,
 };
 
@@ -949,6 +1018,13 @@ static const struct option opts_lun_add[] = {
 	{ "block-size", required_argument, NULL, OPT_BLOCK_SIZE },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "write-cache", required_argument, NULL, OPT_WRITE_CACHE },
+	{ "param", required_argument, NULL, OPT_PARAM },
+	{ 0 }
+};
+
+static const struct option opts_lun_update[] = {
+	COMMON_OPTS,
+	{ "param", required_argument, NULL, OPT_PARAM },
 	{ 0 }
 };
 static const struct option opts_image_create[] = {
@@ -1030,8 +1106,27 @@ static const struct cmd cmds[] = {
 	  "  --serial S         unit serial number (default: derived from IQN and LUN)\n"
 	  "  --write-cache on|off  off: every write is on stable storage before\n"
 	  "                     GOOD (Caching mode page WCE=0); on (default): until\n"
-	  "                     SYNCHRONIZE CACHE or FUA it may be in a volatile cache\n",
+	  "                     SYNCHRONIZE CACHE or FUA it may be in a volatile cache\n"
+	  "  --param NAME=VALUE one of tgt's LU parameters (repeatable): scsi_id,\n"
+	  "                     scsi_sn, vendor_id, product_id, product_rev,\n"
+	  "                     removable, readonly, sense_format, online,\n"
+	  "                     thin_provisioning; see lun update --help\n",
 	  "", opts_lun_add, 2, 2, run_lun_add },
+	{ "lun", "update", "lun update IQN LUN --param NAME=VALUE...",
+	  "Changes tgt's LU parameters of a live LUN (tgtadm --op update --mode\n"
+	  "logicalunit --params); sessions stay. All or nothing.\n"
+	  "  --param NAME=VALUE  repeatable; values as tgt writes them:\n"
+	  "    scsi_id=S       VPD 0x83 as tgt derives it (1..36 characters)\n"
+	  "    scsi_sn=S       unit serial, VPD 0x80 as tgt lays it out (1..36)\n"
+	  "    vendor_id=S     INQUIRY vendor (at most 8 characters)\n"
+	  "    product_id=S    INQUIRY product (at most 16)\n"
+	  "    product_rev=S   INQUIRY revision (at most 4)\n"
+	  "    removable=0|1   readonly=0|1   sense_format=0   online=1\n"
+	  "    thin_provisioning=0|1 (only the value the LUN has)\n"
+	  "Initiators get INQUIRY DATA HAS CHANGED (identity) or MODE PARAMETERS\n"
+	  "CHANGED (readonly) on their next command. Changing scsi_id changes\n"
+	  "the WWID hosts see.\n",
+	  "", opts_lun_update, 2, 2, run_lun_update },
 	{ "lun", "remove", "lun remove IQN LUN [--force]",
 	  "Removes a LUN. Refused while the target has sessions, unless --force.\n",
 	  "", opts_force, 2, 2, run_lun_remove },
@@ -1102,6 +1197,12 @@ static const struct cmd cmds[] = {
 	  "Every initiator gets ASYMMETRIC ACCESS STATE CHANGED on its next\n"
 	  "command to each LU.\n",
 	  "", opts_common, 2, 2, run_portal_group_set_state },
+	{ "daemon", "set-state", "daemon set-state ready|offline",
+	  "Sets the daemon's state (tgt's system State). offline: every new\n"
+	  "connection is closed as soon as it is accepted (logins and discovery);\n"
+	  "sessions logged in go on. ready: connections are served again.\n"
+	  "'" PROG " status' shows the state.\n",
+	  "", opts_common, 1, 1, run_daemon_set_state },
 	{ "image", "create",
 	  "image create FILE --size SIZE [--preallocate] [--block-size N] [--force]",
 	  "Creates an image file for a file LUN, here (no daemon needed), mode\n"
@@ -1262,6 +1363,12 @@ static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
 		case OPT_SERIAL:
 			a->serial = optarg;
 			break;
+		case OPT_PARAM:
+			if (a->nparams == (int)ARRAY_LEN(a->params))
+				return usage_error(c, "at most %d --param options",
+						   (int)ARRAY_LEN(a->params));
+			a->params[a->nparams++] = optarg;
+			break;
 		case OPT_WRITE_CACHE:
 			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
 				return usage_error(c, "bad --write-cache '%s' (on or off)",
@@ -1324,10 +1431,16 @@ static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
 		if (a->direct && a->buffered)
 			return usage_error(c, "--direct and --buffered exclude each other");
 	}
+	if (c->run == run_lun_update && a->nparams == 0)
+		return usage_error(c, "give at least one --param NAME=VALUE");
 	if (c->run == run_image_create && !a->have_size)
 		return usage_error(c, "--size is required");
 	if (c->run == run_account_add && !a->secret == !a->random)
 		return usage_error(c, "give --secret S, --secret - or --random");
+	if (c->run == run_daemon_set_state && strcmp(a->args[0], "ready") &&
+	    strcmp(a->args[0], "offline"))
+		return usage_error(c, "bad state '%s' (ready or offline)",
+				   a->args[0]);
 	if (c->run == run_discovery_auth && strcmp(a->args[0], "none") &&
 	    strcmp(a->args[0], "chap") && strcmp(a->args[0], "mutual"))
 		return usage_error(c, "bad mode '%s' (none, chap or mutual)",
@@ -1335,7 +1448,31 @@ static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
 	return -1;
 }
 
+/*
+ * The tools this binary is, by the name it is invoked under
+ * (basename(argv[0])); any other name is ringtgtadm.
+ */
+static const struct {
+	const char *name;
+	int (*main)(int argc, char **argv);
+} personalities[] = {
+	{ "tgtadm", tgtadm_main },
+};
+
+static int ringtgtadm_main(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+	const char *slash = argv[0] ? strrchr(argv[0], '/') : NULL;
+	const char *name = slash ? slash + 1 : argv[0] ? argv[0] : "";
+
+	for (size_t i = 0; i < ARRAY_LEN(personalities); i++)
+		if (!strcmp(name, personalities[i].name))
+			return personalities[i].main(argc, argv);
+	return ringtgtadm_main(argc, argv);
+}
+
+static int ringtgtadm_main(int argc, char **argv)
 {
 	static const struct option gopts[] = {
 		COMMON_OPTS,
@@ -1375,7 +1512,7 @@ int main(int argc, char **argv)
 		return usage_error(NULL, "no command given");
 	object = argv[optind++];
 	if (!object_known(object))
-		return usage_error(NULL, "unknown object '%s' (target, lun, acl, account, discovery, session, image, status)",
+		return usage_error(NULL, "unknown object '%s' (target, lun, acl, account, discovery, session, portal-group, image, daemon, status)",
 				   object);
 	if (strcmp(object, "status") == 0) {
 		c = &cmds[sizeof(cmds) / sizeof(cmds[0]) - 1];

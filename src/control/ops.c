@@ -5,6 +5,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include <openssl/crypto.h>
 
+#include "base/log.h"
 #include "core/core.h"
 #include "ctl.h"
 #include "ctl_internal.h"
@@ -156,6 +158,7 @@ static int op_target_list(struct ctl_req *r)
 static int op_lun_add(struct ctl_req *r)
 {
 	struct core_lun_spec spec = { .type = SCSI_LU_DISK };
+	struct scsi_lu_params params = { 0 };
 	const char *iqn = NULL, *type = NULL;
 	uint64_t lun = 0, bsz = 0;
 	bool write_cache = true;	/* WCE=1 unless "write_cache": false */
@@ -177,6 +180,11 @@ static int op_lun_add(struct ctl_req *r)
 	    (rc = arg_bool(r, "write_cache", &write_cache)))
 		return rc;
 	spec.no_write_cache = !write_cache;
+	rc = core_lun_params_from_json(r->args, &params, &r->err);
+	if (rc)
+		return rc;
+	if (params.set)
+		spec.params = &params;
 	if (type && strcmp(type, "controller") == 0)
 		spec.type = SCSI_LU_CONTROLLER;
 	else if (type && strcmp(type, "disk") != 0)
@@ -184,6 +192,26 @@ static int op_lun_add(struct ctl_req *r)
 				"argument 'type' must be \"disk\" or \"controller\"");
 	spec.block_size = (uint32_t)bsz;
 	rc = core_lun_add(iqn, lun, &spec, &r->err);
+	if (rc)
+		return rc;
+	r->result = json_object_new_object();
+	json_object_object_add(r->result, "iqn", json_object_new_string(iqn));
+	json_object_object_add(r->result, "lun", json_object_new_uint64(lun));
+	return 0;
+}
+
+static int op_lun_update(struct ctl_req *r)
+{
+	struct scsi_lu_params params = { 0 };
+	const char *iqn = NULL;
+	uint64_t lun = 0;
+	int rc;
+
+	if ((rc = arg_str(r, "iqn", true, &iqn)) ||
+	    (rc = arg_uint(r, "lun", true, SCSI_MAX_LUNS - 1, &lun)) ||
+	    (rc = core_lun_params_from_json(r->args, &params, &r->err)))
+		return rc;
+	rc = core_lun_update(iqn, lun, &params, &r->err);
 	if (rc)
 		return rc;
 	r->result = json_object_new_object();
@@ -297,6 +325,8 @@ static int op_daemon_status(struct ctl_req *r)
 		(int)json_object_array_length(targets)));
 	json_object_object_add(o, "sessions", json_object_new_int(
 		(int)json_object_array_length(sessions)));
+	json_object_object_add(o, "state", json_object_new_string(
+		core_system_state_name(core_system_state())));
 	json_object_put(targets);
 	json_object_put(sessions);
 	if (info) {
@@ -305,6 +335,43 @@ static int op_daemon_status(struct ctl_req *r)
 		json_object_put(info);
 	}
 	r->result = o;
+	return 0;
+}
+
+/* tgt's system state: "offline" refuses new connections (core/system.c). */
+static int op_daemon_set_state(struct ctl_req *r)
+{
+	enum core_system_state st;
+	const char *state = NULL;
+	int rc;
+
+	if ((rc = arg_str(r, "state", true, &state)))
+		return rc;
+	if (core_system_state_parse(state, &st))
+		return req_fail(r, -EINVAL, "bad state '%s' (ready or offline)",
+				state);
+	core_system_set_state(st);
+	return 0;
+}
+
+/*
+ * tgtadm --op delete --mode system: the daemon stops, but only when it
+ * serves no target (tgt's is_system_inactive()); the reply goes out
+ * before the main thread, woken by SIGTERM, closes this socket.
+ */
+static int op_daemon_shutdown(struct ctl_req *r)
+{
+	json_object *targets = core_targets_json();
+	size_t n = targets ? json_object_array_length(targets) : 0;
+
+	json_object_put(targets);
+	if (!targets)
+		return req_fail(r, -ENOMEM, "out of memory");
+	if (n)
+		return req_fail(r, -EBUSY, "%zu target%s still defined; remove "
+				"them first", n, n == 1 ? " is" : "s are");
+	log_info("shutdown asked for over the control socket");
+	kill(getpid(), SIGTERM);
 	return 0;
 }
 
@@ -476,7 +543,14 @@ static const char *const args_iqn_force[] = { "iqn", "force", NULL };
 static const char *const args_lun_add[] = {
 	"iqn", "lun", "type", "backing", "path", "size", "create", "readonly",
 	"direct", "buffered", "shared", "block_size", "serial", "write_cache",
-	NULL
+	/* tgt's LU parameters (core_lun_params_from_json) */
+	"scsi_id", "scsi_sn", "vendor_id", "product_id", "product_rev",
+	"removable", "sense_format", "online", "thin_provisioning", NULL
+};
+static const char *const args_lun_update[] = {
+	"iqn", "lun", "scsi_id", "scsi_sn", "vendor_id", "product_id",
+	"product_rev", "removable", "readonly", "sense_format", "online",
+	"thin_provisioning", NULL
 };
 static const char *const args_lun_remove[] = { "iqn", "lun", "force", NULL };
 static const char *const args_lun_resize[] = {
@@ -490,6 +564,7 @@ static const char *const args_account_bind[] = { "iqn", "name", "outgoing", NULL
 static const char *const args_discovery_auth[] = { "mode", NULL };
 static const char *const args_chap_algs[] = { "iqn", "algorithms", NULL };
 static const char *const args_pg_state[] = { "tag", "state", NULL };
+static const char *const args_state[] = { "state", NULL };
 
 static const struct ctl_op ctl_ops[] = {
 	{ "target.add", args_target_add, op_target_add },
@@ -498,6 +573,7 @@ static const struct ctl_op ctl_ops[] = {
 	{ "lun.add", args_lun_add, op_lun_add },
 	{ "lun.remove", args_lun_remove, op_lun_remove },
 	{ "lun.resize", args_lun_resize, op_lun_resize },
+	{ "lun.update", args_lun_update, op_lun_update },
 	{ "acl.add", args_acl, op_acl_add },
 	{ "acl.remove", args_acl, op_acl_remove },
 	{ "account.add", args_account_add, op_account_add },
@@ -511,6 +587,8 @@ static const struct ctl_op ctl_ops[] = {
 	{ "portal_group.list", args_none, op_portal_group_list },
 	{ "portal_group.set_state", args_pg_state, op_portal_group_set_state },
 	{ "daemon.status", args_none, op_daemon_status },
+	{ "daemon.set_state", args_state, op_daemon_set_state },
+	{ "daemon.shutdown", args_none, op_daemon_shutdown },
 };
 
 /* --- envelope ------------------------------------------------------------ */

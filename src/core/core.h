@@ -62,6 +62,12 @@ struct core_lun_spec {
 					 * write durable before GOOD, Caching
 					 * mode page WCE=0 (default: cached,
 					 * WCE=1) */
+	/*
+	 * tgt's LU parameters (scsi_id, scsi_sn, vendor_id, ...; see
+	 * scsi_lu_param_parse); NULL: none. scsi_sn and serial exclude each
+	 * other; readonly here and in the spec are or-ed.
+	 */
+	const struct scsi_lu_params *params;
 };
 
 void core_init(void);
@@ -88,6 +94,30 @@ int core_target_remove(const char *iqn, bool force, struct core_err *err);
  */
 int core_lun_add(const char *iqn, uint64_t lun,
 		 const struct core_lun_spec *spec, struct core_err *err);
+/*
+ * Changes tgt's LU parameters set in @p on a live LUN (scsi_lu_update:
+ * sessions stay; identity changes raise INQUIRY DATA HAS CHANGED, a
+ * readonly change MODE PARAMETERS CHANGED). All or nothing. -ENOENT (no
+ * such target or LUN), -EINVAL, -EOPNOTSUPP, -EBUSY, with a sentence
+ * naming the parameter in @err.
+ */
+int core_lun_update(const char *iqn, uint64_t lun,
+		    const struct scsi_lu_params *p, struct core_err *err);
+/*
+ * Reads tgt's LU parameters from the members of the JSON object @args
+ * named as tgt names them (strings; removable, readonly, online,
+ * thin_provisioning as booleans; sense_format an integer), others are
+ * not looked at. 0, or -EINVAL / -EOPNOTSUPP with a sentence naming the
+ * parameter.
+ */
+int core_lun_params_from_json(struct json_object *args,
+			      struct scsi_lu_params *p, struct core_err *err);
+/*
+ * Adds the parameters set in @p to the JSON object @o with the same
+ * names and types: what a control client sends for tgtadm's --params.
+ */
+void core_lun_params_to_json(const struct scsi_lu_params *p,
+			     struct json_object *o);
 /*
  * Refused with -EBUSY while the target has sessions, unless @force; then
  * the LU's tasks are aborted and their store I/O waited for (through the
@@ -163,8 +193,10 @@ struct core_session {
 	struct list_head link;		/* core-owned */
 	struct tgt_target *target;	/* NULL for discovery sessions */
 	char initiator[224];
+	char alias[256];		/* InitiatorAlias; "" when not declared */
 	char isid[16];			/* hex */
 	uint16_t tsih;
+	uint16_t cid;			/* its connection's CID */
 	char peer[64];			/* "addr:port" */
 	char local[64];
 	int reactor;
@@ -334,5 +366,21 @@ int core_port_group_portal(uint16_t tag, const char *name,
 			   struct core_err *err);
 /* [{"tag", "state", "portals": [names]}], in the order defined. */
 struct json_object *core_port_groups_json(void);
+
+/* --- the daemon's state (system.c) ---------------------------------------- */
+
+/*
+ * tgt's system state (`tgtadm --mode sys --op update --name State`):
+ * while offline, portals close every new connection as soon as it is
+ * accepted (logins and discovery alike); sessions logged in already go on
+ * serving. The daemon starts ready.
+ */
+enum core_system_state { CORE_SYSTEM_READY, CORE_SYSTEM_OFFLINE };
+
+enum core_system_state core_system_state(void);
+void core_system_set_state(enum core_system_state st);
+/* "ready" / "offline"; parse: 0 or -EINVAL. */
+const char *core_system_state_name(enum core_system_state st);
+int core_system_state_parse(const char *s, enum core_system_state *out);
 
 #endif

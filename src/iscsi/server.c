@@ -444,6 +444,14 @@ static bool portal_admit(struct portal *p, int fd, uint8_t key[16])
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
 		ss.ss_family = AF_UNSPEC;	/* gone already: key 0 */
 	addr_key(&ss, key);
+	if (core_system_state() == CORE_SYSTEM_OFFLINE) {
+		/* as tgt: accepted and closed, nothing read (core/system.c) */
+		close(fd);
+		key_str(key, addr, sizeof(addr));
+		portal_log(p, "%s: connection from %s refused: the system "
+			   "state is offline", p->name, addr);
+		return false;
+	}
 	/* only this thread adds to live_conns: no race up to the limit */
 	if ((unsigned)atomic_load(&srv.live_conns) >= srv.set.max_connections) {
 		rc = -EMLINK;

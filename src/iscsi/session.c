@@ -116,8 +116,11 @@ int session_start(struct iscsi_conn *c, const uint8_t isid[6], uint16_t tsih,
 	s->info.target = s->target;
 	snprintf(s->info.initiator, sizeof(s->info.initiator), "%s",
 		 n->initiator_name);
+	snprintf(s->info.alias, sizeof(s->info.alias), "%s",
+		 n->initiator_alias);
 	snprintf(s->info.isid, sizeof(s->info.isid), "%s", hex);
 	s->info.tsih = s->tsih;
+	s->info.cid = c->cid;
 	snprintf(s->info.peer, sizeof(s->info.peer), "%s", c->peer_str);
 	snprintf(s->info.local, sizeof(s->info.local), "%s", c->local_str);
 	s->info.reactor = reactor_index(c->r);

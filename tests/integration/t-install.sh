@@ -32,6 +32,20 @@ if [ -n "$unit" ]; then
 else
 	echo "missing: ringtgtd.service"; fail=1
 fi
+# tgt's tool names: links to ringtgtadm with -Dtgt_compat=true, else none
+compat=$(python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="tgt_compat"][0])' <<<"$opts")
+for alias in tgtadm tgt-admin; do
+	link="$dest$prefix/sbin/$alias"
+	if [ "$compat" = True ]; then
+		[ "$(readlink "$link" 2>/dev/null)" = ringtgtadm ] &&
+			echo "ok: $prefix/sbin/$alias -> ringtgtadm (tgt_compat)" ||
+			{ echo "missing: $prefix/sbin/$alias -> ringtgtadm with tgt_compat=true"; fail=1; }
+	elif [ -e "$link" ] || [ -L "$link" ]; then
+		echo "$prefix/sbin/$alias installed although tgt_compat is false"; fail=1
+	else
+		echo "ok: no $prefix/sbin/$alias (tgt_compat false)"
+	fi
+done
 # the daemon looks for its config where it was installed
 want=${conf#"$dest"}
 help=$(timeout -k 2 10 "$dest$prefix/sbin/ringtgtd" --help 2>&1) ||

@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# tgtadm (build/tools/tgtadm: ringtgtadm invoked as tgtadm) driving a
+# ringtgtd that started with no targets, and the same script driving a
+# real tgtd (Debian's tgt, on a test port and its own control port): the
+# two transcripts - each command's output, its stderr and its status -
+# must be identical, except where docs/tgt-compat.md says ringtgt differs
+# (those steps run against ringtgtd only, checked on their own).
+#
+# The script: targets with file LUs, LU parameters, CHAP accounts
+# (incoming and outgoing), address and initiator-name ACLs, shows, a
+# libiscsi login (captool: one session kept open) seen in the show, tgt's
+# refusals (existing tid, LUN, rule, account; unknown target, LUN,
+# account; a target with a session deleted without --force), sys State
+# offline refusing a new login while the open session goes on, ready
+# again, LU and target deletion, `--op delete --mode system` refused
+# while targets are left and then stopping the daemon.
+#
+# Without tgtd (or not root) the comparison is skipped, saying why; the
+# ringtgtd run and its own checks still count.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+it_init "$@"
+it_require iscsi-inq truncate diff
+captool=${RINGTGT_CAPTOOL:-$(dirname "$IT_RINGTGTD")/tests/integration/captool}
+[ -x "$captool" ] || it_fail "captool not found (set RINGTGT_CAPTOOL)"
+adm=${RINGTGT_ADM:-$(dirname "$IT_RINGTGTD")/tools/ringtgtadm}
+TGTADM=$(dirname "$adm")/tgtadm
+[ -x "$TGTADM" ] || it_fail "$TGTADM not built (the tgtadm link beside ringtgtadm)"
+
+IQN1=iqn.2026-11.org.example:t1
+IQN2=iqn.2026-11.org.example:t2
+CAP_PID=""
+TGTD_PID=""
+TGTD_CTL=""
+
+stop_captool() {
+    if [ -n "$CAP_PID" ]; then
+        exec 7>&- 2>/dev/null || true
+        kill -TERM "$CAP_PID" 2>/dev/null || true
+        wait "$CAP_PID" 2>/dev/null || true
+        CAP_PID=""
+    fi
+}
+stop_tgtd() {
+    [ -n "$TGTD_PID" ] || return 0
+    if it_pid_running "$TGTD_PID"; then
+        local t
+        for t in 1 2; do
+            tgtadm -C "$TGTD_CTL" --op delete --mode target --tid $t --force >/dev/null 2>&1 || true
+        done
+        tgtadm -C "$TGTD_CTL" --op delete --mode system >/dev/null 2>&1 || true
+        sleep 0.5
+        it_pid_running "$TGTD_PID" && kill -KILL "$TGTD_PID" 2>/dev/null
+    fi
+    wait "$TGTD_PID" 2>/dev/null || true
+    rm -f "/var/run/tgtd/socket.$TGTD_CTL" "/var/run/tgtd/socket.$TGTD_CTL.lock"
+    TGTD_PID=""
+}
+cleanup() {
+    stop_captool
+    stop_tgtd
+}
+it_at_exit cleanup
+
+# wait_up PORT PID: the portal accepts (bounded)
+wait_up() {
+    local deadline=$((SECONDS + IT_START_TIMEOUT))
+    while ! it_port_accepts "$1"; do
+        it_pid_running "$2" || return 1
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.1
+    done
+}
+
+start_ringtgtd() {
+    it_lock
+    IT_PORT=$(it_find_port)
+    "$IT_RINGTGTD" --foreground --portal "127.0.0.1:$IT_PORT" \
+        --control-socket "$IT_TMP/control.sock" --state-dir "$IT_TMP/state" \
+        --event-loop "$IT_EVENT_LOOP" --log-level debug >>"$IT_LOG" 2>&1 {IT_LOCK_FD}>&- &
+    IT_PID=$!
+    wait_up "$IT_PORT" "$IT_PID" || { it_unlock; it_fail "ringtgtd did not start on $IT_PORT"; }
+    it_unlock
+    it_log "ringtgtd pid $IT_PID on 127.0.0.1:$IT_PORT, no config file, no targets"
+}
+
+start_tgtd() {
+    it_lock
+    TGTD_PORT=$(IT_TARGET=tgt it_find_port)
+    TGTD_CTL=$TGTD_PORT		# below 32768: tgt's control port is a short
+    tgtd -f -C "$TGTD_CTL" --iscsi "portal=127.0.0.1:$TGTD_PORT" >>"$IT_TMP/tgtd.log" 2>&1 {IT_LOCK_FD}>&- &
+    TGTD_PID=$!
+    wait_up "$TGTD_PORT" "$TGTD_PID" || { it_unlock; it_fail "tgtd did not start on $TGTD_PORT"; }
+    it_unlock
+    for _ in $(seq 1 50); do
+        tgtadm -C "$TGTD_CTL" --op show --mode target >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    it_log "tgtd pid $TGTD_PID on 127.0.0.1:$TGTD_PORT, control port $TGTD_CTL"
+}
+
+# t ARGS...: one tgtadm call of the run, recorded in the transcript as
+# "$ tgtadm ARGS", stdout, "stderr: ..." lines and "status N". Paths under
+# the run's directory read as TMP, the portal's port as PORT; tgt's
+# trailing spaces are dropped (the one layout difference docs/tgt-compat.md
+# names).
+t() {
+    local rc=0 out err
+    out=$(timeout -k 5 60 "${TOOL[@]}" --lld iscsi "$@" 2>"$DIR/err") || rc=$?
+    err=$(cat "$DIR/err")
+    {
+        printf '$ tgtadm %s\n' "$*"
+        [ -z "$out" ] || printf '%s\n' "$out"
+        [ -z "$err" ] || printf '%s\n' "$err" | sed 's/^/stderr: /'
+        printf 'status %s\n' "$rc"
+    } | sed -e "s|$DIR|TMP|g" -e "s/127\.0\.0\.1:$PORT,/127.0.0.1:PORT,/" \
+        -e 's/ *$//' >>"$DIR/transcript"
+    T_OUT=$out T_ERR=$err T_RC=$rc
+}
+
+# login_ok / login_refused: a new libiscsi login to IQN2 LUN 1
+login() {
+    timeout -k 5 20 iscsi-inq "iscsi://127.0.0.1:$PORT/$IQN2/1" >"$DIR/inq" 2>&1
+}
+
+# run NAME: the script, against the daemon TOOL talks to (PORT, PID)
+run() {
+    DIR="$IT_TMP/$1"
+    mkdir -p "$DIR"
+    : >"$DIR/transcript"
+    truncate -s 64M "$DIR/lun1.img"
+    truncate -s 10M "$DIR/lun2.img"
+    truncate -s 20M "$DIR/lun3.img"
+
+    t --op show --mode target
+    t --op new --mode target --tid 1 --targetname "$IQN1"
+    t --op new --mode target --tid 2 -T "$IQN2"
+    t --op new --mode logicalunit --tid 1 --lun 1 --backing-store "$DIR/lun1.img"
+    t --op new --mode logicalunit --tid 1 --lun 2 -b "$DIR/lun2.img" --bsoflags direct
+    t --op new --mode logicalunit --tid 2 --lun 1 -b "$DIR/lun3.img"
+    # ringtgt's own identifiers differ from tgt's tid-derived ones: both
+    # daemons are given the same (LUN 0 too). ringtgt provisions a
+    # writable file thinly, tgt only when told: told here
+    t --op update --mode logicalunit --tid 1 --lun 0 --params scsi_id=ctl1,scsi_sn=sn10
+    t --op update --mode logicalunit --tid 1 --lun 1 --params scsi_id=vol-1,scsi_sn=sn11,vendor_id=ACME,readonly=1
+    t --op update --mode logicalunit --tid 1 --lun 2 --params scsi_id=vol-2,scsi_sn=sn12,removable=1,thin_provisioning=1
+    t --op update --mode logicalunit --tid 2 --lun 0 --params scsi_id=ctl2,scsi_sn=sn20
+    t --op update --mode logicalunit --tid 2 --lun 1 --params scsi_id=vol-3,scsi_sn=sn21,thin_provisioning=1
+    t --op new --mode account --user alice --password alice-secret-1
+    t --op new --mode account --user tgt-out --password target-secret-2
+    t --op bind --mode account --tid 1 --user alice
+    t --op bind --mode account --tid 1 --user tgt-out --outgoing
+    t --op bind --mode target --tid 1 --initiator-address 192.168.7.0/24
+    t --op bind --mode target --tid 1 --initiator-name iqn.1993-08.org.debian:01:abc
+    t --op bind --mode target --tid 1 -I 127.0.0.1
+    t --op bind --mode target --tid 2 -I ALL
+    t --op show --mode account
+    t --op show --mode portal
+    # refusals
+    t --op new --mode target --tid 1 -T iqn.2026-11.org.example:other
+    t --op new --mode target --tid 3 -T "$IQN1"
+    t --op delete --mode target --tid 9
+    t --op new --mode logicalunit --tid 9 --lun 3 -b "$DIR/lun1.img"
+    t --op new --mode logicalunit --tid 1 --lun 1 -b "$DIR/lun2.img"
+    t --op new --mode logicalunit --tid 1 --lun 4 -b "$DIR/missing.img"
+    t --op delete --mode logicalunit --tid 1 --lun 7
+    t --op delete --mode logicalunit --tid 1 --lun 0
+    t --op update --mode logicalunit --tid 1 --lun 9 --params vendor_id=X
+    t --op update --mode logicalunit --tid 1 --lun 1 --params nosuch=1
+    t --op new --mode account --user alice --password again-and-again
+    t --op delete --mode account --user nobody
+    t --op bind --mode account --tid 1 --user nobody
+    t --op bind --mode account --tid 1 --user alice
+    t --op bind --mode account --tid 9 --user alice
+    t --op unbind --mode account --tid 2 --user alice
+    t --op bind --mode target --tid 1 -I 127.0.0.1
+    t --op unbind --mode target --tid 1 -I 10.9.9.9
+    t --op bind --mode target --tid 9 -I ALL
+    t --op update --mode sys --name State -v bogus
+    t --lld nosuch --op show --mode target
+    t --op show --mode session --tid 2 --sid 1
+
+    # a session on target 2, kept open (one I_T nexus)
+    rm -f "$DIR/cap.in"
+    mkfifo "$DIR/cap.in"
+    "$captool" "iscsi://127.0.0.1:$PORT/$IQN2/1" <"$DIR/cap.in" >"$DIR/cap.out" 2>&1 &
+    CAP_PID=$!
+    exec 7>"$DIR/cap.in"
+    echo "tur 1" >&7
+    for _ in $(seq 1 100); do grep -q '^GOOD' "$DIR/cap.out" && break; sleep 0.1; done
+    grep -q '^GOOD' "$DIR/cap.out" || it_fail "$1: captool did not log in: $(cat "$DIR/cap.out")"
+    t --op show --mode target
+    t --op show --mode conn --tid 2
+    t --op delete --mode target --tid 2
+
+    # offline: a new login is refused, the open session goes on
+    t --op update --mode sys --name State --value offline
+    if login; then
+        it_fail "$1: a login succeeded while the system state is offline"
+    fi
+    echo "tur 1" >&7
+    sleep 0.5
+    [ "$(tail -n 1 "$DIR/cap.out")" = GOOD ] ||
+        it_fail "$1: the logged-in session failed while offline: $(tail -n 1 "$DIR/cap.out")"
+    echo "offline: new login refused, open session GOOD" >>"$DIR/transcript"
+    t --op update --mode sys --name State -v ready
+    login || it_fail "$1: no login once ready again: $(cat "$DIR/inq")"
+    echo "ready: login ok" >>"$DIR/transcript"
+    stop_captool
+
+    t --op delete --mode logicalunit --tid 1 --lun 2
+    t --op unbind --mode target --tid 1 -I 127.0.0.1
+    t --op unbind --mode account --tid 1 --user tgt-out --outgoing
+    t --op show --mode target
+    t --op delete --mode system
+    t --op delete --mode target --tid 1
+    t --op delete --mode target --tid 2 --force
+    t --op delete --mode account --user alice
+    t --op show --mode account
+    t --op show --mode target
+    t --op delete --mode system
+    for _ in $(seq 1 100); do it_pid_running "$PID" || break; sleep 0.1; done
+    it_pid_running "$PID" && it_fail "$1: the daemon still runs after --op delete --mode system"
+    echo "daemon stopped" >>"$DIR/transcript"
+}
+
+start_ringtgtd
+TOOL=(env RINGTGT_SOCKET="$IT_TMP/control.sock" "$TGTADM") PORT=$IT_PORT PID=$IT_PID
+run ringtgt
+wait "$IT_PID" || it_fail "ringtgtd exited with status $? after --op delete --mode system"
+IT_PID=""
+it_log "ringtgtd transcript:"
+sed 's/^/    | /' "$IT_TMP/ringtgt/transcript"
+
+# ringtgt's own checks on what it printed
+tr=$(cat "$IT_TMP/ringtgt/transcript")
+it_expect_match "the session in the show" "$tr" '^            Initiator: iqn\.2026-12\.org\.ringtgt:captool alias: none$'
+it_expect_match "LUN 1's size" "$tr" '^            Size: 67 MB, Block size: 512$'
+it_expect_match "readonly from --params" "$tr" '^            Readonly: Yes$'
+it_expect_match "tgt's refusal of a busy target" "$tr" '^stderr: tgtadm: this target is still active$'
+if grep -n ' $' "$IT_TMP/ringtgt/transcript"; then
+    it_fail "trailing spaces in ringtgt's output"
+fi
+
+# the same against tgtd
+if ! command -v tgtd >/dev/null || ! command -v tgtadm >/dev/null; then
+    it_log "tgtd is not installed (Debian: apt-get install tgt): the comparison with tgt is skipped"
+elif [ "$(id -u)" != 0 ]; then
+    it_log "not root: tgtd cannot run here, the comparison with tgt is skipped"
+else
+    start_tgtd
+    TOOL=(tgtadm -C "$TGTD_CTL") PORT=$TGTD_PORT PID=$TGTD_PID
+    run tgt
+    wait "$TGTD_PID" || true
+    TGTD_PID=""
+    rm -f "/var/run/tgtd/socket.$TGTD_CTL" "/var/run/tgtd/socket.$TGTD_CTL.lock"
+    if ! diff -u "$IT_TMP/tgt/transcript" "$IT_TMP/ringtgt/transcript"; then
+        it_fail "tgtadm on ringtgtd differs from tgtadm on tgtd (diff above: - tgt, + ringtgt)"
+    fi
+    it_log "tgtadm transcripts of ringtgtd and tgtd are identical ($(wc -l <"$IT_TMP/tgt/transcript") lines)"
+fi
