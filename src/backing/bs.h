@@ -8,7 +8,10 @@
  * struct bs_ops, for each implementation:
  *   open    required; opens @path (or makes a RAM store), sets size and
  *           flags. Called from the control/config thread.
- *   close   required; closes what open made. No I/O is in flight.
+ *   close   required; closes what open made. No I/O is in flight. May
+ *           be called on a reactor thread (the last reference to an LU
+ *           can go there) and must not block it: the file and block
+ *           stores hand their fdatasync and close to a worker.
  *   submit  required; starts @io. Returns BS_QUEUED when io->done will be
  *           called later on io->r's thread, or BS_DONE when the request
  *           finished at once (io->result set, io->done NOT called).
@@ -156,6 +159,11 @@ const char *bs_open_strerror(const struct bs_ops *type, int err);
 struct bs *bs_open(const struct bs_ops *type, const char *path,
 		   const struct bs_open_args *args);
 void bs_close(struct bs *bs);
+/*
+ * Waits (up to 60 s) until the closes that stores handed to a worker
+ * thread (fdatasync, close) are done: at shutdown, once no reactor runs.
+ */
+void bs_close_drain(void);
 
 static inline enum bs_status bs_submit(struct bs *bs, struct bs_io *io)
 {

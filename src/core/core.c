@@ -338,6 +338,8 @@ void core_shutdown(void)
 		list_del(&t->link);
 		core_target_put(t);
 	}
+	/* closes handed to workers from reactor threads: on disk first */
+	bs_close_drain();
 	core_auth_shutdown();
 }
 
