@@ -300,7 +300,7 @@ void sbc_write_same(struct scsi_task *t)
 		return;
 	}
 	memset(&t->io, 0, sizeof(t->io));
-	t->io.op = (t->cdb[1] & WS_UNMAP) && lu->bs->can_unmap
+	t->io.op = (t->cdb[1] & WS_UNMAP) && scsi_lu_lbp(lu)
 			   ? BS_UNMAP : BS_WRITE_ZEROES;
 	t->io.offset = t->lba << lu->block_shift;
 	t->io.len = (uint64_t)t->nblocks << lu->block_shift;

@@ -280,7 +280,7 @@ static uint32_t vpd_block_limits(const struct scsi_lu *lu, uint8_t *b)
 	put_be16(b + 6, (uint16_t)phys);
 	put_be32(b + 8, SCSI_MAX_XFER_BYTES >> lu->block_shift);
 	put_be32(b + 12, SCSI_OPT_XFER_BYTES >> lu->block_shift);
-	if (lu->bs->can_unmap && !lu->readonly) {
+	if (scsi_lu_lbp(lu) && !lu->readonly) {
 		put_be32(b + 20, SCSI_MAX_UNMAP_BLOCKS);
 		put_be32(b + 24, SCSI_MAX_UNMAP_DESCS);
 		put_be32(b + 28, unmap_gran);
@@ -301,7 +301,7 @@ static uint32_t vpd_bdc(uint8_t *b)
 static uint32_t vpd_lbp(const struct scsi_lu *lu, uint8_t *b)
 {
 	put_be16(b + 2, 4);
-	if (lu->bs->can_unmap && !lu->readonly) {
+	if (scsi_lu_lbp(lu) && !lu->readonly) {
 		/* LBPU: UNMAP; LBPWS, LBPWS10: WRITE SAME(16/10) UNMAP=1 */
 		b[5] = 0x80 | 0x40 | 0x20;
 		/* LBPRZ field (SBC-4 bits 4:2) 001b: unmapped reads zeroes */

@@ -591,9 +591,11 @@ Test(adm, lun_params)
 	cr_expect_eq(adm("lun", "update", IQN, "1", "--param", "product_rev=12345",
 			 NULL), 2);
 	cr_expect_str_eq(err, "ringtgtadm: --param product_rev '12345' must be at most 4 characters (it has 5)\n");
-	cr_expect_eq(adm("lun", "update", IQN, "1", "--param", "thin_provisioning=0",
-			 NULL), 1);
-	cr_expect(strstr(err, "thin_provisioning=0 is not supported"), "%s", err);
+	cr_expect_eq(adm("lun", "update", IQN, "1", "--param", "readonly=1",
+			 "--param", "online=1", NULL), 0, "%s", err);
+	cr_expect_eq(adm("lun", "update", IQN, "1", "--param", "online=0",
+			 NULL), 2);
+	cr_expect_str_eq(err, "ringtgtadm: --param online=0 (medium not present) is not supported; remove the LUN instead\n");
 	cr_expect_eq(adm("lun", "update", IQN, "2", "--param", "removable=0", NULL), 1);
 	cr_expect_str_eq(err, "ringtgtadm: target " IQN " has no LUN 2\n");
 }
