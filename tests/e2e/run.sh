@@ -40,6 +40,7 @@ CL_IQN=iqn.2026-11.org.ringtgt:e2e-cluster   # the cluster part's target: LUN 1 
 CL_SIZE=$((64 << 20))
 LUN=1                                # LUN 0 is the storage array controller (no block device)
 DISK_SIZE=$((1 << 30))
+RESIZE_GROW=$((64 << 20))           # the resize part grows the LU by this much, then shrinks it back
 CACHE=${RINGTGT_E2E_CACHE:-/var/cache/ringtgt-e2e}
 TARGET=${RINGTGT_E2E_TARGET:-ringtgtd}
 KEEP=${RINGTGT_E2E_KEEP:-0}
@@ -236,6 +237,10 @@ if [[ $TARGET == ringtgtd ]]; then
   fi
 fi
 
+# The resize part (ringtgtd only: tgt has no online resize) grows and shrinks IQN's LU.
+RESIZE=0
+[[ $TARGET == ringtgtd ]] && RESIZE=1
+
 # --- the guest ----------------------------------------------------------------------------
 mkdir -p "$RUN/job"
 cp "$HERE"/guest/*.sh "$RUN/job/"
@@ -246,6 +251,8 @@ cp "$HERE"/guest/*.sh "$RUN/job/"
   printf 'EXPECT_SIZE=%q\n' "$DISK_SIZE"
   printf 'CHAP=%q\n' "$CHAP"
   printf 'CLUSTER=%q\n' "$CLUSTER"
+  printf 'RESIZE=%q\n' "$RESIZE"
+  printf 'RESIZE_GROWN=%q\n' "$((DISK_SIZE + RESIZE_GROW))"
   if ((CLUSTER)); then
     printf 'PORT2=%q\n' "$PORT2"
     printf 'CL_IQN=%q\n' "$CL_IQN"
@@ -291,7 +298,25 @@ alua_swap() {
   echo "$ack" > "$RUN/job/alua-swap.tmp" && mv "$RUN/job/alua-swap.tmp" "$RUN/job/alua-swap.ack"
 }
 
+# lun_resize WHAT : the guest, logged in to IQN, asks for its LU to be resized under the
+# session: "lun-resize-grow" extends the file by RESIZE_GROW (as an administrator would with
+# truncate or lvextend) and has the daemon re-read its size; "lun-resize-shrink" gives the
+# size back with --size and --force (the daemon truncates the file). Answer through the share.
+lun_resize() {
+  local what=$1 t1 ack=failed want
+  t1=$(now)
+  case $what in
+    lun-resize-grow) want=$((DISK_SIZE + RESIZE_GROW))
+      truncate -s "$want" "$RUN/disk.img" && adm lun resize "$IQN" "$LUN" >/dev/null && ack=ok ;;
+    lun-resize-shrink) want=$DISK_SIZE
+      adm lun resize "$IQN" "$LUN" --size "$want" --force >/dev/null && ack=ok ;;
+  esac
+  [[ $ack == ok && $(stat -c %s "$RUN/disk.img") == "$want" ]] || ack=failed
+  host_step "$what" "$([[ $ack == ok ]] && echo 1 || echo 0)" "$t1" "iqn=$IQN lun=$LUN size=$want file_size=$(stat -c %s "$RUN/disk.img")"
+  echo "$ack $want" > "$RUN/job/$what.tmp" && mv "$RUN/job/$what.tmp" "$RUN/job/$what.ack"
+}
 qemu_deadline=$((DEADLINE - 20)) timed_out=0 target_died=0 disc_auth_asked=0 alua_swap_asked=0
+grow_asked=0 shrink_asked=0
 while alive "$QPID"; do
   if ((SECONDS >= qemu_deadline)); then timed_out=1; break; fi
   if ((CHAP && !disc_auth_asked)) && grep -q '^E2E request=discovery-auth' "$RUN/results.log"; then
@@ -299,6 +324,12 @@ while alive "$QPID"; do
   fi
   if ((CLUSTER && !alua_swap_asked)) && grep -q '^E2E request=alua-swap' "$RUN/results.log"; then
     alua_swap_asked=1; alua_swap
+  fi
+  if ((RESIZE && !grow_asked)) && grep -q '^E2E request=lun-resize-grow' "$RUN/results.log"; then
+    grow_asked=1; lun_resize lun-resize-grow
+  fi
+  if ((RESIZE && !shrink_asked)) && grep -q '^E2E request=lun-resize-shrink' "$RUN/results.log"; then
+    shrink_asked=1; lun_resize lun-resize-shrink
   fi
   if ((!target_died)) && ! alive "$TPID"; then
     # Give the guest a little time to report the step that fails, then stop it.
