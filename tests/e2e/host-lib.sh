@@ -87,7 +87,9 @@ pick_accel() {
 # 2 GiB, the cached root file system (snapshot=on: never modified), JOBDIR as the read-only
 # 9p share 'job' (init.sh, the scenario, job.env), user networking. The console goes to
 # RUN/consoleTAG.log, the result lines (second UART) to RUN/resultsTAG.log, qemu's own
-# messages to RUN/qemuTAG.log. -no-reboot: a guest reboot (or power-off) ends qemu.
+# messages to RUN/qemuTAG.log. -no-reboot: a guest reboot (or power-off) ends qemu. The root
+# disk is the first virtio disk (/dev/vda, which the initrd mounts): its -device comes before
+# any disk in QEMU ARGS (a -drive if=virtio would be placed after them).
 start_guest() {
   local job=$1 tag=$2; shift 2
   : > "$RUN/results$tag.log"
@@ -96,7 +98,8 @@ start_guest() {
     -nodefaults -no-user-config -display none -no-reboot \
     -kernel "$KERNEL" -initrd "$CACHE/initrd.img" \
     -append "console=ttyS0 quiet loglevel=3 panic=-1 net.ifnames=0" \
-    -drive "file=$CACHE/rootfs.img,format=raw,if=virtio,snapshot=on" \
+    -drive "file=$CACHE/rootfs.img,format=raw,if=none,id=root,snapshot=on" \
+    -device virtio-blk-pci,drive=root \
     -netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
     -virtfs "local,path=$job,mount_tag=job,security_model=none,readonly=on" \
     -chardev "file,id=con,path=$RUN/console$tag.log" -serial chardev:con \
