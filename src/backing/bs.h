@@ -88,6 +88,11 @@ struct bs_open_args {
 	bool buffered;		/* block store: the page cache, not O_DIRECT */
 	bool shared;		/* block store: no O_EXCL (others may hold
 				 * the device open) */
+	bool write_through;	/* file and block stores: no write cache;
+				 * every write, unmap and zeroing is durable
+				 * before it completes (O_DSYNC, and a
+				 * flush after fallocate); bs->write_cache
+				 * is then false */
 };
 
 struct bs_ops {
@@ -114,8 +119,9 @@ struct bs {
 	bool direct;		/* opened O_DIRECT */
 	/*
 	 * The medium's logical and physical block sizes in bytes (a block
-	 * device's; 0 for stores without one). I/O is always a multiple of
-	 * the logical block size, at offsets aligned to it.
+	 * device's; the file store has no logical block and gives its file
+	 * system's block size as the physical one; 0: none). I/O is always
+	 * a multiple of the logical block size, at offsets aligned to it.
 	 */
 	uint32_t logical_block;
 	uint32_t physical_block;

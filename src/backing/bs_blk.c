@@ -30,6 +30,11 @@
  *   resize            takes the size the device holds, refuses any other
  *                     (-EINVAL): we never resize a device ourselves
  *
+ * Without a write cache (args->write_through) the device is opened
+ * O_DSYNC: every write is a FUA write (REQ_FUA with O_DIRECT), and UNMAP
+ * and WRITE ZEROES are followed by a flush of the device before they
+ * complete.
+ *
  * Why PUNCH_HOLE for UNMAP: on a block device it is a REQ_OP_WRITE_ZEROES
  * that may deallocate (blkdev_fallocate -> blkdev_issue_zeroout with
  * BLKDEV_ZERO_NOFALLBACK), so the range reads back zeroes afterwards and
@@ -65,6 +70,7 @@
 
 struct blk_store {
 	int fd;
+	bool write_through;	/* O_DSYNC; fallocate followed by a flush */
 	uint32_t align;	/* O_DIRECT: buffer address and length alignment */
 };
 
@@ -129,6 +135,8 @@ static int blk_open(struct bs *bs, const char *path,
 		flags |= O_DIRECT;
 	if (!args->shared)
 		flags |= O_EXCL;
+	if (args->write_through && !args->readonly)
+		flags |= O_DSYNC;
 	fd = open(path, flags);
 	if (fd < 0)
 		return -errno;
@@ -157,6 +165,7 @@ static int blk_open(struct bs *bs, const char *path,
 		goto err_close;
 	}
 	b->fd = fd;
+	b->write_through = args->write_through && !args->readonly;
 	b->align = args->buffered ? 1 : (uint32_t)lbs;
 	/* The epoll backend caches O_DIRECT per fd number: start afresh. */
 	reactor_file_forget(fd);
@@ -173,9 +182,9 @@ static int blk_open(struct bs *bs, const char *path,
 	/*
 	 * A completed O_DIRECT write may sit in the device's volatile cache,
 	 * a buffered one in the page cache: WCE=1 is the truth, and
-	 * SYNCHRONIZE CACHE / FUA do real work.
+	 * SYNCHRONIZE CACHE / FUA do real work. O_DSYNC: WCE=0.
 	 */
-	bs->write_cache = true;
+	bs->write_cache = !args->write_through;
 	bs->priv = b;
 	return 0;
 
@@ -308,9 +317,21 @@ out:
 	return rc;
 }
 
+/* fallocate(@mode), flushed when there is no write cache. */
+static int blk_fallocate_sync(struct blk_store *b, int mode,
+			      const struct bs_io *io)
+{
+	if (fallocate(b->fd, mode, (off_t)io->offset, (off_t)io->len) < 0)
+		return -errno;
+	if (b->write_through && fdatasync(b->fd) < 0)
+		return -errno;
+	return 0;
+}
+
 static int blk_exec_sync(struct bs *bs, struct bs_io *io)
 {
 	struct blk_store *b = bs->priv;
+	int rc;
 
 	switch (io->op) {
 	case BS_READ:
@@ -319,17 +340,13 @@ static int blk_exec_sync(struct bs *bs, struct bs_io *io)
 	case BS_FLUSH:
 		return fdatasync(b->fd) < 0 ? -errno : 0;
 	case BS_UNMAP:
-		if (fallocate(b->fd, PUNCH_MODE, (off_t)io->offset,
-			      (off_t)io->len) == 0)
-			return 0;
-		if (errno != EOPNOTSUPP)
-			return -errno;
+		rc = blk_fallocate_sync(b, PUNCH_MODE, io);
+		if (rc != -EOPNOTSUPP)
+			return rc;
 		/* refused after all: zeroes all the same (LBPRZ=1) */
-		return fallocate(b->fd, ZERO_MODE, (off_t)io->offset,
-				 (off_t)io->len) < 0 ? -errno : 0;
+		return blk_fallocate_sync(b, ZERO_MODE, io);
 	case BS_WRITE_ZEROES:
-		return fallocate(b->fd, ZERO_MODE, (off_t)io->offset,
-				 (off_t)io->len) < 0 ? -errno : 0;
+		return blk_fallocate_sync(b, ZERO_MODE, io);
 	}
 	return -EOPNOTSUPP;
 }
@@ -358,19 +375,37 @@ static void bounce_done(struct ev_op *op, int res)
 	io->done(io);
 }
 
+/* A fallocate finished: flushed first when there is no write cache. */
+static void alloc_done(struct ev_op *op, int res)
+{
+	struct bs_io *io = container_of(op, struct bs_io, ev);
+	struct blk_store *b = io->bs->priv;
+
+	if (res == 0 && b->write_through) {
+		io->ev.done = blk_done;
+		res = reactor_file_fsync(io->r, b->fd, &io->ev);
+		if (res == 0)
+			return;
+	}
+	io->result = res;
+	io->done(io);
+}
+
 /* BS_UNMAP's punch hole was refused after all: zero the range instead. */
 static void unmap_done(struct ev_op *op, int res)
 {
 	struct bs_io *io = container_of(op, struct bs_io, ev);
 	struct blk_store *b = io->bs->priv;
 
-	if (res == -EOPNOTSUPP) {
-		io->ev.done = blk_done;
-		res = reactor_file_fallocate(io->r, b->fd, ZERO_MODE,
-					     io->offset, io->len, &io->ev);
-		if (res == 0)
-			return;
+	if (res != -EOPNOTSUPP) {
+		alloc_done(op, res);
+		return;
 	}
+	io->ev.done = alloc_done;
+	res = reactor_file_fallocate(io->r, b->fd, ZERO_MODE, io->offset,
+				     io->len, &io->ev);
+	if (res == 0)
+		return;
 	io->result = res;
 	io->done(io);
 }
@@ -433,6 +468,7 @@ static enum bs_status blk_submit(struct bs *bs, struct bs_io *io)
 					    io->offset, io->len, &io->ev);
 		break;
 	case BS_WRITE_ZEROES:
+		io->ev.done = alloc_done;
 		rc = reactor_file_fallocate(io->r, b->fd, ZERO_MODE,
 					    io->offset, io->len, &io->ev);
 		break;

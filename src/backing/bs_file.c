@@ -3,9 +3,12 @@
  * their own store, bs_blk.c, which bs_type_pick() chooses for them).
  *
  * Opened O_RDWR|O_CLOEXEC (O_RDONLY for read-only LUs, O_DIRECT on
- * request). A missing regular file is created sparse with ftruncate when
- * args->create is set, with any missing parent directories (mode 0755),
- * like a config file's create = true. All I/O goes through the submitting reactor
+ * request, O_DSYNC without a write cache). A missing regular file is
+ * created sparse with ftruncate when args->create is set (no block is
+ * written or allocated), with any missing parent directories (mode
+ * 0755), like a config file's create = true. The physical block reported
+ * is the file system's block size (statfs f_bsize): the unit in which it
+ * allocates and punches holes. All I/O goes through the submitting reactor
  * (reactor_file_rw / _fsync / _fallocate); with io->r == NULL (tools,
  * unit tests) requests run synchronously on the caller's thread.
  *
@@ -18,6 +21,12 @@
  *   lba_status        lseek(SEEK_DATA / SEEK_HOLE)
  *   probe_size        fstat
  *   resize            ftruncate (a grown file is sparse)
+ *
+ * Without a write cache (args->write_through): the fd is O_DSYNC, so every
+ * write on every path (io_uring, libaio, the worker pool, pwrite here)
+ * is durable when it completes, as with RWF_DSYNC; fallocate is not
+ * covered by O_DSYNC on every file system (ext4 ignores it), so UNMAP and
+ * WRITE ZEROES are followed by an fdatasync before they complete.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +50,11 @@ struct file_store {
 	int fd;
 	bool direct;
 	bool memory;	/* tmpfs/ramfs: I/O is a memory copy, done inline */
+	bool write_through;	/* O_DSYNC; fallocate followed by fdatasync */
 };
+
+/* The largest file system block reported as the physical block. */
+#define FS_BLOCK_MAX 65536u
 
 /* mkdir -p of @path's directory (mode 0755); 0 or -errno. */
 static int make_parent_dirs(const char *path)
@@ -81,6 +94,8 @@ static int file_open(struct bs *bs, const char *path,
 		return -EINVAL;
 	if (args->direct)
 		flags |= O_DIRECT;
+	if (args->write_through && !args->readonly)
+		flags |= O_DSYNC;
 
 	fd = open(path, flags);
 	if (fd < 0 && errno == ENOENT && args->create && !args->readonly) {
@@ -105,6 +120,7 @@ static int file_open(struct bs *bs, const char *path,
 	}
 	f->fd = fd;
 	f->direct = args->direct;
+	f->write_through = args->write_through && !args->readonly;
 
 	if (S_ISREG(st.st_mode)) {
 		struct statfs sfs;
@@ -116,9 +132,24 @@ static int file_open(struct bs *bs, const char *path,
 		 * are read and written inline on the reactor instead (they
 		 * have no disk to wait for).
 		 */
-		if (!args->direct && fstatfs(fd, &sfs) == 0 &&
+		if (fstatfs(fd, &sfs) < 0) {
+			rc = -errno;
+			goto err_free;
+		}
+		if (!args->direct &&
 		    (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC))
 			f->memory = true;
+		/*
+		 * The file system allocates (and punches holes) in blocks of
+		 * f_bsize: a write of less is a read-modify-write of its
+		 * pages, an unmap of less leaves it allocated. SBC-4 §5.16.2
+		 * LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT reports it;
+		 * beyond FS_BLOCK_MAX (NFS reports its transfer size here)
+		 * it is no block size and none is reported.
+		 */
+		if (sfs.f_bsize >= 512 && sfs.f_bsize <= FS_BLOCK_MAX &&
+		    !(sfs.f_bsize & (sfs.f_bsize - 1)))
+			bs->physical_block = (uint32_t)sfs.f_bsize;
 		bs->size = (uint64_t)st.st_size;
 		if (args->size > bs->size && !args->readonly) {
 			/* Sparse extension; no blocks are allocated. */
@@ -137,11 +168,12 @@ static int file_open(struct bs *bs, const char *path,
 	bs->readonly = args->readonly;
 	bs->direct = args->direct;
 	/*
-	 * Nothing is opened O_DSYNC, so a completed write may sit in the page
-	 * cache (buffered) or the device cache (O_DIRECT): WCE=1 is the
-	 * truth, and SYNCHRONIZE CACHE / FUA do real work.
+	 * Without O_DSYNC a completed write may sit in the page cache
+	 * (buffered) or the device cache (O_DIRECT): WCE=1 is the truth, and
+	 * SYNCHRONIZE CACHE / FUA do real work. With it every write is
+	 * durable at completion: WCE=0 (SBC-4 §6.5.5, Caching mode page).
 	 */
-	bs->write_cache = true;
+	bs->write_cache = !args->write_through;
 	bs->priv = f;
 	return 0;
 
@@ -202,8 +234,21 @@ static int file_rw_sync(struct file_store *f, struct bs_io *io)
 	return (int)io->len;
 }
 
+/* fallocate(@mode), made durable when there is no write cache. */
+static int file_fallocate_sync(struct file_store *f, int mode,
+			       const struct bs_io *io)
+{
+	if (fallocate(f->fd, mode, (off_t)io->offset, (off_t)io->len) < 0)
+		return -errno;
+	if (f->write_through && fdatasync(f->fd) < 0)
+		return -errno;
+	return 0;
+}
+
 static int file_exec_sync(struct file_store *f, struct bs_io *io)
 {
+	int rc;
+
 	switch (io->op) {
 	case BS_READ:
 	case BS_WRITE:
@@ -211,16 +256,12 @@ static int file_exec_sync(struct file_store *f, struct bs_io *io)
 	case BS_FLUSH:
 		return fdatasync(f->fd) < 0 ? -errno : 0;
 	case BS_UNMAP:
-		return fallocate(f->fd, PUNCH_MODE, (off_t)io->offset,
-				 (off_t)io->len) < 0 ? -errno : 0;
+		return file_fallocate_sync(f, PUNCH_MODE, io);
 	case BS_WRITE_ZEROES:
-		if (fallocate(f->fd, ZERO_MODE, (off_t)io->offset,
-			      (off_t)io->len) == 0)
-			return 0;
-		if (errno != EOPNOTSUPP)
-			return -errno;
-		return fallocate(f->fd, PUNCH_MODE, (off_t)io->offset,
-				 (off_t)io->len) < 0 ? -errno : 0;
+		rc = file_fallocate_sync(f, ZERO_MODE, io);
+		if (rc != -EOPNOTSUPP)
+			return rc;
+		return file_fallocate_sync(f, PUNCH_MODE, io);
 	}
 	return -EOPNOTSUPP;
 }
@@ -235,23 +276,43 @@ static void file_done(struct ev_op *op, int res)
 	io->done(io);
 }
 
+/*
+ * A fallocate finished: without a write cache, the change reaches stable
+ * storage before the request completes (O_DSYNC does not cover
+ * fallocate everywhere).
+ */
+static void file_alloc_done(struct ev_op *op, int res)
+{
+	struct bs_io *io = container_of(op, struct bs_io, ev);
+	struct file_store *f = io->bs->priv;
+
+	if (res == 0 && f->write_through) {
+		io->ev.done = file_done;
+		res = reactor_file_fsync(io->r, f->fd, &io->ev);
+		if (res == 0)
+			return;
+	}
+	io->result = res;
+	io->done(io);
+}
+
 static void file_zero_done(struct ev_op *op, int res)
 {
 	struct bs_io *io = container_of(op, struct bs_io, ev);
 	struct file_store *f = io->bs->priv;
 	int rc;
 
-	if (res != -EOPNOTSUPP)
-		goto out;
+	if (res != -EOPNOTSUPP) {
+		file_alloc_done(op, res);
+		return;
+	}
 	/* No ZERO_RANGE here (some file systems, some devices): punch. */
-	io->ev.done = file_done;
+	io->ev.done = file_alloc_done;
 	rc = reactor_file_fallocate(io->r, f->fd, PUNCH_MODE, io->offset,
 				    io->len, &io->ev);
 	if (rc == 0)
 		return;
-	res = rc;
-out:
-	io->result = res;
+	io->result = rc;
 	io->done(io);
 }
 
@@ -283,6 +344,7 @@ static enum bs_status file_submit(struct bs *bs, struct bs_io *io)
 		rc = reactor_file_fsync(io->r, f->fd, &io->ev);
 		break;
 	case BS_UNMAP:
+		io->ev.done = file_alloc_done;
 		rc = reactor_file_fallocate(io->r, f->fd, PUNCH_MODE,
 					    io->offset, io->len, &io->ev);
 		break;

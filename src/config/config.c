@@ -746,6 +746,8 @@ static cfg_t *schema_new(void)
 		CFG_INT("block_size", 0, CFGF_NONE),
 		CFG_STR("serial", NULL, CFGF_NONE),
 		CFG_BOOL("tas", cfg_true, CFGF_NONE),
+		/* false: every write durable before GOOD (WCE=0) */
+		CFG_BOOL("write_cache", cfg_true, CFGF_NONE),
 		CFG_END()
 	};
 	static cfg_opt_t target_opts[] = {
@@ -898,6 +900,7 @@ static int build_lun(struct parse_ctx *c, struct config_target *t,
 	l->spec.buffered = cfg_getbool(sec, "buffered");
 	l->spec.shared = cfg_getbool(sec, "shared");
 	l->spec.no_tas = !cfg_getbool(sec, "tas");
+	l->spec.no_write_cache = !cfg_getbool(sec, "write_cache");
 	l->spec.block_size = (uint32_t)bsz;
 	if (size)
 		ringtgt_parse_size(size, &l->spec.size); /* validated */

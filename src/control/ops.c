@@ -158,6 +158,7 @@ static int op_lun_add(struct ctl_req *r)
 	struct core_lun_spec spec = { .type = SCSI_LU_DISK };
 	const char *iqn = NULL, *type = NULL;
 	uint64_t lun = 0, bsz = 0;
+	bool write_cache = true;	/* WCE=1 unless "write_cache": false */
 	int rc;
 
 	if ((rc = arg_str(r, "iqn", true, &iqn)) ||
@@ -172,8 +173,10 @@ static int op_lun_add(struct ctl_req *r)
 	    (rc = arg_bool(r, "buffered", &spec.buffered)) ||
 	    (rc = arg_bool(r, "shared", &spec.shared)) ||
 	    (rc = arg_uint(r, "block_size", false, 65536, &bsz)) ||
-	    (rc = arg_str(r, "serial", false, &spec.serial)))
+	    (rc = arg_str(r, "serial", false, &spec.serial)) ||
+	    (rc = arg_bool(r, "write_cache", &write_cache)))
 		return rc;
+	spec.no_write_cache = !write_cache;
 	if (type && strcmp(type, "controller") == 0)
 		spec.type = SCSI_LU_CONTROLLER;
 	else if (type && strcmp(type, "disk") != 0)
@@ -472,7 +475,8 @@ static const char *const args_target_add[] = { "iqn", "tid", NULL };
 static const char *const args_iqn_force[] = { "iqn", "force", NULL };
 static const char *const args_lun_add[] = {
 	"iqn", "lun", "type", "backing", "path", "size", "create", "readonly",
-	"direct", "buffered", "shared", "block_size", "serial", NULL
+	"direct", "buffered", "shared", "block_size", "serial", "write_cache",
+	NULL
 };
 static const char *const args_lun_remove[] = { "iqn", "lun", "force", NULL };
 static const char *const args_lun_resize[] = {

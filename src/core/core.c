@@ -472,6 +472,7 @@ int core_lun_add(const char *iqn, uint64_t lun,
 			.direct = spec->direct,
 			.buffered = spec->buffered,
 			.shared = spec->shared,
+			.write_through = spec->no_write_cache,
 		};
 
 		errno = 0;
@@ -1010,6 +1011,9 @@ static json_object *lun_json(struct tgt_target *t, struct scsi_lu *lu)
 	jadd(o, "readonly", json_object_new_boolean((bs && bs->readonly) ||
 						     (m && m->readonly)));
 	jadd(o, "direct", json_object_new_boolean(m && m->direct));
+	/* what the Caching mode page says (WCE) */
+	jadd(o, "write_cache", !disk ? NULL :
+	     json_object_new_boolean(bs && bs->write_cache));
 	return o;
 }
 

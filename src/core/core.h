@@ -58,6 +58,10 @@ struct core_lun_spec {
 	const char *serial;		/* NULL: derived from target IQN + LUN;
 					 * else 1..CORE_SERIAL_MAX printable */
 	bool no_tas;			/* Control mode page TAS=0 (default 1) */
+	bool no_write_cache;		/* files and block devices: every
+					 * write durable before GOOD, Caching
+					 * mode page WCE=0 (default: cached,
+					 * WCE=1) */
 };
 
 void core_init(void);

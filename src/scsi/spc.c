@@ -226,7 +226,9 @@ static uint32_t vpd_block_limits(const struct scsi_lu *lu, uint8_t *b)
 	uint32_t unmap_gran = MAX(4096u >> lu->block_shift, phys);
 
 	put_be16(b + 2, 0x3c);
-	/* WSNZ=0 (byte 4): WRITE SAME with 0 blocks writes to the end */
+	/* WSNZ=1 (byte 4): WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is
+	 * refused (SBC-4 Block Limits VPD page; sbc_parse_write_same) */
+	b[4] = 0x01;
 	b[5] = SCSI_MAX_CAW_BLOCKS;	/* maximum compare and write length */
 	/* optimal transfer length granularity: a physical block, so a
 	 * smaller write is no read-modify-write on the medium */
