@@ -9,8 +9,8 @@
 # directory (not snapshots): the whole disk virtio-pcut-blk-u and -e (block device store,
 # O_DIRECT) and images on the ext4 disk virtio-pcut-files (file store, buffered).
 # Phase 1 (guest/power-cut.sh, PHASE=1): two daemons, io_uring and epoll; a writer per LU
-# with FUA writes, writes followed by SYNCHRONIZE CACHE, both in turn, or (when the daemon
-# has write_cache=off) plain writes; each block acknowledged as durable goes to the writable
+# with FUA writes, writes followed by SYNCHRONIZE CACHE, both in turn, or plain writes to
+# an LU with write_cache=off; each block acknowledged as durable goes to the writable
 # 9p share 'out'. Then `echo b > /proc/sysrq-trigger` while they write: qemu (-no-reboot)
 # exits. Phase 2 boots the guest again on the same disks; every acknowledged block must
 # read back through the target. Result lines as in run.sh ("E2E step=NAME ok=0|1 ...").
@@ -75,10 +75,6 @@ log "run dir $RUN, timeout ${TIMEOUT}s"
 ensure_image
 pick_accel
 
-# The write cache setting per LU (write_cache=off) is there when --help lists it.
-WCOFF=0
-"$RINGTGTD" --help 2>&1 | grep -q 'write_cache=off' && WCOFF=1
-
 mkdir -p "$RUN/job/bin" "$RUN/out"
 cp "$HERE/guest/init.sh" "$HERE/guest/lib.sh" "$HERE/guest/power-cut.sh" "$RUN/job/" &&
   cp "$RINGTGTD" "$RUN/job/bin/ringtgtd" || exit 1
@@ -98,7 +94,7 @@ phase() {
   local n=$1
   {
     printf 'E2E_SCENARIO=power-cut.sh\n'
-    printf 'PHASE=%q\nTOKEN=%q\nWRITE_SECS=%q\nMIN_ACKED=%q\nWCOFF=%q\n' "$n" "$TOKEN" "$WRITE_SECS" "$MIN_ACKED" "$WCOFF"
+    printf 'PHASE=%q\nTOKEN=%q\nWRITE_SECS=%q\nMIN_ACKED=%q\n' "$n" "$TOKEN" "$WRITE_SECS" "$MIN_ACKED"
   } > "$RUN/job/job.env"
   log "phase $n: booting the guest (accel $ACCEL)"
   start_guest "$RUN/job" "$n" "${DISKS[@]}" \
@@ -127,7 +123,7 @@ elif grep -q '^E2E step=\(done\|pcut.cut\) ' "$RUN/results1.txt"; then why="erro
 else ok=1
 fi
 acks=$(for f in "$RUN"/out/*.acks; do [[ -e $f ]] && echo "$(basename "$f" .acks)=$(wc -l < "$f")"; done | paste -sd' ')
-host_step power-cut "$ok" "$t0" "qemu_rc=$QRC accel=$ACCEL wcoff=$WCOFF recorded: ${acks:-none}${why:+ $why}"
+host_step power-cut "$ok" "$t0" "qemu_rc=$QRC accel=$ACCEL recorded: ${acks:-none}${why:+ $why}"
 
 # Phase 2: the same disks, every acknowledged block back.
 if ((ok)); then

@@ -17,7 +17,7 @@
 # through the target holding its pattern.
 # From job.env: PHASE, TOKEN (the run's token, part of every pattern), WRITE_SECS (how long
 # the writers run before the cut), MIN_ACKED (the least number of acknowledged blocks a
-# writer must reach), WCOFF (1: the write-cache-off LUs exist).
+# writer must reach).
 set -uo pipefail
 source /job/lib.sh
 
@@ -29,14 +29,14 @@ FILE_SIZE=32M
 # virtio disk virtio-pcut-blk-DAEMON (block device store, O_DIRECT); file: FILES/NAME.img
 # (file store, buffered). Mode: fua (WRITE(10) with FUA=1), sync (3 WRITE(10)s, then
 # SYNCHRONIZE CACHE(10)), mixed (the two in turn), wcoff (plain WRITE(10)s to an LU with the
-# write cache off), plain (plain WRITE(10)s, never synchronized: the canary, which shows
+# write cache off: --export PATH,write_cache=off), plain (plain WRITE(10)s, never synchronized: the canary, which shows
 # that the cut loses what nobody made durable). A file store LU gets one mode, so that one
 # promise cannot hide another's breakage (a SYNCHRONIZE CACHE flushes the whole file).
 LU_SPECS=(
   "u-blk u blk mixed" "u-fua u file fua" "u-sync u file sync" "u-canary u file plain"
   "e-blk e blk mixed" "e-fua e file fua" "e-sync e file sync" "e-canary e file plain"
+  "u-wcoff u file wcoff" "e-wcoff e file wcoff"
 )
-if ((${WCOFF:-0})); then LU_SPECS+=("u-wcoff u file wcoff" "e-wcoff e file wcoff"); fi
 
 port_of() { [[ $1 == u ]] && echo 3260 || echo 3261; }
 loop_of() { [[ $1 == u ]] && echo io_uring || echo epoll; }
