@@ -118,7 +118,8 @@ phase 1
 ok=0 why=
 if ((TIMED_OUT)); then why="error=timeout-after-${TIMEOUT}s"
 elif ! grep -q '^E2E step=pcut1.write ok=1' "$RUN/results1.txt"; then why="error=the-writers-did-not-run"
-elif ! grep -q '^E2E cut ' "$RUN/results1.txt"; then why="error=no-cut"
+elif [[ ! -e $RUN/out/cut ]] || ! tr -d '\r' < "$RUN/console1.log" | grep -q 'sysrq: Resetting'; then
+  why="error=no-cut"       # the guest's marker, and the kernel's own line on the console
 elif grep -q '^E2E step=\(done\|pcut.cut\) ' "$RUN/results1.txt"; then why="error=the-guest-did-not-reboot-at-the-cut"
 else ok=1
 fi
