@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # DEADLINE, KERNEL, ACCEL, ACCEL_ARGS and QPID are for the caller
 # Host-side helpers of the end-to-end tests (sourced by run.sh and power-cut.sh): result
 # lines, process control, free ports, the guest image and the QEMU command line.
 # The caller sets RUN (its run directory), CACHE (the image cache), TIMEOUT and
