@@ -21,7 +21,7 @@ set -euo pipefail
 ME=$(readlink -f "$0")
 CACHE=${RINGTGT_E2E_CACHE:-/var/cache/ringtgt-e2e}
 SUITE=bookworm
-PKGS=linux-image-amd64,open-iscsi,e2fsprogs,fio,udev,kmod,iproute2,util-linux,procps,busybox-static,sg3-utils,multipath-tools
+PKGS=linux-image-amd64,open-iscsi,e2fsprogs,fio,udev,kmod,iproute2,util-linux,procps,busybox-static,sg3-utils,multipath-tools,liburing2,libaio1,libconfuse2,libjson-c5,libisal2,libssl3
 FORCE=0
 case ${1:-} in
   --force) FORCE=1 ;;

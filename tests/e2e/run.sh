@@ -40,6 +40,7 @@ CL_IQN=iqn.2026-11.org.ringtgt:e2e-cluster   # the cluster part's target: LUN 1 
 CL_SIZE=$((64 << 20))
 LUN=1                                # LUN 0 is the storage array controller (no block device)
 DISK_SIZE=$((1 << 30))
+RESIZE_GROW=$((64 << 20))           # the resize part grows the LU by this much, then shrinks it back
 CACHE=${RINGTGT_E2E_CACHE:-/var/cache/ringtgt-e2e}
 TARGET=${RINGTGT_E2E_TARGET:-ringtgtd}
 KEEP=${RINGTGT_E2E_KEEP:-0}
@@ -73,33 +74,8 @@ esac
 
 BUILD_TIMEOUT=${RINGTGT_E2E_BUILD_TIMEOUT:-1500}
 DEADLINE=$((SECONDS + TIMEOUT))
-remaining() { echo $((DEADLINE - SECONDS)); }
-log() { echo "e2e: $*"; }
-now() { date +%s.%N; }
-since() { awk "BEGIN{printf \"%.2f\", $(now) - $1}"; }
-
-# host_step NAME OK T0 [DETAIL...] : a result line for a step run on the host.
-host_step() {
-  local name=$1 ok=$2 t0=$3; shift 3
-  local line
-  line="E2E step=$name ok=$ok secs=$(since "$t0")${*:+ $*}"
-  echo "$line"; echo "$line" >> "$RUN/host-results.log"
-}
-
-# alive PID : the process exists and is not a zombie.
-alive() {
-  local st
-  st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-  [[ -n $st && $st != Z ]]
-}
-# stop_pid PID GRACE : SIGTERM, then SIGKILL after GRACE seconds. Prints TERM or KILL.
-stop_pid() {
-  local pid=$1 grace=$2 i
-  alive "$pid" || { echo none; return 0; }   # it had already exited
-  kill -TERM "$pid" 2>/dev/null
-  for ((i = 0; i < grace * 10; i++)); do alive "$pid" || { echo TERM; return 0; }; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null; echo KILL
-}
+E2E_HERE=$HERE
+source "$HERE/host-lib.sh"
 
 RUN='' QPID='' TPID='' TAILPID='' PASS=0 TARGET_STOPPED=0 PORT2=''
 cleanup() {
@@ -124,38 +100,10 @@ trap 'echo "e2e: terminated" >&2; exit 143' TERM
 # --- the guest image --------------------------------------------------------------------
 RUN=$(mktemp -d "${TMPDIR:-/tmp}/ringtgt-e2e.XXXXXX") || exit 1
 log "run dir $RUN, target $TARGET, timeout ${TIMEOUT}s"
-t0=$(now)
-brc=0
-# A cold build (debootstrap) takes minutes and has its own bound; --timeout counts from
-# the moment the image is ready (a no-op check when it is up to date).
-RINGTGT_E2E_CACHE=$CACHE timeout -k 10 "$BUILD_TIMEOUT" "$HERE/build-image.sh" || brc=$?
-DEADLINE=$((SECONDS + TIMEOUT))
-if ((brc == 77)); then echo "e2e: SKIP: qemu-system-x86 is not available"; rm -rf "$RUN"; RUN=; exit 77; fi
-if ((brc)); then host_step image 0 "$t0" "cache=$CACHE rc=$brc$( ((brc == 124)) && echo " error=build-timeout-after-${BUILD_TIMEOUT}s")"; exit 1; fi
-KERNEL=$CACHE/vmlinux; [[ -f $KERNEL ]] || KERNEL=$CACHE/vmlinuz
-host_step image 1 "$t0" "cache=$CACHE kernel=${KERNEL##*/}"
+ensure_image
 
 # --- the target on the host -------------------------------------------------------------
 truncate -s "$DISK_SIZE" "$RUN/disk.img" || exit 1
-
-# free_port : a random TCP port in 20000-31999 on which nothing listens or connects
-# (below 32768: tgtd's -C, which the tgt mode sets to the same number, must be < 32768).
-free_port() {
-  local p i
-  for ((i = 0; i < 200; i++)); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
-    [[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] && { echo "$p"; return 0; }
-  done
-  return 1
-}
-# listening PORT : something listens on PORT.
-listening() {
-  if command -v ss >/dev/null; then
-    ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-  fi
-}
 
 ensure_tgt() {
   command -v tgtd >/dev/null && command -v tgtadm >/dev/null && return 0
@@ -289,6 +237,10 @@ if [[ $TARGET == ringtgtd ]]; then
   fi
 fi
 
+# The resize part (ringtgtd only: tgt has no online resize) grows and shrinks IQN's LU.
+RESIZE=0
+[[ $TARGET == ringtgtd ]] && RESIZE=1
+
 # --- the guest ----------------------------------------------------------------------------
 mkdir -p "$RUN/job"
 cp "$HERE"/guest/*.sh "$RUN/job/"
@@ -299,6 +251,8 @@ cp "$HERE"/guest/*.sh "$RUN/job/"
   printf 'EXPECT_SIZE=%q\n' "$DISK_SIZE"
   printf 'CHAP=%q\n' "$CHAP"
   printf 'CLUSTER=%q\n' "$CLUSTER"
+  printf 'RESIZE=%q\n' "$RESIZE"
+  printf 'RESIZE_GROWN=%q\n' "$((DISK_SIZE + RESIZE_GROW))"
   if ((CLUSTER)); then
     printf 'PORT2=%q\n' "$PORT2"
     printf 'CL_IQN=%q\n' "$CL_IQN"
@@ -313,33 +267,10 @@ cp "$HERE"/guest/*.sh "$RUN/job/"
   fi
 } > "$RUN/job/job.env"
 
-ACCEL=${RINGTGT_E2E_ACCEL:-auto}
-if [[ $ACCEL == auto ]]; then
-  # /dev/kvm alone is not enough: e.g. kvm_pvm cannot run a stock kernel. Only real VT-x/SVM.
-  ACCEL=tcg
-  [[ -w /dev/kvm && ( -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ) ]] && ACCEL=kvm
-fi
-case $ACCEL in
-  kvm) ACCEL_ARGS=(-accel kvm -cpu host) ;;
-  tcg) ACCEL_ARGS=(-accel 'tcg,thread=multi' -cpu max) ;;
-  *) log "RINGTGT_E2E_ACCEL must be kvm or tcg"; exit 2 ;;
-esac
-
-: > "$RUN/results.log"
-: > "$RUN/console.log"
+pick_accel
 log "booting the guest (accel $ACCEL)"
 t0=$(now)
-qemu-system-x86_64 "${ACCEL_ARGS[@]}" -M q35 -m 2048 -smp 2 \
-  -nodefaults -no-user-config -display none -no-reboot \
-  -kernel "$KERNEL" -initrd "$CACHE/initrd.img" \
-  -append "console=ttyS0 quiet loglevel=3 panic=-1 net.ifnames=0" \
-  -drive "file=$CACHE/rootfs.img,format=raw,if=virtio,snapshot=on" \
-  -netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
-  -virtfs "local,path=$RUN/job,mount_tag=job,security_model=none,readonly=on" \
-  -chardev "file,id=con,path=$RUN/console.log" -serial chardev:con \
-  -chardev "file,id=res,path=$RUN/results.log" -serial chardev:res \
-  </dev/null >"$RUN/qemu.log" 2>&1 &
-QPID=$!
+start_guest "$RUN/job" ''
 
 # Show the guest's result lines as they come.
 tail -n +1 -F --pid="$QPID" "$RUN/results.log" 2>/dev/null | tr -d '\r' &
@@ -367,7 +298,25 @@ alua_swap() {
   echo "$ack" > "$RUN/job/alua-swap.tmp" && mv "$RUN/job/alua-swap.tmp" "$RUN/job/alua-swap.ack"
 }
 
+# lun_resize WHAT : the guest, logged in to IQN, asks for its LU to be resized under the
+# session: "lun-resize-grow" extends the file by RESIZE_GROW (as an administrator would with
+# truncate or lvextend) and has the daemon re-read its size; "lun-resize-shrink" gives the
+# size back with --size and --force (the daemon truncates the file). Answer through the share.
+lun_resize() {
+  local what=$1 t1 ack=failed want
+  t1=$(now)
+  case $what in
+    lun-resize-grow) want=$((DISK_SIZE + RESIZE_GROW))
+      truncate -s "$want" "$RUN/disk.img" && adm lun resize "$IQN" "$LUN" >/dev/null && ack=ok ;;
+    lun-resize-shrink) want=$DISK_SIZE
+      adm lun resize "$IQN" "$LUN" --size "$want" --force >/dev/null && ack=ok ;;
+  esac
+  [[ $ack == ok && $(stat -c %s "$RUN/disk.img") == "$want" ]] || ack=failed
+  host_step "$what" "$([[ $ack == ok ]] && echo 1 || echo 0)" "$t1" "iqn=$IQN lun=$LUN size=$want file_size=$(stat -c %s "$RUN/disk.img")"
+  echo "$ack $want" > "$RUN/job/$what.tmp" && mv "$RUN/job/$what.tmp" "$RUN/job/$what.ack"
+}
 qemu_deadline=$((DEADLINE - 20)) timed_out=0 target_died=0 disc_auth_asked=0 alua_swap_asked=0
+grow_asked=0 shrink_asked=0
 while alive "$QPID"; do
   if ((SECONDS >= qemu_deadline)); then timed_out=1; break; fi
   if ((CHAP && !disc_auth_asked)) && grep -q '^E2E request=discovery-auth' "$RUN/results.log"; then
@@ -375,6 +324,12 @@ while alive "$QPID"; do
   fi
   if ((CLUSTER && !alua_swap_asked)) && grep -q '^E2E request=alua-swap' "$RUN/results.log"; then
     alua_swap_asked=1; alua_swap
+  fi
+  if ((RESIZE && !grow_asked)) && grep -q '^E2E request=lun-resize-grow' "$RUN/results.log"; then
+    grow_asked=1; lun_resize lun-resize-grow
+  fi
+  if ((RESIZE && !shrink_asked)) && grep -q '^E2E request=lun-resize-shrink' "$RUN/results.log"; then
+    shrink_asked=1; lun_resize lun-resize-shrink
   fi
   if ((!target_died)) && ! alive "$TPID"; then
     # Give the guest a little time to report the step that fails, then stop it.

@@ -1,7 +1,8 @@
 #!/bin/bash
 # shellcheck disable=SC2034  # DETAIL is read by step()
 # Guest PID 1 (exec'd by /sbin/ringtgt-e2e-init of the image once the 9p share 'job' is
-# mounted at /job). Brings up udev and the network, runs /job/scenario.sh, powers off.
+# mounted at /job). Brings up udev and the network, runs /job/scenario.sh (or the script
+# E2E_SCENARIO of job.env names), powers off.
 # Result lines go to /dev/ttyS1, which the host reads (qemu writes it to results.log);
 # the console (/dev/ttyS0) gets them too, between the kernel's messages.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -32,7 +33,7 @@ boot() {
 }
 
 if step boot boot; then
-  bash /job/scenario.sh && rc=0 || rc=$?
+  bash "/job/${E2E_SCENARIO:-scenario.sh}" && rc=0 || rc=$?
 else
   rc=1
 fi

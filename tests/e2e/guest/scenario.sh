@@ -4,9 +4,10 @@
 # target on the host (reached through qemu's user network: host 127.0.0.1 = 10.0.2.2).
 # From job.env: PORT, IQN, LUN (the disk; LUN 0 is the array controller), EXPECT_SIZE; for
 # the CHAP part: CHAP, CHAP_IQN, CHAP_SIZE and the accounts (see chap_part); for the
-# cluster part: CLUSTER, PORT2, CL_IQN, CL_SIZE.
+# cluster part: CLUSTER, PORT2, CL_IQN, CL_SIZE; for the resize part: RESIZE, RESIZE_GROWN.
 # Two full passes: 'plain' (no digests) and 'crc32c' (HeaderDigest + DataDigest = CRC32C),
 # then 'reset': LOGICAL UNIT RESETs (sg_reset) while fio verifies, on the crc32c pass's files;
+# then 'resize' (ringtgtd only): the host grows and shrinks the LU under the session;
 # then 'cluster' (ringtgtd only): a third target through two portal groups, dm-multipath
 # with ALUA, fence_scsi's persistent reservations from two initiators (cluster_part);
 # then 'chap' (ringtgtd only): CHAP logins to a second target, discovery with CHAP.
@@ -216,6 +217,75 @@ reset_pass() {
   step "$p.verify" verify_files &&
   step "$p.umount" umount "$MNT" &&
   step "$p.fsck" fsck.ext4 -n -f "$DEV" &&
+  step "$p.logout" logout && return 0
+  cleanup; return 1
+}
+
+# --- online resize (ringtgtd only: RESIZE=1 in job.env) ----------------------------------
+# The host changes the size of the LU under a logged-in session (ringtgtadm lun resize, on
+# the guest's request); the kernel must see CAPACITY DATA HAS CHANGED (SBC-4 §4.10: the unit
+# attention 2A/09 on every I_T nexus of the LU) and, after a rescan, the new size, on the
+# same session: no logout, no new login.
+
+# session_ids : the kernel's iSCSI session names (sessionN) for IQN, one per line.
+session_ids() {
+  local s
+  for s in /sys/class/iscsi_session/session*; do
+    [[ $(cat "$s/targetname" 2>/dev/null) == "$IQN" ]] && echo "${s##*/}"
+  done
+}
+
+# request_host WHAT : ask the host for WHAT on the results channel and wait (60 s) for its
+# answer in /job/WHAT.ack (9p, not cached). The answer's first word must be "ok".
+request_host() {
+  local what=$1 ack=
+  emit "E2E request=$what"
+  for _ in $(seq 600); do
+    [[ -e /job/$what.ack ]] && { ack=$(cat "/job/$what.ack"); break; }
+    sleep 0.1
+  done
+  [[ ${ack%% *} == ok ]] || { echo "the host did not do $what: ${ack:-no answer within 60 s}"; return 1; }
+}
+
+# lun_resize WHAT WANT : the host resizes the LU to WANT bytes (request WHAT); then the
+# guest reads until the kernel logs "Capacity data has changed" (the unit attention of the
+# next command), rescans the device and must find WANT in /sys/block/sdX/size, with the
+# session it had before.
+lun_resize() {
+  local what=$1 want=$2 d=${DEV#/dev/} hctl sid0 sid1 ua0 ua1 i size0 size1
+  sid0=$(session_ids | paste -sd,)
+  [[ -n $sid0 && $sid0 != *,* ]] || { echo "expected one session to $IQN, found '$sid0'"; return 1; }
+  size0=$(($(cat "/sys/block/$d/size") * 512))
+  # the midlayer logs the unit attention as "sd H:C:T:L: Capacity data has changed"
+  hctl=$(basename "$(readlink -f "/sys/block/$d/device")")
+  ua0=$(dmesg | grep -c "sd $hctl: Capacity data has changed")
+  request_host "$what" || return 1
+  for ((i = 0; i < 30; i++)); do
+    dd if="$DEV" of=/dev/null bs=4k count=1 iflag=direct status=none
+    ua1=$(dmesg | grep -c "sd $hctl: Capacity data has changed")
+    ((ua1 > ua0)) && break
+    sleep 1
+  done
+  echo 1 > "/sys/block/$d/device/rescan" || return 1
+  for ((i = 0; i < 50; i++)); do
+    size1=$(($(cat "/sys/block/$d/size") * 512))
+    ((size1 == want)) && break
+    sleep 0.1
+  done
+  sid1=$(session_ids | paste -sd,)
+  dmesg | grep -e "$d" -e "$hctl" | tail -n 5
+  DETAIL="dev=$DEV hctl=$hctl size_before=$size0 size_after=$size1 want=$want capacity_changed_ua=$((ua1 - ua0)) session_before=$sid0 session_after=$sid1"
+  ((ua1 > ua0)) || { echo "no 'Capacity data has changed' in the kernel log within 30 s"; return 1; }
+  ((size1 == want)) || { echo "after the rescan /sys/block/$d/size says $size1 bytes, expected $want"; return 1; }
+  [[ $sid1 == "$sid0" ]] || { echo "the session changed: $sid0 before, $sid1 after"; return 1; }
+}
+
+resize_part() {
+  local p=resize
+  step "$p.node" node_setup None &&
+  step "$p.login" login &&
+  step "$p.grow" lun_resize lun-resize-grow "$RESIZE_GROWN" &&
+  step "$p.shrink" lun_resize lun-resize-shrink "$EXPECT_SIZE" &&
   step "$p.logout" logout && return 0
   cleanup; return 1
 }
@@ -767,6 +837,7 @@ if pass crc32c CRC32C; then
 else
   rc=1; emit "E2E step=reset.skipped ok=0 error=the-crc32c-pass-failed"
 fi
+if ((${RESIZE:-0})); then resize_part || rc=1; fi
 if ((${CLUSTER:-0})); then cluster_part || rc=1; fi
 if ((${CHAP:-0})); then chap_part || rc=1; fi
 exit $rc
