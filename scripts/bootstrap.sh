@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(gcc pkg-config meson ninja-build
-      liburing-dev libaio-dev libconfuse-dev uuid-dev libjson-c-dev libisal-dev
+      liburing-dev libaio-dev libconfuse-dev uuid-dev libjson-c-dev libisal-dev libsystemd-dev
       libssl-dev libcriterion-dev libiscsi-dev libiscsi-bin
       qemu-utils qemu-block-extra python3
       iproute2 util-linux diffutils     # ss; taskset, flock; cmp (tests)

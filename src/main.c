@@ -14,12 +14,12 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "base/sdnotify.h"
 #include "config/config.h"
 #include "control/ctl.h"
 #include "core/core.h"
 #include "iscsi/iscsi.h"
 #include <json-c/json.h>
+#include <systemd/sd-daemon.h>
 
 #define MAX_ITEMS 64
 
@@ -502,9 +502,10 @@ int main(int argc, char **argv)
 		log_warn("chdir /: %s", strerror(errno));
 	log_info("ringtgtd %s ready", RINGTGT_VERSION);
 	/* Type=notify units: their ExecStartPost may use the socket now */
-	if (sd_notify_send("READY=1") < 0)
-		log_warn("cannot notify the service manager (NOTIFY_SOCKET=%s)",
-			 getenv("NOTIFY_SOCKET"));
+	rc = sd_notify(0, "READY=1");
+	if (rc < 0)
+		log_warn("cannot notify the service manager (NOTIFY_SOCKET=%s): "
+			 "%s", getenv("NOTIFY_SOCKET"), strerror(-rc));
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
