@@ -586,6 +586,24 @@ static int v_serial(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/*
+ * tgt's LU parameters as strings (scsi_id, vendor_id, ...), and the ones
+ * tgt has that ringtgt does not implement (mode_page, ...): checked by
+ * the same parser as the control protocol, whose sentence names them.
+ */
+static int v_lu_param(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct scsi_lu_params p = { 0 };
+	char why[200];
+
+	if (scsi_lu_param_parse(&p, opt->name, cfg_opt_getnstr(opt, 0), why,
+				sizeof(why))) {
+		cfg_error(cfg, "%s", why);
+		return -1;
+	}
+	return 0;
+}
+
 /* An absolute directory name (docs/clusters.md, "APTPL storage"). */
 static int v_state_dir(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -746,6 +764,23 @@ static cfg_t *schema_new(void)
 		CFG_INT("block_size", 0, CFGF_NONE),
 		CFG_STR("serial", NULL, CFGF_NONE),
 		CFG_BOOL("tas", cfg_true, CFGF_NONE),
+		/* tgt's LU parameters (docs/config.md, "LU parameters") */
+		CFG_STR("scsi_id", NULL, CFGF_NODEFAULT),
+		CFG_STR("scsi_sn", NULL, CFGF_NODEFAULT),
+		CFG_STR("vendor_id", NULL, CFGF_NODEFAULT),
+		CFG_STR("product_id", NULL, CFGF_NODEFAULT),
+		CFG_STR("product_rev", NULL, CFGF_NODEFAULT),
+		CFG_BOOL("removable", cfg_false, CFGF_NODEFAULT),
+		CFG_INT("sense_format", 0, CFGF_NODEFAULT),
+		CFG_BOOL("online", cfg_true, CFGF_NODEFAULT),
+		CFG_BOOL("thin_provisioning", cfg_false, CFGF_NODEFAULT),
+		/* tgt's, not implemented: refused by name */
+		CFG_STR("mode_page", NULL, CFGF_NODEFAULT),
+		CFG_STR("lbppbe", NULL, CFGF_NODEFAULT),
+		CFG_STR("la_lba", NULL, CFGF_NODEFAULT),
+		CFG_STR("optimal_xfer_gran", NULL, CFGF_NODEFAULT),
+		CFG_STR("optimal_xfer_len", NULL, CFGF_NODEFAULT),
+		CFG_STR("rotation_rate", NULL, CFGF_NODEFAULT),
 		CFG_END()
 	};
 	static cfg_opt_t target_opts[] = {
@@ -833,6 +868,17 @@ static cfg_t *schema_new(void)
 		{ "target|lun|block_size", v_block_size },
 		{ "target|lun|path", v_path },
 		{ "target|lun|serial", v_serial },
+		{ "target|lun|scsi_id", v_lu_param },
+		{ "target|lun|scsi_sn", v_lu_param },
+		{ "target|lun|vendor_id", v_lu_param },
+		{ "target|lun|product_id", v_lu_param },
+		{ "target|lun|product_rev", v_lu_param },
+		{ "target|lun|mode_page", v_lu_param },
+		{ "target|lun|lbppbe", v_lu_param },
+		{ "target|lun|la_lba", v_lu_param },
+		{ "target|lun|optimal_xfer_gran", v_lu_param },
+		{ "target|lun|optimal_xfer_len", v_lu_param },
+		{ "target|lun|rotation_rate", v_lu_param },
 	};
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
 
@@ -867,9 +913,54 @@ static int lun_number(const char *title, uint64_t *out)
 	return 0;
 }
 
+/*
+ * tgt's LU parameters of a "lun N { }" section into l->params: the
+ * strings were validated by v_lu_param; flags and numbers are checked
+ * here, by the parser the control protocol uses.
+ */
+static int build_lun_params(struct parse_ctx *c, struct config_target *t,
+			    cfg_t *sec, int line, struct config_lun *l)
+{
+	static const char *const strs[] = {
+		"scsi_id", "scsi_sn", "vendor_id", "product_id", "product_rev",
+	};
+	static const char *const flags[] = {
+		"removable", "online", "thin_provisioning",
+	};
+	char why[200], num[24];
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(strs); i++)
+		if (cfg_size(sec, strs[i]))
+			rc = scsi_lu_param_parse(&l->params, strs[i],
+						 cfg_getstr(sec, strs[i]), why,
+						 sizeof(why));
+	for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(flags); i++)
+		if (cfg_size(sec, flags[i]))
+			rc = scsi_lu_param_parse(&l->params, flags[i],
+						 cfg_getbool(sec, flags[i])
+						 ? "1" : "0", why, sizeof(why));
+	if (rc == 0 && cfg_size(sec, "sense_format")) {
+		long v = cfg_getint(sec, "sense_format");
+
+		snprintf(num, sizeof(num), "%ld", v);
+		rc = scsi_lu_param_parse(&l->params, "sense_format", num, why,
+					 sizeof(why));
+	}
+	if (rc)
+		return ctx_fail(c, line, "target %s: LUN %llu: %s", t->iqn,
+				(unsigned long long)l->lun, why);
+	if (l->spec.serial && (l->params.set & (1u << SCSI_LU_P_SCSI_SN)))
+		return ctx_fail(c, line,
+				"target %s: LUN %llu: give serial or scsi_sn, not both",
+				t->iqn, (unsigned long long)l->lun);
+	return 0;
+}
+
 static int build_lun(struct parse_ctx *c, struct config_target *t,
 		     cfg_t *sec, int tline, struct config_lun *l)
 {
+	int rc;
 	const char *title = cfg_title(sec);
 	const char *backing = cfg_getstr(sec, "backing");
 	const char *size = cfg_getstr(sec, "size");
@@ -899,6 +990,9 @@ static int build_lun(struct parse_ctx *c, struct config_target *t,
 	l->spec.shared = cfg_getbool(sec, "shared");
 	l->spec.no_tas = !cfg_getbool(sec, "tas");
 	l->spec.block_size = (uint32_t)bsz;
+	rc = build_lun_params(c, t, sec, line, l);
+	if (rc)
+		return rc;
 	if (size)
 		ringtgt_parse_size(size, &l->spec.size); /* validated */
 	if (strcmp(backing, "ram") == 0) {
@@ -1609,9 +1703,12 @@ static int apply_target(const struct ringtgt_config *cfg,
 	}
 	for (size_t i = 0; i < t->nluns; i++) {
 		const struct config_lun *l = &t->luns[i];
+		struct core_lun_spec spec = l->spec;
 
+		if (l->params.set)
+			spec.params = &l->params;
 		/* the file store makes missing parent directories itself */
-		rc = core_lun_add(t->iqn, l->lun, &l->spec, &e);
+		rc = core_lun_add(t->iqn, l->lun, &spec, &e);
 		if (rc)
 			return apply_fail(err, cfg, l->line, rc, "target %s: %s",
 					  t->iqn, e.msg);

@@ -33,6 +33,9 @@
 struct config_lun {
 	uint64_t lun;
 	struct core_lun_spec spec;	/* strings owned by the config */
+	/* tgt's LU parameters (scsi_id, ...); spec.params points here
+	 * when any is set, at apply time */
+	struct scsi_lu_params params;
 	int line;			/* where "lun N {" is */
 };
 

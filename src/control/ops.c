@@ -156,6 +156,7 @@ static int op_target_list(struct ctl_req *r)
 static int op_lun_add(struct ctl_req *r)
 {
 	struct core_lun_spec spec = { .type = SCSI_LU_DISK };
+	struct scsi_lu_params params = { 0 };
 	const char *iqn = NULL, *type = NULL;
 	uint64_t lun = 0, bsz = 0;
 	int rc;
@@ -174,6 +175,11 @@ static int op_lun_add(struct ctl_req *r)
 	    (rc = arg_uint(r, "block_size", false, 65536, &bsz)) ||
 	    (rc = arg_str(r, "serial", false, &spec.serial)))
 		return rc;
+	rc = core_lun_params_from_json(r->args, &params, &r->err);
+	if (rc)
+		return rc;
+	if (params.set)
+		spec.params = &params;
 	if (type && strcmp(type, "controller") == 0)
 		spec.type = SCSI_LU_CONTROLLER;
 	else if (type && strcmp(type, "disk") != 0)
@@ -181,6 +187,26 @@ static int op_lun_add(struct ctl_req *r)
 				"argument 'type' must be \"disk\" or \"controller\"");
 	spec.block_size = (uint32_t)bsz;
 	rc = core_lun_add(iqn, lun, &spec, &r->err);
+	if (rc)
+		return rc;
+	r->result = json_object_new_object();
+	json_object_object_add(r->result, "iqn", json_object_new_string(iqn));
+	json_object_object_add(r->result, "lun", json_object_new_uint64(lun));
+	return 0;
+}
+
+static int op_lun_update(struct ctl_req *r)
+{
+	struct scsi_lu_params params = { 0 };
+	const char *iqn = NULL;
+	uint64_t lun = 0;
+	int rc;
+
+	if ((rc = arg_str(r, "iqn", true, &iqn)) ||
+	    (rc = arg_uint(r, "lun", true, SCSI_MAX_LUNS - 1, &lun)) ||
+	    (rc = core_lun_params_from_json(r->args, &params, &r->err)))
+		return rc;
+	rc = core_lun_update(iqn, lun, &params, &r->err);
 	if (rc)
 		return rc;
 	r->result = json_object_new_object();
@@ -472,7 +498,15 @@ static const char *const args_target_add[] = { "iqn", "tid", NULL };
 static const char *const args_iqn_force[] = { "iqn", "force", NULL };
 static const char *const args_lun_add[] = {
 	"iqn", "lun", "type", "backing", "path", "size", "create", "readonly",
-	"direct", "buffered", "shared", "block_size", "serial", NULL
+	"direct", "buffered", "shared", "block_size", "serial",
+	/* tgt's LU parameters (core_lun_params_from_json) */
+	"scsi_id", "scsi_sn", "vendor_id", "product_id", "product_rev",
+	"removable", "sense_format", "online", "thin_provisioning", NULL
+};
+static const char *const args_lun_update[] = {
+	"iqn", "lun", "scsi_id", "scsi_sn", "vendor_id", "product_id",
+	"product_rev", "removable", "readonly", "sense_format", "online",
+	"thin_provisioning", NULL
 };
 static const char *const args_lun_remove[] = { "iqn", "lun", "force", NULL };
 static const char *const args_lun_resize[] = {
@@ -494,6 +528,7 @@ static const struct ctl_op ctl_ops[] = {
 	{ "lun.add", args_lun_add, op_lun_add },
 	{ "lun.remove", args_lun_remove, op_lun_remove },
 	{ "lun.resize", args_lun_resize, op_lun_resize },
+	{ "lun.update", args_lun_update, op_lun_update },
 	{ "acl.add", args_acl, op_acl_add },
 	{ "acl.remove", args_acl, op_acl_remove },
 	{ "account.add", args_account_add, op_account_add },

@@ -401,6 +401,39 @@ static int lun_check_spec(uint64_t lun,
 	return 0;
 }
 
+/* tgt's parameters of a new LUN: valid, and not in conflict with the
+ * spec's own fields. */
+static int lun_check_params(uint64_t lun, const struct core_lun_spec *spec,
+			    struct core_err *err)
+{
+	const struct scsi_lu_params *p = spec->params;
+	char why[200];
+	int rc;
+
+	if (!p)
+		return 0;
+	rc = scsi_lu_params_check(p, why, sizeof(why));
+	if (rc)
+		return core_fail(err, rc, "LUN %llu: %s",
+				 (unsigned long long)lun, why);
+	if (spec->serial && *spec->serial &&
+	    (p->set & (1u << SCSI_LU_P_SCSI_SN)))
+		return core_fail(err, -EINVAL,
+				 "LUN %llu: give serial or scsi_sn, not both",
+				 (unsigned long long)lun);
+	if ((p->set & (1u << SCSI_LU_P_THIN_PROVISIONING)) &&
+	    p->thin_provisioning && spec->type == SCSI_LU_CONTROLLER)
+		return core_fail(err, -EOPNOTSUPP,
+				 "LUN %llu: thin_provisioning: a controller has no medium",
+				 (unsigned long long)lun);
+	if ((p->set & (1u << SCSI_LU_P_READONLY)) && p->readonly &&
+	    spec->type == SCSI_LU_CONTROLLER)
+		return core_fail(err, -EINVAL,
+				 "LUN %llu: readonly: a controller has no medium",
+				 (unsigned long long)lun);
+	return 0;
+}
+
 /*
  * What only the opened store can tell: a block device's size and logical
  * block size against the spec. Sets *bsz to the LU's block size: the
@@ -431,6 +464,35 @@ static int lun_check_store(uint64_t lun, const struct core_lun_spec *spec,
 	return 0;
 }
 
+/* Read-only by the spec's own flag or tgt's readonly=1. */
+static bool lun_readonly(const struct core_lun_spec *spec)
+{
+	const struct scsi_lu_params *p = spec->params;
+
+	return spec->readonly ||
+	       (p && (p->set & (1u << SCSI_LU_P_READONLY)) && p->readonly);
+}
+
+/*
+ * thin_provisioning cannot be switched: ringtgt provisions thinly exactly
+ * when the store can deallocate and the LU is writable. A value that
+ * says otherwise is refused, not ignored.
+ */
+static int lun_check_thin(uint64_t lun, const struct core_lun_spec *spec,
+			  const struct bs *bs, struct core_err *err)
+{
+	const struct scsi_lu_params *p = spec->params;
+	bool thin = bs->can_unmap && !bs->readonly && !lun_readonly(spec);
+
+	if (!p || !(p->set & (1u << SCSI_LU_P_THIN_PROVISIONING)) ||
+	    p->thin_provisioning == thin)
+		return 0;
+	return core_fail(err, -EOPNOTSUPP,
+			 "LUN %llu: thin_provisioning=%d is not supported here: ringtgt provisions thinly exactly when the store can deallocate and the LU is writable (%s: %d)",
+			 (unsigned long long)lun, p->thin_provisioning,
+			 bs->path ? bs->path : bs->ops->name, thin);
+}
+
 int core_lun_add(const char *iqn, uint64_t lun,
 		 const struct core_lun_spec *spec, struct core_err *err)
 {
@@ -448,6 +510,8 @@ int core_lun_add(const char *iqn, uint64_t lun,
 	if (!t)
 		return core_fail(err, -ENOENT, "no target %s", iqn ? iqn : "");
 	rc = lun_check_spec(lun, spec, &ops, err);
+	if (rc == 0)
+		rc = lun_check_params(lun, spec, err);
 	if (rc)
 		goto out_put;
 
@@ -468,7 +532,7 @@ int core_lun_add(const char *iqn, uint64_t lun,
 		struct bs_open_args args = {
 			.size = spec->size,
 			.create = spec->create,
-			.readonly = spec->readonly,
+			.readonly = lun_readonly(spec),
 			.direct = spec->direct,
 			.buffered = spec->buffered,
 			.shared = spec->shared,
@@ -485,6 +549,11 @@ int core_lun_add(const char *iqn, uint64_t lun,
 			goto out_unlock;
 		}
 		rc = lun_check_store(lun, spec, bs, &cfg.block_size, err);
+		if (rc) {
+			bs_close(bs);
+			goto out_unlock;
+		}
+		rc = lun_check_thin(lun, spec, bs, err);
 		if (rc) {
 			bs_close(bs);
 			goto out_unlock;
@@ -506,7 +575,8 @@ int core_lun_add(const char *iqn, uint64_t lun,
 		cfg.block_size = spec->block_size ? spec->block_size : 512;
 	cfg.target_name = t->iqn;
 	cfg.serial = spec->serial && *spec->serial ? spec->serial : NULL;
-	cfg.readonly = spec->readonly;
+	cfg.readonly = lun_readonly(spec);
+	cfg.params = spec->params;
 	/* TASK ABORTED to other initiators by default, as LIO does */
 	cfg.tas = !spec->no_tas;
 	cfg.state_dir = core_state_dir[0] ? core_state_dir : NULL;
@@ -531,7 +601,7 @@ int core_lun_add(const char *iqn, uint64_t lun,
 	t->meta[lun] = (struct core_lun_meta){
 		.block_size = cfg.block_size,
 		.direct = bs ? bs->direct : false,
-		.readonly = spec->readonly,
+		.readonly = lun_readonly(spec),
 	};
 	log_info("target %s: LUN %llu added (%s%s%s)", t->iqn,
 		 (unsigned long long)lun,
@@ -542,6 +612,153 @@ out_unlock:
 out_put:
 	core_target_put(t);
 	return rc;
+}
+
+int core_lun_update(const char *iqn, uint64_t lun,
+		    const struct scsi_lu_params *p, struct core_err *err)
+{
+	struct tgt_target *t;
+	struct scsi_lu *lu = NULL;
+	char why[200];
+	int rc = 0;
+
+	t = core_target_find(iqn);
+	if (!t)
+		return core_fail(err, -ENOENT, "no target %s", iqn ? iqn : "");
+	pthread_mutex_lock(&core_admin_lock);
+	if (t->linked && lun < SCSI_MAX_LUNS)
+		lu = scsi_target_get_lu(&t->scsi, lun);
+	if (!lu) {
+		rc = core_fail(err, -ENOENT, "target %s has no LUN %llu",
+			       t->iqn, (unsigned long long)lun);
+		goto out;
+	}
+	if (!p->set) {
+		rc = core_fail(err, -EINVAL,
+			       "LUN %llu: no parameter to change",
+			       (unsigned long long)lun);
+		goto out;
+	}
+	rc = scsi_lu_update(lu, p, why, sizeof(why));
+	if (rc) {
+		rc = core_fail(err, rc, "LUN %llu: %s",
+			       (unsigned long long)lun, why);
+		goto out;
+	}
+	if (p->set & (1u << SCSI_LU_P_READONLY))
+		t->meta[lun].readonly = p->readonly;
+	log_info("target %s: LUN %llu parameters updated", t->iqn,
+		 (unsigned long long)lun);
+out:
+	scsi_lu_put(lu);
+	pthread_mutex_unlock(&core_admin_lock);
+	core_target_put(t);
+	return rc;
+}
+
+/* The JSON type of each of tgt's parameters. */
+static json_type lun_param_type(enum scsi_lu_param k)
+{
+	switch (k) {
+	case SCSI_LU_P_REMOVABLE:
+	case SCSI_LU_P_READONLY:
+	case SCSI_LU_P_ONLINE:
+	case SCSI_LU_P_THIN_PROVISIONING:
+		return json_type_boolean;
+	case SCSI_LU_P_SENSE_FORMAT:
+		return json_type_int;
+	default:
+		return json_type_string;
+	}
+}
+
+int core_lun_params_from_json(json_object *args, struct scsi_lu_params *p,
+			      struct core_err *err)
+{
+	static const char *const what[] = {
+		[json_type_boolean] = "true or false",
+		[json_type_int] = "an integer",
+		[json_type_string] = "a string",
+	};
+
+	for (unsigned k = 0; k < SCSI_LU_P_COUNT; k++) {
+		const char *name = scsi_lu_param_name((enum scsi_lu_param)k);
+		json_type type = lun_param_type((enum scsi_lu_param)k);
+		char val[64], why[200];
+		json_object *v;
+		int rc;
+
+		if (!json_object_object_get_ex(args, name, &v) || !v)
+			continue;
+		if (!json_object_is_type(v, type))
+			return core_fail(err, -EINVAL,
+					 "argument '%s' must be %s", name,
+					 what[type]);
+		if (type == json_type_boolean) {
+			snprintf(val, sizeof(val), "%d",
+				 json_object_get_boolean(v) ? 1 : 0);
+		} else if (type == json_type_int) {
+			int64_t n = json_object_get_int64(v);
+
+			if (n < 0 || n > 9)
+				return core_fail(err, -EINVAL,
+						 "%s must be 0 (fixed) or 1 (descriptor)",
+						 name);
+			snprintf(val, sizeof(val), "%d", (int)n);
+		}
+		rc = scsi_lu_param_parse(p, name, type == json_type_string
+					 ? json_object_get_string(v) : val,
+					 why, sizeof(why));
+		if (rc)
+			return core_fail(err, rc, "%s", why);
+	}
+	return 0;
+}
+
+void core_lun_params_to_json(const struct scsi_lu_params *p, json_object *o)
+{
+	for (unsigned k = 0; k < SCSI_LU_P_COUNT; k++) {
+		const char *name = scsi_lu_param_name((enum scsi_lu_param)k);
+		json_object *v = NULL;
+
+		if (!(p->set & (1u << k)))
+			continue;
+		switch ((enum scsi_lu_param)k) {
+		case SCSI_LU_P_SCSI_ID:
+			v = json_object_new_string(p->scsi_id);
+			break;
+		case SCSI_LU_P_SCSI_SN:
+			v = json_object_new_string(p->scsi_sn);
+			break;
+		case SCSI_LU_P_VENDOR_ID:
+			v = json_object_new_string(p->vendor_id);
+			break;
+		case SCSI_LU_P_PRODUCT_ID:
+			v = json_object_new_string(p->product_id);
+			break;
+		case SCSI_LU_P_PRODUCT_REV:
+			v = json_object_new_string(p->product_rev);
+			break;
+		case SCSI_LU_P_REMOVABLE:
+			v = json_object_new_boolean(p->removable);
+			break;
+		case SCSI_LU_P_READONLY:
+			v = json_object_new_boolean(p->readonly);
+			break;
+		case SCSI_LU_P_SENSE_FORMAT:
+			v = json_object_new_int(p->sense_format);
+			break;
+		case SCSI_LU_P_ONLINE:
+			v = json_object_new_boolean(p->online);
+			break;
+		case SCSI_LU_P_THIN_PROVISIONING:
+			v = json_object_new_boolean(p->thin_provisioning);
+			break;
+		case SCSI_LU_P_COUNT:
+			break;
+		}
+		json_object_object_add(o, name, v);
+	}
 }
 
 static int (*lu_fence)(struct scsi_lu *lu);
@@ -1006,10 +1223,16 @@ static json_object *lun_json(struct tgt_target *t, struct scsi_lu *lu)
 	jadd(o, "size", json_object_new_uint64(bs ? bs_size(bs) : 0));
 	jadd(o, "block_size", !disk ? NULL : json_object_new_int(
 		m && m->block_size ? (int)m->block_size : 512));
-	jadd(o, "serial", jstr_or_null(scsi_lu_serial(lu)));
-	jadd(o, "readonly", json_object_new_boolean((bs && bs->readonly) ||
-						     (m && m->readonly)));
+	struct scsi_lu_params p;
+
+	scsi_lu_params_get(lu, &p);
+	jadd(o, "serial", jstr_or_null(p.set & (1u << SCSI_LU_P_SCSI_SN)
+				       ? p.scsi_sn : scsi_lu_serial(lu)));
 	jadd(o, "direct", json_object_new_boolean(m && m->direct));
+	/* tgt's parameters, every one: scsi_id / scsi_sn null when unset */
+	jadd(o, "scsi_id", NULL);
+	jadd(o, "scsi_sn", NULL);
+	core_lun_params_to_json(&p, o);
 	return o;
 }
 

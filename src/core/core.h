@@ -58,6 +58,12 @@ struct core_lun_spec {
 	const char *serial;		/* NULL: derived from target IQN + LUN;
 					 * else 1..CORE_SERIAL_MAX printable */
 	bool no_tas;			/* Control mode page TAS=0 (default 1) */
+	/*
+	 * tgt's LU parameters (scsi_id, scsi_sn, vendor_id, ...; see
+	 * scsi_lu_param_parse); NULL: none. scsi_sn and serial exclude each
+	 * other; readonly here and in the spec are or-ed.
+	 */
+	const struct scsi_lu_params *params;
 };
 
 void core_init(void);
@@ -84,6 +90,30 @@ int core_target_remove(const char *iqn, bool force, struct core_err *err);
  */
 int core_lun_add(const char *iqn, uint64_t lun,
 		 const struct core_lun_spec *spec, struct core_err *err);
+/*
+ * Changes tgt's LU parameters set in @p on a live LUN (scsi_lu_update:
+ * sessions stay; identity changes raise INQUIRY DATA HAS CHANGED, a
+ * readonly change MODE PARAMETERS CHANGED). All or nothing. -ENOENT (no
+ * such target or LUN), -EINVAL, -EOPNOTSUPP, -EBUSY, with a sentence
+ * naming the parameter in @err.
+ */
+int core_lun_update(const char *iqn, uint64_t lun,
+		    const struct scsi_lu_params *p, struct core_err *err);
+/*
+ * Reads tgt's LU parameters from the members of the JSON object @args
+ * named as tgt names them (strings; removable, readonly, online,
+ * thin_provisioning as booleans; sense_format an integer), others are
+ * not looked at. 0, or -EINVAL / -EOPNOTSUPP with a sentence naming the
+ * parameter.
+ */
+int core_lun_params_from_json(struct json_object *args,
+			      struct scsi_lu_params *p, struct core_err *err);
+/*
+ * Adds the parameters set in @p to the JSON object @o with the same
+ * names and types: what a control client sends for tgtadm's --params.
+ */
+void core_lun_params_to_json(const struct scsi_lu_params *p,
+			     struct json_object *o);
 /*
  * Refused with -EBUSY while the target has sessions, unless @force; then
  * the LU's tasks are aborted and their store I/O waited for (through the

@@ -43,13 +43,13 @@ static void lu_name_uuid(uuid_t out, const char *kind, const char *target,
  * 100 bits vendor specific. Those bits come from the UUID, skipping its
  * version (byte 6) and variant (byte 8) bytes, which never vary.
  */
-static void lu_make_naa(struct scsi_lu *lu, const char *target)
+static void lu_make_naa(uint8_t d[16], const char *target, uint64_t lun,
+			const char *serial)
 {
 	uuid_t u;
 	uint8_t src[14];
-	uint8_t *d = lu->naa;
 
-	lu_name_uuid(u, "naa", target, lu->lun, lu->serial);
+	lu_name_uuid(u, "naa", target, lun, serial);
 	memcpy(src, u, 6);
 	src[6] = u[7];
 	memcpy(src + 7, u + 9, 7);
@@ -60,6 +60,41 @@ static void lu_make_naa(struct scsi_lu *lu, const char *target)
 	d[3] = (uint8_t)((SCSI_NAA_OUI & 0xf) << 4) | (src[0] >> 4);
 	for (int i = 4; i < 16; i++)
 		d[i] = (uint8_t)(src[i - 4] << 4) | (src[i - 3] >> 4);
+}
+
+/* One character of a tgt scsi_id as tgt reads it: strtoul() of it alone
+ * in base 16, so anything but a hex digit counts 0. */
+static unsigned lu_tgt_nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return (unsigned)(c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (unsigned)(c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (unsigned)(c - 'A' + 10);
+	return 0;
+}
+
+/*
+ * The NAA designator tgt derives from scsi_id (tgt usr/spc.c,
+ * update_vpd_83): every character is one hex digit of a 128-bit number,
+ * right-aligned (the last 32 characters count), whose first nibble is
+ * then replaced by NAA 6 (IEEE Registered Extended). The NAA number is
+ * what udev and multipath take as the WWID, so it must be the same bits.
+ */
+static void lu_tgt_naa(uint8_t d[16], const char *scsi_id)
+{
+	uint64_t hi = 0, lo = 0;
+
+	for (const char *c = scsi_id; *c; c++) {
+		hi = hi << 4 | lo >> 60;
+		lo = lo << 4 | lu_tgt_nibble(*c);
+	}
+	for (int i = 0; i < 8; i++) {
+		d[i] = (uint8_t)(hi >> (56 - 8 * i));
+		d[8 + i] = (uint8_t)(lo >> (56 - 8 * i));
+	}
+	d[0] = (uint8_t)(0x60 | (d[0] & 0x0f));
 }
 
 /*
@@ -99,10 +134,80 @@ static bool lu_serial_ok(const char *s)
 	return true;
 }
 
+/*
+ * Applies tgt's parameters in @p to the identity @id, then derives what
+ * follows from them: a serial when none is configured, and the NAA
+ * designator (tgt's from scsi_id, else ringtgt's from target, LUN and
+ * serial).
+ */
+static void lu_ident_apply(struct scsi_lu_ident *id,
+			   const struct scsi_lu_params *p, const char *target,
+			   uint64_t lun)
+{
+	unsigned set = p ? p->set : 0;
+
+	if (set & (1u << SCSI_LU_P_VENDOR_ID))
+		lu_copy_ascii(id->vendor, p->vendor_id, SCSI_VENDOR_LEN);
+	if (set & (1u << SCSI_LU_P_PRODUCT_ID))
+		lu_copy_ascii(id->product, p->product_id, SCSI_PRODUCT_LEN);
+	if (set & (1u << SCSI_LU_P_PRODUCT_REV))
+		lu_copy_ascii(id->revision, p->product_rev, SCSI_REVISION_LEN);
+	if (set & (1u << SCSI_LU_P_REMOVABLE))
+		id->removable = p->removable;
+	if (set & (1u << SCSI_LU_P_SCSI_SN)) {
+		lu_copy_ascii(id->serial, p->scsi_sn, SCSI_LU_SCSI_SN_MAX);
+		id->tgt_sn = true;
+		id->serial_set = true;
+	}
+	if (set & (1u << SCSI_LU_P_SCSI_ID)) {
+		lu_copy_ascii(id->scsi_id, p->scsi_id, SCSI_LU_SCSI_ID_MAX);
+		id->tgt_id = true;
+	}
+	if (!id->serial_set) {
+		uuid_t u;
+
+		lu_name_uuid(u, "serial", target, lun, NULL);
+		for (int i = 0; i < 8; i++)
+			snprintf(id->serial + 2 * i, 3, "%02x", u[i]);
+	}
+	if (id->tgt_id)
+		lu_tgt_naa(id->naa, id->scsi_id);
+	else
+		lu_make_naa(id->naa, target, lun, id->serial);
+}
+
+/* The identity of a new LU from its configuration. */
+static void lu_ident_init(struct scsi_lu_ident *id,
+			  const struct scsi_lu_config *cfg)
+{
+	const char *v;
+
+	memset(id, 0, sizeof(*id));
+	lu_copy_ascii(id->vendor, cfg->vendor ? cfg->vendor : "RINGTGT",
+		      SCSI_VENDOR_LEN);
+	v = cfg->product ? cfg->product
+	    : cfg->type == SCSI_LU_DISK ? "VIRTUAL-DISK" : "CONTROLLER";
+	lu_copy_ascii(id->product, v, SCSI_PRODUCT_LEN);
+	/* PRODUCT REVISION LEVEL: "major.minor" of the release */
+	{
+		const char *ver = RINGTGT_VERSION;
+		size_t n = strcspn(ver, ".");
+
+		if (ver[n] == '.')
+			n += 1 + strcspn(ver + n + 1, ".");
+		lu_copy_ascii(id->revision, ver, MIN(n, SCSI_REVISION_LEN));
+	}
+	if (cfg->serial) {
+		snprintf(id->serial, sizeof(id->serial), "%s", cfg->serial);
+		id->serial_set = true;
+	}
+	lu_ident_apply(id, cfg->params, cfg->target_name, cfg->lun);
+}
+
 struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 {
+	const struct scsi_lu_params *p = cfg->params;
 	struct scsi_lu *lu;
-	const char *v;
 	int rc = -EINVAL;
 
 	if (cfg->type != SCSI_LU_DISK && cfg->type != SCSI_LU_CONTROLLER)
@@ -110,6 +215,20 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 	if (cfg->type == SCSI_LU_DISK && !cfg->bs)
 		goto err;
 	if (cfg->serial && !lu_serial_ok(cfg->serial))
+		goto err;
+	if (p && scsi_lu_params_check(p, NULL, 0))
+		goto err;
+	if (p && cfg->serial && (p->set & (1u << SCSI_LU_P_SCSI_SN)))
+		goto err;
+	if (p && (p->set & (1u << SCSI_LU_P_READONLY)) && !p->readonly &&
+	    cfg->bs && cfg->bs->readonly)
+		goto err;
+	/* see scsi_lu_update(): it cannot be switched */
+	if (p && (p->set & (1u << SCSI_LU_P_THIN_PROVISIONING)) &&
+	    p->thin_provisioning !=
+	    (cfg->bs && cfg->bs->can_unmap && !cfg->bs->readonly &&
+	     !cfg->readonly && !((p->set & (1u << SCSI_LU_P_READONLY)) &&
+				 p->readonly)))
 		goto err;
 
 	lu = calloc(1, sizeof(*lu));
@@ -124,14 +243,19 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 	lu->ua_base = ua_next();
 	atomic_init(&lu->ua_gen, lu->ua_base);
 	atomic_init(&lu->cap_gen, lu->ua_base);
+	atomic_init(&lu->inq_gen, lu->ua_base);
+	atomic_init(&lu->mode_gen, lu->ua_base);
 	pthread_mutex_init(&lu->caw_lock, NULL);
+	pthread_mutex_init(&lu->id_lock, NULL);
 	scsi_pr_init(lu);
 	pthread_mutex_init(&lu->res_lock, NULL);
 	lu->type = cfg->type;
 	lu->lun = cfg->lun;
+	atomic_init(&lu->readonly, false);
 
 	if (cfg->type == SCSI_LU_DISK) {
 		uint32_t bsz = cfg->block_size ? cfg->block_size : 512;
+		bool ro = cfg->readonly;
 
 		if (bsz < 512 || bsz > 4096 || (bsz & (bsz - 1)))
 			goto err_free;
@@ -150,34 +274,16 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 		if (cfg->bs->size & (bsz - 1))
 			log_warn("LUN %" PRIu64 ": size is not a multiple of %u; "
 				 "the tail is not exported", cfg->lun, bsz);
-		lu->readonly = cfg->readonly || cfg->bs->readonly;
+		if (p && (p->set & (1u << SCSI_LU_P_READONLY)))
+			ro = p->readonly;
+		atomic_init(&lu->readonly, ro || cfg->bs->readonly);
 	}
 
-	lu_copy_ascii(lu->vendor, cfg->vendor ? cfg->vendor : "RINGTGT",
-		      SCSI_VENDOR_LEN);
-	v = cfg->product ? cfg->product
-	    : cfg->type == SCSI_LU_DISK ? "VIRTUAL-DISK" : "CONTROLLER";
-	lu_copy_ascii(lu->product, v, SCSI_PRODUCT_LEN);
-	/* PRODUCT REVISION LEVEL: "major.minor" of the release */
-	{
-		const char *ver = RINGTGT_VERSION;
-		size_t n = strcspn(ver, ".");
-
-		if (ver[n] == '.')
-			n += 1 + strcspn(ver + n + 1, ".");
-		lu_copy_ascii(lu->revision, ver, MIN(n, SCSI_REVISION_LEN));
-	}
-
-	if (cfg->serial) {
-		snprintf(lu->serial, sizeof(lu->serial), "%s", cfg->serial);
-	} else {
-		uuid_t u;
-
-		lu_name_uuid(u, "serial", cfg->target_name, cfg->lun, NULL);
-		for (int i = 0; i < 8; i++)
-			snprintf(lu->serial + 2 * i, 3, "%02x", u[i]);
-	}
-	lu_make_naa(lu, cfg->target_name);
+	snprintf(lu->target_name, sizeof(lu->target_name), "%s",
+		 cfg->target_name ? cfg->target_name : "");
+	lu_ident_init(&lu->id, cfg);
+	memcpy(lu->naa, lu->id.naa, sizeof(lu->naa));
+	memcpy(lu->serial0, lu->id.serial, sizeof(lu->serial0));
 	/* keyed by the NAA designator: after it is known */
 	scsi_pr_state_attach(lu, cfg->state_dir);
 
@@ -187,11 +293,135 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 err_free:
 	scsi_pr_destroy(lu);
 	pthread_mutex_destroy(&lu->res_lock);
+	pthread_mutex_destroy(&lu->id_lock);
 	pthread_mutex_destroy(&lu->caw_lock);
 	free(lu);
 err:
 	errno = -rc;
 	return NULL;
+}
+
+void scsi_lu_ident(struct scsi_lu *lu, struct scsi_lu_ident *out)
+{
+	pthread_mutex_lock(&lu->id_lock);
+	*out = lu->id;
+	pthread_mutex_unlock(&lu->id_lock);
+}
+
+/* Logical block provisioning is on (VPD 0xB2, UNMAP, WRITE SAME UNMAP). */
+static bool lu_thin(const struct scsi_lu *lu)
+{
+	return lu->bs && lu->bs->can_unmap && !atomic_load(&lu->readonly);
+}
+
+void scsi_lu_params_get(struct scsi_lu *lu, struct scsi_lu_params *out)
+{
+	struct scsi_lu_ident id;
+
+	scsi_lu_ident(lu, &id);
+	memset(out, 0, sizeof(*out));
+	out->set = (1u << SCSI_LU_P_COUNT) - 1;
+	if (id.tgt_id)
+		snprintf(out->scsi_id, sizeof(out->scsi_id), "%s", id.scsi_id);
+	else
+		out->set &= ~(1u << SCSI_LU_P_SCSI_ID);
+	if (id.tgt_sn)
+		snprintf(out->scsi_sn, sizeof(out->scsi_sn), "%s", id.serial);
+	else
+		out->set &= ~(1u << SCSI_LU_P_SCSI_SN);
+	snprintf(out->vendor_id, sizeof(out->vendor_id), "%s", id.vendor);
+	snprintf(out->product_id, sizeof(out->product_id), "%s", id.product);
+	snprintf(out->product_rev, sizeof(out->product_rev), "%s",
+		 id.revision);
+	out->removable = id.removable;
+	out->readonly = atomic_load(&lu->readonly);
+	out->sense_format = 0;
+	out->online = true;
+	out->thin_provisioning = lu_thin(lu);
+}
+
+/* APTPL state is kept (or being written) under the LU's creation NAA. */
+static bool lu_aptpl_kept(struct scsi_lu *lu)
+{
+	bool kept;
+
+	pthread_mutex_lock(&lu->pr.lock);
+	kept = lu->pr.state_path && (lu->pr.aptpl || lu->pr.on_disk);
+	pthread_mutex_unlock(&lu->pr.lock);
+	return kept;
+}
+
+int scsi_lu_update(struct scsi_lu *lu, const struct scsi_lu_params *p,
+		   char *why, size_t whylen)
+{
+	struct scsi_lu_ident id;
+	bool ro = atomic_load(&lu->readonly), inq_changed;
+	int rc;
+
+	rc = scsi_lu_params_check(p, why, whylen);
+	if (rc)
+		return rc;
+	if ((p->set & (1u << SCSI_LU_P_READONLY))) {
+		if (!p->readonly && lu->bs && lu->bs->readonly) {
+			snprintf(why, whylen,
+				 "readonly=0: the backing store %s is read-only",
+				 lu->bs->path ? lu->bs->path : "");
+			return -EINVAL;
+		}
+		if (lu->type != SCSI_LU_DISK && p->readonly) {
+			snprintf(why, whylen,
+				 "readonly: LUN %" PRIu64 " is a controller, not a disk",
+				 lu->lun);
+			return -EINVAL;
+		}
+		ro = p->readonly;
+	}
+	if (p->set & (1u << SCSI_LU_P_THIN_PROVISIONING)) {
+		/*
+		 * ringtgt provisions thinly exactly when the store can
+		 * deallocate and the LU is writable; it cannot be switched.
+		 */
+		bool can = lu->bs && lu->bs->can_unmap && !ro;
+
+		if (p->thin_provisioning != can) {
+			snprintf(why, whylen,
+				 "thin_provisioning=%d is not supported on LUN %" PRIu64 ": ringtgt provisions thinly exactly when the store can deallocate and the LU is writable (here: %d)",
+				 p->thin_provisioning, lu->lun, can);
+			return -EOPNOTSUPP;
+		}
+	}
+
+	pthread_mutex_lock(&lu->id_lock);
+	id = lu->id;
+	lu_ident_apply(&id, p, lu->target_name, lu->lun);
+	if (memcmp(id.naa, lu->naa, sizeof(id.naa)) != 0 &&
+	    lu_aptpl_kept(lu)) {
+		pthread_mutex_unlock(&lu->id_lock);
+		snprintf(why, whylen,
+			 "%s: LUN %" PRIu64 " keeps persistent reservations (APTPL) under its NAA designator, which this would change; clear them first",
+			 (p->set & (1u << SCSI_LU_P_SCSI_ID)) ? "scsi_id"
+							     : "scsi_sn",
+			 lu->lun);
+		return -EBUSY;
+	}
+	inq_changed = memcmp(&id, &lu->id, sizeof(id)) != 0;
+	lu->id = id;
+	pthread_mutex_unlock(&lu->id_lock);
+
+	/* SPC-4 §5.14 table 42 (SAM-5 §5.14): what each change reports */
+	if (ro != atomic_load(&lu->readonly)) {
+		atomic_store(&lu->readonly, ro);
+		/* WP of the mode parameter header (SBC-3 §6.4.1) */
+		atomic_store_explicit(&lu->mode_gen, ua_next(),
+				      memory_order_release);
+		/* and VPD 0xB0 / 0xB2 follow it */
+		if (lu->bs && lu->bs->can_unmap)
+			inq_changed = true;
+	}
+	if (inq_changed)
+		atomic_store_explicit(&lu->inq_gen, ua_next(),
+				      memory_order_release);
+	return 0;
 }
 
 void scsi_lu_get(struct scsi_lu *lu)
@@ -208,6 +438,7 @@ void scsi_lu_put(struct scsi_lu *lu)
 	bs_close(lu->bs);
 	scsi_pr_destroy(lu);
 	pthread_mutex_destroy(&lu->res_lock);
+	pthread_mutex_destroy(&lu->id_lock);
 	pthread_mutex_destroy(&lu->caw_lock);
 	free(lu);
 }
@@ -229,7 +460,7 @@ struct bs *scsi_lu_bs(const struct scsi_lu *lu)
 
 const char *scsi_lu_serial(const struct scsi_lu *lu)
 {
-	return lu->serial;
+	return lu->serial0;
 }
 
 bool scsi_lu_tas(const struct scsi_lu *lu)
@@ -319,7 +550,11 @@ static enum sense_reason lu_reset_ua(struct scsi_lu *lu, struct scsi_nexus *n,
 				     bool clear);
 static enum sense_reason lu_cap_ua(struct scsi_lu *lu, struct scsi_nexus *n,
 				   bool clear);
-static void lu_cap_meet(struct scsi_lu *lu, struct scsi_nexus *n);
+static void lu_gen_meet(struct scsi_lu *lu, _Atomic uint32_t *seen,
+			_Atomic uint32_t *genp);
+static enum sense_reason lu_gen_ua(struct scsi_lu *lu, _Atomic uint32_t *seen,
+				   _Atomic uint32_t *genp,
+				   enum sense_reason reason, bool clear);
 
 enum sense_reason scsi_lu_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
 				   bool clear)
@@ -330,8 +565,11 @@ enum sense_reason scsi_lu_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
 		return SENSE_NONE;
 	/* a first command records the capacity seen, even if it fails
 	 * with another unit attention */
-	if (clear)
-		lu_cap_meet(lu, n);
+	if (clear) {
+		lu_gen_meet(lu, &n->cap_seen[lu->lun], &lu->cap_gen);
+		lu_gen_meet(lu, &n->inq_seen[lu->lun], &lu->inq_gen);
+		lu_gen_meet(lu, &n->mode_seen[lu->lun], &lu->mode_gen);
+	}
 	reason = lu_reset_ua(lu, n, clear);
 	if (reason != SENSE_NONE)
 		return reason;
@@ -341,6 +579,15 @@ enum sense_reason scsi_lu_ua_check(struct scsi_lu *lu, struct scsi_nexus *n,
 		return SENSE_UA_NEXUS_LOSS;
 	}
 	reason = lu_cap_ua(lu, n, clear);
+	if (reason != SENSE_NONE)
+		return reason;
+	/* scsi_lu_update(): SPC-4 §5.14 */
+	reason = lu_gen_ua(lu, &n->mode_seen[lu->lun], &lu->mode_gen,
+			   SENSE_UA_MODE_CHANGED, clear);
+	if (reason != SENSE_NONE)
+		return reason;
+	reason = lu_gen_ua(lu, &n->inq_seen[lu->lun], &lu->inq_gen,
+			   SENSE_UA_INQUIRY_CHANGED, clear);
 	if (reason != SENSE_NONE)
 		return reason;
 	reason = scsi_pr_ua_check(lu, n, clear);
@@ -412,16 +659,19 @@ static enum sense_reason lu_cap_ua(struct scsi_lu *lu, struct scsi_nexus *n,
 			 SENSE_UA_CAPACITY_CHANGED, clear);
 }
 
-/* A nexus meeting the LU takes its capacity generation without a UA. */
-static void lu_cap_meet(struct scsi_lu *lu, struct scsi_nexus *n)
+/*
+ * A nexus meeting the LU takes its capacity (INQUIRY data, mode
+ * parameter) generation without a UA: it reads the data as they are.
+ */
+static void lu_gen_meet(struct scsi_lu *lu, _Atomic uint32_t *seen,
+			_Atomic uint32_t *genp)
 {
-	_Atomic uint32_t *seen = &n->cap_seen[lu->lun];
 	uint32_t old = atomic_load_explicit(seen, memory_order_relaxed);
 
 	if (lu_seen_before(lu, old))
 		atomic_compare_exchange_strong(
 			seen, &old,
-			atomic_load_explicit(&lu->cap_gen, memory_order_acquire));
+			atomic_load_explicit(genp, memory_order_acquire));
 }
 
 /* --- the write gate of COMPARE AND WRITE ------------------------------------ */

@@ -93,6 +93,8 @@ enum sense_reason {
 					 * changed */
 	SENSE_INSUFFICIENT_REG_RESOURCES,	/* 5/55/04 insufficient
 						 * registration resources */
+	SENSE_UA_INQUIRY_CHANGED,	/* 6/3f/03 inquiry data has changed */
+	SENSE_UA_MODE_CHANGED,		/* 6/2a/01 mode parameters changed */
 	SENSE_REASON_COUNT,
 };
 
@@ -141,6 +143,9 @@ struct scsi_nexus {
 	_Atomic uint32_t alua_seen[SCSI_MAX_LUNS];
 	/* per LUN, the capacity generation this nexus last saw (lu.c) */
 	_Atomic uint32_t cap_seen[SCSI_MAX_LUNS];
+	/* ... the INQUIRY data and mode parameter generations (lu.c) */
+	_Atomic uint32_t inq_seen[SCSI_MAX_LUNS];
+	_Atomic uint32_t mode_seen[SCSI_MAX_LUNS];
 };
 
 /*
@@ -264,6 +269,78 @@ struct scsi_task {
 
 /* --- logical units --------------------------------------------------- */
 
+/*
+ * LU parameters by the names tgt gives them (tgt 1.0.85 usr/spc.c,
+ * lu_config(): `tgtadm --op update --mode logicalunit --params k=v`,
+ * targets.conf). The control protocol, the config file and tgtadm use
+ * these names. A parameter is present when its bit is in @set.
+ */
+enum scsi_lu_param {
+	SCSI_LU_P_SCSI_ID,		/* VPD 0x83 T10 + NAA, as tgt derives */
+	SCSI_LU_P_SCSI_SN,		/* VPD 0x80, as tgt lays it out */
+	SCSI_LU_P_VENDOR_ID,		/* standard INQUIRY T10 VENDOR ID */
+	SCSI_LU_P_PRODUCT_ID,		/* ... PRODUCT IDENTIFICATION */
+	SCSI_LU_P_PRODUCT_REV,		/* ... PRODUCT REVISION LEVEL */
+	SCSI_LU_P_REMOVABLE,		/* standard INQUIRY RMB bit */
+	SCSI_LU_P_READONLY,		/* writes fail DATA PROTECT, WP=1 */
+	SCSI_LU_P_SENSE_FORMAT,		/* 0 fixed (1, descriptor: refused) */
+	SCSI_LU_P_ONLINE,		/* 0: MEDIUM NOT PRESENT */
+	SCSI_LU_P_THIN_PROVISIONING,	/* logical block provisioning */
+	SCSI_LU_P_COUNT,
+};
+
+#define SCSI_LU_SCSI_ID_MAX 36		/* tgt's SCSI_ID_LEN */
+#define SCSI_LU_SCSI_SN_MAX 36		/* tgt's SCSI_SN_LEN */
+#define SCSI_LU_VENDOR_MAX 8		/* SPC-4 §6.4.2 */
+#define SCSI_LU_PRODUCT_MAX 16
+#define SCSI_LU_REV_MAX 4
+
+struct scsi_lu_params {
+	unsigned set;			/* 1u << enum scsi_lu_param */
+	char scsi_id[SCSI_LU_SCSI_ID_MAX + 1];
+	char scsi_sn[SCSI_LU_SCSI_SN_MAX + 1];
+	char vendor_id[SCSI_LU_VENDOR_MAX + 1];
+	char product_id[SCSI_LU_PRODUCT_MAX + 1];
+	char product_rev[SCSI_LU_REV_MAX + 1];
+	bool removable;
+	bool readonly;
+	uint8_t sense_format;
+	bool online;
+	bool thin_provisioning;
+};
+
+/* tgt's name of @p ("scsi_id"), NULL past the end. */
+const char *scsi_lu_param_name(enum scsi_lu_param p);
+/*
+ * Sets the parameter named @name from @value, written as tgtadm's
+ * --params takes it (strings as they are; flags and numbers as decimal
+ * "0" / "1"). Validates as tgt would, but refuses what tgt truncates or
+ * misreads: scsi_id and scsi_sn 1..36 printable ASCII characters,
+ * vendor_id / product_id / product_rev at most 8 / 16 / 4 printable
+ * ASCII (SPC-4 §4.3.1), flags 0 or 1. Returns 0; -ENOENT (no such
+ * parameter), -EOPNOTSUPP (a parameter tgt has that ringtgt does not
+ * implement: mode_page, lbppbe, ...; or a value of one it does not
+ * support, such as sense_format=1), -EINVAL (bad value). @why receives
+ * a sentence that names the parameter.
+ */
+int scsi_lu_param_parse(struct scsi_lu_params *p, const char *name,
+			const char *value, char *why, size_t whylen);
+/*
+ * As scsi_lu_param_parse(), but a string longer than its field is cut to
+ * the field's length, as tgt 1.0.85 cuts it (snprintf into its buffers):
+ * for tgtadm and tgt-admin, which must give the LU the identifiers tgt
+ * would have given it. OpenStack Cinder writes `scsi_id volume-<UUID>`,
+ * 43 characters, of which tgt keeps the first 36.
+ */
+int scsi_lu_param_parse_tgt(struct scsi_lu_params *p, const char *name,
+			    const char *value, char *why, size_t whylen);
+/*
+ * Checks every parameter set in @p (as scsi_lu_param_parse would have):
+ * for callers that fill the struct themselves. 0 or as above.
+ */
+int scsi_lu_params_check(const struct scsi_lu_params *p, char *why,
+			 size_t whylen);
+
 struct scsi_lu_config {
 	enum scsi_lu_type type;
 	uint64_t lun;
@@ -274,6 +351,11 @@ struct scsi_lu_config {
 	const char *vendor;		/* NULL: "RINGTGT" */
 	const char *product;		/* NULL: "VIRTUAL-DISK" / "CONTROLLER" */
 	bool readonly;
+	/*
+	 * tgt's parameters (NULL: none); they override serial, vendor,
+	 * product and readonly. scsi_sn and serial exclude each other.
+	 */
+	const struct scsi_lu_params *params;
 	/*
 	 * TAS bit of the Control mode page (SPC-4 §7.5.8): tasks of other
 	 * I_T nexuses aborted by a task management function or a reset end
@@ -306,7 +388,31 @@ void scsi_lu_forget_state(struct scsi_lu *lu);
 uint64_t scsi_lu_lun(const struct scsi_lu *lu);
 enum scsi_lu_type scsi_lu_type(const struct scsi_lu *lu);
 struct bs *scsi_lu_bs(const struct scsi_lu *lu);
+/* The unit serial number the LU was created with (a later scsi_sn
+ * update shows in scsi_lu_params_get() only). */
 const char *scsi_lu_serial(const struct scsi_lu *lu);
+/*
+ * The LU's parameters now, every one set: scsi_id and scsi_sn are empty
+ * strings (and their bits clear) when the LU has ringtgt's own
+ * identifiers; the others hold the effective values.
+ */
+void scsi_lu_params_get(struct scsi_lu *lu, struct scsi_lu_params *out);
+/*
+ * Changes the parameters set in @p on a live LU (tgt's `--op update
+ * --mode logicalunit`). All or nothing: 0, or -EINVAL / -EOPNOTSUPP
+ * (see scsi_lu_param_parse; readonly=0 on a read-only store, thin_
+ * provisioning=1 on a store that cannot unmap), -EBUSY (scsi_id would
+ * move the identity that keys the LU's persisted APTPL state), with a
+ * sentence in @why. Every I_T nexus that has used the LU then gets,
+ * once, on its next command: INQUIRY DATA HAS CHANGED (6h/3Fh/03h,
+ * SPC-4 §5.14) when scsi_id, scsi_sn, vendor_id, product_id,
+ * product_rev, removable or thin_provisioning changed; MODE PARAMETERS
+ * CHANGED (6h/2Ah/01h) when readonly changed (the WP bit of the mode
+ * parameter header). Setting a value it already has changes nothing.
+ * Control thread; thread-safe against commands.
+ */
+int scsi_lu_update(struct scsi_lu *lu, const struct scsi_lu_params *p,
+		   char *why, size_t whylen);
 /*
  * True once the LU was removed from its target's LUN table: a transport
  * that caches LU pointers drops its reference and looks the LUN up again.

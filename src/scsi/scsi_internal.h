@@ -161,6 +161,29 @@ struct scsi_pr {
 	bool forgotten;			/* LU deleted: write nothing more */
 };
 
+/*
+ * The identity of an LU: what standard INQUIRY and VPD pages 0x80 / 0x83
+ * carry. Without tgt's scsi_id / scsi_sn, ringtgt's own identifiers
+ * (lu.c): serial and NAA derived from target name, LUN and configured
+ * serial. With scsi_sn (tgt_sn) VPD 0x80 is laid out as tgt does; with
+ * scsi_id (tgt_id) VPD 0x83 carries tgt's T10 and NAA designators.
+ */
+struct scsi_lu_ident {
+	char vendor[SCSI_VENDOR_LEN + 1];
+	char product[SCSI_PRODUCT_LEN + 1];
+	char revision[SCSI_REVISION_LEN + 1];
+	char serial[SCSI_LU_SCSI_SN_MAX + 1];	/* unit serial number */
+	bool tgt_sn;			/* serial is tgt's scsi_sn */
+	bool serial_set;		/* serial was configured (not derived) */
+	char scsi_id[SCSI_LU_SCSI_ID_MAX + 1];	/* when tgt_id */
+	bool tgt_id;
+	uint8_t naa[16];		/* NAA 6 designator of VPD 0x83 */
+	bool removable;			/* standard INQUIRY RMB */
+};
+
+/* A consistent copy of the LU's identity (any thread). */
+void scsi_lu_ident(struct scsi_lu *lu, struct scsi_lu_ident *out);
+
 struct scsi_lu {
 	atomic_uint refs;
 	atomic_uint aborted_inflight;	/* see scsi_task_abort() */
@@ -181,12 +204,22 @@ struct scsi_lu {
 	 * with scsi_lu_nblocks(), so that one check sees one value.
 	 */
 	_Atomic uint64_t nblocks;
-	bool readonly;			/* config or store */
-	char vendor[SCSI_VENDOR_LEN + 1];
-	char product[SCSI_PRODUCT_LEN + 1];
-	char revision[SCSI_REVISION_LEN + 1];
-	char serial[SCSI_SERIAL_MAX + 1];
-	uint8_t naa[16];		/* NAA 6 designator, computed once */
+	/* config or store; scsi_lu_update() changes it (never to false on
+	 * a read-only store) */
+	_Atomic bool readonly;
+	/*
+	 * What INQUIRY reports: changed by scsi_lu_update() under id_lock;
+	 * readers take a copy with scsi_lu_ident().
+	 */
+	pthread_mutex_t id_lock;
+	struct scsi_lu_ident id;
+	char target_name[224];		/* what ringtgt's identifiers derive from */
+	/*
+	 * The NAA designator the LU was created with: the key of its APTPL
+	 * state file (pr.c), which a later identity change does not move.
+	 */
+	uint8_t naa[16];
+	char serial0[SCSI_LU_SCSI_SN_MAX + 1];	/* unit serial at creation */
 	/*
 	 * Unit attention after a reset: values of one global counter, so
 	 * an LU created later at the same LUN has a higher ua_base than any
@@ -195,6 +228,8 @@ struct scsi_lu {
 	uint32_t ua_base;		/* generation at creation */
 	_Atomic uint32_t ua_gen;	/* generation of the last reset */
 	_Atomic uint32_t cap_gen;	/* ... of the last capacity change */
+	_Atomic uint32_t inq_gen;	/* ... of the last INQUIRY data change */
+	_Atomic uint32_t mode_gen;	/* ... of the last mode parameter change */
 	/*
 	 * COMPARE AND WRITE runs one at a time per LU (all reactors): the
 	 * running one owns caw_busy, the others wait in a FIFO linked

@@ -26,6 +26,7 @@
 /* Standard INQUIRY data (SPC-4 §6.4.2) */
 #define INQ_STD_LEN 96
 #define INQ_VERSION_SPC4 0x06
+#define INQ_RMB 0x80		/* byte 1: removable medium */
 #define INQ_HISUP 0x10
 #define INQ_RDF 0x02
 #define INQ_CMDQUE 0x02
@@ -123,8 +124,10 @@ enum sense_reason spc_parse_inquiry(struct scsi_task *t)
 	return SENSE_NONE;
 }
 
-static uint32_t inquiry_standard(const struct scsi_lu *lu, uint8_t *b)
+static uint32_t inquiry_standard(struct scsi_lu *lu, uint8_t *b)
 {
+	struct scsi_lu_ident id;
+
 	memset(b, 0, INQ_STD_LEN);
 	b[0] = lu_pdt(lu);
 	b[2] = INQ_VERSION_SPC4;
@@ -132,9 +135,18 @@ static uint32_t inquiry_standard(const struct scsi_lu *lu, uint8_t *b)
 	b[4] = INQ_STD_LEN - 5;
 	b[5] = INQ_TPGS_BOTH;
 	b[7] = INQ_CMDQUE;
-	put_ascii(b + 8, lu ? lu->vendor : "RINGTGT", SCSI_VENDOR_LEN);
-	put_ascii(b + 16, lu ? lu->product : "", SCSI_PRODUCT_LEN);
-	put_ascii(b + 32, lu ? lu->revision : "", SCSI_REVISION_LEN);
+	if (lu) {
+		scsi_lu_ident(lu, &id);
+		if (id.removable)
+			b[1] = INQ_RMB;
+		put_ascii(b + 8, id.vendor, SCSI_VENDOR_LEN);
+		put_ascii(b + 16, id.product, SCSI_PRODUCT_LEN);
+		put_ascii(b + 32, id.revision, SCSI_REVISION_LEN);
+	} else {
+		put_ascii(b + 8, "RINGTGT", SCSI_VENDOR_LEN);
+		put_ascii(b + 16, "", SCSI_PRODUCT_LEN);
+		put_ascii(b + 32, "", SCSI_REVISION_LEN);
+	}
 	put_be16(b + 58, VD_SAM5);
 	put_be16(b + 60, VD_ISCSI);
 	put_be16(b + 62, VD_SPC4);
@@ -154,12 +166,23 @@ static uint32_t vpd_supported_pages(const struct scsi_lu *lu, uint8_t *b)
 	return 4u + n;
 }
 
-static uint32_t vpd_serial(const struct scsi_lu *lu, uint8_t *b)
+/*
+ * SPC-4 §7.8.16. tgt's scsi_sn is laid out as tgt does (usr/spc.c,
+ * update_vpd_80): 36 bytes, right-aligned, padded with spaces in front;
+ * udev's ID_SCSI_SERIAL and the by-id names keep those bytes.
+ */
+static uint32_t vpd_serial(const struct scsi_lu_ident *id, uint8_t *b)
 {
-	uint16_t n = (uint16_t)strlen(lu->serial);
+	uint16_t n = (uint16_t)strlen(id->serial);
 
+	if (id->tgt_sn) {
+		put_be16(b + 2, SCSI_LU_SCSI_SN_MAX);
+		memset(b + 4, ' ', SCSI_LU_SCSI_SN_MAX);
+		memcpy(b + 4 + SCSI_LU_SCSI_SN_MAX - n, id->serial, n);
+		return 4u + SCSI_LU_SCSI_SN_MAX;
+	}
 	put_be16(b + 2, n);
-	memcpy(b + 4, lu->serial, n);
+	memcpy(b + 4, id->serial, n);
 	return 4u + n;
 }
 
@@ -176,25 +199,47 @@ static uint32_t desig_head(uint8_t *p, uint8_t proto_codeset, uint8_t type,
 
 static uint32_t vpd_device_id(const struct scsi_task *t, uint8_t *b)
 {
-	const struct scsi_lu *lu = t->lu;
+	struct scsi_lu_ident id;
 	uint32_t off = 4;
 	uint16_t rel_port = t->nexus && t->nexus->rel_port_id
 				    ? t->nexus->rel_port_id : 1;
 	const struct scsi_port_group *g = scsi_alua_group(t->nexus);
-	size_t slen = strlen(lu->serial);
+	size_t slen;
 
-	/* NAA IEEE Registered Extended, LU association */
-	off += desig_head(b + off, CODESET_BINARY, ASSOC_LU | DESIG_NAA,
-			  sizeof(lu->naa));
-	memcpy(b + off, lu->naa, sizeof(lu->naa));
-	off += sizeof(lu->naa);
+	scsi_lu_ident(t->lu, &id);
+	slen = strlen(id.serial);
+	if (id.tgt_id) {
+		/*
+		 * tgt's LU designators from scsi_id (tgt usr/spc.c,
+		 * update_vpd_83), in its order and bytes: T10 vendor ID
+		 * holding scsi_id in a 36-byte field padded with NULs, then
+		 * NAA 6 from its hex digits. tgt's third one, NAA locally
+		 * assigned from the target id and LUN, is left out: tids are
+		 * reused, so it is not an identity (docs/migrating-from-tgt.md).
+		 */
+		off += desig_head(b + off, CODESET_ASCII, ASSOC_LU | DESIG_T10,
+				  SCSI_LU_SCSI_ID_MAX);
+		memset(b + off, 0, SCSI_LU_SCSI_ID_MAX);
+		memcpy(b + off, id.scsi_id, strlen(id.scsi_id));
+		off += SCSI_LU_SCSI_ID_MAX;
+		off += desig_head(b + off, CODESET_BINARY, ASSOC_LU | DESIG_NAA,
+				  sizeof(id.naa));
+		memcpy(b + off, id.naa, sizeof(id.naa));
+		off += sizeof(id.naa);
+	} else {
+		/* NAA IEEE Registered Extended, LU association */
+		off += desig_head(b + off, CODESET_BINARY, ASSOC_LU | DESIG_NAA,
+				  sizeof(id.naa));
+		memcpy(b + off, id.naa, sizeof(id.naa));
+		off += sizeof(id.naa);
 
-	/* T10 vendor ID: vendor + unit serial number (§7.8.6.6.4) */
-	off += desig_head(b + off, CODESET_ASCII, ASSOC_LU | DESIG_T10,
-			  (uint8_t)(SCSI_VENDOR_LEN + slen));
-	put_ascii(b + off, lu->vendor, SCSI_VENDOR_LEN);
-	memcpy(b + off + SCSI_VENDOR_LEN, lu->serial, slen);
-	off += SCSI_VENDOR_LEN + (uint32_t)slen;
+		/* T10 vendor ID: vendor + unit serial number (§7.8.6.6.4) */
+		off += desig_head(b + off, CODESET_ASCII, ASSOC_LU | DESIG_T10,
+				  (uint8_t)(SCSI_VENDOR_LEN + slen));
+		put_ascii(b + off, id.vendor, SCSI_VENDOR_LEN);
+		memcpy(b + off + SCSI_VENDOR_LEN, id.serial, slen);
+		off += SCSI_VENDOR_LEN + (uint32_t)slen;
+	}
 
 	/*
 	 * Relative target port (§7.8.6.6.7), on the port of this nexus. The
@@ -284,9 +329,13 @@ void spc_inquiry(struct scsi_task *t)
 	case VPD_SUPPORTED:
 		len = vpd_supported_pages(t->lu, b);
 		break;
-	case VPD_SERIAL:
-		len = vpd_serial(t->lu, b);
+	case VPD_SERIAL: {
+		struct scsi_lu_ident id;
+
+		scsi_lu_ident(t->lu, &id);
+		len = vpd_serial(&id, b);
 		break;
+	}
 	case VPD_DEVICE_ID:
 		len = vpd_device_id(t, b);
 		break;

@@ -257,6 +257,21 @@ ParameterizedTestParameters(config, errors)
 		  "<config>:2: target " DEMO ": LUN 0 is the controller; set controller = false to put a disk at LUN 0" },
 		{ "target \"" DEMO "\" {\n\n  lun 3 {\n    backing = \"ram\"\n  }\n}\n",
 		  "<config>:3: target " DEMO ": LUN 3: a ram LUN needs a size" },
+		/* tgt's LU parameters: the parameter and the line named */
+		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\"\n    vendor_id = \"NINECHARS\" }\n}\n",
+		  "<config>:3: vendor_id 'NINECHARS' must be at most 8 characters (it has 9)" },
+		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" scsi_id = \"0123456789012345678901234567890123456\" }\n}\n",
+		  "<config>:2: scsi_id '0123456789012345678901234567890123456' must be at most 36 characters (it has 37)" },
+		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" mode_page = \"8:0:18\" }\n}\n",
+		  "<config>:2: LU parameter mode_page is not supported by ringtgt" },
+		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" sense_format = 1 }\n}\n",
+		  "<config>:2: target " DEMO ": LUN 1: sense_format=1 (descriptor format sense data) is not supported; only 0 (fixed format)" },
+		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" online = false }\n}\n",
+		  "<config>:2: target " DEMO ": LUN 1: online=0 (medium not present) is not supported; remove the LUN instead" },
+		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" serial = \"A\" scsi_sn = \"B\" }\n}\n",
+		  "<config>:2: target " DEMO ": LUN 1: give serial or scsi_sn, not both" },
+		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" swp = 1 }\n}\n",
+		  "<config>:2: unknown key 'swp' in lun 1" },
 		{ "target \"" DEMO "\" {\n  lun 3 { backing = \"tape\" }\n}\n",
 		  "<config>:2: backing = \"tape\": use \"file\" or \"ram\"" },
 		{ "target \"" DEMO "\" {\n  lun 3 { size = \"1G\" }\n}\n",
@@ -1190,4 +1205,46 @@ Test(config, portal_groups)
 					       sizeof(err)), 0, "%s", bad[i][0]);
 		cr_expect(strstr(err, bad[i][1]), "%s: %s", bad[i][0], err);
 	}
+}
+
+/* tgt's LU parameters in a lun section reach the LU (target.list). */
+Test(config, lu_params)
+{
+	static const char text[] =
+		"target \"" DEMO "\" {\n"
+		"  lun 1 {\n"
+		"    backing = \"ram\" size = \"1M\"\n"
+		"    scsi_id = \"volume-1\" scsi_sn = \"SN-1\"\n"
+		"    vendor_id = \"IET\" product_id = \"VIRTUAL-DISK\"\n"
+		"    product_rev = \"0001\" removable = true sense_format = 0\n"
+		"    online = true thin_provisioning = true\n"
+		"  }\n"
+		"  lun 2 { backing = \"ram\" size = \"1M\" }\n"
+		"}\n";
+	struct ringtgt_config cfg;
+	struct core_err cerr = { { 0 } };
+	char err[512] = "";
+	json_object *arr, *l;
+
+	core_init();
+	cr_assert_eq(config_parse_buf(text, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(config_apply(&cfg, &cerr), 0, "%s", cerr.msg);
+	arr = core_targets_json();
+	l = json_object_array_get_idx(jget(json_object_array_get_idx(arr, 0),
+					   "luns"), 1);
+	cr_expect_str_eq(json_object_get_string(jget(l, "scsi_id")), "volume-1");
+	cr_expect_str_eq(json_object_get_string(jget(l, "scsi_sn")), "SN-1");
+	cr_expect_str_eq(json_object_get_string(jget(l, "vendor_id")), "IET");
+	cr_expect_str_eq(json_object_get_string(jget(l, "product_rev")), "0001");
+	cr_expect(json_object_get_boolean(jget(l, "removable")));
+	cr_expect(json_object_get_boolean(jget(l, "thin_provisioning")));
+	/* LUN 2 has none of them: ringtgt's own identity */
+	l = json_object_array_get_idx(jget(json_object_array_get_idx(arr, 0),
+					   "luns"), 2);
+	cr_expect(json_object_is_type(jget(l, "scsi_id"), json_type_null));
+	cr_expect_str_eq(json_object_get_string(jget(l, "vendor_id")), "RINGTGT");
+	cr_expect_not(json_object_get_boolean(jget(l, "removable")));
+	json_object_put(arr);
+	config_free(&cfg);
+	core_shutdown();
 }

@@ -721,3 +721,127 @@ Test(ctl, lun_resize)
 						 NULL), NULL, err, sizeof(err)), -EINVAL);
 	cr_expect_str_eq(err, "missing argument 'lun'");
 }
+
+/* The LUN of IQN in target.list (caller puts *list). */
+static json_object *list_lun(int lun, json_object **list)
+{
+	char err[256] = "";
+
+	cr_assert_eq(call("target.list", NULL, list, err, sizeof(err)), 0,
+		     "%s", err);
+	for (size_t i = 0; i < json_object_array_length(*list); i++) {
+		json_object *t = json_object_array_get_idx(*list, i);
+		json_object *luns = jget(t, "luns");
+
+		if (strcmp(json_object_get_string(jget(t, "iqn")), IQN))
+			continue;
+		for (size_t j = 0; j < json_object_array_length(luns); j++) {
+			json_object *l = json_object_array_get_idx(luns, j);
+
+			if (json_object_get_int(jget(l, "lun")) == lun)
+				return l;
+		}
+	}
+	cr_assert_fail("no LUN %d in %s", lun,
+		       json_object_to_json_string(*list));
+	return NULL;
+}
+
+/*
+ * tgt's LU parameters (docs/control-protocol.md, "LU parameters"): set
+ * at lun.add, changed by lun.update, shown by target.list with tgt's
+ * names; bad values refused naming the parameter, and nothing changes.
+ */
+Test(ctl, lun_params)
+{
+	json_object *list = NULL, *l;
+	char err[256] = "";
+
+	cr_assert_eq(call("target.add", args_new("iqn", json_object_new_string(IQN),
+						 NULL), NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(call("lun.add", args_new("iqn", json_object_new_string(IQN),
+					      "lun", json_object_new_int(1),
+					      "backing", json_object_new_string("ram"),
+					      "size", json_object_new_string("1M"),
+					      "scsi_id", json_object_new_string("volume-abc"),
+					      "scsi_sn", json_object_new_string("SN-1"),
+					      "vendor_id", json_object_new_string("IET"),
+					      "removable", json_object_new_boolean(1),
+					      NULL), NULL, err, sizeof(err)), 0, "%s", err);
+	l = list_lun(1, &list);
+	cr_expect_str_eq(json_object_get_string(jget(l, "scsi_id")), "volume-abc");
+	cr_expect_str_eq(json_object_get_string(jget(l, "scsi_sn")), "SN-1");
+	cr_expect_str_eq(json_object_get_string(jget(l, "serial")), "SN-1");
+	cr_expect_str_eq(json_object_get_string(jget(l, "vendor_id")), "IET");
+	cr_expect_str_eq(json_object_get_string(jget(l, "product_id")), "VIRTUAL-DISK");
+	cr_expect(json_object_get_boolean(jget(l, "removable")));
+	cr_expect_not(json_object_get_boolean(jget(l, "readonly")));
+	cr_expect(json_object_get_boolean(jget(l, "online")));
+	cr_expect_eq(json_object_get_int(jget(l, "sense_format")), 0);
+	json_object_put(list);
+
+	cr_assert_eq(call("lun.update", args_new("iqn", json_object_new_string(IQN),
+						 "lun", json_object_new_int(1),
+						 "product_id", json_object_new_string("DISK2"),
+						 "readonly", json_object_new_boolean(1),
+						 NULL), NULL, err, sizeof(err)), 0, "%s", err);
+	l = list_lun(1, &list);
+	cr_expect_str_eq(json_object_get_string(jget(l, "product_id")), "DISK2");
+	cr_expect(json_object_get_boolean(jget(l, "readonly")));
+	cr_expect_str_eq(json_object_get_string(jget(l, "scsi_id")), "volume-abc");
+	json_object_put(list);
+
+	/* refusals name the parameter; all or nothing */
+	cr_expect_eq(call("lun.update", args_new("iqn", json_object_new_string(IQN),
+						 "lun", json_object_new_int(1),
+						 "product_id", json_object_new_string("DISK3"),
+						 "vendor_id", json_object_new_string("NINECHARS"),
+						 NULL), NULL, err, sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "vendor_id 'NINECHARS' must be at most 8 characters (it has 9)");
+	l = list_lun(1, &list);
+	cr_expect_str_eq(json_object_get_string(jget(l, "product_id")), "DISK2");
+	json_object_put(list);
+	cr_expect_eq(call("lun.update", args_new("iqn", json_object_new_string(IQN),
+						 "lun", json_object_new_int(1),
+						 "scsi_id", json_object_new_string(
+							 "0123456789012345678901234567890123456"),
+						 NULL), NULL, err, sizeof(err)), -EINVAL);
+	cr_expect(strstr(err, "scsi_id"), "%s", err);
+	cr_expect_eq(call("lun.update", args_new("iqn", json_object_new_string(IQN),
+						 "lun", json_object_new_int(1),
+						 "sense_format", json_object_new_int(1),
+						 NULL), NULL, err, sizeof(err)), -EOPNOTSUPP);
+	cr_expect(strstr(err, "sense_format=1"), "%s", err);
+	cr_expect_eq(call("lun.update", args_new("iqn", json_object_new_string(IQN),
+						 "lun", json_object_new_int(1),
+						 "online", json_object_new_boolean(0),
+						 NULL), NULL, err, sizeof(err)), -EOPNOTSUPP);
+	cr_expect(strstr(err, "online=0"), "%s", err);
+	cr_expect_eq(call("lun.update", args_new("iqn", json_object_new_string(IQN),
+						 "lun", json_object_new_int(1),
+						 "removable", json_object_new_string("1"),
+						 NULL), NULL, err, sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "argument 'removable' must be true or false");
+	cr_expect_eq(call("lun.update", args_new("iqn", json_object_new_string(IQN),
+						 "lun", json_object_new_int(1),
+						 "mode_page", json_object_new_string("8:0:18"),
+						 NULL), NULL, err, sizeof(err)), -EINVAL);
+	cr_expect(strstr(err, "unknown argument 'mode_page'"), "%s", err);
+	cr_expect_eq(call("lun.update", args_new("iqn", json_object_new_string(IQN),
+						 "lun", json_object_new_int(1), NULL),
+			  NULL, err, sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "LUN 1: no parameter to change");
+	cr_expect_eq(call("lun.update", args_new("iqn", json_object_new_string(IQN),
+						 "lun", json_object_new_int(2),
+						 "vendor_id", json_object_new_string("X"),
+						 NULL), NULL, err, sizeof(err)), -ENOENT);
+	/* serial and scsi_sn name the same thing: not both */
+	cr_expect_eq(call("lun.add", args_new("iqn", json_object_new_string(IQN),
+					      "lun", json_object_new_int(3),
+					      "backing", json_object_new_string("ram"),
+					      "size", json_object_new_string("1M"),
+					      "serial", json_object_new_string("A"),
+					      "scsi_sn", json_object_new_string("B"),
+					      NULL), NULL, err, sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "LUN 3: give serial or scsi_sn, not both");
+}

@@ -1,0 +1,468 @@
+/*
+ * tgt's LU parameters (src/scsi/lu_params.c, scsi_lu_update in lu.c):
+ * parsing and refusals; the INQUIRY data and VPD pages 0x80 / 0x83 an LU
+ * with scsi_id / scsi_sn returns, against bytes captured from a real
+ * tgtd 1.0.85 (libiscsi INQUIRY, same parameters); the unit attentions
+ * of a live change (SPC-4 §5.14).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "backing/bs.h"
+#include "base/base.h"
+#include "scsi/scsi.h"
+
+#define TGT_NAME "iqn.2010-10.org.openstack:volume-5c1d7d6e-3b2a-4f0e-9c8d-1a2b3c4d5e6f"
+
+static struct scsi_target tgt;
+static struct scsi_nexus nexus;
+static int done_calls;
+
+static void task_done(struct scsi_task *t)
+{
+	(void)t;
+	done_calls++;
+}
+
+static void setup(void)
+{
+	scsi_target_init(&tgt, TGT_NAME);
+	memset(&nexus, 0, sizeof(nexus));
+	strcpy(nexus.initiator_port, "iqn.1994-05.com.redhat:x,i,0x1");
+	nexus.rel_port_id = 1;
+	nexus.target = &tgt;
+}
+
+static void teardown(void)
+{
+	scsi_target_destroy(&tgt);
+}
+
+TestSuite(lu_params, .init = setup, .fini = teardown);
+
+/* A RAM disk LU at @lun of the target with tgt's parameters @p. */
+static struct scsi_lu *lu_with(uint64_t lun, const struct scsi_lu_params *p)
+{
+	struct bs_open_args a = { .size = 1 << 20 };
+	struct scsi_lu_config cfg = {
+		.type = SCSI_LU_DISK, .lun = lun,
+		.bs = bs_open(&bs_ram_ops, NULL, &a),
+		.target_name = TGT_NAME, .params = p,
+	};
+	struct scsi_lu *lu;
+
+	cr_assert_not_null(cfg.bs);
+	lu = scsi_lu_new(&cfg);
+	cr_assert_not_null(lu, "scsi_lu_new: %s", strerror(errno));
+	cr_assert_eq(scsi_target_add_lu(&tgt, lu), 0);
+	scsi_lu_get(lu);	/* the test's own reference */
+	return lu;
+}
+
+/* Parses "k=v" pairs (tgtadm --params) into @p; every one must be good. */
+static void params(struct scsi_lu_params *p, const char *const *kv)
+{
+	char why[200] = "";
+
+	for (; *kv; kv += 2)
+		cr_assert_eq(scsi_lu_param_parse(p, kv[0], kv[1], why,
+						 sizeof(why)), 0,
+			     "%s=%s: %s", kv[0], kv[1], why);
+}
+
+static uint8_t run(struct scsi_task *t, struct scsi_lu *lu, const uint8_t *cdb,
+		   size_t len, uint8_t *buf, uint32_t exp_len)
+{
+	memset(t, 0, sizeof(*t));
+	t->nexus = &nexus;
+	t->lu = lu;
+	t->lun = scsi_lu_lun(lu);
+	memcpy(t->cdb, cdb, len);
+	t->exp_len = exp_len;
+	t->done = task_done;
+	if (scsi_task_prepare(t) != SENSE_NONE)
+		return t->status;
+	t->buf = buf;
+	t->buf_len = MIN(exp_len, t->data_len);
+	scsi_task_exec(t);
+	return t->status;
+}
+
+/* INQUIRY (EVPD @evpd, page @page) into @b; returns the bytes moved. */
+static uint32_t inquiry(struct scsi_lu *lu, bool evpd, uint8_t page,
+			uint8_t *b)
+{
+	uint8_t c[6] = { 0x12, evpd ? 1 : 0, page, 0, 0xff, 0 };
+	struct scsi_task t;
+
+	memset(b, 0xee, 255);
+	cr_assert_eq(run(&t, lu, c, 6, b, 255), SAM_STAT_GOOD,
+		     "INQUIRY %d/%02x", evpd, page);
+	return t.xfer_len;
+}
+
+static void assert_bytes(const uint8_t *got, const uint8_t *want, size_t n,
+			 const char *what)
+{
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(got[i], want[i],
+			     "%s: byte %zu is %02x, tgt has %02x", what, i,
+			     got[i], want[i]);
+}
+
+/*
+ * Captured from tgtd 1.0.85 with libiscsi (iscsi_inquiry_sync), LUN 1 of
+ * TGT_NAME after `tgtadm --op update --mode logicalunit --params
+ * scsi_id=volume-5c1d7d6e-3b2a-4f0e-9c8d-1a2b3c4d5e6f,scsi_sn=<same>`,
+ * Cinder's values (tgt keeps 36 of the 43 characters).
+ */
+static const uint8_t cinder_vpd80[] = {
+	0x00, 0x80, 0x00, 0x24, 0x76, 0x6f, 0x6c, 0x75, 0x6d, 0x65, 0x2d, 0x35,
+	0x63, 0x31, 0x64, 0x37, 0x64, 0x36, 0x65, 0x2d, 0x33, 0x62, 0x32, 0x61,
+	0x2d, 0x34, 0x66, 0x30, 0x65, 0x2d, 0x39, 0x63, 0x38, 0x64, 0x2d, 0x31,
+	0x61, 0x32, 0x62, 0x33,
+};
+/* its VPD 0x83, LU designators: T10 vendor ID (36 bytes), NAA local
+ * (tid 1, LUN 1: 30 00 00 01 00 00 00 01), NAA 6 */
+static const uint8_t cinder_t10[] = {
+	0x02, 0x01, 0x00, 0x24, 0x76, 0x6f, 0x6c, 0x75, 0x6d, 0x65, 0x2d, 0x35,
+	0x63, 0x31, 0x64, 0x37, 0x64, 0x36, 0x65, 0x2d, 0x33, 0x62, 0x32, 0x61,
+	0x2d, 0x34, 0x66, 0x30, 0x65, 0x2d, 0x39, 0x63, 0x38, 0x64, 0x2d, 0x31,
+	0x61, 0x32, 0x62, 0x33,
+};
+static const uint8_t cinder_naa6[] = {
+	0x01, 0x03, 0x00, 0x10, 0x6e, 0x05, 0xc1, 0xd7, 0xd6, 0xe0, 0x3b, 0x2a,
+	0x04, 0xf0, 0xe0, 0x9c, 0x8d, 0x01, 0xa2, 0xb3,
+};
+
+/* LUN 2: scsi_id=abc,scsi_sn=SN42,vendor_id=ACME,product_id=BLOCK,
+ * product_rev=1.2,removable=1 */
+static const uint8_t short_std[36] = {
+	0x00, 0x80, 0x05, 0x12, 0x3d, 0x00, 0x00, 0x02, 0x41, 0x43, 0x4d, 0x45,
+	0x20, 0x20, 0x20, 0x20, 0x42, 0x4c, 0x4f, 0x43, 0x4b, 0x20, 0x20, 0x20,
+	0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x31, 0x2e, 0x32, 0x20,
+};
+static const uint8_t short_vpd80[] = {
+	0x00, 0x80, 0x00, 0x24, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+	0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+	0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+	0x53, 0x4e, 0x34, 0x32,
+};
+static const uint8_t short_t10[] = {
+	0x02, 0x01, 0x00, 0x24, 0x61, 0x62, 0x63, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00,
+};
+static const uint8_t short_naa6[] = {
+	0x01, 0x03, 0x00, 0x10, 0x60, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0a, 0xbc,
+};
+
+/* LUN 3: scsi_id=360000000000000000e00000000010001 (33 hex digits:
+ * the first one falls off the 128 bits) */
+static const uint8_t hex_naa6[] = {
+	0x01, 0x03, 0x00, 0x10, 0x60, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x0e, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01,
+};
+
+/*
+ * VPD 0x83 of an LU with scsi_id: tgt's T10 and NAA 6 designators first
+ * (tgt's NAA locally assigned one, made of the tid, is not reproduced),
+ * then ringtgt's port designators; the page length covers them all.
+ */
+static void assert_vpd83(struct scsi_lu *lu, const uint8_t *t10,
+			 const uint8_t *naa6, const char *what)
+{
+	uint8_t b[255];
+	uint32_t len = inquiry(lu, true, 0x83, b);
+
+	cr_assert_eq(b[1], 0x83);
+	cr_assert_eq(get_be16(b + 2), len - 4);
+	assert_bytes(b + 4, t10, 40, what);
+	assert_bytes(b + 44, naa6, 20, what);
+	/* relative target port designator follows (SPC-4 §7.8.6.6.7) */
+	cr_assert_eq(b[64 + 1] & 0x3f, 0x14, "%s: then the relative port", what);
+}
+
+Test(lu_params, tgt_vectors_cinder)
+{
+	static const char *const kv[] = {
+		"scsi_id", "volume-5c1d7d6e-3b2a-4f0e-9c8d-1a2b3",
+		"scsi_sn", "volume-5c1d7d6e-3b2a-4f0e-9c8d-1a2b3", NULL,
+	};
+	struct scsi_lu_params p = { 0 };
+	struct scsi_lu *lu;
+	uint8_t b[255];
+
+	params(&p, kv);
+	lu = lu_with(1, &p);
+	cr_assert_eq(inquiry(lu, true, 0x80, b), sizeof(cinder_vpd80));
+	assert_bytes(b, cinder_vpd80, sizeof(cinder_vpd80), "VPD 0x80");
+	assert_vpd83(lu, cinder_t10, cinder_naa6, "VPD 0x83");
+	scsi_lu_put(lu);
+}
+
+/* What tgtadm / tgt-admin do with Cinder's 43 characters: cut as tgt. */
+Test(lu_params, tgt_cut_gives_the_same_identifiers)
+{
+	static const char id[] = "volume-5c1d7d6e-3b2a-4f0e-9c8d-1a2b3c4d5e6f";
+	struct scsi_lu_params p = { 0 };
+	char why[200] = "";
+	struct scsi_lu *lu;
+	uint8_t b[255];
+
+	cr_assert_eq(scsi_lu_param_parse(&p, "scsi_id", id, why, sizeof(why)),
+		     -EINVAL, "the native parser refuses what tgt would cut");
+	cr_assert_str_eq(why, "scsi_id 'volume-5c1d7d6e-3b2a-4f0e-9c8d-1a2b3c4d5e6f' must be at most 36 characters (it has 43)");
+	cr_assert_eq(scsi_lu_param_parse_tgt(&p, "scsi_id", id, why,
+					     sizeof(why)), 0, "%s", why);
+	cr_assert_eq(scsi_lu_param_parse_tgt(&p, "scsi_sn", id, why,
+					     sizeof(why)), 0, "%s", why);
+	cr_assert_str_eq(p.scsi_id, "volume-5c1d7d6e-3b2a-4f0e-9c8d-1a2b3");
+	lu = lu_with(1, &p);
+	cr_assert_eq(inquiry(lu, true, 0x80, b), sizeof(cinder_vpd80));
+	assert_bytes(b, cinder_vpd80, sizeof(cinder_vpd80), "VPD 0x80");
+	assert_vpd83(lu, cinder_t10, cinder_naa6, "VPD 0x83");
+	scsi_lu_put(lu);
+}
+
+Test(lu_params, tgt_vectors_short_values)
+{
+	static const char *const kv[] = {
+		"scsi_id", "abc", "scsi_sn", "SN42", "vendor_id", "ACME",
+		"product_id", "BLOCK", "product_rev", "1.2", "removable", "1",
+		NULL,
+	};
+	struct scsi_lu_params p = { 0 };
+	struct scsi_lu *lu;
+	uint8_t b[255];
+
+	params(&p, kv);
+	lu = lu_with(2, &p);
+	inquiry(lu, false, 0, b);
+	cr_assert_eq(b[1], short_std[1], "RMB");
+	assert_bytes(b + 8, short_std + 8, 28, "vendor, product, revision");
+	cr_assert_eq(inquiry(lu, true, 0x80, b), sizeof(short_vpd80));
+	assert_bytes(b, short_vpd80, sizeof(short_vpd80), "VPD 0x80");
+	assert_vpd83(lu, short_t10, short_naa6, "VPD 0x83");
+	scsi_lu_put(lu);
+}
+
+Test(lu_params, tgt_vectors_hex_scsi_id)
+{
+	static const char *const kv[] = {
+		"scsi_id", "360000000000000000e00000000010001", NULL,
+	};
+	struct scsi_lu_params p = { 0 };
+	struct scsi_lu *lu;
+	uint8_t b[255];
+
+	params(&p, kv);
+	lu = lu_with(3, &p);
+	inquiry(lu, true, 0x83, b);
+	assert_bytes(b + 44, hex_naa6, sizeof(hex_naa6), "NAA 6");
+	/* no scsi_sn: ringtgt's own serial, never tgt's "beaf<tid><lun>" */
+	cr_assert_eq(inquiry(lu, true, 0x80, b), 4 + 16);
+	cr_assert_arr_eq(b + 4, scsi_lu_serial(lu), 16);
+	scsi_lu_put(lu);
+}
+
+/* Without scsi_id / scsi_sn the identifiers are ringtgt's, unchanged. */
+Test(lu_params, own_identifiers_without_them)
+{
+	static const char *const kv[] = { "vendor_id", "IET", NULL };
+	struct scsi_lu_params p = { 0 };
+	struct scsi_lu *plain = lu_with(4, NULL), *lu;
+	uint8_t a[255], b[255];
+
+	params(&p, kv);
+	scsi_target_remove_lu(&tgt, 4);
+	lu = lu_with(4, &p);
+	inquiry(plain, true, 0x83, a);
+	inquiry(lu, true, 0x83, b);
+	cr_assert_eq(a[5] & 0x0f, 0x03, "NAA first");
+	assert_bytes(b + 4, a + 4, 20, "the same NAA designator");
+	cr_assert_arr_eq(b + 24 + 4, "IET     ", 8, "T10 vendor = vendor_id");
+	scsi_lu_put(plain);
+	scsi_lu_put(lu);
+}
+
+struct bad {
+	const char *name, *value;
+	int rc;
+	const char *why;
+};
+
+Test(lu_params, parse_refusals)
+{
+	static const struct bad bad[] = {
+		{ "vendor_id", "NINECHARS", -EINVAL,
+		  "vendor_id 'NINECHARS' must be at most 8 characters (it has 9)" },
+		{ "product_id", "SEVENTEEN-CHARS-X", -EINVAL,
+		  "product_id 'SEVENTEEN-CHARS-X' must be at most 16 characters (it has 17)" },
+		{ "product_rev", "1.2.3", -EINVAL,
+		  "product_rev '1.2.3' must be at most 4 characters (it has 5)" },
+		{ "scsi_sn", "", -EINVAL,
+		  "scsi_sn '' must be 1..36 characters (it has 0)" },
+		{ "scsi_id", "a\tb", -EINVAL,
+		  "scsi_id has a character that is not printable ASCII (byte 2)" },
+		{ "removable", "yes", -EINVAL, "removable must be 0 or 1, not 'yes'" },
+		{ "readonly", "2", -EINVAL, "readonly must be 0 or 1, not '2'" },
+		{ "sense_format", "1", -EOPNOTSUPP,
+		  "sense_format=1 (descriptor format sense data) is not supported; only 0 (fixed format)" },
+		{ "online", "0", -EOPNOTSUPP,
+		  "online=0 (medium not present) is not supported; remove the LUN instead" },
+		{ "mode_page", "8:0:18:0x10", -EOPNOTSUPP,
+		  "LU parameter mode_page is not supported by ringtgt" },
+		{ "rotation_rate", "1", -EOPNOTSUPP,
+		  "LU parameter rotation_rate is not supported by ringtgt" },
+		{ "swp", "1", -ENOENT, "unknown LU parameter 'swp'" },
+		{ "serial", "x", -ENOENT, "unknown LU parameter 'serial'" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct scsi_lu_params p = { 0 };
+		char why[200] = "";
+
+		cr_expect_eq(scsi_lu_param_parse(&p, bad[i].name, bad[i].value,
+						 why, sizeof(why)), bad[i].rc,
+			     "%s=%s", bad[i].name, bad[i].value);
+		cr_expect_str_eq(why, bad[i].why);
+		cr_expect_eq(p.set, 0u, "%s: nothing set", bad[i].name);
+	}
+}
+
+Test(lu_params, parse_values)
+{
+	static const char *const kv[] = {
+		"vendor_id", "", "product_id", "0123456789abcdef",
+		"product_rev", "0001", "readonly", "1", "removable", "0",
+		"sense_format", "0", "online", "1", "thin_provisioning", "1",
+		"scsi_id", "IET     00010001", NULL,
+	};
+	struct scsi_lu_params p = { 0 };
+
+	params(&p, kv);
+	cr_expect_eq(p.set, (1u << SCSI_LU_P_COUNT) - 1 -
+				    (1u << SCSI_LU_P_SCSI_SN));
+	cr_expect_str_eq(p.vendor_id, "");
+	cr_expect_str_eq(p.product_id, "0123456789abcdef");
+	cr_expect_str_eq(p.scsi_id, "IET     00010001");
+	cr_expect(p.readonly && !p.removable && p.online && p.thin_provisioning);
+	cr_expect_str_eq(scsi_lu_param_name(SCSI_LU_P_THIN_PROVISIONING),
+			 "thin_provisioning");
+	cr_expect_null(scsi_lu_param_name(SCSI_LU_P_COUNT));
+}
+
+/* TEST UNIT READY; its status, sense in *t. */
+static uint8_t tur(struct scsi_task *t, struct scsi_lu *lu)
+{
+	static const uint8_t c[6] = { 0 };
+
+	return run(t, lu, c, 6, NULL, 0);
+}
+
+static void assert_ua(struct scsi_task *t, uint8_t asc, uint8_t ascq)
+{
+	cr_assert_eq(t->status, SAM_STAT_CHECK_CONDITION);
+	cr_assert_eq(t->sense[2] & 0x0f, 0x6, "UNIT ATTENTION");
+	cr_assert_eq(t->sense[12], asc, "asc %02x", t->sense[12]);
+	cr_assert_eq(t->sense[13], ascq, "ascq %02x", t->sense[13]);
+}
+
+/*
+ * SPC-4 §5.14: a change of the INQUIRY data is reported once, as
+ * INQUIRY DATA HAS CHANGED, to each nexus that had used the LU; INQUIRY
+ * itself already returns the new data and does not report it.
+ */
+Test(lu_params, update_reports_inquiry_data_changed)
+{
+	struct scsi_lu_params p = { 0 };
+	struct scsi_lu *lu = lu_with(1, NULL);
+	struct scsi_task t;
+	char why[200] = "";
+	uint8_t b[255];
+
+	cr_assert_eq(tur(&t, lu), SAM_STAT_GOOD);
+	cr_assert_eq(scsi_lu_param_parse(&p, "scsi_sn", "NEWSN", why,
+					 sizeof(why)), 0);
+	cr_assert_eq(scsi_lu_update(lu, &p, why, sizeof(why)), 0, "%s", why);
+
+	cr_assert_eq(inquiry(lu, true, 0x80, b), 4 + 36);
+	cr_assert_arr_eq(b + 4 + 31, "NEWSN", 5, "INQUIRY shows the new serial");
+	tur(&t, lu);
+	assert_ua(&t, 0x3f, 0x03);
+	cr_assert_eq(tur(&t, lu), SAM_STAT_GOOD, "reported once");
+
+	/* the same value again changes nothing: no unit attention */
+	cr_assert_eq(scsi_lu_update(lu, &p, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(tur(&t, lu), SAM_STAT_GOOD);
+	scsi_lu_put(lu);
+}
+
+/* A nexus that meets the LU after the change reads the new data: no UA. */
+Test(lu_params, update_no_ua_for_a_new_nexus)
+{
+	struct scsi_lu_params p = { 0 };
+	struct scsi_lu *lu = lu_with(1, NULL);
+	struct scsi_task t;
+	char why[200] = "";
+
+	cr_assert_eq(scsi_lu_param_parse(&p, "product_id", "OTHER", why,
+					 sizeof(why)), 0);
+	cr_assert_eq(scsi_lu_update(lu, &p, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(tur(&t, lu), SAM_STAT_GOOD);
+	scsi_lu_put(lu);
+}
+
+/* readonly changes WP (SBC-3 §6.4.1): MODE PARAMETERS CHANGED, and
+ * writes fail DATA PROTECT from then on. */
+Test(lu_params, update_readonly)
+{
+	static const uint8_t w10[10] = { 0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
+	static const uint8_t ms6[6] = { 0x1a, 0, 0x3f, 0, 0xff, 0 };
+	struct scsi_lu_params p = { 0 };
+	struct scsi_lu *lu = lu_with(1, NULL);
+	struct scsi_task t;
+	char why[200] = "";
+	uint8_t blk[512] = { 0 }, b[255];
+
+	cr_assert_eq(run(&t, lu, w10, 10, blk, 512), SAM_STAT_GOOD);
+	cr_assert_eq(scsi_lu_param_parse(&p, "readonly", "1", why,
+					 sizeof(why)), 0);
+	cr_assert_eq(scsi_lu_update(lu, &p, why, sizeof(why)), 0, "%s", why);
+	tur(&t, lu);
+	assert_ua(&t, 0x2a, 0x01);
+	/* RAM stores deallocate: the provisioning pages changed too */
+	tur(&t, lu);
+	assert_ua(&t, 0x3f, 0x03);
+	cr_assert_eq(run(&t, lu, w10, 10, blk, 512), SAM_STAT_CHECK_CONDITION);
+	cr_assert_eq(t.sense[2] & 0x0f, 0x7, "DATA PROTECT");
+	cr_assert_eq(t.sense[12], 0x27);
+	cr_assert_eq(run(&t, lu, ms6, 6, b, 255), SAM_STAT_GOOD);
+	cr_assert_eq(b[2] & 0x80, 0x80, "WP");
+	scsi_lu_put(lu);
+}
+
+/* All or nothing: one bad value, nothing changes and nothing is raised. */
+Test(lu_params, update_all_or_nothing)
+{
+	struct scsi_lu_params p = { 0 }, now;
+	struct scsi_lu *lu = lu_with(1, NULL);
+	struct scsi_task t;
+	char why[200] = "";
+
+	cr_assert_eq(tur(&t, lu), SAM_STAT_GOOD);
+	cr_assert_eq(scsi_lu_param_parse(&p, "product_id", "NEW", why,
+					 sizeof(why)), 0);
+	cr_assert_eq(scsi_lu_param_parse(&p, "thin_provisioning", "0", why,
+					 sizeof(why)), 0);
+	cr_assert_eq(scsi_lu_update(lu, &p, why, sizeof(why)), -EOPNOTSUPP);
+	cr_assert(strstr(why, "thin_provisioning=0"), "%s", why);
+	scsi_lu_params_get(lu, &now);
+	cr_assert_str_eq(now.product_id, "VIRTUAL-DISK");
+	cr_assert_eq(tur(&t, lu), SAM_STAT_GOOD);
+	scsi_lu_put(lu);
+}
