@@ -996,7 +996,8 @@ static int number_luns(struct parser *p, struct tgtconf_target *t)
 	unsigned char used[65536 / 8] = { 0 };
 	size_t i;
 
-	qsort(t->stores, t->nstores, sizeof(*t->stores), cmp_store);
+	if (t->nstores > 1)
+		qsort(t->stores, t->nstores, sizeof(*t->stores), cmp_store);
 	if (tl && t->nstores > 1) {
 		p->file = tl->file;
 		p->line = tl->line;
@@ -1086,7 +1087,8 @@ static int parse(struct parser *p, const char *name, char *text, char *id)
 
 	for (i = 0; !rc && i < p->conf->ntargets; i++)
 		rc = number_luns(p, &p->conf->targets[i]);
-	if (!rc)
+	/* qsort's base may not be NULL, even for no element */
+	if (!rc && p->conf->ntargets > 1)
 		qsort(p->conf->targets, p->conf->ntargets,
 		      sizeof(*p->conf->targets), cmp_target);
 	return rc;

@@ -167,7 +167,8 @@ static int files_expand(void *ctx, const char *pattern, bool dir,
 		*n = 0;
 		return rc;
 	}
-	qsort(*paths, *n, sizeof(**paths), cmp_str);
+	if (*n > 1)
+		qsort(*paths, *n, sizeof(**paths), cmp_str);
 	return 0;
 }
 
