@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 
 #include "ringtgt/ctl.h"
+#include "tgt_admin.h"
 
 #define PROG "ringtgtadm"
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -1270,6 +1271,19 @@ int main(int argc, char **argv)
 	const struct cmd *c = NULL;
 	const char *object, *verb;
 	int opt, rc;
+	/* the same binary under tgt's names (basename of argv[0]) */
+	static const struct {
+		const char *name;
+		int (*main)(int argc, char **argv);
+	} fronts[] = {
+		{ "tgt-admin", tgt_admin_main },
+	};
+	const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 :
+			   argv[0];
+
+	for (size_t i = 0; i < ARRAY_LEN(fronts); i++)
+		if (!strcmp(base, fronts[i].name))
+			return fronts[i].main(argc, argv);
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+:hjs:V", gopts, NULL)) != -1) {
