@@ -362,15 +362,9 @@ static int lu_params_line(struct want_lun *w, const struct tgtconf_opt *o,
 	return rc;
 }
 
-static bool yes(const char *v)
-{
-	return !strcmp(v, "1") || !strcasecmp(v, "yes") || !strcasecmp(v, "on") ||
-	       !strcasecmp(v, "true");
-}
-
 /* What the file asks of the LUN of @s, or a refusal. */
 static int want_lun(const struct tgtconf_target *t, const struct tgtconf_store *s,
-		    bool force, struct want_lun *w, char *err, size_t errlen)
+		    struct want_lun *w, char *err, size_t errlen)
 {
 	const struct tgtconf_opt *o;
 	char l[300];
@@ -418,16 +412,22 @@ static int want_lun(const struct tgtconf_target *t, const struct tgtconf_store *
 			return refuse(err, errlen, "%s: target %s: block-size %s: ringtgt serves 512 or 4096",
 				      loc(o, l, sizeof(l)), t->iqn, o->value);
 	}
+	/*
+	 * tgt-admin's in-use check (O_EXCL, lsof) is skipped with
+	 * allow-in-use yes: ringtgt then opens the device without O_EXCL.
+	 * -f skips it too in tgt-admin, but only because the device it is
+	 * about to give again is held by tgtd itself; here the old LUN is
+	 * removed before, so -f keeps O_EXCL.
+	 */
 	o = tgtconf_store_opt(t, s, "allow-in-use");
-	w->shared = force || (o && !strcmp(o->value, "yes"));
+	w->shared = o && !strcmp(o->value, "yes");
 	for (size_t i = 0; i < sizeof(lu_param_directives) / sizeof(*lu_param_directives); i++) {
 		o = tgtconf_store_opt(t, s, lu_param_directives[i]);
 		if (!o)
 			continue;
-		rc = lu_param(w, o->key, !strcmp(o->key, "readonly") ||
-			      !strcmp(o->key, "removable") || !strcmp(o->key, "online") ?
-			      (yes(o->value) ? "1" : "0") : o->value, o, t->iqn,
-			      err, errlen);
+		/* flags as tgt reads them: 0 or 1 (tgt's atoi() would read
+		 * "yes" as 0; refused here) */
+		rc = lu_param(w, o->key, o->value, o, t->iqn, err, errlen);
 		if (rc)
 			return rc;
 	}
@@ -847,7 +847,7 @@ int tga_plan_target(const struct tgtconf *conf, const struct tgtconf_target *t,
 	if (!w)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->nstores; i++) {
-		rc = want_lun(t, &t->stores[i], env->force, &w[i], err, errlen);
+		rc = want_lun(t, &t->stores[i], &w[i], err, errlen);
 		if (rc)
 			goto out;
 	}
