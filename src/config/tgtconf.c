@@ -347,17 +347,6 @@ static int find_store(struct parser *p, const char *path, bool direct,
 		.line = p->line,
 	};
 
-	for (size_t i = 0; i < t->nstores; i++) {
-		if (strcmp(t->stores[i].path, path))
-			continue;
-		if (t->stores[i].direct != direct)
-			return fail(p, -EINVAL, "%s is both a backing-store and a direct-store (at %s:%d)",
-				    path, t->stores[i].file, t->stores[i].line);
-		/* Config::General merges a repeated block; a path in a
-		 * repeated line is one LUN (a hash key in tgt-admin) */
-		*idx = i;
-		return 0;
-	}
 	/*
 	 * `backing-store X` lines and `<backing-store Y>` blocks in one
 	 * target are refused by Config::General ("already exists as scalar
@@ -372,6 +361,17 @@ static int find_store(struct parser *p, const char *path, bool direct,
 				    direct ? "direct-store" : "backing-store",
 				    direct ? "direct-store" : "backing-store",
 				    t->stores[i].file, t->stores[i].line);
+	}
+	for (size_t i = 0; i < t->nstores; i++) {
+		if (strcmp(t->stores[i].path, path))
+			continue;
+		if (t->stores[i].direct != direct)
+			return fail(p, -EINVAL, "%s is both a backing-store and a direct-store (at %s:%d)",
+				    path, t->stores[i].file, t->stores[i].line);
+		/* Config::General merges a repeated block; a path in a
+		 * repeated line is one LUN (a hash key in tgt-admin) */
+		*idx = i;
+		return 0;
 	}
 	if (!*path)
 		return fail(p, -EINVAL, "%s without a path",

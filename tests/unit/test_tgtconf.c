@@ -673,6 +673,9 @@ ParameterizedTestParameters(tgtconf, errors)
 		  "targets.conf:6:", "lun 2 given to two stores of iqn.x" },
 		{ "<target iqn.x>\n<backing-store /a>\n</backing-store>\nbacking-store /b\n</target>\n",
 		  -EINVAL, "targets.conf:4:", "cannot be mixed" },
+		/* the same path as a line, then as a block (found by fuzz-tgtconf) */
+		{ "<target iqn.x>\ndirect-store /d\n<direct-store /d>\nlun 1\n</direct-store>\n</target>\n",
+		  -EINVAL, "targets.conf:3:", "cannot be mixed" },
 		{ "<target iqn.x>\nbacking-store /a\ndirect-store /a\n</target>\n", -EINVAL,
 		  "targets.conf:3:", "/a is both a backing-store and a direct-store" },
 		{ "default-driver iscsi\ndefault-driver iser\n", -EINVAL,
