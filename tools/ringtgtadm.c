@@ -1259,7 +1259,31 @@ static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
 	return -1;
 }
 
+/*
+ * The tools this binary is, by the name it is invoked under
+ * (basename(argv[0])); any other name is ringtgtadm.
+ */
+static const struct {
+	const char *name;
+	int (*main)(int argc, char **argv);
+} personalities[] = {
+	{ "tgt-admin", tgt_admin_main },
+};
+
+static int ringtgtadm_main(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+	const char *slash = argv[0] ? strrchr(argv[0], '/') : NULL;
+	const char *name = slash ? slash + 1 : argv[0] ? argv[0] : "";
+
+	for (size_t i = 0; i < ARRAY_LEN(personalities); i++)
+		if (!strcmp(name, personalities[i].name))
+			return personalities[i].main(argc, argv);
+	return ringtgtadm_main(argc, argv);
+}
+
+static int ringtgtadm_main(int argc, char **argv)
 {
 	static const struct option gopts[] = {
 		COMMON_OPTS,
@@ -1271,19 +1295,6 @@ int main(int argc, char **argv)
 	const struct cmd *c = NULL;
 	const char *object, *verb;
 	int opt, rc;
-	/* the same binary under tgt's names (basename of argv[0]) */
-	static const struct {
-		const char *name;
-		int (*main)(int argc, char **argv);
-	} fronts[] = {
-		{ "tgt-admin", tgt_admin_main },
-	};
-	const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 :
-			   argv[0];
-
-	for (size_t i = 0; i < ARRAY_LEN(fronts); i++)
-		if (!strcmp(base, fronts[i].name))
-			return fronts[i].main(argc, argv);
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+:hjs:V", gopts, NULL)) != -1) {
