@@ -1129,7 +1129,7 @@ static int load_conf(struct run *r)
 		r->ignore_errors = true;
 	if (r->conf->control_port >= 0 && !r->o.control_port)
 		r->o.control_port = r->conf->control_port;
-	if (r->o.conf && r->o.verbose)
+	if (r->o.conf && (r->o.verbose || r->o.pretend))
 		printf("# Using %s as configuration file\n", r->o.conf);
 	return 0;
 }

@@ -75,7 +75,8 @@ struct tga_env {
  * added; bindings and ACL rules follow the file. Returns 0, or
  * -EOPNOTSUPP / -EINVAL with a sentence in @err naming the file, line and
  * directive when the target asks for what ringtgt cannot do (nothing is
- * planned then).
+ * planned then). An account the plan creates is added to @accounts, so
+ * that planning the next target (-p) does not create it again.
  */
 int tga_plan_target(const struct tgtconf *conf, const struct tgtconf_target *t,
 		    json_object *cur, json_object *accounts,
