@@ -193,6 +193,31 @@ Test(tgtconf, cinder_volume_file_without_chap)
 	tgtconf_free(c);
 }
 
+/*
+ * Cinder's Kilo-era template: the Python string keeps its source
+ * indentation, and its last line is spaces only.
+ */
+Test(tgtconf, cinder_volume_file_indented)
+{
+	const char *text =
+		"\n"
+		"                                <target " CINDER_IQN ">\n"
+		"                                    backing-store /dev/cinder-volumes/volume-" UUID "\n"
+		"                                    driver iscsi\n"
+		"                                    incominguser Kx9sYq2Lm4Np6Rt8Vw0Z aB3dE5gH7jK9mN1p\n"
+		"                                    write-cache on\n"
+		"                                </target>\n"
+		"                                 ";
+	struct tgtconf *c = parse_ok(text, NULL);
+
+	cr_assert_eq(c->ntargets, 1);
+	cr_assert_str_eq(c->targets[0].iqn, CINDER_IQN);
+	cr_assert_eq(c->targets[0].stores[0].lun, 1);
+	cr_assert_str_eq(topt(&c->targets[0], "write-cache"), "on");
+	cr_assert_eq(tgtconf_target_opt(&c->targets[0], "write-cache")->line, 6);
+	tgtconf_free(c);
+}
+
 /* Every target-level directive of tgt-admin, with its value. */
 Test(tgtconf, every_target_directive)
 {
