@@ -29,8 +29,10 @@
 #include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "base/base.h"
 #include "core/core.h"
 #include "ringtgt/ctl.h"
 #include "scsi/scsi.h"
@@ -362,9 +364,45 @@ static int lu_params_line(struct want_lun *w, const struct tgtconf_opt *o,
 	return rc;
 }
 
+/*
+ * direct-store: the device's vendor, product, revision and unit serial
+ * number become the LU's, unless the file gives them (tgt-admin's
+ * add_backing_direct() with sg_inq). A device without INQUIRY data (not
+ * SCSI) gives none, as sg_inq's output then matches nothing in tgt-admin.
+ * tgt-admin also copies the Block Limits and READ CAPACITY fields; ringtgt's
+ * block device store reports the device's own.
+ */
+static int direct_params(const struct tgtconf_target *t,
+			 const struct tgtconf_store *s, const struct tga_env *env,
+			 struct want_lun *w, char *err, size_t errlen)
+{
+	struct tga_inquiry inq;
+	const struct {
+		const char *key, *value;
+	} f[] = {
+		{ "vendor_id", inq.vendor }, { "product_id", inq.product },
+		{ "product_rev", inq.rev }, { "scsi_sn", inq.serial },
+	};
+	struct tgtconf_opt where = { .file = s->file, .line = s->line };
+	int rc;
+
+	memset(&inq, 0, sizeof(inq));
+	if (!env->inquiry || env->inquiry(env->ctx, s->path, &inq))
+		return 0;
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (!f[i].value[0] || tgtconf_store_opt(t, s, f[i].key))
+			continue;
+		rc = lu_param(w, f[i].key, f[i].value, &where, t->iqn, err, errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* What the file asks of the LUN of @s, or a refusal. */
 static int want_lun(const struct tgtconf_target *t, const struct tgtconf_store *s,
-		    struct want_lun *w, char *err, size_t errlen)
+		    const struct tga_env *env, struct want_lun *w, char *err,
+		    size_t errlen)
 {
 	const struct tgtconf_opt *o;
 	char l[300];
@@ -382,9 +420,6 @@ static int want_lun(const struct tgtconf_target *t, const struct tgtconf_store *
 		return refuse(err, errlen, "%s:%d: target %s: %s: LUN %u: ringtgt serves LUNs 1..%d",
 			      s->file, s->line, t->iqn, s->path, s->lun,
 			      SCSI_MAX_LUNS - 1);
-	if (s->direct)
-		return refuse(err, errlen, "%s:%d: target %s: direct-store %s: not supported by ringtgt yet (use backing-store, with vendor_id / product_id / scsi_sn if the device's must show)",
-			      s->file, s->line, t->iqn, s->path);
 	o = tgtconf_store_opt(t, s, "device-type");
 	if (o && strcmp(o->value, "disk"))
 		return refuse(err, errlen, "%s: target %s: device-type %s: ringtgt serves disks only",
@@ -428,6 +463,11 @@ static int want_lun(const struct tgtconf_target *t, const struct tgtconf_store *
 		/* flags as tgt reads them: 0 or 1 (tgt's atoi() would read
 		 * "yes" as 0; refused here) */
 		rc = lu_param(w, o->key, o->value, o, t->iqn, err, errlen);
+		if (rc)
+			return rc;
+	}
+	if (s->direct) {
+		rc = direct_params(t, s, env, w, err, errlen);
 		if (rc)
 			return rc;
 	}
@@ -847,7 +887,7 @@ int tga_plan_target(const struct tgtconf *conf, const struct tgtconf_target *t,
 	if (!w)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->nstores; i++) {
-		rc = want_lun(t, &t->stores[i], &w[i], err, errlen);
+		rc = want_lun(t, &t->stores[i], env, &w[i], err, errlen);
 		if (rc)
 			goto out;
 	}
@@ -1077,12 +1117,84 @@ static bool file_same(void *ctx, const char *a, const char *b)
 	       sa.st_ino == sb.st_ino;
 }
 
+/* One sysfs attribute, blanks around it dropped; "" when absent. */
+static void sysfs_attr(const char *dir, const char *name, char *out, size_t len)
+{
+	char path[512], buf[256];
+	size_t n = 0;
+	FILE *f;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	snprintf(out, len, "%s", buf + strspn(buf, " "));
+}
+
+/*
+ * What sg_inq would show for a SCSI disk, from sysfs: the kernel keeps
+ * the standard INQUIRY fields (vendor, model, rev) and VPD page 0x80
+ * (SPC-4 §7.8.16: the serial from byte 4, PAGE LENGTH bytes). A partition
+ * answers for its disk, as sg_inq does.
+ */
+static int file_inquiry(void *ctx, const char *path, struct tga_inquiry *out)
+{
+	char dir[256], attr[300];
+	unsigned char pg[260];
+	struct stat st;
+	size_t n;
+	FILE *f;
+
+	if (stat(path, &st) || !S_ISBLK(st.st_mode))
+		return -ENODATA;
+	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/device",
+		 major(st.st_rdev), minor(st.st_rdev));
+	if (access(dir, F_OK))
+		snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/../device",
+			 major(st.st_rdev), minor(st.st_rdev));
+	/* a SCSI device has a SCSI level (virtio-blk has a "vendor" too) */
+	snprintf(attr, sizeof(attr), "%s/scsi_level", dir);
+	if (access(attr, F_OK))
+		return -ENODATA;
+	sysfs_attr(dir, "vendor", out->vendor, sizeof(out->vendor));
+	sysfs_attr(dir, "model", out->product, sizeof(out->product));
+	sysfs_attr(dir, "rev", out->rev, sizeof(out->rev));
+	if (!out->vendor[0] && !out->product[0])
+		return -ENODATA;
+	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/vpd_pg80");
+	f = fopen(dir, "re");
+	if (f) {
+		n = fread(pg, 1, sizeof(pg), f);
+		fclose(f);
+		if (n > 4 && pg[1] == 0x80) {
+			size_t len = MIN((size_t)pg[3], n - 4), i = 4;
+
+			while (len && pg[i] == ' ') {
+				i++;
+				len--;
+			}
+			while (len && (pg[i + len - 1] == ' ' || !pg[i + len - 1]))
+				len--;
+			snprintf(out->serial, sizeof(out->serial), "%.*s",
+				 (int)len, (const char *)pg + i);
+		}
+	}
+	return 0;
+}
+
 static int update_one(struct run *r, const char *iqn, bool update)
 {
 	const struct tgtconf_target *t = tgtconf_find(r->conf, iqn);
 	json_object *cur = find_cur(r, iqn);
 	struct tga_env env = {
-		.size = file_size, .same = file_same, .force = r->o.force,
+		.inquiry = file_inquiry, .size = file_size, .same = file_same,
+		.force = r->o.force,
 	};
 	struct tga_plan p;
 	char err[2048];

@@ -53,9 +53,21 @@ struct tga_plan {
 	bool adds_target;		/* starts with target.add: undo on failure */
 };
 
+/* A device's standard INQUIRY data and unit serial number (VPD 0x80). */
+struct tga_inquiry {
+	char vendor[9], product[17], rev[5];
+	char serial[256];		/* "" when the device has none */
+};
+
 /* What the planner asks about files (the real one stats them). */
 struct tga_env {
 	void *ctx;
+	/*
+	 * For direct-store: the INQUIRY data of the device @path, as tgt-admin
+	 * reads it with sg_inq. -ENODATA when it has none (not a SCSI device);
+	 * NULL: never any.
+	 */
+	int (*inquiry)(void *ctx, const char *path, struct tga_inquiry *out);
 	/* The size in bytes of the file or block device @path: 0 / -errno. */
 	int (*size)(void *ctx, const char *path, uint64_t *bytes);
 	/* Whether @a and @b name the same file (symbolic links followed). */

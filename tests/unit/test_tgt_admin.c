@@ -411,8 +411,6 @@ struct refusal {
 ParameterizedTestParameters(tgt_admin_plan, refused)
 {
 	static struct refusal r[] = {
-		{ "<target iqn.x>\n direct-store /dev/sdb\n</target>\n",
-		  "vol.conf:2: target iqn.x: direct-store /dev/sdb: not supported by ringtgt yet" },
 		{ "<target iqn.x>\n backing-store /a\n write-cache off\n</target>\n",
 		  "vol.conf:3: target iqn.x: write-cache off: not in this build of ringtgt" },
 		{ "<target iqn.x>\n backing-store /a\n bsoflags sync\n</target>\n",
@@ -462,6 +460,64 @@ ParameterizedTest(struct refusal *r, tgt_admin_plan, refused)
 	cr_assert_eq(p.nacts, 0);
 	json_object_put(acc);
 	tgtconf_free(c);
+}
+
+/* A SATA disk as sg_inq shows it (fake sysfs). */
+static int inquiry_of(void *ctx, const char *path, struct tga_inquiry *out)
+{
+	if (strcmp(path, "/dev/sdb"))
+		return -ENODATA;	/* not a SCSI device: a loop device */
+	snprintf(out->vendor, sizeof(out->vendor), "ATA");
+	snprintf(out->product, sizeof(out->product), "Samsung SSD 860");
+	snprintf(out->rev, sizeof(out->rev), "1B6Q");
+	snprintf(out->serial, sizeof(out->serial), "S3Z9NB0K123456X");
+	return 0;
+}
+
+static char *plan_direct(const char *text)
+{
+	struct tgtconf *c = conf_of(text);
+	json_object *acc = json_tokener_parse("{\"accounts\": []}");
+	struct tga_env env = { .inquiry = inquiry_of, .size = size_of };
+	struct tga_plan p;
+	char err[1024], *t;
+
+	cr_assert_eq(tga_plan_target(c, &c->targets[0], NULL, acc, &env, &p, err,
+				     sizeof(err)), 0, "%s", err);
+	cr_assert_eq(p.nacts, 4);
+	t = plan_text(&p);
+	/* only the LUN's line */
+	memmove(t, strstr(t, "\nlun.add {\"iqn\":\"iqn.x\",\"lun\":1") + 1,
+		strlen(strstr(t, "\nlun.add {\"iqn\":\"iqn.x\",\"lun\":1")));
+	*strchr(t, '\n') = '\0';
+	tga_plan_free(&p);
+	json_object_put(acc);
+	tgtconf_free(c);
+	return t;
+}
+
+/*
+ * direct-store: the device's vendor, product, revision and serial become
+ * the LU's (tgt-admin with sg_inq), unless the file gives them; a device
+ * without INQUIRY data is a plain LUN (tgt-admin's regex then matches
+ * nothing).
+ */
+Test(tgt_admin_plan, direct_store)
+{
+	char *t = plan_direct("<target iqn.x>\n direct-store /dev/sdb\n</target>\n");
+
+	cr_assert_str_eq(t, "lun.add {\"iqn\":\"iqn.x\",\"lun\":1,\"path\":\"/dev/sdb\","
+			 "\"scsi_sn\":\"S3Z9NB0K123456X\",\"vendor_id\":\"ATA\","
+			 "\"product_id\":\"Samsung SSD 860\",\"product_rev\":\"1B6Q\"}");
+	free(t);
+	t = plan_direct("<target iqn.x>\n direct-store /dev/sdb\n vendor_id MyCorp\n</target>\n");
+	cr_assert_str_eq(t, "lun.add {\"iqn\":\"iqn.x\",\"lun\":1,\"path\":\"/dev/sdb\","
+			 "\"scsi_sn\":\"S3Z9NB0K123456X\",\"vendor_id\":\"MyCorp\","
+			 "\"product_id\":\"Samsung SSD 860\",\"product_rev\":\"1B6Q\"}");
+	free(t);
+	t = plan_direct("<target iqn.x>\n direct-store /dev/loop7\n</target>\n");
+	cr_assert_str_eq(t, "lun.add {\"iqn\":\"iqn.x\",\"lun\":1,\"path\":\"/dev/loop7\"}");
+	free(t);
 }
 
 /* --delete: tgt's notes; -f removes a target in use (its sessions go). */
