@@ -1444,30 +1444,39 @@ static void do_dump(struct run *r)
 
 /*
  * -s: tgt-admin runs `tgtadm --op show --mode target`; this runs the
- * tgtadm next to it (the same binary under that name), else from $PATH.
+ * tgtadm beside this binary (ringtgtadm is tgtadm too, and the links are
+ * made side by side), found through /proc/self/exe so that a tgt-admin
+ * run from $PATH does not pick tgt's own tgtadm; else the one beside
+ * argv[0], else $PATH's.
  */
 static int do_show(struct run *r, const char *argv0)
 {
-	char port[16], path[4200];
-	char *dir, *copy = strdup(argv0);
-	const char *prog = "tgtadm";
+	char port[16], exe[4096], path[4200];
+	const char *dirs[2] = { NULL, NULL };
+	char *copy = strdup(argv0);
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
 	if (!copy)
 		return EXIT_FAILED;
-	snprintf(port, sizeof(port), "%d", r->o.control_port);
-	if (strchr(argv0, '/')) {
-		dir = dirname(copy);
-		snprintf(path, sizeof(path), "%s/tgtadm", dir);
-		prog = path;
+	if (n > 0) {
+		exe[n] = '\0';
+		dirs[0] = dirname(exe);
 	}
+	if (strchr(argv0, '/'))
+		dirs[1] = dirname(copy);
+	snprintf(port, sizeof(port), "%d", r->o.control_port);
 	fflush(stdout);
-	if (strchr(prog, '/'))
-		execl(prog, "tgtadm", "-C", port, "--op", "show", "--mode", "target",
-		      (char *)NULL);
-	else
-		execlp(prog, "tgtadm", "-C", port, "--op", "show", "--mode", "target",
-		       (char *)NULL);
-	fprintf(stderr, PROG ": cannot run %s: %s\n", prog, strerror(errno));
+	for (size_t i = 0; i < 2; i++) {
+		if (!dirs[i])
+			continue;
+		snprintf(path, sizeof(path), "%s/tgtadm", dirs[i]);
+		if (!access(path, X_OK))
+			execl(path, "tgtadm", "-C", port, "--op", "show", "--mode",
+			      "target", (char *)NULL);
+	}
+	execlp("tgtadm", "tgtadm", "-C", port, "--op", "show", "--mode", "target",
+	       (char *)NULL);
+	fprintf(stderr, PROG ": cannot run tgtadm: %s\n", strerror(errno));
 	free(copy);
 	return EXIT_FAILED;
 }
