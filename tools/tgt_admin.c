@@ -257,6 +257,7 @@ struct want_lun {
 	struct scsi_lu_params params;
 	uint32_t block_size;		/* 0: not given */
 	bool direct, shared;
+	bool no_write_cache;		/* write-cache off, bsoflags sync */
 };
 
 static const char *loc(const struct tgtconf_opt *o, char *buf, size_t len)
@@ -429,15 +430,17 @@ static int want_lun(const struct tgtconf_target *t, const struct tgtconf_store *
 	if (o && strcmp(o->value, "rdwr") && strcmp(o->value, "aio"))
 		return refuse(err, errlen, "%s: target %s: bs-type %s: ringtgt has files and block devices only (rdwr, aio)",
 			      loc(o, l, sizeof(l)), t->iqn, o->value);
+	/*
+	 * write-cache off (tgt: WCE=0 in the Caching mode page) and bsoflags
+	 * sync (tgt: the file opened O_SYNC) both ask that a write be on
+	 * stable storage before GOOD: lun.add's write_cache false (WCE=0,
+	 * O_DSYNC).
+	 */
 	o = tgtconf_store_opt(t, s, "write-cache");
-	if (o && !strcmp(o->value, "off"))
-		return refuse(err, errlen, "%s: target %s: write-cache off: not in this build of ringtgt (the write cache setting comes with the image store)",
-			      loc(o, l, sizeof(l)), t->iqn);
+	w->no_write_cache = o && !strcmp(o->value, "off");
 	o = tgtconf_store_opt(t, s, "bsoflags");
 	if (o) {
-		if (strstr(o->value, "sync"))
-			return refuse(err, errlen, "%s: target %s: bsoflags sync: not in this build of ringtgt (the write cache setting comes with the image store)",
-				      loc(o, l, sizeof(l)), t->iqn);
+		w->no_write_cache |= strstr(o->value, "sync") != NULL;
 		w->direct = strstr(o->value, "direct") != NULL;
 	}
 	o = tgtconf_store_opt(t, s, "block-size");
@@ -497,6 +500,8 @@ static int add_lun(struct tga_plan *p, const char *iqn, const struct want_lun *w
 		json_object_object_add(a, "direct", json_object_new_boolean(true));
 	if (w->shared)
 		json_object_object_add(a, "shared", json_object_new_boolean(true));
+	if (w->no_write_cache)
+		json_object_object_add(a, "write_cache", json_object_new_boolean(false));
 	core_lun_params_to_json(&w->params, a);
 	return act(p, "lun.add", a);
 }
@@ -549,6 +554,11 @@ static bool same_store(const struct want_lun *w, json_object *cur,
 		return false;
 	v = jget(cur, "direct");
 	if (w->direct && !(v && json_object_get_boolean(v)))
+		return false;
+	/* the write cache setting is made when the LUN is */
+	v = jget(cur, "write_cache");
+	if (v && json_object_is_type(v, json_type_boolean) &&
+	    json_object_get_boolean(v) == w->no_write_cache)
 		return false;
 	return true;
 }

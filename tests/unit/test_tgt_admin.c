@@ -360,6 +360,31 @@ Test(tgt_admin_plan, dropped_identifier_replaces_the_lun)
 	     "\"scsi_id\":\"volume-0b7cbc6a-9dfd-4f5f-b4b8-16b1c\"}\n");
 }
 
+/*
+ * write-cache off and bsoflags sync: lun.add's write_cache false; a LUN
+ * whose write cache setting differs from the file's is made again.
+ */
+Test(tgt_admin_plan, write_cache)
+{
+	plan("<target " IQN ">\n backing-store /dev/b\n write-cache off\n</target>\n",
+	     CUR(0, "", "\"ALL\"", ""), NULL, false, 0,
+	     "lun.add {\"iqn\":\"" IQN "\",\"lun\":1,\"path\":\"/dev/b\",\"write_cache\":false}\n");
+	plan("<target " IQN ">\n<backing-store /dev/b>\n bsoflags sync:direct\n</backing-store>\n"
+	     " write-cache on\n</target>\n",
+	     CUR(0, "", "\"ALL\"", ""), NULL, false, 0,
+	     "lun.add {\"iqn\":\"" IQN "\",\"lun\":1,\"path\":\"/dev/b\",\"direct\":true,\"write_cache\":false}\n");
+	/* on (the default) where the LUN has it off: made again */
+	plan("<target " IQN ">\n backing-store /dev/b\n write-cache on\n</target>\n",
+	     CUR(1, ", {\"lun\": 1, \"type\": \"disk\", \"path\": \"/dev/b\", \"size\": 1073741824,"
+		    " \"write_cache\": false}", "\"ALL\"", ""), NULL, true, 0,
+	     "lun.remove {\"iqn\":\"" IQN "\",\"lun\":1,\"force\":true}\n"
+	     "lun.add {\"iqn\":\"" IQN "\",\"lun\":1,\"path\":\"/dev/b\"}\n");
+	/* the same setting: nothing to do */
+	plan("<target " IQN ">\n backing-store /dev/b\n write-cache off\n</target>\n",
+	     CUR(1, ", {\"lun\": 1, \"type\": \"disk\", \"path\": \"/dev/b\", \"size\": 1073741824,"
+		    " \"write_cache\": false}", "\"ALL\"", ""), NULL, true, 0, "");
+}
+
 /* LUNs the file does not have go (LUN 0 stays); new ones come. */
 Test(tgt_admin_plan, luns_added_and_removed)
 {
@@ -411,10 +436,6 @@ struct refusal {
 ParameterizedTestParameters(tgt_admin_plan, refused)
 {
 	static struct refusal r[] = {
-		{ "<target iqn.x>\n backing-store /a\n write-cache off\n</target>\n",
-		  "vol.conf:3: target iqn.x: write-cache off: not in this build of ringtgt" },
-		{ "<target iqn.x>\n backing-store /a\n bsoflags sync\n</target>\n",
-		  "vol.conf:3: target iqn.x: bsoflags sync: not in this build of ringtgt" },
 		{ "<target iqn.x>\n backing-store /a\n device-type tape\n</target>\n",
 		  "vol.conf:3: target iqn.x: device-type tape: ringtgt serves disks only" },
 		{ "<target iqn.x>\n backing-store /a\n bs-type rbd\n</target>\n",
