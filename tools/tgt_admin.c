@@ -949,6 +949,67 @@ out:
 	return rc;
 }
 
+int tga_plan_discovery(const struct tgtconf *conf, json_object *accounts,
+		       struct tga_plan *p)
+{
+	json_object *disc = jget(accounts, "discovery"), *a;
+	const struct tgtconf_opt *o[2] = { conf->discovery_in, conf->discovery_out };
+	const char *auth = jstr(disc, "auth"), *secret;
+	char user[256];
+	int rc = 0;
+
+	memset(p, 0, sizeof(*p));
+	for (int i = 0; i < 2 && !rc; i++) {
+		bool outgoing = i == 1;
+		const char *cur_out = jstr(disc, "outgoing");
+
+		if (!o[i])
+			continue;
+		userpass(o[i]->value, user, sizeof(user), &secret);
+		if (!account_exists(accounts, user)) {
+			a = json_object_new_object();
+			if (!a)
+				return -ENOMEM;
+			json_object_object_add(a, "name", json_object_new_string(user));
+			json_object_object_add(a, "secret", json_object_new_string(secret));
+			rc = act(p, "account.add", a);
+			if (rc)
+				break;
+		}
+		if (outgoing ? cur_out && !strcmp(cur_out, user) :
+			       in_json_strings(jget(disc, "incoming"), user, false))
+			continue;
+		if (outgoing && cur_out) {
+			a = json_object_new_object();
+			if (!a)
+				return -ENOMEM;
+			json_object_object_add(a, "name", json_object_new_string(cur_out));
+			json_object_object_add(a, "outgoing", json_object_new_boolean(true));
+			rc = act(p, "account.unbind", a);
+			if (rc)
+				break;
+		}
+		a = json_object_new_object();
+		if (!a)
+			return -ENOMEM;
+		json_object_object_add(a, "name", json_object_new_string(user));
+		if (outgoing)
+			json_object_object_add(a, "outgoing", json_object_new_boolean(true));
+		rc = act(p, "account.bind", a);
+	}
+	/* tgt asks discovery sessions for CHAP once an account is bound */
+	if (!rc && conf->discovery_in && (!auth || !strcmp(auth, "none"))) {
+		a = json_object_new_object();
+		if (!a)
+			return -ENOMEM;
+		json_object_object_add(a, "mode", json_object_new_string("chap"));
+		rc = act(p, "discovery.auth", a);
+	}
+	if (rc)
+		tga_plan_free(p);
+	return rc;
+}
+
 int tga_plan_delete(const char *name, json_object *cur, bool force,
 		    bool update, struct tga_plan *p)
 {
@@ -1530,6 +1591,21 @@ int tgt_admin_main(int argc, char **argv)
 	if (r.o.execute || !((r.o.delete_ && !strcmp(r.o.delete_, "help")) ||
 			     (r.o.update && !strcmp(r.o.update, "help")))) {
 		rc = fetch_state(&r);
+		if (rc)
+			goto out;
+	}
+	/* tgt-admin's add_targets(): the discovery accounts first */
+	if (r.conf && (r.o.execute || (r.o.update && strcmp(r.o.update, "help")))) {
+		struct tga_plan p;
+		bool changed;
+
+		rc = tga_plan_discovery(r.conf, r.accounts, &p);
+		changed = !rc && p.nacts;
+		if (!rc)
+			rc = run_plan(&r, &p, NULL);
+		tga_plan_free(&p);
+		if (!rc && changed && !r.o.pretend)
+			rc = fetch_state(&r);
 		if (rc)
 			goto out;
 	}

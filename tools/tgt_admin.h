@@ -96,6 +96,17 @@ int tga_plan_target(const struct tgtconf *conf, const struct tgtconf_target *t,
 		    char *err, size_t errlen);
 
 /*
+ * Plans the discovery accounts of @conf (incomingdiscoveryuser,
+ * outgoingdiscoveryuser) against account.list's result @accounts: each
+ * account made when missing and bound to discovery, and, with an
+ * incoming one, discovery.auth chap when discovery needs no
+ * authentication yet (tgt then asks discovery sessions for CHAP). An
+ * empty plan when the file has none. 0 or -ENOMEM.
+ */
+int tga_plan_discovery(const struct tgtconf *conf, json_object *accounts,
+		       struct tga_plan *plan);
+
+/*
  * Plans removing the target @cur (a target.list entry; NULL: @name does
  * not exist): refused with a note while it has sessions, unless @force.
  * @update only changes the note's wording ("won't be updated").

@@ -503,7 +503,25 @@ static int global_opt(struct parser *p, const struct directive *d,
 		c->control_port = atoi(value);
 		return 0;
 	}
-	return fail(p, -EINVAL, "%s: not supported by ringtgt (iSNS and discovery CHAP from targets.conf are not implemented)",
+	if (!strcmp(d->name, "incomingdiscoveryuser") ||
+	    !strcmp(d->name, "outgoingdiscoveryuser")) {
+		struct tgtconf_opt **slot = d->name[0] == 'i' ?
+					    &c->discovery_in : &c->discovery_out;
+
+		/* tgt-admin splits one value; a second makes nonsense */
+		if (*slot)
+			return fail(p, -EINVAL, "%s given twice (also at %s:%d)",
+				    d->name, (*slot)->file, (*slot)->line);
+		*slot = calloc(1, sizeof(**slot));
+		if (!*slot)
+			return oom(p);
+		(*slot)->key = strdup(d->name);
+		(*slot)->value = strdup(value);
+		(*slot)->file = p->file;
+		(*slot)->line = p->line;
+		return (*slot)->key && (*slot)->value ? 0 : oom(p);
+	}
+	return fail(p, -EINVAL, "%s: not supported by ringtgt (iSNS is not implemented)",
 		    d->name);
 }
 
@@ -1076,6 +1094,8 @@ void tgtconf_free(struct tgtconf *c)
 	for (i = 0; i < c->nwarnings; i++)
 		free(c->warnings[i]);
 	free(c->warnings);
+	opts_free(c->discovery_in, c->discovery_in ? 1 : 0);
+	opts_free(c->discovery_out, c->discovery_out ? 1 : 0);
 	free(c->default_driver);
 	free(c);
 }

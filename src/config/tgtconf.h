@@ -86,6 +86,8 @@ struct tgtconf {
 	char *default_driver;		/* NULL: not given ("iscsi") */
 	bool ignore_errors;		/* ignore-errors yes */
 	int control_port;		/* control-port N; -1: not given */
+	/* incomingdiscoveryuser / outgoingdiscoveryuser "USER SECRET" */
+	struct tgtconf_opt *discovery_in, *discovery_out;
 	/* sorted by name (strcmp), the order tgt-admin works in */
 	struct tgtconf_target *targets;
 	size_t ntargets;

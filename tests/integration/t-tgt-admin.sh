@@ -5,7 +5,8 @@
 # them (a temp directory inside volumes/, then rename), and Cinder's
 # commands, unchanged:
 #   - tgt-admin -e: the targets of the files (and a target the files do
-#     not have goes, as tgt-admin's remove_targets does);
+#     not have goes, as tgt-admin's remove_targets does), the discovery
+#     account (incomingdiscoveryuser: discovery then needs CHAP);
 #   - a second volume: tgt-admin --update IQN;
 #   - CHAP login to a volume with libiscsi (captool), a wrong secret refused;
 #   - --update IQN without -f on a target with that live session: left
@@ -79,8 +80,10 @@ printf '# Empty targets configuration file\ninclude %s/conf.d/*.conf\n' "$ETC" >
 printf 'include %s/*\n' "$VOLS" >"$ETC/conf.d/cinder_tgt.conf"
 truncate -s 16M "$IT_TMP/static.img"
 STATIC=iqn.2026-11.org.example:static
+DISC_USER=discuser DISC_PASS=discsecret123
 cat >"$ETC/conf.d/static.conf" <<EOF
 default-driver iscsi
+incomingdiscoveryuser $DISC_USER $DISC_PASS
 <target $STATIC>
     <backing-store $IT_TMP/static.img>
         lun 3
@@ -122,6 +125,15 @@ expect_targets "$IT_IQN 0:None:0 1:$IT_TMP/export.img:16777216 acl=ALL in="	# -p
 ta_ok -e -c "$ETC/targets.conf"
 expect_targets "$IQN_A 0:None:0 1:$IT_TMP/volume-a:16777216 acl=ALL in=$USER_A
 $STATIC 0:None:0 3:$IT_TMP/static.img:16777216 acl=127.0.0.1 in="
+
+# discovery now asks for CHAP with the discovery account
+rc=0
+timeout -k 5 30 iscsi-ls "iscsi://$IT_PORTAL" >"$IT_TMP/out" 2>&1 || rc=$?
+[ $rc != 0 ] && ! grep -q "^Target:" "$IT_TMP/out" ||
+    it_fail "discovery without CHAP listed targets: $(cat "$IT_TMP/out")"
+out=$(timeout -k 5 30 iscsi-ls "iscsi://$DISC_USER%$DISC_PASS@$IT_PORTAL" 2>&1) ||
+    it_fail "discovery with incomingdiscoveryuser's account failed: $out"
+it_expect_match "discovery CHAP lists the static target" "$out" "^Target:${STATIC//./\\.} "
 
 # --- a second volume: tgt-admin --update IQN -----------------------------------
 cinder_write "$UUID_B" "$USER_B" "$PASS_B" "$IT_TMP/volume-b"

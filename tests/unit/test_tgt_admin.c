@@ -541,6 +541,53 @@ Test(tgt_admin_plan, direct_store)
 	free(t);
 }
 
+static char *plan_disc(const char *text, const char *accounts)
+{
+	struct tgtconf *c = conf_of(text);
+	json_object *acc = json_tokener_parse(accounts);
+	struct tga_plan p;
+	char *t;
+
+	cr_assert_not_null(acc);
+	cr_assert_eq(tga_plan_discovery(c, acc, &p), 0);
+	t = plan_text(&p);
+	tga_plan_free(&p);
+	json_object_put(acc);
+	tgtconf_free(c);
+	return t;
+}
+
+/*
+ * incomingdiscoveryuser / outgoingdiscoveryuser: tgt-admin's account new
+ * (when missing) and bind without a target; discovery then asks for CHAP.
+ */
+Test(tgt_admin_plan, discovery_users)
+{
+	char *t = plan_disc("incomingdiscoveryuser disc secretsecret1\n"
+			    "outgoingdiscoveryuser tdisc secretsecret2\n",
+			    "{\"accounts\": [], \"discovery\": {\"auth\": \"none\","
+			    " \"incoming\": [], \"outgoing\": null}}");
+
+	cr_assert_str_eq(t, "account.add {\"name\":\"disc\",\"secret\":\"***\"}\n"
+			 "account.bind {\"name\":\"disc\"}\n"
+			 "account.add {\"name\":\"tdisc\",\"secret\":\"***\"}\n"
+			 "account.bind {\"name\":\"tdisc\",\"outgoing\":true}\n"
+			 "discovery.auth {\"mode\":\"chap\"}\n");
+	free(t);
+	/* all there already: nothing */
+	t = plan_disc("incomingdiscoveryuser disc secretsecret1\n",
+		      "{\"accounts\": [{\"name\": \"disc\"}], \"discovery\":"
+		      " {\"auth\": \"chap\", \"incoming\": [\"disc\"], \"outgoing\": null}}");
+	cr_assert_str_eq(t, "");
+	free(t);
+	/* none in the file: nothing, whatever the daemon has */
+	t = plan_disc("default-driver iscsi\n",
+		      "{\"accounts\": [], \"discovery\": {\"auth\": \"none\","
+		      " \"incoming\": [], \"outgoing\": null}}");
+	cr_assert_str_eq(t, "");
+	free(t);
+}
+
 /* --delete: tgt's notes; -f removes a target in use (its sessions go). */
 Test(tgt_admin_plan, delete)
 {

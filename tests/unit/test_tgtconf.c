@@ -343,8 +343,13 @@ Test(tgtconf, globals)
 {
 	struct tgtconf *c = parse_ok("default-driver iscsi\n"
 				     "ignore-errors yes\n"
-				     "control-port 7\n", NULL);
+				     "control-port 7\n"
+				     "incomingdiscoveryuser disc secretsecret1\n"
+				     "outgoingdiscoveryuser tgtdisc secretsecret2\n", NULL);
 
+	cr_assert_str_eq(c->discovery_in->value, "disc secretsecret1");
+	cr_assert_eq(c->discovery_in->line, 4);
+	cr_assert_str_eq(c->discovery_out->value, "tgtdisc secretsecret2");
 	cr_assert_str_eq(c->default_driver, "iscsi");
 	cr_assert(c->ignore_errors);
 	cr_assert_eq(c->control_port, 7);
@@ -705,6 +710,10 @@ ParameterizedTestParameters(tgtconf, errors)
 		  "targets.conf:3:", "/a is both a backing-store and a direct-store" },
 		{ "default-driver iscsi\ndefault-driver iser\n", -EINVAL,
 		  "targets.conf:2:", "default-driver given twice" },
+		{ "incomingdiscoveryuser a secretsecret1\nincomingdiscoveryuser b secretsecret2\n",
+		  -EINVAL, "targets.conf:2:", "incomingdiscoveryuser given twice (also at targets.conf:1)" },
+		{ "outgoingdiscoveryuser a\n", -EINVAL, "targets.conf:1:",
+		  "outgoingdiscoveryuser takes a user name and a secret" },
 		{ "iSNSServerIP 192.168.111.222\n", -EINVAL,
 		  "targets.conf:1:", "iSNSServerIP: not supported by ringtgt" },
 		{ "<target iqn.x>\n  vendor_id <<EOF\nX\nEOF\n</target>\n", -EINVAL,
