@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/sdnotify.h"
 #include "config/config.h"
 #include "control/ctl.h"
 #include "core/core.h"
@@ -51,14 +52,15 @@ static void usage(FILE *f)
 "                             replaces the config's portals (default: the\n"
 "                             config's, else 127.0.0.1:3260 with --export,\n"
 "                             else [::]:3260 for IPv6 and IPv4)\n"
-"  -x, --export PATH[,iqn=IQN][,buffered][,shared]\n"
+"  -x, --export PATH[,iqn=IQN][,buffered][,shared][,write_cache=on|off]\n"
 "                             export a file or block device as LUN 1 of a\n"
 "                             target open to all initiators (repeatable;\n"
 "                             default IQN iqn.2026-11.org.ringtgt:<name>);\n"
 "                             only on 127.0.0.1:3260 unless --portal says\n"
 "                             otherwise. A block device is opened O_DIRECT\n"
 "                             (buffered: through the page cache) and\n"
-"                             O_EXCL (shared: without)\n"
+"                             O_EXCL (shared: without). write_cache=off:\n"
+"                             every write durable before GOOD (WCE=0)\n"
 "  -s, --control-socket PATH  control socket (default %s)\n"
 "  -e, --event-loop LOOP      io_uring or epoll (default: io_uring when\n"
 "                             the kernel allows it, else epoll)\n"
@@ -276,8 +278,12 @@ static int add_export(const char *arg)
 			disk.buffered = true;
 		} else if (strcmp(opt, "shared") == 0) {
 			disk.shared = true;
+		} else if (strcmp(opt, "write_cache=off") == 0) {
+			disk.no_write_cache = true;
+		} else if (strcmp(opt, "write_cache=on") == 0) {
+			disk.no_write_cache = false;
 		} else {
-			log_err("--export %s: expected PATH[,iqn=IQN][,buffered][,shared]",
+			log_err("--export %s: expected PATH[,iqn=IQN][,buffered][,shared][,write_cache=on|off]",
 				arg);
 			return -EINVAL;
 		}
@@ -479,6 +485,10 @@ int main(int argc, char **argv)
 	if (!o.foreground && chdir("/") < 0)
 		log_warn("chdir /: %s", strerror(errno));
 	log_info("ringtgtd %s ready", RINGTGT_VERSION);
+	/* Type=notify units: their ExecStartPost may use the socket now */
+	if (sd_notify_send("READY=1") < 0)
+		log_warn("cannot notify the service manager (NOTIFY_SOCKET=%s)",
+			 getenv("NOTIFY_SOCKET"));
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;

@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 
 #include "ringtgt/ctl.h"
+#include "image.h"
 #include "tgt_admin.h"
 
 #define PROG "ringtgtadm"
@@ -41,12 +42,17 @@ struct adm {
 	uint64_t size;
 	bool have_size, create, readonly, direct, buffered, shared, controller;
 	long block_size;
+	int write_cache;		/* -1 unset, 0 off, 1 on */
+	bool preallocate;		/* image create */
 	/* account / discovery options */
 	const char *secret;		/* "-": one line from stdin */
 	bool random, show_secrets, outgoing;
 	const char *accounts[16];	/* discovery auth --account */
 	int naccounts;
 	const char *outgoing_name;	/* discovery auth --outgoing */
+	/* lun add / lun update --param NAME=VALUE (tgt's LU parameters) */
+	const char *params[16];
+	int nparams;
 };
 
 struct cmd {
@@ -232,8 +238,15 @@ static void print_lun(json_object *l)
 	printf("            Size: %s (%lld bytes), block size %lld\n", size,
 	       (long long)jint(l, "size"), (long long)jint(l, "block_size"));
 	printf("            Serial: %s\n", jstr(l, "serial") ? jstr(l, "serial") : "-");
+	if (jstr(l, "scsi_id"))
+		printf("            SCSI ID: %s\n", jstr(l, "scsi_id"));
 	printf("            Read-only: %s%s\n", jbool(l, "readonly") ? "yes" : "no",
 	       jbool(l, "direct") ? ", O_DIRECT" : "");
+	json_object *wc;
+
+	if (json_object_object_get_ex(l, "write_cache", &wc) && wc)
+		printf("            Write cache: %s\n",
+		       jbool(l, "write_cache") ? "on" : "off");
 }
 
 static void print_session_line(json_object *s, const char *indent)
@@ -376,6 +389,36 @@ static bool parse_lun(const char *s, long *out)
 	return !errno && !*end && *out >= 0 && *out <= 255;
 }
 
+/*
+ * The --param NAME=VALUE options into @args, typed as the protocol wants
+ * (ringtgt_lu_param_add); a bad one is a usage error naming it.
+ */
+static int add_params(struct adm *a, json_object *args)
+{
+	char name[64], why[256];
+
+	for (int i = 0; i < a->nparams; i++) {
+		const char *eq = strchr(a->params[i], '=');
+		size_t n = eq ? (size_t)(eq - a->params[i]) : 0;
+		int rc;
+
+		if (!eq || n == 0 || n >= sizeof(name)) {
+			errmsg("bad --param '%s' (NAME=VALUE, e.g. scsi_id=vol1)",
+			       a->params[i]);
+			return EXIT_USAGE;
+		}
+		memcpy(name, a->params[i], n);
+		name[n] = '\0';
+		rc = ringtgt_lu_param_add(args, name, eq + 1, 0, why,
+					  sizeof(why));
+		if (rc) {
+			errmsg("--param %s", why);
+			return EXIT_USAGE;
+		}
+	}
+	return EXIT_OK;
+}
+
 static int run_lun_add(struct adm *a)
 {
 	json_object *args = args_iqn(a->args[0]);
@@ -414,7 +457,61 @@ static int run_lun_add(struct adm *a)
 	if (a->serial)
 		json_object_object_add(args, "serial",
 				       json_object_new_string(a->serial));
+	if (a->write_cache >= 0)
+		json_object_object_add(args, "write_cache",
+				       json_object_new_boolean(a->write_cache));
+	if (add_params(a, args) != EXIT_OK) {
+		json_object_put(args);
+		return EXIT_USAGE;
+	}
 	return call_simple(a, "lun.add", args);
+}
+
+static int run_lun_update(struct adm *a)
+{
+	json_object *args = args_iqn(a->args[0]);
+	long lun;
+
+	if (!parse_lun(a->args[1], &lun)) {
+		errmsg("bad LUN '%s' (0..255)", a->args[1]);
+		json_object_put(args);
+		return EXIT_USAGE;
+	}
+	json_object_object_add(args, "lun", json_object_new_int((int)lun));
+	if (add_params(a, args) != EXIT_OK) {
+		json_object_put(args);
+		return EXIT_USAGE;
+	}
+	return call_simple(a, "lun.update", args);
+}
+
+/* image create: local, no daemon (tools/image.c) */
+static int run_image_create(struct adm *a)
+{
+	struct image_spec s = {
+		.path = a->args[0],
+		.size = a->size,
+		.block_size = a->block_size ? (uint32_t)a->block_size : 512,
+		.preallocate = a->preallocate,
+		.force = a->force,
+	};
+	char err[512];
+
+	if (image_create(&s, stderr, err, sizeof(err)) < 0) {
+		errmsg("%s", err);
+		return EXIT_REFUSED;
+	}
+	if (a->json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "path", json_object_new_string(s.path));
+		json_object_object_add(o, "size", json_object_new_uint64(s.size));
+		json_object_object_add(o, "preallocated",
+				       json_object_new_boolean(s.preallocate));
+		print_json(o);
+		json_object_put(o);
+	}
+	return EXIT_OK;
 }
 
 static int run_lun_remove(struct adm *a)
@@ -880,7 +977,8 @@ enum {
 	OPT_TID = 0x100, OPT_FORCE, OPT_PATH, OPT_SIZE, OPT_CREATE,
 	OPT_READONLY, OPT_DIRECT, OPT_CONTROLLER, OPT_BACKING, OPT_BLOCK_SIZE,
 	OPT_SERIAL, OPT_SECRET, OPT_RANDOM, OPT_SHOW_SECRETS, OPT_OUTGOING,
-	OPT_ACCOUNT, OPT_OUTGOING_NAME, OPT_BUFFERED, OPT_SHARED,
+	OPT_ACCOUNT, OPT_OUTGOING_NAME, OPT_BUFFERED, OPT_SHARED, OPT_PARAM,
+	OPT_WRITE_CACHE, OPT_PREALLOCATE,
 };
 
 #define COMMON_OPTS                                                        \
@@ -908,6 +1006,22 @@ static const struct option opts_lun_add[] = {
 	{ "backing", required_argument, NULL, OPT_BACKING },
 	{ "block-size", required_argument, NULL, OPT_BLOCK_SIZE },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "write-cache", required_argument, NULL, OPT_WRITE_CACHE },
+	{ "param", required_argument, NULL, OPT_PARAM },
+	{ 0 }
+};
+
+static const struct option opts_lun_update[] = {
+	COMMON_OPTS,
+	{ "param", required_argument, NULL, OPT_PARAM },
+	{ 0 }
+};
+static const struct option opts_image_create[] = {
+	COMMON_OPTS,
+	{ "size", required_argument, NULL, OPT_SIZE },
+	{ "preallocate", no_argument, NULL, OPT_PREALLOCATE },
+	{ "block-size", required_argument, NULL, OPT_BLOCK_SIZE },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ 0 }
 };
 
@@ -978,8 +1092,30 @@ static const struct cmd cmds[] = {
 	  "                     or ram\n"
 	  "  --block-size N     logical block size, 512 or 4096 (default: the block\n"
 	  "                     device's logical block size, 512 for files)\n"
-	  "  --serial S         unit serial number (default: derived from IQN and LUN)\n",
+	  "  --serial S         unit serial number (default: derived from IQN and LUN)\n"
+	  "  --write-cache on|off  off: every write is on stable storage before\n"
+	  "                     GOOD (Caching mode page WCE=0); on (default): until\n"
+	  "                     SYNCHRONIZE CACHE or FUA it may be in a volatile cache\n"
+	  "  --param NAME=VALUE one of tgt's LU parameters (repeatable): scsi_id,\n"
+	  "                     scsi_sn, vendor_id, product_id, product_rev,\n"
+	  "                     removable, readonly, sense_format, online,\n"
+	  "                     thin_provisioning; see lun update --help\n",
 	  "", opts_lun_add, 2, 2, run_lun_add },
+	{ "lun", "update", "lun update IQN LUN --param NAME=VALUE...",
+	  "Changes tgt's LU parameters of a live LUN (tgtadm --op update --mode\n"
+	  "logicalunit --params); sessions stay. All or nothing.\n"
+	  "  --param NAME=VALUE  repeatable; values as tgt writes them:\n"
+	  "    scsi_id=S       VPD 0x83 as tgt derives it (1..36 characters)\n"
+	  "    scsi_sn=S       unit serial, VPD 0x80 as tgt lays it out (1..36)\n"
+	  "    vendor_id=S     INQUIRY vendor (at most 8 characters)\n"
+	  "    product_id=S    INQUIRY product (at most 16)\n"
+	  "    product_rev=S   INQUIRY revision (at most 4)\n"
+	  "    removable=0|1   readonly=0|1   sense_format=0   online=1\n"
+	  "    thin_provisioning=0|1 (only the value the LUN has)\n"
+	  "Initiators get INQUIRY DATA HAS CHANGED (identity) or MODE PARAMETERS\n"
+	  "CHANGED (readonly) on their next command. Changing scsi_id changes\n"
+	  "the WWID hosts see.\n",
+	  "", opts_lun_update, 2, 2, run_lun_update },
 	{ "lun", "remove", "lun remove IQN LUN [--force]",
 	  "Removes a LUN. Refused while the target has sessions, unless --force.\n",
 	  "", opts_force, 2, 2, run_lun_remove },
@@ -1050,6 +1186,19 @@ static const struct cmd cmds[] = {
 	  "Every initiator gets ASYMMETRIC ACCESS STATE CHANGED on its next\n"
 	  "command to each LU.\n",
 	  "", opts_common, 2, 2, run_portal_group_set_state },
+	{ "image", "create",
+	  "image create FILE --size SIZE [--preallocate] [--block-size N] [--force]",
+	  "Creates an image file for a file LUN, here (no daemon needed), mode\n"
+	  "0600. The image is a flat file: no header, block N at byte N * block\n"
+	  "size; the LUN's block size is set when it is added (lun add --block-size).\n"
+	  "  --size SIZE     bytes or with K/M/G/T (binary), a multiple of the block size\n"
+	  "  --preallocate   allocate every block now (fallocate; a line of progress\n"
+	  "                  per percent on stderr); refused where the file system\n"
+	  "                  cannot. Default: sparse, nothing allocated or written\n"
+	  "  --block-size N  512 (default) or 4096: the size must be a multiple\n"
+	  "  --force         replace FILE if it exists (default: refused)\n"
+	  "On any failure nothing is left behind and an existing FILE is untouched.\n",
+	  "", opts_image_create, 1, 1, run_image_create },
 	{ "status", NULL, "status",
 	  "Shows the daemon's version, pid, uptime, event loop and counts.\n",
 	  "", opts_common, 0, 0, run_status },
@@ -1197,6 +1346,21 @@ static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
 		case OPT_SERIAL:
 			a->serial = optarg;
 			break;
+		case OPT_PARAM:
+			if (a->nparams == (int)ARRAY_LEN(a->params))
+				return usage_error(c, "at most %d --param options",
+						   (int)ARRAY_LEN(a->params));
+			a->params[a->nparams++] = optarg;
+			break;
+		case OPT_WRITE_CACHE:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+				return usage_error(c, "bad --write-cache '%s' (on or off)",
+						   optarg);
+			a->write_cache = strcmp(optarg, "on") == 0;
+			break;
+		case OPT_PREALLOCATE:
+			a->preallocate = true;
+			break;
 		case OPT_SECRET:
 			a->secret = optarg;
 			break;
@@ -1250,6 +1414,10 @@ static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
 		if (a->direct && a->buffered)
 			return usage_error(c, "--direct and --buffered exclude each other");
 	}
+	if (c->run == run_lun_update && a->nparams == 0)
+		return usage_error(c, "give at least one --param NAME=VALUE");
+	if (c->run == run_image_create && !a->have_size)
+		return usage_error(c, "--size is required");
 	if (c->run == run_account_add && !a->secret == !a->random)
 		return usage_error(c, "give --secret S, --secret - or --random");
 	if (c->run == run_discovery_auth && strcmp(a->args[0], "none") &&
@@ -1291,7 +1459,7 @@ static int ringtgtadm_main(int argc, char **argv)
 		{ 0 }
 	};
 	char *args[8];
-	struct adm a = { .args = args };
+	struct adm a = { .args = args, .write_cache = -1 };
 	const struct cmd *c = NULL;
 	const char *object, *verb;
 	int opt, rc;
@@ -1323,7 +1491,7 @@ static int ringtgtadm_main(int argc, char **argv)
 		return usage_error(NULL, "no command given");
 	object = argv[optind++];
 	if (!object_known(object))
-		return usage_error(NULL, "unknown object '%s' (target, lun, acl, account, discovery, session, status)",
+		return usage_error(NULL, "unknown object '%s' (target, lun, acl, account, discovery, session, image, status)",
 				   object);
 	if (strcmp(object, "status") == 0) {
 		c = &cmds[sizeof(cmds) / sizeof(cmds[0]) - 1];

@@ -48,4 +48,32 @@ int ringtgt_ctl_call(int fd, const char *op, json_object *args,
  */
 int ringtgt_parse_size(const char *s, uint64_t *out);
 
+/*
+ * tgt 1.0.85's standard INQUIRY defaults (usr/spc.c, usr/sbc.c): what a
+ * tool creating an LU as tgt would (tgtadm, tgt-admin) passes as
+ * vendor_id / product_id / product_rev when none is configured, so that
+ * udev's ID_VENDOR / ID_MODEL stay as they were under tgt.
+ */
+#define RINGTGT_TGT_VENDOR_ID "IET"
+#define RINGTGT_TGT_PRODUCT_ID_DISK "VIRTUAL-DISK"
+#define RINGTGT_TGT_PRODUCT_ID_CONTROLLER "Controller"
+#define RINGTGT_TGT_PRODUCT_REV "0001"
+
+/*
+ * Adds one of tgt's LU parameters, "@name=@value" as tgtadm's --params
+ * and targets.conf write it (scsi_id=..., removable=1), to @args of a
+ * lun.add or lun.update request, with the name and JSON type the
+ * protocol takes (docs/control-protocol.md, "LU parameters"). With
+ * @tgt_cut, a string longer than tgt's field (scsi_id, scsi_sn: 36;
+ * vendor_id 8, product_id 16, product_rev 4) is cut as tgt 1.0.85 cuts
+ * it, which tgtadm and tgt-admin need to give an LU the identifiers tgt
+ * gave it; without, it is refused. Returns 0, or -ENOENT (no such
+ * parameter), -EOPNOTSUPP (one of tgt's that ringtgt does not
+ * implement, or a value it does not support), -EINVAL (a bad value),
+ * with a sentence naming the parameter in @errbuf.
+ */
+int ringtgt_lu_param_add(json_object *args, const char *name,
+			 const char *value, int tgt_cut, char *errbuf,
+			 size_t errlen);
+
 #endif

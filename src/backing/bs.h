@@ -8,7 +8,10 @@
  * struct bs_ops, for each implementation:
  *   open    required; opens @path (or makes a RAM store), sets size and
  *           flags. Called from the control/config thread.
- *   close   required; closes what open made. No I/O is in flight.
+ *   close   required; closes what open made. No I/O is in flight. May
+ *           be called on a reactor thread (the last reference to an LU
+ *           can go there) and must not block it: the file and block
+ *           stores hand their fdatasync and close to a worker.
  *   submit  required; starts @io. Returns BS_QUEUED when io->done will be
  *           called later on io->r's thread, or BS_DONE when the request
  *           finished at once (io->result set, io->done NOT called).
@@ -88,6 +91,11 @@ struct bs_open_args {
 	bool buffered;		/* block store: the page cache, not O_DIRECT */
 	bool shared;		/* block store: no O_EXCL (others may hold
 				 * the device open) */
+	bool write_through;	/* file and block stores: no write cache;
+				 * every write, unmap and zeroing is durable
+				 * before it completes (O_DSYNC, and a
+				 * flush after fallocate); bs->write_cache
+				 * is then false */
 };
 
 struct bs_ops {
@@ -114,8 +122,9 @@ struct bs {
 	bool direct;		/* opened O_DIRECT */
 	/*
 	 * The medium's logical and physical block sizes in bytes (a block
-	 * device's; 0 for stores without one). I/O is always a multiple of
-	 * the logical block size, at offsets aligned to it.
+	 * device's; the file store has no logical block and gives its file
+	 * system's block size as the physical one; 0: none). I/O is always
+	 * a multiple of the logical block size, at offsets aligned to it.
 	 */
 	uint32_t logical_block;
 	uint32_t physical_block;
@@ -150,6 +159,11 @@ const char *bs_open_strerror(const struct bs_ops *type, int err);
 struct bs *bs_open(const struct bs_ops *type, const char *path,
 		   const struct bs_open_args *args);
 void bs_close(struct bs *bs);
+/*
+ * Waits (up to 60 s) until the closes that stores handed to a worker
+ * thread (fdatasync, close) are done: at shutdown, once no reactor runs.
+ */
+void bs_close_drain(void);
 
 static inline enum bs_status bs_submit(struct bs *bs, struct bs_io *io)
 {

@@ -19,7 +19,7 @@
  * bounce buffers for WRITE SAME or VERIFY) is copied through an aligned
  * buffer of our own.
  *
- * Mapping:
+ * Mapping (FLUSH, UNMAP, WRITE ZEROES and the close in bs_fd.c):
  *   BS_READ/BS_WRITE  readv/writev; BS_IO_FUA -> RWF_DSYNC (REQ_FUA)
  *   BS_FLUSH          fdatasync (a cache flush of the device)
  *   BS_UNMAP          fallocate(PUNCH_HOLE|KEEP_SIZE)
@@ -29,6 +29,11 @@
  *                     own tools (lvextend, losetup -c, a SAN rescan)
  *   resize            takes the size the device holds, refuses any other
  *                     (-EINVAL): we never resize a device ourselves
+ *
+ * Without a write cache (args->write_through) the device is opened
+ * O_DSYNC: every write is a FUA write (REQ_FUA with O_DIRECT), and UNMAP
+ * and WRITE ZEROES are followed by a flush of the device before they
+ * complete.
  *
  * Why PUNCH_HOLE for UNMAP: on a block device it is a REQ_OP_WRITE_ZEROES
  * that may deallocate (blkdev_fallocate -> blkdev_issue_zeroout with
@@ -42,10 +47,11 @@
  * the same, the range is zeroed with ZERO_RANGE, which the kernel
  * emulates with plain writes where the device cannot.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <linux/fs.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,19 +60,18 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "backing/bs.h"
+#include "backing/bs_internal.h"
 #include "base/base.h"
 #include "base/log.h"
 
-#define PUNCH_MODE (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
-#define ZERO_MODE (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)
 /* bounce buffers are page aligned: enough for any logical block size */
 #define BOUNCE_ALIGN 4096u
 
 struct blk_store {
-	int fd;
+	struct bs_fd base;	/* first: bs_fd.c finds it from io->bs */
 	uint32_t align;	/* O_DIRECT: buffer address and length alignment */
 };
+static_assert(offsetof(struct blk_store, base) == 0, "bs_fd first");
 
 /* A READ or WRITE whose buffers O_DIRECT cannot take as they are. */
 struct blk_bounce {
@@ -129,6 +134,8 @@ static int blk_open(struct bs *bs, const char *path,
 		flags |= O_DIRECT;
 	if (!args->shared)
 		flags |= O_EXCL;
+	if (args->write_through && !args->readonly)
+		flags |= O_DSYNC;
 	fd = open(path, flags);
 	if (fd < 0)
 		return -errno;
@@ -156,7 +163,10 @@ static int blk_open(struct bs *bs, const char *path,
 		rc = -ENOMEM;
 		goto err_close;
 	}
-	b->fd = fd;
+	b->base.fd = fd;
+	b->base.write_through = args->write_through && !args->readonly;
+	/* a punch refused after all: zeroes all the same (LBPRZ=1) */
+	b->base.unmap_fallback = BS_FD_ZERO;
 	b->align = args->buffered ? 1 : (uint32_t)lbs;
 	/* The epoll backend caches O_DIRECT per fd number: start afresh. */
 	reactor_file_forget(fd);
@@ -173,9 +183,9 @@ static int blk_open(struct bs *bs, const char *path,
 	/*
 	 * A completed O_DIRECT write may sit in the device's volatile cache,
 	 * a buffered one in the page cache: WCE=1 is the truth, and
-	 * SYNCHRONIZE CACHE / FUA do real work.
+	 * SYNCHRONIZE CACHE / FUA do real work. O_DSYNC: WCE=0.
 	 */
-	bs->write_cache = true;
+	bs->write_cache = !args->write_through;
 	bs->priv = b;
 	return 0;
 
@@ -188,14 +198,8 @@ static void blk_close(struct bs *bs)
 {
 	struct blk_store *b = bs->priv;
 
-	reactor_file_forget(b->fd);
-	/* what the initiators wrote is on stable storage before we go */
-	if (!bs->readonly && fdatasync(b->fd) < 0)
-		log_warn("%s: fdatasync at close: %s", bs->path ? bs->path : "?",
-			 strerror(errno));
-	close(b->fd);
-	free(b);
 	bs->priv = NULL;
+	bs_fd_close(bs, &b->base, b);
 }
 
 /* --- alignment --------------------------------------------------------- */
@@ -284,9 +288,9 @@ static int blk_rw_sync(struct blk_store *b, struct bs_io *io)
 	while (done < bb->iov.iov_len) {
 		struct iovec v = { p + done, bb->iov.iov_len - done };
 		int fl = write && (io->flags & BS_IO_FUA) ? RWF_DSYNC : 0;
-		ssize_t n = write ? pwritev2(b->fd, &v, 1,
+		ssize_t n = write ? pwritev2(b->base.fd, &v, 1,
 					     (off_t)(io->offset + done), fl)
-				  : preadv2(b->fd, &v, 1,
+				  : preadv2(b->base.fd, &v, 1,
 					    (off_t)(io->offset + done), 0);
 
 		if (n < 0 && errno == EINTR)
@@ -308,41 +312,7 @@ out:
 	return rc;
 }
 
-static int blk_exec_sync(struct bs *bs, struct bs_io *io)
-{
-	struct blk_store *b = bs->priv;
-
-	switch (io->op) {
-	case BS_READ:
-	case BS_WRITE:
-		return blk_rw_sync(b, io);
-	case BS_FLUSH:
-		return fdatasync(b->fd) < 0 ? -errno : 0;
-	case BS_UNMAP:
-		if (fallocate(b->fd, PUNCH_MODE, (off_t)io->offset,
-			      (off_t)io->len) == 0)
-			return 0;
-		if (errno != EOPNOTSUPP)
-			return -errno;
-		/* refused after all: zeroes all the same (LBPRZ=1) */
-		return fallocate(b->fd, ZERO_MODE, (off_t)io->offset,
-				 (off_t)io->len) < 0 ? -errno : 0;
-	case BS_WRITE_ZEROES:
-		return fallocate(b->fd, ZERO_MODE, (off_t)io->offset,
-				 (off_t)io->len) < 0 ? -errno : 0;
-	}
-	return -EOPNOTSUPP;
-}
-
 /* --- reactor path -------------------------------------------------------- */
-
-static void blk_done(struct ev_op *op, int res)
-{
-	struct bs_io *io = container_of(op, struct bs_io, ev);
-
-	io->result = res;
-	io->done(io);
-}
 
 static void bounce_done(struct ev_op *op, int res)
 {
@@ -358,23 +328,6 @@ static void bounce_done(struct ev_op *op, int res)
 	io->done(io);
 }
 
-/* BS_UNMAP's punch hole was refused after all: zero the range instead. */
-static void unmap_done(struct ev_op *op, int res)
-{
-	struct bs_io *io = container_of(op, struct bs_io, ev);
-	struct blk_store *b = io->bs->priv;
-
-	if (res == -EOPNOTSUPP) {
-		io->ev.done = blk_done;
-		res = reactor_file_fallocate(io->r, b->fd, ZERO_MODE,
-					     io->offset, io->len, &io->ev);
-		if (res == 0)
-			return;
-	}
-	io->result = res;
-	io->done(io);
-}
-
 static int blk_submit_rw(struct blk_store *b, struct bs_io *io)
 {
 	bool write = io->op == BS_WRITE;
@@ -383,9 +336,9 @@ static int blk_submit_rw(struct blk_store *b, struct bs_io *io)
 	int rc;
 
 	if (iov_aligned(b, io)) {
-		io->ev.done = blk_done;
-		return reactor_file_rw(io->r, b->fd, write, io->iov, io->iovcnt,
-				       io->offset, fl, &io->ev);
+		io->ev.done = bs_fd_done;
+		return reactor_file_rw(io->r, b->base.fd, write, io->iov,
+				       io->iovcnt, io->offset, fl, &io->ev);
 	}
 	if (write && io->len % b->align)
 		return -EINVAL;
@@ -393,8 +346,8 @@ static int blk_submit_rw(struct blk_store *b, struct bs_io *io)
 	if (!bb)
 		return -ENOMEM;
 	bb->ev.done = bounce_done;
-	rc = reactor_file_rw(io->r, b->fd, write, &bb->iov, 1, io->offset, fl,
-			     &bb->ev);
+	rc = reactor_file_rw(io->r, b->base.fd, write, &bb->iov, 1, io->offset,
+			     fl, &bb->ev);
 	if (rc < 0)
 		bounce_free(bb);
 	return rc;
@@ -403,55 +356,25 @@ static int blk_submit_rw(struct blk_store *b, struct bs_io *io)
 static enum bs_status blk_submit(struct bs *bs, struct bs_io *io)
 {
 	struct blk_store *b = bs->priv;
-	int rc;
 
-	if ((io->op == BS_WRITE || io->op == BS_UNMAP ||
-	     io->op == BS_WRITE_ZEROES) && bs->readonly) {
-		io->result = -EROFS;
+	if (bs_fd_refused(bs, io))
 		return BS_DONE;
-	}
-	if (io->op == BS_UNMAP && !bs->can_unmap) {
-		io->result = -EOPNOTSUPP;
-		return BS_DONE;
-	}
 	if (!io->r) {
-		io->result = blk_exec_sync(bs, io);
+		io->result = io->op == BS_READ || io->op == BS_WRITE
+				     ? blk_rw_sync(b, io)
+				     : bs_fd_exec_sync(&b->base, io);
 		return BS_DONE;
 	}
-	io->ev.done = blk_done;
-	switch (io->op) {
-	case BS_READ:
-	case BS_WRITE:
-		rc = blk_submit_rw(b, io);
-		break;
-	case BS_FLUSH:
-		rc = reactor_file_fsync(io->r, b->fd, &io->ev);
-		break;
-	case BS_UNMAP:
-		io->ev.done = unmap_done;
-		rc = reactor_file_fallocate(io->r, b->fd, PUNCH_MODE,
-					    io->offset, io->len, &io->ev);
-		break;
-	case BS_WRITE_ZEROES:
-		rc = reactor_file_fallocate(io->r, b->fd, ZERO_MODE,
-					    io->offset, io->len, &io->ev);
-		break;
-	default:
-		rc = -EOPNOTSUPP;
-		break;
-	}
-	if (rc < 0) {
-		io->result = rc;
-		return BS_DONE;
-	}
-	return BS_QUEUED;
+	if (io->op == BS_READ || io->op == BS_WRITE)
+		return bs_fd_queued(io, blk_submit_rw(b, io));
+	return bs_fd_submit(&b->base, io);
 }
 
 static int blk_probe_size(struct bs *bs, uint64_t *size)
 {
 	struct blk_store *b = bs->priv;
 
-	return ioctl(b->fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
+	return ioctl(b->base.fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
 }
 
 /* Control thread: the ioctl is cheap but is still a syscall we keep off

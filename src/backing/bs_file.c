@@ -3,13 +3,16 @@
  * their own store, bs_blk.c, which bs_type_pick() chooses for them).
  *
  * Opened O_RDWR|O_CLOEXEC (O_RDONLY for read-only LUs, O_DIRECT on
- * request). A missing regular file is created sparse with ftruncate when
- * args->create is set, with any missing parent directories (mode 0755),
- * like a config file's create = true. All I/O goes through the submitting reactor
+ * request, O_DSYNC without a write cache). A missing regular file is
+ * created sparse with ftruncate when args->create is set (no block is
+ * written or allocated), with any missing parent directories (mode
+ * 0755), like a config file's create = true. The physical block reported
+ * is the file system's block size (statfs f_bsize): the unit in which it
+ * allocates and punches holes. All I/O goes through the submitting reactor
  * (reactor_file_rw / _fsync / _fallocate); with io->r == NULL (tools,
  * unit tests) requests run synchronously on the caller's thread.
  *
- * Mapping:
+ * Mapping (FLUSH, UNMAP, WRITE ZEROES and the close in bs_fd.c):
  *   BS_READ/BS_WRITE  positional readv/writev; BS_IO_FUA -> EV_RW_DSYNC
  *   BS_FLUSH          fdatasync semantics
  *   BS_UNMAP          fallocate(PUNCH_HOLE|KEEP_SIZE)
@@ -18,11 +21,18 @@
  *   lba_status        lseek(SEEK_DATA / SEEK_HOLE)
  *   probe_size        fstat
  *   resize            ftruncate (a grown file is sparse)
+ *
+ * Without a write cache (args->write_through): the fd is O_DSYNC, so every
+ * write on every path (io_uring, libaio, the worker pool, pwrite here)
+ * is durable when it completes, as with RWF_DSYNC; fallocate is not
+ * covered by O_DSYNC on every file system (ext4 ignores it), so UNMAP and
+ * WRITE ZEROES are followed by an fdatasync before they complete.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/falloc.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/magic.h>
@@ -30,18 +40,19 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "backing/bs.h"
+#include "backing/bs_internal.h"
 #include "base/base.h"
 #include "base/log.h"
 
-#define PUNCH_MODE (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
-#define ZERO_MODE (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)
-
 struct file_store {
-	int fd;
+	struct bs_fd base;	/* first: bs_fd.c finds it from io->bs */
 	bool direct;
 	bool memory;	/* tmpfs/ramfs: I/O is a memory copy, done inline */
 };
+static_assert(offsetof(struct file_store, base) == 0, "bs_fd first");
+
+/* The largest file system block reported as the physical block. */
+#define FS_BLOCK_MAX 65536u
 
 /* mkdir -p of @path's directory (mode 0755); 0 or -errno. */
 static int make_parent_dirs(const char *path)
@@ -81,6 +92,8 @@ static int file_open(struct bs *bs, const char *path,
 		return -EINVAL;
 	if (args->direct)
 		flags |= O_DIRECT;
+	if (args->write_through && !args->readonly)
+		flags |= O_DSYNC;
 
 	fd = open(path, flags);
 	if (fd < 0 && errno == ENOENT && args->create && !args->readonly) {
@@ -103,7 +116,10 @@ static int file_open(struct bs *bs, const char *path,
 		rc = -ENOMEM;
 		goto err_close;
 	}
-	f->fd = fd;
+	f->base.fd = fd;
+	f->base.write_through = args->write_through && !args->readonly;
+	/* no ZERO_RANGE here (some file systems): a hole reads zeroes too */
+	f->base.zero_fallback = BS_FD_PUNCH;
 	f->direct = args->direct;
 
 	if (S_ISREG(st.st_mode)) {
@@ -116,9 +132,24 @@ static int file_open(struct bs *bs, const char *path,
 		 * are read and written inline on the reactor instead (they
 		 * have no disk to wait for).
 		 */
-		if (!args->direct && fstatfs(fd, &sfs) == 0 &&
+		if (fstatfs(fd, &sfs) < 0) {
+			rc = -errno;
+			goto err_free;
+		}
+		if (!args->direct &&
 		    (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC))
 			f->memory = true;
+		/*
+		 * The file system allocates (and punches holes) in blocks of
+		 * f_bsize: a write of less is a read-modify-write of its
+		 * pages, an unmap of less leaves it allocated. SBC-4 §5.16.2
+		 * LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT reports it;
+		 * beyond FS_BLOCK_MAX (NFS reports its transfer size here)
+		 * it is no block size and none is reported.
+		 */
+		if (sfs.f_bsize >= 512 && sfs.f_bsize <= FS_BLOCK_MAX &&
+		    !(sfs.f_bsize & (sfs.f_bsize - 1)))
+			bs->physical_block = (uint32_t)sfs.f_bsize;
 		bs->size = (uint64_t)st.st_size;
 		if (args->size > bs->size && !args->readonly) {
 			/* Sparse extension; no blocks are allocated. */
@@ -137,11 +168,12 @@ static int file_open(struct bs *bs, const char *path,
 	bs->readonly = args->readonly;
 	bs->direct = args->direct;
 	/*
-	 * Nothing is opened O_DSYNC, so a completed write may sit in the page
-	 * cache (buffered) or the device cache (O_DIRECT): WCE=1 is the
-	 * truth, and SYNCHRONIZE CACHE / FUA do real work.
+	 * Without O_DSYNC a completed write may sit in the page cache
+	 * (buffered) or the device cache (O_DIRECT): WCE=1 is the truth, and
+	 * SYNCHRONIZE CACHE / FUA do real work. With it every write is
+	 * durable at completion: WCE=0 (SBC-4 §6.5.5, Caching mode page).
 	 */
-	bs->write_cache = true;
+	bs->write_cache = !args->write_through;
 	bs->priv = f;
 	return 0;
 
@@ -156,15 +188,8 @@ static void file_close(struct bs *bs)
 {
 	struct file_store *f = bs->priv;
 
-	/* The epoll backend caches per fd number whether it is O_DIRECT. */
-	reactor_file_forget(f->fd);
-	/* what the initiators wrote is on stable storage before we go */
-	if (!bs->readonly && fdatasync(f->fd) < 0)
-		log_warn("%s: fdatasync at close: %s", bs->path ? bs->path : "?",
-			 strerror(errno));
-	close(f->fd);
-	free(f);
 	bs->priv = NULL;
+	bs_fd_close(bs, &f->base, f);
 }
 
 /* --- synchronous path (no reactor) ----------------------------------- */
@@ -179,8 +204,8 @@ static int file_rw_sync(struct file_store *f, struct bs_io *io)
 		size_t n = MIN((uint64_t)io->iov[i].iov_len, left);
 
 		while (n) {
-			ssize_t r = write ? pwrite(f->fd, p, n, (off_t)off)
-					  : pread(f->fd, p, n, (off_t)off);
+			ssize_t r = write ? pwrite(f->base.fd, p, n, (off_t)off)
+					  : pread(f->base.fd, p, n, (off_t)off);
 			if (r < 0) {
 				if (errno == EINTR)
 					continue;
@@ -197,109 +222,39 @@ static int file_rw_sync(struct file_store *f, struct bs_io *io)
 	if (left)
 		return (int)(io->len - left);	/* iovecs shorter than len */
 	if (write && (io->flags & BS_IO_FUA) &&
-	    fdatasync(f->fd) < 0)
+	    fdatasync(f->base.fd) < 0)
 		return -errno;
 	return (int)io->len;
 }
 
 static int file_exec_sync(struct file_store *f, struct bs_io *io)
 {
-	switch (io->op) {
-	case BS_READ:
-	case BS_WRITE:
+	if (io->op == BS_READ || io->op == BS_WRITE)
 		return file_rw_sync(f, io);
-	case BS_FLUSH:
-		return fdatasync(f->fd) < 0 ? -errno : 0;
-	case BS_UNMAP:
-		return fallocate(f->fd, PUNCH_MODE, (off_t)io->offset,
-				 (off_t)io->len) < 0 ? -errno : 0;
-	case BS_WRITE_ZEROES:
-		if (fallocate(f->fd, ZERO_MODE, (off_t)io->offset,
-			      (off_t)io->len) == 0)
-			return 0;
-		if (errno != EOPNOTSUPP)
-			return -errno;
-		return fallocate(f->fd, PUNCH_MODE, (off_t)io->offset,
-				 (off_t)io->len) < 0 ? -errno : 0;
-	}
-	return -EOPNOTSUPP;
+	return bs_fd_exec_sync(&f->base, io);
 }
 
 /* --- reactor path ---------------------------------------------------- */
 
-static void file_done(struct ev_op *op, int res)
-{
-	struct bs_io *io = container_of(op, struct bs_io, ev);
-
-	io->result = res;
-	io->done(io);
-}
-
-static void file_zero_done(struct ev_op *op, int res)
-{
-	struct bs_io *io = container_of(op, struct bs_io, ev);
-	struct file_store *f = io->bs->priv;
-	int rc;
-
-	if (res != -EOPNOTSUPP)
-		goto out;
-	/* No ZERO_RANGE here (some file systems, some devices): punch. */
-	io->ev.done = file_done;
-	rc = reactor_file_fallocate(io->r, f->fd, PUNCH_MODE, io->offset,
-				    io->len, &io->ev);
-	if (rc == 0)
-		return;
-	res = rc;
-out:
-	io->result = res;
-	io->done(io);
-}
-
 static enum bs_status file_submit(struct bs *bs, struct bs_io *io)
 {
 	struct file_store *f = bs->priv;
+	bool rw = io->op == BS_READ || io->op == BS_WRITE;
+	unsigned fl = (io->flags & BS_IO_FUA) ? EV_RW_DSYNC : 0;
 	int rc;
 
-	if ((io->op == BS_WRITE || io->op == BS_UNMAP ||
-	     io->op == BS_WRITE_ZEROES) && bs->readonly) {
-		io->result = -EROFS;
+	if (bs_fd_refused(bs, io))
 		return BS_DONE;
-	}
-	if (!io->r || (f->memory && io->op != BS_WRITE_ZEROES &&
-			io->op != BS_UNMAP)) {
+	if (!io->r || (f->memory && (rw || io->op == BS_FLUSH))) {
 		io->result = file_exec_sync(f, io);
 		return BS_DONE;
 	}
-	io->ev.done = file_done;
-	switch (io->op) {
-	case BS_READ:
-	case BS_WRITE:
-		rc = reactor_file_rw(io->r, f->fd, io->op == BS_WRITE, io->iov,
-				     io->iovcnt, io->offset,
-				     (io->flags & BS_IO_FUA) ? EV_RW_DSYNC : 0,
-				     &io->ev);
-		break;
-	case BS_FLUSH:
-		rc = reactor_file_fsync(io->r, f->fd, &io->ev);
-		break;
-	case BS_UNMAP:
-		rc = reactor_file_fallocate(io->r, f->fd, PUNCH_MODE,
-					    io->offset, io->len, &io->ev);
-		break;
-	case BS_WRITE_ZEROES:
-		io->ev.done = file_zero_done;
-		rc = reactor_file_fallocate(io->r, f->fd, ZERO_MODE,
-					    io->offset, io->len, &io->ev);
-		break;
-	default:
-		rc = -EOPNOTSUPP;
-		break;
-	}
-	if (rc < 0) {
-		io->result = rc;
-		return BS_DONE;
-	}
-	return BS_QUEUED;
+	if (!rw)
+		return bs_fd_submit(&f->base, io);
+	io->ev.done = bs_fd_done;
+	rc = reactor_file_rw(io->r, f->base.fd, io->op == BS_WRITE, io->iov,
+			     io->iovcnt, io->offset, fl, &io->ev);
+	return bs_fd_queued(io, rc);
 }
 
 /*
@@ -320,7 +275,7 @@ static int file_lba_status(struct bs *bs, uint64_t off, uint64_t *len,
 		return -EINVAL;
 	*mapped = true;
 	*len = size - off;
-	data = lseek(f->fd, (off_t)off, SEEK_DATA);
+	data = lseek(f->base.fd, (off_t)off, SEEK_DATA);
 	if (data < 0) {
 		if (errno == ENXIO) {	/* only a hole up to EOF */
 			*mapped = false;
@@ -333,7 +288,7 @@ static int file_lba_status(struct bs *bs, uint64_t off, uint64_t *len,
 		*len = MIN((uint64_t)data, size) - off;
 		return 0;
 	}
-	hole = lseek(f->fd, (off_t)off, SEEK_HOLE);
+	hole = lseek(f->base.fd, (off_t)off, SEEK_HOLE);
 	if (hole < 0)
 		return -errno;
 	if ((uint64_t)hole > off)
@@ -346,7 +301,7 @@ static int file_probe_size(struct bs *bs, uint64_t *size)
 	struct file_store *f = bs->priv;
 	struct stat st;
 
-	if (fstat(f->fd, &st) < 0)
+	if (fstat(f->base.fd, &st) < 0)
 		return -errno;
 	*size = (uint64_t)st.st_size;
 	return 0;
@@ -365,7 +320,7 @@ static int file_resize(struct bs *bs, uint64_t size)
 	if (size != now) {
 		if (bs->readonly)
 			return -EROFS;
-		if (ftruncate(f->fd, (off_t)size) < 0)
+		if (ftruncate(f->base.fd, (off_t)size) < 0)
 			return -errno;
 	}
 	bs_size_set(bs, size);

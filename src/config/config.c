@@ -764,6 +764,8 @@ static cfg_t *schema_new(void)
 		CFG_INT("block_size", 0, CFGF_NONE),
 		CFG_STR("serial", NULL, CFGF_NONE),
 		CFG_BOOL("tas", cfg_true, CFGF_NONE),
+		/* false: every write durable before GOOD (WCE=0) */
+		CFG_BOOL("write_cache", cfg_true, CFGF_NONE),
 		/* tgt's LU parameters (docs/config.md, "LU parameters") */
 		CFG_STR("scsi_id", NULL, CFGF_NODEFAULT),
 		CFG_STR("scsi_sn", NULL, CFGF_NODEFAULT),
@@ -989,6 +991,7 @@ static int build_lun(struct parse_ctx *c, struct config_target *t,
 	l->spec.buffered = cfg_getbool(sec, "buffered");
 	l->spec.shared = cfg_getbool(sec, "shared");
 	l->spec.no_tas = !cfg_getbool(sec, "tas");
+	l->spec.no_write_cache = !cfg_getbool(sec, "write_cache");
 	l->spec.block_size = (uint32_t)bsz;
 	rc = build_lun_params(c, t, sec, line, l);
 	if (rc)

@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "base/sockio.h"
+#include "core/core.h"
 #include "ringtgt/ctl.h"
+#include "scsi/scsi.h"
 
 /* Replies can be large (target lists); this only guards against garbage. */
 #define CTL_MAX_REPLY (64u << 20)
@@ -217,5 +219,21 @@ int ringtgt_parse_size(const char *s, uint64_t *out)
 	if (shift && v > (UINT64_MAX >> shift))
 		return -ERANGE;
 	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int ringtgt_lu_param_add(json_object *args, const char *name,
+			 const char *value, int tgt_cut, char *errbuf,
+			 size_t errlen)
+{
+	struct scsi_lu_params p = { 0 };
+	char why[200] = "";
+	int rc;
+
+	rc = tgt_cut ? scsi_lu_param_parse_tgt(&p, name, value, why, sizeof(why))
+		     : scsi_lu_param_parse(&p, name, value, why, sizeof(why));
+	if (rc)
+		return fail(errbuf, errlen, rc, "%s", why);
+	core_lun_params_to_json(&p, args);
 	return 0;
 }

@@ -159,6 +159,7 @@ static int op_lun_add(struct ctl_req *r)
 	struct scsi_lu_params params = { 0 };
 	const char *iqn = NULL, *type = NULL;
 	uint64_t lun = 0, bsz = 0;
+	bool write_cache = true;	/* WCE=1 unless "write_cache": false */
 	int rc;
 
 	if ((rc = arg_str(r, "iqn", true, &iqn)) ||
@@ -173,8 +174,10 @@ static int op_lun_add(struct ctl_req *r)
 	    (rc = arg_bool(r, "buffered", &spec.buffered)) ||
 	    (rc = arg_bool(r, "shared", &spec.shared)) ||
 	    (rc = arg_uint(r, "block_size", false, 65536, &bsz)) ||
-	    (rc = arg_str(r, "serial", false, &spec.serial)))
+	    (rc = arg_str(r, "serial", false, &spec.serial)) ||
+	    (rc = arg_bool(r, "write_cache", &write_cache)))
 		return rc;
+	spec.no_write_cache = !write_cache;
 	rc = core_lun_params_from_json(r->args, &params, &r->err);
 	if (rc)
 		return rc;
@@ -498,7 +501,7 @@ static const char *const args_target_add[] = { "iqn", "tid", NULL };
 static const char *const args_iqn_force[] = { "iqn", "force", NULL };
 static const char *const args_lun_add[] = {
 	"iqn", "lun", "type", "backing", "path", "size", "create", "readonly",
-	"direct", "buffered", "shared", "block_size", "serial",
+	"direct", "buffered", "shared", "block_size", "serial", "write_cache",
 	/* tgt's LU parameters (core_lun_params_from_json) */
 	"scsi_id", "scsi_sn", "vendor_id", "product_id", "product_rev",
 	"removable", "sense_format", "online", "thin_provisioning", NULL

@@ -338,6 +338,8 @@ void core_shutdown(void)
 		list_del(&t->link);
 		core_target_put(t);
 	}
+	/* closes handed to workers from reactor threads: on disk first */
+	bs_close_drain();
 	core_auth_shutdown();
 }
 
@@ -473,26 +475,6 @@ static bool lun_readonly(const struct core_lun_spec *spec)
 	       (p && (p->set & (1u << SCSI_LU_P_READONLY)) && p->readonly);
 }
 
-/*
- * thin_provisioning cannot be switched: ringtgt provisions thinly exactly
- * when the store can deallocate and the LU is writable. A value that
- * says otherwise is refused, not ignored.
- */
-static int lun_check_thin(uint64_t lun, const struct core_lun_spec *spec,
-			  const struct bs *bs, struct core_err *err)
-{
-	const struct scsi_lu_params *p = spec->params;
-	bool thin = bs->can_unmap && !bs->readonly && !lun_readonly(spec);
-
-	if (!p || !(p->set & (1u << SCSI_LU_P_THIN_PROVISIONING)) ||
-	    p->thin_provisioning == thin)
-		return 0;
-	return core_fail(err, -EOPNOTSUPP,
-			 "LUN %llu: thin_provisioning=%d is not supported here: ringtgt provisions thinly exactly when the store can deallocate and the LU is writable (%s: %d)",
-			 (unsigned long long)lun, p->thin_provisioning,
-			 bs->path ? bs->path : bs->ops->name, thin);
-}
-
 int core_lun_add(const char *iqn, uint64_t lun,
 		 const struct core_lun_spec *spec, struct core_err *err)
 {
@@ -536,6 +518,7 @@ int core_lun_add(const char *iqn, uint64_t lun,
 			.direct = spec->direct,
 			.buffered = spec->buffered,
 			.shared = spec->shared,
+			.write_through = spec->no_write_cache,
 		};
 
 		errno = 0;
@@ -549,11 +532,6 @@ int core_lun_add(const char *iqn, uint64_t lun,
 			goto out_unlock;
 		}
 		rc = lun_check_store(lun, spec, bs, &cfg.block_size, err);
-		if (rc) {
-			bs_close(bs);
-			goto out_unlock;
-		}
-		rc = lun_check_thin(lun, spec, bs, err);
 		if (rc) {
 			bs_close(bs);
 			goto out_unlock;
@@ -1233,6 +1211,9 @@ static json_object *lun_json(struct tgt_target *t, struct scsi_lu *lu)
 	jadd(o, "scsi_id", NULL);
 	jadd(o, "scsi_sn", NULL);
 	core_lun_params_to_json(&p, o);
+	/* what the Caching mode page says (WCE) */
+	jadd(o, "write_cache", !disk ? NULL :
+	     json_object_new_boolean(bs && bs->write_cache));
 	return o;
 }
 

@@ -58,6 +58,10 @@ struct core_lun_spec {
 	const char *serial;		/* NULL: derived from target IQN + LUN;
 					 * else 1..CORE_SERIAL_MAX printable */
 	bool no_tas;			/* Control mode page TAS=0 (default 1) */
+	bool no_write_cache;		/* files and block devices: every
+					 * write durable before GOOD, Caching
+					 * mode page WCE=0 (default: cached,
+					 * WCE=1) */
 	/*
 	 * tgt's LU parameters (scsi_id, scsi_sn, vendor_id, ...; see
 	 * scsi_lu_param_parse); NULL: none. scsi_sn and serial exclude each

@@ -21,6 +21,14 @@
 #define LOGIN_TEXT_MAX 65536	/* a login's text, C-bit pieces joined */
 #define TEXT_RSP_MAX 65536
 /*
+ * A SendTargets answer lists every visible target with every portal: a
+ * storage node with a thousand volumes on four portals needs ~200 KB. It
+ * may grow to this bound (the targets are the administrator's, not the
+ * peer's); the initiator takes it in MaxRecvDataSegmentLength pieces
+ * (RFC 7143 §11.10.2, the C bit).
+ */
+#define TEXT_SENDTARGETS_MAX (4u << 20)
+/*
  * An authentication failure is answered this long after the request, so
  * a secret cannot be guessed at line rate (the connection reads nothing
  * meanwhile and closes after the answer).
@@ -666,7 +674,7 @@ static void text_send_piece(struct iscsi_conn *c, uint32_t itt, char *buf,
 void text_handle(struct iscsi_conn *c, const struct bhs *h,
 		 const uint8_t *data)
 {
-	struct iscsi_params tmp = c->params;
+	struct iscsi_params tmp;
 	struct text_negot n;
 	struct kvbuf kv;
 	char *out;
@@ -693,22 +701,31 @@ void text_handle(struct iscsi_conn *c, const struct bhs *h,
 		conn_send_reject(c, h->raw, REJECT_CMD_NOT_SUPPORTED);
 		return;
 	}
-	out = malloc(TEXT_RSP_MAX);
-	if (!out) {
-		conn_send_reject(c, h->raw, REJECT_LONG_OP);
-		return;
-	}
-	kv_init(&kv, out, TEXT_RSP_MAX);
-	text_negot_init(&n, &tmp, &c->limits, PHASE_FFP, c->sess->discovery);
-	n.declared_mrdsl = true;
-	text_negotiate(&n, (const char *)data, h->dsl, &kv);
-	if (n.error) {
+	for (size_t cap = TEXT_RSP_MAX;; cap *= 4) {
+		out = malloc(cap);
+		if (!out) {
+			conn_send_reject(c, h->raw, REJECT_LONG_OP);
+			return;
+		}
+		/* negotiation is pure: a retry with more room starts over */
+		tmp = c->params;
+		kv_init(&kv, out, cap);
+		text_negot_init(&n, &tmp, &c->limits, PHASE_FFP,
+				c->sess->discovery);
+		n.declared_mrdsl = true;
+		text_negotiate(&n, (const char *)data, h->dsl, &kv);
+		if (n.error) {
+			free(out);
+			conn_send_reject(c, h->raw, REJECT_PROTOCOL_ERROR);
+			return;
+		}
+		if (n.has_send_targets)
+			send_targets(c, n.send_targets, &kv);
+		if (!kv.overflow || !n.has_send_targets ||
+		    cap >= TEXT_SENDTARGETS_MAX)
+			break;
 		free(out);
-		conn_send_reject(c, h->raw, REJECT_PROTOCOL_ERROR);
-		return;
 	}
-	if (n.has_send_targets)
-		send_targets(c, n.send_targets, &kv);
 	if (kv.overflow) {
 		/*
 		 * RFC 7143 §6.2 wants every key answered: rather than drop

@@ -111,6 +111,8 @@ int reactor_file_fallocate(struct reactor *r, int fd, int mode, uint64_t off,
  * must stay valid until done runs; one submission per struct at a time.
  * With @r NULL (tools, unit tests: no loop) both run now, on the
  * calling thread. Returns 0, or -ENOMEM / -EAGAIN (nothing will run).
+ * With done NULL nothing comes back to @r: fn owns the struct (and may
+ * free it), and may still be running when @r is stopped and freed.
  */
 struct ev_work {
 	void (*fn)(struct ev_work *w);		/* worker thread */

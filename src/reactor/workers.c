@@ -6,7 +6,8 @@
  *
  * Both backends also hand it generic blocking work (reactor_work()):
  * such a job runs its function and goes back to its reactor as a post,
- * since only the epoll backend has a completion queue for wp_job.
+ * since only the epoll backend has a completion queue for wp_job; one
+ * without a done function (a store's close) does not go back at all.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -106,15 +107,20 @@ static void *wp_main(void *arg)
 		if (!wp_head)
 			wp_tail = &wp_head;
 		pthread_mutex_unlock(&wp_lock);
-		wp_run(j);
 		if (j->kind == WP_CALL) {
 			struct ev_work *w = j->work;
+			/* no done: fn owns w and may have freed it */
+			bool post = w->done != NULL;
 
+			wp_run(j);
 			free(j);
-			w->post.fn = wp_work_done;
-			reactor_post_node(w->r, &w->post);
+			if (post) {
+				w->post.fn = wp_work_done;
+				reactor_post_node(w->r, &w->post);
+			}
 			continue;
 		}
+		wp_run(j);
 		wp_complete_for(j->r, j);
 	}
 	return NULL;
@@ -158,8 +164,11 @@ int reactor_work(struct reactor *r, struct ev_work *w)
 
 	w->r = r;
 	if (!r) {
+		void (*done)(struct ev_work *w) = w->done;
+
 		w->fn(w);
-		w->done(w);
+		if (done)
+			done(w);
 		return 0;
 	}
 	j = calloc(1, sizeof(*j));

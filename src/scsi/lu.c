@@ -112,6 +112,21 @@ static uint32_t ua_next(void)
 					 memory_order_relaxed) + 1;
 }
 
+/*
+ * tgt's thin_provisioning: 0 turns logical block provisioning off; 1
+ * turns it on where the store can deallocate, and says so where it
+ * cannot (tgt would advertise UNMAP and fail it). True when LBP changes.
+ */
+static bool lu_set_thin(struct scsi_lu *lu, bool thin)
+{
+	if (thin && !(lu->bs && lu->bs->can_unmap))
+		log_warn("LUN %" PRIu64 ": thin_provisioning=1, but %s cannot deallocate: no logical block provisioning",
+			 lu->lun, lu->bs && lu->bs->path ? lu->bs->path
+							 : "its store");
+	return atomic_exchange(&lu->no_lbp, !thin) != !thin &&
+	       lu->bs && lu->bs->can_unmap;
+}
+
 /* Copies @s into @dst (at most @max chars), non-printables as '_'. */
 static void lu_copy_ascii(char *dst, const char *s, size_t max)
 {
@@ -223,13 +238,6 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 	if (p && (p->set & (1u << SCSI_LU_P_READONLY)) && !p->readonly &&
 	    cfg->bs && cfg->bs->readonly)
 		goto err;
-	/* see scsi_lu_update(): it cannot be switched */
-	if (p && (p->set & (1u << SCSI_LU_P_THIN_PROVISIONING)) &&
-	    p->thin_provisioning !=
-	    (cfg->bs && cfg->bs->can_unmap && !cfg->bs->readonly &&
-	     !cfg->readonly && !((p->set & (1u << SCSI_LU_P_READONLY)) &&
-				 p->readonly)))
-		goto err;
 
 	lu = calloc(1, sizeof(*lu));
 	if (!lu) {
@@ -252,6 +260,7 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 	lu->type = cfg->type;
 	lu->lun = cfg->lun;
 	atomic_init(&lu->readonly, false);
+	atomic_init(&lu->no_lbp, false);
 
 	if (cfg->type == SCSI_LU_DISK) {
 		uint32_t bsz = cfg->block_size ? cfg->block_size : 512;
@@ -282,6 +291,13 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 	snprintf(lu->target_name, sizeof(lu->target_name), "%s",
 		 cfg->target_name ? cfg->target_name : "");
 	lu_ident_init(&lu->id, cfg);
+	if (p && (p->set & (1u << SCSI_LU_P_THIN_PROVISIONING))) {
+		atomic_store(&lu->no_lbp, !p->thin_provisioning);
+		if (p->thin_provisioning && !(cfg->bs && cfg->bs->can_unmap))
+			log_warn("LUN %" PRIu64 ": thin_provisioning=1, but %s cannot deallocate: no logical block provisioning",
+				 cfg->lun, cfg->bs && cfg->bs->path
+					   ? cfg->bs->path : "its store");
+	}
 	memcpy(lu->naa, lu->id.naa, sizeof(lu->naa));
 	memcpy(lu->serial0, lu->id.serial, sizeof(lu->serial0));
 	/* keyed by the NAA designator: after it is known */
@@ -311,7 +327,7 @@ void scsi_lu_ident(struct scsi_lu *lu, struct scsi_lu_ident *out)
 /* Logical block provisioning is on (VPD 0xB2, UNMAP, WRITE SAME UNMAP). */
 static bool lu_thin(const struct scsi_lu *lu)
 {
-	return lu->bs && lu->bs->can_unmap && !atomic_load(&lu->readonly);
+	return scsi_lu_lbp(lu) && !atomic_load(&lu->readonly);
 }
 
 void scsi_lu_params_get(struct scsi_lu *lu, struct scsi_lu_params *out)
@@ -376,19 +392,12 @@ int scsi_lu_update(struct scsi_lu *lu, const struct scsi_lu_params *p,
 		}
 		ro = p->readonly;
 	}
-	if (p->set & (1u << SCSI_LU_P_THIN_PROVISIONING)) {
-		/*
-		 * ringtgt provisions thinly exactly when the store can
-		 * deallocate and the LU is writable; it cannot be switched.
-		 */
-		bool can = lu->bs && lu->bs->can_unmap && !ro;
-
-		if (p->thin_provisioning != can) {
-			snprintf(why, whylen,
-				 "thin_provisioning=%d is not supported on LUN %" PRIu64 ": ringtgt provisions thinly exactly when the store can deallocate and the LU is writable (here: %d)",
-				 p->thin_provisioning, lu->lun, can);
-			return -EOPNOTSUPP;
-		}
+	if ((p->set & (1u << SCSI_LU_P_THIN_PROVISIONING)) &&
+	    p->thin_provisioning && lu->type != SCSI_LU_DISK) {
+		snprintf(why, whylen,
+			 "thin_provisioning: LUN %" PRIu64 " is a controller, not a disk",
+			 lu->lun);
+		return -EINVAL;
 	}
 
 	pthread_mutex_lock(&lu->id_lock);
@@ -407,6 +416,10 @@ int scsi_lu_update(struct scsi_lu *lu, const struct scsi_lu_params *p,
 	inq_changed = memcmp(&id, &lu->id, sizeof(id)) != 0;
 	lu->id = id;
 	pthread_mutex_unlock(&lu->id_lock);
+	/* VPD 0xB0 / 0xB2 (and READ CAPACITY's LBPME) follow it */
+	if ((p->set & (1u << SCSI_LU_P_THIN_PROVISIONING)) &&
+	    lu_set_thin(lu, p->thin_provisioning))
+		inq_changed = true;
 
 	/* SPC-4 §5.14 table 42 (SAM-5 §5.14): what each change reports */
 	if (ro != atomic_load(&lu->readonly)) {
@@ -415,7 +428,7 @@ int scsi_lu_update(struct scsi_lu *lu, const struct scsi_lu_params *p,
 		atomic_store_explicit(&lu->mode_gen, ua_next(),
 				      memory_order_release);
 		/* and VPD 0xB0 / 0xB2 follow it */
-		if (lu->bs && lu->bs->can_unmap)
+		if (scsi_lu_lbp(lu))
 			inq_changed = true;
 	}
 	if (inq_changed)

@@ -278,7 +278,7 @@ void sbc_read_capacity16(struct scsi_task *t)
 	put_be32(b + 8, lu->block_size);
 	/* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT; LOWEST ALIGNED LBA 0 */
 	b[13] = (uint8_t)(lu->phys_exp & 0x0f);
-	if (lu->bs->can_unmap && !lu->readonly) {
+	if (scsi_lu_lbp(lu) && !lu->readonly) {
 		b[14] = 0x80;	/* LBPME: logical block provisioning */
 		/* LBPRZ: an unmapped block reads back zeroes (SBC-4 §4.7.4.5) */
 		if (lu->bs->unmap_zeroes)
@@ -341,7 +341,7 @@ enum sense_reason sbc_parse_unmap(struct scsi_task *t)
 {
 	const struct scsi_lu *lu = t->lu;
 
-	if (!lu->bs->can_unmap)
+	if (!scsi_lu_lbp(lu))
 		return SENSE_INVALID_OPCODE;
 	if (t->cdb[1] & 0x01)	/* ANCHOR, and ANC_SUP=0 */
 		return scsi_invalid_field(t, true, 1, 0);

@@ -160,7 +160,6 @@ enum sense_reason sbc_parse_write_same(struct scsi_task *t)
 	uint64_t lba = sixteen ? get_be64(cdb + 2) : get_be32(cdb + 2);
 	uint64_t n = sixteen ? get_be32(cdb + 10) : get_be16(cdb + 7);
 	uint16_t len_byte = sixteen ? 10 : 7;
-	uint64_t cap;
 
 	if (cdb[1] & WS_PROTECT)
 		return scsi_invalid_field(t, true, 1, 7);
@@ -169,14 +168,19 @@ enum sense_reason sbc_parse_write_same(struct scsi_task *t)
 		return scsi_invalid_field(t, true, 1, 4);
 	if (cdb[1] & WS_OBSOLETE)
 		return scsi_invalid_field(t, true, 1, 2);
+	/*
+	 * SBC-4 WRITE SAME(10) / (16), NUMBER OF LOGICAL BLOCKS: with the
+	 * WSNZ bit of the Block Limits VPD page set to one (we set it), a
+	 * zero there is refused with ILLEGAL REQUEST, INVALID FIELD IN CDB;
+	 * the field pointer names the field's first byte and bit (SPC-4
+	 * §4.5.2.4.2). With WSNZ=0, 0 would mean "to the last block", and
+	 * an UNMAP=1 request with a non-zero block on an LBPRZ=1 LU would be
+	 * a write of the whole tail (SBC-4 §4.7.3.4.4). LIO refuses it too.
+	 */
+	if (n == 0)
+		return scsi_invalid_field(t, true, len_byte, 7);
 	if (lu->readonly)
 		return SENSE_WRITE_PROTECTED;
-	cap = scsi_lu_nblocks(lu);
-	if (lba > cap)
-		return SENSE_LBA_OUT_OF_RANGE;
-	/* WSNZ=0: NUMBER OF LOGICAL BLOCKS 0 means up to the last block */
-	if (n == 0)
-		n = cap - lba;
 	if (!sbc_lba_range_ok(lu, lba, n))
 		return SENSE_LBA_OUT_OF_RANGE;
 	if (n > sbc_max_write_same(lu))
@@ -296,7 +300,7 @@ void sbc_write_same(struct scsi_task *t)
 		return;
 	}
 	memset(&t->io, 0, sizeof(t->io));
-	t->io.op = (t->cdb[1] & WS_UNMAP) && lu->bs->can_unmap
+	t->io.op = (t->cdb[1] & WS_UNMAP) && scsi_lu_lbp(lu)
 			   ? BS_UNMAP : BS_WRITE_ZEROES;
 	t->io.offset = t->lba << lu->block_shift;
 	t->io.len = (uint64_t)t->nblocks << lu->block_shift;

@@ -11,7 +11,9 @@
  *            VERIFY, COMPARE AND WRITE)
  *   sbc_lbp.c  logical block provisioning (GET LBA STATUS, WRITE SAME)
  *   sense.c  enum sense_reason -> status and fixed-format sense data
- *   lu.c     logical units and the per-target LUN table
+ *   lu.c     logical units and the per-target LUN table, their identity
+ *            and its live changes (scsi_lu_update)
+ *   lu_params.c  tgt's LU parameters by name: parsing and checks
  *   pr.c     persistent reservations (PERSISTENT RESERVE IN / OUT, the
  *            reservation access check, their unit attentions)
  *   alua.c   target port groups: states, REPORT / SET TARGET PORT GROUPS
@@ -207,6 +209,9 @@ struct scsi_lu {
 	/* config or store; scsi_lu_update() changes it (never to false on
 	 * a read-only store) */
 	_Atomic bool readonly;
+	/* tgt's thin_provisioning=0: no logical block provisioning although
+	 * the store could deallocate (scsi_lu_lbp) */
+	_Atomic bool no_lbp;
 	/*
 	 * What INQUIRY reports: changed by scsi_lu_update() under id_lock;
 	 * readers take a copy with scsi_lu_ident().
@@ -263,6 +268,17 @@ struct scsi_lu {
 	char res_port[256];			/* under res_lock */
 	uint16_t res_rel_port;			/* under res_lock */
 };
+
+/*
+ * Logical block provisioning (SBC-4 §4.7) is on: the store can
+ * deallocate and thin_provisioning=0 did not turn it off. Whether the LU
+ * is writable is checked apart.
+ */
+static inline bool scsi_lu_lbp(const struct scsi_lu *lu)
+{
+	return lu->bs && lu->bs->can_unmap &&
+	       !atomic_load_explicit(&lu->no_lbp, memory_order_relaxed);
+}
 
 /* The LU's capacity in logical blocks now (see struct scsi_lu). */
 static inline uint64_t scsi_lu_nblocks(const struct scsi_lu *lu)

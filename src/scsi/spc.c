@@ -271,14 +271,16 @@ static uint32_t vpd_block_limits(const struct scsi_lu *lu, uint8_t *b)
 	uint32_t unmap_gran = MAX(4096u >> lu->block_shift, phys);
 
 	put_be16(b + 2, 0x3c);
-	/* WSNZ=0 (byte 4): WRITE SAME with 0 blocks writes to the end */
+	/* WSNZ=1 (byte 4): WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is
+	 * refused (SBC-4 Block Limits VPD page; sbc_parse_write_same) */
+	b[4] = 0x01;
 	b[5] = SCSI_MAX_CAW_BLOCKS;	/* maximum compare and write length */
 	/* optimal transfer length granularity: a physical block, so a
 	 * smaller write is no read-modify-write on the medium */
 	put_be16(b + 6, (uint16_t)phys);
 	put_be32(b + 8, SCSI_MAX_XFER_BYTES >> lu->block_shift);
 	put_be32(b + 12, SCSI_OPT_XFER_BYTES >> lu->block_shift);
-	if (lu->bs->can_unmap && !lu->readonly) {
+	if (scsi_lu_lbp(lu) && !lu->readonly) {
 		put_be32(b + 20, SCSI_MAX_UNMAP_BLOCKS);
 		put_be32(b + 24, SCSI_MAX_UNMAP_DESCS);
 		put_be32(b + 28, unmap_gran);
@@ -299,7 +301,7 @@ static uint32_t vpd_bdc(uint8_t *b)
 static uint32_t vpd_lbp(const struct scsi_lu *lu, uint8_t *b)
 {
 	put_be16(b + 2, 4);
-	if (lu->bs->can_unmap && !lu->readonly) {
+	if (scsi_lu_lbp(lu) && !lu->readonly) {
 		/* LBPU: UNMAP; LBPWS, LBPWS10: WRITE SAME(16/10) UNMAP=1 */
 		b[5] = 0x80 | 0x40 | 0x20;
 		/* LBPRZ field (SBC-4 bits 4:2) 001b: unmapped reads zeroes */

@@ -274,8 +274,8 @@ static void model(struct shadow *s, const struct scsi_task *t, bool has_lu)
 			return;
 		lba = c[0] == OP_WRITE_SAME_10 ? get_be32(c + 2) : get_be64(c + 2);
 		n = c[0] == OP_WRITE_SAME_10 ? get_be16(c + 7) : get_be32(c + 10);
-		if (n == 0)	/* SBC-3 §5.42: to the end of the medium */
-			n = lba < s->blocks ? s->blocks - lba : 0;
+		/* WSNZ=1: 0 blocks is INVALID FIELD IN CDB, never GOOD */
+		CHECK(n != 0);
 		CHECK(in_range(s, lba, n));
 		if ((c[1] & 0x19) == 0 && t->buf_len == s->bsz) {
 			for (uint64_t b = lba; b < lba + n; b++)

@@ -1,7 +1,8 @@
 /*
  * captool.c - SCSI commands over one libiscsi session that stays open
- * while the test script changes the target, for t-resize.sh: one I_T
- * nexus across `ringtgtadm lun resize`.
+ * while the test script changes the target, for t-resize.sh and
+ * t-lu-params.sh: one I_T nexus across `ringtgtadm lun resize` /
+ * `lun update`.
  *
  *   captool URL        (the URL's LUN is only used for the login)
  *
@@ -13,6 +14,8 @@
  *                      or "CHECK ..."
  *   read LUN LBA       READ (16) of one block: "GOOD" or "CHECK ..."
  *   write LUN LBA      WRITE (16) of one block of 0xa5: "GOOD" or "CHECK ..."
+ *   std LUN            standard INQUIRY: "DATA" and the bytes in hex
+ *   vpd LUN PAGE       INQUIRY of VPD page PAGE (decimal): "DATA ..."
  * Automatic reconnection is off: if the target drops the connection, the
  * next command answers "ERROR ..." instead of quietly logging in again
  * (which would be a new nexus).
@@ -73,6 +76,19 @@ static void run(struct iscsi_context *iscsi, const char *op, int lun,
 	} else if (strcmp(op, "read") == 0) {
 		t = iscsi_read16_sync(iscsi, lun, lba, block_size, block_size,
 				      0, 0, 0, 0, 0);
+	} else if (strcmp(op, "std") == 0 || strcmp(op, "vpd") == 0) {
+		bool evpd = op[0] == 'v';
+
+		t = iscsi_inquiry_sync(iscsi, lun, evpd, evpd ? (int)lba : 0,
+				       255);
+		if (t && t->status == SCSI_STATUS_GOOD) {
+			printf("DATA");
+			for (int i = 0; i < t->datain.size; i++)
+				printf(" %02x", t->datain.data[i]);
+			printf("\n");
+			scsi_free_scsi_task(t);
+			return;
+		}
 	} else if (strcmp(op, "write") == 0) {
 		memset(buf, 0xa5, sizeof(buf));
 		t = iscsi_write16_sync(iscsi, lun, lba, buf, block_size,

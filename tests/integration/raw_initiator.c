@@ -550,6 +550,61 @@ int ri_send_targets(struct ri *ri, char *out, size_t cap)
 	return 0;
 }
 
+int ri_text(struct ri *ri, const char *kv, size_t len, char *out,
+	    size_t cap, unsigned *pieces, uint32_t *largest)
+{
+	uint32_t itt = ri->itt++, ttt = 0xffffffffu, big = 0;
+	unsigned count = 0;
+	size_t got = 0;
+	int rc = cap ? 0 : -E2BIG;
+
+	while (!rc) {
+		uint8_t b[BHS_LEN] = { 0 };
+		struct ri_pdu p;
+		bool final, more;
+
+		b[0] = OP_TEXT_REQ | 0x40;	/* immediate */
+		b[1] = BHS_F;
+		put_be32(b + BHS_ITT, itt);
+		put_be32(b + BHS_TTT, ttt);
+		put_be32(b + BHS_CMDSN, ri->cmdsn);
+		put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
+		/* a continuation request carries no keys */
+		rc = ri_send(ri, b, count ? NULL : kv, count ? 0 : len);
+		if (!rc)
+			rc = ri_recv(ri, &p, 5000);
+		if (rc)
+			break;
+		final = p.bhs[1] & BHS_F;
+		more = p.bhs[1] & 0x40;		/* C */
+		ttt = get_be32(p.bhs + BHS_TTT);
+		/* §11.11: F and C never both; the last piece has no TTT */
+		if (p.opcode != OP_TEXT_RSP || p.itt != itt || final == more ||
+		    (final && ttt != 0xffffffffu) ||
+		    (more && ttt == 0xffffffffu)) {
+			rc = -EPROTO;
+			break;
+		}
+		count++;
+		big = MAX(big, p.dsl);
+		if (got + p.dsl >= cap) {
+			rc = -E2BIG;
+			break;
+		}
+		for (uint32_t i = 0; i < p.dsl; i++)
+			out[got++] = p.data[i] ? (char)p.data[i] : '\n';
+		if (final)
+			break;
+	}
+	if (cap)
+		out[MIN(got, cap - 1)] = '\0';
+	if (pieces)
+		*pieces = count;
+	if (largest)
+		*largest = big;
+	return rc;
+}
+
 int ri_login(struct ri *ri, const char *target, const char *initiator)
 {
 	struct ri_pdu rsp;

@@ -211,6 +211,20 @@ int ri_dg_wait_cmd(struct ri_dg *d, uint32_t itt, void *buf, uint32_t cap,
  */
 int ri_send_targets(struct ri *ri, char *out, size_t cap);
 
+/*
+ * A Text Request with the @len bytes of key=value\0 pairs in @kv
+ * (immediate, F set), then the whole answer: while a Text Response comes
+ * with the C bit, asks for the next piece with an empty Text Request
+ * carrying the response's Target Transfer Tag (RFC 7143 §11.10.4). The
+ * pieces go into @out, joined (NUL-terminated, each key=value on its own
+ * line); *@pieces and *@largest (either may be NULL) count the responses
+ * and the longest data segment. 0, -EPROTO for anything but Text
+ * Responses with consistent F/C bits and tags, -E2BIG when @cap is too
+ * small, -ETIMEDOUT after 5 s without a piece, or -errno.
+ */
+int ri_text(struct ri *ri, const char *kv, size_t len, char *out,
+	    size_t cap, unsigned *pieces, uint32_t *largest);
+
 /* Writes @len raw bytes as they are; 0 or -errno. */
 int ri_send_bytes(struct ri *ri, const void *buf, size_t len);
 

@@ -43,9 +43,12 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/base.h"
+#include "core/core.h"
 #include "inproc.h"
 #include "scsi/scsi.h"
 
@@ -333,4 +336,72 @@ ParameterizedTest(enum ev_kind *kind, proto, data_digest_data_out,
 	cr_assert_eq(inproc_read(&a, 1, 400, rd, 16), 0);
 	cr_assert_eq(memcmp(rd, neu, sizeof(rd)), 0);
 	ri_close(&a.ri);
+}
+
+/*
+ * A storage node with many volumes: the SendTargets answer of a discovery
+ * session outgrows 64 KiB. RFC 7143 §11.10.2 / §11.11: a Text Response
+ * longer than the initiator's MaxRecvDataSegmentLength goes out in pieces
+ * with the C bit, each asked for with the Target Transfer Tag; the
+ * answer is the whole list, nothing dropped or cut, nothing refused.
+ */
+#define MANY_TARGETS 1500
+
+ParameterizedTestParameters(proto, send_targets_past_64k)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+ParameterizedTest(enum ev_kind *kind, proto, send_targets_past_64k,
+		  .fini = inproc_down, .timeout = 60)
+{
+	static const char ask[] = "MaxRecvDataSegmentLength=8192\0"
+				  "SendTargets=All";
+	size_t cap = 1u << 20, len = 0;
+	char *want = malloc(cap), *got = malloc(cap);
+	struct core_err err = { "" };
+	unsigned pieces = 0;
+	uint32_t largest = 0;
+	struct ri ri;
+	int rc;
+
+	cr_assert(want && got);
+	inproc_up(*kind, 0, 0);
+	/* tid order: the inproc target first, then Cinder-like volumes */
+	len += (size_t)snprintf(want + len, cap - len,
+				"TargetName=%s\nTargetAddress=127.0.0.1:%d,1\n",
+				INPROC_IQN, inproc.port);
+	for (unsigned i = 0; i < MANY_TARGETS; i++) {
+		char iqn[128];
+
+		snprintf(iqn, sizeof(iqn), "iqn.2010-10.org.openstack:volume-"
+			 "%08x-5a3c-4e1f-9b2d-%012x", i, i * 7919u);
+		cr_assert_eq(core_target_add(iqn, 0, NULL, &err), 0, "%s",
+			     err.msg);
+		cr_assert_eq(core_acl_add(iqn, "ALL", &err), 0, "%s", err.msg);
+		len += (size_t)snprintf(want + len, cap - len,
+					"TargetName=%s\nTargetAddress="
+					"127.0.0.1:%d,1\n", iqn, inproc.port);
+	}
+	cr_assert_gt(len, 65536u, "the answer must outgrow 64 KiB");
+
+	cr_assert_eq(ri_connect(&ri, inproc.port), 0);
+	cr_assert_eq(ri_login(&ri, NULL, INPROC_INITIATOR), 0);
+	/* the declared 8192 counts from this request on (§13.12) */
+	rc = ri_text(&ri, ask, sizeof(ask), got, cap, &pieces, &largest);
+	cr_assert_eq(rc, 0, "%s: SendTargets of %zu bytes: %d",
+		     loop_names[*kind], len, rc);
+	cr_assert_leq(largest, 8192u, "a piece of %u bytes past the "
+		      "initiator's MaxRecvDataSegmentLength", largest);
+	cr_assert_geq(pieces, (unsigned)((len + 8191) / 8192),
+		      "%u pieces for %zu bytes", pieces, len);
+	/* a declaration is not answered (§6.2): the list is all there is */
+	cr_assert(strcmp(got, want) == 0, "%s: the joined answer (%zu "
+		  "bytes) differs from the %zu expected", loop_names[*kind],
+		  strlen(got), len);
+	ri_close(&ri);
+	free(want);
+	free(got);
 }

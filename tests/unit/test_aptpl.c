@@ -1072,3 +1072,32 @@ Test(lu, all_tg_pt_persists)
 	/* SPC-4 table 202: ALL_TG_PT is byte 12 bit 1 */
 	cr_assert(full[8 + 12] & 0x02, "ALL_TG_PT lost across the restart");
 }
+
+/*
+ * The state file is keyed by the LU's NAA designator: a live scsi_id or
+ * scsi_sn change that would give the LU another one is refused while the
+ * LU keeps state there (it would not be found after a restart); one that
+ * leaves the NAA alone, or once APTPL is off, goes through.
+ */
+Test(lu, identity_change_kept_from_moving_aptpl_state)
+{
+	struct scsi_lu_params id = { 0 }, vendor = { 0 };
+	char why[200] = "";
+
+	cr_assert_eq(scsi_lu_param_parse(&id, "scsi_id", "vol-2", why,
+					 sizeof(why)), 0);
+	cr_assert_eq(scsi_lu_param_parse(&vendor, "vendor_id", "IET", why,
+					 sizeof(why)), 0);
+	cr_assert_eq(pro(&na, REGISTER, 0, 0, 0xa1, APTPL), SAM_STAT_GOOD);
+	cr_assert_eq(scsi_lu_update(disk, &id, why, sizeof(why)), -EBUSY);
+	cr_assert_str_eq(why, "scsi_id: LUN 1 keeps persistent reservations (APTPL) under its NAA designator, which this would change; clear them first");
+	cr_assert_eq(scsi_lu_update(disk, &vendor, why, sizeof(why)), 0, "%s",
+		     why);
+	/* the vendor change is reported to the nexus (SPC-4 §5.14) */
+	cr_assert_eq(pro(&na, REGISTER, 0, 0xa1, 0xa2, 0),
+		     SAM_STAT_CHECK_CONDITION);
+	assert_sense(0x6, 0x3f, 0x03);
+	/* APTPL=0 removes the file (SPC-4 §5.13.5): nothing kept any more */
+	cr_assert_eq(pro(&na, REGISTER, 0, 0xa1, 0xa2, 0), SAM_STAT_GOOD);
+	cr_assert_eq(scsi_lu_update(disk, &id, why, sizeof(why)), 0, "%s", why);
+}

@@ -19,15 +19,18 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "backing/bs.h"
+#include "backing/bs_internal.h"	/* struct bs_fd: the store's fd */
 #include "base/base.h"
 #include "reactor/reactor.h"
 
@@ -675,6 +678,102 @@ ParameterizedTest(enum ev_kind *kind, bs_loop, ram_release_posts)
 	cr_assert_eq(q.io.result, 512);
 	loop_stop(&l);
 	bs_close(bs);
+}
+
+/*
+ * fdatasync() of this binary (the library's calls bind to it): the real
+ * one, counting the calls on the fd under watch by whether they ran on
+ * a reactor thread.
+ */
+static atomic_int sync_watch_fd = -1;
+static atomic_int sync_on_reactor, sync_off_reactor;
+
+int fdatasync(int fd)
+{
+	if (fd >= 0 && fd == atomic_load(&sync_watch_fd))
+		atomic_fetch_add(reactor_current() ? &sync_on_reactor
+						   : &sync_off_reactor, 1);
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+struct close_req {
+	struct bs *bs;
+	struct loop *l;
+};
+
+/* The last reference to an LU dropped on a reactor thread closes it. */
+static void close_on_loop(void *arg)
+{
+	struct close_req *c = arg;
+	struct loop *l = c->l;
+
+	bs_close(c->bs);
+	pthread_mutex_lock(&l->lock);
+	l->completed++;
+	pthread_cond_signal(&l->cond);
+	pthread_mutex_unlock(&l->lock);
+}
+
+ParameterizedTestParameters(bs_loop, close_fdatasync_off_loop)
+{
+	static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
+	return cr_make_param_array(enum ev_kind, kinds, ARRAY_SIZE(kinds));
+}
+
+/*
+ * A file store closed on a reactor thread still makes what was written
+ * durable before its fd goes (fdatasync), but on a worker thread: the
+ * reactor serves every other connection and never waits for a disk.
+ * bs_close_drain() returns once that is done. A read-only store has
+ * nothing to sync; its fd is closed all the same.
+ */
+ParameterizedTest(enum ev_kind *kind, bs_loop, close_fdatasync_off_loop,
+		  .init = tmp_setup, .fini = tmp_teardown)
+{
+	struct bs_open_args a = { .size = MIB, .create = true };
+	struct bs_open_args ro = { .readonly = true };
+	uint8_t w[4096];
+	struct close_req c;
+	struct loop l;
+	struct bs *bs;
+	int fd;
+
+	loop_start(&l, *kind);
+	bs = bs_open(&bs_file_ops, path, &a);
+	cr_assert_not_null(bs, "bs_open: %s", strerror(errno));
+	memset(w, 0x6b, sizeof(w));
+	cr_assert_eq(sync_io(bs, BS_WRITE, w, 0, sizeof(w), 0), 4096);
+	fd = ((struct bs_fd *)bs->priv)->fd;
+	atomic_store(&sync_watch_fd, fd);
+	c = (struct close_req){ bs, &l };
+	cr_assert_eq(reactor_post(l.r, close_on_loop, &c), 0);
+	wait_completed(&l, 1);
+	bs_close_drain();
+	cr_assert_eq(atomic_load(&sync_on_reactor), 0,
+		     "fdatasync at close ran on the reactor thread");
+	cr_assert_eq(atomic_load(&sync_off_reactor), 1,
+		     "one fdatasync at close, on a worker, before the drain "
+		     "returned");
+	errno = 0;
+	cr_assert_eq(fcntl(fd, F_GETFD), -1, "the store's fd is closed");
+	cr_assert_eq(errno, EBADF);
+
+	bs = bs_open(&bs_file_ops, path, &ro);
+	cr_assert_not_null(bs, "bs_open read-only: %s", strerror(errno));
+	fd = ((struct bs_fd *)bs->priv)->fd;
+	atomic_store(&sync_watch_fd, fd);
+	atomic_store(&sync_off_reactor, 0);
+	c = (struct close_req){ bs, &l };
+	cr_assert_eq(reactor_post(l.r, close_on_loop, &c), 0);
+	wait_completed(&l, 2);
+	bs_close_drain();
+	cr_assert_eq(atomic_load(&sync_on_reactor) +
+		     atomic_load(&sync_off_reactor), 0,
+		     "no fdatasync for a read-only store");
+	errno = 0;
+	cr_assert_eq(fcntl(fd, F_GETFD), -1, "the read-only fd is closed");
+	cr_assert_eq(errno, EBADF);
+	loop_stop(&l);
 }
 
 /*

@@ -523,6 +523,89 @@ ParameterizedTest(struct geo *g, bs_blk, unmap, .fini = loop_down,
 	loop_stop(&l);
 }
 
+/* Dirty or under-writeback pages of the device in [off, off+len). */
+static uint64_t unsynced_pages(uint64_t off, uint64_t len)
+{
+	struct { uint64_t off, len; } r = { off, len };
+	struct { uint64_t cache, dirty, wb, ev, rev; } cs;
+
+	memset(&cs, 0, sizeof(cs));
+	cr_assert_eq(syscall(SYS_cachestat, loop_fd, &r, &cs, 0), 0,
+		     "cachestat: %s", strerror(errno));
+	return cs.dirty + cs.wb;
+}
+
+ParameterizedTestParameters(bs_blk, write_through)
+{
+	return cr_make_param_array(struct geo, geos, ARRAY_SIZE(geos));
+}
+
+/*
+ * write_cache = off on a block device: WCE=0 and the device opened
+ * O_DSYNC, so a plain write (no FUA) is durable at completion. Observed
+ * through the page cache with buffered = true: the write leaves no
+ * dirty page of the device, and UNMAP / WRITE ZEROES complete only after
+ * a flush (pages dirtied through another fd are clean by then). With
+ * O_DIRECT the flag is on the fd all the same.
+ */
+ParameterizedTest(struct geo *g, bs_blk, write_through, .fini = loop_down,
+		  .timeout = 60)
+{
+	const uint64_t len = 256 * 1024;
+	struct bs_open_args a = { .write_through = true };
+	struct loop l;
+	struct bs *bs;
+	uint8_t *b;
+
+	geo_setup(g, &l);
+	cr_assert_eq(posix_memalign((void **)&b, 4096, len), 0);
+	fill(b, len, 7);
+
+	bs = open_blk(&a);
+	cr_assert_not(bs->write_cache, "WCE=0");
+	cr_assert(fcntl(store_fd(), F_GETFL) & O_DSYNC, "O_DSYNC not set");
+	cr_assert_eq(store_io(&l, bs, BS_WRITE, b, 4 * MIB, len, 0), (int)len);
+	bs_close(bs);
+
+	a.buffered = true;
+	bs = open_blk(&a);
+	cr_assert(fcntl(store_fd(), F_GETFL) & O_DSYNC, "O_DSYNC not set");
+	for (int i = 0; i < 3; i++) {
+		b[0]++;
+		cr_assert_eq(store_io(&l, bs, BS_WRITE, b, (4 + i) * MIB, len,
+				      0), (int)len);
+		cr_assert_eq(unsynced_pages((4 + i) * MIB, len), 0,
+			     "a write completed with dirty pages, no write "
+			     "cache");
+	}
+	for (int op = 0; op < 2; op++) {
+		uint64_t dirty = 0;
+
+		for (int i = 0; i < 3 && !dirty; i++) {
+			b[0]++;
+			cr_assert_eq(pwrite(loop_fd, b, len, 12 * MIB),
+				     (ssize_t)len);
+			dirty = unsynced_pages(12 * MIB, len);
+		}
+		cr_assert_gt(dirty, 0, "a plain pwrite left no dirty page");
+		cr_assert_eq(store_io(&l, bs, op ? BS_WRITE_ZEROES : BS_UNMAP,
+				      NULL, 8 * MIB, len, 0), 0);
+		cr_assert_eq(unsynced_pages(0, DEV_SIZE), 0,
+			     "%s completed without a flush",
+			     op ? "WRITE ZEROES" : "UNMAP");
+	}
+	bs_close(bs);
+
+	/* the default: no O_DSYNC, WCE=1 */
+	a.write_through = false;
+	bs = open_blk(&a);
+	cr_assert(bs->write_cache);
+	cr_assert_not(fcntl(store_fd(), F_GETFL) & O_DSYNC);
+	bs_close(bs);
+	free(b);
+	loop_stop(&l);
+}
+
 /* O_EXCL: nobody else may hold the device, and while the store holds
  * it nobody else gets it exclusively; shared = true opens anyway. */
 Test(bs_blk, exclusive, .init = setup_512, .fini = loop_down)

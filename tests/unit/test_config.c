@@ -176,6 +176,23 @@ Test(config, shipped_example)
 	config_free(&cfg);
 }
 
+/* ringtgt-tgt.service's daemon settings: they load, and serve no target
+ * of their own (targets come from targets.conf through tgt-admin). */
+Test(config, shipped_tgt_settings)
+{
+	struct ringtgt_config cfg;
+	char err[512] = "";
+	char path[4096];
+	const char *src = getenv("MESON_SOURCE_ROOT");
+
+	snprintf(path, sizeof(path), "%s/conf/ringtgt-tgt.conf",
+		 src ? src : SOURCE_ROOT);
+	cr_assert_eq(config_load(path, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(cfg.ntargets, 0);
+	cr_expect_eq(cfg.nportals, 0, "tgtd's default: every address");
+	config_free(&cfg);
+}
+
 Test(config, load_missing_file)
 {
 	struct ringtgt_config cfg;
@@ -663,6 +680,33 @@ Test(config, task_management_settings)
 	cr_assert_neq(config_parse_buf("tmf_timeout = 4000\n", &cfg, err,
 				       sizeof(err)), 0);
 	cr_expect(strstr(err, ":1:") && strstr(err, "tmf_timeout"), "%s", err);
+}
+
+/* write_cache: on by default; "false" / "off" turn it off; not a bool is
+ * an error naming the line. */
+Test(config, write_cache)
+{
+	struct ringtgt_config cfg;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse_buf(
+		"target \"" DEMO "\" {\n"
+		"  lun 1 { path = \"/srv/a.img\" }\n"
+		"  lun 2 { path = \"/srv/b.img\" write_cache = false }\n"
+		"  lun 3 { path = \"/srv/c.img\" write_cache = off }\n"
+		"  lun 4 { path = \"/srv/d.img\" write_cache = on }\n"
+		"  acl = {\"ALL\"}\n}\n", &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.targets[0].nluns, 4);
+	cr_expect(!cfg.targets[0].luns[0].spec.no_write_cache, "default on");
+	cr_expect(cfg.targets[0].luns[1].spec.no_write_cache);
+	cr_expect(cfg.targets[0].luns[2].spec.no_write_cache);
+	cr_expect(!cfg.targets[0].luns[3].spec.no_write_cache);
+	config_free(&cfg);
+	cr_assert_neq(config_parse_buf(
+		"target \"" DEMO "\" {\n"
+		"  lun 1 { path = \"/srv/a.img\" write_cache = sometimes }\n"
+		"}\n", &cfg, err, sizeof(err)), 0);
+	cr_expect(strstr(err, ":2:") && strstr(err, "write_cache"), "%s", err);
 }
 
 /* Connection and session limits: defaults, values, range 1..65536. */

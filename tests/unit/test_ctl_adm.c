@@ -167,6 +167,15 @@ Test(adm, help_on_every_level)
 	cr_expect(strstr(out, "--block-size N"), "%s", out);
 	cr_expect_eq(adm("status", "--help", NULL), 0);
 	cr_expect(strstr(out, "usage: ringtgtadm status"), "%s", out);
+	cr_expect_eq(adm("image", "create", "--help", NULL), 0);
+	cr_expect(strstr(out, "image create FILE --size SIZE [--preallocate]"),
+		  "%s", out);
+	cr_expect(strstr(out, "--force"), "%s", out);
+	cr_expect_eq(adm("lun", "add", "--help", NULL), 0);
+	cr_expect(strstr(out, "--write-cache on|off"), "%s", out);
+	/* image create needs a size, and no daemon */
+	cr_expect_eq(adm("image", "create", "/nonexistent/x.img", NULL), 2);
+	cr_expect(strstr(err, "--size is required"), "%s", err);
 	cr_expect_eq(adm("--version", NULL), 0);
 	cr_expect_str_eq(out, "ringtgtadm " RINGTGT_VERSION "\n");
 }
@@ -208,6 +217,7 @@ Test(adm, manage_and_show)
 		"            Size: 64 MiB (67108864 bytes), block size 512\n"
 		"            Serial: ADM1\n"
 		"            Read-only: no\n"
+		"            Write cache: off\n"
 		"    ACL:\n"
 		"        10.0.0.0/8\n"
 		"    CHAP:\n"
@@ -241,6 +251,74 @@ Test(adm, manage_and_show)
 	cr_expect_eq(adm("target", "remove", IQN, NULL), 0, "%s", err);
 	cr_expect_eq(adm("target", "list", NULL), 0);
 	cr_expect_str_eq(out, "No targets.\n");
+}
+
+/*
+ * lun add --write-cache off reaches the store (no write cache: WCE=0) and
+ * shows in target show and the JSON; the default is on; anything but
+ * on/off is a usage error that reaches nothing.
+ */
+Test(adm, write_cache)
+{
+	char a_img[160], b_img[160];
+	struct tgt_target *t;
+	struct scsi_lu *lu;
+	json_object *j, *luns;
+
+	snprintf(a_img, sizeof(a_img), "%s/a.img", tmpdir);
+	snprintf(b_img, sizeof(b_img), "%s/b.img", tmpdir);
+	cr_assert_eq(adm("target", "add", IQN, NULL), 0, "%s", err);
+	cr_expect_eq(adm("lun", "add", IQN, "1", "--path", a_img, "--size", "1M",
+			 "--create", "--write-cache", "maybe", NULL), 2);
+	cr_expect(strstr(err, "bad --write-cache 'maybe' (on or off)"), "%s", err);
+	cr_assert_eq(adm("lun", "add", IQN, "1", "--path", a_img, "--size", "1M",
+			 "--create", "--write-cache", "off", NULL), 0, "%s", err);
+	cr_assert_eq(adm("lun", "add", IQN, "2", "--path", b_img, "--size", "1M",
+			 "--create", NULL), 0, "%s", err);
+
+	t = core_target_find(IQN);
+	cr_assert_not_null(t);
+	lu = scsi_target_get_lu(core_target_scsi(t), 1);
+	cr_assert_not_null(lu);
+	cr_expect_not(scsi_lu_bs(lu)->write_cache, "LUN 1: write cache off");
+	scsi_lu_put(lu);
+	lu = scsi_target_get_lu(core_target_scsi(t), 2);
+	cr_assert_not_null(lu);
+	cr_expect(scsi_lu_bs(lu)->write_cache, "LUN 2: write cache on");
+	scsi_lu_put(lu);
+	core_target_put(t);
+
+	cr_assert_eq(adm("target", "show", IQN, NULL), 0, "%s", err);
+	cr_expect(strstr(out, "        LUN 1: disk\n"), "%s", out);
+	char *l1 = strstr(out, "LUN 1:"), *l2 = strstr(out, "LUN 2:");
+	cr_assert(l1 && l2 && l1 < l2, "%s", out);
+	cr_expect(strstr(l1, "Write cache: off") &&
+		  strstr(l1, "Write cache: off") < l2, "%s", out);
+	cr_expect(strstr(l2, "Write cache: on"), "%s", out);
+
+	cr_assert_eq(adm("--json", "target", "list", NULL), 0, "%s", err);
+	j = json_tokener_parse(out);
+	cr_assert_not_null(j, "%s", out);
+	luns = json_object_object_get(json_object_array_get_idx(j, 0), "luns");
+	cr_assert_not_null(luns, "%s", out);
+	int seen = 0;
+
+	for (size_t i = 0; i < json_object_array_length(luns); i++) {
+		json_object *l = json_object_array_get_idx(luns, i);
+		int n = json_object_get_int(json_object_object_get(l, "lun"));
+
+		seen += n == 1 || n == 2;
+		if (n == 1 || n == 2)
+			cr_expect_eq(json_object_get_boolean(
+				json_object_object_get(l, "write_cache")), n == 2,
+				"LUN %d: %s", n, out);
+	}
+	cr_expect_eq(seen, 2, "%s", out);
+	json_object_put(j);
+
+	cr_expect_eq(adm("target", "remove", IQN, NULL), 0, "%s", err);
+	unlink(a_img);
+	unlink(b_img);
 }
 
 Test(adm, sessions_shown)
@@ -471,4 +549,50 @@ Test(adm, lun_resize)
 		     0, "%s", err);
 	cr_expect(strstr(out, "\"old_size\": 2097152") && strstr(out, "\"size\": 3145728"),
 		  "%s", out);
+}
+
+/* tgt's LU parameters: lun add --param, lun update, show, refusals. */
+Test(adm, lun_params)
+{
+	json_object *j, *l;
+
+	cr_assert_eq(adm("target", "add", IQN, NULL), 0, "%s", err);
+	cr_assert_eq(adm("lun", "add", IQN, "1", "--backing", "ram", "--size", "1M",
+			 "--param", "scsi_id=volume-1", "--param", "scsi_sn=SN1",
+			 NULL), 0, "%s", err);
+	cr_assert_eq(adm("lun", "update", IQN, "1", "--param", "vendor_id=IET",
+			 "--param", "removable=1", NULL), 0, "%s", err);
+	cr_expect_str_eq(out, "");
+	cr_assert_eq(adm("target", "show", IQN, NULL), 0, "%s", err);
+	cr_expect(strstr(out, "            Serial: SN1\n"
+			      "            SCSI ID: volume-1\n"), "%s", out);
+	cr_assert_eq(adm("--json", "target", "list", NULL), 0, "%s", err);
+	j = json_tokener_parse(out);
+	cr_assert_not_null(j, "%s", out);
+	l = json_object_array_get_idx(json_object_object_get(
+		json_object_array_get_idx(j, 0), "luns"), 0);
+	cr_expect_str_eq(json_object_get_string(json_object_object_get(l, "vendor_id")),
+			 "IET");
+	cr_expect(json_object_get_boolean(json_object_object_get(l, "removable")));
+	json_object_put(j);
+
+	/* refusals: usage errors name the parameter; the daemon's too */
+	cr_expect_eq(adm("lun", "update", IQN, "1", NULL), 2);
+	cr_expect(strstr(err, "give at least one --param NAME=VALUE"), "%s", err);
+	cr_expect_eq(adm("lun", "update", IQN, "1", "--param", "vendor_id", NULL), 2);
+	cr_expect(strstr(err, "bad --param 'vendor_id' (NAME=VALUE, e.g. scsi_id=vol1)"),
+		  "%s", err);
+	cr_expect_eq(adm("lun", "update", IQN, "1", "--param", "mode_page=8:0:18",
+			 NULL), 2);
+	cr_expect_str_eq(err, "ringtgtadm: --param LU parameter mode_page is not supported by ringtgt\n");
+	cr_expect_eq(adm("lun", "update", IQN, "1", "--param", "product_rev=12345",
+			 NULL), 2);
+	cr_expect_str_eq(err, "ringtgtadm: --param product_rev '12345' must be at most 4 characters (it has 5)\n");
+	cr_expect_eq(adm("lun", "update", IQN, "1", "--param", "readonly=1",
+			 "--param", "online=1", NULL), 0, "%s", err);
+	cr_expect_eq(adm("lun", "update", IQN, "1", "--param", "online=0",
+			 NULL), 2);
+	cr_expect_str_eq(err, "ringtgtadm: --param online=0 (medium not present) is not supported; remove the LUN instead\n");
+	cr_expect_eq(adm("lun", "update", IQN, "2", "--param", "removable=0", NULL), 1);
+	cr_expect_str_eq(err, "ringtgtadm: target " IQN " has no LUN 2\n");
 }

@@ -498,3 +498,140 @@ ParameterizedTest(enum path *p, flush, scsi, .init = tmp_setup,
 	free(b);
 	loop_stop(&l);
 }
+
+/* --- without a write cache ------------------------------------------------- */
+
+/*
+ * write_cache = off (args->write_through): the Caching mode page says
+ * WCE=0 (SBC-4 §6.5.5), so every write must be on stable storage before
+ * it completes, on every I/O path, with neither FUA nor a flush from the
+ * initiator: a plain write leaves no dirty page. UNMAP and WRITE ZEROES
+ * are made durable too (fallocate is not covered by O_DSYNC on ext4):
+ * the store flushes the file after them, which shows as pages dirtied
+ * beforehand through another fd being clean when they complete.
+ */
+static struct bs *store_open_through(void)
+{
+	struct bs_open_args a = { .size = 8 * MIB, .create = true,
+				  .write_through = true };
+	struct bs *bs = bs_open(&count_ops, path, &a);
+
+	cr_assert_not_null(bs, "open %s: %s", path, strerror(errno));
+	cr_assert_not(bs->write_cache, "write_through: WCE=0");
+	flushes = fua_writes = plain_writes = 0;
+	return bs;
+}
+
+/* Dirties [off, off+len) through an fd of our own; asserts it shows. */
+static void dirty_behind(uint64_t off, uint64_t len)
+{
+	uint8_t *b = pattern(len, 9);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	uint64_t unsynced = 0;
+
+	cr_assert_geq(fd, 0);
+	for (int i = 0; i < 3 && !unsynced; i++) {
+		b[0]++;
+		cr_assert_eq(pwrite(fd, b, len, (off_t)off), (ssize_t)len);
+		unsynced = unsynced_pages(off, len);
+	}
+	cr_assert_gt(unsynced, 0u, "a plain pwrite left no dirty page");
+	close(fd);
+	free(b);
+}
+
+ParameterizedTestParameters(flush, write_through)
+{
+	static enum path paths[] = { PATH_SYNC, PATH_URING, PATH_EPOLL };
+
+	return cr_make_param_array(enum path, paths, ARRAY_SIZE(paths));
+}
+
+ParameterizedTest(enum path *p, flush, write_through, .init = tmp_setup,
+		  .fini = tmp_teardown, .timeout = 60)
+{
+	static const uint64_t sizes[] = { 4 * KIB, 64 * KIB, 256 * KIB };
+	struct loop l;
+	struct bs *bs;
+
+	loop_start(&l, *p);
+	bs = store_open_through();
+
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		uint64_t off = (1 + i) * MIB;
+		uint8_t *b = pattern(sizes[i], (uint8_t)i);
+
+		cr_assert_eq(store_io(&l, bs, BS_WRITE, b, off, sizes[i], 0),
+			     (int)sizes[i]);
+		cr_assert_eq(unsynced_pages(off, sizes[i]), 0u,
+			     "%s: a write without FUA completed with dirty "
+			     "pages and no write cache", path_names[*p]);
+		free(b);
+	}
+	cr_assert_eq(fua_writes, 0, "the writes carried no FUA");
+	cr_assert_eq(flushes, 0, "nor were they flushed");
+
+	dirty_behind(6 * MIB, 64 * KIB);
+	cr_assert_eq(store_io(&l, bs, BS_UNMAP, NULL, 1 * MIB, 64 * KIB, 0), 0);
+	cr_assert_eq(unsynced_pages(0, 0), 0u,
+		     "%s: UNMAP completed without a flush", path_names[*p]);
+	dirty_behind(6 * MIB, 64 * KIB);
+	cr_assert_eq(store_io(&l, bs, BS_WRITE_ZEROES, NULL, 2 * MIB, 64 * KIB,
+			      0), 0);
+	cr_assert_eq(unsynced_pages(0, 0), 0u,
+		     "%s: WRITE ZEROES completed without a flush",
+		     path_names[*p]);
+
+	/* SYNCHRONIZE CACHE still works (and has nothing left to do) */
+	cr_assert_eq(store_io(&l, bs, BS_FLUSH, NULL, 0, 0, 0), 0);
+	bs_close(bs);
+	loop_stop(&l);
+}
+
+/* The same from the SCSI layer: MODE SENSE says WCE=0, a WRITE(10)
+ * without FUA is durable at GOOD, SYNCHRONIZE CACHE is still GOOD. */
+ParameterizedTestParameters(flush, scsi_write_through)
+{
+	static enum path paths[] = { PATH_SYNC, PATH_URING, PATH_EPOLL };
+
+	return cr_make_param_array(enum path, paths, ARRAY_SIZE(paths));
+}
+
+ParameterizedTest(enum path *p, flush, scsi_write_through, .init = tmp_setup,
+		  .fini = tmp_teardown, .timeout = 60)
+{
+	uint8_t cdb[16], ms[6] = { 0x1a, 0x08, 0x08, 0, 0xff, 0 };
+	uint8_t sc[10] = { 0x35 }, m[255], *b = pattern(64 * KIB, 5);
+	struct scsi_lu_config cfg = {
+		.type = SCSI_LU_DISK, .lun = 1, .block_size = 512,
+		.target_name = TGT_NAME,
+	};
+	struct scsi_lu *lu;
+	struct loop l;
+
+	loop_start(&l, *p);
+	cfg.bs = store_open_through();
+	lu = scsi_lu_new(&cfg);
+	cr_assert_not_null(lu);
+
+	cr_assert_eq(scsi_run(&l, lu, ms, 6, m, 255), SAM_STAT_GOOD);
+	/* DBD: header, then the Caching page; byte 2 bit 2 is WCE */
+	cr_assert_eq(m[4] & 0x3f, 0x08);
+	cr_assert_eq(m[4 + 2] & 0x04, 0, "WCE=0 without a write cache");
+
+	for (int i = 0; i < 3; i++) {
+		cdb_write(cdb, 0x2a, 2048 + 128 * (uint64_t)i, 128, false);
+		cr_assert_eq(scsi_run(&l, lu, cdb, 10, b, 64 * KIB),
+			     SAM_STAT_GOOD);
+		cr_assert_eq(unsynced_pages((2048 + 128 * (uint64_t)i) * 512,
+					    64 * KIB), 0u,
+			     "%s: WRITE(10) GOOD with dirty pages, WCE=0",
+			     path_names[*p]);
+	}
+	cr_assert_eq(scsi_run(&l, lu, sc, 10, NULL, 0), SAM_STAT_GOOD);
+	cr_assert_eq(flushes, 1);
+
+	scsi_lu_put(lu);
+	free(b);
+	loop_stop(&l);
+}

@@ -449,20 +449,147 @@ Test(lu_params, update_readonly)
 /* All or nothing: one bad value, nothing changes and nothing is raised. */
 Test(lu_params, update_all_or_nothing)
 {
+	struct bs_open_args a = { .size = 1 << 20, .readonly = true };
+	struct scsi_lu_config cfg = {
+		.type = SCSI_LU_DISK, .lun = 1,
+		.bs = bs_open(&bs_ram_ops, NULL, &a), .target_name = TGT_NAME,
+	};
 	struct scsi_lu_params p = { 0 }, now;
+	struct scsi_lu *lu;
+	struct scsi_task t;
+	char why[200] = "";
+
+	cr_assert_not_null(cfg.bs);
+	lu = scsi_lu_new(&cfg);
+	cr_assert_not_null(lu);
+	cr_assert_eq(tur(&t, lu), SAM_STAT_GOOD);
+	cr_assert_eq(scsi_lu_param_parse(&p, "product_id", "NEW", why,
+					 sizeof(why)), 0);
+	cr_assert_eq(scsi_lu_param_parse(&p, "readonly", "0", why,
+					 sizeof(why)), 0);
+	cr_assert_eq(scsi_lu_update(lu, &p, why, sizeof(why)), -EINVAL);
+	cr_assert(strstr(why, "readonly=0: the backing store"), "%s", why);
+	scsi_lu_params_get(lu, &now);
+	cr_assert_str_eq(now.product_id, "VIRTUAL-DISK");
+	cr_assert(now.readonly);
+	cr_assert_eq(tur(&t, lu), SAM_STAT_GOOD);
+	scsi_lu_put(lu);
+}
+
+/*
+ * thin_provisioning=0 turns logical block provisioning off on a store
+ * that can deallocate (tgt's default): no LBPU in VPD 0xB2, no LBPME in
+ * READ CAPACITY (16), UNMAP not supported; the change is INQUIRY data
+ * (SPC-4 §5.14). thin_provisioning=1 turns it back on.
+ */
+Test(lu_params, update_thin_provisioning)
+{
+	static const uint8_t unmap[10] = { 0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0 };
+	static const uint8_t rc16[16] = { 0x9e, 0x10, 0, 0, 0, 0, 0, 0,
+					  0, 0, 0, 0, 0, 32, 0, 0 };
+	struct scsi_lu_params off = { 0 }, on = { 0 }, now;
+	struct scsi_lu *lu = lu_with(1, NULL);
+	struct scsi_task t;
+	char why[200] = "";
+	uint8_t b[255];
+
+	cr_assert_eq(scsi_lu_param_parse(&off, "thin_provisioning", "0", why,
+					 sizeof(why)), 0);
+	cr_assert_eq(scsi_lu_param_parse(&on, "thin_provisioning", "1", why,
+					 sizeof(why)), 0);
+	inquiry(lu, true, 0xb2, b);
+	cr_assert_eq(b[5] & 0x80, 0x80, "LBPU: RAM stores deallocate");
+	cr_assert_eq(tur(&t, lu), SAM_STAT_GOOD);
+
+	cr_assert_eq(scsi_lu_update(lu, &off, why, sizeof(why)), 0, "%s", why);
+	tur(&t, lu);
+	assert_ua(&t, 0x3f, 0x03);
+	inquiry(lu, true, 0xb2, b);
+	cr_assert_eq(b[5] & 0x80, 0, "no LBPU");
+	cr_assert_eq(run(&t, lu, rc16, 16, b, 32), SAM_STAT_GOOD);
+	cr_assert_eq(b[14] & 0x80, 0, "no LBPME");
+	run(&t, lu, unmap, 10, b, 24);
+	cr_assert_eq(t.status, SAM_STAT_CHECK_CONDITION);
+	cr_assert_eq(t.sense[12], 0x20, "UNMAP: INVALID COMMAND OPERATION CODE");
+	scsi_lu_params_get(lu, &now);
+	cr_assert_not(now.thin_provisioning);
+
+	cr_assert_eq(scsi_lu_update(lu, &on, why, sizeof(why)), 0, "%s", why);
+	tur(&t, lu);
+	assert_ua(&t, 0x3f, 0x03);
+	inquiry(lu, true, 0xb2, b);
+	cr_assert_eq(b[5] & 0x80, 0x80, "LBPU again");
+	scsi_lu_put(lu);
+}
+
+/*
+ * A LUN tgt served without scsi_id / scsi_sn had tgt's defaults, made of
+ * the tid (tid 2, LUN 1 here: "IET     00020001", "beaf21"); given as
+ * scsi_id / scsi_sn with tgt's vendor, product and revision, the LU
+ * answers as tgt did (docs/migrating-from-tgt.md). Captured from tgtd
+ * 1.0.85 with no parameters set.
+ */
+Test(lu_params, tgt_vectors_pinned_defaults)
+{
+	static const char *const kv[] = {
+		"scsi_id", "IET     00020001", "scsi_sn", "beaf21",
+		"vendor_id", "IET", "product_id", "VIRTUAL-DISK",
+		"product_rev", "0001", NULL,
+	};
+	static const uint8_t std[36] = {
+		0x00, 0x00, 0x05, 0x12, 0x3d, 0x00, 0x00, 0x02, 0x49, 0x45, 0x54, 0x20,
+		0x20, 0x20, 0x20, 0x20, 0x56, 0x49, 0x52, 0x54, 0x55, 0x41, 0x4c, 0x2d,
+		0x44, 0x49, 0x53, 0x4b, 0x20, 0x20, 0x20, 0x20, 0x30, 0x30, 0x30, 0x31,
+	};
+	static const uint8_t vpd80[] = {
+		0x00, 0x80, 0x00, 0x24, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+		0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+		0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x62, 0x65,
+		0x61, 0x66, 0x32, 0x31,
+	};
+	static const uint8_t t10[] = {
+		0x02, 0x01, 0x00, 0x24, 0x49, 0x45, 0x54, 0x20, 0x20, 0x20, 0x20, 0x20,
+		0x30, 0x30, 0x30, 0x32, 0x30, 0x30, 0x30, 0x31, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00,
+	};
+	static const uint8_t naa6[] = {
+		0x01, 0x03, 0x00, 0x10, 0x60, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x0e, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01,
+	};
+	struct scsi_lu_params p = { 0 };
+	struct scsi_lu *lu;
+	uint8_t b[255];
+
+	params(&p, kv);
+	lu = lu_with(1, &p);
+	inquiry(lu, false, 0, b);
+	assert_bytes(b + 8, std + 8, 28, "vendor, product, revision");
+	cr_assert_eq(inquiry(lu, true, 0x80, b), sizeof(vpd80));
+	assert_bytes(b, vpd80, sizeof(vpd80), "VPD 0x80");
+	assert_vpd83(lu, t10, naa6, "VPD 0x83");
+	scsi_lu_put(lu);
+}
+
+/*
+ * A nexus whose first command to the LU ended with another unit
+ * attention (here I_T NEXUS LOSS) has used the LU: a later change is
+ * still reported to it.
+ */
+Test(lu_params, update_reported_after_another_ua)
+{
+	struct scsi_lu_params p = { 0 };
 	struct scsi_lu *lu = lu_with(1, NULL);
 	struct scsi_task t;
 	char why[200] = "";
 
-	cr_assert_eq(tur(&t, lu), SAM_STAT_GOOD);
-	cr_assert_eq(scsi_lu_param_parse(&p, "product_id", "NEW", why,
+	scsi_nexus_loss(&nexus);
+	tur(&t, lu);
+	assert_ua(&t, 0x29, 0x07);
+	cr_assert_eq(scsi_lu_param_parse(&p, "vendor_id", "OTHER", why,
 					 sizeof(why)), 0);
-	cr_assert_eq(scsi_lu_param_parse(&p, "thin_provisioning", "0", why,
-					 sizeof(why)), 0);
-	cr_assert_eq(scsi_lu_update(lu, &p, why, sizeof(why)), -EOPNOTSUPP);
-	cr_assert(strstr(why, "thin_provisioning=0"), "%s", why);
-	scsi_lu_params_get(lu, &now);
-	cr_assert_str_eq(now.product_id, "VIRTUAL-DISK");
-	cr_assert_eq(tur(&t, lu), SAM_STAT_GOOD);
+	cr_assert_eq(scsi_lu_update(lu, &p, why, sizeof(why)), 0, "%s", why);
+	tur(&t, lu);
+	assert_ua(&t, 0x3f, 0x03);
 	scsi_lu_put(lu);
 }

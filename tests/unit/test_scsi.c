@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "backing/bs.h"
@@ -1041,6 +1043,169 @@ Test(scsi, get_lba_status_file_hole)
 	rmdir(dir);
 }
 
+static const uint8_t *find_page(const uint8_t *b, uint32_t len, bool ten,
+				 uint8_t page);
+
+/*
+ * A file LU opened with @a (size and create filled in here) and LU block
+ * size @bsz, in a fresh directory of /var/tmp; *dir for rmdir.
+ */
+static struct scsi_lu *file_lu_with(char *dir, char *file, uint64_t size,
+				    struct bs_open_args a, uint32_t bsz)
+{
+	struct bs_open_args c = { .size = size, .create = true };
+	struct scsi_lu_config cfg = {
+		.type = SCSI_LU_DISK, .lun = 6, .block_size = bsz,
+		.target_name = TGT_NAME, .readonly = a.readonly,
+	};
+	struct bs *bs;
+	struct scsi_lu *lu;
+
+	strcpy(dir, "/var/tmp/ringtgt-scsi-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	sprintf(file, "%s/lun.img", dir);
+	/* create it writable first: a read-only open never creates */
+	bs = bs_open(&bs_file_ops, file, &c);
+	cr_assert_not_null(bs, "create %s: %s", file, strerror(errno));
+	bs_close(bs);
+	bs = bs_open(&bs_file_ops, file, &a);
+	cr_assert_not_null(bs, "open %s: %s", file, strerror(errno));
+	cfg.bs = bs;
+	lu = scsi_lu_new(&cfg);
+	cr_assert_not_null(lu);
+	return lu;
+}
+
+static void file_lu_free(struct scsi_lu *lu, const char *dir,
+			 const char *file)
+{
+	scsi_lu_put(lu);
+	unlink(file);
+	rmdir(dir);
+}
+
+/*
+ * A file LU's physical block is its file system's block (the unit of
+ * allocation and of holes): READ CAPACITY(16) LOGICAL BLOCKS PER
+ * PHYSICAL BLOCK EXPONENT (SBC-4 §5.20.2) is log2(f_bsize / LU block),
+ * for 512- and 4096-byte LUs, and the Block Limits page's optimal
+ * transfer length granularity (§6.6.4) is one such block.
+ */
+Test(scsi, file_lu_physical_block)
+{
+	static const uint32_t bszs[] = { 512, 4096 };
+	uint8_t c16[16] = { 0x9e, 0x10 }, inq[6] = { 0x12, 0x01, 0xb0, 0, 64, 0 };
+	char dir[64], file[96];
+	struct statfs sfs;
+	struct scsi_task t;
+	uint8_t b[64];
+
+	put_be32(c16 + 10, 32);
+	for (size_t i = 0; i < ARRAY_SIZE(bszs); i++) {
+		struct scsi_lu *lu = file_lu_with(dir, file, 1 << 20,
+						  (struct bs_open_args){ 0 },
+						  bszs[i]);
+		unsigned exp = 0;
+
+		cr_assert_eq(statfs(dir, &sfs), 0);
+		if (sfs.f_bsize > bszs[i])
+			exp = (unsigned)__builtin_ctzl((unsigned long)sfs.f_bsize) -
+			      (unsigned)__builtin_ctz(bszs[i]);
+		cr_assert_eq(run(&t, lu, c16, 16, b, 32), SAM_STAT_GOOD);
+		cr_assert_eq(get_be32(b + 8), bszs[i]);
+		cr_assert_eq(b[13] & 0x0f, exp,
+			     "LU block %u on a file system of %ld-byte blocks: "
+			     "exponent %u, not %u", bszs[i], (long)sfs.f_bsize,
+			     exp, b[13] & 0x0f);
+		cr_assert_eq(run(&t, lu, inq, 6, b, 64), SAM_STAT_GOOD);
+		cr_assert_eq(get_be16(b + 6), 1u << exp,
+			     "optimal transfer length granularity");
+		file_lu_free(lu, dir, file);
+	}
+	/* the test means something only where the two differ */
+	cr_assert_gt(sfs.f_bsize, 512, "/var/tmp has 512-byte blocks");
+}
+
+/*
+ * The Caching mode page (SBC-4 §6.5.5) tells the truth about the file
+ * store: WCE=1 by default (a completed write may be in the page cache),
+ * WCE=0 with write_through (every write durable before GOOD). WCE is not
+ * changeable (there is no MODE SELECT): the changeable mask is 0 either
+ * way, and the default values are the current ones.
+ */
+Test(scsi, file_lu_write_cache)
+{
+	static const bool through[] = { false, true };
+	uint8_t c[6] = { 0x1a, 0, 0x08, 0, 0xff, 0 };
+	char dir[64], file[96];
+	struct scsi_task t;
+	const uint8_t *p;
+	uint8_t b[255];
+
+	for (size_t i = 0; i < ARRAY_SIZE(through); i++) {
+		struct bs_open_args a = { .write_through = through[i] };
+		struct scsi_lu *lu = file_lu_with(dir, file, 1 << 20, a, 512);
+		uint8_t wce = through[i] ? 0 : 0x04;
+
+		for (uint8_t pc = 0; pc < 3; pc++) {
+			c[2] = (uint8_t)(pc << 6 | 0x08);
+			cr_assert_eq(run(&t, lu, c, 6, b, 255), SAM_STAT_GOOD);
+			p = find_page(b, t.xfer_len, false, 0x08);
+			cr_assert_not_null(p);
+			cr_assert_eq(p[2] & 0x04, pc == 1 ? 0 : wce,
+				     "write_through=%d, page control %u: WCE "
+				     "%d", through[i], pc, p[2] & 0x04);
+		}
+		file_lu_free(lu, dir, file);
+	}
+}
+
+/*
+ * A read-only file LU: every command that would change the medium ends
+ * DATA PROTECT / WRITE PROTECTED (SBC-4 §4.11), the file is left as it
+ * was, reads work, MODE SENSE reports WP, and no unmap is offered.
+ */
+Test(scsi, file_lu_readonly)
+{
+	struct bs_open_args a = { .readonly = true };
+	char dir[64], file[96];
+	struct scsi_lu *lu = file_lu_with(dir, file, 1 << 20, a, 512);
+	uint8_t c[16], b[4096] = { 0 }, ms[6] = { 0x1a, 0x08, 0x3f, 0, 0xff, 0 };
+	uint8_t um[10] = { 0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0 }, p[24] = { 0 };
+	uint8_t c16[16] = { 0x9e, 0x10 };
+	struct scsi_task t;
+	struct stat st;
+
+	memset(b, 0x5a, sizeof(b));
+	cdb_rw10(c, 0x2a, 0, 8, 0);		/* WRITE(10) */
+	cr_assert_eq(run(&t, lu, c, 10, b, 4096), SAM_STAT_CHECK_CONDITION);
+	assert_sense(&t, 0x7, 0x27, 0x00);
+	cdb_rw16(c, 0x8a, 8, 8, 0x08);		/* WRITE(16) FUA */
+	cr_assert_eq(run(&t, lu, c, 16, b, 4096), SAM_STAT_CHECK_CONDITION);
+	assert_sense(&t, 0x7, 0x27, 0x00);
+	cdb_rw16(c, 0x93, 0, 8, 0x08);		/* WRITE SAME(16) UNMAP */
+	memset(b, 0, 512);
+	cr_assert_eq(run(&t, lu, c, 16, b, 512), SAM_STAT_CHECK_CONDITION);
+	assert_sense(&t, 0x7, 0x27, 0x00);
+	put_be16(p, 22);
+	put_be16(p + 2, 16);
+	put_be64(p + 8, 0);
+	put_be32(p + 16, 8);
+	cr_assert_eq(prep(&t, lu, um, 10, 24), SENSE_WRITE_PROTECTED);
+	cr_assert_eq(stat(file, &st), 0);
+	cr_assert_eq(st.st_blocks, 0, "nothing was written to the file");
+	/* reads work; WP in the mode parameter header; no LBPME */
+	cdb_rw10(c, 0x28, 0, 8, 0);
+	cr_assert_eq(run(&t, lu, c, 10, b, 4096), SAM_STAT_GOOD);
+	cr_assert_eq(b[0], 0);
+	cr_assert_eq(run(&t, lu, ms, 6, b, 255), SAM_STAT_GOOD);
+	cr_assert_eq(b[2] & 0x80, 0x80, "WP");
+	put_be32(c16 + 10, 32);
+	cr_assert_eq(run(&t, lu, c16, 16, b, 32), SAM_STAT_GOOD);
+	cr_assert_eq(b[14] & 0x80, 0, "LBPME=0 on a read-only LU");
+	file_lu_free(lu, dir, file);
+}
+
 Test(scsi, verify_bytchk)
 {
 	uint8_t c[16], w[4096], d[4096];
@@ -1190,18 +1355,12 @@ Test(scsi, write_same_limits)
 	struct scsi_lu *big = spy_lu_sized(64ull << 20);	/* 131072 blocks */
 	uint32_t max = (16u << 20) / 512;
 
-	/* Block Limits: WSNZ=0, MAXIMUM WRITE SAME LENGTH */
+	/* Block Limits: WSNZ=1, MAXIMUM WRITE SAME LENGTH */
 	uint8_t inq[6] = { 0x12, 0x01, 0xb0, 0, 64, 0 };
 	cr_assert_eq(run(&t, big, inq, 6, b, 64), SAM_STAT_GOOD);
-	cr_assert_eq(b[4] & 0x01, 0, "WSNZ");
+	cr_assert_eq(b[4] & 0x01, 1, "WSNZ");
 	cr_assert_eq(get_be64(b + 36), max);
 
-	/* 0 blocks: to the end of the medium, within the limit */
-	cdb_rw16(c, 0x93, (64u << 11) - 10, 0, 0);
-	cr_assert_eq(prep(&t, big, c, 16, 512), SENSE_NONE);
-	cr_assert_eq(t.nblocks, 10);
-	cdb_rw16(c, 0x93, 0, 0, 0);
-	cr_assert_eq(prep(&t, big, c, 16, 512), SENSE_INVALID_FIELD_IN_CDB);
 	cdb_rw16(c, 0x93, 0, max, 0);
 	cr_assert_eq(prep(&t, big, c, 16, 512), SENSE_NONE);
 	cdb_rw16(c, 0x93, 0, max + 1, 0);
@@ -1222,11 +1381,11 @@ Test(scsi, write_same_limits)
 	cr_assert_eq(last_io.len, 16u << 20);
 
 	/* range errors */
-	cdb_rw10(c, 0x41, BLOCKS + 1, 0, 0);
+	cdb_rw10(c, 0x41, BLOCKS, 1, 0);
 	cr_assert_eq(prep(&t, disk, c, 10, 512), SENSE_LBA_OUT_OF_RANGE);
 	cdb_rw10(c, 0x41, BLOCKS - 1, 2, 0);
 	cr_assert_eq(prep(&t, disk, c, 10, 512), SENSE_LBA_OUT_OF_RANGE);
-	cdb_rw16(c, 0x93, UINT64_MAX, 0, 0);
+	cdb_rw16(c, 0x93, UINT64_MAX, 1, 0);
 	cr_assert_eq(prep(&t, disk, c, 16, 512), SENSE_LBA_OUT_OF_RANGE);
 	/* ANCHOR (ANC_SUP=0), WRPROTECT, the obsolete PBDATA/LBDATA */
 	uint8_t badf[] = { 0x10, 0x18, 0x20, 0x02, 0x04 };
@@ -1240,6 +1399,66 @@ Test(scsi, write_same_limits)
 	cr_assert_eq(run(&t, disk, c, 10, blk, 100), SAM_STAT_CHECK_CONDITION);
 	assert_sense(&t, 0x5, 0x0e, 0x03);
 	scsi_lu_put(big);
+}
+
+/*
+ * WSNZ=1 (Block Limits VPD): NUMBER OF LOGICAL BLOCKS 0 is ILLEGAL
+ * REQUEST / INVALID FIELD IN CDB for WRITE SAME(10) and (16), with the
+ * field pointer at the field (SBC-4 WRITE SAME; SPC-4 §4.5.2.4.2), and
+ * nothing is written: not the tail of the medium, not one block.
+ */
+Test(scsi, write_same_zero_blocks_refused)
+{
+	uint8_t c[16], ff[512], r[1024];
+	struct scsi_task t;
+	/* opcode, CDB length, byte 1 flags, first byte of the field */
+	static const struct {
+		uint8_t op, len, flags, field;
+	} ws[] = {
+		{ 0x41, 10, 0x00, 7 },	/* WRITE SAME(10) */
+		{ 0x41, 10, 0x08, 7 },	/* WRITE SAME(10) UNMAP=1 */
+		{ 0x93, 16, 0x00, 10 },	/* WRITE SAME(16) */
+		{ 0x93, 16, 0x08, 10 },	/* WRITE SAME(16) UNMAP=1 */
+		{ 0x93, 16, 0x01, 10 },	/* WRITE SAME(16) NDOB=1 */
+	};
+
+	memset(ff, 0xff, sizeof(ff));
+	for (size_t i = 0; i < ARRAY_SIZE(ws); i++) {
+		bool ndob = ws[i].flags & 0x01;
+
+		/* the last two blocks hold 0x5a, then WRITE SAME of 0xff
+		 * (zeroes with NDOB) "to the end" from the second last */
+		memset(r, 0x5a, sizeof(r));
+		cdb_rw10(c, 0x2a, BLOCKS - 2, 2, 0);
+		cr_assert_eq(run(&t, disk, c, 10, r, 1024), SAM_STAT_GOOD);
+		if (ws[i].len == 10)
+			cdb_rw10(c, ws[i].op, BLOCKS - 2, 0, ws[i].flags);
+		else
+			cdb_rw16(c, ws[i].op, BLOCKS - 2, 0, ws[i].flags);
+		cr_assert_eq(run(&t, disk, c, ws[i].len, ndob ? NULL : ff,
+				 ndob ? 0 : 512), SAM_STAT_CHECK_CONDITION,
+			     "case %zu", i);
+		assert_sense(&t, 0x5, 0x24, 0x00);
+		/* SKSV, C/D=1, BPV=1, bit 7 of the field's first byte */
+		cr_assert_eq(t.sense[15], 0xc0 | 0x08 | 7, "case %zu", i);
+		cr_assert_eq(get_be16(t.sense + 16), ws[i].field,
+			     "case %zu field pointer", i);
+		memset(r, 0xee, sizeof(r));
+		cdb_rw10(c, 0x28, BLOCKS - 2, 2, 0);
+		cr_assert_eq(run(&t, disk, c, 10, r, 1024), SAM_STAT_GOOD);
+		for (int b = 0; b < 1024; b++)
+			cr_assert_eq(r[b], 0x5a, "case %zu: byte %d written",
+				     i, b);
+	}
+	/* at LBA 0 and past the end alike: the field, not the LBA */
+	cdb_rw16(c, 0x93, 0, 0, 0);
+	cr_assert_eq(prep(&t, disk, c, 16, 512), SENSE_INVALID_FIELD_IN_CDB);
+	cdb_rw10(c, 0x41, BLOCKS + 1, 0, 0);
+	cr_assert_eq(prep(&t, disk, c, 10, 512), SENSE_INVALID_FIELD_IN_CDB);
+	/* one block is still a WRITE SAME */
+	cdb_rw10(c, 0x41, BLOCKS - 1, 1, 0);
+	cr_assert_eq(prep(&t, disk, c, 10, 512), SENSE_NONE);
+	cr_assert_eq(t.nblocks, 1);
 }
 
 Test(scsi, prefetch)
