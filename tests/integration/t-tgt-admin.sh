@@ -4,7 +4,8 @@
 # Cinder's volumes/*), Cinder's per-volume files written as Cinder writes
 # them (a temp directory inside volumes/, then rename), and Cinder's
 # commands, unchanged:
-#   - tgt-admin -e: the targets of the files (and a target the files do
+#   - tgt-admin -e: the targets of the files (write-cache off on one LUN;
+#     and a target the files do
 #     not have goes, as tgt-admin's remove_targets does), the discovery
 #     account (incomingdiscoveryuser: discovery then needs CHAP);
 #   - a second volume: tgt-admin --update IQN;
@@ -88,6 +89,7 @@ incomingdiscoveryuser $DISC_USER $DISC_PASS
     <backing-store $IT_TMP/static.img>
         lun 3
         vendor_id ACME
+        write-cache off
     </backing-store>
     initiator-address 127.0.0.1
 </target>
@@ -125,6 +127,14 @@ expect_targets "$IT_IQN 0:None:0 1:$IT_TMP/export.img:16777216 acl=ALL in="	# -p
 ta_ok -e -c "$ETC/targets.conf"
 expect_targets "$IQN_A 0:None:0 1:$IT_TMP/volume-a:16777216 acl=ALL in=$USER_A
 $STATIC 0:None:0 3:$IT_TMP/static.img:16777216 acl=127.0.0.1 in="
+
+# write-cache off: the LUN's write cache is off (WCE=0), Cinder's "on" stays on
+wc=$(timeout -k 5 30 "$adm" target list --json | python3 -c 'import json, sys
+print(*("%s/%d=%s" % (t["iqn"], l["lun"], l["write_cache"]) for t in json.load(sys.stdin)
+        for l in t["luns"] if l["lun"]))')
+[ "$wc" = "$IQN_A/1=True $STATIC/3=False" ] || [ "$wc" = "$STATIC/3=False $IQN_A/1=True" ] ||
+    it_fail "write caches: $wc"
+it_log "write caches: $wc"
 
 # discovery now asks for CHAP with the discovery account
 rc=0
