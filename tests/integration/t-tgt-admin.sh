@@ -4,10 +4,10 @@
 # Cinder's volumes/*), Cinder's per-volume files written as Cinder writes
 # them (a temp directory inside volumes/, then rename), and Cinder's
 # commands, unchanged:
-#   - tgt-admin -e: the targets of the files (write-cache off on one LUN;
-#     and a target the files do
-#     not have goes, as tgt-admin's remove_targets does), the discovery
-#     account (incomingdiscoveryuser: discovery then needs CHAP);
+#   - tgt-admin -e: the targets of the files (one LUN with write-cache
+#     off), the discovery account (incomingdiscoveryuser: discovery then
+#     needs CHAP), and a target the files do not have goes, as
+#     tgt-admin's remove_targets does;
 #   - a second volume: tgt-admin --update IQN;
 #   - CHAP login to a volume with libiscsi (captool), a wrong secret refused;
 #   - --update IQN without -f on a target with that live session: left
