@@ -25,6 +25,7 @@
 #include "ringtgt/ctl.h"
 #include "image.h"
 #include "tgtadm.h"
+#include "tgt_admin.h"
 
 #define PROG "ringtgtadm"
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -1457,6 +1458,7 @@ static const struct {
 	int (*main)(int argc, char **argv);
 } personalities[] = {
 	{ "tgtadm", tgtadm_main },
+	{ "tgt-admin", tgt_admin_main },
 };
 
 static int ringtgtadm_main(int argc, char **argv);
