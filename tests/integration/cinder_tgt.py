@@ -447,13 +447,18 @@ DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
 
 def normalize(show):
     """Masks what legitimately differs between runs and implementations:
-    the I_T nexus number, the loop device, and SCSI ID / SN (ringtgt's own
-    stable identifiers instead of tgt's tid-derived ones, issue 12 item 5)."""
+    the I_T nexus number, the loop device, SCSI ID / SN (ringtgt's own
+    stable identifiers, or none, instead of tgt's tid-derived ones: issue
+    12 item 5), the backing store flags (ringtgt opens a block device
+    O_DIRECT by default and says so) and trailing spaces (tgt ends its
+    "Backing store flags: " line with one; ringtgt writes none)."""
     out = []
     for line in show.split("\n"):
+        line = line.rstrip(" ")
         line = re.sub(r"/dev/loop[0-9]+", "/dev/loopN", line)
         line = re.sub(r"^(\s+I_T nexus:) [0-9]+$", r"\1 N", line)
-        line = re.sub(r"^(\s+SCSI (ID|SN):) .*$", r"\1 X", line)
+        line = re.sub(r"^(\s+SCSI (ID|SN):)( .*)?$", r"\1 X", line)
+        line = re.sub(r"^(\s+Backing store flags:)( .*)?$", r"\1 X", line)
         out.append(line)
     return "\n".join(out)
 

@@ -152,15 +152,12 @@ expect_targets "$IQN_A 0:None:0 1:$IT_TMP/volume-a:16777216 acl=ALL in=$USER_A
 $IQN_B 0:None:0 1:$IT_TMP/volume-b:16777216 acl=ALL in=$USER_B
 $STATIC 0:None:0 3:$IT_TMP/static.img:16777216 acl=127.0.0.1 in="
 
-# Cinder's _get_target / _verify_backing_lun: tgt-admin --show runs tgtadm
-# (the tgtadm beside it: branch tgtadm's front end; this check needs it)
-if [ -x "$(dirname "$adm")/tgtadm" ]; then
-    ta_ok --show
-    it_expect_match "--show: the target line" "$TA_OUT" "^Target [0-9]+: $IQN_B\$"
-    it_expect_match "--show: LUN 1" "$TA_OUT" "^        LUN: 1\$"
-else
-    it_log "NOTE: no tgtadm in this build: tgt-admin --show not checked"
-fi
+# Cinder's _get_target / _verify_backing_lun: tgt-admin --show runs the
+# tgtadm beside it
+[ -x "$(dirname "$adm")/tgtadm" ] || it_fail "$(dirname "$adm")/tgtadm not found (the build makes it)"
+ta_ok --show
+it_expect_match "--show: the target line" "$TA_OUT" "^Target [0-9]+: $IQN_B\$"
+it_expect_match "--show: LUN 1" "$TA_OUT" "^        LUN: 1\$"
 
 # --- CHAP: the right secret logs in, a wrong one does not -------------------------
 out=$(iscsi-inq "iscsi://$USER_B%$PASS_B@$IT_PORTAL/$IQN_B/1" 2>&1) ||
