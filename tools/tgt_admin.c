@@ -661,6 +661,36 @@ static int want_rules(const struct tgtconf_target *t, const char ***rules,
 	return 0;
 }
 
+/*
+ * tgt-admin creates an account only when it does not exist; the account
+ * is then noted in @accounts, so that a second target of the file (or
+ * discovery) binds it without adding it again.
+ */
+static int plan_account_add(struct tga_plan *p, json_object *accounts,
+			    const char *user, const char *secret)
+{
+	json_object *a, *arr, *e;
+	int rc;
+
+	if (account_exists(accounts, user))
+		return 0;
+	a = json_object_new_object();
+	if (!a)
+		return -ENOMEM;
+	json_object_object_add(a, "name", json_object_new_string(user));
+	json_object_object_add(a, "secret", json_object_new_string(secret));
+	rc = act(p, "account.add", a);
+	arr = jget(accounts, "accounts");
+	if (!rc && arr) {
+		e = json_object_new_object();
+		if (!e)
+			return -ENOMEM;
+		json_object_object_add(e, "name", json_object_new_string(user));
+		json_object_array_add(arr, e);
+	}
+	return rc;
+}
+
 static int plan_accounts(struct tga_plan *p, const struct tgtconf_target *t,
 			 json_object *cur, json_object *accounts)
 {
@@ -678,26 +708,9 @@ static int plan_accounts(struct tga_plan *p, const struct tgtconf_target *t,
 		if (!outgoing && strcmp(t->opts[i].key, "incominguser"))
 			continue;
 		userpass(t->opts[i].value, user, sizeof(user), &secret);
-		/* tgt-admin creates an account only when it does not exist */
-		if (!account_exists(accounts, user)) {
-			a = json_object_new_object();
-			if (!a)
-				return -ENOMEM;
-			json_object_object_add(a, "name", json_object_new_string(user));
-			json_object_object_add(a, "secret", json_object_new_string(secret));
-			rc = act(p, "account.add", a);
-			if (rc)
-				return rc;
-			/* a second target of the file binds it too */
-			json_object *arr = jget(accounts, "accounts");
-
-			if (arr) {
-				json_object *e = json_object_new_object();
-
-				json_object_object_add(e, "name", json_object_new_string(user));
-				json_object_array_add(arr, e);
-			}
-		}
+		rc = plan_account_add(p, accounts, user, secret);
+		if (rc)
+			return rc;
 		if (outgoing) {
 			if (cur_out && !strcmp(cur_out, user))
 				continue;
@@ -966,16 +979,9 @@ int tga_plan_discovery(const struct tgtconf *conf, json_object *accounts,
 		if (!o[i])
 			continue;
 		userpass(o[i]->value, user, sizeof(user), &secret);
-		if (!account_exists(accounts, user)) {
-			a = json_object_new_object();
-			if (!a)
-				return -ENOMEM;
-			json_object_object_add(a, "name", json_object_new_string(user));
-			json_object_object_add(a, "secret", json_object_new_string(secret));
-			rc = act(p, "account.add", a);
-			if (rc)
-				break;
-		}
+		rc = plan_account_add(p, accounts, user, secret);
+		if (rc)
+			break;
 		if (outgoing ? cur_out && !strcmp(cur_out, user) :
 			       in_json_strings(jget(disc, "incoming"), user, false))
 			continue;
