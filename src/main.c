@@ -334,6 +334,13 @@ static int set_state_dir(const struct options *o,
 	return 0;
 }
 
+/* ctl_server_set_shutdown(): the sigwait() loop in main() takes it */
+static void stop_self(void *arg)
+{
+	(void)arg;
+	kill(getpid(), SIGTERM);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { .log_level = LOG_LVL_INFO, .nop_interval = -1,
@@ -433,6 +440,8 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out_core;
 	}
+	/* daemon.shutdown: the signal loop below stops the daemon */
+	ctl_server_set_shutdown(ctl, stop_self, NULL);
 	if (set_state_dir(&o, have_cfg ? &cfg : NULL) < 0) {
 		rc = 1;
 		goto out_core;

@@ -43,4 +43,14 @@ void ctl_server_stop(struct ctl_server *s);
  */
 void ctl_server_set_status(struct ctl_server *s, struct json_object *info);
 
+/*
+ * What "daemon.shutdown" (tgtadm --op delete --mode system) does once it
+ * is allowed: the daemon sets @fn (e.g. SIGTERM to itself); without one
+ * (an embedded or fuzzed server) the op is refused, EOPNOTSUPP. @fn runs
+ * on the control thread, before the reply is sent: it must only start
+ * the stop. Call before requests may arrive.
+ */
+void ctl_server_set_shutdown(struct ctl_server *s, void (*fn)(void *arg),
+			     void *arg);
+
 #endif

@@ -22,6 +22,8 @@ json_object *ctl_reply_error(int err, const char *fmt, ...)
 /* daemon.status: a copy of what ctl_server_set_status() stored (or NULL). */
 json_object *ctl_server_status_info(struct ctl_server *s);
 const char *ctl_server_path(const struct ctl_server *s);
+/* Calls the ctl_server_set_shutdown() hook: 0, or -EOPNOTSUPP without. */
+int ctl_server_shutdown(struct ctl_server *s);
 double ctl_server_uptime(const struct ctl_server *s);
 
 #endif

@@ -356,8 +356,9 @@ static int op_daemon_set_state(struct ctl_req *r)
 
 /*
  * tgtadm --op delete --mode system: the daemon stops, but only when it
- * serves no target (tgt's is_system_inactive()); the reply goes out
- * before the main thread, woken by SIGTERM, closes this socket.
+ * serves no target (tgt's is_system_inactive()), through the hook the
+ * daemon set (SIGTERM to itself); the reply goes out before the main
+ * thread, woken by it, closes this socket.
  */
 static int op_daemon_shutdown(struct ctl_req *r)
 {
@@ -370,8 +371,10 @@ static int op_daemon_shutdown(struct ctl_req *r)
 	if (n)
 		return req_fail(r, -EBUSY, "%zu target%s still defined; remove "
 				"them first", n, n == 1 ? " is" : "s are");
+	if (ctl_server_shutdown(r->server) < 0)
+		return req_fail(r, -EOPNOTSUPP, "this server cannot stop its "
+				"process");
 	log_info("shutdown asked for over the control socket");
-	kill(getpid(), SIGTERM);
 	return 0;
 }
 

@@ -65,7 +65,24 @@ struct ctl_server {
 	struct ratelimit refuse_rl;	/* control thread only */
 	pthread_mutex_t lock;		/* status_info */
 	json_object *status_info;
+	void (*shutdown)(void *arg);	/* set before requests arrive */
+	void *shutdown_arg;
 };
+
+void ctl_server_set_shutdown(struct ctl_server *s, void (*fn)(void *arg),
+			     void *arg)
+{
+	s->shutdown = fn;
+	s->shutdown_arg = arg;
+}
+
+int ctl_server_shutdown(struct ctl_server *s)
+{
+	if (!s->shutdown)
+		return -EOPNOTSUPP;
+	s->shutdown(s->shutdown_arg);
+	return 0;
+}
 
 void ctl_server_set_status(struct ctl_server *s, json_object *info)
 {

@@ -341,6 +341,38 @@ Test(ctl, daemon_state_and_shutdown)
 	cr_expect(strstr(err, "1 target is still defined"), "%s", err);
 }
 
+static int shutdowns;
+
+static void count_shutdown(void *arg)
+{
+	cr_expect_eq(arg, &shutdowns);
+	shutdowns++;
+}
+
+/*
+ * With no target left, daemon.shutdown stops the daemon through the hook
+ * the daemon set (ringtgtd: SIGTERM to itself); a server without one (an
+ * embedded server, the fuzzer's) refuses it and stops nothing.
+ */
+Test(ctl, shutdown_through_the_hook)
+{
+	char err[256] = "";
+
+	cr_expect_eq(call("daemon.shutdown", NULL, NULL, err, sizeof(err)),
+		     -EOPNOTSUPP);
+	cr_expect(strstr(err, "cannot stop"), "%s", err);
+	ctl_server_set_shutdown(srv, count_shutdown, &shutdowns);
+	cr_assert_eq(call("target.add", args_new("iqn", json_object_new_string(IQN), NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(call("daemon.shutdown", NULL, NULL, err, sizeof(err)), -EBUSY);
+	cr_expect_eq(shutdowns, 0, "stopped with a target left");
+	cr_assert_eq(call("target.remove", args_new("iqn", json_object_new_string(IQN), NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(call("daemon.shutdown", NULL, NULL, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_expect_eq(shutdowns, 1);
+}
+
 Test(ctl, protocol_errors_keep_the_connection)
 {
 	int fd = ringtgt_ctl_connect(sock_path);
