@@ -182,6 +182,26 @@ static int tgtadm_target_by_tid(struct tgtadm_ctx *c, int tid, char *iqn,
 
 /* --- target mode --------------------------------------------------------- */
 
+/*
+ * --op update --name state --value offline|ready: tgt's
+ * tgt_set_target_state(); any other value is an invalid request there.
+ */
+static int tgtadm_target_state(struct tgtadm_ctx *c, const char *iqn)
+{
+	static const struct tgtadm_errmap map[] = {
+		{ EINVAL, TGTADM_INVALID_REQUEST }, { ENOENT, TGTADM_NO_TARGET },
+		{ 0, 0 },
+	};
+	json_object *args;
+
+	if (strcmp(c->r->value, "offline") && strcmp(c->r->value, "ready"))
+		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST, NULL);
+	args = tgtadm_args();
+	tgtadm_add_str(args, "iqn", iqn);
+	tgtadm_add_str(args, "state", c->r->value);
+	return tgtadm_call(c, "target.set_state", args, NULL, map);
+}
+
 static int tgtadm_target_new(struct tgtadm_ctx *c)
 {
 	static const struct tgtadm_errmap map[] = {
@@ -291,14 +311,18 @@ static int tgtadm_mode_target(struct tgtadm_ctx *c)
 	case TGTADM_OP_BIND:
 	case TGTADM_OP_UNBIND:
 		return tgtadm_target_bind(c, iqn, r->op == TGTADM_OP_BIND);
+	case TGTADM_OP_UPDATE:
+		if (!strcmp(r->name, "state"))
+			return tgtadm_target_state(c, iqn);
+		/* FALLTHROUGH */
 	default:
 		/*
-		 * show --tid (tgt's negotiation parameters), update (per-target
-		 * state, redirects, iSCSI parameters), stat: not here
+		 * show --tid (tgt's negotiation parameters), update (redirects,
+		 * iSCSI parameters), stat: not here
 		 */
 		return tgtadm_refuse(c, TGTADM_UNSUPPORTED_OPERATION,
-				     "per-target parameters, state and "
-				     "statistics are not kept by ringtgtd");
+				     "per-target parameters and statistics "
+				     "are not kept by ringtgtd");
 	}
 }
 

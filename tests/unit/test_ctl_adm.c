@@ -640,6 +640,58 @@ Test(adm, invoked_as_tgtadm)
 }
 
 /*
+ * tgtadm --mode target --op update --name state: offline / ready as tgtd
+ * answers them (status 0; another value "invalid request", an unknown
+ * tid "can't find the target", both 22), the state kept by the core and
+ * shown under "System information" as tgtd shows it.
+ */
+Test(adm, tgtadm_target_state)
+{
+	struct tgt_target *t;
+
+	adm_argv0 = "tgtadm";
+	cr_assert_eq(adm("--lld", "iscsi", "--op", "new", "--mode", "target",
+			 "--tid", "3", "-T", IQN, NULL), 0, "%s", err);
+	t = core_target_find(IQN);
+	cr_assert_not_null(t);
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--lld", "iscsi", "--op", "update", "--mode", "target",
+			 "--tid", "3", "--name", "state", "--value", "offline",
+			 NULL), 0, "%s", err);
+	cr_expect(core_target_offline(t));
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "show", "--mode", "target", NULL), 0, "%s", err);
+	cr_expect(strstr(out, "Target 3: " IQN "\n    System information:\n"
+			 "        Driver: iscsi\n        State: offline\n"),
+		  "%s", out);
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "update", "--mode", "target", "--tid", "3",
+			 "-n", "state", "-v", "bogus", NULL), 22);
+	cr_expect_str_eq(err, "tgtadm: invalid request\n");
+	cr_expect(core_target_offline(t));
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "update", "--mode", "target", "--tid", "9",
+			 "-n", "state", "-v", "ready", NULL), 22);
+	cr_expect_str_eq(err, "tgtadm: can't find the target\n");
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "update", "--mode", "target", "--tid", "3",
+			 "-n", "state", "-v", "ready", NULL), 0, "%s", err);
+	cr_expect_not(core_target_offline(t));
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "show", "--mode", "target", NULL), 0, "%s", err);
+	cr_expect(strstr(out, "        Driver: iscsi\n        State: ready\n"),
+		  "%s", out);
+	/* ringtgtadm's own */
+	cr_expect_eq(adm("target", "set-state", IQN, "down", NULL), 2);
+	cr_expect(strstr(err, "bad state 'down' (ready or offline)"), "%s", err);
+	cr_expect_eq(adm("target", "set-state", IQN, "offline", NULL), 0, "%s", err);
+	cr_expect(core_target_offline(t));
+	cr_expect_eq(adm("target", "show", IQN, NULL), 0, "%s", err);
+	cr_expect(strstr(out, "    State: offline\n"), "%s", out);
+	core_target_put(t);
+}
+
+/*
  * tgtadm --op show --mode account byte for byte against tgt's capture
  * (tests/unit/data/tgt/show-account.txt: alice, then bob, created):
  * tgt lists the newest first.
