@@ -12,6 +12,8 @@
 # refusals (existing tid, LUN, rule, account; unknown target, LUN,
 # account; a target with a session deleted without --force), sys State
 # offline refusing a new login while the open session goes on, ready
+# again, a target's own state offline (login refused with the same status
+# as tgtd's; the open session's command BUSY, ringtgtd only) and ready
 # again, LU and target deletion, `--op delete --mode system` refused
 # while targets are left and then stopping the daemon.
 #
@@ -207,6 +209,38 @@ run() {
     t --op update --mode sys --name State -v ready
     login || it_fail "$1: no login once ready again: $(cat "$DIR/inq")"
     echo "ready: login ok" >>"$DIR/transcript"
+
+    # target 2's own state: offline refuses logins to it with 0x0300
+    # (target error), as tgtd does; the open session's commands end with
+    # BUSY on ringtgtd, while tgtd leaves them unanswered (docs/tgt-compat.md:
+    # that step runs against ringtgtd only)
+    t --op update --mode target --tid 2 --name state --value offline
+    t --op show --mode target
+    if login; then
+        it_fail "$1: a login succeeded while target 2 is offline"
+    fi
+    printf 'login: %s\n' "$(grep -o 'Status: .*' "$DIR/inq")" >>"$DIR/transcript"
+    if [ "$1" = ringtgt ]; then
+        echo "tur 1" >&7
+        for _ in $(seq 1 50); do
+            [ "$(tail -n 1 "$DIR/cap.out")" = "STATUS 0x08" ] && break
+            sleep 0.1
+        done
+        [ "$(tail -n 1 "$DIR/cap.out")" = "STATUS 0x08" ] ||
+            it_fail "$1: the open session's command while its target is offline: $(tail -n 1 "$DIR/cap.out") (want BUSY)"
+    fi
+    t --op update --mode target --tid 2 --name state --value bogus
+    t --op update --mode target --tid 9 --name state --value offline
+    t --op update --mode target --tid 2 --name state --value ready
+    login || it_fail "$1: no login once target 2 is ready again: $(cat "$DIR/inq")"
+    echo "target ready: login ok" >>"$DIR/transcript"
+    echo "tur 1" >&7
+    for _ in $(seq 1 50); do
+        [ "$(tail -n 1 "$DIR/cap.out")" = GOOD ] && break
+        sleep 0.1
+    done
+    [ "$(tail -n 1 "$DIR/cap.out")" = GOOD ] ||
+        it_fail "$1: the open session once its target is ready: $(tail -n 1 "$DIR/cap.out")"
     stop_captool
 
     t --op delete --mode logicalunit --tid 1 --lun 2
