@@ -26,6 +26,8 @@ it_init "$@"
 it_require iscsi-inq truncate diff
 captool=${RINGTGT_CAPTOOL:-$(dirname "$IT_RINGTGTD")/tests/integration/captool}
 [ -x "$captool" ] || it_fail "captool not found (set RINGTGT_CAPTOOL)"
+wcetool=${RINGTGT_WCETOOL:-$(dirname "$IT_RINGTGTD")/tests/integration/wcetool}
+[ -x "$wcetool" ] || it_fail "wcetool not found (set RINGTGT_WCETOOL)"
 adm=${RINGTGT_ADM:-$(dirname "$IT_RINGTGTD")/tools/ringtgtadm}
 TGTADM=$(dirname "$adm")/tgtadm
 [ -x "$TGTADM" ] || it_fail "$TGTADM not built (the tgtadm link beside ringtgtadm)"
@@ -38,7 +40,7 @@ TGTD_CTL=""
 
 stop_captool() {
     if [ -n "$CAP_PID" ]; then
-        exec 7>&- 2>/dev/null || true
+        { exec 7>&-; } 2>/dev/null || true
         kill -TERM "$CAP_PID" 2>/dev/null || true
         wait "$CAP_PID" 2>/dev/null || true
         CAP_PID=""
@@ -242,6 +244,23 @@ run() {
     [ "$(tail -n 1 "$DIR/cap.out")" = GOOD ] ||
         it_fail "$1: the open session once its target is ready: $(tail -n 1 "$DIR/cap.out")"
     stop_captool
+
+    # --bsoflags sync (tgt: the file opened O_SYNC) is the write cache off
+    # on ringtgtd: MODE SENSE's Caching page says WCE=0. Not in the
+    # transcript: tgt shows "Backing store flags: sync", ringtgt nothing
+    # (docs/tgt-compat.md)
+    if [ "$1" = ringtgt ]; then
+        "${TOOL[@]}" --lld iscsi --op new --mode logicalunit --tid 2 --lun 3 \
+            -b "$DIR/lun2.img" --bsoflags sync ||
+            it_fail "$1: --bsoflags sync refused"
+        wce=$(timeout -k 5 30 "$wcetool" "iscsi://127.0.0.1:$PORT/$IQN2/3") ||
+            it_fail "$1: wcetool on the --bsoflags sync LUN failed"
+        [ "${wce#wce }" != "$wce" ] && [ "$(echo "$wce" | cut -d' ' -f2)" = 0 ] ||
+            it_fail "$1: --bsoflags sync: the Caching page says $wce (want WCE 0)"
+        it_log "--bsoflags sync: $wce"
+        "${TOOL[@]}" --lld iscsi --op delete --mode logicalunit --tid 2 --lun 3 ||
+            it_fail "$1: the --bsoflags sync LUN could not be deleted"
+    fi
 
     t --op delete --mode logicalunit --tid 1 --lun 2
     t --op unbind --mode target --tid 1 -I 127.0.0.1
