@@ -213,6 +213,7 @@ Test(adm, manage_and_show)
 	cr_assert_eq(adm("target", "show", IQN, NULL), 0, "%s", err);
 	cr_expect_str_eq(out,
 		"Target 3: " IQN "\n"
+		"    State: ready\n"
 		"    Sessions: 0\n"
 		"    LUNs:\n"
 		"        LUN 0: controller\n"
