@@ -303,6 +303,7 @@ static void print_target(json_object *t, json_object *sessions)
 	size_t n;
 
 	printf("Target %lld: %s\n", (long long)jint(t, "tid"), iqn);
+	printf("    State: %s\n", jstr(t, "state") ? jstr(t, "state") : "ready");
 	printf("    Sessions: %lld\n", (long long)jint(t, "sessions"));
 	n = sessions ? json_object_array_length(sessions) : 0;
 	for (size_t i = 0; i < n; i++) {
@@ -717,6 +718,15 @@ static int run_daemon_set_state(struct adm *a)
 	return call_simple(a, "daemon.set_state", args);
 }
 
+static int run_target_set_state(struct adm *a)
+{
+	json_object *args = json_object_new_object();
+
+	json_object_object_add(args, "iqn", json_object_new_string(a->args[0]));
+	json_object_object_add(args, "state", json_object_new_string(a->args[1]));
+	return call_simple(a, "target.set_state", args);
+}
+
 static int run_status(struct adm *a)
 {
 	json_object *res = NULL;
@@ -1085,6 +1095,11 @@ static const struct cmd cmds[] = {
 	  "initiator's preference: LIST is any of MD5, SHA1, SHA256, SHA3-256,\n"
 	  "comma-separated (default: all four).\n",
 	  "", opts_common, 2, 2, run_target_chap_algs },
+	{ "target", "set-state", "target set-state IQN ready|offline",
+	  "Sets a target's state (tgt's per-target state). offline: logins to\n"
+	  "it fail (status 0x0300, target error) and the commands of its\n"
+	  "sessions end with BUSY, unexecuted. ready: served again.\n",
+	  "", opts_common, 2, 2, run_target_set_state },
 	{ "lun", "add",
 	  "lun add IQN LUN (--path FILE | --backing ram --size SIZE | --controller) [OPTIONS]",
 	  "Adds a logical unit at LUN (0..255).\n"
@@ -1442,6 +1457,10 @@ static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
 	    strcmp(a->args[0], "offline"))
 		return usage_error(c, "bad state '%s' (ready or offline)",
 				   a->args[0]);
+	if (c->run == run_target_set_state && strcmp(a->args[1], "ready") &&
+	    strcmp(a->args[1], "offline"))
+		return usage_error(c, "bad state '%s' (ready or offline)",
+				   a->args[1]);
 	if (c->run == run_discovery_auth && strcmp(a->args[0], "none") &&
 	    strcmp(a->args[0], "chap") && strcmp(a->args[0], "mutual"))
 		return usage_error(c, "bad mode '%s' (none, chap or mutual)",

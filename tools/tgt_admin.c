@@ -305,7 +305,7 @@ static const struct {
 	{ "OFMarkInt", "markers are not implemented (RFC 7143 dropped them)" },
 	{ "IFMarkInt", "markers are not implemented (RFC 7143 dropped them)" },
 	{ "MaxConnections", "iSCSI parameters are set in ringtgt.conf, not per target" },
-	{ "state", "a target's own offline state is not implemented (the daemon's is: tgtadm --mode sys)" },
+	{ "state", "a target's state is set with tgt-admin --offline/--ready or tgtadm --name state, not in targets.conf" },
 };
 
 static int check_unsupported(const struct tgtconf_opt *o, size_t n,
@@ -1481,6 +1481,69 @@ static int do_delete(struct run *r)
 	return rc;
 }
 
+/* One target.set_state, printed with -p/-v as tgt-admin prints tgtadm. */
+static int plan_state(struct tga_plan *p, const char *iqn, const char *state)
+{
+	json_object *a = args_iqn(iqn);
+
+	if (a)
+		json_object_object_add(a, "state", json_object_new_string(state));
+	return act(p, "target.set_state", a);
+}
+
+/*
+ * --offline / --ready ALL|tid=N|IQN (tgt-admin's ready_offline_targets):
+ * the target's state (tgtadm --mode target --op update --name state).
+ */
+static int do_state(struct run *r, const char *state, const char *which)
+{
+	struct tga_plan p = { 0 };
+	int rc = 0;
+
+	if (!strcmp(which, "help")) {
+		printf(
+"      --%s <value>\t\t%s all or selected targets\n"
+"\n"
+"Example usage:\n"
+"      --%s help\t      - display this help\n"
+"      --%s ALL\t      - %s all targets\n"
+"      --%s tid=4\t      - %s target 4 (target with tid 4)\n"
+"      --%s iqn.2008-08.com.example:some.target - %s this target\n"
+"\n", state, state, state, state, state, state, state, state, state);
+		return 0;
+	}
+	if (!strcmp(which, "ALL")) {
+		size_t n = json_object_array_length(r->targets);
+
+		for (size_t i = 0; i < n && !rc; i++)
+			rc = plan_state(&p, jstr(json_object_array_get_idx(
+						r->targets, i), "iqn"), state);
+	} else if (!strncmp(which, "tid=", 4)) {
+		json_object *t = find_tid(r, atoi(which + 4));
+
+		if (!t) {
+			/* tgt: tgtadm's "can't find the target", exit 22 */
+			fprintf(stderr, PROG ": there is no target with tid %s\n",
+				which + 4);
+			return -ENOENT;
+		}
+		rc = plan_state(&p, jstr(t, "iqn"), state);
+	} else {
+		json_object *t = find_cur(r, which);
+
+		if (!t) {
+			printf("There is no target with name \"%s\", can't %s it!\n",
+			       which, state);
+			return -ENOENT;
+		}
+		rc = plan_state(&p, jstr(t, "iqn"), state);
+	}
+	if (!rc)
+		rc = run_plan(r, &p, NULL);
+	tga_plan_free(&p);
+	return rc;
+}
+
 /* --dump: the daemon's targets as a targets.conf (tgt-admin's dump_config) */
 static void do_dump(struct run *r)
 {
@@ -1580,13 +1643,6 @@ int tgt_admin_main(int argc, char **argv)
 			printf("Invalid value (you can't use both ready and offline)!\n");
 			return EXIT_FAILED;
 		}
-		/* not when combined with an action tgt-admin does first */
-		if (!r.o.execute && !r.o.delete_ && !r.o.update && !r.o.dump) {
-			fprintf(stderr, PROG ": --%s: a target's own offline/ready state is not implemented by ringtgtd; the daemon's is: tgtadm --mode sys --op update --name State -v %s\n",
-				r.o.offline ? "offline" : "ready",
-				r.o.offline ? "offline" : "ready");
-			return EXIT_FAILED;
-		}
 	}
 	if ((r.o.execute || r.o.update) && !(r.o.update && !strcmp(r.o.update, "help"))) {
 		rc = load_conf(&r);
@@ -1595,7 +1651,9 @@ int tgt_admin_main(int argc, char **argv)
 		socket_path(&r);
 	}
 	if (r.o.execute || !((r.o.delete_ && !strcmp(r.o.delete_, "help")) ||
-			     (r.o.update && !strcmp(r.o.update, "help")))) {
+			     (r.o.update && !strcmp(r.o.update, "help")) ||
+			     (r.o.offline && !strcmp(r.o.offline, "help")) ||
+			     (r.o.ready && !strcmp(r.o.ready, "help")))) {
 		rc = fetch_state(&r);
 		if (rc)
 			goto out;
@@ -1622,8 +1680,12 @@ int tgt_admin_main(int argc, char **argv)
 		rc = do_delete(&r);
 	else if (r.o.update)
 		rc = do_update(&r);
-	else
+	else if (r.o.dump)
 		do_dump(&r);
+	else if (r.o.offline)
+		rc = do_state(&r, "offline", r.o.offline);
+	else
+		rc = do_state(&r, "ready", r.o.ready);
 out:
 	json_object_put(r.targets);
 	json_object_put(r.accounts);

@@ -182,6 +182,26 @@ static int tgtadm_target_by_tid(struct tgtadm_ctx *c, int tid, char *iqn,
 
 /* --- target mode --------------------------------------------------------- */
 
+/*
+ * --op update --name state --value offline|ready: tgt's
+ * tgt_set_target_state(); any other value is an invalid request there.
+ */
+static int tgtadm_target_state(struct tgtadm_ctx *c, const char *iqn)
+{
+	static const struct tgtadm_errmap map[] = {
+		{ EINVAL, TGTADM_INVALID_REQUEST }, { ENOENT, TGTADM_NO_TARGET },
+		{ 0, 0 },
+	};
+	json_object *args;
+
+	if (strcmp(c->r->value, "offline") && strcmp(c->r->value, "ready"))
+		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST, NULL);
+	args = tgtadm_args();
+	tgtadm_add_str(args, "iqn", iqn);
+	tgtadm_add_str(args, "state", c->r->value);
+	return tgtadm_call(c, "target.set_state", args, NULL, map);
+}
+
 static int tgtadm_target_new(struct tgtadm_ctx *c)
 {
 	static const struct tgtadm_errmap map[] = {
@@ -291,14 +311,18 @@ static int tgtadm_mode_target(struct tgtadm_ctx *c)
 	case TGTADM_OP_BIND:
 	case TGTADM_OP_UNBIND:
 		return tgtadm_target_bind(c, iqn, r->op == TGTADM_OP_BIND);
+	case TGTADM_OP_UPDATE:
+		if (!strcmp(r->name, "state"))
+			return tgtadm_target_state(c, iqn);
+		/* FALLTHROUGH */
 	default:
 		/*
-		 * show --tid (tgt's negotiation parameters), update (per-target
-		 * state, redirects, iSCSI parameters), stat: not here
+		 * show --tid (tgt's negotiation parameters), update (redirects,
+		 * iSCSI parameters), stat: not here
 		 */
 		return tgtadm_refuse(c, TGTADM_UNSUPPORTED_OPERATION,
-				     "per-target parameters, state and "
-				     "statistics are not kept by ringtgtd");
+				     "per-target parameters and statistics "
+				     "are not kept by ringtgtd");
 	}
 }
 
@@ -343,10 +367,9 @@ static int tgtadm_lu_new(struct tgtadm_ctx *c, const char *iqn)
 	if (r->bsopts)
 		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST,
 				     "no backing store takes --bsopts");
-	if (r->bsoflags && (tgtadm_parse_oflags(r->bsoflags, &sync, &direct) ||
-			    sync))
+	if (r->bsoflags && tgtadm_parse_oflags(r->bsoflags, &sync, &direct))
 		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST,
-				     "--bsoflags: only direct");
+				     "--bsoflags: sync, direct or sync:direct");
 	if (r->blocksize && (tgtadm_strtou(r->blocksize, 4096, &bs) ||
 			     (bs != 512 && bs != 4096)))
 		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST,
@@ -360,6 +383,14 @@ static int tgtadm_lu_new(struct tgtadm_ctx *c, const char *iqn)
 	tgtadm_add_str(args, "path", r->path);
 	if (direct)
 		json_object_object_add(args, "direct", json_object_new_boolean(1));
+	/*
+	 * tgt opens the file O_SYNC: every write is on stable storage before
+	 * GOOD. ringtgt's equivalent is the write cache off (WCE=0, SBC-4
+	 * §6.5.5), as tgt-admin's "bsoflags sync" maps it.
+	 */
+	if (sync)
+		json_object_object_add(args, "write_cache",
+				       json_object_new_boolean(0));
 	if (bs)
 		json_object_object_add(args, "block_size",
 				       json_object_new_int((int)bs));
@@ -574,7 +605,7 @@ static int tgtadm_sys_show(struct tgtadm_ctx *c)
 	fprintf(c->out, "System:\n    State: %s\n    debug: off\n",
 		tgtadm_jstr(st, "state") ? tgtadm_jstr(st, "state") : "ready");
 	fprintf(c->out, "LLDs:\n    iscsi: ready\n");
-	fprintf(c->out, "Backing stores:\n    rdwr (bsoflags direct)\n");
+	fprintf(c->out, "Backing stores:\n    rdwr (bsoflags sync:direct)\n");
 	fprintf(c->out, "Device types:\n    disk\n    controller\n");
 	json_object_put(st);
 	return 0;

@@ -190,12 +190,14 @@ void tgtadm_show_targets(json_object *targets, json_object *sessions,
 		json_object *in = tgtadm_jarr(t, "incoming_accounts");
 		json_object *acls = tgtadm_jarr(t, "acls");
 		const char *outgoing = tgtadm_jstr(t, "outgoing_account");
+		const char *state = tgtadm_jstr(t, "state");
+		const char *iqn = tgtadm_jstr(t, "iqn");
 		int64_t tid = tgtadm_jint(t, "tid");
 
-		fprintf(out, "Target %" PRId64 ": %s\n", tid, tgtadm_jstr(t, "iqn"));
+		fprintf(out, "Target %" PRId64 ": %s\n", tid, iqn ? iqn : "");
 		fprintf(out, "    System information:\n");
 		fprintf(out, "        Driver: iscsi\n");
-		fprintf(out, "        State: ready\n");
+		fprintf(out, "        State: %s\n", state ? state : "ready");
 		fprintf(out, "    I_T nexus information:\n");
 		for (size_t j = 0; j < tgtadm_jlen(sessions); j++) {
 			json_object *s = json_object_array_get_idx(sessions, j);

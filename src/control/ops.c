@@ -155,6 +155,21 @@ static int op_target_list(struct ctl_req *r)
 	return r->result ? 0 : req_fail(r, -ENOMEM, "out of memory");
 }
 
+/* tgt's per-target state: "offline" refuses logins, BUSY for commands. */
+static int op_target_set_state(struct ctl_req *r)
+{
+	const char *iqn = NULL, *state = NULL;
+	int rc;
+
+	if ((rc = arg_str(r, "iqn", true, &iqn)) ||
+	    (rc = arg_str(r, "state", true, &state)))
+		return rc;
+	if (strcmp(state, "ready") && strcmp(state, "offline"))
+		return req_fail(r, -EINVAL, "bad state '%s' (ready or offline)",
+				state);
+	return core_target_set_state(iqn, !strcmp(state, "offline"), &r->err);
+}
+
 static int op_lun_add(struct ctl_req *r)
 {
 	struct core_lun_spec spec = { .type = SCSI_LU_DISK };
@@ -568,11 +583,13 @@ static const char *const args_discovery_auth[] = { "mode", NULL };
 static const char *const args_chap_algs[] = { "iqn", "algorithms", NULL };
 static const char *const args_pg_state[] = { "tag", "state", NULL };
 static const char *const args_state[] = { "state", NULL };
+static const char *const args_target_state[] = { "iqn", "state", NULL };
 
 static const struct ctl_op ctl_ops[] = {
 	{ "target.add", args_target_add, op_target_add },
 	{ "target.remove", args_iqn_force, op_target_remove },
 	{ "target.list", args_none, op_target_list },
+	{ "target.set_state", args_target_state, op_target_set_state },
 	{ "lun.add", args_lun_add, op_lun_add },
 	{ "lun.remove", args_lun_remove, op_lun_remove },
 	{ "lun.resize", args_lun_resize, op_lun_resize },

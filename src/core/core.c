@@ -202,6 +202,27 @@ struct scsi_target *core_target_scsi(struct tgt_target *t)
 	return &t->scsi;
 }
 
+bool core_target_offline(const struct tgt_target *t)
+{
+	return atomic_load_explicit(&t->scsi.offline, memory_order_relaxed);
+}
+
+int core_target_set_state(const char *iqn, bool offline, struct core_err *err)
+{
+	struct tgt_target *t;
+	int rc = 0;
+
+	pthread_mutex_lock(&core_lock);
+	t = target_lookup(iqn);
+	if (!t)
+		rc = core_fail(err, -ENOENT, "no target %s", iqn);
+	else if (atomic_exchange(&t->scsi.offline, offline) != offline)
+		log_info("target %s (tid %d): state %s", t->iqn, t->tid,
+			 offline ? "offline" : "ready");
+	pthread_mutex_unlock(&core_lock);
+	return rc;
+}
+
 int core_target_add(const char *iqn, int tid, int *tid_out,
 		    struct core_err *err)
 {
@@ -1251,6 +1272,8 @@ json_object *core_targets_json(void)
 		jadd(o, "luns", jl);
 		jadd(o, "acls", ja);
 		jadd(o, "sessions", json_object_new_int(t->nsessions));
+		jadd(o, "state", json_object_new_string(
+			core_target_offline(t) ? "offline" : "ready"));
 		core_auth_target_json(&t->auth, o);
 		json_object_array_add(arr, o);
 	}

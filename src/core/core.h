@@ -162,6 +162,14 @@ void core_target_put(struct tgt_target *t);
 const char *core_target_iqn(const struct tgt_target *t);
 int core_target_tid(const struct tgt_target *t);
 struct scsi_target *core_target_scsi(struct tgt_target *t);
+/*
+ * tgt's per-target state (`tgtadm --mode target --op update --name state`):
+ * while offline, logins to the target fail with 0x0300 (target error,
+ * RFC 7143 §11.13.5) and its sessions' commands end with BUSY, unexecuted
+ * (SAM-5 §5.3.1). -ENOENT: no such target.
+ */
+int core_target_set_state(const char *iqn, bool offline, struct core_err *err);
+bool core_target_offline(const struct tgt_target *t);
 /* True when an ACL rule admits this initiator from this address. */
 bool core_target_allows(struct tgt_target *t, const char *initiator,
 			const struct sockaddr *peer);

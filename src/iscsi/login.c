@@ -350,6 +350,14 @@ static bool login_identify(struct iscsi_conn *c, const struct bhs *h)
 		login_fail(c, h, LOGIN_NOT_FOUND, "no such target");
 		return false;
 	}
+	/*
+	 * tgt's target state offline (checked before the ACL, as tgt does):
+	 * RFC 7143 §11.13.5 0x0300 target error, "may re-try later".
+	 */
+	if (core_target_offline(l->target)) {
+		login_fail(c, h, LOGIN_TARGET_ERROR, "the target is offline");
+		return false;
+	}
 	if (!core_target_allows(l->target, n->initiator_name,
 				(const struct sockaddr *)&c->peer)) {
 		login_fail(c, h, LOGIN_FORBIDDEN, "not allowed by the ACL");

@@ -821,6 +821,7 @@ void scsi_target_init(struct scsi_target *t, const char *name)
 	scsi_port_groups_init(&t->own_groups);
 	scsi_port_groups_add(&t->own_groups, 1, SCSI_ALUA_ACTIVE_OPTIMIZED);
 	t->port_groups = &t->own_groups;
+	atomic_init(&t->offline, false);
 }
 
 void scsi_target_destroy(struct scsi_target *t)

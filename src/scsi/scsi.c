@@ -489,6 +489,16 @@ void scsi_task_exec(struct scsi_task *t)
 	t->executing = true;
 	t->aborted = false;
 	t->gated = false;
+	/*
+	 * An offline target (tgt's target state) runs nothing: SAM-5 §5.3.1
+	 * BUSY, "issue the command again later", which initiators retry.
+	 */
+	if (unlikely(t->nexus && t->nexus->target &&
+		     atomic_load_explicit(&t->nexus->target->offline,
+					  memory_order_relaxed))) {
+		scsi_task_fail(t, SENSE_BUSY);
+		return;
+	}
 	if (unlikely(!(t->op->flags & OPF_RES_OK) &&
 		     scsi_lu_res_conflict(t->lu, t->nexus))) {
 		scsi_task_fail(t, SENSE_RESERVATION_CONFLICT);	/* see prepare */

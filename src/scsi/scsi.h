@@ -74,6 +74,7 @@ enum sense_reason {
 	SENSE_ABORTED_COMMAND,		/* b/00/00 */
 	SENSE_RESERVATION_CONFLICT,	/* status 0x18, no sense */
 	SENSE_NO_MEMORY,		/* status TASK SET FULL */
+	SENSE_BUSY,			/* status BUSY, no sense */
 	SENSE_INVALID_FIELD_IN_IU,	/* 5/0e/03 data shorter than the CDB */
 	SENSE_DATA_PHASE_ERROR,		/* b/4b/00 transport: bad data sequence */
 	SENSE_DATA_OFFSET_ERROR,	/* b/4b/05 transport: bad buffer offset */
@@ -542,6 +543,11 @@ struct scsi_target {
 	 */
 	struct scsi_port_groups *port_groups;
 	struct scsi_port_groups own_groups;
+	/*
+	 * tgt's per-target state "offline" (core_target_set_state): every
+	 * command of the target ends with BUSY, unexecuted.
+	 */
+	atomic_bool offline;
 };
 
 void scsi_target_init(struct scsi_target *t, const char *name);

@@ -17,6 +17,8 @@
 #   - --delete IQN without -f: refused while in use (exit 0, as tgt);
 #     --delete IQN -f: gone; the other volume and the static target still
 #     served;
+#   - --offline ALL: logins refused (0x0300, target error) and the states
+#     in target.list; --ready tid=N, --ready IQN, an unknown IQN refused;
 #   - the systemd ExecStop line, --update ALL -c /dev/null -f: no target.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -229,6 +231,30 @@ out=$(iscsi-inq "iscsi://$IT_PORTAL/$STATIC/3" 2>&1) || it_fail "the static targ
 it_expect_match "static LUN 3 INQUIRY" "$out" "ACME"
 # a second delete: Cinder tolerates "does not exist"
 ta_ok --delete "$IQN_A" -f
+
+# --- --offline / --ready (Debian's tgt.service ExecStop: --offline ALL) -------------
+states() {
+    timeout -k 5 30 "$adm" target list --json | python3 -c 'import json, sys
+print(*("%s=%s" % (t["iqn"], t["state"]) for t in sorted(json.load(sys.stdin), key=lambda t: t["iqn"])))'
+}
+ta_ok --offline ALL
+[ "$(states)" = "$IQN_B=offline $STATIC=offline" ] || it_fail "after --offline ALL: $(states)"
+if out=$(timeout -k 5 30 iscsi-inq "iscsi://$USER_B%$PASS_B@$IT_PORTAL/$IQN_B/1" 2>&1); then
+    it_fail "a login to an offline target succeeded: $out"
+fi
+it_expect_match "an offline target's login status" "$out" "Status: Target error\(768\)"
+tid_b=$(timeout -k 5 30 "$adm" target list --json | python3 -c 'import json, sys
+print(*(t["tid"] for t in json.load(sys.stdin) if t["iqn"] == sys.argv[1]))' "$IQN_B")
+ta_ok --ready "tid=$tid_b"
+[ "$(states)" = "$IQN_B=ready $STATIC=offline" ] || it_fail "after --ready tid=$tid_b: $(states)"
+out=$(timeout -k 5 30 iscsi-inq "iscsi://$USER_B%$PASS_B@$IT_PORTAL/$IQN_B/1" 2>&1) ||
+    it_fail "no login to volume B once ready: $out"
+ta --ready iqn.2026-11.org.example:nosuch
+[ "$TA_RC" = 1 ] || it_fail "--ready of an unknown target: exit $TA_RC, expected 1"
+it_expect_match "--ready of an unknown target" "$TA_OUT" '^There is no target with name "iqn\.2026-11\.org\.example:nosuch", can.t ready it!$'
+ta_ok --ready "$STATIC"
+[ "$(states)" = "$IQN_B=ready $STATIC=ready" ] || it_fail "after --ready $STATIC: $(states)"
+out=$(timeout -k 5 30 iscsi-inq "iscsi://$IT_PORTAL/$STATIC/3" 2>&1) || it_fail "the static target once ready: $out"
 
 # --- what ringtgt cannot do is refused, the other targets untouched ------------------
 printf '<target iqn.2026-11.org.example:bad>\n    backing-store %s\n    mode_page 8:0:18\n</target>\n' \

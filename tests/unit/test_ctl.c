@@ -373,6 +373,53 @@ Test(ctl, shutdown_through_the_hook)
 	cr_expect_eq(shutdowns, 1);
 }
 
+/*
+ * tgt's per-target state: target.set_state {iqn, state} takes ready /
+ * offline only, the iSCSI layer sees it (core_target_offline) and
+ * target.list shows it; an unknown target is -ENOENT.
+ */
+Test(ctl, target_set_state)
+{
+	json_object *res = NULL;
+	struct tgt_target *t;
+	char err[256] = "";
+
+	cr_assert_eq(call("target.add", args_new("iqn", json_object_new_string(IQN), NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	t = core_target_find(IQN);
+	cr_assert_not_null(t);
+	cr_expect_not(core_target_offline(t));
+	cr_assert_eq(call("target.set_state", args_new("iqn",
+			  json_object_new_string(IQN), "state",
+			  json_object_new_string("offline"), NULL), NULL, err,
+			  sizeof(err)), 0, "%s", err);
+	cr_expect(core_target_offline(t));
+	cr_assert_eq(call("target.list", NULL, &res, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(json_object_get_string(jget(
+		json_object_array_get_idx(res, 0), "state")), "offline");
+	json_object_put(res);
+	cr_expect_eq(call("target.set_state", args_new("iqn",
+			  json_object_new_string(IQN), "state",
+			  json_object_new_string("down"), NULL), NULL, err,
+			  sizeof(err)), -EINVAL);
+	cr_expect(strstr(err, "ready or offline"), "%s", err);
+	cr_expect(core_target_offline(t));
+	cr_expect_eq(call("target.set_state", args_new("iqn",
+			  json_object_new_string("iqn.2024-01.org.example:none"),
+			  "state", json_object_new_string("ready"), NULL), NULL,
+			  err, sizeof(err)), -ENOENT);
+	cr_assert_eq(call("target.set_state", args_new("iqn",
+			  json_object_new_string(IQN), "state",
+			  json_object_new_string("ready"), NULL), NULL, err,
+			  sizeof(err)), 0, "%s", err);
+	cr_expect_not(core_target_offline(t));
+	cr_assert_eq(call("target.list", NULL, &res, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(json_object_get_string(jget(
+		json_object_array_get_idx(res, 0), "state")), "ready");
+	json_object_put(res);
+	core_target_put(t);
+}
+
 Test(ctl, protocol_errors_keep_the_connection)
 {
 	int fd = ringtgt_ctl_connect(sock_path);

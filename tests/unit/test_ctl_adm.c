@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -212,6 +213,7 @@ Test(adm, manage_and_show)
 	cr_assert_eq(adm("target", "show", IQN, NULL), 0, "%s", err);
 	cr_expect_str_eq(out,
 		"Target 3: " IQN "\n"
+		"    State: ready\n"
 		"    Sessions: 0\n"
 		"    LUNs:\n"
 		"        LUN 0: controller\n"
@@ -637,6 +639,131 @@ Test(adm, invoked_as_tgtadm)
 	adm_argv0 = "tgtadm2";
 	cr_expect_eq(adm("--op", "show", "--mode", "target", NULL), 2);
 	cr_expect(strstr(err, "ringtgtadm: unknown option"), "%s", err);
+}
+
+/* The write cache and O_DIRECT of @iqn's LUN @lun, as the LU has them. */
+static void lu_flags(unsigned lun, bool *write_cache, bool *direct)
+{
+	struct tgt_target *t = core_target_find(IQN);
+	struct scsi_lu *lu;
+
+	cr_assert_not_null(t);
+	lu = scsi_target_get_lu(core_target_scsi(t), lun);
+	cr_assert_not_null(lu, "LUN %u", lun);
+	*write_cache = scsi_lu_bs(lu)->write_cache;
+	*direct = scsi_lu_bs(lu)->direct;
+	scsi_lu_put(lu);
+	core_target_put(t);
+}
+
+/*
+ * tgtadm --bsoflags, as tgt-admin maps "bsoflags": sync (tgt opens the
+ * file O_SYNC: every write durable before GOOD) is the write cache off,
+ * direct is O_DIRECT, sync:direct both; another flag is tgt's "invalid
+ * request" and adds nothing.
+ */
+Test(adm, tgtadm_bsoflags)
+{
+	static const struct {
+		const char *flags;
+		bool write_cache, direct;
+	} cases[] = {
+		{ "sync", false, false }, { "direct", true, true },
+		{ "direct:sync", false, true }, { NULL, true, false },
+	};
+	char img[160], lun[8];
+	bool wc, direct;
+	int fd;
+
+	snprintf(img, sizeof(img), "%s/s.img", tmpdir);
+	fd = open(img, O_CREAT | O_RDWR, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	adm_argv0 = "tgtadm";
+	cr_assert_eq(adm("--op", "new", "--mode", "target", "--tid", "1",
+			 "-T", IQN, NULL), 0, "%s", err);
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(lun, sizeof(lun), "%u", i + 1);
+		adm_argv0 = "tgtadm";
+		if (cases[i].flags)
+			cr_assert_eq(adm("--op", "new", "--mode", "logicalunit",
+					 "--tid", "1", "--lun", lun, "-b", img,
+					 "--bsoflags", cases[i].flags, NULL),
+				     0, "%s: %s", cases[i].flags, err);
+		else
+			cr_assert_eq(adm("--op", "new", "--mode", "logicalunit",
+					 "--tid", "1", "--lun", lun, "-b", img,
+					 NULL), 0, "%s", err);
+		lu_flags(i + 1, &wc, &direct);
+		cr_expect_eq(wc, cases[i].write_cache, "--bsoflags %s: write cache %d",
+			     cases[i].flags, wc);
+		cr_expect_eq(direct, cases[i].direct, "--bsoflags %s: direct %d",
+			     cases[i].flags, direct);
+	}
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "new", "--mode", "logicalunit", "--tid", "1",
+			 "--lun", "9", "-b", img, "--bsoflags", "sync:nocache",
+			 NULL), 22);
+	cr_expect_str_eq(err, "tgtadm: invalid request\n");
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "show", "--mode", "sys", NULL), 0, "%s", err);
+	cr_expect(strstr(out, "Backing stores:\n    rdwr (bsoflags sync:direct)\n"),
+		  "%s", out);
+	cr_assert_eq(adm("target", "remove", IQN, NULL), 0, "%s", err);
+	unlink(img);
+}
+
+/*
+ * tgtadm --mode target --op update --name state: offline / ready as tgtd
+ * answers them (status 0; another value "invalid request", an unknown
+ * tid "can't find the target", both 22), the state kept by the core and
+ * shown under "System information" as tgtd shows it.
+ */
+Test(adm, tgtadm_target_state)
+{
+	struct tgt_target *t;
+
+	adm_argv0 = "tgtadm";
+	cr_assert_eq(adm("--lld", "iscsi", "--op", "new", "--mode", "target",
+			 "--tid", "3", "-T", IQN, NULL), 0, "%s", err);
+	t = core_target_find(IQN);
+	cr_assert_not_null(t);
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--lld", "iscsi", "--op", "update", "--mode", "target",
+			 "--tid", "3", "--name", "state", "--value", "offline",
+			 NULL), 0, "%s", err);
+	cr_expect(core_target_offline(t));
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "show", "--mode", "target", NULL), 0, "%s", err);
+	cr_expect(strstr(out, "Target 3: " IQN "\n    System information:\n"
+			 "        Driver: iscsi\n        State: offline\n"),
+		  "%s", out);
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "update", "--mode", "target", "--tid", "3",
+			 "-n", "state", "-v", "bogus", NULL), 22);
+	cr_expect_str_eq(err, "tgtadm: invalid request\n");
+	cr_expect(core_target_offline(t));
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "update", "--mode", "target", "--tid", "9",
+			 "-n", "state", "-v", "ready", NULL), 22);
+	cr_expect_str_eq(err, "tgtadm: can't find the target\n");
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "update", "--mode", "target", "--tid", "3",
+			 "-n", "state", "-v", "ready", NULL), 0, "%s", err);
+	cr_expect_not(core_target_offline(t));
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "show", "--mode", "target", NULL), 0, "%s", err);
+	cr_expect(strstr(out, "        Driver: iscsi\n        State: ready\n"),
+		  "%s", out);
+	/* ringtgtadm's own */
+	cr_expect_eq(adm("target", "set-state", IQN, "down", NULL), 2);
+	cr_expect(strstr(err, "bad state 'down' (ready or offline)"), "%s", err);
+	cr_expect_eq(adm("target", "set-state", IQN, "offline", NULL), 0, "%s", err);
+	cr_expect(core_target_offline(t));
+	cr_expect_eq(adm("target", "show", IQN, NULL), 0, "%s", err);
+	cr_expect(strstr(out, "    State: offline\n"), "%s", out);
+	core_target_put(t);
 }
 
 /*
