@@ -37,6 +37,7 @@
 #include "ringtgt/ctl.h"
 #include "scsi/scsi.h"
 #include "tgt_admin.h"
+#include "tgtadm.h"
 
 #define PROG "tgt-admin"
 
@@ -1323,17 +1324,10 @@ static int load_conf(struct run *r)
 	return 0;
 }
 
+/* tgt's -C N: the same socket tgtadm -C N talks to */
 static void socket_path(struct run *r)
 {
-	const char *base = getenv(RINGTGT_CTL_ENV);
-
-	if (!base || !*base)
-		base = RINGTGT_CTL_DEFAULT_PATH;
-	/* tgt's -C N: its socket with ".N" appended (N > 0) */
-	if (r->o.control_port > 0)
-		snprintf(r->sock, sizeof(r->sock), "%s.%d", base, r->o.control_port);
-	else
-		snprintf(r->sock, sizeof(r->sock), "%s", base);
+	tgtadm_socket_path(r->o.control_port, r->sock, sizeof(r->sock));
 }
 
 /* -e: every target of the file that is not defined, then the others go. */
