@@ -21,6 +21,13 @@
 
 #include "raw_initiator.h"
 
+/*
+ * How long a login or text step waits for the target's answer. A
+ * functional bound, not a timing check: generous, because tests run
+ * beside builds and sanitizer runs on two shared cores.
+ */
+#define RI_LOGIN_ANSWER_MS 20000
+
 uint64_t ri_now_ms(void)
 {
 	struct timespec ts;
@@ -268,7 +275,7 @@ static int login_step(struct ri *ri, uint8_t flags, const char *kv,
 	rc = ri_send(ri, b, kv, (uint32_t)kvlen);
 	if (rc)
 		return rc;
-	rc = ri_recv(ri, rsp, 5000);
+	rc = ri_recv(ri, rsp, RI_LOGIN_ANSWER_MS);
 	if (rc)
 		return rc;
 	if (rsp->opcode != OP_LOGIN_RSP)
@@ -536,7 +543,7 @@ int ri_send_targets(struct ri *ri, char *out, size_t cap)
 	put_be32(b + BHS_EXPSTATSN, ri->expstatsn);
 	rc = ri_send(ri, b, kv, sizeof(kv));
 	if (!rc)
-		rc = ri_recv(ri, &p, 5000);
+		rc = ri_recv(ri, &p, RI_LOGIN_ANSWER_MS);
 	if (rc)
 		return rc;
 	if (p.opcode != OP_TEXT_RSP || !cap)
@@ -572,7 +579,7 @@ int ri_text(struct ri *ri, const char *kv, size_t len, char *out,
 		/* a continuation request carries no keys */
 		rc = ri_send(ri, b, count ? NULL : kv, count ? 0 : len);
 		if (!rc)
-			rc = ri_recv(ri, &p, 5000);
+			rc = ri_recv(ri, &p, RI_LOGIN_ANSWER_MS);
 		if (rc)
 			break;
 		final = p.bhs[1] & BHS_F;
