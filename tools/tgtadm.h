@@ -69,6 +69,21 @@ int tgtadm_parse(int argc, char **argv, struct tgtadm_req *r, FILE *out,
 void tgtadm_show_targets(json_object *targets, json_object *sessions,
 			 FILE *out);
 
+/* What `--op stat` found (tgtadm_stat.c); the caller words a refusal. */
+enum tgtadm_stat_rc {
+	TGTADM_STAT_OK, TGTADM_STAT_NO_TARGET, TGTADM_STAT_NO_LUN,
+	TGTADM_STAT_NO_SESSION, TGTADM_STAT_NO_CONNECTION,
+	TGTADM_STAT_UNSUPPORTED,
+};
+
+/*
+ * Prints `--op stat` for @r's mode in tgt 1.0.85's layout from
+ * target.list's and session.list {"stats": true} results.
+ */
+enum tgtadm_stat_rc tgtadm_stat_print(const struct tgtadm_req *r,
+				      json_object *targets,
+				      json_object *sessions, FILE *out);
+
 /* tgt's size column: its print_disksize() "N MB" (usr/target.c). */
 uint64_t tgtadm_disk_mb(uint64_t bytes);
 

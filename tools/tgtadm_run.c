@@ -180,6 +180,38 @@ static int tgtadm_target_by_tid(struct tgtadm_ctx *c, int tid, char *iqn,
 	return rc ? tgtadm_refuse(c, TGTADM_NO_TARGET, NULL) : 0;
 }
 
+/* --- stat, every mode ----------------------------------------------------- */
+
+/* `--op stat`: the counters of ringtgtd's session list, as tgt prints them */
+static int tgtadm_stats(struct tgtadm_ctx *c)
+{
+	static const enum tgtadm_err refusal[] = {
+		[TGTADM_STAT_NO_TARGET] = TGTADM_NO_TARGET,
+		[TGTADM_STAT_NO_LUN] = TGTADM_NO_LUN,
+		[TGTADM_STAT_NO_SESSION] = TGTADM_NO_SESSION,
+		[TGTADM_STAT_NO_CONNECTION] = TGTADM_NO_CONNECTION,
+		[TGTADM_STAT_UNSUPPORTED] = TGTADM_UNSUPPORTED_OPERATION,
+	};
+	json_object *targets = NULL, *sessions = NULL, *args;
+	enum tgtadm_stat_rc st;
+	int rc;
+
+	rc = tgtadm_call(c, "target.list", NULL, &targets, NULL);
+	if (rc)
+		return rc;
+	args = tgtadm_args();
+	json_object_object_add(args, "stats", json_object_new_boolean(1));
+	rc = tgtadm_call(c, "session.list", args, &sessions, NULL);
+	if (rc) {
+		json_object_put(targets);
+		return rc;
+	}
+	st = tgtadm_stat_print(c->r, targets, sessions, c->out);
+	json_object_put(targets);
+	json_object_put(sessions);
+	return st == TGTADM_STAT_OK ? 0 : tgtadm_refuse(c, refusal[st], NULL);
+}
+
 /* --- target mode --------------------------------------------------------- */
 
 /*
@@ -300,6 +332,8 @@ static int tgtadm_mode_target(struct tgtadm_ctx *c)
 
 	if (r->op == TGTADM_OP_NEW)
 		return tgtadm_target_new(c);
+	if (r->op == TGTADM_OP_STATS)
+		return tgtadm_stats(c);
 	if (r->op == TGTADM_OP_SHOW && r->tid < 0)
 		return tgtadm_target_show_all(c);
 	rc = tgtadm_target_by_tid(c, r->tid, iqn, sizeof(iqn), NULL);
@@ -318,7 +352,7 @@ static int tgtadm_mode_target(struct tgtadm_ctx *c)
 	default:
 		/*
 		 * show --tid (tgt's negotiation parameters), update (redirects,
-		 * iSCSI parameters), stat: not here
+		 * iSCSI parameters): not here
 		 */
 		return tgtadm_refuse(c, TGTADM_UNSUPPORTED_OPERATION,
 				     "per-target parameters and statistics "
@@ -466,6 +500,8 @@ static int tgtadm_mode_device(struct tgtadm_ctx *c)
 	char iqn[256];
 	int rc;
 
+	if (r->op == TGTADM_OP_STATS)
+		return tgtadm_stats(c);
 	rc = tgtadm_target_by_tid(c, r->tid, iqn, sizeof(iqn), NULL);
 	if (rc)
 		return rc;
@@ -489,8 +525,7 @@ static int tgtadm_mode_device(struct tgtadm_ctx *c)
 	case TGTADM_OP_UPDATE:
 		return tgtadm_lu_update(c, iqn);
 	default:
-		return tgtadm_refuse(c, TGTADM_UNSUPPORTED_OPERATION,
-				     "logical unit statistics are not kept");
+		return tgtadm_refuse(c, TGTADM_UNSUPPORTED_OPERATION, NULL);
 	}
 }
 
@@ -639,9 +674,10 @@ static int tgtadm_mode_system(struct tgtadm_ctx *c)
 	case TGTADM_OP_DELETE:
 		rc = tgtadm_call(c, "daemon.shutdown", NULL, NULL, shutdown_map);
 		return rc ? rc : tgtadm_wait_gone(c);
+	case TGTADM_OP_STATS:
+		return tgtadm_stats(c);
 	default:
-		return tgtadm_refuse(c, TGTADM_UNSUPPORTED_OPERATION,
-				     "statistics are not kept");
+		return tgtadm_refuse(c, TGTADM_UNSUPPORTED_OPERATION, NULL);
 	}
 }
 
@@ -704,6 +740,9 @@ static int tgtadm_mode_connection(struct tgtadm_ctx *c)
 	const char *name;
 	int rc;
 
+	/* tgt finds the connection by session and CID, whatever --tid says */
+	if (c->r->op == TGTADM_OP_STATS)
+		return tgtadm_stats(c);
 	rc = tgtadm_target_by_tid(c, c->r->tid, iqn, sizeof(iqn), NULL);
 	if (rc)
 		return rc;
@@ -772,11 +811,11 @@ int tgtadm_main(int argc, char **argv)
 		rc = tgtadm_mode_connection(&c);
 		break;
 	default:
-		/* tgt 1.0.85 answers every session request so (usr/mgmt.c
-		 * session_mgmt(): the driver's update() knows no session) */
-		rc = tgtadm_refuse(&c, r.op == TGTADM_OP_STATS ?
-				   TGTADM_UNSUPPORTED_OPERATION :
-				   TGTADM_INVALID_REQUEST, NULL);
+		/* session mode: tgt 1.0.85 knows only stat there; the rest
+		 * it refuses so (usr/mgmt.c session_mgmt(): the driver's
+		 * update() knows no session) */
+		rc = r.op == TGTADM_OP_STATS ? tgtadm_stats(&c) :
+		     tgtadm_refuse(&c, TGTADM_INVALID_REQUEST, NULL);
 		break;
 	}
 out:

@@ -296,7 +296,12 @@ static int op_acl_remove(struct ctl_req *r)
 
 static int op_session_list(struct ctl_req *r)
 {
-	r->result = core_sessions_json();
+	bool stats = false;
+	int rc = arg_bool(r, "stats", &stats);
+
+	if (rc)
+		return rc;
+	r->result = stats ? core_sessions_stats_json() : core_sessions_json();
 	return r->result ? 0 : req_fail(r, -ENOMEM, "out of memory");
 }
 
@@ -583,6 +588,7 @@ static const char *const args_discovery_auth[] = { "mode", NULL };
 static const char *const args_chap_algs[] = { "iqn", "algorithms", NULL };
 static const char *const args_pg_state[] = { "tag", "state", NULL };
 static const char *const args_state[] = { "state", NULL };
+static const char *const args_session_list[] = { "stats", NULL };
 static const char *const args_target_state[] = { "iqn", "state", NULL };
 
 static const struct ctl_op ctl_ops[] = {
@@ -603,7 +609,7 @@ static const struct ctl_op ctl_ops[] = {
 	{ "account.unbind", args_account_bind, op_account_unbind },
 	{ "discovery.auth", args_discovery_auth, op_discovery_auth },
 	{ "target.chap_algorithms", args_chap_algs, op_target_chap_algs },
-	{ "session.list", args_none, op_session_list },
+	{ "session.list", args_session_list, op_session_list },
 	{ "portal_group.list", args_none, op_portal_group_list },
 	{ "portal_group.set_state", args_pg_state, op_portal_group_set_state },
 	{ "daemon.status", args_none, op_daemon_status },

@@ -1282,7 +1282,72 @@ json_object *core_targets_json(void)
 	return arr;
 }
 
-json_object *core_sessions_json(void)
+static uint64_t stat_get(const _Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* The counters of @s: per LU of its target now, and per connection. */
+static json_object *session_stats_json(const struct core_session *s)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} lu_fields[] = {
+#define F(n, f) { n, offsetof(struct core_lu_stats, f) }
+		F("read_submitted_bytes", rd_subm_bytes),
+		F("read_submitted_cmds", rd_subm_cmds),
+		F("read_done_bytes", rd_done_bytes),
+		F("read_done_cmds", rd_done_cmds),
+		F("write_submitted_bytes", wr_subm_bytes),
+		F("write_submitted_cmds", wr_subm_cmds),
+		F("write_done_bytes", wr_done_bytes),
+		F("write_done_cmds", wr_done_cmds),
+		F("errors", errors),
+#undef F
+	}, conn_fields[] = {
+#define F(n, f) { n, offsetof(struct core_conn_stats, f) }
+		F("rx_octets", rx_octets), F("tx_octets", tx_octets),
+		F("cmd_pdus", cmd_pdus), F("dataout_pdus", dataout_pdus),
+		F("datain_pdus", datain_pdus), F("rsp_pdus", rsp_pdus),
+#undef F
+	};
+	json_object *o = json_object_new_object();
+	json_object *jl = json_object_new_array();
+	json_object *jc = json_object_new_array();
+	uint64_t luns[SCSI_MAX_LUNS];
+	int n = 0;
+
+	if (s->target && s->lu_stats)
+		n = scsi_target_list_luns(&s->target->scsi, luns, SCSI_MAX_LUNS);
+	for (int i = 0; i < n; i++) {
+		const struct core_lu_stats *st = &s->lu_stats[luns[i]];
+		json_object *l = json_object_new_object();
+
+		jadd(l, "lun", json_object_new_uint64(luns[i]));
+		for (size_t k = 0; k < ARRAY_SIZE(lu_fields); k++)
+			jadd(l, lu_fields[k].name, json_object_new_uint64(
+			     stat_get((const _Atomic uint64_t *)
+				      ((const char *)st + lu_fields[k].off))));
+		json_object_array_add(jl, l);
+	}
+	if (s->conn_stats) {
+		json_object *c = json_object_new_object();
+
+		jadd(c, "cid", json_object_new_int(s->cid));
+		for (size_t k = 0; k < ARRAY_SIZE(conn_fields); k++)
+			jadd(c, conn_fields[k].name, json_object_new_uint64(
+			     stat_get((const _Atomic uint64_t *)
+				      ((const char *)s->conn_stats +
+				       conn_fields[k].off))));
+		json_object_array_add(jc, c);
+	}
+	jadd(o, "luns", jl);
+	jadd(o, "connections", jc);
+	return o;
+}
+
+static json_object *sessions_json(bool stats)
 {
 	json_object *arr = json_object_new_array();
 	struct core_session *s;
@@ -1311,8 +1376,20 @@ json_object *core_sessions_json(void)
 			s->header_digest ? "CRC32C" : "None"));
 		jadd(o, "data_digest", json_object_new_string(
 			s->data_digest ? "CRC32C" : "None"));
+		if (stats)
+			jadd(o, "stats", session_stats_json(s));
 		json_object_array_add(arr, o);
 	}
 	pthread_mutex_unlock(&core_lock);
 	return arr;
+}
+
+json_object *core_sessions_json(void)
+{
+	return sessions_json(false);
+}
+
+json_object *core_sessions_stats_json(void)
+{
+	return sessions_json(true);
 }

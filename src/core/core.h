@@ -11,6 +11,7 @@
 #ifndef RINGTGT_CORE_H
 #define RINGTGT_CORE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -193,6 +194,44 @@ void core_targets_visible(const char *initiator, const struct sockaddr *peer,
 			  void (*cb)(void *ctx, const char *iqn), void *ctx);
 
 /*
+ * Counters of one I_T_L nexus (what tgt's "tgtadm --op stat" shows per
+ * LU and session). Written by the session's one thread only, with
+ * core_stat_add(); read by the control thread with relaxed loads, so a
+ * reader sees each counter whole but not all of them at one instant.
+ * A command reads or writes as its transport says (iSCSI's R/W bits,
+ * as tgt counts). "submitted": commands received for the LU and the
+ * expected data transfer length (bytes) they named; "done": those
+ * answered, and the bytes that really moved (0 for a command that
+ * failed). errors: commands answered with a status other than GOOD, any
+ * direction, executed or refused before (a bad CDB). A command aborted
+ * without an answer is submitted and never done.
+ */
+struct core_lu_stats {
+	_Atomic uint64_t rd_subm_bytes, rd_subm_cmds;
+	_Atomic uint64_t rd_done_bytes, rd_done_cmds;
+	_Atomic uint64_t wr_subm_bytes, wr_subm_cmds;
+	_Atomic uint64_t wr_done_bytes, wr_done_cmds;
+	_Atomic uint64_t errors;
+};
+
+/*
+ * Counters of one connection, from its accept: every octet received and
+ * sent (headers, data, padding, digests), and the PDUs that carry SCSI
+ * commands, Data-Out, Data-In and SCSI Responses. Same rules as above.
+ */
+struct core_conn_stats {
+	_Atomic uint64_t rx_octets, tx_octets;
+	_Atomic uint64_t cmd_pdus, dataout_pdus, datain_pdus, rsp_pdus;
+};
+
+/* Adds @n to a counter only one thread writes: no locked instruction. */
+static inline void core_stat_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed)
+			      + n, memory_order_relaxed);
+}
+
+/*
  * A live session as the registry lists it; embedded in the transport's
  * session and registered after login, unregistered at close. The fields
  * are written before registering and not changed after, except counters.
@@ -220,6 +259,13 @@ struct core_session {
 	 * unregisters it.
 	 */
 	void (*evict)(struct core_session *s);
+	/*
+	 * Optional counters, valid while the session is registered:
+	 * lu_stats[SCSI_MAX_LUNS] indexed by LUN (normal sessions), and its
+	 * connection's.
+	 */
+	const struct core_lu_stats *lu_stats;
+	const struct core_conn_stats *conn_stats;
 };
 /*
  * Registers @s. A live session of the same initiator, ISID and target is
@@ -352,6 +398,14 @@ struct json_object *core_accounts_json(bool show_secrets);
 /* JSON snapshots for control: caller owns the returned object. */
 struct json_object *core_targets_json(void);
 struct json_object *core_sessions_json(void);
+/*
+ * The same, each session with "stats": {"luns": [{"lun", "read_submitted_bytes",
+ * "read_submitted_cmds", "read_done_bytes", "read_done_cmds",
+ * "write_submitted_bytes", ..., "errors"}] for every LU its target has now,
+ * in LUN order, and "connections": [{"cid", "rx_octets", "tx_octets",
+ * "cmd_pdus", "dataout_pdus", "datain_pdus", "rsp_pdus"}]}.
+ */
+struct json_object *core_sessions_stats_json(void);
 
 /* --- target portal groups (portgroup.c) --------------------------------- */
 

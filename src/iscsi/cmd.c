@@ -145,6 +145,7 @@ void cmd_handle(struct iscsi_conn *c, const struct bhs *h,
 	t->edtl = h->ttt;
 	st->nexus = &s->nexus;
 	st->lun = scsi_lun_decode(h->lun);
+	task_stats_received(c, t);
 	/* the task's own reference: a LUN removed meanwhile stays valid */
 	st->lu = session_lu(s, st->lun);
 	if (st->lu)

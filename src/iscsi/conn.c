@@ -345,6 +345,10 @@ static bool rx_process(struct iscsi_conn *c)
 		case PDU_RX_MORE:
 			return true;
 		case PDU_RX_PDU:
+			if (f.h.opcode == OP_SCSI_CMD)
+				core_stat_add(&c->stats.cmd_pdus, 1);
+			else if (f.h.opcode == OP_DATA_OUT)
+				core_stat_add(&c->stats.dataout_pdus, 1);
 			c->last_rx_ms = reactor_now_ms(c->r);
 			c->nop_outstanding = false;
 			dispatch(c, &f.h, f.data);
@@ -417,6 +421,7 @@ static void conn_rx_done(struct ev_op *op, int res)
 		return;
 	}
 	pdu_rx_commit(&c->rx, (size_t)res);
+	core_stat_add(&c->stats.rx_octets, (uint64_t)res);
 	/* hold the connection: a handler may close it, none may free it */
 	c->rx_pending = true;
 	ok = rx_process(c);
@@ -592,6 +597,19 @@ void conn_kick_tx(struct iscsi_conn *c)
 	c->tx_progress_ms = reactor_now_ms(c->r);
 }
 
+/* The batch went out whole: count its Data-In and SCSI Response PDUs. */
+static void tx_count_pdus(struct iscsi_conn *c)
+{
+	for (int i = 0; i < c->nslots; i++) {
+		uint8_t op = c->slots[i].hdr[0] & 0x3f;
+
+		if (op == OP_DATA_IN)
+			core_stat_add(&c->stats.datain_pdus, 1);
+		else if (op == OP_SCSI_RSP)
+			core_stat_add(&c->stats.rsp_pdus, 1);
+	}
+}
+
 static void batch_release(struct iscsi_conn *c)
 {
 	int n = c->nslots;
@@ -621,6 +639,7 @@ static void conn_tx_done(struct ev_op *op, int res)
 		return;
 	}
 	c->tx_progress_ms = reactor_now_ms(c->r);
+	core_stat_add(&c->stats.tx_octets, (uint64_t)res);
 	/* short send: advance the iovecs and send the rest */
 	while (m->msg_iovlen && left >= m->msg_iov[0].iov_len) {
 		left -= m->msg_iov[0].iov_len;
@@ -637,6 +656,7 @@ static void conn_tx_done(struct ev_op *op, int res)
 		}
 		return;
 	}
+	tx_count_pdus(c);
 	batch_release(c);
 	c->tx_pending = false;
 	if (c->state == CONN_CLOSING) {

@@ -193,6 +193,7 @@ struct iscsi_session {
 	uint32_t max_cmdsn;		/* last MaxCmdSN sent: never lowered */
 	struct scsi_lu *lu_cache[SCSI_MAX_LUNS];
 	struct task_set *sets;		/* [SCSI_MAX_LUNS], normal sessions */
+	struct core_lu_stats *lu_stats;	/* [SCSI_MAX_LUNS], normal sessions */
 	struct ev_post evict_post;	/* core's evict: cannot fail */
 	atomic_bool evict_posted;
 	bool zombie;			/* freed by the queued evict post */
@@ -216,6 +217,7 @@ struct iscsi_conn {
 	struct sockaddr_storage peer, local;
 	char peer_str[64], local_str[64];
 	uint16_t tpgt;			/* target portal group of the portal */
+	struct core_conn_stats stats;	/* tgtadm --op stat (core.h) */
 
 	/* receive */
 	struct pdu_rx rx;		/* framing and buffer (pdu_rx.h) */
@@ -372,6 +374,8 @@ void task_exec(struct iscsi_conn *c, struct iscsi_task *t);
 /* Leaves the task set (completed, failed or aborted); idempotent. */
 void task_order_end(struct iscsi_conn *c, struct iscsi_task *t);
 /* Queues the response (Data-In and/or SCSI Response) of a finished task. */
+/* Counts a command received for its I_T_L nexus (tgtadm --op stat). */
+void task_stats_received(struct iscsi_conn *c, const struct iscsi_task *t);
 void task_respond(struct iscsi_conn *c, struct iscsi_task *t);
 /* Answers @t with TASK ABORTED (another nexus's task, TAS=1). */
 void task_respond_aborted(struct iscsi_conn *c, struct iscsi_task *t);

@@ -94,9 +94,11 @@ int session_start(struct iscsi_conn *c, const uint8_t isid[6], uint16_t tsih,
 		s->nexus.rel_port_id = c->tpgt;
 		s->nexus.target = core_target_scsi(target);
 		s->sets = calloc(SCSI_MAX_LUNS, sizeof(*s->sets));
-		if (!s->sets ||
+		s->lu_stats = calloc(SCSI_MAX_LUNS, sizeof(*s->lu_stats));
+		if (!s->sets || !s->lu_stats ||
 		    tasks_init(c, s->cmd_window + IMMEDIATE_RESERVE) < 0) {
 			free(s->sets);
+			free(s->lu_stats);
 			free(s);
 			return -ENOMEM;
 		}
@@ -125,6 +127,8 @@ int session_start(struct iscsi_conn *c, const uint8_t isid[6], uint16_t tsih,
 	snprintf(s->info.local, sizeof(s->info.local), "%s", c->local_str);
 	s->info.reactor = reactor_index(c->r);
 	s->info.evict = session_evict;
+	s->info.lu_stats = s->lu_stats;
+	s->info.conn_stats = &c->stats;
 	s->thr = c->thr;
 	s->info.connections = 1;
 	s->info.header_digest = c->params.header_digest;
@@ -161,6 +165,8 @@ void session_free(struct iscsi_session *s)
 		core_target_put(s->target);
 	free(s->sets);
 	s->sets = NULL;
+	free(s->lu_stats);
+	s->lu_stats = NULL;
 	/*
 	 * Unregistered: core posts no new evict. One already queued on this
 	 * reactor still names the session; it frees it instead.

@@ -144,6 +144,60 @@ void task_release(struct iscsi_conn *c, struct iscsi_task *t)
 	task_put(c, t);
 }
 
+/* --- counters (core.h struct core_lu_stats; tgtadm --op stat) -------------- */
+
+/*
+ * The I_T_L nexus's counters, NULL for a LUN out of range. A command's
+ * direction is its PDU's (RFC 7143 §11.3.1 R and W bits), as tgt
+ * counts it; bytes submitted are its expected data transfer length.
+ */
+static struct core_lu_stats *task_stats(struct iscsi_conn *c,
+					const struct iscsi_task *t)
+{
+	struct iscsi_session *s = c->sess;
+
+	if (!s || !s->lu_stats || t->scsi.lun >= SCSI_MAX_LUNS)
+		return NULL;
+	return &s->lu_stats[t->scsi.lun];
+}
+
+void task_stats_received(struct iscsi_conn *c, const struct iscsi_task *t)
+{
+	struct core_lu_stats *ls = task_stats(c, t);
+
+	if (!ls)
+		return;
+	if (t->hflags & CMD_W) {
+		core_stat_add(&ls->wr_subm_cmds, 1);
+		core_stat_add(&ls->wr_subm_bytes, t->edtl);
+	} else if (t->hflags & CMD_R) {
+		core_stat_add(&ls->rd_subm_cmds, 1);
+		core_stat_add(&ls->rd_subm_bytes, t->edtl);
+	}
+}
+
+/* Answered: the bytes that moved (none on failure), and failures. */
+static void task_stats_answered(struct iscsi_conn *c,
+				const struct iscsi_task *t)
+{
+	struct core_lu_stats *ls = task_stats(c, t);
+	const struct scsi_task *st = &t->scsi;
+	bool good = st->status == SAM_STAT_GOOD;
+
+	if (!ls)
+		return;
+	if (t->hflags & CMD_W) {
+		core_stat_add(&ls->wr_done_cmds, 1);
+		if (good)
+			core_stat_add(&ls->wr_done_bytes, st->buf_len);
+	} else if (t->hflags & CMD_R) {
+		core_stat_add(&ls->rd_done_cmds, 1);
+		core_stat_add(&ls->rd_done_bytes, t->tx_len);
+	}
+	if (!good)
+		core_stat_add(&ls->errors, 1);
+}
+
 /* --- responses ------------------------------------------------------------- */
 
 void task_respond(struct iscsi_conn *c, struct iscsi_task *t)
@@ -155,6 +209,7 @@ void task_respond(struct iscsi_conn *c, struct iscsi_task *t)
 		t->tx_len = MIN(st->xfer_len, t->edtl);
 	else
 		t->tx_len = 0;
+	task_stats_answered(c, t);
 	t->tx_off = 0;
 	/* status rides in the last Data-In unless there is sense data */
 	t->rsp_pending = !(t->tx_len && st->status == SAM_STAT_GOOD);
