@@ -315,11 +315,13 @@ direct_store() {
   # what tgt-admin takes: its own patterns on sg_inq's output
   sgi=$(sg_inq "$dev") || return 1
   printf '%s\n' "$sgi"
-  mapfile -d '' -t f < <(printf '%s\n' "$sgi" | perl -0777 -ne '
+  # (through a file: the guest's /dev has no /dev/fd for a process substitution)
+  printf '%s\n' "$sgi" | perl -0777 -ne '
     if (m{Vendor\ identification:\s+?(.*?)\n
           \s+Product\ identification:\s+(.*?)\n
           \s+Product\ revision\ level:\s+(.*?)\n
-          (?:\s+Unit\ serial\ number:\s+(.*?)\n)?}xs) { print "$1\0$2\0$3\0$4\0" }')
+          (?:\s+Unit\ serial\ number:\s+(.*?)\n)?}xs) { print "$1\0$2\0$3\0$4\0" }' > /tmp/ds.fields
+  mapfile -d '' -t f < /tmp/ds.fields
   ((${#f[@]} == 4)) || { echo "tgt-admin's pattern does not match sg_inq's output"; return 1; }
   tv=${f[0]} tp=${f[1]} tr=${f[2]} ts=${f[3]}
   DETAIL="device=$dev vendor='$tv' product='$tp' revision='$tr' serial='$ts'"
