@@ -285,8 +285,9 @@ desig_hex() {
   done
 }
 
-# check WHAT GOT WANT : one comparison, printed; counts the mismatches in BAD.
+# check WHAT GOT WANT : one comparison, printed; counts them in CHECKS, mismatches in BAD.
 check() {
+  CHECKS=$((CHECKS + 1))
   if [[ $2 == "$3" ]]; then echo "ok   $1: $2"
   else echo "FAIL $1: got  $2"; echo "     $1: want $3"; BAD=$((BAD + 1)); fi
 }
@@ -302,7 +303,7 @@ check() {
 # the file gives scsi_id, else ringtgt's own (the vendor field and the serial).
 direct_store() {
   local d dev='' sgi tv tp tr ts got want h80 h83 l s nul f=()
-  BAD=0
+  BAD=0 CHECKS=0
   modprobe virtio_scsi || return 1
   for _ in $(seq 100); do
     for d in /sys/block/sd*; do
@@ -383,7 +384,7 @@ EOC
   done
   iscsiadm -m node -T "$DS_IQN" -p "127.0.0.1:$DS_PORT" --logout >/dev/null
   iscsiadm -m node -T "$DS_IQN_OWN" -p "127.0.0.1:$DS_PORT" --logout >/dev/null
-  DETAIL+=" mismatches=$BAD"
+  DETAIL+=" checks=$CHECKS mismatches=$BAD"
   ((BAD == 0))
 }
 
