@@ -17,6 +17,7 @@
  * Exit status: 0 done (also when a target in use was left alone, as tgt
  * does), 1 a refusal or a failed request, 2 a usage error.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -1195,8 +1196,15 @@ static bool file_same(void *ctx, const char *a, const char *b)
 	       sa.st_ino == sb.st_ino;
 }
 
-/* One sysfs attribute, blanks around it dropped; "" when absent. */
-static void sysfs_attr(const char *dir, const char *name, char *out, size_t len)
+/*
+ * One sysfs attribute (the kernel prints the INQUIRY field and a newline);
+ * "" when absent. Trailing blanks go: INQUIRY pads these fields with spaces
+ * anyway. Leading blanks go only when @lead: tgt-admin's pattern keeps a
+ * vendor's (one space after "Vendor identification:") and drops those of
+ * the other fields (\s+).
+ */
+static void sysfs_attr(const char *dir, const char *name, bool lead, char *out,
+		       size_t len)
 {
 	char path[512], buf[256];
 	size_t n = 0;
@@ -1212,14 +1220,37 @@ static void sysfs_attr(const char *dir, const char *name, char *out, size_t len)
 	buf[n] = '\0';
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
-	snprintf(out, len, "%s", buf + strspn(buf, " "));
+	snprintf(out, len, "%s", buf + (lead ? strspn(buf, " ") : 0));
 }
 
 /*
- * What sg_inq would show for a SCSI disk, from sysfs: the kernel keeps
- * the standard INQUIRY fields (vendor, model, rev) and VPD page 0x80
- * (SPC-4 §7.8.16: the serial from byte 4, PAGE LENGTH bytes). A partition
- * answers for its disk, as sg_inq does.
+ * The unit serial number as sg_inq prints it from VPD page 0x80 (SPC-4
+ * §7.8.16: PAGE LENGTH bytes from byte 4): up to the first NUL, other
+ * non-printable bytes as spaces; tgt-admin's pattern then drops the
+ * leading blanks and keeps the trailing ones, which tgt lays out in its
+ * own VPD 0x80 (right-aligned in 36 bytes, so they stay last).
+ */
+static void vpd80_serial(const unsigned char *pg, size_t n, char *out,
+			 size_t len)
+{
+	size_t plen, i = 4, k = 0;
+
+	out[0] = '\0';
+	if (n <= 4 || pg[1] != 0x80)
+		return;
+	plen = MIN((size_t)pg[2] << 8 | pg[3], n - 4);
+	while (i < 4 + plen && pg[i] == ' ')
+		i++;
+	for (; i < 4 + plen && pg[i] && k + 1 < len; i++)
+		out[k++] = isprint(pg[i]) ? (char)pg[i] : ' ';
+	out[k] = '\0';
+}
+
+/*
+ * What sg_inq would show for a SCSI disk (tgt-admin reads it so), from
+ * sysfs: the kernel keeps the standard INQUIRY fields (vendor, model, rev,
+ * made printable at the scan as sg_inq makes them) and the VPD pages it
+ * read. A partition answers for its disk, as sg_inq does.
  */
 static int file_inquiry(void *ctx, const char *path, struct tga_inquiry *out)
 {
@@ -1240,9 +1271,9 @@ static int file_inquiry(void *ctx, const char *path, struct tga_inquiry *out)
 	snprintf(attr, sizeof(attr), "%s/scsi_level", dir);
 	if (access(attr, F_OK))
 		return -ENODATA;
-	sysfs_attr(dir, "vendor", out->vendor, sizeof(out->vendor));
-	sysfs_attr(dir, "model", out->product, sizeof(out->product));
-	sysfs_attr(dir, "rev", out->rev, sizeof(out->rev));
+	sysfs_attr(dir, "vendor", false, out->vendor, sizeof(out->vendor));
+	sysfs_attr(dir, "model", true, out->product, sizeof(out->product));
+	sysfs_attr(dir, "rev", true, out->rev, sizeof(out->rev));
 	if (!out->vendor[0] && !out->product[0])
 		return -ENODATA;
 	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/vpd_pg80");
@@ -1250,18 +1281,7 @@ static int file_inquiry(void *ctx, const char *path, struct tga_inquiry *out)
 	if (f) {
 		n = fread(pg, 1, sizeof(pg), f);
 		fclose(f);
-		if (n > 4 && pg[1] == 0x80) {
-			size_t len = MIN((size_t)pg[3], n - 4), i = 4;
-
-			while (len && pg[i] == ' ') {
-				i++;
-				len--;
-			}
-			while (len && (pg[i + len - 1] == ' ' || !pg[i + len - 1]))
-				len--;
-			snprintf(out->serial, sizeof(out->serial), "%.*s",
-				 (int)len, (const char *)pg + i);
-		}
+		vpd80_serial(pg, n, out->serial, sizeof(out->serial));
 	}
 	return 0;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test: writes that ringtgtd acknowledged as durable survive a power cut.
 #
-#   usage: power-cut.sh --ringtgtd PATH [--timeout SECS] [--keep]
+#   usage: power-cut.sh --ringtgtd PATH [--ringtgtadm PATH] [--timeout SECS] [--keep]
 #
 # ringtgtd runs inside the QEMU guest (the image carries its runtime libraries; this
 # host's build comes in through the read-only 9p share 'job'), and the initiator is the
@@ -13,7 +13,11 @@
 # an LU with write_cache=off; each block acknowledged as durable goes to the writable
 # 9p share 'out'. Then `echo b > /proc/sysrq-trigger` while they write: qemu (-no-reboot)
 # exits. Phase 2 boots the guest again on the same disks; every acknowledged block must
-# read back through the target. Result lines as in run.sh ("E2E step=NAME ok=0|1 ...").
+# read back through the target. Phase 2 also has a SCSI disk of QEMU's own (virtio-scsi,
+# scsi-hd with a vendor, product, revision and serial of its own), which tgt-admin's
+# direct-store re-exports from a third, empty ringtgtd (--ringtgtadm: the build's
+# ringtgtadm, run in the guest as tgt-admin; default tools/ringtgtadm next to ringtgtd).
+# Result lines as in run.sh ("E2E step=NAME ok=0|1 ...").
 # Exit status: 0 when every step passed, 77 (skip) only when qemu-system-x86 cannot be
 # installed, 1 otherwise, 2 for bad usage.
 # Settings: RINGTGT_E2E_CACHE, RINGTGT_E2E_ACCEL, RINGTGT_E2E_KEEP, RINGTGT_E2E_BUILD_TIMEOUT
@@ -28,12 +32,16 @@ MIN_ACKED=6                       # each writer acknowledges at least this many 
 BLK_SIZE=$((64 << 20))            # each block device store LU: a whole virtio disk
 FILES_SIZE=$((512 << 20))         # the ext4 disk of the file store's images
 TIMEOUT=600
-RINGTGTD=
+RINGTGTD='' RINGTGTADM=''
+# The direct-store disk's INQUIRY identity (scsi-hd vendor, product, ver, serial): a vendor
+# with a leading blank and a serial with trailing ones, which tgt-admin (sg_inq) keeps.
+DS_VENDOR=' RTGT' DS_PRODUCT='DirectStore Disk' DS_REV='1.2a' DS_SERIAL='RTGT-DS-0042  '
 
 usage() { sed -n '4p' "$0" | sed 's/^# *//' >&2; exit 2; }
 while (($#)); do
   case $1 in
     --ringtgtd) (($# >= 2)) || usage; RINGTGTD=$2; shift 2 ;;
+    --ringtgtadm) (($# >= 2)) || usage; RINGTGTADM=$2; shift 2 ;;
     --timeout) (($# >= 2)) || usage; TIMEOUT=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     -h|--help) usage ;;
@@ -44,6 +52,8 @@ done
 [[ -n $RINGTGTD ]] || { echo "power-cut.sh: --ringtgtd PATH is required" >&2; usage; }
 RINGTGTD=$(readlink -f "$RINGTGTD")
 [[ -f $RINGTGTD && -x $RINGTGTD ]] || { echo "power-cut.sh: ringtgtd '$RINGTGTD' is not an executable file" >&2; exit 1; }
+RINGTGTADM=$(readlink -f "${RINGTGTADM:-$(dirname "$RINGTGTD")/tools/ringtgtadm}")
+[[ -f $RINGTGTADM && -x $RINGTGTADM ]] || { echo "power-cut.sh: ringtgtadm '$RINGTGTADM' is not an executable file" >&2; exit 1; }
 [[ $WRITE_SECS =~ ^[0-9]+$ ]] && ((WRITE_SECS >= 2)) || { echo "power-cut.sh: RINGTGT_E2E_WRITE_SECS must be a number >= 2" >&2; exit 2; }
 
 BUILD_TIMEOUT=${RINGTGT_E2E_BUILD_TIMEOUT:-1500}
@@ -77,15 +87,20 @@ pick_accel
 
 mkdir -p "$RUN/job/bin" "$RUN/out"
 cp "$HERE/guest/init.sh" "$HERE/guest/lib.sh" "$HERE/guest/power-cut.sh" "$RUN/job/" &&
-  cp "$RINGTGTD" "$RUN/job/bin/ringtgtd" || exit 1
+  cp "$RINGTGTD" "$RUN/job/bin/ringtgtd" && cp "$RINGTGTADM" "$RUN/job/bin/ringtgtadm" || exit 1
 truncate -s "$BLK_SIZE" "$RUN/disk-blk-u.img" "$RUN/disk-blk-e.img" &&
-  truncate -s "$FILES_SIZE" "$RUN/disk-files.img" || exit 1
+  truncate -s "$FILES_SIZE" "$RUN/disk-files.img" && truncate -s 16M "$RUN/disk-direct.img" || exit 1
 TOKEN=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
 DISKS=()
 for d in blk-u blk-e files; do
   DISKS+=(-drive "file=$RUN/disk-$d.img,format=raw,if=none,id=$d"
           -device "virtio-blk-pci,drive=$d,serial=pcut-$d")
 done
+
+# Phase 2 only: the direct-store disk, a SCSI disk on QEMU's virtio-scsi controller.
+DIRECT=(-device "virtio-scsi-pci,id=vscsi"
+        -drive "file=$RUN/disk-direct.img,format=raw,if=none,id=direct"
+        -device "scsi-hd,bus=vscsi.0,drive=direct,vendor=$DS_VENDOR,product=$DS_PRODUCT,ver=$DS_REV,serial=$DS_SERIAL")
 
 # phase N : boot the guest with PHASE=N and wait for qemu to exit (bounded by the deadline).
 # Sets QRC and TIMED_OUT.
@@ -95,9 +110,11 @@ phase() {
   {
     printf 'E2E_SCENARIO=power-cut.sh\n'
     printf 'PHASE=%q\nTOKEN=%q\nWRITE_SECS=%q\nMIN_ACKED=%q\n' "$n" "$TOKEN" "$WRITE_SECS" "$MIN_ACKED"
+    printf 'DS_VENDOR=%q\nDS_PRODUCT=%q\nDS_REV=%q\nDS_SERIAL=%q\n' "$DS_VENDOR" "$DS_PRODUCT" "$DS_REV" "$DS_SERIAL"
   } > "$RUN/job/job.env"
   log "phase $n: booting the guest (accel $ACCEL)"
-  start_guest "$RUN/job" "$n" "${DISKS[@]}" \
+  local extra=(); ((n == 2)) && extra=("${DIRECT[@]}")
+  start_guest "$RUN/job" "$n" "${DISKS[@]}" "${extra[@]}" \
     -virtfs "local,path=$RUN/out,mount_tag=out,security_model=none"
   tail -n +1 -F --pid="$QPID" "$RUN/results$n.log" 2>/dev/null | tr -d '\r' &
   TAILPID=$!

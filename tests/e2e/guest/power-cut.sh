@@ -15,9 +15,11 @@
 # everything not on the virtio disks is gone, as in a power cut.
 # PHASE=2: the same daemons on the same disks; every acknowledged block must read back
 # through the target holding its pattern.
+# PHASE=2 then re-exports a local SCSI disk with tgt-admin's direct-store (direct_store below).
 # From job.env: PHASE, TOKEN (the run's token, part of every pattern), WRITE_SECS (how long
 # the writers run before the cut), MIN_ACKED (the least number of acknowledged blocks a
-# writer must reach).
+# writer must reach), DS_VENDOR, DS_PRODUCT, DS_REV, DS_SERIAL (the INQUIRY identity the host
+# gave the direct-store disk).
 set -uo pipefail
 source /job/lib.sh
 
@@ -255,6 +257,137 @@ verify() {
   fi
 }
 
+# ---- direct-store (issue 12): tgt-admin re-exports a local SCSI disk, as tgt does ----
+DS_PORT=3262
+DS_SOCK=/run/ringtgt/direct.sock
+DS_IQN=$IQN_BASE-direct            # `direct-store DEV`: the device's identity
+DS_IQN_OWN=$IQN_BASE-direct-own    # the file gives product_id and scsi_id, which win
+DS_OWN_PRODUCT=OwnProduct
+DS_SCSI_ID=0123456789abcdef0123456789abcdef
+
+# inq_hex DEV EVPD PAGE : the INQUIRY data (SPC-4 §6.6) of DEV through SG_IO, as hex.
+inq_hex() {
+  sg_raw -R -r 255 -o /tmp/ds.inq "$1" 12 "$2" "$3" 00 ff 00 2>/tmp/ds.inq.err ||
+    { cat /tmp/ds.inq.err >&2; return 1; }
+  od -An -v -tx1 < /tmp/ds.inq | tr -d ' \n'
+}
+hex_of() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
+
+# desig_hex HEX TYPE : the designator of TYPE (SPC-4 §7.8.6: 1 T10 vendor ID, 3 NAA) with
+# LU association in the VPD page 0x83 HEX, as hex ("" when there is none).
+desig_hex() {
+  local h=$1 off=8 end b1 len
+  end=$((8 + 2 * 16#${h:4:4}))
+  while ((off + 8 <= end && off + 8 <= ${#h})); do
+    b1=$((16#${h:off+2:2})) len=$((16#${h:off+6:2}))
+    if (((b1 & 15) == $2 && (b1 >> 4 & 3) == 0)); then echo "${h:off+8:2*len}"; return 0; fi
+    off=$((off + 8 + 2 * len))
+  done
+}
+
+# check WHAT GOT WANT : one comparison, printed; counts them in CHECKS, mismatches in BAD.
+check() {
+  CHECKS=$((CHECKS + 1))
+  if [[ $2 == "$3" ]]; then echo "ok   $1: $2"
+  else echo "FAIL $1: got  $2"; echo "     $1: want $3"; BAD=$((BAD + 1)); fi
+}
+
+# direct_store : the disk of QEMU's virtio-scsi (DS_*) is the device; what tgt-admin would
+# copy from it is what tgt-admin's add_backing_direct() matches in `sg_inq DEV` (vendor after
+# one space, the product, revision and unit serial number with their leading blanks dropped,
+# trailing ones kept). An empty ringtgtd (no configuration: it starts with no targets, as tgtd
+# does) gets the two targets from `tgt-admin -e`; through the guest's initiator, LUN 1 of
+# each must answer INQUIRY as tgt lays these parameters out (usr/spc.c): vendor, product and
+# revision padded with spaces, VPD 0x80 the serial right-aligned in 36 bytes; VPD 0x83 the T10
+# vendor ID designator scsi_id (NUL-padded to 36 bytes) and NAA 6 from its hex digits when
+# the file gives scsi_id, else ringtgt's own (the vendor field and the serial).
+direct_store() {
+  local d dev='' sgi tv tp tr ts got want h80 h83 l s nul f=()
+  BAD=0 CHECKS=0
+  modprobe virtio_scsi || return 1
+  for _ in $(seq 100); do
+    for d in /sys/block/sd*; do
+      [[ -e $d/device/model && $(<"$d/device/model") == "$(printf '%-16s' "$DS_PRODUCT")" ]] && dev=/dev/${d##*/}
+    done
+    [[ -n $dev && -b $dev ]] && break
+    sleep 0.1
+  done
+  [[ -n $dev && -b $dev ]] || { echo "no SCSI disk with model '$DS_PRODUCT'"; ls -l /sys/block; return 1; }
+  # what tgt-admin takes: its own patterns on sg_inq's output
+  sgi=$(sg_inq "$dev") || return 1
+  printf '%s\n' "$sgi"
+  # (through a file: the guest's /dev has no /dev/fd for a process substitution)
+  printf '%s\n' "$sgi" | perl -0777 -ne '
+    if (m{Vendor\ identification:\s+?(.*?)\n
+          \s+Product\ identification:\s+(.*?)\n
+          \s+Product\ revision\ level:\s+(.*?)\n
+          (?:\s+Unit\ serial\ number:\s+(.*?)\n)?}xs) { print "$1\0$2\0$3\0$4\0" }' > /tmp/ds.fields
+  mapfile -d '' -t f < /tmp/ds.fields
+  ((${#f[@]} == 4)) || { echo "tgt-admin's pattern does not match sg_inq's output"; return 1; }
+  tv=${f[0]} tp=${f[1]} tr=${f[2]} ts=${f[3]}
+  DETAIL="device=$dev vendor='$tv' product='$tp' revision='$tr' serial='$ts'"
+  # the device is the one the host made (so that the expectations below are not empty)
+  check "device vendor" "$tv" "$(printf '%-8s' "$DS_VENDOR")"
+  check "device product" "$tp" "$DS_PRODUCT"
+  check "device revision" "$tr" "$DS_REV"
+  check "device serial" "$ts" "$DS_SERIAL"
+  ((BAD == 0)) || return 1
+
+  install -m 755 /job/bin/ringtgtadm /usr/sbin/tgt-admin || return 1   # ringtgt's, by its name
+  mkdir -p /etc/tgt
+  cat > /etc/tgt/direct.conf <<EOC
+<target $DS_IQN>
+    direct-store $dev
+</target>
+<target $DS_IQN_OWN>
+    <direct-store $dev>
+        product_id $DS_OWN_PRODUCT
+        scsi_id $DS_SCSI_ID
+    </direct-store>
+    allow-in-use yes
+</target>
+EOC
+  ringtgtd --foreground --portal "127.0.0.1:$DS_PORT" --control-socket "$DS_SOCK" \
+    </dev/null >> /out/ringtgtd-direct.log 2>&1 &
+  for _ in $(seq 300); do [[ -S $DS_SOCK ]] && ss -Hltn "sport = :$DS_PORT" | grep -q . && break; sleep 0.1; done
+  RINGTGT_SOCKET=$DS_SOCK tgt-admin -e -v -c /etc/tgt/direct.conf || return 1
+  timeout 60 iscsiadm -m discovery -t sendtargets -p "127.0.0.1:$DS_PORT" || return 1
+  for s in "$DS_IQN" "$DS_IQN_OWN"; do
+    timeout 60 iscsiadm -m node -T "$s" -p "127.0.0.1:$DS_PORT" --login || return 1
+  done
+  for s in "$DS_IQN" "$DS_IQN_OWN"; do
+    l=/dev/disk/by-path/ip-127.0.0.1:$DS_PORT-iscsi-$s-lun-1
+    for _ in $(seq 300); do [[ -b $l ]] && break; sleep 0.1; done
+    [[ -b $l ]] || { echo "no $l"; return 1; }
+    case $s in
+      "$DS_IQN") tp=${f[1]} ;;
+      *) tp=$DS_OWN_PRODUCT ;;
+    esac
+    # standard INQUIRY bytes 8..35: T10 VENDOR IDENTIFICATION, PRODUCT IDENTIFICATION,
+    # PRODUCT REVISION LEVEL (tgt: "%-*s" of each, cut to its field)
+    got=$(inq_hex "$l" 0 0) || return 1
+    printf -v want '%-8.8s%-16.16s%-4.4s' "$tv" "$tp" "$tr"
+    check "$s INQUIRY vendor/product/revision" "${got:16:56}" "$(hex_of "$want")"
+    # VPD 0x80 (SPC-4 §7.8.16): tgt's 36 bytes, the serial right-aligned
+    h80=$(inq_hex "$l" 1 0x80) || return 1
+    printf -v want '%36.36s' "$ts"
+    check "$s VPD 0x80" "$h80" "00800024$(hex_of "$want")"
+    h83=$(inq_hex "$l" 1 0x83) || return 1
+    if [[ $s == "$DS_IQN_OWN" ]]; then
+      nul=$(printf '%*s' $((2 * (36 - ${#DS_SCSI_ID}))) '' | tr ' ' 0)
+      check "$s VPD 0x83 T10 vendor ID (scsi_id)" "$(desig_hex "$h83" 1)" "$(hex_of "$DS_SCSI_ID")$nul"
+      check "$s VPD 0x83 NAA (scsi_id)" "$(desig_hex "$h83" 3)" "6${DS_SCSI_ID:1}"
+    else
+      printf -v want '%-8.8s%s' "$tv" "$ts"
+      check "$s VPD 0x83 T10 vendor ID (vendor, serial)" "$(desig_hex "$h83" 1)" "$(hex_of "$want")"
+    fi
+  done
+  iscsiadm -m node -T "$DS_IQN" -p "127.0.0.1:$DS_PORT" --logout >/dev/null
+  iscsiadm -m node -T "$DS_IQN_OWN" -p "127.0.0.1:$DS_PORT" --logout >/dev/null
+  DETAIL+=" checks=$CHECKS mismatches=$BAD"
+  ((BAD == 0))
+}
+
 # cut_power : the marker goes to the share (a 9p write reaches the host before it returns;
 # a line on the results UART may still sit in its buffer when the guest resets).
 cut_power() {
@@ -280,4 +413,5 @@ for s in "${LU_SPECS[@]}"; do
   read -r n d st mode <<<"$s"
   step "pcut2.verify.$n" verify "$n" "$d" "$mode" || rc=1
 done
+step pcut2.direct-store direct_store || rc=1
 exit $rc
