@@ -1207,6 +1207,7 @@ static void sysfs_attr(const char *dir, const char *name, bool lead, char *out,
 		       size_t len)
 {
 	char path[512], buf[256];
+	const char *src;
 	size_t n = 0;
 	FILE *f;
 
@@ -1220,7 +1221,11 @@ static void sysfs_attr(const char *dir, const char *name, bool lead, char *out,
 	buf[n] = '\0';
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
-	snprintf(out, len, "%s", buf + (lead ? strspn(buf, " ") : 0));
+	/* cut to @len, as the INQUIRY field sizes cut it */
+	src = buf + (lead ? strspn(buf, " ") : 0);
+	n = strnlen(src, len - 1);
+	memcpy(out, src, n);
+	out[n] = '\0';
 }
 
 /*
