@@ -701,11 +701,14 @@ static int tgtadm_portal_item(const char *item, size_t n, char *out,
 	if (!hlen)
 		return -EINVAL;	/* a bare IPv6 address ends here too */
 	if (port) {
-		if (end - port <= 0 || (size_t)(end - port) >= sizeof(num))
+		/* decimal digits only (tgt's atoi() would read "32x" as 32) */
+		if (end - port <= 0 || (size_t)(end - port) >= sizeof(num) ||
+		    strspn(port, "0123456789") < (size_t)(end - port))
 			return -EINVAL;
 		memcpy(num, port, (size_t)(end - port));
 		num[end - port] = '\0';
-		if (tgtadm_strtou(num, 65535, &pn) || pn == 0)
+		pn = strtoull(num, NULL, 10);
+		if (pn == 0 || pn > 65535)
 			return -EINVAL;
 	}
 	if ((size_t)snprintf(out, len, v6 ? "[%.*s]:%" PRIu64 : "%.*s:%" PRIu64,
