@@ -106,6 +106,7 @@ static struct {
 	pthread_cond_t pcond;
 	struct portal portals[MAX_PORTALS];
 	int nportals;
+	bool portals_on;		/* may open and close: after start, until stop */
 	atomic_uint rr;
 	atomic_uint tsih;
 	atomic_int live_conns;
@@ -665,6 +666,9 @@ int iscsi_start(const struct iscsi_settings *s)
 	if (srv.spare_fd < 0)
 		srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	core_set_lu_fence(iscsi_fence_lu);
+	pthread_mutex_lock(&srv.plock);
+	srv.portals_on = true;
+	pthread_mutex_unlock(&srv.plock);
 	core_set_portal_ops(&live_portal_ops);
 	log_info("%d reactor%s on %s", srv.n, srv.n == 1 ? "" : "s",
 		 iscsi_event_loop_name());
@@ -807,6 +811,10 @@ static int portal_slot(const struct sockaddr_storage *want,
 {
 	struct portal *slot = NULL;
 
+	if (!srv.portals_on) {
+		snprintf(err, errlen, "service not started");
+		return -EINVAL;
+	}
 	for (int i = 0; i < srv.nportals; i++) {
 		struct portal *p = &srv.portals[i];
 
@@ -1019,7 +1027,7 @@ int iscsi_portal_remove(const char *addr, char *err, size_t errlen)
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += PORTAL_CLOSE_WAIT_S;
 	pthread_mutex_lock(&srv.plock);
-	for (int i = 0; srv.running && i < srv.nportals && !p; i++)
+	for (int i = 0; srv.portals_on && i < srv.nportals && !p; i++)
 		if (srv.portals[i].state == PORTAL_OPEN &&
 		    addr_same(&srv.portals[i].addr, &want))
 			p = &srv.portals[i];
@@ -1215,6 +1223,7 @@ void iscsi_stop(void)
 	core_set_lu_fence(NULL);
 	core_set_portal_ops(NULL);
 	pthread_mutex_lock(&srv.plock);
+	srv.portals_on = false;		/* a portal.add under way opens nothing */
 	/* a CLOSING one has its close posted already */
 	for (int i = 0; i < srv.nportals; i++) {
 		if (srv.portals[i].state != PORTAL_OPEN)
