@@ -698,8 +698,9 @@ static int tgtadm_portal_item(const char *item, size_t n, char *out,
 		if (colon)
 			port = colon + 1;
 	}
-	if (!hlen)
-		return -EINVAL;	/* a bare IPv6 address ends here too */
+	/* a bare IPv6 address ends here too (its host is empty) */
+	if (!hlen || memchr(host, '[', hlen) || memchr(host, ']', hlen))
+		return -EINVAL;
 	if (port) {
 		/* decimal digits only (tgt's atoi() would read "32x" as 32) */
 		if (end - port <= 0 || (size_t)(end - port) >= sizeof(num) ||

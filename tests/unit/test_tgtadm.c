@@ -284,6 +284,8 @@ Test(tgtadm, portal_parse)
 		{ "portal=::1", -EINVAL, { NULL } },
 		{ "portal=[::1", -EINVAL, { NULL } },
 		{ "portal=[::1]3260", -EINVAL, { NULL } },
+		{ "portal=1.2.3.4]:3260", -EINVAL, { NULL } },
+		{ "portal=[[::1]:3260", -EINVAL, { NULL } },
 		{ "portal=127.0.0.1:3261,foo=bar", -EINVAL, { NULL } },
 		{ "portals=127.0.0.1:3261", -EINVAL, { NULL } },
 		{ "portal=127.0.0.1:3261,nop_interval=5", -EOPNOTSUPP, { NULL } },
