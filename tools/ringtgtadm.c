@@ -57,6 +57,7 @@ struct adm {
 	/* lun add / lun update --param NAME=VALUE (tgt's LU parameters) */
 	const char *params[16];
 	int nparams;
+	long group;			/* portal add --group; 0: unset */
 };
 
 struct cmd {
@@ -638,6 +639,62 @@ static int run_portal_group_set_state(struct adm *a)
 	return call_simple(a, "portal_group.set_state", args);
 }
 
+/* portal add ADDR [--group N]: opened at once, in group 1 by default */
+static int run_portal_add(struct adm *a)
+{
+	json_object *args = json_object_new_object(), *res = NULL;
+	int rc;
+
+	json_object_object_add(args, "portal",
+			       json_object_new_string(a->args[0]));
+	if (a->group)
+		json_object_object_add(args, "group",
+				       json_object_new_int((int)a->group));
+	rc = call(a, "portal.add", args, &res);
+	if (rc == EXIT_OK && a->json)
+		print_json(res);
+	else if (rc == EXIT_OK)
+		printf("Portal %s open (portal group %lld)\n", jstr(res, "portal"),
+		       (long long)jint(res, "group"));
+	json_object_put(res);
+	return rc;
+}
+
+static int run_portal_remove(struct adm *a)
+{
+	json_object *args = json_object_new_object();
+
+	json_object_object_add(args, "portal",
+			       json_object_new_string(a->args[0]));
+	return call_simple(a, "portal.remove", args);
+}
+
+static int run_portal_list(struct adm *a)
+{
+	json_object *res = NULL;
+	size_t n;
+	int rc;
+
+	rc = call(a, "portal.list", NULL, &res);
+	if (rc)
+		return rc;
+	if (a->json) {
+		print_json(res);
+		goto out;
+	}
+	n = res ? json_object_array_length(res) : 0;
+	printf("%-46s  %s\n", "PORTAL", "GROUP");
+	for (size_t i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(res, i);
+
+		printf("%-46s  %lld\n", jstr(p, "portal"),
+		       (long long)jint(p, "group"));
+	}
+out:
+	json_object_put(res);
+	return 0;
+}
+
 static int run_session_list(struct adm *a)
 {
 	static const char *const cols[] = {
@@ -1000,7 +1057,7 @@ enum {
 	OPT_READONLY, OPT_DIRECT, OPT_CONTROLLER, OPT_BACKING, OPT_BLOCK_SIZE,
 	OPT_SERIAL, OPT_SECRET, OPT_RANDOM, OPT_SHOW_SECRETS, OPT_OUTGOING,
 	OPT_ACCOUNT, OPT_OUTGOING_NAME, OPT_BUFFERED, OPT_SHARED, OPT_PARAM,
-	OPT_WRITE_CACHE, OPT_PREALLOCATE,
+	OPT_WRITE_CACHE, OPT_PREALLOCATE, OPT_GROUP,
 };
 
 #define COMMON_OPTS                                                        \
@@ -1071,6 +1128,10 @@ static const struct option opts_discovery_auth[] = {
 	{ "account", required_argument, NULL, OPT_ACCOUNT },
 	{ "outgoing", required_argument, NULL, OPT_OUTGOING_NAME },
 	{ 0 }
+};
+
+static const struct option opts_portal_add[] = {
+	COMMON_OPTS, { "group", required_argument, NULL, OPT_GROUP }, { 0 }
 };
 
 static const struct cmd cmds[] = {
@@ -1213,6 +1274,21 @@ static const struct cmd cmds[] = {
 	  "Every initiator gets ASYMMETRIC ACCESS STATE CHANGED on its next\n"
 	  "command to each LU.\n",
 	  "", opts_common, 2, 2, run_portal_group_set_state },
+	{ "portal", "add", "portal add ADDR[:PORT] [--group N]",
+	  "Opens a portal now: ADDR:PORT, [IPV6]:PORT (port 3260 if none).\n"
+	  "  --group N   its target portal group (default 1; the group must be\n"
+	  "              defined in the config). Not written to the config.\n"
+	  "Refused when a portal listens there already, or with the bind error\n"
+	  "(address in use, not an address of this host); nothing is left open.\n",
+	  "", opts_portal_add, 1, 1, run_portal_add },
+	{ "portal", "remove", "portal remove ADDR[:PORT]",
+	  "Closes a portal: new connections to it are refused and discovery\n"
+	  "(SendTargets) no longer lists it. Sessions that came in through it\n"
+	  "stay logged in (as with tgt).\n",
+	  "", opts_common, 1, 1, run_portal_remove },
+	{ "portal", "list", "portal list",
+	  "Lists the open portals and their portal groups, oldest first.\n",
+	  "", opts_common, 0, 0, run_portal_list },
 	{ "daemon", "set-state", "daemon set-state ready|offline",
 	  "Sets the daemon's state (tgt's system State). offline: every new\n"
 	  "connection is closed as soon as it is accepted (logins and discovery);\n"
@@ -1336,6 +1412,10 @@ static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
 			break;
 		case OPT_FORCE:
 			a->force = true;
+			break;
+		case OPT_GROUP:
+			if (!parse_long(optarg, 1, 65535, &a->group))
+				return usage_error(c, "bad --group '%s' (1..65535)", optarg);
 			break;
 		case OPT_PATH:
 			a->path = optarg;
@@ -1533,7 +1613,7 @@ static int ringtgtadm_main(int argc, char **argv)
 		return usage_error(NULL, "no command given");
 	object = argv[optind++];
 	if (!object_known(object))
-		return usage_error(NULL, "unknown object '%s' (target, lun, acl, account, discovery, session, portal-group, image, daemon, status)",
+		return usage_error(NULL, "unknown object '%s' (target, lun, acl, account, discovery, session, portal, portal-group, image, daemon, status)",
 				   object);
 	if (strcmp(object, "status") == 0) {
 		c = &cmds[sizeof(cmds) / sizeof(cmds[0]) - 1];

@@ -93,6 +93,20 @@ uint64_t tgtadm_disk_mb(uint64_t bytes);
  */
 void tgtadm_socket_path(int control_port, char *buf, size_t len);
 
+/*
+ * The portals of `--mode portal --op new|delete --param LIST`, read as
+ * tgt's iscsi_param_parse_portals() reads them: comma-separated items
+ * `portal=ADDR[:PORT]` / `portal=[IPV6][:PORT]` (port 3260 when none).
+ * Each becomes ringtgtd's "ADDR:PORT" / "[IPV6]:PORT" in @out (up to
+ * @max, @len bytes each). Returns how many (at least 1), -EINVAL for a
+ * list without a portal, an item of another name, a malformed address
+ * or port, more than @max, or -EOPNOTSUPP for tgt's nop_interval /
+ * nop_count items (global NOP settings ringtgtd sets at start).
+ */
+#define TGTADM_PORTAL_LEN 80
+int tgtadm_portal_parse(const char *list, char (*out)[TGTADM_PORTAL_LEN],
+			int max);
+
 /* The whole tool: parse, talk to ringtgtd, print; returns the status. */
 int tgtadm_main(int argc, char **argv);
 

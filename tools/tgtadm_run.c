@@ -707,29 +707,127 @@ static int tgtadm_mode_lld(struct tgtadm_ctx *c)
 	return rc;
 }
 
+/* One item's "ADDR[:PORT]" / "[IPV6][:PORT]" as ringtgtd's ADDR:PORT. */
+static int tgtadm_portal_item(const char *item, size_t n, char *out,
+			      size_t len)
+{
+	const char *host = item, *port = NULL, *end = item + n;
+	size_t hlen;
+	uint64_t pn = 3260;
+	char num[8];
+	bool v6 = false;
+
+	if (n && item[0] == '[') {
+		const char *close = memchr(item, ']', n);
+
+		if (!close || (close + 1 < end && close[1] != ':'))
+			return -EINVAL;
+		host = item + 1;
+		hlen = (size_t)(close - host);
+		if (close + 1 < end)
+			port = close + 2;
+		v6 = true;
+	} else {
+		const char *colon = memchr(item, ':', n);
+
+		hlen = colon ? (size_t)(colon - item) : n;
+		if (colon)
+			port = colon + 1;
+	}
+	/* a bare IPv6 address ends here too (its host is empty) */
+	if (!hlen || memchr(host, '[', hlen) || memchr(host, ']', hlen))
+		return -EINVAL;
+	if (port) {
+		/* decimal digits only (tgt's atoi() would read "32x" as 32) */
+		if (end - port <= 0 || (size_t)(end - port) >= sizeof(num) ||
+		    strspn(port, "0123456789") < (size_t)(end - port))
+			return -EINVAL;
+		memcpy(num, port, (size_t)(end - port));
+		num[end - port] = '\0';
+		pn = strtoull(num, NULL, 10);
+		if (pn == 0 || pn > 65535)
+			return -EINVAL;
+	}
+	if ((size_t)snprintf(out, len, v6 ? "[%.*s]:%" PRIu64 : "%.*s:%" PRIu64,
+			     (int)hlen, host, pn) >= len)
+		return -EINVAL;
+	return 0;
+}
+
+int tgtadm_portal_parse(const char *list, char (*out)[TGTADM_PORTAL_LEN],
+			int max)
+{
+	static const char key[] = "portal=";
+	int n = 0, rc = 0;
+
+	/* tgt: usr/target.c tgt_portal_create() wants "portal=" somewhere */
+	if (!strstr(list, key))
+		return -EINVAL;
+	while (*list && !rc) {
+		size_t len = strcspn(list, ",");
+
+		if (!strncmp(list, "nop_interval=", 13) ||
+		    !strncmp(list, "nop_count=", 10))
+			rc = -EOPNOTSUPP;
+		else if (strncmp(list, key, sizeof(key) - 1) || n == max)
+			rc = -EINVAL;
+		else
+			rc = tgtadm_portal_item(list + sizeof(key) - 1,
+						len - (sizeof(key) - 1),
+						out[n++], TGTADM_PORTAL_LEN);
+		list += len;
+		if (*list == ',')
+			list++;
+	}
+	return rc ? rc : n;
+}
+
+/*
+ * tgt's portal mode (usr/iscsi/iscsid.c iscsi_param_parse_portals()):
+ * new / delete open or close each portal of the list in turn, the first
+ * failure ends it with "invalid request" (those done before stay, as in
+ * tgt); show lists them newest first, as tgt does.
+ */
 static int tgtadm_mode_portal(struct tgtadm_ctx *c)
 {
-	json_object *groups = NULL;
-	int rc;
+	char portals[8][TGTADM_PORTAL_LEN];
+	json_object *list = NULL, *args;
+	int n, rc = 0;
 
-	if (c->r->op != TGTADM_OP_SHOW)
-		return tgtadm_refuse(c, TGTADM_UNSUPPORTED_OPERATION,
-				     "portals are set at start (--portal, "
-				     "the config's portal)");
-	rc = tgtadm_call(c, "portal_group.list", NULL, &groups, NULL);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < tgtadm_jlen(groups); i++) {
-		json_object *g = json_object_array_get_idx(groups, i);
-		json_object *p = tgtadm_jarr(g, "portals");
+	if (c->r->op == TGTADM_OP_SHOW) {
+		rc = tgtadm_call(c, "portal.list", NULL, &list, NULL);
+		if (rc)
+			return rc;
+		for (size_t i = tgtadm_jlen(list); i-- > 0;) {
+			json_object *p = json_object_array_get_idx(list, i);
 
-		for (size_t j = 0; j < tgtadm_jlen(p); j++)
 			fprintf(c->out, "Portal: %s,%" PRId64 "\n",
-				json_object_get_string(json_object_array_get_idx(p, j)),
-				tgtadm_jint(g, "tag"));
+				tgtadm_jstr(p, "portal"),
+				tgtadm_jint(p, "group"));
+		}
+		json_object_put(list);
+		return 0;
 	}
-	json_object_put(groups);
-	return 0;
+	if (c->r->op != TGTADM_OP_NEW && c->r->op != TGTADM_OP_DELETE)
+		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST, NULL);
+	n = tgtadm_portal_parse(c->r->portal_params, portals,
+				(int)ARRAY_LEN(portals));
+	if (n == -EOPNOTSUPP)
+		return tgtadm_refuse(c, TGTADM_UNSUPPORTED_OPERATION,
+				     "nop_interval and nop_count are set at "
+				     "start (ringtgtd --nop-interval)");
+	if (n < 0)
+		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST,
+				     "expected portal=ADDR[:PORT] or "
+				     "portal=[IPV6][:PORT], comma-separated");
+	for (int i = 0; i < n && !rc; i++) {
+		args = tgtadm_args();
+		tgtadm_add_str(args, "portal", portals[i]);
+		/* every refusal is tgt's "invalid request" (usr/target.c) */
+		rc = tgtadm_call(c, c->r->op == TGTADM_OP_NEW ? "portal.add" :
+				 "portal.remove", args, NULL, NULL);
+	}
+	return rc;
 }
 
 /* tgt's connection list of one target (usr/iscsi/target.c) */

@@ -328,6 +328,50 @@ static int op_portal_group_set_state(struct ctl_req *r)
 	return core_port_group_set_state((uint16_t)tag, st, &r->err);
 }
 
+/*
+ * portal.add: opens ADDR:PORT at run time in portal group "group" (1
+ * when absent: the group of --portal and the config's portal list).
+ */
+static int op_portal_add(struct ctl_req *r)
+{
+	const char *portal = NULL;
+	uint64_t group = 1;
+	int rc;
+
+	if ((rc = arg_str(r, "portal", true, &portal)) ||
+	    (rc = arg_uint(r, "group", false, 65535, &group)))
+		return rc;
+	if (group == 0)
+		return req_fail(r, -ERANGE, "argument 'group' out of range "
+				"1..65535");
+	rc = core_portal_add(portal, (uint16_t)group, &r->err);
+	if (rc)
+		return rc;
+	r->result = json_object_new_object();
+	json_object_object_add(r->result, "portal",
+			       json_object_new_string(portal));
+	json_object_object_add(r->result, "group",
+			       json_object_new_int((int)group));
+	return 0;
+}
+
+/* portal.remove: no new connections through it; its connections stay. */
+static int op_portal_remove(struct ctl_req *r)
+{
+	const char *portal = NULL;
+	int rc;
+
+	if ((rc = arg_str(r, "portal", true, &portal)))
+		return rc;
+	return core_portal_remove(portal, &r->err);
+}
+
+static int op_portal_list(struct ctl_req *r)
+{
+	r->result = core_portals_json();
+	return r->result ? 0 : req_fail(r, -ENOMEM, "out of memory");
+}
+
 static int op_daemon_status(struct ctl_req *r)
 {
 	json_object *o = json_object_new_object();
@@ -587,6 +631,8 @@ static const char *const args_account_bind[] = { "iqn", "name", "outgoing", NULL
 static const char *const args_discovery_auth[] = { "mode", NULL };
 static const char *const args_chap_algs[] = { "iqn", "algorithms", NULL };
 static const char *const args_pg_state[] = { "tag", "state", NULL };
+static const char *const args_portal_add[] = { "portal", "group", NULL };
+static const char *const args_portal[] = { "portal", NULL };
 static const char *const args_state[] = { "state", NULL };
 static const char *const args_session_list[] = { "stats", NULL };
 static const char *const args_target_state[] = { "iqn", "state", NULL };
@@ -612,6 +658,9 @@ static const struct ctl_op ctl_ops[] = {
 	{ "session.list", args_session_list, op_session_list },
 	{ "portal_group.list", args_none, op_portal_group_list },
 	{ "portal_group.set_state", args_pg_state, op_portal_group_set_state },
+	{ "portal.add", args_portal_add, op_portal_add },
+	{ "portal.remove", args_portal, op_portal_remove },
+	{ "portal.list", args_none, op_portal_list },
 	{ "daemon.status", args_none, op_daemon_status },
 	{ "daemon.set_state", args_state, op_daemon_set_state },
 	{ "daemon.shutdown", args_none, op_daemon_shutdown },

@@ -426,8 +426,31 @@ int core_port_group_set_state(uint16_t tag, enum scsi_alua_state state,
 /* Records that portal @name serves group @tag; -ENOENT: no such group. */
 int core_port_group_portal(uint16_t tag, const char *name,
 			   struct core_err *err);
+/* Forgets portal @name (it was closed); nothing when it is not there. */
+void core_port_group_portal_forget(const char *name);
 /* [{"tag", "state", "portals": [names]}], in the order defined. */
 struct json_object *core_port_groups_json(void);
+/* [{"portal": name, "group": tag}], in the order they were opened. */
+struct json_object *core_portals_json(void);
+
+/*
+ * Portals opened and closed at run time (control's portal.add and
+ * portal.remove, tgtadm --mode portal): the iSCSI layer, which owns the
+ * listening sockets, sets these when it starts and clears them when it
+ * stops (core sits below it). Both run on the calling (control) thread
+ * and may block until the reactors have done their part; they return 0
+ * or -errno with a sentence in @err.
+ */
+struct core_portal_ops {
+	/* opens ADDR[:PORT] in portal group @group */
+	int (*add)(const char *addr, uint16_t group, char *err, size_t len);
+	/* stops accepting on ADDR[:PORT]; its connections stay */
+	int (*remove)(const char *addr, char *err, size_t len);
+};
+void core_set_portal_ops(const struct core_portal_ops *ops);
+/* Through the hooks above; -EOPNOTSUPP when none are set. */
+int core_portal_add(const char *addr, uint16_t group, struct core_err *err);
+int core_portal_remove(const char *addr, struct core_err *err);
 
 /* --- the daemon's state (system.c) ---------------------------------------- */
 

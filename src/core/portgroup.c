@@ -5,10 +5,15 @@
  * `ringtgtadm portal-group list`). Group 1 always exists
  * (active/optimized): the portals of `--portal` and of the config's
  * `portal` list are in it. Groups are added at start, never removed;
- * states change at run time (core_port_group_set_state).
+ * states change at run time (core_port_group_set_state). Portals are
+ * opened at start and also opened and closed at run time (portal.add,
+ * portal.remove): the iSCSI layer owns the sockets and lends core the
+ * functions that do it (core_set_portal_ops), so control reaches them
+ * through core like everything else.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,6 +95,80 @@ int core_port_group_portal(uint16_t tag, const char *name,
 	}
 	pthread_mutex_unlock(&pg_lock);
 	return 0;
+}
+
+void core_port_group_portal_forget(const char *name)
+{
+	pthread_mutex_lock(&pg_lock);
+	for (unsigned i = 0; i < pg_nportals; i++) {
+		if (strcmp(pg_portals[i].name, name) != 0)
+			continue;
+		/* keep the rest in the order they were opened */
+		memmove(&pg_portals[i], &pg_portals[i + 1],
+			(pg_nportals - i - 1) * sizeof(pg_portals[0]));
+		pg_nportals--;
+		break;
+	}
+	pthread_mutex_unlock(&pg_lock);
+}
+
+struct json_object *core_portals_json(void)
+{
+	json_object *arr = json_object_new_array();
+
+	if (!arr)
+		return NULL;
+	pthread_mutex_lock(&pg_lock);
+	for (unsigned i = 0; i < pg_nportals; i++) {
+		json_object *o = json_object_new_object();
+
+		if (!o) {
+			json_object_put(arr);
+			arr = NULL;
+			break;
+		}
+		json_object_object_add(o, "portal",
+				       json_object_new_string(pg_portals[i].name));
+		json_object_object_add(o, "group",
+				       json_object_new_int(pg_portals[i].tag));
+		json_object_array_add(arr, o);
+	}
+	pthread_mutex_unlock(&pg_lock);
+	return arr;
+}
+
+/* set by the iSCSI layer while it runs; read by the control thread */
+static _Atomic(const struct core_portal_ops *) portal_ops;
+
+void core_set_portal_ops(const struct core_portal_ops *ops)
+{
+	atomic_store(&portal_ops, ops);
+}
+
+int core_portal_add(const char *addr, uint16_t group, struct core_err *err)
+{
+	const struct core_portal_ops *ops = atomic_load(&portal_ops);
+	char msg[sizeof(err->msg)] = "";
+	int rc;
+
+	if (!ops)
+		return core_fail(err, -EOPNOTSUPP, "no iSCSI service runs in "
+				 "this process: portals cannot be opened");
+	rc = ops->add(addr, group, msg, sizeof(msg));
+	return rc ? core_fail(err, rc, "%s", msg) : 0;
+}
+
+int core_portal_remove(const char *addr, struct core_err *err)
+{
+	const struct core_portal_ops *ops = atomic_load(&portal_ops);
+	char msg[sizeof(err->msg)] = "";
+	int rc;
+
+	if (!ops)
+		return core_fail(err, -EOPNOTSUPP, "no iSCSI service runs in "
+				 "this process: portals cannot be closed");
+	rc = ops->remove(addr, msg, sizeof(msg));
+	return rc ? core_fail(err, rc, "%s", msg) : 0;
 }
 
 struct json_object *core_port_groups_json(void)

@@ -62,7 +62,12 @@ void iscsi_settings_default(struct iscsi_settings *s);
 int iscsi_start(const struct iscsi_settings *s);
 /*
  * Opens a portal ("127.0.0.1:3260", "[::1]:3260", "0.0.0.0:3260";
- * port defaults to 3260). Returns 0 or -errno with a message in err.
+ * port defaults to 3260), at start or at run time (reactor 0 accepts on
+ * it). Returns 0 or -errno with a message in err: -EEXIST when a portal
+ * listens on that address and port already, the bind error
+ * (-EADDRINUSE, -EADDRNOTAVAIL, ...) with nothing left open, -ENOSPC.
+ * While the service runs, core_portal_add() / core_portal_remove() come
+ * here (core_set_portal_ops).
  */
 int iscsi_portal_add(const char *addr, char *err, size_t errlen);
 /*
@@ -72,6 +77,16 @@ int iscsi_portal_add(const char *addr, char *err, size_t errlen);
  */
 int iscsi_portal_add_group(const char *addr, uint16_t tpgt, char *err,
 			   size_t errlen);
+/*
+ * Closes the portal listening on @addr (as given to iscsi_portal_add*,
+ * matched by address and port): new connections to it are refused from
+ * then on, SendTargets no longer lists it, and the connections it
+ * accepted stay (as in tgt). Reactor 0 closes the socket; this waits
+ * for that (at most 5 s), so call it from the control or main thread,
+ * never a reactor. Returns 0, -ENOENT (no such portal), -EINVAL (a
+ * malformed address) or -ETIMEDOUT, with a message in err.
+ */
+int iscsi_portal_remove(const char *addr, char *err, size_t errlen);
 /*
  * Opens the default portal of a config without portals: [::]:@port,
  * dual-stack (IPv4 peers too, as ::ffff:a.b.c.d), or 0.0.0.0:@port with

@@ -7,6 +7,16 @@
  * Threads are pinned to the CPUs of the process's affinity mask, one
  * per CPU, unless --reactors says otherwise.
  *
+ * Portals open at start and at run time (portal.add through core's
+ * hooks) the same way, and close at run time (portal.remove): reactor 0
+ * shuts the listening socket down on its own thread (a pending accept
+ * then completes with an error) and closes it in a post after that
+ * completion, never inside it; the control thread waits, bounded, for
+ * that. Connections that came in through a closed portal stay, as tgt
+ * keeps them: closing a portal stops new connections only. A portal
+ * slot is FREE, OPEN (listed in SendTargets) or CLOSING; srv.plock
+ * guards the states and what other threads read of a portal.
+ *
  * Limits (issue 8, item 5; docs/robustness.md): connections overall and
  * per source address are counted from accept (reactor 0) until the
  * connection is freed (on its own reactor); at a limit a new connection
@@ -37,6 +47,8 @@
 
 #define MAX_REACTORS 64
 #define MAX_PORTALS 32
+/* how long portal.remove waits for reactor 0 to close the socket */
+#define PORTAL_CLOSE_WAIT_S 5
 
 /*
  * Log lines a peer can cause: one per connection per interval after the
@@ -51,7 +63,11 @@ static const struct ratelimit_cfg conn_log_cfg = { PEER_LOG_INTERVAL_MS, 1 };
 static const struct ratelimit_cfg src_log_cfg = { PEER_LOG_INTERVAL_MS,
 						  PEER_LOG_SRC_BURST };
 
+enum portal_state { PORTAL_FREE, PORTAL_OPEN, PORTAL_CLOSING };
+
 struct portal {
+	enum portal_state state;	/* under srv.plock */
+	unsigned gen;			/* reaps so far, under srv.plock */
 	int fd;
 	char name[80];
 	uint16_t tpgt;			/* target portal group tag */
@@ -59,8 +75,9 @@ struct portal {
 	bool dual;			/* [::] taking IPv4 peers too */
 	struct ev_op accept_op;
 	struct reactor *r;
-	bool closing;
-	struct ev_post start, close;	/* posts that cannot fail */
+	bool armed;			/* accept_op in flight (reactor only) */
+	bool closing;			/* reactor only */
+	struct ev_post start, close, reap;	/* posts that cannot fail */
 	bool backoff;			/* accept again at the next tick */
 	uint64_t emfile_log_ms;		/* last "descriptor limit" warning */
 	unsigned emfile_refused;	/* refused since that warning */
@@ -79,14 +96,17 @@ static struct {
 	struct iscsi_server_thread thr[MAX_REACTORS];
 	pthread_t tid[MAX_REACTORS];
 	int cpus[MAX_REACTORS];
+	/*
+	 * portals[0..nportals) have been used; a FREE one is used again.
+	 * Reactors read them (SendTargets) while the main or the control
+	 * thread opens and closes others: under plock, and pcond tells a
+	 * closing thread that reactor 0 is done with a slot.
+	 */
+	pthread_mutex_t plock;
+	pthread_cond_t pcond;
 	struct portal portals[MAX_PORTALS];
 	int nportals;
-	/*
-	 * How many of portals[] other threads may read (SendTargets): set
-	 * after a portal is complete, as reactors already serve the first
-	 * portals while the main thread opens the next ones.
-	 */
-	atomic_int nlisted;
+	bool portals_on;		/* may open and close: after start, until stop */
 	atomic_uint rr;
 	atomic_uint tsih;
 	atomic_int live_conns;
@@ -94,7 +114,9 @@ static struct {
 	int spare_fd;			/* given up to accept-and-close at EMFILE */
 	pthread_mutex_t src_lock;	/* guards src */
 	struct addrcount *src;		/* connections per source address */
-} srv = { .spare_fd = -1, .src_lock = PTHREAD_MUTEX_INITIALIZER };
+} srv = { .spare_fd = -1, .src_lock = PTHREAD_MUTEX_INITIALIZER,
+	  .plock = PTHREAD_MUTEX_INITIALIZER,
+	  .pcond = PTHREAD_COND_INITIALIZER };
 
 void iscsi_settings_default(struct iscsi_settings *s)
 {
@@ -329,10 +351,12 @@ static void thread_tick(void *arg)
 		conn_tick(c, now);
 	fences_tick(thr, now);
 	srclog_tick(thr, now);
+	pthread_mutex_lock(&srv.plock);
 	for (int i = 0; i < srv.nportals; i++) {
 		struct portal *p = &srv.portals[i];
 
-		if (p->r == thr->r && p->backoff && !p->closing) {
+		if (p->state == PORTAL_OPEN && p->r == thr->r && p->backoff &&
+		    !p->closing) {
 			p->backoff = false;
 			if (srv.spare_fd < 0)
 				srv.spare_fd = open("/dev/null",
@@ -340,6 +364,7 @@ static void thread_tick(void *arg)
 			portal_accept_arm(p);
 		}
 	}
+	pthread_mutex_unlock(&srv.plock);
 }
 
 struct handoff {
@@ -483,15 +508,21 @@ static bool portal_admit(struct portal *p, int fd, uint8_t key[16])
 	return false;
 }
 
+static void portal_reap(struct ev_post *node);
+
 static void portal_accept_done(struct ev_op *op, int res)
 {
 	struct portal *p = container_of(op, struct portal, accept_op);
 	struct handoff *h;
 	unsigned i;
 
+	p->armed = false;
 	if (p->closing) {
 		if (res >= 0)
 			close(res);
+		/* the socket is closed after this callback, not inside it */
+		p->reap.fn = portal_reap;
+		reactor_post_node(p->r, &p->reap);
 		return;
 	}
 	if (res == -EMFILE || res == -ENFILE) {
@@ -532,7 +563,8 @@ static void portal_accept_done(struct ev_op *op, int res)
 static void portal_accept_arm(struct portal *p)
 {
 	p->accept_op.done = portal_accept_done;
-	if (reactor_accept(p->r, p->fd, &p->accept_op) < 0)
+	p->armed = reactor_accept(p->r, p->fd, &p->accept_op) == 0;
+	if (!p->armed)
 		log_err("cannot accept on %s", p->name);
 }
 
@@ -561,6 +593,9 @@ static void *thread_main(void *arg)
 	iobuf_drain();
 	return NULL;
 }
+
+/* what portal.add and portal.remove reach through core (defined below) */
+static const struct core_portal_ops live_portal_ops;
 
 int iscsi_start(const struct iscsi_settings *s)
 {
@@ -631,6 +666,10 @@ int iscsi_start(const struct iscsi_settings *s)
 	if (srv.spare_fd < 0)
 		srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	core_set_lu_fence(iscsi_fence_lu);
+	pthread_mutex_lock(&srv.plock);
+	srv.portals_on = true;
+	pthread_mutex_unlock(&srv.plock);
+	core_set_portal_ops(&live_portal_ops);
 	log_info("%d reactor%s on %s", srv.n, srv.n == 1 ? "" : "s",
 		 iscsi_event_loop_name());
 	return 0;
@@ -704,76 +743,40 @@ err_close:
 	return rc;
 }
 
+/* True when @a and @b are the same address and port. */
+static bool addr_same(const struct sockaddr_storage *a,
+		      const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return a4->sin_port == b4->sin_port &&
+		       a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	return a->ss_family == AF_INET6 && a6->sin6_port == b6->sin6_port &&
+	       IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr);
+}
+
+static bool addr_is_loopback(const struct sockaddr_storage *ss);
+
 /*
- * Serves @fd as portal @name of group @tpgt from reactor 0 (takes @fd);
- * @dual: an IPv6 wildcard socket that takes IPv4 peers too.
+ * Resolves portal @addr ("host:port", "[v6]:port", "host": port 3260)
+ * into @out. 0 or -EINVAL with a message in @err.
  */
-static void portal_register(int fd, const char *name, uint16_t tpgt,
-			    bool dual)
-{
-	struct portal *p = &srv.portals[srv.nportals++];
-	socklen_t sl = sizeof(p->addr);
-
-	p->fd = fd;
-	p->tpgt = tpgt;
-	p->dual = dual;
-	memset(&p->addr, 0, sizeof(p->addr));
-	if (getsockname(fd, (struct sockaddr *)&p->addr, &sl) < 0)
-		p->addr.ss_family = AF_UNSPEC;	/* SendTargets leaves it out */
-	conn_addr_unmap(&p->addr);
-	/* the group was checked in portal_can_add() */
-	core_port_group_portal(tpgt, name, NULL);
-	p->r = srv.thr[0].r;
-	p->closing = false;
-	p->refuse_rl = (struct ratelimit){ 0 };
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->start.fn = portal_start;
-	atomic_store_explicit(&srv.nlisted, srv.nportals,
-			      memory_order_release);
-	reactor_post_node(p->r, &p->start);
-	log_info("listening on %s (portal group %u)", name, tpgt);
-}
-
-static int portal_can_add(uint16_t tpgt, char *err, size_t errlen)
-{
-	enum scsi_alua_state st;
-
-	if (scsi_port_groups_get_state(core_port_groups(), tpgt, &st) < 0) {
-		snprintf(err, errlen, "no portal group %u", tpgt);
-		return -ENOENT;
-	}
-	if (!srv.running) {
-		snprintf(err, errlen, "service not started");
-		return -EINVAL;
-	}
-	if (srv.nportals == MAX_PORTALS) {
-		snprintf(err, errlen, "too many portals (at most %d)",
-			 MAX_PORTALS);
-		return -ENOSPC;
-	}
-	return 0;
-}
-
-int iscsi_portal_add(const char *addr, char *err, size_t errlen)
-{
-	return iscsi_portal_add_group(addr, 1, err, errlen);
-}
-
-int iscsi_portal_add_group(const char *addr, uint16_t tpgt, char *err,
-			   size_t errlen)
+static int portal_resolve(const char *addr, struct sockaddr_storage *out,
+			  socklen_t *outlen, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV |
 					      AI_PASSIVE };
 	struct addrinfo *ai = NULL;
 	char host[64], port[16];
-	int fd, rc;
 	char *end;
 	long pn;
+	int rc;
 
-	rc = portal_can_add(tpgt, err, errlen);
-	if (rc)
-		return rc;
 	if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0) {
 		snprintf(err, errlen, "portal \"%s\": expected ADDR:PORT or "
 			 "[IPV6]:PORT", addr);
@@ -791,15 +794,142 @@ int iscsi_portal_add_group(const char *addr, uint16_t tpgt, char *err,
 			 gai_strerror(rc));
 		return -EINVAL;
 	}
-	/* an explicit portal is exactly what it says: [::] is IPv6 only */
-	fd = portal_listen(ai->ai_addr, ai->ai_addrlen, false);
+	memset(out, 0, sizeof(*out));
+	memcpy(out, ai->ai_addr, ai->ai_addrlen);
+	*outlen = ai->ai_addrlen;
 	freeaddrinfo(ai);
+	return 0;
+}
+
+/*
+ * A slot for a new portal on @want, under plock: -EEXIST when a portal
+ * listens there already (or is being closed), -ENOSPC when every slot
+ * is used. The slot may be portals[nportals], counted on registration.
+ */
+static int portal_slot(const struct sockaddr_storage *want,
+		       struct portal **out, char *err, size_t errlen)
+{
+	struct portal *slot = NULL;
+
+	if (!srv.portals_on) {
+		snprintf(err, errlen, "service not started");
+		return -EINVAL;
+	}
+	for (int i = 0; i < srv.nportals; i++) {
+		struct portal *p = &srv.portals[i];
+
+		if (p->state == PORTAL_FREE) {
+			if (!slot)
+				slot = p;
+		} else if (addr_same(&p->addr, want)) {
+			snprintf(err, errlen, "portal %s is already open%s",
+				 p->name, p->state == PORTAL_CLOSING ?
+				 " (it is being closed)" : "");
+			return -EEXIST;
+		}
+	}
+	if (!slot && srv.nportals < MAX_PORTALS)
+		slot = &srv.portals[srv.nportals];
+	if (!slot) {
+		snprintf(err, errlen, "too many portals (at most %d)",
+			 MAX_PORTALS);
+		return -ENOSPC;
+	}
+	*out = slot;
+	return 0;
+}
+
+/*
+ * Serves @fd as portal @name of group @tpgt from reactor 0 in slot @p
+ * (takes @fd), under plock; @dual: an IPv6 wildcard socket that takes
+ * IPv4 peers too.
+ */
+static void portal_register(struct portal *p, int fd, const char *name,
+			    uint16_t tpgt, bool dual)
+{
+	socklen_t sl = sizeof(p->addr);
+
+	p->fd = fd;
+	p->tpgt = tpgt;
+	p->dual = dual;
+	memset(&p->addr, 0, sizeof(p->addr));
+	if (getsockname(fd, (struct sockaddr *)&p->addr, &sl) < 0)
+		p->addr.ss_family = AF_UNSPEC;	/* SendTargets leaves it out */
+	conn_addr_unmap(&p->addr);
+	/* the group was checked in portal_can_add() */
+	core_port_group_portal(tpgt, name, NULL);
+	p->r = srv.thr[0].r;
+	p->closing = false;
+	p->armed = false;
+	p->backoff = false;
+	p->refuse_rl = (struct ratelimit){ 0 };
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->start.fn = portal_start;
+	p->state = PORTAL_OPEN;
+	if (p == &srv.portals[srv.nportals])
+		srv.nportals++;
+	reactor_post_node(p->r, &p->start);
+	log_info("listening on %s (portal group %u)", name, tpgt);
+}
+
+static int portal_can_add(uint16_t tpgt, char *err, size_t errlen)
+{
+	enum scsi_alua_state st;
+
+	if (scsi_port_groups_get_state(core_port_groups(), tpgt, &st) < 0) {
+		snprintf(err, errlen, "no portal group %u", tpgt);
+		return -ENOENT;
+	}
+	if (!srv.running) {
+		snprintf(err, errlen, "service not started");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* iscsi_portal_add_group(); *@loopback: for this host only. */
+static int portal_open(const char *addr, uint16_t tpgt, char *err,
+		       size_t errlen, bool *loopback)
+{
+	struct sockaddr_storage want;
+	struct portal *p = NULL;
+	socklen_t wlen = 0;
+	int fd, rc;
+
+	rc = portal_can_add(tpgt, err, errlen);
+	if (!rc)
+		rc = portal_resolve(addr, &want, &wlen, err, errlen);
+	if (rc)
+		return rc;
+	*loopback = addr_is_loopback(&want);
+	pthread_mutex_lock(&srv.plock);
+	rc = portal_slot(&want, &p, err, errlen);
+	if (rc)
+		goto out;
+	/* an explicit portal is exactly what it says: [::] is IPv6 only */
+	fd = portal_listen((const struct sockaddr *)&want, wlen, false);
 	if (fd < 0) {
 		snprintf(err, errlen, "portal %s: %s", addr, strerror(-fd));
-		return fd;
+		rc = fd;
+		goto out;
 	}
-	portal_register(fd, addr, tpgt, false);
-	return 0;
+	portal_register(p, fd, addr, tpgt, false);
+out:
+	pthread_mutex_unlock(&srv.plock);
+	return rc;
+}
+
+int iscsi_portal_add(const char *addr, char *err, size_t errlen)
+{
+	return iscsi_portal_add_group(addr, 1, err, errlen);
+}
+
+int iscsi_portal_add_group(const char *addr, uint16_t tpgt, char *err,
+			   size_t errlen)
+{
+	bool loopback;
+
+	return portal_open(addr, tpgt, err, errlen, &loopback);
 }
 
 int iscsi_portal_add_any(unsigned port, char *err, size_t errlen)
@@ -810,6 +940,8 @@ int iscsi_portal_add_any(unsigned port, char *err, size_t errlen)
 	struct sockaddr_in any4 = { .sin_family = AF_INET,
 				    .sin_addr.s_addr = htonl(INADDR_ANY),
 				    .sin_port = htons((uint16_t)port) };
+	struct sockaddr_storage want = { 0 };
+	struct portal *p = NULL;
 	char name[32];
 	bool dual = true;
 	int fd, rc;
@@ -817,6 +949,11 @@ int iscsi_portal_add_any(unsigned port, char *err, size_t errlen)
 	rc = portal_can_add(1, err, errlen);
 	if (rc)
 		return rc;
+	memcpy(&want, &any6, sizeof(any6));
+	pthread_mutex_lock(&srv.plock);
+	rc = portal_slot(&want, &p, err, errlen);
+	if (rc)
+		goto out;
 	snprintf(name, sizeof(name), "[::]:%u", port);
 	fd = portal_listen((const struct sockaddr *)&any6, sizeof(any6), true);
 	/* no IPv6 in this kernel (ipv6.disable=1) or on this host */
@@ -830,10 +967,96 @@ int iscsi_portal_add_any(unsigned port, char *err, size_t errlen)
 	}
 	if (fd < 0) {
 		snprintf(err, errlen, "portal %s: %s", name, strerror(-fd));
-		return fd;
+		rc = fd;
+		goto out;
 	}
-	portal_register(fd, name, 1, dual);
-	return 0;
+	portal_register(p, fd, name, 1, dual);
+out:
+	pthread_mutex_unlock(&srv.plock);
+	return rc;
+}
+
+/*
+ * Runs on the portal's reactor once nothing of it is in flight: closes
+ * the socket and frees the slot for the thread waiting in
+ * iscsi_portal_remove() (or iscsi_stop()).
+ */
+static void portal_reap(struct ev_post *node)
+{
+	struct portal *p = container_of(node, struct portal, reap);
+
+	reactor_socket_close(p->r, p->fd);
+	pthread_mutex_lock(&srv.plock);
+	p->fd = -1;
+	p->state = PORTAL_FREE;
+	p->gen++;
+	pthread_cond_broadcast(&srv.pcond);
+	pthread_mutex_unlock(&srv.plock);
+}
+
+/*
+ * On the portal's reactor: stop listening. shutdown() turns the
+ * listening socket back into a closed one, so new connections are
+ * refused (RST) at once and a pending accept completes with an error;
+ * its completion reaps the portal. Without one in flight (never armed,
+ * or waiting for descriptors) it is reaped here.
+ */
+static void close_portal(struct ev_post *node)
+{
+	struct portal *p = container_of(node, struct portal, close);
+
+	p->closing = true;
+	shutdown(p->fd, SHUT_RDWR);
+	if (!p->armed)
+		portal_reap(&p->reap);
+}
+
+int iscsi_portal_remove(const char *addr, char *err, size_t errlen)
+{
+	struct sockaddr_storage want;
+	struct portal *p = NULL;
+	struct timespec deadline;
+	char name[sizeof(p->name)];
+	socklen_t wlen = 0;
+	unsigned gen;
+	int rc;
+
+	rc = portal_resolve(addr, &want, &wlen, err, errlen);
+	if (rc)
+		return rc;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += PORTAL_CLOSE_WAIT_S;
+	pthread_mutex_lock(&srv.plock);
+	for (int i = 0; srv.portals_on && i < srv.nportals && !p; i++)
+		if (srv.portals[i].state == PORTAL_OPEN &&
+		    addr_same(&srv.portals[i].addr, &want))
+			p = &srv.portals[i];
+	if (!p) {
+		snprintf(err, errlen, "no portal %s", addr);
+		rc = -ENOENT;
+		goto out;
+	}
+	/* from here on SendTargets leaves it out and no add may take it */
+	p->state = PORTAL_CLOSING;
+	gen = p->gen;
+	snprintf(name, sizeof(name), "%s", p->name);
+	p->close.fn = close_portal;
+	reactor_post_node(p->r, &p->close);
+	while (p->gen == gen && !rc)
+		if (pthread_cond_timedwait(&srv.pcond, &srv.plock,
+					   &deadline) == ETIMEDOUT)
+			rc = p->gen == gen ? -ETIMEDOUT : 0;
+	if (rc)
+		snprintf(err, errlen, "portal %s: its reactor did not close "
+			 "it within %d s", name, PORTAL_CLOSE_WAIT_S);
+out:
+	pthread_mutex_unlock(&srv.plock);
+	if (p) {
+		core_port_group_portal_forget(name);
+		log_info("portal %s closed: no new connections through it; "
+			 "those it accepted stay", name);
+	}
+	return rc;
 }
 
 /* True when @fd listens on a loopback address only (127/8, ::1). */
@@ -922,35 +1145,64 @@ void server_portal_addresses(const struct iscsi_conn *c,
 					uint16_t tpgt),
 			     void *ctx)
 {
-	int n = atomic_load_explicit(&srv.nlisted, memory_order_acquire);
-
-	for (int i = 0; i < n; i++) {
+	pthread_mutex_lock(&srv.plock);
+	for (int i = 0; i < srv.nportals; i++) {
 		const struct portal *p = &srv.portals[i];
 		struct sockaddr_storage a;
 		char str[80];
 
-		if (!portal_address_for(p, &c->local, &a))
+		/* a portal being closed is no longer offered */
+		if (p->state != PORTAL_OPEN ||
+		    !portal_address_for(p, &c->local, &a))
 			continue;
 		conn_addr_str(&a, str, sizeof(str));
 		cb(ctx, str, p->tpgt);
 	}
+	pthread_mutex_unlock(&srv.plock);
 }
 
 static void warn_open_target(void *ctx, const char *iqn)
 {
-	const struct portal *p = ctx;
+	const char *portal = ctx;
 
 	log_warn("portal %s is reachable from other hosts and serves %s to "
 		 "ALL initiators without CHAP; bind accounts (ringtgtadm "
-		 "account bind) or restrict the ACL", p->name, iqn);
+		 "account bind) or restrict the ACL", portal, iqn);
 }
 
 void iscsi_warn_open_portals(void)
 {
+	char names[MAX_PORTALS][sizeof(srv.portals[0].name)];
+	int n = 0;
+
+	/* the names, then the core's targets: no core lock under plock */
+	pthread_mutex_lock(&srv.plock);
 	for (int i = 0; i < srv.nportals; i++)
-		if (!portal_is_loopback(srv.portals[i].fd))
-			core_targets_open(warn_open_target, &srv.portals[i]);
+		if (srv.portals[i].state == PORTAL_OPEN &&
+		    !portal_is_loopback(srv.portals[i].fd))
+			snprintf(names[n++], sizeof(names[0]), "%s",
+				 srv.portals[i].name);
+	pthread_mutex_unlock(&srv.plock);
+	for (int i = 0; i < n; i++)
+		core_targets_open(warn_open_target, names[i]);
 }
+
+/* core's portal hooks: portal.add warns as the start does */
+static int portal_add_live(const char *addr, uint16_t group, char *err,
+			   size_t errlen)
+{
+	bool loopback = true;
+	int rc = portal_open(addr, group, err, errlen, &loopback);
+
+	if (rc == 0 && !loopback)
+		core_targets_open(warn_open_target, (void *)addr);
+	return rc;
+}
+
+static const struct core_portal_ops live_portal_ops = {
+	.add = portal_add_live,
+	.remove = iscsi_portal_remove,
+};
 
 static void close_all(struct ev_post *p)
 {
@@ -962,14 +1214,6 @@ static void close_all(struct ev_post *p)
 		conn_close(c, "shutting down");
 }
 
-static void close_portal(struct ev_post *node)
-{
-	struct portal *p = container_of(node, struct portal, close);
-
-	p->closing = true;
-	shutdown(p->fd, SHUT_RDWR);
-}
-
 void iscsi_stop(void)
 {
 	int busy;
@@ -977,10 +1221,17 @@ void iscsi_stop(void)
 	if (!srv.running)
 		return;
 	core_set_lu_fence(NULL);
+	core_set_portal_ops(NULL);
+	pthread_mutex_lock(&srv.plock);
+	srv.portals_on = false;		/* a portal.add under way opens nothing */
+	/* a CLOSING one has its close posted already */
 	for (int i = 0; i < srv.nportals; i++) {
+		if (srv.portals[i].state != PORTAL_OPEN)
+			continue;
 		srv.portals[i].close.fn = close_portal;
 		reactor_post_node(srv.portals[i].r, &srv.portals[i].close);
 	}
+	pthread_mutex_unlock(&srv.plock);
 	for (int i = 0; i < srv.n; i++) {
 		srv.thr[i].close_all.fn = close_all;
 		reactor_post_node(srv.thr[i].r, &srv.thr[i].close_all);
@@ -996,8 +1247,20 @@ void iscsi_stop(void)
 		reactor_stop(srv.thr[i].r);
 	for (int i = 0; i < srv.n; i++)
 		pthread_join(srv.tid[i], NULL);
-	for (int i = 0; i < srv.nportals; i++)
-		close(srv.portals[i].fd);
+	pthread_mutex_lock(&srv.plock);
+	for (int i = 0; i < srv.nportals; i++) {
+		struct portal *p = &srv.portals[i];
+
+		if (p->state != PORTAL_FREE && p->fd >= 0) {
+			close(p->fd);	/* not reaped before its reactor stopped */
+			p->gen++;
+		}
+		p->fd = -1;
+		p->state = PORTAL_FREE;
+	}
+	srv.nportals = 0;
+	pthread_cond_broadcast(&srv.pcond);
+	pthread_mutex_unlock(&srv.plock);
 	/*
 	 * A connection still alive owns tasks whose store I/O may complete
 	 * into its reactor's ring: freeing either would be a use after free.
@@ -1011,7 +1274,5 @@ void iscsi_stop(void)
 		srv.src = NULL;
 		pthread_mutex_unlock(&srv.src_lock);
 	}
-	atomic_store(&srv.nlisted, 0);
-	srv.nportals = 0;
 	srv.running = false;
 }

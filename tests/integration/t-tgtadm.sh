@@ -185,6 +185,43 @@ run() {
     t --lld nosuch --op show --mode target
     t --op show --mode session --tid 2 --sid 1
 
+    # portals at run time: a second portal, a session through it, the
+    # portal deleted (new connections refused, the session goes on, as
+    # tgt keeps it), a duplicate, a missing one, an address this host
+    # does not have (RFC 5737); its port reads as PORT2 in the transcript
+    it_lock
+    PORT2=$(it_find_port)
+    it_unlock
+    t --op new --mode portal --param "portal=127.0.0.1:$PORT2"
+    t --op show --mode portal
+    t --op new --mode portal --param "portal=127.0.0.1:$PORT2"
+    t --op new --mode portal --param "portal=192.0.2.1:$PORT2"
+    rm -f "$DIR/cap2.in"
+    mkfifo "$DIR/cap2.in"
+    "$captool" "iscsi://127.0.0.1:$PORT2/$IQN2/1" <"$DIR/cap2.in" >"$DIR/cap2.out" 2>&1 &
+    CAP2_PID=$!
+    exec 8>"$DIR/cap2.in"
+    echo "tur 1" >&8
+    for _ in $(seq 1 100); do grep -q '^GOOD' "$DIR/cap2.out" && break; sleep 0.1; done
+    grep -q '^GOOD' "$DIR/cap2.out" || it_fail "$1: no session through 127.0.0.1:$PORT2: $(cat "$DIR/cap2.out")"
+    t --op delete --mode portal --param "portal=127.0.0.1:$PORT2"
+    t --op show --mode portal
+    t --op delete --mode portal --param "portal=127.0.0.1:$PORT2"
+    if timeout -k 5 20 iscsi-inq "iscsi://127.0.0.1:$PORT2/$IQN2/1" >"$DIR/inq" 2>&1; then
+        it_fail "$1: a login through the deleted portal succeeded"
+    fi
+    it_port_accepts "$PORT2" && it_fail "$1: the deleted portal 127.0.0.1:$PORT2 still accepts"
+    echo "tur 1" >&8
+    for _ in $(seq 1 50); do [ "$(grep -c '^GOOD' "$DIR/cap2.out")" -ge 2 ] && break; sleep 0.1; done
+    [ "$(tail -n 1 "$DIR/cap2.out")" = GOOD ] ||
+        it_fail "$1: the session through the deleted portal: $(tail -n 1 "$DIR/cap2.out") (want GOOD)"
+    echo "portal deleted: new connection refused, its session GOOD" >>"$DIR/transcript"
+    { exec 8>&-; } 2>/dev/null || true
+    for _ in $(seq 1 50); do it_pid_running "$CAP2_PID" || break; sleep 0.1; done
+    kill -TERM "$CAP2_PID" 2>/dev/null || true
+    wait "$CAP2_PID" 2>/dev/null || true
+    sed -i "s/127\.0\.0\.1:$PORT2\b/127.0.0.1:PORT2/g; s/192\.0\.2\.1:$PORT2\b/192.0.2.1:PORT2/g" "$DIR/transcript"
+
     # a session on target 2, kept open (one I_T nexus)
     rm -f "$DIR/cap.in"
     mkfifo "$DIR/cap.in"

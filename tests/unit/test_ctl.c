@@ -957,3 +957,135 @@ Test(ctl, lun_params)
 					      NULL), NULL, err, sizeof(err)), -EINVAL);
 	cr_expect_str_eq(err, "LUN 3: give serial or scsi_sn, not both");
 }
+
+/*
+ * portal.add / portal.remove / portal.list: the arguments reach the
+ * iSCSI layer's hooks (a stub here: this process serves no iSCSI) as
+ * given, group 1 by default, out-of-range groups and unknown arguments
+ * refused before; the hooks' refusals come back with their errno and
+ * sentence; without hooks, EOPNOTSUPP.
+ */
+static struct {
+	char addr[64];
+	int group;
+	int adds, removes;
+	int rc;
+} stub;
+
+static int stub_add(const char *addr, uint16_t group, char *err, size_t len)
+{
+	snprintf(stub.addr, sizeof(stub.addr), "%s", addr);
+	stub.group = group;
+	stub.adds++;
+	if (stub.rc)
+		snprintf(err, len, "portal %s is already open", addr);
+	return stub.rc;
+}
+
+static int stub_remove(const char *addr, char *err, size_t len)
+{
+	snprintf(stub.addr, sizeof(stub.addr), "%s", addr);
+	stub.removes++;
+	if (stub.rc)
+		snprintf(err, len, "no portal %s", addr);
+	return stub.rc;
+}
+
+static const struct core_portal_ops stub_ops = { stub_add, stub_remove };
+
+static json_object *portal_args(const char *addr, json_object *group)
+{
+	return group ? args_new("portal", json_object_new_string(addr),
+				"group", group, NULL)
+		     : args_new("portal", json_object_new_string(addr), NULL);
+}
+
+Test(ctl, portal_ops)
+{
+	json_object *res = NULL, *p;
+	char err[256] = "";
+
+	cr_expect_eq(call("portal.add", portal_args("127.0.0.1:3261", NULL),
+			  NULL, err, sizeof(err)), -EOPNOTSUPP);
+	cr_expect(strstr(err, "portals cannot be opened"), "%s", err);
+	core_set_portal_ops(&stub_ops);
+
+	cr_assert_eq(call("portal.add", portal_args("127.0.0.1:3261", NULL),
+			  &res, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(stub.addr, "127.0.0.1:3261");
+	cr_expect_eq(stub.group, 1, "a new portal joins group 1");
+	cr_expect_str_eq(json_object_get_string(jget(res, "portal")),
+			 "127.0.0.1:3261");
+	cr_expect_eq(json_object_get_int(jget(res, "group")), 1);
+	json_object_put(res);
+	cr_assert_eq(call("portal.add", portal_args("[::1]:3262",
+			  json_object_new_int(2)), NULL, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_expect_str_eq(stub.addr, "[::1]:3262");
+	cr_expect_eq(stub.group, 2);
+	cr_assert_eq(call("portal.add", portal_args("[::1]:3262",
+			  json_object_new_int(65535)), NULL, err, sizeof(err)),
+		     0, "%s", err);
+	cr_expect_eq(stub.group, 65535);
+
+	/* refused before the hook */
+	cr_expect_eq(call("portal.add", portal_args("127.0.0.1:3263",
+			  json_object_new_int(0)), NULL, err, sizeof(err)),
+		     -ERANGE);
+	cr_expect_str_eq(err, "argument 'group' out of range 1..65535");
+	cr_expect_eq(call("portal.add", portal_args("127.0.0.1:3263",
+			  json_object_new_int(65536)), NULL, err, sizeof(err)),
+		     -ERANGE);
+	cr_expect_eq(call("portal.add", portal_args("127.0.0.1:3263",
+			  json_object_new_string("2")), NULL, err, sizeof(err)),
+		     -EINVAL);
+	cr_expect_str_eq(err, "argument 'group' must be an integer");
+	cr_expect_eq(call("portal.add", args_new("group",
+			  json_object_new_int(1), NULL), NULL, err,
+			  sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "missing argument 'portal'");
+	cr_expect_eq(call("portal.add", args_new("portal",
+			  json_object_new_int(3260), NULL), NULL, err,
+			  sizeof(err)), -EINVAL);
+	cr_expect_eq(call("portal.remove", portal_args("127.0.0.1:3261",
+			  json_object_new_int(1)), NULL, err, sizeof(err)),
+		     -EINVAL);
+	cr_expect_str_eq(err, "portal.remove: unknown argument 'group'");
+	cr_expect_eq(stub.adds, 3, "a refused request reached the hook");
+	cr_expect_eq(stub.removes, 0);
+
+	cr_assert_eq(call("portal.remove", portal_args("127.0.0.1:3261", NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(stub.addr, "127.0.0.1:3261");
+	cr_expect_eq(stub.removes, 1);
+
+	/* the hook's refusal, errno and sentence */
+	stub.rc = -EEXIST;
+	cr_expect_eq(call("portal.add", portal_args("127.0.0.1:3261", NULL),
+			  NULL, err, sizeof(err)), -EEXIST);
+	cr_expect_str_eq(err, "portal 127.0.0.1:3261 is already open");
+	stub.rc = -ENOENT;
+	cr_expect_eq(call("portal.remove", portal_args("127.0.0.1:3999", NULL),
+			  NULL, err, sizeof(err)), -ENOENT);
+	cr_expect_str_eq(err, "no portal 127.0.0.1:3999");
+
+	/* portal.list: the core's record, in the order opened */
+	cr_assert_eq(core_port_group_define(2, SCSI_ALUA_STANDBY, NULL), 0);
+	cr_assert_eq(core_port_group_portal(1, "127.0.0.1:3260", NULL), 0);
+	cr_assert_eq(core_port_group_portal(2, "[::1]:3262", NULL), 0);
+	cr_assert_eq(core_port_group_portal(1, "127.0.0.1:3261", NULL), 0);
+	core_port_group_portal_forget("[::1]:3262");
+	cr_assert_eq(call("portal.list", NULL, &res, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(json_object_array_length(res), 2, "%s",
+		     json_object_to_json_string(res));
+	p = json_object_array_get_idx(res, 0);
+	cr_expect_str_eq(json_object_get_string(jget(p, "portal")),
+			 "127.0.0.1:3260");
+	cr_expect_eq(json_object_get_int(jget(p, "group")), 1);
+	p = json_object_array_get_idx(res, 1);
+	cr_expect_str_eq(json_object_get_string(jget(p, "portal")),
+			 "127.0.0.1:3261");
+	json_object_put(res);
+	core_set_portal_ops(NULL);
+}

@@ -791,3 +791,92 @@ Test(adm, tgtadm_show_account_as_tgt)
 	cr_expect_eq(adm("--op", "show", "--mode", "account", NULL), 0, "%s", err);
 	cr_expect_str_eq(out, want);
 }
+
+/*
+ * ringtgtadm portal add|remove|list and tgtadm --mode portal against a
+ * stub of the iSCSI layer's portal hooks (this process serves no iSCSI;
+ * it-portal and it-tgtadm open real ones): what reaches the daemon, the
+ * output, the exit codes.
+ */
+static struct {
+	char calls[512];	/* "+ADDR/GROUP -ADDR ..." in order */
+	const char *refuse;	/* an address the stub refuses */
+} pstub;
+
+static int pstub_add(const char *addr, uint16_t group, char *e, size_t len)
+{
+	size_t n = strlen(pstub.calls);
+
+	snprintf(pstub.calls + n, sizeof(pstub.calls) - n, "+%s/%u ", addr,
+		 group);
+	if (pstub.refuse && !strcmp(addr, pstub.refuse)) {
+		snprintf(e, len, "portal %s is already open", addr);
+		return -EEXIST;
+	}
+	core_port_group_portal(group, addr, NULL);
+	return 0;
+}
+
+static int pstub_remove(const char *addr, char *e, size_t len)
+{
+	size_t n = strlen(pstub.calls);
+
+	snprintf(pstub.calls + n, sizeof(pstub.calls) - n, "-%s ", addr);
+	if (pstub.refuse && !strcmp(addr, pstub.refuse)) {
+		snprintf(e, len, "no portal %s", addr);
+		return -ENOENT;
+	}
+	core_port_group_portal_forget(addr);
+	return 0;
+}
+
+static const struct core_portal_ops pstub_ops = { pstub_add, pstub_remove };
+
+Test(adm, portal)
+{
+	core_set_portal_ops(&pstub_ops);
+	cr_assert_eq(core_port_group_define(2, SCSI_ALUA_STANDBY, NULL), 0);
+
+	cr_expect_eq(adm("portal", "add", "127.0.0.1:3261", NULL), 0, "%s", err);
+	cr_expect_str_eq(out, "Portal 127.0.0.1:3261 open (portal group 1)\n");
+	cr_expect_eq(adm("portal", "add", "[::1]:3262", "--group", "2", NULL),
+		     0, "%s", err);
+	cr_expect_eq(adm("portal", "add", "127.0.0.1:3263", "--group", "0",
+			 NULL), 2);
+	cr_expect(strstr(err, "bad --group '0' (1..65535)"), "%s", err);
+	cr_expect_eq(adm("portal", "add", NULL), 2);
+	cr_expect_eq(adm("portal", "list", NULL), 0, "%s", err);
+	cr_expect_str_eq(out, "PORTAL                                          GROUP\n"
+			 "127.0.0.1:3261                                  1\n"
+			 "[::1]:3262                                      2\n");
+	cr_expect_eq(adm("portal", "remove", "127.0.0.1:3261", NULL), 0, "%s",
+		     err);
+	pstub.refuse = "127.0.0.1:3999";
+	cr_expect_eq(adm("portal", "remove", "127.0.0.1:3999", NULL), 1);
+	cr_expect_str_eq(err, "ringtgtadm: no portal 127.0.0.1:3999\n");
+	cr_expect_str_eq(pstub.calls, "+127.0.0.1:3261/1 +[::1]:3262/2 "
+			 "-127.0.0.1:3261 -127.0.0.1:3999 ");
+
+	/* tgtadm: each portal of the list in turn, group 1, newest first */
+	pstub.calls[0] = '\0';
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--lld", "iscsi", "--op", "new", "--mode", "portal",
+			 "--param", "portal=127.0.0.1,portal=[::1]:3264", NULL),
+		     0, "%s", err);
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--lld", "iscsi", "--op", "show", "--mode", "portal",
+			 NULL), 0, "%s", err);
+	cr_expect_str_eq(out, "Portal: [::1]:3264,1\nPortal: 127.0.0.1:3260,1\n"
+			 "Portal: [::1]:3262,2\n");
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--lld", "iscsi", "--op", "new", "--mode", "portal",
+			 "--param", "portal=127.0.0.1:3999,portal=127.0.0.1:3265",
+			 NULL), 22);
+	cr_expect_str_eq(err, "tgtadm: invalid request\n");
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--lld", "iscsi", "--op", "delete", "--mode", "portal",
+			 "--param", "portal=127.0.0.1:3260", NULL), 0, "%s", err);
+	cr_expect_str_eq(pstub.calls, "+127.0.0.1:3260/1 +[::1]:3264/1 "
+			 "+127.0.0.1:3999/1 -127.0.0.1:3260 ");
+	core_set_portal_ops(NULL);
+}

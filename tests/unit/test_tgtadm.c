@@ -397,3 +397,63 @@ Test(tgtadm, stat_refusals)
 		free(out);
 	}
 }
+
+/*
+ * --mode portal --param: tgt's list (usr/iscsi/iscsid.c
+ * iscsi_param_parse_portals()) as ringtgtd's portal addresses: port 3260
+ * when none, IPv6 in brackets, several items in order; what tgt refuses
+ * (no "portal=") and what ringtgt refuses on top (another item, a bad
+ * port, a bare IPv6 address), and tgt's NOP items, unsupported.
+ */
+struct portal_case {
+	const char *list;
+	int rc;			/* count, or -errno */
+	const char *want[3];
+};
+
+Test(tgtadm, portal_parse)
+{
+	static const struct portal_case cases[] = {
+		{ "portal=127.0.0.1:3261", 1, { "127.0.0.1:3261" } },
+		{ "portal=127.0.0.1", 1, { "127.0.0.1:3260" } },
+		{ "portal=0.0.0.0:3262", 1, { "0.0.0.0:3262" } },
+		{ "portal=[::1]:3263", 1, { "[::1]:3263" } },
+		{ "portal=[::1]", 1, { "[::1]:3260" } },
+		{ "portal=[fe80::1%eth0]:3264", 1, { "[fe80::1%eth0]:3264" } },
+		{ "portal=127.0.0.1:3261,portal=[::1]:3262", 2,
+		  { "127.0.0.1:3261", "[::1]:3262" } },
+		{ "portal=127.0.0.1:3261,", 1, { "127.0.0.1:3261" } },
+		{ "foo=bar", -EINVAL, { NULL } },
+		{ "", -EINVAL, { NULL } },
+		{ "portal=", -EINVAL, { NULL } },
+		{ "portal=127.0.0.1:", -EINVAL, { NULL } },
+		{ "portal=127.0.0.1:0", -EINVAL, { NULL } },
+		{ "portal=127.0.0.1:65536", -EINVAL, { NULL } },
+		{ "portal=127.0.0.1:32x", -EINVAL, { NULL } },
+		{ "portal=127.0.0.1:03261", 1, { "127.0.0.1:3261" } },
+		{ "portal=127.0.0.1:0x10", -EINVAL, { NULL } },
+		{ "portal=::1", -EINVAL, { NULL } },
+		{ "portal=[::1", -EINVAL, { NULL } },
+		{ "portal=[::1]3260", -EINVAL, { NULL } },
+		{ "portal=1.2.3.4]:3260", -EINVAL, { NULL } },
+		{ "portal=[[::1]:3260", -EINVAL, { NULL } },
+		{ "portal=127.0.0.1:3261,foo=bar", -EINVAL, { NULL } },
+		{ "portals=127.0.0.1:3261", -EINVAL, { NULL } },
+		{ "portal=127.0.0.1:3261,nop_interval=5", -EOPNOTSUPP, { NULL } },
+		{ "nop_count=3,portal=127.0.0.1:3261", -EOPNOTSUPP, { NULL } },
+		{ "portal=a:1,portal=b:2,portal=c:3,portal=d:4", -EINVAL,
+		  { NULL } },
+	};
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		const struct portal_case *c = &cases[k];
+		char out[3][TGTADM_PORTAL_LEN];
+		int rc = tgtadm_portal_parse(c->list, out, 3);
+
+		cr_assert_eq(rc, c->rc, "\"%s\": %d, want %d", c->list, rc,
+			     c->rc);
+		for (int i = 0; i < rc; i++)
+			cr_expect_str_eq(out[i], c->want[i], "\"%s\" item %d",
+					 c->list, i);
+	}
+}
