@@ -351,7 +351,7 @@ Test(negot, digest_results_land)
 	cr_assert_not(f.p.data_digest);
 
 	fx_init(&f, PHASE_OPERATIONAL, false);
-	f.l.allow_digests = false;
+	f.l.header_digest = f.l.data_digest = false;
 	fx_run(&f, KV("HeaderDigest=CRC32C,None\0DataDigest=CRC32C\0"));
 	cr_assert_kv(&f, "HeaderDigest=None\0DataDigest=Reject\0");
 	cr_assert_not(f.p.header_digest);
