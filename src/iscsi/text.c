@@ -405,9 +405,15 @@ static void negotiate_known(struct text_negot *n, int id, const char *val,
 		case K_MAX_BURST:
 			num = p->max_burst = MIN(num, l->max_burst);
 			break;
-		case K_FIRST_BURST:
-			num = p->first_burst = MIN(num, l->first_burst);
+		case K_FIRST_BURST: {
+			/* §13.14: not above MaxBurstLength, ours or agreed */
+			uint32_t lim = MIN(l->first_burst, l->max_burst);
+
+			if (n->seen & (1ULL << K_MAX_BURST))
+				lim = MIN(lim, p->max_burst);
+			num = p->first_burst = MIN(num, lim);
 			break;
+		}
 		case K_DEFAULT_TIME2WAIT:	/* RFC 7143 §13.15: max */
 			num = p->default_time2wait =
 				MAX(num, l->default_time2wait);

@@ -199,6 +199,12 @@ ParameterizedTestParameters(tparams, negotiate)
 		   "MaxBurstLength=16384\0"),
 		NC("FirstBurstLength", "4096", "FirstBurstLength=65536\0",
 		   "FirstBurstLength=4096\0"),
+		/* §13.14: FirstBurstLength never above MaxBurstLength */
+		NC("MaxBurstLength", "65536", "FirstBurstLength=262144\0",
+		   "FirstBurstLength=65536\0"),
+		NC("MaxBurstLength", "131072",
+		   "MaxBurstLength=16384\0FirstBurstLength=65536\0",
+		   "MaxBurstLength=16384\0FirstBurstLength=16384\0"),
 		NC("MaxOutstandingR2T", "2", "MaxOutstandingR2T=8\0",
 		   "MaxOutstandingR2T=2\0"),
 		NC("MaxOutstandingR2T", "8", "MaxOutstandingR2T=3\0",
