@@ -104,8 +104,7 @@ static const struct tp_key tp_keys[TP_COUNT] = {
 	[TP_MXDSL] = { "MaxXmitDataSegmentLength", TP_NUM, 512, 16777215,
 		       16777215, NULL },
 	[TP_MAX_QUEUE_CMD] = { "MaxQueueCmd", TP_FIXED, .why =
-		"the command window is set for all targets (cmd_window in "
-		"ringtgt.conf)" },
+		"the CmdSN window (128 commands) is the same for all targets" },
 };
 
 static int tp_lookup(const char *name)
