@@ -433,6 +433,8 @@ int main(int argc, char **argv)
 			 CONFIG_DEFAULT_PATH);
 
 	core_init();
+	/* before the config: its targets may set iSCSI parameters */
+	iscsi_target_params_register(&set);
 	/* first, so a second daemon on the same socket stops here */
 	rc = ctl_server_start_group(o.socket ? o.socket : CTL_DEFAULT_PATH,
 				    have_cfg ? cfg.control_group : NULL, &ctl);

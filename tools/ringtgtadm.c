@@ -784,6 +784,40 @@ static int run_target_set_state(struct adm *a)
 	return call_simple(a, "target.set_state", args);
 }
 
+/* target set-param IQN NAME VALUE, target unset-param IQN NAME */
+static int run_target_set_param(struct adm *a)
+{
+	json_object *args = args_iqn(a->args[0]);
+
+	json_object_object_add(args, "name", json_object_new_string(a->args[1]));
+	json_object_object_add(args, "value", a->nargs > 2 ?
+			       json_object_new_string(a->args[2]) : NULL);
+	return call_simple(a, "target.set_param", args);
+}
+
+/* target params IQN: every key with the value a login starts from */
+static int run_target_params(struct adm *a)
+{
+	json_object *res = NULL, *all = NULL, *own = NULL;
+	int rc = call(a, "target.params", args_iqn(a->args[0]), &res);
+
+	if (rc)
+		return rc;
+	if (a->json) {
+		print_json(res);
+		json_object_put(res);
+		return EXIT_OK;
+	}
+	json_object_object_get_ex(res, "params", &all);
+	json_object_object_get_ex(res, "overrides", &own);
+	json_object_object_foreach(all, k, v)
+		printf("%s=%s%s\n", k, json_object_get_string(v),
+		       json_object_object_get_ex(own, k, NULL) ?
+		       " (this target's)" : "");
+	json_object_put(res);
+	return EXIT_OK;
+}
+
 static int run_status(struct adm *a)
 {
 	json_object *res = NULL;
@@ -1161,6 +1195,21 @@ static const struct cmd cmds[] = {
 	  "it fail (status 0x0300, target error) and the commands of its\n"
 	  "sessions end with BUSY, unexecuted. ready: served again.\n",
 	  "", opts_common, 2, 2, run_target_set_state },
+	{ "target", "set-param", "target set-param IQN NAME VALUE",
+	  "Sets one of a target's own iSCSI parameters (tgt's per-target\n"
+	  "session parameters: MaxRecvDataSegmentLength, MaxXmitDataSegmentLength,\n"
+	  "HeaderDigest, DataDigest, InitialR2T, ImmediateData, FirstBurstLength,\n"
+	  "MaxBurstLength, MaxOutstandingR2T, DefaultTime2Wait, ...). Logins to\n"
+	  "the target after it negotiate from it; sessions already up keep what\n"
+	  "they agreed. Values ringtgt cannot honour are refused.\n",
+	  "", opts_common, 3, 3, run_target_set_param },
+	{ "target", "unset-param", "target unset-param IQN NAME",
+	  "Puts a target's iSCSI parameter back to the daemon's value.\n",
+	  "", opts_common, 2, 2, run_target_set_param },
+	{ "target", "params", "target params IQN",
+	  "Shows every iSCSI parameter in tgt's order with the value a login to\n"
+	  "the target starts from; the target's own are marked.\n",
+	  "", opts_common, 1, 1, run_target_params },
 	{ "lun", "add",
 	  "lun add IQN LUN (--path FILE | --backing ram --size SIZE | --controller) [OPTIONS]",
 	  "Adds a logical unit at LUN (0..255).\n"

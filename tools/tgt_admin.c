@@ -288,26 +288,21 @@ static const struct {
 	{ "optimal_xfer_gran", "the Block Limits VPD page is not settable" },
 	{ "optimal_xfer_len", "the Block Limits VPD page is not settable" },
 	{ "bsopts", "ringtgt's backing stores take no options string" },
-	{ "MaxRecvDataSegmentLength", "iSCSI parameters are set in ringtgt.conf, not per target" },
-	{ "MaxXmitDataSegmentLength", "iSCSI parameters are set in ringtgt.conf, not per target" },
-	{ "HeaderDigest", "iSCSI parameters are set in ringtgt.conf, not per target" },
-	{ "DataDigest", "iSCSI parameters are set in ringtgt.conf, not per target" },
-	{ "InitialR2T", "iSCSI parameters are set in ringtgt.conf, not per target" },
-	{ "MaxOutstandingR2T", "iSCSI parameters are set in ringtgt.conf, not per target" },
-	{ "ImmediateData", "iSCSI parameters are set in ringtgt.conf, not per target" },
-	{ "FirstBurstLength", "iSCSI parameters are set in ringtgt.conf, not per target" },
-	{ "MaxBurstLength", "iSCSI parameters are set in ringtgt.conf, not per target" },
-	{ "DataPDUInOrder", "iSCSI parameters are set in ringtgt.conf, not per target" },
-	{ "DataSequenceInOrder", "iSCSI parameters are set in ringtgt.conf, not per target" },
-	{ "ErrorRecoveryLevel", "iSCSI parameters are set in ringtgt.conf, not per target" },
-	{ "IFMarker", "markers are not implemented (RFC 7143 dropped them)" },
-	{ "OFMarker", "markers are not implemented (RFC 7143 dropped them)" },
-	{ "DefaultTime2Wait", "iSCSI parameters are set in ringtgt.conf, not per target" },
-	{ "DefaultTime2Retain", "iSCSI parameters are set in ringtgt.conf, not per target" },
-	{ "OFMarkInt", "markers are not implemented (RFC 7143 dropped them)" },
-	{ "IFMarkInt", "markers are not implemented (RFC 7143 dropped them)" },
-	{ "MaxConnections", "iSCSI parameters are set in ringtgt.conf, not per target" },
 	{ "state", "a target's state is set with tgt-admin --offline/--ready or tgtadm --name state, not in targets.conf" },
+};
+
+/*
+ * tgt-admin's iSCSI parameter directives, each one `tgtadm --mode target
+ * --op update --name K --value V` there: a target.set_param here, which
+ * ringtgtd checks (a value it cannot honour is refused, saying why).
+ */
+static const char *const iscsi_param_directives[] = {
+	"MaxRecvDataSegmentLength", "MaxXmitDataSegmentLength", "HeaderDigest",
+	"DataDigest", "InitialR2T", "MaxOutstandingR2T", "ImmediateData",
+	"FirstBurstLength", "MaxBurstLength", "DataPDUInOrder",
+	"DataSequenceInOrder", "ErrorRecoveryLevel", "IFMarker", "OFMarker",
+	"DefaultTime2Wait", "DefaultTime2Retain", "OFMarkInt", "IFMarkInt",
+	"MaxConnections",
 };
 
 static int check_unsupported(const struct tgtconf_opt *o, size_t n,
@@ -793,6 +788,37 @@ static int plan_acls(struct tga_plan *p, const char *iqn, const char **rules,
 	return rc;
 }
 
+/*
+ * The target's iSCSI parameters as the file gives them: set what differs
+ * from what the target has (@cur NULL: a new target), and put back to
+ * the default what the file no longer gives (tgt re-creates the target).
+ * For the logins after it: sessions already up keep what they agreed.
+ */
+static int plan_params(struct tga_plan *p, const struct tgtconf_target *t,
+		       json_object *cur)
+{
+	json_object *have = jget(cur, "params");
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < ARRAY_SIZE(iscsi_param_directives); i++) {
+		const char *name = iscsi_param_directives[i];
+		const struct tgtconf_opt *o = tgtconf_target_opt(t, name);
+		const char *now = jstr(have, name);
+		json_object *a;
+
+		if (o ? now && !strcmp(now, o->value) : !now)
+			continue;
+		a = args_iqn(t->iqn);
+		if (a) {
+			json_object_object_add(a, "name", json_object_new_string(name));
+			json_object_object_add(a, "value", o ?
+					       json_object_new_string(o->value) : NULL);
+		}
+		rc = act(p, "target.set_param", a);
+	}
+	return rc;
+}
+
 static json_object *cur_lun(json_object *cur, unsigned lun)
 {
 	json_object *luns = jget(cur, "luns");
@@ -936,6 +962,9 @@ int tga_plan_target(const struct tgtconf *conf, const struct tgtconf_target *t,
 			json_object_object_add(a, "type", json_object_new_string("controller"));
 		if (!rc)
 			rc = act(p, "lun.add", a);
+		/* before the LUNs: a refused value leaves nothing half made */
+		if (!rc)
+			rc = plan_params(p, t, NULL);
 		for (size_t i = 0; i < t->nstores && !rc; i++)
 			rc = add_lun(p, t->iqn, &w[i]);
 	} else {
@@ -948,6 +977,8 @@ int tga_plan_target(const struct tgtconf *conf, const struct tgtconf_target *t,
 		}
 		rc = note(p, "# Updating target: %s", t->iqn);
 		p->nquiet = p->nnotes;
+		if (!rc)
+			rc = plan_params(p, t, cur);
 		if (!rc)
 			rc = plan_luns(p, t, w, cur, env);
 	}

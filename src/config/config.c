@@ -522,6 +522,29 @@ static int v_size(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 /* A buffer budget: 1 MiB .. 1 TiB. */
+/*
+ * target|iscsi_params: "Key=Value" each. The key and the value are the
+ * iSCSI layer's to check, when the config is applied (config_apply()).
+ */
+static int v_iscsi_param(cfg_t *cfg, cfg_opt_t *opt)
+{
+	for (unsigned i = 0; i < cfg_opt_size(opt); i++) {
+		const char *s = cfg_opt_getnstr(opt, i);
+		const char *eq = strchr(s, '=');
+
+		if (!eq || eq == s || !eq[1]) {
+			cfg_error(cfg, "iscsi_params: \"%s\" is not Key=Value", s);
+			return -1;
+		}
+		if ((size_t)(eq - s) >= CORE_PARAM_NAME_MAX ||
+		    strlen(eq + 1) >= CORE_PARAM_VALUE_MAX) {
+			cfg_error(cfg, "iscsi_params: \"%.60s\" is too long", s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int v_buffer(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *s = cfg_opt_getnstr(opt, 0);
@@ -794,6 +817,8 @@ static cfg_t *schema_new(void)
 		CFG_STR_LIST("incoming", NULL, CFGF_NONE),
 		CFG_STR_LIST("outgoing", NULL, CFGF_NONE),
 		CFG_STR("chap_algorithms", NULL, CFGF_NONE),
+		/* "Key=Value": the target's own iSCSI parameters */
+		CFG_STR_LIST("iscsi_params", NULL, CFGF_NONE),
 		CFG_END()
 	};
 	static cfg_opt_t account_opts[] = {
@@ -865,6 +890,7 @@ static cfg_t *schema_new(void)
 		{ "target|incoming", v_accounts },
 		{ "target|outgoing", v_outgoing },
 		{ "target|chap_algorithms", v_chap_algs },
+		{ "target|iscsi_params", v_iscsi_param },
 		{ "target|lun|size", v_size },
 		{ "target|lun|backing", v_backing },
 		{ "target|lun|block_size", v_block_size },
@@ -1176,6 +1202,14 @@ static int build_target(struct parse_ctx *c, struct ringtgt_config *out,
 		return ctx_fail(c, 0, "out of memory");
 	for (unsigned i = 0; i < n; i++)
 		if (!(t->acls[t->nacls++] = strdup(cfg_getnstr(sec, "acl", i))))
+			return ctx_fail(c, 0, "out of memory");
+	n = cfg_size(sec, "iscsi_params");
+	t->params = calloc(n ? n : 1, sizeof(*t->params));
+	if (!t->params)
+		return ctx_fail(c, 0, "out of memory");
+	for (unsigned i = 0; i < n; i++)
+		if (!(t->params[t->nparams++] =
+		      strdup(cfg_getnstr(sec, "iscsi_params", i))))
 			return ctx_fail(c, 0, "out of memory");
 	return build_target_auth(c, out, sec, t);
 }
@@ -1576,6 +1610,9 @@ void config_free(struct ringtgt_config *cfg)
 		for (size_t j = 0; j < t->nacls; j++)
 			free(t->acls[j]);
 		free(t->acls);
+		for (size_t j = 0; j < t->nparams; j++)
+			free(t->params[j]);
+		free(t->params);
 		for (size_t j = 0; j < t->nincoming; j++)
 			free(t->incoming[j]);
 		free(t->incoming);
@@ -1741,6 +1778,18 @@ static int apply_target(const struct ringtgt_config *cfg,
 	if (rc)
 		return apply_fail(err, cfg, t->line, rc, "target %s: %s",
 				  t->iqn, e.msg);
+	for (size_t i = 0; i < t->nparams; i++) {
+		char name[CORE_PARAM_NAME_MAX];
+		const char *eq = strchr(t->params[i], '=');	/* validated */
+
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - t->params[i]),
+			 t->params[i]);
+		rc = core_target_param_set(t->iqn, name, eq + 1, &e);
+		if (rc)
+			return apply_fail(err, cfg, t->line, rc,
+					  "target %s: iscsi_params: %s",
+					  t->iqn, e.msg);
+	}
 	return 0;
 }
 

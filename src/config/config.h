@@ -58,6 +58,8 @@ struct config_target {
 	size_t nincoming;
 	char *outgoing;			/* account name, or NULL */
 	unsigned chap_algs;		/* CORE_CHAP_* bits; default all */
+	char **params;			/* iscsi_params: "Key=Value" */
+	size_t nparams;
 	int line;			/* where "target ... {" is */
 };
 

@@ -170,6 +170,39 @@ static int op_target_set_state(struct ctl_req *r)
 	return core_target_set_state(iqn, !strcmp(state, "offline"), &r->err);
 }
 
+/*
+ * A target's own iSCSI parameter (tgt's per-target session parameters),
+ * for the next logins: "value" null puts it back to the default.
+ */
+static int op_target_set_param(struct ctl_req *r)
+{
+	const char *iqn = NULL, *name = NULL, *value = NULL;
+	json_object *v = NULL;
+	int rc;
+
+	if ((rc = arg_str(r, "iqn", true, &iqn)) ||
+	    (rc = arg_str(r, "name", true, &name)))
+		return rc;
+	if (!json_object_object_get_ex(r->args, "value", &v))
+		return req_fail(r, -EINVAL, "missing \"value\" (a string, "
+				"or null for the default)");
+	if (v && (rc = arg_str(r, "value", true, &value)))
+		return rc;
+	return core_target_param_set(iqn, name, value, &r->err);
+}
+
+/* The values a login to the target starts from, and its own overrides. */
+static int op_target_params(struct ctl_req *r)
+{
+	const char *iqn = NULL;
+	int rc;
+
+	if ((rc = arg_str(r, "iqn", true, &iqn)))
+		return rc;
+	r->result = core_target_params_json(iqn, &rc, &r->err);
+	return rc;
+}
+
 static int op_lun_add(struct ctl_req *r)
 {
 	struct core_lun_spec spec = { .type = SCSI_LU_DISK };
@@ -636,12 +669,16 @@ static const char *const args_portal[] = { "portal", NULL };
 static const char *const args_state[] = { "state", NULL };
 static const char *const args_session_list[] = { "stats", NULL };
 static const char *const args_target_state[] = { "iqn", "state", NULL };
+static const char *const args_target_param[] = { "iqn", "name", "value", NULL };
+static const char *const args_iqn[] = { "iqn", NULL };
 
 static const struct ctl_op ctl_ops[] = {
 	{ "target.add", args_target_add, op_target_add },
 	{ "target.remove", args_iqn_force, op_target_remove },
 	{ "target.list", args_none, op_target_list },
 	{ "target.set_state", args_target_state, op_target_set_state },
+	{ "target.set_param", args_target_param, op_target_set_param },
+	{ "target.params", args_iqn, op_target_params },
 	{ "lun.add", args_lun_add, op_lun_add },
 	{ "lun.remove", args_lun_remove, op_lun_remove },
 	{ "lun.resize", args_lun_resize, op_lun_resize },

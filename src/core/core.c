@@ -45,6 +45,7 @@ struct tgt_target {
 	int nacls;
 	struct core_lun_meta meta[SCSI_MAX_LUNS]; /* under core_admin_lock */
 	struct core_target_auth auth;	/* auth.c, under core_lock */
+	struct core_target_params params; /* params.c, under core_lock */
 	char iqn[CORE_NAME_MAX + 1];
 	struct scsi_target scsi;
 };
@@ -142,6 +143,11 @@ struct tgt_target *core_target_next_locked(struct tgt_target *prev)
 struct core_target_auth *core_target_auth_state(struct tgt_target *t)
 {
 	return &t->auth;
+}
+
+struct core_target_params *core_target_params_state(struct tgt_target *t)
+{
+	return &t->params;
 }
 
 /* Caller holds core_lock; asks every session on @t to go away. */
@@ -1275,6 +1281,7 @@ json_object *core_targets_json(void)
 		jadd(o, "state", json_object_new_string(
 			core_target_offline(t) ? "offline" : "ready"));
 		core_auth_target_json(&t->auth, o);
+		core_params_target_json(&t->params, o);
 		json_object_array_add(arr, o);
 	}
 	pthread_mutex_unlock(&core_lock);

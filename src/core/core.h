@@ -171,6 +171,62 @@ struct scsi_target *core_target_scsi(struct tgt_target *t);
  */
 int core_target_set_state(const char *iqn, bool offline, struct core_err *err);
 bool core_target_offline(const struct tgt_target *t);
+/*
+ * A transport's per-target parameters (for iSCSI, the negotiation keys of
+ * RFC 7143 §13 a login to this target starts from: `tgtadm --mode target
+ * --op update --name K --value V`). The core keeps each target's
+ * overrides as name=value strings and knows nothing of their meaning: the
+ * transport registers, with core_set_target_param_ops(), what checks them
+ * and what lists the values in force. Changes apply to later logins.
+ */
+#define CORE_PARAM_NAME_MAX 48
+#define CORE_PARAM_VALUE_MAX 48
+#define CORE_PARAMS_MAX 32
+struct core_param {
+	char name[CORE_PARAM_NAME_MAX];
+	char value[CORE_PARAM_VALUE_MAX];
+};
+struct core_param_ops {
+	/*
+	 * Checks @name = @value and puts the canonical spelling of both in
+	 * @out. 0; -ENOENT: no such parameter; -EINVAL: a bad value;
+	 * -EOPNOTSUPP: a value the transport cannot honour. A sentence
+	 * naming the key and the value in @why.
+	 */
+	int (*check)(const char *name, const char *value,
+		     struct core_param *out, char *why, size_t whylen);
+	/*
+	 * Calls @fn for every parameter, in the transport's order, with the
+	 * value in force for a target with the @n overrides @over.
+	 */
+	void (*list)(const struct core_param *over, size_t n,
+		     void (*fn)(void *ctx, const char *name, const char *value),
+		     void *ctx);
+};
+/* Registers the transport's parameters (before any is set); NULL: none. */
+void core_set_target_param_ops(const struct core_param_ops *ops);
+/*
+ * Sets target @iqn's parameter @name to @value (NULL: back to the
+ * transport's default). -ENOENT: no such target; the check's errors.
+ */
+int core_target_param_set(const char *iqn, const char *name,
+			  const char *value, struct core_err *err);
+/* The check alone, without a target (config validation). */
+int core_target_param_check(const char *name, const char *value,
+			    struct core_err *err);
+/*
+ * Copies target @t's overrides into @out (room for @cap); returns how
+ * many. For the transport's login.
+ */
+size_t core_target_params_copy(struct tgt_target *t, struct core_param *out,
+			       size_t cap);
+/*
+ * {"params": {name: value in force, ...}, "overrides": {name: value}} of
+ * target @iqn, in the transport's order. NULL with -ENOENT (no target)
+ * or -EOPNOTSUPP (no transport registered) in *rc and err.
+ */
+struct json_object *core_target_params_json(const char *iqn, int *rc,
+					    struct core_err *err);
 /* True when an ACL rule admits this initiator from this address. */
 bool core_target_allows(struct tgt_target *t, const char *initiator,
 			const struct sockaddr *peer);

@@ -84,6 +84,18 @@ void core_auth_target_free(struct core_target_auth *a);
 /* Caller holds core_lock: adds the names bound and the algorithms to @o. */
 void core_auth_target_json(const struct core_target_auth *a,
 			   struct json_object *o);
+/* --- between core.c and params.c ----------------------------------------- */
+
+/* A target's transport parameters (params.c), kept in its struct tgt_target. */
+struct core_target_params {
+	struct core_param p[CORE_PARAMS_MAX];	/* under core_lock */
+	size_t n;
+};
+struct core_target_params *core_target_params_state(struct tgt_target *t);
+/* Caller holds core_lock: adds "params" (the overrides) to @o. */
+void core_params_target_json(const struct core_target_params *tp,
+			     struct json_object *o);
+
 /* Wipes every account and discovery binding (core_shutdown). */
 void core_auth_shutdown(void);
 

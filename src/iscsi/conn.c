@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "digest.h"
 #include "iscsi_internal.h"
+#include "tparams.h"
 
 /*
  * Output a peer may leave unread before we stop reading its requests
@@ -99,12 +100,8 @@ struct iscsi_conn *conn_new(struct reactor *r, int fd,
 	list_init(&c->active);
 	list_init(&c->bw_link);
 	text_params_default(&c->params);
-	text_limits_default(&c->limits);
-	c->limits.max_recv_dsl = set->max_recv_dsl;
-	c->limits.max_burst = set->max_burst;
-	c->limits.first_burst = set->first_burst;
-	c->limits.max_outstanding_r2t = MIN(set->max_outstanding_r2t,
-					    (uint32_t)TASK_MAX_R2T);
+	/* the portal-wide values; a normal session's target may change them */
+	tparams_base(set, &c->limits);
 	/*
 	 * Login PDUs are at most 8192 bytes until the initiator hears our
 	 * declaration (RFC 7143 §13.12): start with a buffer for those, so

@@ -58,6 +58,12 @@ struct iscsi_settings {
 
 void iscsi_settings_default(struct iscsi_settings *s);
 
+/*
+ * Registers with the core the per-target iSCSI parameters (tparams.c),
+ * with @s's values as the defaults they override. Before the config is
+ * applied; iscsi_start() does it again with its settings.
+ */
+void iscsi_target_params_register(const struct iscsi_settings *s);
 /* Starts the reactor threads; 0 or -errno. */
 int iscsi_start(const struct iscsi_settings *s);
 /*

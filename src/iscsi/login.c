@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "chap.h"
 #include "iscsi_internal.h"
+#include "tparams.h"
 
 #define LOGIN_TEXT_MAX 65536	/* a login's text, C-bit pieces joined */
 #define TEXT_RSP_MAX 65536
@@ -64,6 +65,7 @@ struct login_state {
 	uint32_t delayed_itt;
 	uint64_t delay_until_ms;
 	struct text_negot negot;
+	bool target_limits;		/* the target's own keys are in c->limits */
 	struct tgt_target *target;
 	char *acc;			/* C-bit pieces */
 	size_t acc_len;
@@ -329,6 +331,37 @@ static bool login_first(struct iscsi_conn *c, const struct bhs *h)
 	return true;
 }
 
+/*
+ * A normal session's keys start from its target's own values (tparams.c,
+ * tgt's per-target parameters), taken when the login names the target:
+ * before any key of that request is negotiated, so that keys sent with
+ * TargetName see them too. A session already up keeps what it agreed.
+ */
+static void login_target_limits(struct iscsi_conn *c)
+{
+	struct login_state *l = c->login;
+	struct core_param over[CORE_PARAMS_MAX];
+	const char *name, *type;
+	struct tgt_target *t;
+	size_t n;
+
+	if (l->target_limits || l->negot.discovery)
+		return;
+	name = text_find(l->acc, l->acc_len, "TargetName");
+	type = text_find(l->acc, l->acc_len, "SessionType");
+	if (!name || (type && strcmp(type, "Normal")))
+		return;
+	t = core_target_find(name);
+	if (!t)
+		return;		/* login_identify() refuses it */
+	n = core_target_params_copy(t, over, CORE_PARAMS_MAX);
+	core_target_put(t);
+	tparams_base(c->set, &c->limits);
+	tparams_apply(&c->limits, over, n);
+	c->rx_full = pdu_rx_buf_size(MAX(c->limits.max_recv_dsl, 8192));
+	l->target_limits = true;
+}
+
 /* After the first request's keys: who is it, and what does it want. */
 static bool login_identify(struct iscsi_conn *c, const struct bhs *h)
 {
@@ -501,6 +534,7 @@ void login_handle(struct iscsi_conn *c, const struct bhs *h,
 	kv_init(&kv, out, sizeof(out));
 	l->negot.phase = csg == STAGE_SECURITY ? PHASE_SECURITY :
 						 PHASE_OPERATIONAL;
+	login_target_limits(c);
 	text_negotiate(&l->negot, l->acc, l->acc_len, &kv);
 	l->acc_len = 0;
 	if (l->negot.error) {

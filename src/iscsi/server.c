@@ -604,6 +604,7 @@ int iscsi_start(const struct iscsi_settings *s)
 	sigset_t all, old;
 
 	srv.set = *s;
+	iscsi_target_params_register(s);
 	if (!srv.set.max_connections)
 		srv.set.max_connections = DEF_CONNS;
 	if (!srv.set.max_conns_per_source)

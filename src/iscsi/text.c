@@ -44,10 +44,15 @@ void text_limits_default(struct iscsi_limits *l)
 {
 	*l = (struct iscsi_limits){
 		.max_recv_dsl = 262144,
+		.max_xmit_dsl = 16777215,	/* no cap of our own */
 		.max_burst = 1048576,
 		.first_burst = 262144,
 		.max_outstanding_r2t = 16,
-		.allow_digests = true,
+		.default_time2wait = 0,		/* the initiator's */
+		.header_digest = true,
+		.data_digest = true,
+		.initial_r2t = false,		/* the initiator's */
+		.immediate_data = true,
 	};
 }
 
@@ -239,6 +244,30 @@ static bool parse_num(const char *v, uint32_t min, uint32_t max, uint32_t *out)
 	return true;
 }
 
+struct find_ctx {
+	const char *key;
+	const char *val;
+};
+
+static int find_one(void *ctx, const char *key, const char *val)
+{
+	struct find_ctx *f = ctx;
+
+	if (strcmp(key, f->key))
+		return 0;
+	f->val = val;
+	return 1;
+}
+
+const char *text_find(const char *data, size_t len, const char *key)
+{
+	struct find_ctx f = { key, NULL };
+
+	if (!len || text_for_each(data, len, find_one, &f) < 0)
+		return NULL;
+	return f.val;
+}
+
 const char *text_pick_list(const char *offer, const char *const *supported)
 {
 	const char *p = offer;
@@ -324,8 +353,10 @@ static void negotiate_known(struct text_negot *n, int id, const char *val,
 	case R_LIST: {
 		const char *const *sup = NULL;
 
-		if (id == K_HEADER_DIGEST || id == K_DATA_DIGEST)
-			sup = l->allow_digests ? digests_all : digests_none;
+		if (id == K_HEADER_DIGEST)
+			sup = l->header_digest ? digests_all : digests_none;
+		else if (id == K_DATA_DIGEST)
+			sup = l->data_digest ? digests_all : digests_none;
 		else
 			sup = task_reporting;
 		pick = text_pick_list(val, sup);
@@ -350,10 +381,11 @@ static void negotiate_known(struct text_negot *n, int id, const char *val,
 			kv_add(out, k->name, "No");
 			return;
 		}
+		/* RFC 7143 §13.10 AND, §13.11 OR, with the target's value */
 		if (id == K_IMMEDIATE_DATA)
-			p->immediate_data = b;		/* we support Yes */
+			b = p->immediate_data = b && l->immediate_data;
 		else if (id == K_INITIAL_R2T)
-			p->initial_r2t = b;		/* we support No */
+			b = p->initial_r2t = b || l->initial_r2t;
 		else if (id == K_DATA_PDU_IN_ORDER)
 			b = p->data_pdu_in_order = true;	/* we need Yes */
 		else if (id == K_DATA_SEQ_IN_ORDER)
@@ -373,11 +405,18 @@ static void negotiate_known(struct text_negot *n, int id, const char *val,
 		case K_MAX_BURST:
 			num = p->max_burst = MIN(num, l->max_burst);
 			break;
-		case K_FIRST_BURST:
-			num = p->first_burst = MIN(num, l->first_burst);
+		case K_FIRST_BURST: {
+			/* §13.14: not above MaxBurstLength, ours or agreed */
+			uint32_t lim = MIN(l->first_burst, l->max_burst);
+
+			if (n->seen & (1ULL << K_MAX_BURST))
+				lim = MIN(lim, p->max_burst);
+			num = p->first_burst = MIN(num, lim);
 			break;
-		case K_DEFAULT_TIME2WAIT:
-			p->default_time2wait = num;	/* max(x, 0) */
+		}
+		case K_DEFAULT_TIME2WAIT:	/* RFC 7143 §13.15: max */
+			num = p->default_time2wait =
+				MAX(num, l->default_time2wait);
 			break;
 		case K_DEFAULT_TIME2RETAIN:
 			num = p->default_time2retain = 0; /* ERL 0 */
@@ -403,7 +442,8 @@ static void negotiate_known(struct text_negot *n, int id, const char *val,
 				kv_add(out, k->name, "Reject");
 				return;
 			}
-			p->max_recv_dsl_init = num;
+			/* what we send: theirs, below our own cap */
+			p->max_recv_dsl_init = MIN(num, l->max_xmit_dsl);
 			if (!n->declared_mrdsl) {
 				n->declared_mrdsl = true;
 				p->max_recv_dsl_tgt = l->max_recv_dsl;
@@ -580,4 +620,7 @@ void text_negot_finish(struct text_negot *n)
 	/* RFC 7143 §13.14: FirstBurstLength MUST NOT exceed MaxBurstLength */
 	if (p->first_burst > p->max_burst)
 		p->first_burst = p->max_burst;
+	/* the 8192-byte default too, when the initiator declared nothing */
+	p->max_recv_dsl_init = MIN(p->max_recv_dsl_init,
+				   n->limits->max_xmit_dsl);
 }

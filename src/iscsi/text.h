@@ -32,13 +32,27 @@ struct iscsi_params {
 	uint32_t protocol_level;
 };
 
-/* What this target is willing to accept (upper limits and preferences). */
+/*
+ * The target's side of each key (upper limits and preferences): the
+ * portal-wide settings, then a normal session's target's own values
+ * (tparams.c). Each is combined with the initiator's offer by the key's
+ * rule (RFC 7143 §13).
+ */
 struct iscsi_limits {
 	uint32_t max_recv_dsl;		/* declared MaxRecvDataSegmentLength */
-	uint32_t max_burst;
-	uint32_t first_burst;
-	uint32_t max_outstanding_r2t;
-	bool allow_digests;
+	/*
+	 * tgt's MaxXmitDataSegmentLength: the most data we put in one PDU,
+	 * below the initiator's MaxRecvDataSegmentLength when smaller.
+	 */
+	uint32_t max_xmit_dsl;
+	uint32_t max_burst;		/* MaxBurstLength, min rule */
+	uint32_t first_burst;		/* FirstBurstLength, min rule */
+	uint32_t max_outstanding_r2t;	/* MaxOutstandingR2T, min rule */
+	uint32_t default_time2wait;	/* DefaultTime2Wait, max rule */
+	bool header_digest;		/* CRC32C offered by HeaderDigest */
+	bool data_digest;		/* CRC32C offered by DataDigest */
+	bool initial_r2t;		/* InitialR2T, OR rule */
+	bool immediate_data;		/* ImmediateData, AND rule */
 };
 
 /* RFC 7143 defaults (§13). */
@@ -70,6 +84,13 @@ void kv_addf(struct kvbuf *b, const char *key, const char *fmt, ...)
 int text_for_each(const char *data, size_t len,
 		  int (*fn)(void *ctx, const char *key, const char *val),
 		  void *ctx);
+
+/*
+ * The value of the first @key=value pair in a data segment of @len
+ * bytes (pointing into it), or NULL when there is none or the segment is
+ * malformed.
+ */
+const char *text_find(const char *data, size_t len, const char *key);
 
 /*
  * RFC 7143 §6.2 list rule: the first value of the comma-separated @offer

@@ -527,6 +527,45 @@ static int login_both_stages(struct ri *ri, const char *target,
 	return 0;
 }
 
+int ri_login_offer(struct ri *ri, const char *target, const char *initiator,
+		  const char *kv, size_t len, char *out, size_t cap)
+{
+	char sec[1024];
+	struct ri_pdu rsp;
+	size_t n = 0;
+	int rc;
+
+	ri->cmdsn = 1;
+	n = kv_put(sec, n, "InitiatorName", initiator);
+	n = kv_put(sec, n, "TargetName", target);
+	n = kv_put(sec, n, "SessionType", "Normal");
+	n = kv_put(sec, n, "AuthMethod", "None");
+	rc = login_stage(ri, 0, 1, sec, n, &rsp);
+	if (rc)
+		return rc;
+	ri->expstatsn = get_be32(rsp.bhs + BHS_CMDSN) + 1;
+	rc = login_stage(ri, 1, 3, kv, len, &rsp);
+	if (rc)
+		return rc;
+	if (rsp.dsl >= cap)
+		return -ENOSPC;
+	memcpy(out, rsp.data, rsp.dsl);
+	out[rsp.dsl] = '\0';
+	for (uint32_t i = 0; i < rsp.dsl; i++)	/* one pair a line */
+		if (!out[i])
+			out[i] = '\n';
+	ri->tsih = get_be16(rsp.bhs + BHS_TSIH);
+	ri->tgt_mrdsl = 8192;
+	if (kv_find(rsp.data, rsp.dsl, "MaxRecvDataSegmentLength", sec,
+		    sizeof(sec)))
+		ri->tgt_mrdsl = (uint32_t)strtoul(sec, NULL, 10);
+	ri->expstatsn = get_be32(rsp.bhs + BHS_CMDSN) + 1;
+	ri->cmdsn = get_be32(rsp.bhs + BHS_EXPSTATSN);
+	ri->max_cmdsn = get_be32(rsp.bhs + BHS_MAXCMDSN);
+	ri->itt++;
+	return 0;
+}
+
 int ri_send_targets(struct ri *ri, char *out, size_t cap)
 {
 	static const char kv[] = "SendTargets=All";

@@ -89,6 +89,14 @@ int ri_recv(struct ri *ri, struct ri_pdu *p, int timeout_ms);
 int ri_login(struct ri *ri, const char *target, const char *initiator);
 
 /*
+ * Logs in to @target (Normal session, AuthMethod=None) offering exactly
+ * the operational keys in @kv (@len bytes of key=value\0 pairs). The last
+ * Login Response's keys go to @out as "key=value" lines. Returns the
+ * login status (0 for success) or -errno (-ENOSPC: @out too small).
+ */
+int ri_login_offer(struct ri *ri, const char *target, const char *initiator,
+		  const char *kv, size_t len, char *out, size_t cap);
+/*
  * Sends a SCSI Command (non-immediate) on @lun with @cdb (up to 16
  * bytes). @flags: CMD_R / CMD_W; F is added. @data is immediate data.
  * Returns the ITT used, and the CmdSN in *cmdsn when not NULL.

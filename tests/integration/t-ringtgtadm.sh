@@ -138,6 +138,22 @@ it_expect_match "target show: ACL ALL" "$ADM_OUT" '^ +ALL$'
 if grep -q "$(ere "$IT_IQN")" <<<"$ADM_OUT"; then
     it_fail "target show $NEW also shows $IT_IQN"
 fi
+# the target's own iSCSI parameters: set, listed, negotiated by the next
+# login (libiscsi offers MaxBurstLength=262144 and prints the answer: the
+# smaller, RFC 7143 §13.13), put back, a value ringtgt cannot honour refused
+adm_ok target set-param "$NEW" MaxBurstLength 65536
+adm_ok target params "$NEW"
+it_expect_match "target params: the target's own" "$ADM_OUT" '^MaxBurstLength=65536 \(this target.s\)$'
+it_expect_match "target params: the daemon's" "$ADM_OUT" '^FirstBurstLength=262144$'
+out=$(LIBISCSI_DEBUG=10 timeout -k 5 30 iscsi-inq "iscsi://127.0.0.1:$IT_PORT/$NEW/1" 2>&1) ||
+    it_fail "iscsi-inq after set-param: $out"
+it_expect_match "login negotiates the target's MaxBurstLength" "$out" 'TargetLoginReply: MaxBurstLength=65536 '
+adm_ok target unset-param "$NEW" MaxBurstLength
+adm_ok target params "$NEW"
+it_expect_match "target params: back to the daemon's" "$ADM_OUT" '^MaxBurstLength=1048576$'
+adm_rc 1 'ErrorRecoveryLevel=1: ringtgt supports error recovery level 0 only' \
+    target set-param "$NEW" ErrorRecoveryLevel 1
+
 adm_ok target list
 it_expect_match "target list: new target" "$ADM_OUT" "$(ere "$NEW")"
 it_expect_match "target list: export target" "$ADM_OUT" "$(ere "$IT_IQN")"

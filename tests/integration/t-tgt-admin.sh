@@ -19,7 +19,10 @@
 #     served;
 #   - --offline ALL: logins refused (0x0300, target error) and the states
 #     in target.list; --ready tid=N, --ready IQN, an unknown IQN refused;
-#   - the systemd ExecStop line, --update ALL -c /dev/null -f: no target.
+#   - the systemd ExecStop line, --update ALL -c /dev/null -f: no target;
+#   - a target's own iSCSI parameter (MaxBurstLength in its block): a
+#     login negotiates it; changed in the file, --update IQN -f applies it
+#     to the next login while the open session stays.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -33,7 +36,12 @@ tgtadmin=$(dirname "$adm")/tgt-admin
 [ -x "$tgtadmin" ] || it_fail "$tgtadmin not found (the build makes it)"
 
 CAPTOOL_PID=""
+ST_PID=""
 cleanup() {
+    if [ -n "$ST_PID" ]; then
+        kill -TERM "$ST_PID" 2>/dev/null || true
+        wait "$ST_PID" 2>/dev/null || true
+    fi
     if [ -n "$CAPTOOL_PID" ]; then
         kill -TERM "$CAPTOOL_PID" 2>/dev/null || true
         wait "$CAPTOOL_PID" 2>/dev/null || true
@@ -94,6 +102,7 @@ incomingdiscoveryuser $DISC_USER $DISC_PASS
         write-cache off
     </backing-store>
     initiator-address 127.0.0.1
+    MaxBurstLength 131072
 </target>
 EOF
 
@@ -146,6 +155,44 @@ timeout -k 5 30 iscsi-ls "iscsi://$IT_PORTAL" >"$IT_TMP/out" 2>&1 || rc=$?
 out=$(timeout -k 5 30 iscsi-ls "iscsi://$DISC_USER%$DISC_PASS@$IT_PORTAL" 2>&1) ||
     it_fail "discovery with incomingdiscoveryuser's account failed: $out"
 it_expect_match "discovery CHAP lists the static target" "$out" "^Target:${STATIC//./\\.} "
+
+# --- the static target's own MaxBurstLength ------------------------------------
+# tgt-admin passes it to tgtadm --mode target --op update; a login offering
+# 262144 (libiscsi, which prints the target's answer) gets the smaller
+# (RFC 7143 §13.13)
+static_burst() {
+    LIBISCSI_DEBUG=10 timeout -k 5 30 iscsi-inq "iscsi://$IT_PORTAL/$STATIC/3" >"$IT_TMP/inq" 2>&1 ||
+        it_fail "login to $STATIC: $(tail -n 3 "$IT_TMP/inq")"
+    grep -o 'TargetLoginReply: MaxBurstLength=[0-9]*' "$IT_TMP/inq" | cut -d= -f2
+}
+static_sessions() {
+    timeout -k 5 30 "$adm" session list --json | python3 -c 'import json, sys
+print(*sorted(s["tsih"] for s in json.load(sys.stdin) if s["target"] == sys.argv[1]))' "$STATIC"
+}
+burst=$(static_burst)
+[ "$burst" = 131072 ] || it_fail "$STATIC: MaxBurstLength $burst at login, want 131072"
+rm -f "$IT_TMP/st.in"
+mkfifo "$IT_TMP/st.in"
+"$captool" "iscsi://$IT_PORTAL/$STATIC/3" <"$IT_TMP/st.in" >"$IT_TMP/st.out" 2>&1 &
+ST_PID=$!
+exec 8>"$IT_TMP/st.in"
+echo "tur 3" >&8
+for _ in $(seq 1 100); do grep -q '^GOOD' "$IT_TMP/st.out" && break; sleep 0.1; done
+grep -q '^GOOD' "$IT_TMP/st.out" || it_fail "captool on $STATIC: $(cat "$IT_TMP/st.out")"
+st_before=$(static_sessions)
+[ -n "$st_before" ] || it_fail "no session on $STATIC"
+sed -i 's/MaxBurstLength 131072/MaxBurstLength 65536/' "$ETC/conf.d/static.conf"
+ta_ok --update "$STATIC" -f -c "$ETC/targets.conf"
+burst=$(static_burst)
+[ "$burst" = 65536 ] || it_fail "$STATIC: MaxBurstLength $burst after --update -f, want 65536"
+[ "$(static_sessions)" = "$st_before" ] || it_fail "$STATIC's session changed: $(static_sessions), was $st_before"
+echo "tur 3" >&8
+sleep 0.5
+[ "$(tail -n 1 "$IT_TMP/st.out")" = GOOD ] || it_fail "the open session on $STATIC: $(tail -n 1 "$IT_TMP/st.out")"
+exec 8>&-
+wait "$ST_PID" 2>/dev/null || true
+ST_PID=""
+it_log "$STATIC: MaxBurstLength 131072, then 65536 after --update -f; session $st_before stayed"
 
 # --- a second volume: tgt-admin --update IQN -----------------------------------
 cinder_write "$UUID_B" "$USER_B" "$PASS_B" "$IT_TMP/volume-b"

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "config/config.h"
 #include "core/core.h"
+#include "iscsi/iscsi.h"
 
 #define DEMO "iqn.2026-11.org.ringtgt:demo"
 
@@ -650,6 +651,54 @@ Test(config, apply_rolls_back)
 	cr_expect_eq(config_apply(&cfg, &cerr), -EEXIST);
 	cr_expect_str_eq(cerr.msg, "<config>:4: target " DEMO " already exists (tid 1)");
 	cr_expect_null(core_target_find("iqn.2026-11.org.ringtgt:first"));
+	config_free(&cfg);
+	core_shutdown();
+}
+
+/*
+ * A target's own iSCSI parameters (iscsi_params = {"Key=Value"}): set
+ * when the config is applied; a malformed pair fails the parse, a value
+ * ringtgt cannot honour the apply, naming the line, key and value.
+ */
+Test(config, iscsi_params)
+{
+	struct ringtgt_config cfg;
+	struct iscsi_settings set;
+	struct core_err cerr = { { 0 } };
+	char err[512] = "";
+	json_object *arr, *p;
+
+	iscsi_settings_default(&set);
+	core_init();
+	iscsi_target_params_register(&set);
+	cr_assert_eq(config_parse_buf(
+		"target \"" DEMO "\" {\n"
+		"  iscsi_params = {\"MaxBurstLength=65536\", \"ImmediateData=No\"}\n"
+		"}\n", &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(config_apply(&cfg, &cerr), 0, "%s", cerr.msg);
+	arr = core_targets_json();
+	p = jget(json_object_array_get_idx(arr, 0), "params");
+	cr_expect_str_eq(json_object_get_string(jget(p, "MaxBurstLength")), "65536");
+	cr_expect_str_eq(json_object_get_string(jget(p, "ImmediateData")), "No");
+	json_object_put(arr);
+	config_free(&cfg);
+	cr_assert_eq(core_target_remove(DEMO, true, &cerr), 0);
+
+	cr_expect_eq(config_parse_buf(
+		"target \"" DEMO "\" {\n"
+		"  iscsi_params = {\"MaxBurstLength\"}\n"
+		"}\n", &cfg, err, sizeof(err)), -EINVAL);
+	cr_expect(strstr(err, "\"MaxBurstLength\" is not Key=Value"), "%s", err);
+
+	cr_assert_eq(config_parse_buf(
+		"target \"" DEMO "\" {\n"
+		"  iscsi_params = {\"ErrorRecoveryLevel=2\"}\n"
+		"}\n", &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(config_apply(&cfg, &cerr), -EOPNOTSUPP);
+	cr_expect_str_eq(cerr.msg, "<config>:1: target " DEMO ": iscsi_params: "
+			 "ErrorRecoveryLevel=2: ringtgt supports error recovery "
+			 "level 0 only");
+	cr_expect_null(core_target_find(DEMO), "rolled back");
 	config_free(&cfg);
 	core_shutdown();
 }

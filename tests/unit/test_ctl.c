@@ -22,6 +22,7 @@
 
 #include "control/ctl.h"
 #include "core/core.h"
+#include "iscsi/iscsi.h"
 #include "ringtgt/ctl.h"
 
 #define IQN "iqn.2026-11.org.ringtgt:ctl"
@@ -283,6 +284,68 @@ Test(ctl, portal_groups)
 	cr_expect_eq(call("portal_group.set_state",
 			  args_new("tag", json_object_new_int(2), NULL),
 			  NULL, err, sizeof(err)), -EINVAL);
+}
+
+/* target.set_param / target.params (docs/control-protocol.md) */
+Test(ctl, target_params)
+{
+	struct iscsi_settings set;
+	json_object *res = NULL;
+	char err[256] = "";
+
+	iscsi_settings_default(&set);
+	iscsi_target_params_register(&set);
+	cr_assert_eq(call("target.add", args_new("iqn", json_object_new_string(IQN), NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(call("target.set_param",
+			  args_new("iqn", json_object_new_string(IQN), "name",
+				   json_object_new_string("maxburstlength"), "value",
+				   json_object_new_string("0x10000"), NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(call("target.params",
+			  args_new("iqn", json_object_new_string(IQN), NULL),
+			  &res, err, sizeof(err)), 0, "%s", err);
+	/* every key of tgt's list, the override in it and in overrides */
+	cr_expect_eq(json_object_object_length(jget(res, "params")), 26);
+	cr_expect_str_eq(json_object_get_string(jget(jget(res, "params"),
+						     "MaxBurstLength")), "65536");
+	cr_expect_str_eq(json_object_get_string(jget(jget(res, "params"),
+						     "FirstBurstLength")), "262144");
+	cr_expect_eq(json_object_object_length(jget(res, "overrides")), 1);
+	cr_expect_str_eq(json_object_get_string(jget(jget(res, "overrides"),
+						     "MaxBurstLength")), "65536");
+	json_object_put(res);
+	/* null: back to the default */
+	cr_assert_eq(call("target.set_param",
+			  args_new("iqn", json_object_new_string(IQN), "name",
+				   json_object_new_string("MaxBurstLength"), "value",
+				   NULL, NULL),
+			  NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(call("target.params",
+			  args_new("iqn", json_object_new_string(IQN), NULL),
+			  &res, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(json_object_get_string(jget(jget(res, "params"),
+						     "MaxBurstLength")), "1048576");
+	cr_expect_eq(json_object_object_length(jget(res, "overrides")), 0);
+	json_object_put(res);
+	cr_expect_eq(call("target.set_param",
+			  args_new("iqn", json_object_new_string(IQN), "name",
+				   json_object_new_string("ErrorRecoveryLevel"), "value",
+				   json_object_new_string("1"), NULL),
+			  NULL, err, sizeof(err)), -EOPNOTSUPP);
+	cr_expect(strstr(err, "ErrorRecoveryLevel=1"), "%s", err);
+	cr_expect_eq(call("target.set_param",
+			  args_new("iqn", json_object_new_string(IQN), "name",
+				   json_object_new_string("MaxBurstLength"), NULL),
+			  NULL, err, sizeof(err)), -EINVAL);
+	cr_expect_eq(call("target.set_param",
+			  args_new("iqn", json_object_new_string("iqn.2026-11.x:none"),
+				   "name", json_object_new_string("MaxBurstLength"),
+				   "value", json_object_new_string("65536"), NULL),
+			  NULL, err, sizeof(err)), -ENOENT);
+	cr_expect_eq(call("target.params",
+			  args_new("iqn", json_object_new_string("iqn.2026-11.x:none"),
+				   NULL), &res, err, sizeof(err)), -ENOENT);
 }
 
 Test(ctl, daemon_status)

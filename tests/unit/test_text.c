@@ -351,7 +351,7 @@ Test(negot, digest_results_land)
 	cr_assert_not(f.p.data_digest);
 
 	fx_init(&f, PHASE_OPERATIONAL, false);
-	f.l.allow_digests = false;
+	f.l.header_digest = f.l.data_digest = false;
 	fx_run(&f, KV("HeaderDigest=CRC32C,None\0DataDigest=CRC32C\0"));
 	cr_assert_kv(&f, "HeaderDigest=None\0DataDigest=Reject\0");
 	cr_assert_not(f.p.header_digest);
@@ -364,14 +364,20 @@ Test(negot, bursts_and_finish)
 
 	fx_init(&f, PHASE_OPERATIONAL, false);
 	fx_run(&f, KV("MaxBurstLength=65536\0FirstBurstLength=200000\0"));
-	cr_assert_kv(&f, "MaxBurstLength=65536\0FirstBurstLength=200000\0");
+	/* RFC 7143 §13.14: FirstBurstLength <= MaxBurstLength, answer too */
+	cr_assert_kv(&f, "MaxBurstLength=65536\0FirstBurstLength=65536\0");
 	cr_assert_eq(f.n.error, 0);
 	cr_assert_eq(f.p.max_burst, 65536u);
-	cr_assert_eq(f.p.first_burst, 200000u);
+	cr_assert_eq(f.p.first_burst, 65536u);
 	text_negot_finish(&f.n);
-	/* RFC 7143 §13.14: FirstBurstLength <= MaxBurstLength */
 	cr_assert_eq(f.p.first_burst, 65536u);
 	cr_assert_eq(f.p.max_burst, 65536u);
+
+	/* the other order: finish keeps the session consistent */
+	fx_init(&f, PHASE_OPERATIONAL, false);
+	fx_run(&f, KV("FirstBurstLength=200000\0MaxBurstLength=65536\0"));
+	text_negot_finish(&f.n);
+	cr_assert_eq(f.p.first_burst, 65536u);
 
 	/* already consistent: finish changes nothing */
 	fx_init(&f, PHASE_OPERATIONAL, false);

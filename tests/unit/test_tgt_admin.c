@@ -427,6 +427,41 @@ Test(tgt_admin_plan, accounts_follow_the_file)
 	     "account.unbind {\"iqn\":\"" IQN "\",\"name\":\"carol\"}\n");
 }
 
+/*
+ * tgt-admin's iSCSI parameter directives: each one a target.set_param
+ * (tgt: tgtadm --mode target --op update --name K --value V), before the
+ * LUNs of a new target.
+ */
+Test(tgt_admin_plan, iscsi_params_new_target)
+{
+	plan("<target " IQN ">\n MaxBurstLength 65536\n HeaderDigest CRC32C\n"
+	     " ImmediateData No\n</target>\n", NULL, NULL, false, 0,
+	     "target.add {\"iqn\":\"" IQN "\"}\n"
+	     "lun.add {\"iqn\":\"" IQN "\",\"lun\":0,\"type\":\"controller\"}\n"
+	     "target.set_param {\"iqn\":\"" IQN "\",\"name\":\"HeaderDigest\",\"value\":\"CRC32C\"}\n"
+	     "target.set_param {\"iqn\":\"" IQN "\",\"name\":\"ImmediateData\",\"value\":\"No\"}\n"
+	     "target.set_param {\"iqn\":\"" IQN "\",\"name\":\"MaxBurstLength\",\"value\":\"65536\"}\n"
+	     "acl.add {\"iqn\":\"" IQN "\",\"rule\":\"ALL\"}\n");
+}
+
+/*
+ * --update -f on a target with a session: a changed value is set (for the
+ * next logins; the session stays), one the file dropped goes back to the
+ * default, an unchanged one is left.
+ */
+Test(tgt_admin_plan, iscsi_params_update)
+{
+	plan("<target " IQN ">\n MaxBurstLength 131072\n InitialR2T Yes\n"
+	     "</target>\n",
+	     "{\"tid\": 1, \"iqn\": \"" IQN "\", \"sessions\": 1, \"acls\": [\"ALL\"],"
+	     " \"incoming_accounts\": [], \"outgoing_account\": null,"
+	     " \"luns\": [{\"lun\": 0, \"type\": \"controller\"}],"
+	     " \"params\": {\"MaxBurstLength\": \"65536\", \"InitialR2T\": \"Yes\","
+	     " \"FirstBurstLength\": \"4096\"}}", NULL, true, 0,
+	     "target.set_param {\"iqn\":\"" IQN "\",\"name\":\"FirstBurstLength\",\"value\":null}\n"
+	     "target.set_param {\"iqn\":\"" IQN "\",\"name\":\"MaxBurstLength\",\"value\":\"131072\"}\n");
+}
+
 /* What ringtgt cannot do refuses the target, naming the line. */
 struct refusal {
 	char text[200];
@@ -442,8 +477,8 @@ ParameterizedTestParameters(tgt_admin_plan, refused)
 		  "vol.conf:3: target iqn.x: bs-type rbd: ringtgt has files and block devices only (rdwr, aio)" },
 		{ "<target iqn.x>\n<backing-store /a>\n mode_page 8:0:18\n</backing-store>\n</target>\n",
 		  "vol.conf:3: target iqn.x: mode_page is not supported by ringtgt" },
-		{ "<target iqn.x>\n MaxConnections 2\n</target>\n",
-		  "vol.conf:2: target iqn.x: MaxConnections is not supported by ringtgt" },
+		{ "<target iqn.x>\n state offline\n</target>\n",
+		  "vol.conf:2: target iqn.x: state is not supported by ringtgt" },
 		{ "\n<target iqn.x>\n driver iser\n</target>\n",
 		  "vol.conf:3: target iqn.x: driver iser: ringtgt serves iscsi only" },
 		{ "<target iqn.x>\n initiator-address 10.0.0.1\n initiator-name iqn.a\n</target>\n",

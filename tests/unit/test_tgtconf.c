@@ -254,6 +254,23 @@ Test(tgtconf, every_target_directive)
 		{ "MaxRecvDataSegmentLength", "8192" },
 		{ "HeaderDigest", "None" },
 		{ "MaxConnections", "1" },
+		/* the other iSCSI parameters tgt-admin passes to tgtadm */
+		{ "MaxXmitDataSegmentLength", "65536" },
+		{ "DataDigest", "CRC32C,None" },
+		{ "InitialR2T", "No" },
+		{ "MaxOutstandingR2T", "4" },
+		{ "ImmediateData", "Yes" },
+		{ "FirstBurstLength", "65536" },
+		{ "MaxBurstLength", "262144" },
+		{ "DataPDUInOrder", "Yes" },
+		{ "DataSequenceInOrder", "Yes" },
+		{ "ErrorRecoveryLevel", "0" },
+		{ "IFMarker", "No" },
+		{ "OFMarker", "No" },
+		{ "DefaultTime2Wait", "2" },
+		{ "DefaultTime2Retain", "0" },
+		{ "OFMarkInt", "2048" },
+		{ "IFMarkInt", "2048" },
 	};
 	char text[8192];
 	size_t n = 0;
