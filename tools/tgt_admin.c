@@ -32,10 +32,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "base/base.h"
-#include "core/core.h"
 #include "ringtgt/ctl.h"
-#include "scsi/scsi.h"
 #include "tgt_admin.h"
 #include "tgtadm.h"
 
@@ -255,7 +252,7 @@ static const char *jstr(json_object *o, const char *key)
 /* One LUN of the file, as lun.add arguments and what to compare. */
 struct want_lun {
 	const struct tgtconf_store *s;
-	struct scsi_lu_params params;
+	struct ringtgt_lu_params *params;
 	uint32_t block_size;		/* 0: not given */
 	bool direct, shared;
 	bool no_write_cache;		/* write-cache off, bsoflags sync */
@@ -329,8 +326,8 @@ static int lu_param(struct want_lun *w, const char *name, const char *value,
 		    size_t errlen)
 {
 	char why[256], l[300];
-	int rc = scsi_lu_param_parse_tgt(&w->params, name, value, why,
-					 sizeof(why));
+	int rc = ringtgt_lu_params_set(w->params, name, value, 1, why,
+				       sizeof(why));
 
 	if (rc == -ENOENT)
 		return refuse(err, errlen, "%s: target %s: params: unknown LU parameter '%s'",
@@ -412,16 +409,19 @@ static int want_lun(const struct tgtconf_target *t, const struct tgtconf_store *
 
 	memset(w, 0, sizeof(*w));
 	w->s = s;
+	w->params = ringtgt_lu_params_new();
+	if (!w->params)
+		return -ENOMEM;
 	rc = check_unsupported(s->opts, s->nopts, t->iqn, err, errlen);
 	if (rc)
 		return rc;
 	if (s->lun == 0)
 		return refuse(err, errlen, "%s:%d: target %s: %s: LUN 0 is the target's controller (as in tgt)",
 			      s->file, s->line, t->iqn, s->path);
-	if (s->lun >= SCSI_MAX_LUNS)
+	if (s->lun >= RINGTGT_MAX_LUNS)
 		return refuse(err, errlen, "%s:%d: target %s: %s: LUN %u: ringtgt serves LUNs 1..%d",
 			      s->file, s->line, t->iqn, s->path, s->lun,
-			      SCSI_MAX_LUNS - 1);
+			      RINGTGT_MAX_LUNS - 1);
 	o = tgtconf_store_opt(t, s, "device-type");
 	if (o && strcmp(o->value, "disk"))
 		return refuse(err, errlen, "%s: target %s: device-type %s: ringtgt serves disks only",
@@ -503,7 +503,7 @@ static int add_lun(struct tga_plan *p, const char *iqn, const struct want_lun *w
 		json_object_object_add(a, "shared", json_object_new_boolean(true));
 	if (w->no_write_cache)
 		json_object_object_add(a, "write_cache", json_object_new_boolean(false));
-	core_lun_params_to_json(&w->params, a);
+	ringtgt_lu_params_to_json(w->params, a);
 	return act(p, "lun.add", a);
 }
 
@@ -520,7 +520,7 @@ static json_object *param_diff(const struct want_lun *w, json_object *cur,
 
 	if (!want)
 		return NULL;
-	core_lun_params_to_json(&w->params, want);
+	ringtgt_lu_params_to_json(w->params, want);
 	json_object_object_foreach(want, k, v) {
 		json_object *c = jget(cur, k);
 
@@ -532,8 +532,8 @@ static json_object *param_diff(const struct want_lun *w, json_object *cur,
 			json_object_object_add(diff, k, json_object_get(v));
 	}
 	json_object_put(want);
-	if ((jstr(cur, "scsi_id") && !(w->params.set & (1u << SCSI_LU_P_SCSI_ID))) ||
-	    (jstr(cur, "scsi_sn") && !(w->params.set & (1u << SCSI_LU_P_SCSI_SN))))
+	if ((jstr(cur, "scsi_id") && !ringtgt_lu_params_has(w->params, "scsi_id")) ||
+	    (jstr(cur, "scsi_sn") && !ringtgt_lu_params_has(w->params, "scsi_sn")))
 		*recreate = true;
 	return diff;
 }
@@ -957,6 +957,8 @@ int tga_plan_target(const struct tgtconf *conf, const struct tgtconf_target *t,
 		rc = plan_acls(p, t->iqn, rules, nrules, cur);
 out:
 	free(rules);
+	for (size_t i = 0; i < t->nstores; i++)
+		ringtgt_lu_params_free(w[i].params);
 	free(w);
 	if (rc)
 		tga_plan_free(p);
@@ -1251,7 +1253,7 @@ static int file_inquiry(void *ctx, const char *path, struct tga_inquiry *out)
 		n = fread(pg, 1, sizeof(pg), f);
 		fclose(f);
 		if (n > 4 && pg[1] == 0x80) {
-			size_t len = MIN((size_t)pg[3], n - 4), i = 4;
+			size_t len = (size_t)pg[3] < n - 4 ? pg[3] : n - 4, i = 4;
 
 			while (len && pg[i] == ' ') {
 				i++;

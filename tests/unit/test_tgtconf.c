@@ -1,5 +1,5 @@
 /*
- * test_tgtconf.c - the targets.conf parser from strings (src/config/
+ * test_tgtconf.c - the targets.conf parser from strings (tools/
  * tgtconf.c): Cinder's per-volume file byte for byte, every directive
  * tgt-admin knows, Config::General's lexical rules, LUN numbering as
  * tgt-admin does it, includes (globs, directories, nesting, loops) through
@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config/tgtconf.h"
+#include "tgtconf.h"
 
 /* An in-memory file system: path -> contents. */
 struct memfile {

@@ -16,8 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/base.h"
-#include "config/tgtconf.h"
+#include "tgtconf.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Where a directive may stand. */
 enum {
