@@ -1,6 +1,6 @@
 /*
  * tgt_admin.c - tgt 1.0.85's `tgt-admin` (scripts/tgt-admin) for ringtgtd:
- * reads /etc/tgt/targets.conf (src/config/tgtconf.c) and makes the daemon
+ * reads /etc/tgt/targets.conf (tgtconf.c) and makes the daemon
  * match it through the control socket. Options, their letters and the
  * messages tgt-admin prints are tgt's; what differs is documented in
  * docs/tgt-compat.md. The main one: tgt-admin can only delete a target and
@@ -12,7 +12,9 @@
  * The planner (tga_plan_*) turns a target of the file and the daemon's
  * target.list / account.list entries into control requests without doing
  * any I/O but through struct tga_env; tgt_admin_main() fetches the state,
- * plans, prints (-p, -v) and runs the requests.
+ * plans, prints (-p, -v) and runs the requests, holding a lock beside
+ * the control socket so that two runs at once do not plan from the same
+ * state (run_lock()).
  *
  * Exit status: 0 done (also when a target in use was left alone, as tgt
  * does), 1 a refusal or a failed request, 2 a usage error.
@@ -27,9 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ringtgt/ctl.h"
@@ -1068,6 +1072,9 @@ struct run {
 	json_object *accounts;		/* account.list */
 	bool ignore_errors;
 	bool failed;
+	/* run_lock()'s: the -C socket's, then control-port's when it differs */
+	int lock_fd[2];
+	int nlocks;
 };
 
 static int call(struct run *r, const char *op, json_object *args,
@@ -1330,6 +1337,78 @@ static int load_conf(struct run *r)
 static void socket_path(struct run *r)
 {
 	tgtadm_socket_path(r->o.control_port, r->sock, sizeof(r->sock));
+}
+
+/*
+ * One tgt-admin at a time per daemon. A run reads the daemon's state,
+ * plans from it and applies the plan; two runs at once (OpenStack Cinder
+ * updates several volumes in parallel) would plan from the same state
+ * and race: both adding the same CHAP account, one deleting what the
+ * other just made under --update ALL. tgt-admin has the same race
+ * against tgtd; here each run takes an exclusive flock(2) on
+ * "<socket>" TGA_LOCK_SUFFIX for its whole life (the fd closes at
+ * exit), waiting at most TGA_LOCK_TIMEOUT_ENV seconds (default
+ * TGA_LOCK_TIMEOUT_S) and then failing with a message naming the lock.
+ * Without the socket's directory there is no daemon to protect: the run
+ * goes on and fails to reach it. Who may use the socket but not create
+ * files beside it (its group) locks the file read-only, once root made it.
+ */
+#define TGA_LOCK_SUFFIX ".tgt-admin.lock"
+#define TGA_LOCK_TIMEOUT_ENV "RINGTGT_TGT_ADMIN_LOCK_TIMEOUT"
+#define TGA_LOCK_TIMEOUT_S 60
+#define TGA_LOCK_POLL_NS (20 * 1000 * 1000)
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) +
+	       (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static int run_lock(struct run *r)
+{
+	const struct timespec poll = { 0, TGA_LOCK_POLL_NS };
+	const char *env = getenv(TGA_LOCK_TIMEOUT_ENV);
+	double timeout = env && *env ? strtod(env, NULL) : TGA_LOCK_TIMEOUT_S;
+	char path[sizeof(r->sock) + sizeof(TGA_LOCK_SUFFIX)];
+	struct timespec t0;
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "%s" TGA_LOCK_SUFFIX, r->sock);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 && (errno == EACCES || errno == EROFS))
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0) {
+		rc = -errno;
+		fprintf(stderr, PROG ": cannot open the lock %s: %s\n", path,
+			strerror(-rc));
+		return rc;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (flock(fd, LOCK_EX | LOCK_NB)) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			rc = -errno;
+			fprintf(stderr, PROG ": cannot lock %s: %s\n", path,
+				strerror(-rc));
+			break;
+		}
+		if (seconds_since(&t0) >= timeout) {
+			rc = -ETIMEDOUT;
+			fprintf(stderr, PROG ": another tgt-admin is running (it holds %s); gave up waiting after %g s\n",
+				path, timeout);
+			break;
+		}
+		nanosleep(&poll, NULL);
+	}
+	if (rc)
+		close(fd);
+	else
+		r->lock_fd[r->nlocks++] = fd;
+	return rc;
 }
 
 /* -e: every target of the file that is not defined, then the others go. */
@@ -1620,6 +1699,7 @@ static int do_show(struct run *r, const char *argv0)
 int tgt_admin_main(int argc, char **argv)
 {
 	struct run r = { .fd = -1 };
+	bool help;
 	int rc;
 
 	rc = tga_parse_args(argc, argv, &r.o, stdout, stderr);
@@ -1640,16 +1720,32 @@ int tgt_admin_main(int argc, char **argv)
 			return EXIT_FAILED;
 		}
 	}
+	help = !r.o.execute && ((r.o.delete_ && !strcmp(r.o.delete_, "help")) ||
+				(r.o.update && !strcmp(r.o.update, "help")) ||
+				(r.o.offline && !strcmp(r.o.offline, "help")) ||
+				(r.o.ready && !strcmp(r.o.ready, "help")));
+	/* the file is read under the lock too: a run sees what the last made */
+	if (!help) {
+		rc = run_lock(&r);
+		if (rc)
+			goto out;
+	}
 	if ((r.o.execute || r.o.update) && !(r.o.update && !strcmp(r.o.update, "help"))) {
+		char before[sizeof(r.sock)];
+
 		rc = load_conf(&r);
 		if (rc)
 			goto out;
+		memcpy(before, r.sock, sizeof(before));
 		socket_path(&r);
+		/* the file's control-port: that daemon's lock too */
+		if (strcmp(before, r.sock)) {
+			rc = run_lock(&r);
+			if (rc)
+				goto out;
+		}
 	}
-	if (r.o.execute || !((r.o.delete_ && !strcmp(r.o.delete_, "help")) ||
-			     (r.o.update && !strcmp(r.o.update, "help")) ||
-			     (r.o.offline && !strcmp(r.o.offline, "help")) ||
-			     (r.o.ready && !strcmp(r.o.ready, "help")))) {
+	if (!help) {
 		rc = fetch_state(&r);
 		if (rc)
 			goto out;
@@ -1688,6 +1784,8 @@ out:
 	tgtconf_free(r.conf);
 	if (r.fd >= 0)
 		close(r.fd);
+	while (r.nlocks)
+		close(r.lock_fd[--r.nlocks]);
 	if (rc == -ENOMEM)
 		fprintf(stderr, PROG ": out of memory\n");
 	return rc || (r.failed && !r.ignore_errors) ? EXIT_FAILED : EXIT_OK;
