@@ -101,15 +101,16 @@ int tga_parse_args(int argc, char **argv, struct tga_opts *o, FILE *out,
 		{ "control-port", required_argument, NULL, 'C' },
 		{ 0 }
 	};
+	static const char shortopts[] = ":esc:fpvhC:";
 	bool help = false;
 	char *end;
 	long v;
 	int opt;
 
 	memset(o, 0, sizeof(*o));
-	optind = 1;
+	optind = 0;	/* glibc: start afresh, no state from an earlier call */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":esc:fpvhC:", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shortopts, lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'e': o->execute = true; break;
 		case 's': o->show = true; break;
@@ -138,7 +139,21 @@ int tga_parse_args(int argc, char **argv, struct tga_opts *o, FILE *out,
 				argv[optind - 1]);
 			return EXIT_USAGE;
 		default:
-			fprintf(err, PROG ": unknown option %s\n", argv[optind - 1]);
+			/*
+			 * An unknown letter inside "-xZ" leaves optind on that
+			 * word or before it: name the letter (glibc's optopt is
+			 * a plain char there, negative above 0x7f; ':' and ';'
+			 * are never options); anything
+			 * else (--bogus, --force=1) is the word getopt passed
+			 */
+			if (optopt && optopt < 256 &&
+			    (optopt == ':' || optopt == ';' ||
+			     !strchr(shortopts, optopt)))
+				fprintf(err, PROG ": unknown option -%c\n",
+					(unsigned char)optopt);
+			else
+				fprintf(err, PROG ": unknown option %s\n",
+					argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
