@@ -177,7 +177,8 @@ for round in $(seq 1 20); do
         it_fail "round $round: --delete A -f failed"
     expect_targets "$WANT_B" "round $round, A deleted"
     done_ok=""
-    # Cinder: @utils.retry(ProcessExecutionError), 10 attempts
+    # Cinder retries (@utils.retry(ProcessExecutionError): 3 attempts, a
+    # second or more apart); the writer here never pauses long: 10, 50 ms apart
     for attempt in $(seq 1 10); do
         rc=0
         out=$(cd / && timeout -k 5 60 "$tgtadmin" --update "$IQN_A" -c "$ETC/targets.conf" 2>&1) || rc=$?
