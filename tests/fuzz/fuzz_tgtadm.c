@@ -16,7 +16,8 @@
  *   operation or mode) or 22 (EINVAL), tgt-admin's 2, with stdout empty
  *   and on stderr whole lines, each "tgtadm: ...", "tgt-admin: ...",
  *   tgtadm's "-X argument value ..." or its "Try `tgtadm --help' ..." hint
- *   (tgt-admin: one line; "unknown option X" names -Z or an argument);
+ *   (tgt-admin: one line; "unknown option X" names -Z or an argument;
+ *   tgtadm's "option 'X' doesn't allow an argument" a --long=value one);
  * - parsing holds no state between calls: a fresh copy of the same argv
  *   parsed again gives the same status and the same messages (getopt's
  *   state is reset by each call).
@@ -136,6 +137,28 @@ static const char *const op_words[] = {
 	[TGTADM_OP_STOP] = "stop",
 };
 
+/*
+ * tgtadm's "option 'X' doesn't allow an argument": X is a long option
+ * given with "=value" (an argument as given, "--" first).
+ */
+static bool names_a_long_option(const struct args *a, const char *msg)
+{
+	static const char head[] = "tgtadm: option '";
+	const char *end;
+
+	if (!strstr(msg, "' doesn't allow an argument\n") ||
+	    strncmp(msg, head, sizeof(head) - 1))
+		return true;
+	msg += sizeof(head) - 1;
+	end = strstr(msg, "' doesn't allow an argument\n");
+	for (int i = 1; i < a->argc; i++)
+		if (!strncmp(a->argv[i], "--", 2) &&
+		    strlen(a->argv[i]) == (size_t)(end - msg) &&
+		    !memcmp(a->argv[i], msg, (size_t)(end - msg)))
+			return true;
+	return false;
+}
+
 static int run_tgtadm(const uint8_t *data, size_t size, struct capture *c)
 {
 	static const char *const err_lines[] = {
@@ -184,8 +207,10 @@ static int run_tgtadm(const uint8_t *data, size_t size, struct capture *c)
 		CHECK(rc == 1 || rc == 22);
 		CHECK(c->outlen == 0 && c->errlen > 0);
 		CHECK(c->err[c->errlen - 1] == '\n');
-		if (!a.newline)
+		if (!a.newline) {
 			CHECK(lines_start_with(c->err, err_lines));
+			CHECK(names_a_long_option(&a, c->err));
+		}
 	}
 	free(a.buf);
 	return rc;
