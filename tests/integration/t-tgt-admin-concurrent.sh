@@ -169,7 +169,9 @@ $WANT_B" "after waiting for the lock"
 it_log "a held lock: waited for, or given up on with a message after the timeout"
 
 # --- 3. a writer renaming temp files while --update runs ---------------------
-robust_write "volume-$UUID_A" "$IT_TMP/text-a" 10000 0.005 &
+# a rewrite every ~0.1 s: a temp file stands beside the file a fifth of
+# the time (Cinder rewrites a volume's file once per export)
+robust_write "volume-$UUID_A" "$IT_TMP/text-a" 3000 0.1 &
 WRITER_PID=$!
 refusals=0
 for round in $(seq 1 20); do
@@ -178,7 +180,7 @@ for round in $(seq 1 20); do
     expect_targets "$WANT_B" "round $round, A deleted"
     done_ok=""
     # Cinder retries (@utils.retry(ProcessExecutionError): 3 attempts, a
-    # second or more apart); the writer here never pauses long: 10, 50 ms apart
+    # second or more apart); the writer here never stops: 10, 10..99 ms apart
     for attempt in $(seq 1 10); do
         rc=0
         out=$(cd / && timeout -k 5 60 "$tgtadmin" --update "$IQN_A" -c "$ETC/targets.conf" 2>&1) || rc=$?
@@ -192,7 +194,7 @@ for round in $(seq 1 20); do
             it_fail "round $round: not a half-written file's refusal: $out"
         expect_targets "$WANT_B" "round $round, after a refusal"
         refusals=$((refusals + 1))
-        sleep 0.05
+        sleep "0.$((RANDOM % 90 + 10))"
     done
     [ -n "$done_ok" ] || it_fail "round $round: --update A failed 10 times: $out"
     expect_targets "$WANT_A
@@ -203,6 +205,5 @@ wait "$WRITER_PID" 2>/dev/null || true
 WRITER_PID=""
 left=$(find "$VOLS" -type f | sort)
 it_log "20 rounds of --update A with the writer running: whole each time ($refusals refusals retried); files: $(echo $left)"
-[ "$refusals" -lt 200 ] || it_fail "every attempt refused"
 
 it_stop_daemon || it_fail "daemon did not stop cleanly"
