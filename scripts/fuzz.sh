@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh [TARGET|all] [SECONDS]
 #
 # TARGET is pdu, config, ctl, scsi, rx, login, dataout, chap, aptpl,
-# transport_id, tgtconf, tgtadm_portal or tparams (default: all, one after the other);
+# transport_id, tgtconf, tgtadm_portal, tparams or tgtadm (default: all, one after the other);
 # SECONDS per target (default 600). $FUZZ_RUNS caps the executions too
 # (default: no cap); $FUZZ_TIMEOUT is the seconds one input may take
 # before it counts as a hang (default 10; a loaded machine can stall a
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 target=${1:-all}
 secs=${2:-600}
-all=(pdu config ctl scsi rx login dataout chap aptpl transport_id tgtconf tgtadm_portal tparams)
+all=(pdu config ctl scsi rx login dataout chap aptpl transport_id tgtconf tgtadm_portal tparams tgtadm)
 
 if [ "$target" = all ]; then
 	targets=("${all[@]}")

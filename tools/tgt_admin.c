@@ -1,6 +1,6 @@
 /*
  * tgt_admin.c - tgt 1.0.85's `tgt-admin` (scripts/tgt-admin) for ringtgtd:
- * reads /etc/tgt/targets.conf (src/config/tgtconf.c) and makes the daemon
+ * reads /etc/tgt/targets.conf (tgtconf.c) and makes the daemon
  * match it through the control socket. Options, their letters and the
  * messages tgt-admin prints are tgt's; what differs is documented in
  * docs/tgt-compat.md. The main one: tgt-admin can only delete a target and
@@ -12,7 +12,9 @@
  * The planner (tga_plan_*) turns a target of the file and the daemon's
  * target.list / account.list entries into control requests without doing
  * any I/O but through struct tga_env; tgt_admin_main() fetches the state,
- * plans, prints (-p, -v) and runs the requests.
+ * plans, prints (-p, -v) and runs the requests, holding a lock beside
+ * the control socket so that two runs at once do not plan from the same
+ * state (run_lock()).
  *
  * Exit status: 0 done (also when a target in use was left alone, as tgt
  * does), 1 a refusal or a failed request, 2 a usage error.
@@ -28,15 +30,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "base/base.h"
-#include "core/core.h"
 #include "ringtgt/ctl.h"
-#include "scsi/scsi.h"
 #include "tgt_admin.h"
 #include "tgtadm.h"
 
@@ -101,15 +102,16 @@ int tga_parse_args(int argc, char **argv, struct tga_opts *o, FILE *out,
 		{ "control-port", required_argument, NULL, 'C' },
 		{ 0 }
 	};
+	static const char shortopts[] = ":esc:fpvhC:";
 	bool help = false;
 	char *end;
 	long v;
 	int opt;
 
 	memset(o, 0, sizeof(*o));
-	optind = 1;
+	optind = 0;	/* glibc: start afresh, no state from an earlier call */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":esc:fpvhC:", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shortopts, lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'e': o->execute = true; break;
 		case 's': o->show = true; break;
@@ -138,7 +140,21 @@ int tga_parse_args(int argc, char **argv, struct tga_opts *o, FILE *out,
 				argv[optind - 1]);
 			return EXIT_USAGE;
 		default:
-			fprintf(err, PROG ": unknown option %s\n", argv[optind - 1]);
+			/*
+			 * An unknown letter inside "-xZ" leaves optind on that
+			 * word or before it: name the letter (glibc's optopt is
+			 * a plain char there, negative above 0x7f; ':' and ';'
+			 * are never options); anything
+			 * else (--bogus, --force=1) is the word getopt passed
+			 */
+			if (optopt && optopt < 256 &&
+			    (optopt == ':' || optopt == ';' ||
+			     !strchr(shortopts, optopt)))
+				fprintf(err, PROG ": unknown option -%c\n",
+					(unsigned char)optopt);
+			else
+				fprintf(err, PROG ": unknown option %s\n",
+					argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
@@ -256,7 +272,7 @@ static const char *jstr(json_object *o, const char *key)
 /* One LUN of the file, as lun.add arguments and what to compare. */
 struct want_lun {
 	const struct tgtconf_store *s;
-	struct scsi_lu_params params;
+	struct ringtgt_lu_params *params;
 	uint32_t block_size;		/* 0: not given */
 	bool direct, shared;
 	bool no_write_cache;		/* write-cache off, bsoflags sync */
@@ -325,8 +341,8 @@ static int lu_param(struct want_lun *w, const char *name, const char *value,
 		    size_t errlen)
 {
 	char why[256], l[300];
-	int rc = scsi_lu_param_parse_tgt(&w->params, name, value, why,
-					 sizeof(why));
+	int rc = ringtgt_lu_params_set(w->params, name, value, 1, why,
+				       sizeof(why));
 
 	if (rc == -ENOENT)
 		return refuse(err, errlen, "%s: target %s: params: unknown LU parameter '%s'",
@@ -408,16 +424,19 @@ static int want_lun(const struct tgtconf_target *t, const struct tgtconf_store *
 
 	memset(w, 0, sizeof(*w));
 	w->s = s;
+	w->params = ringtgt_lu_params_new();
+	if (!w->params)
+		return -ENOMEM;
 	rc = check_unsupported(s->opts, s->nopts, t->iqn, err, errlen);
 	if (rc)
 		return rc;
 	if (s->lun == 0)
 		return refuse(err, errlen, "%s:%d: target %s: %s: LUN 0 is the target's controller (as in tgt)",
 			      s->file, s->line, t->iqn, s->path);
-	if (s->lun >= SCSI_MAX_LUNS)
+	if (s->lun >= RINGTGT_MAX_LUNS)
 		return refuse(err, errlen, "%s:%d: target %s: %s: LUN %u: ringtgt serves LUNs 1..%d",
 			      s->file, s->line, t->iqn, s->path, s->lun,
-			      SCSI_MAX_LUNS - 1);
+			      RINGTGT_MAX_LUNS - 1);
 	o = tgtconf_store_opt(t, s, "device-type");
 	if (o && strcmp(o->value, "disk"))
 		return refuse(err, errlen, "%s: target %s: device-type %s: ringtgt serves disks only",
@@ -499,7 +518,7 @@ static int add_lun(struct tga_plan *p, const char *iqn, const struct want_lun *w
 		json_object_object_add(a, "shared", json_object_new_boolean(true));
 	if (w->no_write_cache)
 		json_object_object_add(a, "write_cache", json_object_new_boolean(false));
-	core_lun_params_to_json(&w->params, a);
+	ringtgt_lu_params_to_json(w->params, a);
 	return act(p, "lun.add", a);
 }
 
@@ -516,7 +535,7 @@ static json_object *param_diff(const struct want_lun *w, json_object *cur,
 
 	if (!want)
 		return NULL;
-	core_lun_params_to_json(&w->params, want);
+	ringtgt_lu_params_to_json(w->params, want);
 	json_object_object_foreach(want, k, v) {
 		json_object *c = jget(cur, k);
 
@@ -528,8 +547,8 @@ static json_object *param_diff(const struct want_lun *w, json_object *cur,
 			json_object_object_add(diff, k, json_object_get(v));
 	}
 	json_object_put(want);
-	if ((jstr(cur, "scsi_id") && !(w->params.set & (1u << SCSI_LU_P_SCSI_ID))) ||
-	    (jstr(cur, "scsi_sn") && !(w->params.set & (1u << SCSI_LU_P_SCSI_SN))))
+	if ((jstr(cur, "scsi_id") && !ringtgt_lu_params_has(w->params, "scsi_id")) ||
+	    (jstr(cur, "scsi_sn") && !ringtgt_lu_params_has(w->params, "scsi_sn")))
 		*recreate = true;
 	return diff;
 }
@@ -989,6 +1008,8 @@ int tga_plan_target(const struct tgtconf *conf, const struct tgtconf_target *t,
 		rc = plan_acls(p, t->iqn, rules, nrules, cur);
 out:
 	free(rules);
+	for (size_t i = 0; i < t->nstores; i++)
+		ringtgt_lu_params_free(w[i].params);
 	free(w);
 	if (rc)
 		tga_plan_free(p);
@@ -1098,6 +1119,9 @@ struct run {
 	json_object *accounts;		/* account.list */
 	bool ignore_errors;
 	bool failed;
+	/* run_lock()'s: the -C socket's, then control-port's when it differs */
+	int lock_fd[2];
+	int nlocks;
 };
 
 static int call(struct run *r, const char *op, json_object *args,
@@ -1384,6 +1408,78 @@ static int load_conf(struct run *r)
 static void socket_path(struct run *r)
 {
 	tgtadm_socket_path(r->o.control_port, r->sock, sizeof(r->sock));
+}
+
+/*
+ * One tgt-admin at a time per daemon. A run reads the daemon's state,
+ * plans from it and applies the plan; two runs at once (OpenStack Cinder
+ * updates several volumes in parallel) would plan from the same state
+ * and race: both adding the same CHAP account, one deleting what the
+ * other just made under --update ALL. tgt-admin has the same race
+ * against tgtd; here each run takes an exclusive flock(2) on
+ * "<socket>" TGA_LOCK_SUFFIX for its whole life (the fd closes at
+ * exit), waiting at most TGA_LOCK_TIMEOUT_ENV seconds (default
+ * TGA_LOCK_TIMEOUT_S) and then failing with a message naming the lock.
+ * Without the socket's directory there is no daemon to protect: the run
+ * goes on and fails to reach it. Who may use the socket but not create
+ * files beside it (its group) locks the file read-only, once root made it.
+ */
+#define TGA_LOCK_SUFFIX ".tgt-admin.lock"
+#define TGA_LOCK_TIMEOUT_ENV "RINGTGT_TGT_ADMIN_LOCK_TIMEOUT"
+#define TGA_LOCK_TIMEOUT_S 60
+#define TGA_LOCK_POLL_NS (20 * 1000 * 1000)
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) +
+	       (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static int run_lock(struct run *r)
+{
+	const struct timespec poll = { 0, TGA_LOCK_POLL_NS };
+	const char *env = getenv(TGA_LOCK_TIMEOUT_ENV);
+	double timeout = env && *env ? strtod(env, NULL) : TGA_LOCK_TIMEOUT_S;
+	char path[sizeof(r->sock) + sizeof(TGA_LOCK_SUFFIX)];
+	struct timespec t0;
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "%s" TGA_LOCK_SUFFIX, r->sock);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 && (errno == EACCES || errno == EROFS))
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0) {
+		rc = -errno;
+		fprintf(stderr, PROG ": cannot open the lock %s: %s\n", path,
+			strerror(-rc));
+		return rc;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (flock(fd, LOCK_EX | LOCK_NB)) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			rc = -errno;
+			fprintf(stderr, PROG ": cannot lock %s: %s\n", path,
+				strerror(-rc));
+			break;
+		}
+		if (seconds_since(&t0) >= timeout) {
+			rc = -ETIMEDOUT;
+			fprintf(stderr, PROG ": another tgt-admin is running (it holds %s); gave up waiting after %g s\n",
+				path, timeout);
+			break;
+		}
+		nanosleep(&poll, NULL);
+	}
+	if (rc)
+		close(fd);
+	else
+		r->lock_fd[r->nlocks++] = fd;
+	return rc;
 }
 
 /* -e: every target of the file that is not defined, then the others go. */
@@ -1674,6 +1770,7 @@ static int do_show(struct run *r, const char *argv0)
 int tgt_admin_main(int argc, char **argv)
 {
 	struct run r = { .fd = -1 };
+	bool help;
 	int rc;
 
 	rc = tga_parse_args(argc, argv, &r.o, stdout, stderr);
@@ -1694,16 +1791,32 @@ int tgt_admin_main(int argc, char **argv)
 			return EXIT_FAILED;
 		}
 	}
+	help = !r.o.execute && ((r.o.delete_ && !strcmp(r.o.delete_, "help")) ||
+				(r.o.update && !strcmp(r.o.update, "help")) ||
+				(r.o.offline && !strcmp(r.o.offline, "help")) ||
+				(r.o.ready && !strcmp(r.o.ready, "help")));
+	/* the file is read under the lock too: a run sees what the last made */
+	if (!help) {
+		rc = run_lock(&r);
+		if (rc)
+			goto out;
+	}
 	if ((r.o.execute || r.o.update) && !(r.o.update && !strcmp(r.o.update, "help"))) {
+		char before[sizeof(r.sock)];
+
 		rc = load_conf(&r);
 		if (rc)
 			goto out;
+		memcpy(before, r.sock, sizeof(before));
 		socket_path(&r);
+		/* the file's control-port: that daemon's lock too */
+		if (strcmp(before, r.sock)) {
+			rc = run_lock(&r);
+			if (rc)
+				goto out;
+		}
 	}
-	if (r.o.execute || !((r.o.delete_ && !strcmp(r.o.delete_, "help")) ||
-			     (r.o.update && !strcmp(r.o.update, "help")) ||
-			     (r.o.offline && !strcmp(r.o.offline, "help")) ||
-			     (r.o.ready && !strcmp(r.o.ready, "help")))) {
+	if (!help) {
 		rc = fetch_state(&r);
 		if (rc)
 			goto out;
@@ -1742,6 +1855,8 @@ out:
 	tgtconf_free(r.conf);
 	if (r.fd >= 0)
 		close(r.fd);
+	while (r.nlocks)
+		close(r.lock_fd[--r.nlocks]);
 	if (rc == -ENOMEM)
 		fprintf(stderr, PROG ": out of memory\n");
 	return rc || (r.failed && !r.ignore_errors) ? EXIT_FAILED : EXIT_OK;

@@ -14,7 +14,7 @@
 
 #include <json-c/json.h>
 
-#include "config/tgtconf.h"
+#include "tgtconf.h"
 
 /* The command line, as tgt-admin's GetOptions reads it. */
 struct tga_opts {

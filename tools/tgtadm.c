@@ -508,8 +508,16 @@ int tgtadm_parse(int argc, char **argv, struct tgtadm_req *r, FILE *out,
 					"-- '%c'\n", optopt);
 			return tgtadm_usage_error(err);
 		default:
-			if (optopt && argv[optind - 1][1] != '-')
-				fprintf(err, PROG ": invalid option -- '%c'\n", optopt);
+			/*
+			 * An unknown letter (inside "-dZ" optind stays on that
+			 * word or before it, so the word cannot tell; glibc's
+			 * optopt is a plain char, ':' and ';' never options)
+			 */
+			if (optopt && optopt < 256 &&
+			    (optopt == ':' || optopt == ';' ||
+			     !strchr(tgtadm_shortopts + 1, optopt)))
+				fprintf(err, PROG ": invalid option -- '%c'\n",
+					(unsigned char)optopt);
 			else if (optopt)
 				fprintf(err, PROG ": option '%s' doesn't allow an "
 					"argument\n", argv[optind - 1]);

@@ -48,6 +48,9 @@ int ringtgt_ctl_call(int fd, const char *op, json_object *args,
  */
 int ringtgt_parse_size(const char *s, uint64_t *out);
 
+/* LUNs a target serves: 0 .. RINGTGT_MAX_LUNS - 1 (LUN 0 included). */
+#define RINGTGT_MAX_LUNS 256
+
 /*
  * tgt 1.0.85's standard INQUIRY defaults (usr/spc.c, usr/sbc.c): what a
  * tool creating an LU as tgt would (tgtadm, tgt-admin) passes as
@@ -75,5 +78,27 @@ int ringtgt_parse_size(const char *s, uint64_t *out);
 int ringtgt_lu_param_add(json_object *args, const char *name,
 			 const char *value, int tgt_cut, char *errbuf,
 			 size_t errlen);
+
+/*
+ * A set of tgt LU parameters built up from several sources (targets.conf
+ * directives, `params` lines, a device's INQUIRY data), a later value of
+ * a parameter replacing the earlier one, as tgt-admin applies them.
+ * ringtgt_lu_params_set() takes "@name=@value" as ringtgt_lu_param_add()
+ * does (same @tgt_cut, returns and @errbuf); ringtgt_lu_params_to_json()
+ * adds every parameter set to @args of a lun.add or lun.update request,
+ * always in the same order, whatever order they were set in.
+ */
+struct ringtgt_lu_params;
+
+struct ringtgt_lu_params *ringtgt_lu_params_new(void);	/* NULL: ENOMEM */
+void ringtgt_lu_params_free(struct ringtgt_lu_params *p);
+int ringtgt_lu_params_set(struct ringtgt_lu_params *p, const char *name,
+			  const char *value, int tgt_cut, char *errbuf,
+			  size_t errlen);
+/* Whether the parameter @name ("scsi_id") is set in @p. */
+int ringtgt_lu_params_has(const struct ringtgt_lu_params *p,
+			  const char *name);
+void ringtgt_lu_params_to_json(const struct ringtgt_lu_params *p,
+			       json_object *args);
 
 #endif

@@ -3,6 +3,7 @@
  * one request line out, one reply line back. Used by ringtgtadm and the
  * tests; blocking I/O.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -17,6 +18,9 @@
 #include "core/core.h"
 #include "ringtgt/ctl.h"
 #include "scsi/scsi.h"
+
+static_assert(RINGTGT_MAX_LUNS == SCSI_MAX_LUNS,
+	      "the public LUN bound is the SCSI layer's");
 
 /* Replies can be large (target lists); this only guards against garbage. */
 #define CTL_MAX_REPLY (64u << 20)
@@ -236,4 +240,47 @@ int ringtgt_lu_param_add(json_object *args, const char *name,
 		return fail(errbuf, errlen, rc, "%s", why);
 	core_lun_params_to_json(&p, args);
 	return 0;
+}
+
+/* The public set of LU parameters is the SCSI layer's (scsi.h). */
+struct ringtgt_lu_params {
+	struct scsi_lu_params p;
+};
+
+struct ringtgt_lu_params *ringtgt_lu_params_new(void)
+{
+	return calloc(1, sizeof(struct ringtgt_lu_params));
+}
+
+void ringtgt_lu_params_free(struct ringtgt_lu_params *p)
+{
+	free(p);
+}
+
+int ringtgt_lu_params_set(struct ringtgt_lu_params *p, const char *name,
+			  const char *value, int tgt_cut, char *errbuf,
+			  size_t errlen)
+{
+	char why[200] = "";
+	int rc;
+
+	rc = tgt_cut ? scsi_lu_param_parse_tgt(&p->p, name, value, why, sizeof(why))
+		     : scsi_lu_param_parse(&p->p, name, value, why, sizeof(why));
+	if (rc)
+		return fail(errbuf, errlen, rc, "%s", why);
+	return 0;
+}
+
+int ringtgt_lu_params_has(const struct ringtgt_lu_params *p, const char *name)
+{
+	for (unsigned k = 0; k < SCSI_LU_P_COUNT; k++)
+		if (!strcmp(name, scsi_lu_param_name((enum scsi_lu_param)k)))
+			return (p->p.set & (1u << k)) != 0;
+	return 0;
+}
+
+void ringtgt_lu_params_to_json(const struct ringtgt_lu_params *p,
+			       json_object *args)
+{
+	core_lun_params_to_json(&p->p, args);
 }

@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/tgtconf.h"
+#include "tgtconf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

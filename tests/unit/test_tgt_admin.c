@@ -17,7 +17,7 @@
 
 #include <json-c/json.h>
 
-#include "config/tgtconf.h"
+#include "tgtconf.h"
 #include "tgt_admin.h"
 
 #define UUID "0b7cbc6a-9dfd-4f5f-b4b8-16b1c1b77c8e"

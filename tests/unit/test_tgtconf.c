@@ -1,5 +1,5 @@
 /*
- * test_tgtconf.c - the targets.conf parser from strings (src/config/
+ * test_tgtconf.c - the targets.conf parser from strings (tools/
  * tgtconf.c): Cinder's per-volume file byte for byte, every directive
  * tgt-admin knows, Config::General's lexical rules, LUN numbering as
  * tgt-admin does it, includes (globs, directories, nesting, loops) through
@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config/tgtconf.h"
+#include "tgtconf.h"
 
 /* An in-memory file system: path -> contents. */
 struct memfile {
@@ -39,6 +39,9 @@ static int mem_read(void *ctx, const char *path, char **text, char **id)
 	fs->reads++;
 	for (size_t i = 0; i < fs->n; i++)
 		if (!strcmp(fs->files[i].path, path)) {
+			/* text NULL: listed by a glob, gone when read */
+			if (!fs->files[i].text)
+				return -ENOENT;
 			*text = strdup(fs->files[i].text);
 			*id = strdup(path);
 			return 0;
@@ -80,6 +83,12 @@ static int mem_expand(void *ctx, const char *pattern, bool dir, char ***paths,
 	static const struct memfile files_[] = { __VA_ARGS__ };          \
 	struct memfs fs_ = { files_, sizeof(files_) / sizeof(files_[0]), 0 }; \
 	struct tgtconf_io io_ = { &fs_, mem_read, mem_expand }
+
+/* A second file system in the same test. */
+#define FS2(...)                                                         \
+	static const struct memfile files2_[] = { __VA_ARGS__ };         \
+	struct memfs fs2_ = { files2_, sizeof(files2_) / sizeof(files2_[0]), 0 }; \
+	struct tgtconf_io io2_ = { &fs2_, mem_read, mem_expand }
 
 static char err[4096];
 
@@ -563,6 +572,34 @@ Test(tgtconf, include_missing)
 	tgtconf_free(c);
 	parse_err("\n\ninclude /nonexistent.conf\n", &io_, -ENOENT,
 		  "targets.conf:3:", "/nonexistent.conf: the file does not exist");
+}
+
+/*
+ * OpenStack Cinder writes a volume's file as a temp file in the included
+ * directory (tempfile, prefix the volume's name), then renames it
+ * (cinder/utils.py robust_file_write). A file the glob listed that is
+ * gone when read was renamed away: the glob reads as the directory is
+ * now. A temp file read half written does not parse: the whole file is
+ * refused, naming it, so that no target is made from half a block
+ * (Cinder retries tgt-admin --update).
+ */
+Test(tgtconf, include_glob_writer_temp_files)
+{
+	FS({ "/etc/tgt/conf.d/cinder.conf", "include /var/lib/cinder/volumes/*\n" },
+	   { "/var/lib/cinder/volumes/volume-1", "\n<target iqn.v1>\n    backing-store /dev/v1\n</target>\n" },
+	   { "/var/lib/cinder/volumes/volume-2", "\n<target iqn.v2>\n    backing-store /dev/v2\n</target>\n" },
+	   { "/var/lib/cinder/volumes/volume-2k7_xq9ab", NULL });
+	struct tgtconf *c = parse_ok("include /etc/tgt/conf.d/*.conf\n", &io_);
+
+	cr_assert_eq(c->ntargets, 2);
+	cr_assert_str_eq(c->targets[1].iqn, "iqn.v2");
+	tgtconf_free(c);
+
+	FS2({ "/var/lib/cinder/volumes/volume-1", "\n<target iqn.v1>\n    backing-store /dev/v1\n</target>\n" },
+	    { "/var/lib/cinder/volumes/volume-2k7_xq9ab", "\n<target iqn.v2>\n    backing-store /dev/v2\n    driver isc" });
+	parse_err("include /var/lib/cinder/volumes/*\n", &io2_, -EINVAL,
+		  "/var/lib/cinder/volumes/volume-2k7_xq9ab:2:",
+		  "<target> is not closed before the end of the file");
 }
 
 /* Loops are refused, naming the line of the include that closes it. */

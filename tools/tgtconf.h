@@ -13,9 +13,11 @@
  *
  * The parser is pure: files are read through struct tgtconf_io, so tests
  * and the fuzzer parse from strings; tgtconf_io_files() is the real one.
+ * It is part of tgt-admin (tools/), not of the daemon: ringtgtd never
+ * reads targets.conf, tgt-admin turns it into control requests.
  */
-#ifndef RINGTGT_TGTCONF_H
-#define RINGTGT_TGTCONF_H
+#ifndef RINGTGT_TOOLS_TGTCONF_H
+#define RINGTGT_TOOLS_TGTCONF_H
 
 #include <stdbool.h>
 #include <stddef.h>

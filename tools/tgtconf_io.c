@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config/tgtconf.h"
+#include "tgtconf.h"
 
 /* A targets.conf larger than this is surely not one. */
 #define TGTCONF_FILE_MAX (16u << 20)

@@ -16,8 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/base.h"
-#include "config/tgtconf.h"
+#include "tgtconf.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Where a directive may stand. */
 enum {
@@ -941,7 +942,15 @@ static int include_list(struct parser *p, const char *pattern, bool dir)
 		char *text = NULL, *id = NULL;
 
 		rc = p->io->read(p->io->ctx, paths[i], &text, &id);
-		if (rc)
+		/*
+		 * Gone since the glob listed it: a writer's temp file renamed
+		 * over its final name (OpenStack Cinder writes each volume's
+		 * file so, in the included directory). Config::General dies
+		 * there; the glob is read as it is now instead.
+		 */
+		if (rc == -ENOENT)
+			rc = 0;
+		else if (rc)
 			rc = fail(p, rc, "include %s: %s: %s", pattern, paths[i],
 				  strerror(-rc));
 		else
