@@ -819,7 +819,8 @@ static int plan_params(struct tga_plan *p, const struct tgtconf_target *t,
 	json_object *have = jget(cur, "params");
 	int rc = 0;
 
-	for (size_t i = 0; !rc && i < ARRAY_SIZE(iscsi_param_directives); i++) {
+	for (size_t i = 0; !rc && i < sizeof(iscsi_param_directives) /
+					     sizeof(iscsi_param_directives[0]); i++) {
 		const char *name = iscsi_param_directives[i];
 		const struct tgtconf_opt *o = tgtconf_target_opt(t, name);
 		const char *now = jstr(have, name);
@@ -1298,7 +1299,9 @@ static void vpd80_serial(const unsigned char *pg, size_t n, char *out,
 	out[0] = '\0';
 	if (n <= 4 || pg[1] != 0x80)
 		return;
-	plen = MIN((size_t)pg[2] << 8 | pg[3], n - 4);
+	plen = (size_t)pg[2] << 8 | pg[3];
+	if (plen > n - 4)
+		plen = n - 4;
 	while (i < 4 + plen && pg[i] == ' ')
 		i++;
 	for (; i < 4 + plen && pg[i] && k + 1 < len; i++)
