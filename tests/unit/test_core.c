@@ -252,8 +252,9 @@ Test(core, refusal_while_sessions)
 
 static int evicted;
 
-static void evict(struct core_session *s)
+static void evict(struct core_session *s, const char *why)
 {
+	(void)why;
 	evicted += s->tsih;
 }
 
