@@ -767,6 +767,39 @@ out:
 	return EXIT_OK;
 }
 
+/* A decimal number 0..@max, else -1. */
+static long arg_number(const char *s, unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	return errno || *end || v > max ? -1 : (long)v;
+}
+
+static int run_connection_close(struct adm *a)
+{
+	json_object *args = json_object_new_object();
+
+	json_object_object_add(args, "iqn", json_object_new_string(a->args[0]));
+	json_object_object_add(args, "tsih",
+		json_object_new_int((int)arg_number(a->args[1], 65535)));
+	json_object_object_add(args, "cid",
+		json_object_new_int((int)arg_number(a->args[2], 65535)));
+	return call_simple(a, "connection.close", args);
+}
+
+static int run_daemon_set_log_level(struct adm *a)
+{
+	json_object *args = json_object_new_object();
+
+	json_object_object_add(args, "level", json_object_new_string(a->args[0]));
+	return call_simple(a, "daemon.set_log_level", args);
+}
+
 static int run_daemon_set_state(struct adm *a)
 {
 	json_object *args = json_object_new_object();
@@ -1314,6 +1347,12 @@ static const struct cmd cmds[] = {
 	{ "session", "list", "session list",
 	  "Lists logged-in sessions (normal and discovery).\n",
 	  "", opts_common, 0, 0, run_session_list },
+	{ "connection", "close", "connection close IQN TSIH CID",
+	  "Closes connection CID of the session with TSIH on target IQN (as\n"
+	  "'session list' shows them; tgtadm --op delete --mode conn). Its\n"
+	  "commands end as on a connection loss; a session has one connection,\n"
+	  "so the session ends. The initiator may log in again.\n",
+	  "", opts_common, 3, 3, run_connection_close },
 	{ "portal-group", "list", "portal-group list",
 	  "Lists the target portal groups: tag, ALUA state and portals.\n",
 	  "", opts_common, 0, 0, run_portal_group_list },
@@ -1344,6 +1383,10 @@ static const struct cmd cmds[] = {
 	  "sessions logged in go on. ready: connections are served again.\n"
 	  "'" PROG " status' shows the state.\n",
 	  "", opts_common, 1, 1, run_daemon_set_state },
+	{ "daemon", "set-log-level", "daemon set-log-level error|warn|info|debug",
+	  "Sets the log level from now on (ringtgtd --log-level sets it at\n"
+	  "start). '" PROG " status' shows it.\n",
+	  "", opts_common, 1, 1, run_daemon_set_log_level },
 	{ "image", "create",
 	  "image create FILE --size SIZE [--preallocate] [--block-size N] [--force]",
 	  "Creates an image file for a file LUN, here (no daemon needed), mode\n"
@@ -1586,6 +1629,15 @@ static int parse_cmd(struct adm *a, const struct cmd *c, int argc, char **argv)
 	    strcmp(a->args[0], "offline"))
 		return usage_error(c, "bad state '%s' (ready or offline)",
 				   a->args[0]);
+	if (c->run == run_connection_close &&
+	    (arg_number(a->args[1], 65535) < 0 ||
+	     arg_number(a->args[2], 65535) < 0))
+		return usage_error(c, "TSIH and CID are numbers 0..65535");
+	if (c->run == run_daemon_set_log_level && strcmp(a->args[0], "error") &&
+	    strcmp(a->args[0], "warn") && strcmp(a->args[0], "info") &&
+	    strcmp(a->args[0], "debug"))
+		return usage_error(c, "bad log level '%s' (error, warn, info or debug)",
+				   a->args[0]);
 	if (c->run == run_target_set_state && strcmp(a->args[1], "ready") &&
 	    strcmp(a->args[1], "offline"))
 		return usage_error(c, "bad state '%s' (ready or offline)",
@@ -1662,7 +1714,7 @@ static int ringtgtadm_main(int argc, char **argv)
 		return usage_error(NULL, "no command given");
 	object = argv[optind++];
 	if (!object_known(object))
-		return usage_error(NULL, "unknown object '%s' (target, lun, acl, account, discovery, session, portal, portal-group, image, daemon, status)",
+		return usage_error(NULL, "unknown object '%s' (target, lun, acl, account, discovery, session, connection, portal, portal-group, image, daemon, status)",
 				   object);
 	if (strcmp(object, "status") == 0) {
 		c = &cmds[sizeof(cmds) / sizeof(cmds[0]) - 1];

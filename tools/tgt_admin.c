@@ -641,38 +641,32 @@ static void userpass(const char *v, char *user, size_t ulen, const char **secret
 	*secret = v + n + strspn(v + n, " \t");
 }
 
-/* The desired ACL rules; the file's rules, or ALL (tgt-admin's -I ALL). */
+/*
+ * The desired ACL rules: the file's initiator-address and initiator-name
+ * lines, or ALL when it has neither (tgt-admin's -I ALL).
+ *
+ * tgt 1.0.85 (since 1.0.83, its commit 9fd4a25) admits an initiator when
+ * its address matches an address rule OR its name matches a name rule
+ * (usr/iscsi/iscsid.c login_start, target.c target_list_build), which is
+ * what ringtgt's rules do: a target with both kinds gets both, and admits
+ * whom tgt admits. With initiator-name lines alone tgt-admin binds -I ALL
+ * too, which makes tgt admit everybody; ringtgt binds only the names, so
+ * only those initiators get in (docs/tgt-compat.md, "ACL").
+ */
 static int want_rules(const struct tgtconf_target *t, const char ***rules,
-		      size_t *n, char *err, size_t errlen)
+		      size_t *n)
 {
-	const struct tgtconf_opt *addr = tgtconf_target_opt(t, "initiator-address");
-	const struct tgtconf_opt *name = tgtconf_target_opt(t, "initiator-name");
 	static const char *all = "ALL";
-	char l1[300], l2[300];
 
 	*n = 0;
 	*rules = calloc(t->nopts + 1, sizeof(**rules));
 	if (!*rules)
 		return -ENOMEM;
-	/*
-	 * tgt admits an initiator when its address matches an
-	 * initiator-address rule AND (with initiator-name rules) its name
-	 * matches one; ringtgt's rules admit when any one matches. Both kinds
-	 * at once would admit more than tgt does: refused.
-	 */
-	if (addr && name) {
-		free(*rules);
-		*rules = NULL;
-		return refuse(err, errlen, "%s: target %s: initiator-address (%s) and initiator-name together: tgt requires both to match, ringtgt admits an initiator when any rule matches; use one kind",
-			      loc(name, l1, sizeof(l1)), t->iqn,
-			      loc(addr, l2, sizeof(l2)));
-	}
 	for (size_t i = 0; i < t->nopts; i++)
 		if (!strcmp(t->opts[i].key, "initiator-address") ||
 		    !strcmp(t->opts[i].key, "initiator-name"))
 			(*rules)[(*n)++] = t->opts[i].value;
-	/* tgt-admin binds -I ALL when there is no initiator-address */
-	if (!addr && !name)
+	if (*n == 0)
 		(*rules)[(*n)++] = all;
 	return 0;
 }
@@ -962,7 +956,7 @@ int tga_plan_target(const struct tgtconf *conf, const struct tgtconf_target *t,
 		if (rc)
 			goto out;
 	}
-	rc = want_rules(t, &rules, &nrules, err, errlen);
+	rc = want_rules(t, &rules, &nrules);
 	if (rc)
 		goto out;
 	if (!cur) {

@@ -683,13 +683,45 @@ static int tgtadm_sys_show(struct tgtadm_ctx *c)
 
 	if (rc)
 		return rc;
-	fprintf(c->out, "System:\n    State: %s\n    debug: off\n",
-		tgtadm_jstr(st, "state") ? tgtadm_jstr(st, "state") : "ready");
+	fprintf(c->out, "System:\n    State: %s\n    debug: %s\n",
+		tgtadm_jstr(st, "state") ? tgtadm_jstr(st, "state") : "ready",
+		tgtadm_jstr(st, "log_level") &&
+		!strcmp(tgtadm_jstr(st, "log_level"), "debug") ? "on" : "off");
 	fprintf(c->out, "LLDs:\n    iscsi: ready\n");
 	fprintf(c->out, "Backing stores:\n    rdwr (bsoflags sync:direct)\n");
 	fprintf(c->out, "Device types:\n    disk\n    controller\n");
 	json_object_put(st);
 	return 0;
+}
+
+/*
+ * --name debug --value on|off: tgt's is_debug (usr/mgmt.c sys_mgmt, which
+ * compares only the first 2 or 3 characters: "on..." / "off..."; other
+ * values are an invalid request). ringtgtd's log level: on is debug; off
+ * the level it started with (--log-level), info if that was debug.
+ */
+static int tgtadm_sys_debug(struct tgtadm_ctx *c)
+{
+	const char *v = c->r->value, *start;
+	json_object *st = NULL, *args;
+	char level[16] = "debug";
+	int rc;
+
+	if (!strncmp(v, "off", 3)) {
+		rc = tgtadm_call(c, "daemon.status", NULL, &st, NULL);
+		if (rc)
+			return rc;
+		start = tgtadm_jstr(st, "log_level_start");
+		snprintf(level, sizeof(level), "%s",
+			 start && strcmp(start, "debug") ? start : "info");
+		json_object_put(st);
+	} else if (strncmp(v, "on", 2)) {
+		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST,
+				     "debug is on or off");
+	}
+	args = tgtadm_args();
+	tgtadm_add_str(args, "level", level);
+	return tgtadm_call(c, "daemon.set_log_level", args, NULL, NULL);
 }
 
 static int tgtadm_mode_system(struct tgtadm_ctx *c)
@@ -709,9 +741,7 @@ static int tgtadm_mode_system(struct tgtadm_ctx *c)
 			return tgtadm_call(c, "daemon.set_state", args, NULL, NULL);
 		}
 		if (!strcmp(r->name, "debug"))
-			return tgtadm_refuse(c, TGTADM_UNSUPPORTED_OPERATION,
-					     "the log level is set at start "
-					     "(ringtgtd --log-level)");
+			return tgtadm_sys_debug(c);
 		/* tgt: iSNS settings or nothing known */
 		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST,
 				     "the system parameter is State");
@@ -876,7 +906,43 @@ static int tgtadm_mode_portal(struct tgtadm_ctx *c)
 	return rc;
 }
 
-/* tgt's connection list of one target (usr/iscsi/target.c) */
+/*
+ * --op delete --sid S --cid C: tgt's conn_close_admin() (usr/iscsi/conn.c):
+ * the session whose TSIH is S (what --op show --mode conn calls Session),
+ * then its connection C; "can't find the session" / "can't find the
+ * connection" otherwise. @sessions: session.list.
+ */
+static int tgtadm_conn_delete(struct tgtadm_ctx *c, const char *iqn,
+			      json_object *sessions)
+{
+	static const struct tgtadm_errmap map[] = {
+		{ ENOENT, TGTADM_NO_SESSION }, { 0, 0 },	/* gone meanwhile */
+	};
+	const struct tgtadm_req *r = c->r;
+	bool session = false, conn = false;
+	json_object *args;
+
+	for (size_t i = 0; i < tgtadm_jlen(sessions); i++) {
+		json_object *s = json_object_array_get_idx(sessions, i);
+
+		if (!tgtadm_jstr(s, "tid") || tgtadm_jint(s, "tid") != r->tid ||
+		    (uint64_t)tgtadm_jint(s, "tsih") != r->sid)
+			continue;
+		session = true;
+		if ((uint64_t)tgtadm_jint(s, "cid") == r->cid)
+			conn = true;
+	}
+	if (!conn)
+		return tgtadm_refuse(c, session ? TGTADM_NO_CONNECTION :
+				     TGTADM_NO_SESSION, NULL);
+	args = tgtadm_args();
+	tgtadm_add_str(args, "iqn", iqn);
+	json_object_object_add(args, "tsih", json_object_new_int((int)r->sid));
+	json_object_object_add(args, "cid", json_object_new_int((int)r->cid));
+	return tgtadm_call(c, "connection.close", args, NULL, map);
+}
+
+/* tgt's connection list of one target (usr/iscsi/target.c), and delete */
 static int tgtadm_mode_connection(struct tgtadm_ctx *c)
 {
 	json_object *sessions = NULL;
@@ -890,14 +956,16 @@ static int tgtadm_mode_connection(struct tgtadm_ctx *c)
 	rc = tgtadm_target_by_tid(c, c->r->tid, iqn, sizeof(iqn), NULL);
 	if (rc)
 		return rc;
-	if (c->r->op != TGTADM_OP_SHOW)
-		return tgtadm_refuse(c, c->r->op == TGTADM_OP_DELETE ?
-				     TGTADM_UNSUPPORTED_OPERATION :
-				     TGTADM_INVALID_REQUEST,
-				     "closing one connection is not supported");
+	if (c->r->op != TGTADM_OP_SHOW && c->r->op != TGTADM_OP_DELETE)
+		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST, NULL);
 	rc = tgtadm_call(c, "session.list", NULL, &sessions, NULL);
 	if (rc)
 		return rc;
+	if (c->r->op == TGTADM_OP_DELETE) {
+		rc = tgtadm_conn_delete(c, iqn, sessions);
+		json_object_put(sessions);
+		return rc;
+	}
 	for (size_t i = 0; i < tgtadm_jlen(sessions); i++) {
 		json_object *s = json_object_array_get_idx(sessions, i);
 

@@ -24,7 +24,8 @@
 #define LOG_QUEUE_LINES 512
 #define LOG_EXIT_WAIT_MS 1000	/* at exit, for the queue to empty */
 
-enum log_level log_threshold = LOG_LVL_INFO;
+_Atomic enum log_level log_threshold = LOG_LVL_INFO;
+static enum log_level log_start = LOG_LVL_INFO;	/* set once, at start */
 static bool log_stderr = true;
 static const char *log_ident = "ringtgtd";
 static log_writer_fn *_Atomic log_writer;
@@ -134,6 +135,7 @@ void log_init(const char *ident, bool to_stderr, enum log_level level)
 {
 	log_ident = ident;
 	log_threshold = level;
+	log_start = level;
 	if (!to_stderr) {
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 		log_thread_start();
@@ -145,6 +147,25 @@ void log_set_writer(log_writer_fn *fn, void *arg)
 {
 	atomic_store(&log_writer_arg, arg);
 	atomic_store(&log_writer, fn);
+}
+
+const char *log_level_name(enum log_level level)
+{
+	return (unsigned)level < 4 ? tag[level] : "?";
+}
+
+void log_set_level(enum log_level level)
+{
+	enum log_level old = atomic_exchange(&log_threshold, level);
+
+	if (old != level)
+		log_msg(LOG_LVL_INFO, "log level %s (was %s)", tag[level],
+			tag[old]);
+}
+
+enum log_level log_start_level(void)
+{
+	return log_start;
 }
 
 int log_level_parse(const char *s)

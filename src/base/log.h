@@ -13,7 +13,8 @@
 
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
-extern enum log_level log_threshold;
+/* Lines above it are dropped; atomic: daemon.set_log_level changes it. */
+extern _Atomic enum log_level log_threshold;
 
 /*
  * @to_stderr false: syslog, and the logging thread is started (once; call
@@ -23,6 +24,15 @@ extern enum log_level log_threshold;
 void log_init(const char *ident, bool to_stderr, enum log_level level);
 /* Parses "error", "warn", "info", "debug"; -1 for anything else. */
 int log_level_parse(const char *s);
+/* "error", "warn", "info", "debug". */
+const char *log_level_name(enum log_level level);
+/*
+ * At run time, any thread (the control socket's daemon.set_log_level,
+ * tgtadm's sys debug): lines logged from then on pass @level.
+ */
+void log_set_level(enum log_level level);
+/* What log_init() set (ringtgtd --log-level). */
+enum log_level log_start_level(void);
 void log_msg(enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -338,6 +338,21 @@ static int op_session_list(struct ctl_req *r)
 	return r->result ? 0 : req_fail(r, -ENOMEM, "out of memory");
 }
 
+/* tgtadm --op delete --mode conn: closes one connection of a session. */
+static int op_connection_close(struct ctl_req *r)
+{
+	const char *iqn = NULL;
+	uint64_t tsih = 0, cid = 0;
+	int rc;
+
+	if ((rc = arg_str(r, "iqn", true, &iqn)) ||
+	    (rc = arg_uint(r, "tsih", true, UINT16_MAX, &tsih)) ||
+	    (rc = arg_uint(r, "cid", true, UINT16_MAX, &cid)))
+		return rc;
+	return core_connection_close(iqn, (uint16_t)tsih, (uint16_t)cid,
+				     &r->err);
+}
+
 static int op_portal_group_list(struct ctl_req *r)
 {
 	r->result = core_port_groups_json();
@@ -424,6 +439,10 @@ static int op_daemon_status(struct ctl_req *r)
 		(int)json_object_array_length(sessions)));
 	json_object_object_add(o, "state", json_object_new_string(
 		core_system_state_name(core_system_state())));
+	json_object_object_add(o, "log_level", json_object_new_string(
+		log_level_name(log_threshold)));
+	json_object_object_add(o, "log_level_start", json_object_new_string(
+		log_level_name(log_start_level())));
 	json_object_put(targets);
 	json_object_put(sessions);
 	if (info) {
@@ -432,6 +451,22 @@ static int op_daemon_status(struct ctl_req *r)
 		json_object_put(info);
 	}
 	r->result = o;
+	return 0;
+}
+
+/* The log level from now on (tgtadm --mode sys --name debug). */
+static int op_daemon_set_log_level(struct ctl_req *r)
+{
+	const char *level = NULL;
+	int rc, lvl;
+
+	if ((rc = arg_str(r, "level", true, &level)))
+		return rc;
+	lvl = log_level_parse(level);
+	if (lvl < 0)
+		return req_fail(r, -EINVAL, "bad log level '%s' (error, warn, "
+				"info or debug)", level);
+	log_set_level((enum log_level)lvl);
 	return 0;
 }
 
@@ -671,6 +706,8 @@ static const char *const args_session_list[] = { "stats", NULL };
 static const char *const args_target_state[] = { "iqn", "state", NULL };
 static const char *const args_target_param[] = { "iqn", "name", "value", NULL };
 static const char *const args_iqn[] = { "iqn", NULL };
+static const char *const args_conn_close[] = { "iqn", "tsih", "cid", NULL };
+static const char *const args_log_level[] = { "level", NULL };
 
 static const struct ctl_op ctl_ops[] = {
 	{ "target.add", args_target_add, op_target_add },
@@ -693,6 +730,7 @@ static const struct ctl_op ctl_ops[] = {
 	{ "discovery.auth", args_discovery_auth, op_discovery_auth },
 	{ "target.chap_algorithms", args_chap_algs, op_target_chap_algs },
 	{ "session.list", args_session_list, op_session_list },
+	{ "connection.close", args_conn_close, op_connection_close },
 	{ "portal_group.list", args_none, op_portal_group_list },
 	{ "portal_group.set_state", args_pg_state, op_portal_group_set_state },
 	{ "portal.add", args_portal_add, op_portal_add },
@@ -700,6 +738,7 @@ static const struct ctl_op ctl_ops[] = {
 	{ "portal.list", args_none, op_portal_list },
 	{ "daemon.status", args_none, op_daemon_status },
 	{ "daemon.set_state", args_state, op_daemon_set_state },
+	{ "daemon.set_log_level", args_log_level, op_daemon_set_log_level },
 	{ "daemon.shutdown", args_none, op_daemon_shutdown },
 };
 

@@ -157,7 +157,7 @@ static void target_evict_sessions(struct tgt_target *t)
 
 	list_for_each_entry(s, &core_sessions, link)
 		if (s->target == t && s->evict)
-			s->evict(s);
+			s->evict(s, "target removed");
 }
 
 static void target_free(struct tgt_target *t)
@@ -1152,7 +1152,7 @@ int core_session_register(struct core_session *s)
 			if (o->target == s->target && o->evict &&
 			    strcmp(o->isid, s->isid) == 0 &&
 			    strcasecmp(o->initiator, s->initiator) == 0) {
-				o->evict(o);
+				o->evict(o, "reinstated by a new session");
 				reinstated++;
 			}
 		}
@@ -1162,7 +1162,7 @@ int core_session_register(struct core_session *s)
 		s->target->nsessions++;
 		/* Lost a race with a forced removal: ask it to leave. */
 		if (!s->target->linked && s->evict)
-			s->evict(s);
+			s->evict(s, "target removed");
 	}
 	pthread_mutex_unlock(&core_lock);
 	return reinstated;
@@ -1188,6 +1188,42 @@ void core_session_unregister(struct core_session *s)
 	if (s->target)
 		s->target->nsessions--;
 	pthread_mutex_unlock(&core_lock);
+}
+
+int core_connection_close(const char *iqn, uint16_t tsih, uint16_t cid,
+			  struct core_err *err)
+{
+	struct core_session *s, *found = NULL;
+	struct tgt_target *t;
+	int rc = 0;
+
+	pthread_mutex_lock(&core_lock);
+	t = iqn ? target_lookup(iqn) : NULL;
+	if (!t) {
+		rc = core_fail(err, -ENOENT, "no target %s", iqn ? iqn : "");
+		goto out;
+	}
+	list_for_each_entry(s, &core_sessions, link)
+		if (s->target == t && s->tsih == tsih)
+			found = s;
+	if (!found) {
+		rc = core_fail(err, -ENOENT, "target %s has no session %u",
+			       t->iqn, tsih);
+		goto out;
+	}
+	/* MaxConnections=1: a session's one connection has its CID */
+	if (found->cid != cid || !found->evict) {
+		rc = core_fail(err, -ENOENT,
+			       "session %u of target %s has no connection %u",
+			       tsih, t->iqn, cid);
+		goto out;
+	}
+	found->evict(found, "closed by the administrator (connection.close)");
+	log_info("target %s: connection %u of session %u (%s from %s) closed by the administrator",
+		 t->iqn, cid, tsih, found->initiator, found->peer);
+out:
+	pthread_mutex_unlock(&core_lock);
+	return rc;
 }
 
 int core_target_sessions(struct tgt_target *t)

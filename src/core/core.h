@@ -307,14 +307,16 @@ struct core_session {
 	bool header_digest, data_digest;
 	/*
 	 * Optional (NULL: never asked). Called when the target is removed
-	 * with force while the session is registered, or when the session
-	 * registers on a target already removed. Called with the registry
-	 * lock held, from the control thread or the registering thread: it
-	 * must only schedule the close (e.g. reactor_post) and must not call
-	 * core functions. The session stays registered until the transport
-	 * unregisters it.
+	 * with force while the session is registered, when the session
+	 * registers on a target already removed, when a newer session of the
+	 * same I_T nexus registers, and by core_connection_close(); @why
+	 * says which (a static string, for the log). Called with the
+	 * registry lock held, from the control thread or the registering
+	 * thread: it must only schedule the close (e.g. reactor_post) and
+	 * must not call core functions. The session stays registered until
+	 * the transport unregisters it.
 	 */
-	void (*evict)(struct core_session *s);
+	void (*evict)(struct core_session *s, const char *why);
 	/*
 	 * Optional counters, valid while the session is registered:
 	 * lu_stats[SCSI_MAX_LUNS] indexed by LUN (normal sessions), and its
@@ -332,6 +334,15 @@ int core_session_register(struct core_session *s);
 bool core_tsih_live(uint16_t tsih);
 void core_session_unregister(struct core_session *s);
 int core_target_sessions(struct tgt_target *t);
+/*
+ * tgtadm's --op delete --mode conn: asks the transport to close connection
+ * @cid of the session with TSIH @tsih (session.list's tsih, tgtadm's
+ * sid) on target @iqn, through the session's evict callback: it closes as
+ * on a connection loss, on its own reactor, after this returns. 0, or
+ * -ENOENT with a sentence: no such target, session or connection.
+ */
+int core_connection_close(const char *iqn, uint16_t tsih, uint16_t cid,
+			  struct core_err *err);
 
 /* --- CHAP accounts and authentication policy (auth.c) -------------------- */
 

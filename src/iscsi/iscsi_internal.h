@@ -196,6 +196,7 @@ struct iscsi_session {
 	struct core_lu_stats *lu_stats;	/* [SCSI_MAX_LUNS], normal sessions */
 	struct ev_post evict_post;	/* core's evict: cannot fail */
 	atomic_bool evict_posted;
+	const char *evict_why;		/* the queued evict's reason */
 	bool zombie;			/* freed by the queued evict post */
 };
 

@@ -43,16 +43,30 @@ static void evict_on_reactor(struct ev_post *p)
 {
 	struct iscsi_session *s = container_of(p, struct iscsi_session,
 					       evict_post);
-	struct iscsi_conn *c, *n;
+	struct iscsi_conn *c, *victim = NULL;
+	/* read before a new evict may post (and write it) again */
+	const char *why = s->evict_why;
 
 	atomic_store(&s->evict_posted, false);
 	if (s->zombie) {	/* freed while this post was queued */
 		free(s);
 		return;
 	}
-	list_for_each_entry_safe(c, n, &s->thr->conns, link)
-		if (c->sess == s)
-			conn_close(c, "target removed");
+	/* MaxConnections=1: one connection */
+	list_for_each_entry(c, &s->thr->conns, link) {
+		if (c->sess == s) {
+			victim = c;
+			break;
+		}
+	}
+	/*
+	 * As on a connection loss: its tasks are aborted (those in the store
+	 * finish there, answering nothing) and it is freed once they are
+	 * gone, maybe inside this call, and the session with it: neither is
+	 * touched afterwards.
+	 */
+	if (victim)
+		conn_close(victim, why);
 }
 
 /*
@@ -60,12 +74,13 @@ static void evict_on_reactor(struct ev_post *p)
  * so alive, and stays so until its reactor has run the post: it is only
  * freed there): schedules the close on the session's own reactor, once.
  */
-static void session_evict(struct core_session *info)
+static void session_evict(struct core_session *info, const char *why)
 {
 	struct iscsi_session *s = container_of(info, struct iscsi_session, info);
 
 	if (atomic_exchange(&s->evict_posted, true))
 		return;		/* already on its way */
+	s->evict_why = why;	/* read by the post, which the post orders */
 	s->evict_post.fn = evict_on_reactor;
 	reactor_post_node(s->thr->r, &s->evict_post);
 }

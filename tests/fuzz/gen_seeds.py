@@ -101,6 +101,14 @@ CTL = {
         '{"v":1,"op":"lun.remove","args":{"iqn":"%s","lun":1,"force":true}}' % IQN,
         '{"v":1,"op":"target.remove","args":{"iqn":"%s","force":false}}' % IQN,
     ]) + "\n",
+    "conn-log": "\n".join([
+        '{"v":1,"op":"target.add","args":{"iqn":"%s"}}' % IQN,
+        '{"v":1,"op":"connection.close","args":{"iqn":"%s","tsih":1,"cid":0}}' % IQN,
+        '{"v":1,"op":"connection.close","args":{"iqn":"%s","tsih":70000,"cid":-1}}' % IQN,
+        '{"v":1,"op":"daemon.set_log_level","args":{"level":"debug"}}',
+        '{"v":1,"op":"daemon.set_log_level","args":{"level":"loud"}}',
+        '{"v":1,"op":"daemon.set_log_level","args":{"level":"info"}}',
+    ]) + "\n",
     "errors": "\n".join([
         '{"v":1,"op":"target.add","args":{"iqn":"disk1"}}',
         '{"v":2,"op":"target.list"}',

@@ -19,6 +19,8 @@
 #     served;
 #   - --offline ALL: logins refused (0x0300, target error) and the states
 #     in target.list; --ready tid=N, --ready IQN, an unknown IQN refused;
+#   - a target with initiator-address and initiator-name lines: admitted
+#     on either (tgt 1.0.85), real logins by name, refused with 0x0202;
 #   - the systemd ExecStop line, --update ALL -c /dev/null -f: no target;
 #   - a target's own iSCSI parameter (MaxBurstLength in its block): a
 #     login negotiates it; changed in the file, --update IQN -f applies it
@@ -310,6 +312,39 @@ ta --update iqn.2026-11.org.example:bad -c "$ETC/targets.conf"
 [ "$TA_RC" = 1 ] || it_fail "a mode_page target: exit $TA_RC, expected 1"
 it_expect_match "refusal" "$TA_OUT" "zz-bad.conf:3: target iqn.2026-11.org.example:bad: mode_page is not supported by ringtgt"
 rm "$ETC/conf.d/zz-bad.conf"
+
+# --- initiator-address and initiator-name together: tgt 1.0.85 admits an initiator
+# whose address OR name matches (usr/iscsi/iscsid.c login_start), ringtgt alike ------
+ACL_IQN=iqn.2026-11.org.example:acl
+NAMED=iqn.2026-12.org.example:named
+truncate -s 8M "$IT_TMP/acl.img"
+acl_conf() {
+    printf '<target %s>\n    backing-store %s\n    initiator-address %s\n    initiator-name %s\n</target>\n' \
+        "$ACL_IQN" "$IT_TMP/acl.img" "$1" "$NAMED" >"$ETC/conf.d/acl.conf"
+}
+# acl_login NAME: a login to the target as NAME from 127.0.0.1 (status 0 or not)
+acl_login() {
+    timeout -k 5 30 iscsi-inq -i "$1" "iscsi://$IT_PORTAL/$ACL_IQN/1" >"$IT_TMP/acl.out" 2>&1
+}
+acl_conf 192.0.2.1
+ta_ok --update "$ACL_IQN" -c "$ETC/targets.conf"
+expect_targets "$IQN_B 0:None:0 1:$IT_TMP/volume-b:16777216 acl=ALL in=$USER_B
+$ACL_IQN 0:None:0 1:$IT_TMP/acl.img:8388608 acl=192.0.2.1,$NAMED in=
+$STATIC 0:None:0 3:$IT_TMP/static.img:16777216 acl=127.0.0.1 in="
+acl_login "$NAMED" || it_fail "the named initiator from another address was refused: $(cat "$IT_TMP/acl.out")"
+if acl_login iqn.2026-12.org.example:other; then
+    it_fail "an initiator matching neither rule logged in"
+fi
+# RFC 7143 §11.13.5: 0x0202, the initiator is not allowed access
+grep -q 'Status: Authorization failure(514)' "$IT_TMP/acl.out" ||
+    it_fail "the refusal's status: $(cat "$IT_TMP/acl.out")"
+# the address now matches: any name gets in
+acl_conf 127.0.0.1
+ta_ok --update "$ACL_IQN" -c "$ETC/targets.conf"
+acl_login iqn.2026-12.org.example:other ||
+    it_fail "an initiator from the allowed address was refused: $(cat "$IT_TMP/acl.out")"
+it_log "initiator-address and initiator-name: admitted on either, as tgt 1.0.85"
+rm "$ETC/conf.d/acl.conf"
 
 # --- systemd's ExecStop: tgt-admin --update ALL -c /dev/null -f --------------------------
 ta_ok --update ALL -c /dev/null -f

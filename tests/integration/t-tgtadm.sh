@@ -14,7 +14,8 @@
 # offline refusing a new login while the open session goes on, ready
 # again, a target's own state offline (login refused with the same status
 # as tgtd's; the open session's command BUSY, ringtgtd only) and ready
-# again, LU and target deletion, `--op delete --mode system` refused
+# again, sys debug on and off, a session's connection closed with --op
+# delete --mode conn (and tgt's refusals for it), LU and target deletion, `--op delete --mode system` refused
 # while targets are left and then stopping the daemon.
 #
 # Without tgtd (or not root) the comparison is skipped, saying why; the
@@ -227,6 +228,15 @@ run() {
         head -n "$lines" "$DIR/transcript" >"$DIR/transcript.new"
         mv "$DIR/transcript.new" "$DIR/transcript"
     fi
+    # sys debug: tgt's is_debug, ringtgtd's log level (debug, then the
+    # level it started with, or info); show says so on both daemons
+    t --op update --mode sys --name debug --value on
+    "${TOOL[@]}" --lld iscsi --op show --mode sys | grep -qx '    debug: on' ||
+        it_fail "$1: --op show --mode sys does not say debug: on"
+    t --op update --mode sys --name debug --value bogus
+    t --op update --mode sys --name debug -v off
+    "${TOOL[@]}" --lld iscsi --op show --mode sys | grep -qx '    debug: off' ||
+        it_fail "$1: --op show --mode sys does not say debug: off"
     t --lld nosuch --op show --mode target
     t --op show --mode session --tid 2 --sid 1
 
@@ -344,6 +354,28 @@ run() {
     done
     [ "$(tail -n 1 "$DIR/cap.out")" = GOOD ] ||
         it_fail "$1: the open session once its target is ready: $(tail -n 1 "$DIR/cap.out")"
+    stop_captool
+
+    # --op delete --mode conn (tgt's conn_close_admin): refusals, then the
+    # connection of a session kept open is closed and its session goes
+    t --op delete --mode conn --tid 9 --sid 1 --cid 0
+    "$captool" "iscsi://127.0.0.1:$PORT/$IQN2/1" <"$DIR/cap.in" >"$DIR/cap.out" 2>&1 &
+    CAP_PID=$!
+    exec 7>"$DIR/cap.in"
+    echo "tur 1" >&7
+    for _ in $(seq 1 100); do grep -q '^GOOD' "$DIR/cap.out" && break; sleep 0.1; done
+    grep -q '^GOOD' "$DIR/cap.out" || it_fail "$1: captool did not log in again: $(cat "$DIR/cap.out")"
+    t --op show --mode conn --tid 2
+    sid=$(printf '%s\n' "$T_OUT" | sed -n 's/^Session: //p' | head -n 1)
+    [ -n "$sid" ] || it_fail "$1: no session in --op show --mode conn"
+    t --op delete --mode conn --tid 2 --sid 999 --cid 0
+    t --op delete --mode conn --tid 2 --sid "$sid" --cid 7
+    t --op delete --mode conn --tid 2 --sid "$sid" --cid 0
+    for _ in $(seq 1 50); do
+        "${TOOL[@]}" --lld iscsi --op show --mode conn --tid 2 | grep -q "^Session: $sid\$" || break
+        sleep 0.1
+    done
+    t --op show --mode conn --tid 2
     stop_captool
 
     # --bsoflags sync (tgt: the file opened O_SYNC) is the write cache off

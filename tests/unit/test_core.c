@@ -251,9 +251,11 @@ Test(core, refusal_while_sessions)
 }
 
 static int evicted;
+static const char *evicted_why;
 
-static void evict(struct core_session *s)
+static void evict(struct core_session *s, const char *why)
 {
+	evicted_why = why;
 	evicted += s->tsih;
 }
 
@@ -431,4 +433,46 @@ Test(core, session_reinstatement_evicts_same_nexus)
 	core_session_unregister(&other_isid);
 	core_session_unregister(&old);
 	core_target_put(t);
+}
+
+/* tgtadm --op delete --mode conn: the one session's evict, or -ENOENT. */
+Test(core, connection_close)
+{
+	struct core_session a = { .tsih = 1, .cid = 0, .evict = evict,
+				  .isid = "800000000001" };
+	struct core_session b = { .tsih = 10, .cid = 3, .evict = evict,
+				  .isid = "800000000002" };
+	struct core_session disc = { .tsih = 100, .evict = evict };
+
+	cr_assert_eq(core_target_add(IQN, 0, NULL, &err), 0);
+	cr_assert_eq(core_target_add(IQN2, 0, NULL, &err), 0);
+	a.target = core_target_find(IQN);
+	b.target = core_target_find(IQN);
+	core_session_register(&a);
+	core_session_register(&b);
+	core_session_register(&disc);
+
+	evicted = 0;
+	cr_expect_eq(core_connection_close(IQN, 10, 3, &err), 0, "%s", err.msg);
+	cr_expect_eq(evicted, 10, "only session 10");
+	cr_expect(evicted_why && strstr(evicted_why, "connection.close"));
+	evicted = 0;
+	cr_expect_eq(core_connection_close(IQN, 10, 0, &err), -ENOENT);
+	cr_expect(strstr(err.msg, "session 10 of target " IQN " has no connection 0"),
+		  "%s", err.msg);
+	cr_expect_eq(core_connection_close(IQN, 2, 0, &err), -ENOENT);
+	cr_expect(strstr(err.msg, "has no session 2"), "%s", err.msg);
+	/* a session of another target, a discovery session: not there */
+	cr_expect_eq(core_connection_close(IQN2, 1, 0, &err), -ENOENT);
+	cr_expect_eq(core_connection_close(IQN, 100, 0, &err), -ENOENT);
+	cr_expect_eq(core_connection_close("iqn.2026-11.org.ringtgt:none", 1, 0,
+					   &err), -ENOENT);
+	cr_expect(strstr(err.msg, "no target"), "%s", err.msg);
+	cr_expect_eq(evicted, 0, "a refused close evicted a session");
+
+	core_session_unregister(&a);
+	core_session_unregister(&b);
+	core_session_unregister(&disc);
+	core_target_put(a.target);
+	core_target_put(b.target);
 }

@@ -321,3 +321,74 @@ Test(acl, visible_targets_in_tid_order)
 	cr_expect_str_eq(v.names[0], "iqn.2026-11.org.ringtgt:a");
 	core_shutdown();
 }
+
+/*
+ * A target's decision over its whole rule set, as tgt 1.0.85 makes it
+ * (usr/iscsi/iscsid.c login_start refuses only when ip_acl() and
+ * iqn_acl() both fail; observed so on a real tgtd): admitted when the
+ * address matches an address rule (ALL matches any) or the name matches a
+ * name rule; no rule of a kind means that kind matches nothing.
+ * Initiator INIT_A from 192.0.2.1 or 198.51.100.1, or INIT_B.
+ */
+struct decision_case {
+	char rules[3][64];		/* "" ends */
+	bool admit[2][2];		/* [192.0.2.1, 198.51.100.1][A, B] */
+};
+
+ParameterizedTestParameters(acl, decision)
+{
+	static struct decision_case c[] = {
+		{ { "" }, { { false, false }, { false, false } } },
+		{ { "192.0.2.1" }, { { true, true }, { false, false } } },
+		{ { "192.0.2.0/24" }, { { true, true }, { false, false } } },
+		{ { INIT_A }, { { true, false }, { true, false } } },
+		{ { "192.0.2.1", INIT_A }, { { true, true }, { true, false } } },
+		{ { INIT_A, "192.0.2.0/24" }, { { true, true }, { true, false } } },
+		{ { "ALL" }, { { true, true }, { true, true } } },
+		{ { "ALL", INIT_A }, { { true, true }, { true, true } } },
+		{ { INIT_A, INIT_B }, { { true, true }, { true, true } } },
+		{ { "198.51.100.0/24", INIT_B }, { { false, true }, { true, true } } },
+		{ { "203.0.113.0/24", INIT_B }, { { false, true }, { false, true } } },
+	};
+
+	return cr_make_param_array(struct decision_case, c, sizeof(c) / sizeof(c[0]));
+}
+
+ParameterizedTest(struct decision_case *c, acl, decision)
+{
+	static const char *const peers[2] = { "192.0.2.1", "198.51.100.1" };
+	static const char *const names[2] = { INIT_A, INIT_B };
+	const char *iqn = "iqn.2026-11.org.ringtgt:decision";
+	struct core_err err = { { 0 } };
+	struct sockaddr_storage ss;
+	struct tgt_target *t;
+
+	core_init();
+	cr_assert_eq(core_target_add(iqn, 0, NULL, &err), 0, "%s", err.msg);
+	for (int i = 0; i < 3 && c->rules[i][0]; i++)
+		cr_assert_eq(core_acl_add(iqn, c->rules[i], &err), 0, "%s",
+			     err.msg);
+	t = core_target_find(iqn);
+	cr_assert_not_null(t);
+	for (int p = 0; p < 2; p++) {
+		make_peer(peers[p], &ss);
+		for (int n = 0; n < 2; n++) {
+			struct vis_ctx v = { .n = 0 };
+
+			cr_expect_eq(core_target_allows(t, names[n],
+							(struct sockaddr *)&ss),
+				     c->admit[p][n],
+				     "rules [%s, %s]: %s from %s", c->rules[0],
+				     c->rules[1], names[n], peers[p]);
+			/* SendTargets lists it to the same initiators */
+			core_targets_visible(names[n], (struct sockaddr *)&ss,
+					     collect, &v);
+			cr_expect_eq(v.n, c->admit[p][n] ? 1 : 0,
+				     "rules [%s, %s]: visible to %s from %s",
+				     c->rules[0], c->rules[1], names[n],
+				     peers[p]);
+		}
+	}
+	core_target_put(t);
+	core_shutdown();
+}

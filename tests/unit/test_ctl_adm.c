@@ -16,6 +16,7 @@
 
 #include <json-c/json.h>
 
+#include "base/log.h"
 #include "control/ctl.h"
 #include "core/core.h"
 
@@ -879,4 +880,107 @@ Test(adm, portal)
 	cr_expect_str_eq(pstub.calls, "+127.0.0.1:3260/1 +[::1]:3264/1 "
 			 "+127.0.0.1:3999/1 -127.0.0.1:3260 ");
 	core_set_portal_ops(NULL);
+}
+
+/*
+ * The log level at run time: ringtgtadm daemon set-log-level, shown by
+ * status; tgtadm --mode sys --name debug on / off (tgt's is_debug: "on"
+ * and "off" only, "invalid request" else), shown by --op show --mode sys
+ * as tgt shows it. off is the level the process started with (info here:
+ * the test never called log_init).
+ */
+Test(adm, log_level)
+{
+	cr_expect_eq(adm("daemon", "set-log-level", "loud", NULL), 2);
+	cr_expect(strstr(err, "bad log level 'loud'"), "%s", err);
+	cr_expect_eq(log_threshold, LOG_LVL_INFO, "a usage error changed it");
+	cr_expect_eq(adm("daemon", "set-log-level", "warn", NULL), 0, "%s", err);
+	cr_expect_eq(log_threshold, LOG_LVL_WARN);
+	cr_expect_eq(adm("status", NULL), 0, "%s", err);
+	cr_expect(strstr(out, "log_level: warn\n"), "%s", out);
+
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "update", "--mode", "sys", "--name", "debug",
+			 "--value", "on", NULL), 0, "%s", err);
+	cr_expect_eq(log_threshold, LOG_LVL_DEBUG);
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "show", "--mode", "sys", NULL), 0, "%s", err);
+	cr_expect(strstr(out, "System:\n    State: ready\n    debug: on\n"),
+		  "%s", out);
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "update", "--mode", "sys", "--name", "debug",
+			 "-v", "ON", NULL), 22);
+	cr_expect_str_eq(err, "tgtadm: invalid request\n");
+	cr_expect_eq(log_threshold, LOG_LVL_DEBUG);
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "update", "--mode", "sys", "--name", "debug",
+			 "-v", "off", NULL), 0, "%s", err);
+	cr_expect_eq(log_threshold, LOG_LVL_INFO, "off: the start level");
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "show", "--mode", "sys", NULL), 0, "%s", err);
+	cr_expect(strstr(out, "    debug: off\n"), "%s", out);
+}
+
+static int closed_tsih;
+static const char *closed_why;
+
+static void evict(struct core_session *s, const char *why)
+{
+	closed_tsih = s->tsih;
+	closed_why = why;
+}
+
+/*
+ * One connection closed: ringtgtadm connection close IQN TSIH CID and
+ * tgtadm --op delete --mode conn --tid N --sid TSIH --cid CID, each
+ * reaching the session's evict (the transport's close); tgt's refusals
+ * for a missing target, session or connection (captured from tgtd
+ * 1.0.85), ringtgtd's sentences for ringtgtadm.
+ */
+Test(adm, connection_close)
+{
+	struct core_session s = { .tsih = 7, .cid = 2, .evict = evict,
+				  .isid = "800000000001",
+				  .initiator = "iqn.1993-08.org.debian:01:a" };
+
+	adm_argv0 = "tgtadm";
+	cr_assert_eq(adm("--lld", "iscsi", "--op", "new", "--mode", "target",
+			 "--tid", "3", "-T", IQN, NULL), 0, "%s", err);
+	s.target = core_target_find(IQN);
+	cr_assert_not_null(s.target);
+	core_session_register(&s);
+
+	cr_expect_eq(adm("connection", "close", IQN, "7", "x", NULL), 2);
+	cr_expect(strstr(err, "TSIH and CID are numbers"), "%s", err);
+	cr_expect_eq(adm("connection", "close", IQN, "8", "2", NULL), 1);
+	cr_expect(strstr(err, "target " IQN " has no session 8"), "%s", err);
+	cr_expect_eq(adm("connection", "close", IQN, "7", "0", NULL), 1);
+	cr_expect(strstr(err, "session 7 of target " IQN " has no connection 0"),
+		  "%s", err);
+	cr_expect_eq(closed_tsih, 0, "a refused close reached the session");
+	cr_expect_eq(adm("connection", "close", IQN, "7", "2", NULL), 0, "%s", err);
+	cr_expect_eq(closed_tsih, 7);
+	cr_expect(closed_why && strstr(closed_why, "connection.close"));
+
+	closed_tsih = 0;
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "delete", "--mode", "conn", "--tid", "4",
+			 "--sid", "7", "--cid", "2", NULL), 22);
+	cr_expect_str_eq(err, "tgtadm: can't find the target\n");
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "delete", "--mode", "conn", "--tid", "3",
+			 "--sid", "8", "--cid", "2", NULL), 22);
+	cr_expect_str_eq(err, "tgtadm: can't find the session\n");
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "delete", "--mode", "conn", "--tid", "3",
+			 "--sid", "7", "--cid", "0", NULL), 22);
+	cr_expect_str_eq(err, "tgtadm: can't find the connection\n");
+	cr_expect_eq(closed_tsih, 0, "a refused delete reached the session");
+	adm_argv0 = "tgtadm";
+	cr_expect_eq(adm("--op", "delete", "--mode", "conn", "--tid", "3",
+			 "--sid", "7", "--cid", "2", NULL), 0, "%s", err);
+	cr_expect_eq(closed_tsih, 7);
+
+	core_session_unregister(&s);
+	core_target_put(s.target);
 }

@@ -405,11 +405,23 @@ Test(tgt_admin_plan, acls_follow_the_file)
 	     CUR(0, "", "\"ALL\", \"10.0.0.1\"", ""), NULL, false, 0,
 	     "acl.add {\"iqn\":\"" IQN "\",\"rule\":\"192.168.0.0/16\"}\n"
 	     "acl.remove {\"iqn\":\"" IQN "\",\"rule\":\"ALL\"}\n");
-	/* initiator-name alone: only the names (tgt would add -I ALL, and
-	 * check the names too; ringtgt's rules admit on any match) */
+	/* initiator-name alone: only the names (tgt-admin would add -I ALL,
+	 * with which tgt 1.0.85 admits everybody: ringtgt admits less) */
 	plan("<target " IQN ">\n initiator-name iqn.1993-08.org.debian:01:a\n</target>\n",
 	     CUR(0, "", "\"ALL\"", ""), NULL, false, 0,
 	     "acl.add {\"iqn\":\"" IQN "\",\"rule\":\"iqn.1993-08.org.debian:01:a\"}\n"
+	     "acl.remove {\"iqn\":\"" IQN "\",\"rule\":\"ALL\"}\n");
+	/*
+	 * Both kinds: both rules, no ALL. tgt 1.0.85 admits an initiator
+	 * whose address OR name matches (usr/iscsi/iscsid.c login_start),
+	 * as ringtgt's rules do.
+	 */
+	plan("<target " IQN ">\n initiator-address 10.0.0.1\n"
+	     " initiator-name iqn.1993-08.org.debian:01:a\n"
+	     " initiator-address 192.168.0.0/16\n</target>\n",
+	     CUR(0, "", "\"ALL\", \"10.0.0.1\"", ""), NULL, false, 0,
+	     "acl.add {\"iqn\":\"" IQN "\",\"rule\":\"iqn.1993-08.org.debian:01:a\"}\n"
+	     "acl.add {\"iqn\":\"" IQN "\",\"rule\":\"192.168.0.0/16\"}\n"
 	     "acl.remove {\"iqn\":\"" IQN "\",\"rule\":\"ALL\"}\n");
 }
 
@@ -481,8 +493,6 @@ ParameterizedTestParameters(tgt_admin_plan, refused)
 		  "vol.conf:2: target iqn.x: state is not supported by ringtgt" },
 		{ "\n<target iqn.x>\n driver iser\n</target>\n",
 		  "vol.conf:3: target iqn.x: driver iser: ringtgt serves iscsi only" },
-		{ "<target iqn.x>\n initiator-address 10.0.0.1\n initiator-name iqn.a\n</target>\n",
-		  "vol.conf:3: target iqn.x: initiator-address (vol.conf:2) and initiator-name together" },
 		{ "<target iqn.x>\n backing-store /a\n params frob=1\n</target>\n",
 		  "vol.conf:3: target iqn.x: params: unknown LU parameter 'frob'" },
 		{ "<target iqn.x>\n backing-store /a\n params sense_format=1\n</target>\n",
