@@ -270,7 +270,8 @@ static const char *loc(const struct tgtconf_opt *o, char *buf, size_t len)
 /* tgt's LU parameters given by directive (tgt-admin's add_params()). */
 static const char *const lu_param_directives[] = {
 	"scsi_id", "scsi_sn", "vendor_id", "product_id", "product_rev",
-	"sense_format", "removable", "online", "readonly",
+	"sense_format", "removable", "online", "readonly", "lbppbe", "la_lba",
+	"optimal_xfer_gran", "optimal_xfer_len",
 };
 
 /*
@@ -280,12 +281,7 @@ static const char *const lu_param_directives[] = {
 static const struct {
 	const char *key, *why;
 } unsupported[] = {
-	{ "mode_page", "ringtgt's mode pages are not settable (write-cache has its own directive)" },
 	{ "path", "tgt's path parameter (a second path) has no meaning in ringtgt" },
-	{ "lbppbe", "the physical block exponent follows the backing store" },
-	{ "la_lba", "the lowest aligned LBA is not settable" },
-	{ "optimal_xfer_gran", "the Block Limits VPD page is not settable" },
-	{ "optimal_xfer_len", "the Block Limits VPD page is not settable" },
 	{ "bsopts", "ringtgt's backing stores take no options string" },
 	{ "MaxRecvDataSegmentLength", "iSCSI parameters are set in ringtgt.conf, not per target" },
 	{ "MaxXmitDataSegmentLength", "iSCSI parameters are set in ringtgt.conf, not per target" },
@@ -470,6 +466,18 @@ static int want_lun(const struct tgtconf_target *t, const struct tgtconf_store *
 		if (rc)
 			return rc;
 	}
+	/* every mode_page line, the store's then the target's, as tgt-admin
+	 * runs them: a later one for the same page wins */
+	for (size_t i = 0; i < s->nopts; i++)
+		if (!strcmp(s->opts[i].key, "mode_page") &&
+		    (rc = lu_param(w, "mode_page", s->opts[i].value, &s->opts[i],
+				   t->iqn, err, errlen)))
+			return rc;
+	for (size_t i = 0; i < t->nopts; i++)
+		if (!strcmp(t->opts[i].key, "mode_page") &&
+		    (rc = lu_param(w, "mode_page", t->opts[i].value, &t->opts[i],
+				   t->iqn, err, errlen)))
+			return rc;
 	if (s->direct) {
 		rc = direct_params(t, s, env, w, err, errlen);
 		if (rc)

@@ -361,9 +361,11 @@ static int tgtadm_lu_new(struct tgtadm_ctx *c, const char *iqn)
 	if (r->dev_type != TGTADM_DEV_DISK)
 		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST,
 				     "only disk logical units (-Y disk)");
-	if (r->bstype && strcmp(r->bstype, "rdwr"))
+	/* tgt's aio (Linux AIO on the file) is what ringtgt's stores do
+	 * anyway (io_uring or a worker): it is rdwr here, as in tgt-admin */
+	if (r->bstype && strcmp(r->bstype, "rdwr") && strcmp(r->bstype, "aio"))
 		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST,
-				     "only the rdwr backing store type");
+				     "only the rdwr and aio backing store types");
 	if (r->bsopts)
 		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST,
 				     "no backing store takes --bsopts");

@@ -280,7 +280,7 @@ ParameterizedTestParameters(config, errors)
 		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" scsi_id = \"0123456789012345678901234567890123456\" }\n}\n",
 		  "<config>:2: scsi_id '0123456789012345678901234567890123456' must be at most 36 characters (it has 37)" },
 		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" mode_page = \"8:0:18\" }\n}\n",
-		  "<config>:2: LU parameter mode_page is not supported by ringtgt" },
+		  "<config>:2: mode_page: page 08h needs 18 bytes, it has 0" },
 		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" sense_format = 1 }\n}\n",
 		  "<config>:2: target " DEMO ": LUN 1: sense_format=1 (descriptor format sense data) is not supported; only 0 (fixed format)" },
 		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" online = false }\n}\n",

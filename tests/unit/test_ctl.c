@@ -938,7 +938,7 @@ Test(ctl, lun_params)
 						 "lun", json_object_new_int(1),
 						 "mode_page", json_object_new_string("8:0:18"),
 						 NULL), NULL, err, sizeof(err)), -EINVAL);
-	cr_expect(strstr(err, "unknown argument 'mode_page'"), "%s", err);
+	cr_expect_str_eq(err, "argument 'mode_page' must be an array of strings");
 	cr_expect_eq(call("lun.update", args_new("iqn", json_object_new_string(IQN),
 						 "lun", json_object_new_int(1), NULL),
 			  NULL, err, sizeof(err)), -EINVAL);
