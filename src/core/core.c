@@ -391,6 +391,8 @@ static int lun_check_spec(uint64_t lun,
 			return core_fail(err, -EINVAL,
 					 "LUN %llu: a ram LUN needs a size",
 					 (unsigned long long)lun);
+	} else if (strcmp(backing, "null") == 0) {
+		/* tgt's null store: no path, 1 TiB unless a size is given */
 	} else if (!spec->path || !*spec->path) {
 		return core_fail(err, -EINVAL,
 				 "LUN %llu: a %s LUN needs a path",

@@ -156,6 +156,9 @@ run() {
     t --op new --mode logicalunit --tid 1 --lun 1 --backing-store "$DIR/lun1.img"
     t --op new --mode logicalunit --tid 1 --lun 2 -b "$DIR/lun2.img" --bsoflags direct
     t --op new --mode logicalunit --tid 2 --lun 1 -b "$DIR/lun3.img"
+    # tgt's null store: 1 TiB that keeps nothing
+    t --op new --mode logicalunit --tid 2 --lun 2 -b /dev/null --bstype null
+    t --op update --mode logicalunit --tid 2 --lun 2 --params scsi_id=null-1,scsi_sn=sn22
     # ringtgt's own identifiers differ from tgt's tid-derived ones: both
     # daemons are given the same (LUN 0 too). ringtgt provisions a
     # writable file thinly, tgt only when told: told here

@@ -372,6 +372,28 @@ Test(tgt_admin_plan, geometry_and_mode_pages)
 	     "acl.add {\"iqn\":\"" IQN "\",\"rule\":\"ALL\"}\n");
 }
 
+/* bs-type null: tgt's store that keeps nothing; never resized. */
+Test(tgt_admin_plan, null_store)
+{
+	plan("<target " IQN ">\n <backing-store /dev/null>\n  bs-type null\n"
+	     " </backing-store>\n</target>\n",
+	     NULL, NULL, false, 0,
+	     "target.add {\"iqn\":\"" IQN "\"}\n"
+	     "lun.add {\"iqn\":\"" IQN "\",\"lun\":0,\"type\":\"controller\"}\n"
+	     "lun.add {\"iqn\":\"" IQN "\",\"lun\":1,\"path\":\"/dev/null\","
+	     "\"backing\":\"null\"}\n"
+	     "acl.add {\"iqn\":\"" IQN "\",\"rule\":\"ALL\"}\n");
+	/* live and the same: nothing to do (fake_size differs: no resize) */
+	plan("<target " IQN ">\n <backing-store /dev/null>\n  bs-type null\n"
+	     " </backing-store>\n</target>\n",
+	     "{\"tid\": 1, \"iqn\": \"" IQN "\", \"sessions\": 0, \"acls\": [\"ALL\"],"
+	     " \"incoming_accounts\": [], \"outgoing_account\": null, \"luns\":"
+	     " [{\"lun\": 0, \"type\": \"controller\"}, {\"lun\": 1, \"type\":"
+	     " \"disk\", \"backing\": \"null\", \"path\": \"/dev/null\","
+	     " \"size\": 1099511627776}]}",
+	     NULL, true, 0, "");
+}
+
 /* A live LUN whose mode page differs: lun.update with the file's page. */
 Test(tgt_admin_plan, changed_mode_page_is_an_update)
 {
@@ -473,7 +495,7 @@ ParameterizedTestParameters(tgt_admin_plan, refused)
 		{ "<target iqn.x>\n backing-store /a\n device-type tape\n</target>\n",
 		  "vol.conf:3: target iqn.x: device-type tape: ringtgt serves disks only" },
 		{ "<target iqn.x>\n backing-store /a\n bs-type rbd\n</target>\n",
-		  "vol.conf:3: target iqn.x: bs-type rbd: ringtgt has files and block devices only (rdwr, aio)" },
+		  "vol.conf:3: target iqn.x: bs-type rbd: ringtgt has files and block devices (rdwr, aio) and the null store only" },
 		{ "<target iqn.x>\n<backing-store /a>\n mode_page 0x1c:0:10:8:0:0:0:0:0:0:0:0:0\n</backing-store>\n</target>\n",
 		  "vol.conf:3: target iqn.x: mode_page: ringtgt serves mode pages 01h (Read-Write Error Recovery), 08h (Caching) and 0Ah (Control), without subpages; not page 1Ch subpage 00h" },
 		{ "<target iqn.x>\n MaxConnections 2\n</target>\n",
