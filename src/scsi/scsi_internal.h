@@ -14,6 +14,7 @@
  *   lu.c     logical units and the per-target LUN table, their identity
  *            and its live changes (scsi_lu_update)
  *   lu_params.c  tgt's LU parameters by name: parsing and checks
+ *   mode.c   the served mode pages: own values, what mode_page may set
  *   pr.c     persistent reservations (PERSISTENT RESERVE IN / OUT, the
  *            reservation access check, their unit attentions)
  *   alua.c   target port groups: states, REPORT / SET TARGET PORT GROUPS
