@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 target=${1:-all}
 secs=${2:-600}
-all=(pdu config ctl scsi rx login dataout chap aptpl transport_id tgtconf tgtadm_portal tparams tgtadm)
+all=(pdu config ctl scsi rx login dataout chap aptpl transport_id tgtconf tgtadm_portal tparams tgtadm lu_params)
 
 if [ "$target" = all ]; then
 	targets=("${all[@]}")

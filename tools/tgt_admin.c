@@ -276,6 +276,7 @@ struct want_lun {
 	uint32_t block_size;		/* 0: not given */
 	bool direct, shared;
 	bool no_write_cache;		/* write-cache off, bsoflags sync */
+	bool null_store;		/* bs-type null: keeps nothing */
 };
 
 static const char *loc(const struct tgtconf_opt *o, char *buf, size_t len)
@@ -287,7 +288,8 @@ static const char *loc(const struct tgtconf_opt *o, char *buf, size_t len)
 /* tgt's LU parameters given by directive (tgt-admin's add_params()). */
 static const char *const lu_param_directives[] = {
 	"scsi_id", "scsi_sn", "vendor_id", "product_id", "product_rev",
-	"sense_format", "removable", "online", "readonly",
+	"sense_format", "removable", "online", "readonly", "lbppbe", "la_lba",
+	"optimal_xfer_gran", "optimal_xfer_len",
 };
 
 /*
@@ -297,12 +299,7 @@ static const char *const lu_param_directives[] = {
 static const struct {
 	const char *key, *why;
 } unsupported[] = {
-	{ "mode_page", "ringtgt's mode pages are not settable (write-cache has its own directive)" },
 	{ "path", "tgt's path parameter (a second path) has no meaning in ringtgt" },
-	{ "lbppbe", "the physical block exponent follows the backing store" },
-	{ "la_lba", "the lowest aligned LBA is not settable" },
-	{ "optimal_xfer_gran", "the Block Limits VPD page is not settable" },
-	{ "optimal_xfer_len", "the Block Limits VPD page is not settable" },
 	{ "bsopts", "ringtgt's backing stores take no options string" },
 	{ "state", "a target's state is set with tgt-admin --offline/--ready or tgtadm --name state, not in targets.conf" },
 };
@@ -442,10 +439,13 @@ static int want_lun(const struct tgtconf_target *t, const struct tgtconf_store *
 		return refuse(err, errlen, "%s: target %s: device-type %s: ringtgt serves disks only",
 			      loc(o, l, sizeof(l)), t->iqn, o->value);
 	o = tgtconf_store_opt(t, s, "bs-type");
-	/* both are "read and write the file or device": ringtgt's store */
-	if (o && strcmp(o->value, "rdwr") && strcmp(o->value, "aio"))
-		return refuse(err, errlen, "%s: target %s: bs-type %s: ringtgt has files and block devices only (rdwr, aio)",
+	/* rdwr and aio are both "read and write the file or device":
+	 * ringtgt's store; null is tgt's store that keeps nothing */
+	if (o && strcmp(o->value, "rdwr") && strcmp(o->value, "aio") &&
+	    strcmp(o->value, "null"))
+		return refuse(err, errlen, "%s: target %s: bs-type %s: ringtgt has files and block devices (rdwr, aio) and the null store only",
 			      loc(o, l, sizeof(l)), t->iqn, o->value);
+	w->null_store = o && !strcmp(o->value, "null");
 	/*
 	 * write-cache off (tgt: WCE=0 in the Caching mode page) and bsoflags
 	 * sync (tgt: the file opened O_SYNC) both ask that a write be on
@@ -485,6 +485,18 @@ static int want_lun(const struct tgtconf_target *t, const struct tgtconf_store *
 		if (rc)
 			return rc;
 	}
+	/* every mode_page line, the store's then the target's, as tgt-admin
+	 * runs them: a later one for the same page wins */
+	for (size_t i = 0; i < s->nopts; i++)
+		if (!strcmp(s->opts[i].key, "mode_page") &&
+		    (rc = lu_param(w, "mode_page", s->opts[i].value, &s->opts[i],
+				   t->iqn, err, errlen)))
+			return rc;
+	for (size_t i = 0; i < t->nopts; i++)
+		if (!strcmp(t->opts[i].key, "mode_page") &&
+		    (rc = lu_param(w, "mode_page", t->opts[i].value, &t->opts[i],
+				   t->iqn, err, errlen)))
+			return rc;
 	if (s->direct) {
 		rc = direct_params(t, s, env, w, err, errlen);
 		if (rc)
@@ -509,6 +521,8 @@ static int add_lun(struct tga_plan *p, const char *iqn, const struct want_lun *w
 	if (!a)
 		return -ENOMEM;
 	json_object_object_add(a, "path", json_object_new_string(w->s->path));
+	if (w->null_store)
+		json_object_object_add(a, "backing", json_object_new_string("null"));
 	if (w->block_size)
 		json_object_object_add(a, "block_size",
 				       json_object_new_int((int)w->block_size));
@@ -561,6 +575,9 @@ static bool same_store(const struct want_lun *w, json_object *cur,
 	json_object *v;
 
 	if (!path || !type || strcmp(type, "disk"))
+		return false;
+	if (w->null_store != (jstr(cur, "backing") &&
+			      !strcmp(jstr(cur, "backing"), "null")))
 		return false;
 	if (strcmp(path, w->s->path) &&
 	    !(env->same && env->same(env->ctx, path, w->s->path)))
@@ -907,7 +924,8 @@ static int plan_luns(struct tga_plan *p, const struct tgtconf_target *t,
 		 * initiators get CAPACITY DATA HAS CHANGED. tgt-admin would
 		 * delete the target and make it again.
 		 */
-		if (env->size && !env->size(env->ctx, w[j].s->path, &bytes) &&
+		if (!w[j].null_store && env->size &&
+		    !env->size(env->ctx, w[j].s->path, &bytes) &&
 		    bytes != (uint64_t)json_object_get_int64(jget(l, "size"))) {
 			a = args_lun(t->iqn, w[j].s->lun);
 			if (!a)

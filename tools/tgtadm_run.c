@@ -434,16 +434,22 @@ static int tgtadm_lu_new(struct tgtadm_ctx *c, const char *iqn)
 	};
 	const struct tgtadm_req *r = c->r;
 	json_object *args;
-	bool sync = false, direct = false;
+	bool sync = false, direct = false, null_store;
 	uint64_t bs = 0;
 
 	/* what ringtgtd cannot make: tgt's answer for a bad LU request */
 	if (r->dev_type != TGTADM_DEV_DISK)
 		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST,
 				     "only disk logical units (-Y disk)");
-	if (r->bstype && strcmp(r->bstype, "rdwr"))
+	/* tgt's aio (Linux AIO on the file) is what ringtgt's stores do
+	 * anyway (io_uring or a worker): it is rdwr here, as in tgt-admin;
+	 * null is the store that keeps nothing (bs_null.c). sg, bsg, ssc,
+	 * smc, mmc, rbd, sheepdog, glfs: no such store in ringtgt */
+	if (r->bstype && strcmp(r->bstype, "rdwr") && strcmp(r->bstype, "aio") &&
+	    strcmp(r->bstype, "null"))
 		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST,
-				     "only the rdwr backing store type");
+				     "only the rdwr, aio and null backing store types");
+	null_store = r->bstype && !strcmp(r->bstype, "null");
 	if (r->bsopts)
 		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST,
 				     "no backing store takes --bsopts");
@@ -454,13 +460,16 @@ static int tgtadm_lu_new(struct tgtadm_ctx *c, const char *iqn)
 			     (bs != 512 && bs != 4096)))
 		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST,
 				     "--blocksize: 512 or 4096");
-	if (!r->path)
+	if (!r->path && !null_store)
 		return tgtadm_refuse(c, TGTADM_INVALID_REQUEST,
 				     "a disk needs --backing-store");
 	args = tgtadm_args();
 	tgtadm_add_str(args, "iqn", iqn);
 	json_object_object_add(args, "lun", json_object_new_int64((int64_t)r->lun));
-	tgtadm_add_str(args, "path", r->path);
+	if (r->path)	/* the null store keeps it for the show only */
+		tgtadm_add_str(args, "path", r->path);
+	if (null_store)
+		tgtadm_add_str(args, "backing", "null");
 	if (direct)
 		json_object_object_add(args, "direct", json_object_new_boolean(1));
 	/*

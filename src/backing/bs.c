@@ -16,6 +16,7 @@ static const struct bs_ops *const bs_types[] = {
 	&bs_file_ops,
 	&bs_blk_ops,
 	&bs_ram_ops,
+	&bs_null_ops,
 };
 
 const struct bs_ops *bs_type_find(const char *name)

@@ -213,6 +213,8 @@ static inline int bs_lba_status(struct bs *bs, uint64_t off, uint64_t *len,
 extern const struct bs_ops bs_file_ops;
 extern const struct bs_ops bs_blk_ops;
 extern const struct bs_ops bs_ram_ops;
+/* tgt's null store: keeps nothing, reads zeroes (bs_null.c) */
+extern const struct bs_ops bs_null_ops;
 
 /*
  * Test hook of the RAM store: while held, submitted I/O stays queued until

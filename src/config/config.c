@@ -619,11 +619,12 @@ static int v_lu_param(cfg_t *cfg, cfg_opt_t *opt)
 	struct scsi_lu_params p = { 0 };
 	char why[200];
 
-	if (scsi_lu_param_parse(&p, opt->name, cfg_opt_getnstr(opt, 0), why,
-				sizeof(why))) {
-		cfg_error(cfg, "%s", why);
-		return -1;
-	}
+	for (unsigned i = 0; i < cfg_opt_size(opt); i++)
+		if (scsi_lu_param_parse(&p, opt->name, cfg_opt_getnstr(opt, i),
+					why, sizeof(why))) {
+			cfg_error(cfg, "%s", why);
+			return -1;
+		}
 	return 0;
 }
 
@@ -799,12 +800,13 @@ static cfg_t *schema_new(void)
 		CFG_INT("sense_format", 0, CFGF_NODEFAULT),
 		CFG_BOOL("online", cfg_true, CFGF_NODEFAULT),
 		CFG_BOOL("thin_provisioning", cfg_false, CFGF_NODEFAULT),
+		CFG_INT("lbppbe", 0, CFGF_NODEFAULT),
+		CFG_INT("la_lba", 0, CFGF_NODEFAULT),
+		CFG_INT("optimal_xfer_gran", 0, CFGF_NODEFAULT),
+		CFG_INT("optimal_xfer_len", 0, CFGF_NODEFAULT),
+		/* one string a page: mode_page = {"8:0:18:...", ...} */
+		CFG_STR_LIST("mode_page", NULL, CFGF_NODEFAULT),
 		/* tgt's, not implemented: refused by name */
-		CFG_STR("mode_page", NULL, CFGF_NODEFAULT),
-		CFG_STR("lbppbe", NULL, CFGF_NODEFAULT),
-		CFG_STR("la_lba", NULL, CFGF_NODEFAULT),
-		CFG_STR("optimal_xfer_gran", NULL, CFGF_NODEFAULT),
-		CFG_STR("optimal_xfer_len", NULL, CFGF_NODEFAULT),
 		CFG_STR("rotation_rate", NULL, CFGF_NODEFAULT),
 		CFG_END()
 	};
@@ -902,10 +904,6 @@ static cfg_t *schema_new(void)
 		{ "target|lun|product_id", v_lu_param },
 		{ "target|lun|product_rev", v_lu_param },
 		{ "target|lun|mode_page", v_lu_param },
-		{ "target|lun|lbppbe", v_lu_param },
-		{ "target|lun|la_lba", v_lu_param },
-		{ "target|lun|optimal_xfer_gran", v_lu_param },
-		{ "target|lun|optimal_xfer_len", v_lu_param },
 		{ "target|lun|rotation_rate", v_lu_param },
 	};
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
@@ -955,6 +953,10 @@ static int build_lun_params(struct parse_ctx *c, struct config_target *t,
 	static const char *const flags[] = {
 		"removable", "online", "thin_provisioning",
 	};
+	static const char *const nums[] = {
+		"sense_format", "lbppbe", "la_lba", "optimal_xfer_gran",
+		"optimal_xfer_len",
+	};
 	char why[200], num[24];
 	int rc = 0;
 
@@ -968,13 +970,16 @@ static int build_lun_params(struct parse_ctx *c, struct config_target *t,
 			rc = scsi_lu_param_parse(&l->params, flags[i],
 						 cfg_getbool(sec, flags[i])
 						 ? "1" : "0", why, sizeof(why));
-	if (rc == 0 && cfg_size(sec, "sense_format")) {
-		long v = cfg_getint(sec, "sense_format");
-
-		snprintf(num, sizeof(num), "%ld", v);
-		rc = scsi_lu_param_parse(&l->params, "sense_format", num, why,
+	for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(nums); i++)
+		if (cfg_size(sec, nums[i])) {
+			snprintf(num, sizeof(num), "%ld", cfg_getint(sec, nums[i]));
+			rc = scsi_lu_param_parse(&l->params, nums[i], num, why,
+						 sizeof(why));
+		}
+	for (unsigned i = 0; rc == 0 && i < cfg_size(sec, "mode_page"); i++)
+		rc = scsi_lu_param_parse(&l->params, "mode_page",
+					 cfg_getnstr(sec, "mode_page", i), why,
 					 sizeof(why));
-	}
 	if (rc)
 		return ctx_fail(c, line, "target %s: LUN %llu: %s", t->iqn,
 				(unsigned long long)l->lun, why);

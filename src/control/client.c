@@ -238,6 +238,22 @@ int ringtgt_lu_param_add(json_object *args, const char *name,
 		     : scsi_lu_param_parse(&p, name, value, why, sizeof(why));
 	if (rc)
 		return fail(errbuf, errlen, rc, "%s", why);
+	/* a second mode_page adds its page to those given before */
+	if (p.set & (1u << SCSI_LU_P_MODE_PAGE)) {
+		json_object *had = NULL;
+
+		if (json_object_object_get_ex(args, "mode_page", &had) &&
+		    json_object_is_type(had, json_type_array)) {
+			char s[128];
+
+			for (unsigned mp = 0; mp < SCSI_LU_MP_COUNT; mp++)
+				if (p.mode_set & (1u << mp) &&
+				    scsi_lu_mode_page_format(&p, mp, s, sizeof(s)) > 0)
+					json_object_array_add(had,
+							      json_object_new_string(s));
+			return 0;
+		}
+	}
 	core_lun_params_to_json(&p, args);
 	return 0;
 }

@@ -680,12 +680,14 @@ static const char *const args_lun_add[] = {
 	"direct", "buffered", "shared", "block_size", "serial", "write_cache",
 	/* tgt's LU parameters (core_lun_params_from_json) */
 	"scsi_id", "scsi_sn", "vendor_id", "product_id", "product_rev",
-	"removable", "sense_format", "online", "thin_provisioning", NULL
+	"removable", "sense_format", "online", "thin_provisioning", "lbppbe",
+	"la_lba", "optimal_xfer_gran", "optimal_xfer_len", "mode_page", NULL
 };
 static const char *const args_lun_update[] = {
 	"iqn", "lun", "scsi_id", "scsi_sn", "vendor_id", "product_id",
 	"product_rev", "removable", "readonly", "sense_format", "online",
-	"thin_provisioning", NULL
+	"thin_provisioning", "lbppbe", "la_lba", "optimal_xfer_gran",
+	"optimal_xfer_len", "mode_page", NULL
 };
 static const char *const args_lun_remove[] = { "iqn", "lun", "force", NULL };
 static const char *const args_lun_resize[] = {

@@ -12,6 +12,7 @@
  * the registry's reference; the last put destroys the LUN table.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -396,6 +397,8 @@ static int lun_check_spec(uint64_t lun,
 			return core_fail(err, -EINVAL,
 					 "LUN %llu: a ram LUN needs a size",
 					 (unsigned long long)lun);
+	} else if (strcmp(backing, "null") == 0) {
+		/* tgt's null store: no path, 1 TiB unless a size is given */
 	} else if (!spec->path || !*spec->path) {
 		return core_fail(err, -EINVAL,
 				 "LUN %llu: a %s LUN needs a path",
@@ -510,6 +513,7 @@ int core_lun_add(const char *iqn, uint64_t lun,
 	struct tgt_target *t;
 	struct scsi_lu *lu;
 	struct bs *bs = NULL;
+	char why[256] = "";
 	int rc;
 
 	if (lun >= SCSI_MAX_LUNS)
@@ -585,6 +589,8 @@ int core_lun_add(const char *iqn, uint64_t lun,
 	/* TASK ABORTED to other initiators by default, as LIO does */
 	cfg.tas = !spec->no_tas;
 	cfg.state_dir = core_state_dir[0] ? core_state_dir : NULL;
+	cfg.why = why;
+	cfg.whylen = sizeof(why);
 	errno = 0;
 	lu = scsi_lu_new(&cfg);
 	if (!lu) {
@@ -593,7 +599,8 @@ int core_lun_add(const char *iqn, uint64_t lun,
 		if (bs)
 			bs_close(bs);
 		rc = core_fail(err, rc, "LUN %llu: cannot create the logical unit: %s",
-			       (unsigned long long)lun, strerror(-rc));
+			       (unsigned long long)lun,
+			       why[0] ? why : strerror(-rc));
 		goto out_unlock;
 	}
 	rc = scsi_target_add_lu(&t->scsi, lu);
@@ -671,7 +678,13 @@ static json_type lun_param_type(enum scsi_lu_param k)
 	case SCSI_LU_P_THIN_PROVISIONING:
 		return json_type_boolean;
 	case SCSI_LU_P_SENSE_FORMAT:
+	case SCSI_LU_P_LBPPBE:
+	case SCSI_LU_P_LA_LBA:
+	case SCSI_LU_P_OPTIMAL_XFER_GRAN:
+	case SCSI_LU_P_OPTIMAL_XFER_LEN:
 		return json_type_int;
+	case SCSI_LU_P_MODE_PAGE:	/* tgt's strings, one a page */
+		return json_type_array;
 	default:
 		return json_type_string;
 	}
@@ -684,6 +697,7 @@ int core_lun_params_from_json(json_object *args, struct scsi_lu_params *p,
 		[json_type_boolean] = "true or false",
 		[json_type_int] = "an integer",
 		[json_type_string] = "a string",
+		[json_type_array] = "an array of strings",
 	};
 
 	for (unsigned k = 0; k < SCSI_LU_P_COUNT; k++) {
@@ -703,13 +717,26 @@ int core_lun_params_from_json(json_object *args, struct scsi_lu_params *p,
 			snprintf(val, sizeof(val), "%d",
 				 json_object_get_boolean(v) ? 1 : 0);
 		} else if (type == json_type_int) {
-			int64_t n = json_object_get_int64(v);
+			/* the parser says what range the parameter has */
+			snprintf(val, sizeof(val), "%" PRId64,
+				 json_object_get_int64(v));
+		} else if (type == json_type_array) {
+			size_t n = json_object_array_length(v);
 
-			if (n < 0 || n > 9)
-				return core_fail(err, -EINVAL,
-						 "%s must be 0 (fixed) or 1 (descriptor)",
-						 name);
-			snprintf(val, sizeof(val), "%d", (int)n);
+			for (size_t i = 0; i < n; i++) {
+				json_object *e = json_object_array_get_idx(v, i);
+
+				if (!json_object_is_type(e, json_type_string))
+					return core_fail(err, -EINVAL,
+							 "argument '%s' must be %s",
+							 name, what[type]);
+				rc = scsi_lu_param_parse(p, name,
+							 json_object_get_string(e),
+							 why, sizeof(why));
+				if (rc)
+					return core_fail(err, rc, "%s", why);
+			}
+			continue;
 		}
 		rc = scsi_lu_param_parse(p, name, type == json_type_string
 					 ? json_object_get_string(v) : val,
@@ -758,6 +785,31 @@ void core_lun_params_to_json(const struct scsi_lu_params *p, json_object *o)
 			break;
 		case SCSI_LU_P_THIN_PROVISIONING:
 			v = json_object_new_boolean(p->thin_provisioning);
+			break;
+		case SCSI_LU_P_LBPPBE:
+			v = json_object_new_int(p->lbppbe);
+			break;
+		case SCSI_LU_P_LA_LBA:
+			v = json_object_new_int(p->la_lba);
+			break;
+		case SCSI_LU_P_OPTIMAL_XFER_GRAN:
+			v = json_object_new_int(p->optimal_xfer_gran);
+			break;
+		case SCSI_LU_P_OPTIMAL_XFER_LEN:
+			v = json_object_new_int64(p->optimal_xfer_len);
+			break;
+		case SCSI_LU_P_MODE_PAGE:
+			v = json_object_new_array();
+			for (unsigned mp = 0; v && mp < SCSI_LU_MP_COUNT; mp++) {
+				char s[128];
+
+				if (!(p->mode_set & (1u << mp)))
+					continue;
+				scsi_lu_mode_page_format(p,
+							 (enum scsi_lu_mode_page)mp,
+							 s, sizeof(s));
+				json_object_array_add(v, json_object_new_string(s));
+			}
 			break;
 		case SCSI_LU_P_COUNT:
 			break;

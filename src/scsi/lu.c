@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,92 @@ static void lu_ident_apply(struct scsi_lu_ident *id,
 		lu_make_naa(id->naa, target, lun, id->serial);
 }
 
+__attribute__((format(printf, 3, 4)))
+static int lu_fail(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && whylen) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/*
+ * What a disk LU reports of its geometry and its mode pages, which
+ * tgt's lbppbe, la_lba, optimal_xfer_gran / _len and mode_page set.
+ * lu_disk_apply() computes them from @p over the LU's present ones.
+ */
+struct lu_disk {
+	uint32_t geom;			/* as scsi_lu.geom */
+	uint64_t xfer;			/* as scsi_lu.xfer */
+	unsigned mode_set;
+	uint8_t mode[SCSI_LU_MP_COUNT][SCSI_LU_MODE_PAGE_MAX];
+};
+
+/*
+ * A wrong lbppbe, la_lba or optimal_xfer_* only makes initiators align
+ * and size their I/O badly (slower, never wrong data); what the fields
+ * cannot hold is refused. 0 or -EINVAL with a sentence in @why.
+ */
+static int lu_disk_apply(const struct scsi_lu *lu,
+			 const struct scsi_lu_params *p, struct lu_disk *d,
+			 char *why, size_t whylen)
+{
+	static const enum scsi_lu_param disk_only[] = {
+		SCSI_LU_P_LBPPBE, SCSI_LU_P_LA_LBA,
+		SCSI_LU_P_OPTIMAL_XFER_GRAN, SCSI_LU_P_OPTIMAL_XFER_LEN,
+		SCSI_LU_P_MODE_PAGE,
+	};
+	uint32_t exp = d->geom >> 16, la = d->geom & SCSI_LU_LA_LBA_MAX;
+	uint64_t gran = d->xfer >> 32, len = d->xfer & UINT32_MAX;
+	uint32_t max_len;
+	int rc;
+
+	for (size_t i = 0; i < ARRAY_SIZE(disk_only); i++)
+		if ((p->set & (1u << disk_only[i])) &&
+		    lu->type != SCSI_LU_DISK)
+			return lu_fail(why, whylen,
+				       "%s: LUN %" PRIu64 " is a controller, not a disk",
+				       scsi_lu_param_name(disk_only[i]),
+				       lu->lun);
+	if (p->set & (1u << SCSI_LU_P_LBPPBE))
+		exp = p->lbppbe;
+	if (p->set & (1u << SCSI_LU_P_LA_LBA))
+		la = p->la_lba;
+	if (p->set & (1u << SCSI_LU_P_OPTIMAL_XFER_GRAN))
+		gran = p->optimal_xfer_gran;
+	if (p->set & (1u << SCSI_LU_P_OPTIMAL_XFER_LEN))
+		len = p->optimal_xfer_len;
+	/* SBC-4 §5.20.2: the first LBA at the start of a physical block */
+	if (la >= (1u << exp))
+		return lu_fail(why, whylen,
+			       "la_lba %" PRIu32 " must be below %u, the logical blocks per physical block (lbppbe %" PRIu32 ")",
+			       la, 1u << exp, exp);
+	/* SBC-4 §6.6.4: OPTIMAL TRANSFER LENGTH <= MAXIMUM TRANSFER LENGTH */
+	max_len = SCSI_MAX_XFER_BYTES >> lu->block_shift;
+	if (len > max_len)
+		return lu_fail(why, whylen,
+			       "optimal_xfer_len %" PRIu64 " is above the maximum transfer length, %" PRIu32 " blocks of %" PRIu32 " bytes",
+			       len, max_len, lu->block_size);
+	d->geom = exp << 16 | la;
+	d->xfer = gran << 32 | len;
+	for (unsigned mp = 0; mp < SCSI_LU_MP_COUNT; mp++) {
+		if (!(p->set & (1u << SCSI_LU_P_MODE_PAGE)) ||
+		    !(p->mode_set & (1u << mp)))
+			continue;
+		rc = scsi_mode_page_check(lu, (enum scsi_lu_mode_page)mp,
+					  p->mode[mp], why, whylen);
+		if (rc)
+			return rc;
+		memcpy(d->mode[mp], p->mode[mp], sizeof(d->mode[mp]));
+		d->mode_set |= 1u << mp;
+	}
+	return 0;
+}
+
 /* The identity of a new LU from its configuration. */
 static void lu_ident_init(struct scsi_lu_ident *id,
 			  const struct scsi_lu_config *cfg)
@@ -277,6 +364,9 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 		    !(cfg->bs->physical_block & (cfg->bs->physical_block - 1)))
 			lu->phys_exp = (unsigned)__builtin_ctz(
 				cfg->bs->physical_block) - lu->block_shift;
+		atomic_init(&lu->geom, lu->phys_exp << 16);
+		atomic_init(&lu->xfer, (uint64_t)(1u << lu->phys_exp) << 32 |
+				       SCSI_OPT_XFER_BYTES >> lu->block_shift);
 		atomic_init(&lu->nblocks, cfg->bs->size >> lu->block_shift);
 		if (scsi_lu_nblocks(lu) == 0)
 			goto err_free;
@@ -291,6 +381,19 @@ struct scsi_lu *scsi_lu_new(const struct scsi_lu_config *cfg)
 	snprintf(lu->target_name, sizeof(lu->target_name), "%s",
 		 cfg->target_name ? cfg->target_name : "");
 	lu_ident_init(&lu->id, cfg);
+	if (p) {
+		struct lu_disk d = { .geom = lu->geom, .xfer = lu->xfer };
+
+		lu->bs = cfg->bs;	/* the mode pages read its cache */
+		rc = lu_disk_apply(lu, p, &d, cfg->why, cfg->whylen);
+		lu->bs = NULL;
+		if (rc)
+			goto err_free;
+		atomic_store(&lu->geom, d.geom);
+		atomic_store(&lu->xfer, d.xfer);
+		lu->mode_set = d.mode_set;
+		memcpy(lu->mode, d.mode, sizeof(lu->mode));
+	}
 	if (p && (p->set & (1u << SCSI_LU_P_THIN_PROVISIONING))) {
 		atomic_store(&lu->no_lbp, !p->thin_provisioning);
 		if (p->thin_provisioning && !(cfg->bs && cfg->bs->can_unmap))
@@ -354,6 +457,21 @@ void scsi_lu_params_get(struct scsi_lu *lu, struct scsi_lu_params *out)
 	out->sense_format = 0;
 	out->online = true;
 	out->thin_provisioning = lu_thin(lu);
+	out->lbppbe = (uint8_t)(atomic_load(&lu->geom) >> 16);
+	out->la_lba = (uint16_t)(atomic_load(&lu->geom) & SCSI_LU_LA_LBA_MAX);
+	out->optimal_xfer_gran = (uint16_t)(atomic_load(&lu->xfer) >> 32);
+	out->optimal_xfer_len = (uint32_t)atomic_load(&lu->xfer);
+	/* the pages mode_page set, as given (MODE SENSE serves them) */
+	pthread_mutex_lock(&lu->id_lock);
+	out->mode_set = lu->mode_set;
+	memcpy(out->mode, lu->mode, sizeof(out->mode));
+	pthread_mutex_unlock(&lu->id_lock);
+	if (!out->mode_set)
+		out->set &= ~(1u << SCSI_LU_P_MODE_PAGE);
+	if (lu->type != SCSI_LU_DISK)
+		out->set &= ~(1u << SCSI_LU_P_LBPPBE | 1u << SCSI_LU_P_LA_LBA |
+			      1u << SCSI_LU_P_OPTIMAL_XFER_GRAN |
+			      1u << SCSI_LU_P_OPTIMAL_XFER_LEN);
 }
 
 /* APTPL state is kept (or being written) under the LU's creation NAA. */
@@ -371,10 +489,20 @@ int scsi_lu_update(struct scsi_lu *lu, const struct scsi_lu_params *p,
 		   char *why, size_t whylen)
 {
 	struct scsi_lu_ident id;
-	bool ro = atomic_load(&lu->readonly), inq_changed;
+	struct lu_disk d;
+	bool ro = atomic_load(&lu->readonly), inq_changed, mode_changed;
 	int rc;
 
 	rc = scsi_lu_params_check(p, why, whylen);
+	if (rc)
+		return rc;
+	d.geom = atomic_load(&lu->geom);
+	d.xfer = atomic_load(&lu->xfer);
+	pthread_mutex_lock(&lu->id_lock);
+	d.mode_set = lu->mode_set;
+	memcpy(d.mode, lu->mode, sizeof(d.mode));
+	pthread_mutex_unlock(&lu->id_lock);
+	rc = lu_disk_apply(lu, p, &d, why, whylen);
 	if (rc)
 		return rc;
 	if ((p->set & (1u << SCSI_LU_P_READONLY))) {
@@ -415,7 +543,20 @@ int scsi_lu_update(struct scsi_lu *lu, const struct scsi_lu_params *p,
 	}
 	inq_changed = memcmp(&id, &lu->id, sizeof(id)) != 0;
 	lu->id = id;
+	mode_changed = d.mode_set != lu->mode_set ||
+		       memcmp(d.mode, lu->mode, sizeof(d.mode)) != 0;
+	lu->mode_set = d.mode_set;
+	memcpy(lu->mode, d.mode, sizeof(lu->mode));
 	pthread_mutex_unlock(&lu->id_lock);
+	/* VPD 0xB0 */
+	if (atomic_exchange(&lu->xfer, d.xfer) != d.xfer)
+		inq_changed = true;
+	/* READ CAPACITY(16) parameter data (SBC-4 §4.6) */
+	if (atomic_exchange(&lu->geom, d.geom) != d.geom)
+		scsi_lu_capacity_changed(lu);
+	if (mode_changed)
+		atomic_store_explicit(&lu->mode_gen, ua_next(),
+				      memory_order_release);
 	/* VPD 0xB0 / 0xB2 (and READ CAPACITY's LBPME) follow it */
 	if ((p->set & (1u << SCSI_LU_P_THIN_PROVISIONING)) &&
 	    lu_set_thin(lu, p->thin_provisioning))

@@ -11,8 +11,10 @@
  * implement are refused as such, never ignored.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/base.h"
@@ -29,13 +31,53 @@ static const char *const param_names[SCSI_LU_P_COUNT] = {
 	[SCSI_LU_P_SENSE_FORMAT] = "sense_format",
 	[SCSI_LU_P_ONLINE] = "online",
 	[SCSI_LU_P_THIN_PROVISIONING] = "thin_provisioning",
+	[SCSI_LU_P_LBPPBE] = "lbppbe",
+	[SCSI_LU_P_LA_LBA] = "la_lba",
+	[SCSI_LU_P_OPTIMAL_XFER_GRAN] = "optimal_xfer_gran",
+	[SCSI_LU_P_OPTIMAL_XFER_LEN] = "optimal_xfer_len",
+	[SCSI_LU_P_MODE_PAGE] = "mode_page",
 };
 
 /* tgt's other lu_config() parameters, which ringtgt does not implement. */
 static const char *const params_unsupported[] = {
-	"mode_page", "lbppbe", "la_lba", "optimal_xfer_gran",
-	"optimal_xfer_len", "rotation_rate", "path", "bsopts", "bsoflags",
+	"rotation_rate", "path", "bsopts", "bsoflags",
 };
+
+/* The mode pages ringtgt serves: code and length, header included. */
+static const struct {
+	uint8_t code, len;
+} mode_pages[SCSI_LU_MP_COUNT] = {
+	[SCSI_LU_MP_RW_RECOVERY] = { 0x01, 12 },	/* SBC-4 §6.5.9 */
+	[SCSI_LU_MP_CACHING] = { 0x08, 20 },		/* SBC-4 §6.5.5 */
+	[SCSI_LU_MP_CONTROL] = { 0x0a, 12 },		/* SPC-4 §7.5.8 */
+};
+
+unsigned scsi_lu_mode_page_len(enum scsi_lu_mode_page mp, uint8_t *code)
+{
+	if ((unsigned)mp >= SCSI_LU_MP_COUNT)
+		return 0;
+	if (code)
+		*code = mode_pages[mp].code;
+	return mode_pages[mp].len;
+}
+
+int scsi_lu_mode_page_format(const struct scsi_lu_params *p,
+			     enum scsi_lu_mode_page mp, char *out, size_t len)
+{
+	const uint8_t *pg = p->mode[mp];
+	unsigned n = scsi_lu_mode_page_len(mp, NULL);
+	int w, at;
+
+	/* tgt's order: page, subpage, size, then the page's values */
+	at = snprintf(out, len, "%u:0:%u", pg[0] & 0x3f, n - 2);
+	for (unsigned i = 2; i < n && at >= 0; i++) {
+		w = snprintf(out + ((size_t)at < len ? (size_t)at : len),
+			     (size_t)at < len ? len - (size_t)at : 0,
+			     ":0x%02x", pg[i]);
+		at = w < 0 ? w : at + w;
+	}
+	return at;
+}
 
 const char *scsi_lu_param_name(enum scsi_lu_param p)
 {
@@ -111,9 +153,34 @@ static int param_check_one(const struct scsi_lu_params *p,
 			return param_fail(-EOPNOTSUPP, why, whylen,
 					  "online=0 (medium not present) is not supported; remove the LUN instead");
 		return 0;
+	case SCSI_LU_P_LBPPBE:
+		/* SBC-4 §5.20.2: 4 bits; a physical block is 2^lbppbe
+		 * logical blocks, so always a power-of-two multiple */
+		if (p->lbppbe > SCSI_LU_LBPPBE_MAX)
+			return param_fail(-EINVAL, why, whylen,
+					  "lbppbe must be 0..%d (the exponent of logical blocks per physical block)",
+					  SCSI_LU_LBPPBE_MAX);
+		return 0;
+	case SCSI_LU_P_LA_LBA:
+		if (p->la_lba > SCSI_LU_LA_LBA_MAX)	/* a 14-bit field */
+			return param_fail(-EINVAL, why, whylen,
+					  "la_lba must be 0..%d",
+					  SCSI_LU_LA_LBA_MAX);
+		return 0;
+	case SCSI_LU_P_MODE_PAGE:
+		for (unsigned mp = 0; mp < SCSI_LU_MP_COUNT; mp++)
+			if ((p->mode_set & (1u << mp)) &&
+			    (p->mode[mp][0] != mode_pages[mp].code ||
+			     p->mode[mp][1] != mode_pages[mp].len - 2))
+				return param_fail(-EINVAL, why, whylen,
+						  "mode_page: page %02Xh is not laid out as ringtgt serves it",
+						  mode_pages[mp].code);
+		return 0;
 	case SCSI_LU_P_REMOVABLE:
 	case SCSI_LU_P_READONLY:
 	case SCSI_LU_P_THIN_PROVISIONING:
+	case SCSI_LU_P_OPTIMAL_XFER_GRAN:	/* the struct holds the field */
+	case SCSI_LU_P_OPTIMAL_XFER_LEN:
 	case SCSI_LU_P_COUNT:
 		break;
 	}
@@ -160,11 +227,101 @@ static int param_flag(const char *name, const char *v, unsigned max,
 	return 0;
 }
 
+/* A decimal number 0..@max (tgt: atoi, so "0x10" is 0 there). */
+static int param_number(const char *name, const char *v, uint32_t max,
+			uint32_t *out, char *why, size_t whylen)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; v[i] >= '0' && v[i] <= '9' && n <= max; i++)
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	if (i == 0 || v[i] || n > max)
+		return param_fail(-EINVAL, why, whylen,
+				  "%s must be a decimal number 0..%" PRIu32 ", not '%s'",
+				  name, max, v);
+	*out = (uint32_t)n;
+	return 0;
+}
+
+/* One number of a mode_page value, as tgt's strtol(p, NULL, 0) reads it,
+ * but all of it and at most @max. */
+static int mode_number(const char **s, unsigned long max, unsigned long *out)
+{
+	const char *v = *s;
+	char *end;
+
+	if (*v < '0' || *v > '9')	/* no sign, no blank */
+		return -EINVAL;
+	errno = 0;
+	*out = strtoul(v, &end, 0);
+	if (errno || end == v || *out > max || (*end && *end != ':'))
+		return -EINVAL;
+	*s = *end ? end + 1 : end;
+	return 0;
+}
+
+/*
+ * tgt's mode_page value "PAGE:SUBPAGE:SIZE:BYTE:BYTE..." (usr/spc.c,
+ * add_mode_page()): SIZE is the page length (SPC-4 §7.5.7: the bytes
+ * after the page header), then the page's values. tgt adds a page it
+ * does not have, pads missing bytes with zeroes and takes a byte above
+ * 255 modulo 256; here only the pages ringtgt serves, every byte given,
+ * each 0..255.
+ */
+static int param_mode_page(struct scsi_lu_params *t, const char *v,
+			   char *why, size_t whylen)
+{
+	unsigned long code, sub, size, b;
+	uint8_t pg[SCSI_LU_MODE_PAGE_MAX] = { 0 };
+	unsigned mp, n;
+	const char *s = v;
+
+	if (mode_number(&s, 0x3f, &code) || mode_number(&s, 0xff, &sub) ||
+	    mode_number(&s, 0xffff, &size))
+		return param_fail(-EINVAL, why, whylen,
+				  "mode_page '%s': PAGE:SUBPAGE:SIZE:BYTE... expected (page 0..0x3f, subpage 0..0xff, size 0..0xffff)",
+				  v);
+	for (mp = 0; mp < SCSI_LU_MP_COUNT; mp++)
+		if (mode_pages[mp].code == code)
+			break;
+	if (mp == SCSI_LU_MP_COUNT || sub != 0)
+		return param_fail(-EOPNOTSUPP, why, whylen,
+				  "mode_page: ringtgt serves mode pages 01h (Read-Write Error Recovery), 08h (Caching) and 0Ah (Control), without subpages; not page %02lXh subpage %02lXh",
+				  code, sub);
+	n = mode_pages[mp].len;
+	if (size != n - 2)
+		return param_fail(-EINVAL, why, whylen,
+				  "mode_page: page %02lXh has %u bytes after its header, not %lu",
+				  code, n - 2, size);
+	for (unsigned i = 2; i < n; i++) {
+		if (!*s)
+			return param_fail(-EINVAL, why, whylen,
+					  "mode_page: page %02lXh needs %u bytes, it has %u",
+					  code, n - 2, i - 2);
+		if (mode_number(&s, 0xff, &b))
+			return param_fail(-EINVAL, why, whylen,
+					  "mode_page: byte %u of page %02lXh must be a number 0..255",
+					  i, code);
+		pg[i] = (uint8_t)b;
+	}
+	if (*s)
+		return param_fail(-EINVAL, why, whylen,
+				  "mode_page: page %02lXh has %u bytes after its header; more were given",
+				  code, n - 2);
+	pg[0] = (uint8_t)code;
+	pg[1] = (uint8_t)(n - 2);
+	memcpy(t->mode[mp], pg, sizeof(pg));
+	t->mode_set |= 1u << mp;
+	return 0;
+}
+
 int scsi_lu_param_parse(struct scsi_lu_params *p, const char *name,
 			const char *value, char *why, size_t whylen)
 {
 	struct scsi_lu_params t = *p;
 	unsigned k, n = 0;
+	uint32_t u = 0;
 	int rc = 0;
 
 	for (k = 0; k < SCSI_LU_P_COUNT; k++)
@@ -223,6 +380,27 @@ int scsi_lu_param_parse(struct scsi_lu_params *p, const char *name,
 	case SCSI_LU_P_THIN_PROVISIONING:
 		rc = param_flag(name, value, 1, &n, why, whylen);
 		t.thin_provisioning = n;
+		break;
+	case SCSI_LU_P_LBPPBE:
+		rc = param_number(name, value, SCSI_LU_LBPPBE_MAX, &u, why,
+				  whylen);
+		t.lbppbe = (uint8_t)u;
+		break;
+	case SCSI_LU_P_LA_LBA:
+		rc = param_number(name, value, SCSI_LU_LA_LBA_MAX, &u, why,
+				  whylen);
+		t.la_lba = (uint16_t)u;
+		break;
+	case SCSI_LU_P_OPTIMAL_XFER_GRAN:	/* SBC-4 §6.6.4: 16 bits */
+		rc = param_number(name, value, UINT16_MAX, &u, why, whylen);
+		t.optimal_xfer_gran = (uint16_t)u;
+		break;
+	case SCSI_LU_P_OPTIMAL_XFER_LEN:	/* ... 32 bits */
+		rc = param_number(name, value, UINT32_MAX, &u, why, whylen);
+		t.optimal_xfer_len = u;
+		break;
+	case SCSI_LU_P_MODE_PAGE:
+		rc = param_mode_page(&t, value, why, whylen);
 		break;
 	case SCSI_LU_P_COUNT:
 		break;

@@ -271,15 +271,19 @@ enum sense_reason sbc_parse_read_capacity16(struct scsi_task *t)
 void sbc_read_capacity16(struct scsi_task *t)
 {
 	const struct scsi_lu *lu = t->lu;
+	uint32_t geom = atomic_load_explicit(&lu->geom, memory_order_relaxed);
 	uint8_t b[32];
 
 	memset(b, 0, sizeof(b));
 	put_be64(b, scsi_lu_nblocks(lu) - 1);
 	put_be32(b + 8, lu->block_size);
-	/* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT; LOWEST ALIGNED LBA 0 */
-	b[13] = (uint8_t)(lu->phys_exp & 0x0f);
+	/* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT (byte 13 bits 3:0) and
+	 * LOWEST ALIGNED LOGICAL BLOCK ADDRESS (14 bits, bytes 14-15):
+	 * SBC-4 §5.20.2; the store's, or tgt's lbppbe / la_lba */
+	b[13] = (uint8_t)((geom >> 16) & 0x0f);
+	put_be16(b + 14, (uint16_t)(geom & SCSI_LU_LA_LBA_MAX));
 	if (scsi_lu_lbp(lu) && !lu->readonly) {
-		b[14] = 0x80;	/* LBPME: logical block provisioning */
+		b[14] |= 0x80;	/* LBPME: logical block provisioning */
 		/* LBPRZ: an unmapped block reads back zeroes (SBC-4 §4.7.4.5) */
 		if (lu->bs->unmap_zeroes)
 			b[14] |= 0x40;

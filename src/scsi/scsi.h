@@ -287,6 +287,11 @@ enum scsi_lu_param {
 	SCSI_LU_P_SENSE_FORMAT,		/* 0 fixed (1, descriptor: refused) */
 	SCSI_LU_P_ONLINE,		/* 0: MEDIUM NOT PRESENT */
 	SCSI_LU_P_THIN_PROVISIONING,	/* logical block provisioning */
+	SCSI_LU_P_LBPPBE,		/* READ CAPACITY(16) LBPPBE */
+	SCSI_LU_P_LA_LBA,		/* ... LOWEST ALIGNED LBA */
+	SCSI_LU_P_OPTIMAL_XFER_GRAN,	/* VPD 0xB0 OPTIMAL TRANSFER LENGTH GRAN. */
+	SCSI_LU_P_OPTIMAL_XFER_LEN,	/* VPD 0xB0 OPTIMAL TRANSFER LENGTH */
+	SCSI_LU_P_MODE_PAGE,		/* a served mode page's values */
 	SCSI_LU_P_COUNT,
 };
 
@@ -295,6 +300,22 @@ enum scsi_lu_param {
 #define SCSI_LU_VENDOR_MAX 8		/* SPC-4 §6.4.2 */
 #define SCSI_LU_PRODUCT_MAX 16
 #define SCSI_LU_REV_MAX 4
+#define SCSI_LU_LBPPBE_MAX 15		/* SBC-4 §5.20.2: a 4-bit field */
+#define SCSI_LU_LA_LBA_MAX 0x3fff	/* ... a 14-bit field */
+
+/*
+ * The mode pages ringtgt serves (spc.c), whose values tgt's mode_page
+ * parameter may set: Read-Write Error Recovery (01h, SBC-4 §6.5.9),
+ * Caching (08h, SBC-4 §6.5.5), Control (0Ah, SPC-4 §7.5.8). Indexes of
+ * scsi_lu_params.mode.
+ */
+enum scsi_lu_mode_page {
+	SCSI_LU_MP_RW_RECOVERY,
+	SCSI_LU_MP_CACHING,
+	SCSI_LU_MP_CONTROL,
+	SCSI_LU_MP_COUNT,
+};
+#define SCSI_LU_MODE_PAGE_MAX 20	/* the longest page, header included */
 
 struct scsi_lu_params {
 	unsigned set;			/* 1u << enum scsi_lu_param */
@@ -308,21 +329,52 @@ struct scsi_lu_params {
 	uint8_t sense_format;
 	bool online;
 	bool thin_provisioning;
+	uint8_t lbppbe;			/* log2(logical blocks per physical) */
+	uint16_t la_lba;
+	uint16_t optimal_xfer_gran;	/* logical blocks */
+	uint32_t optimal_xfer_len;	/* logical blocks */
+	/*
+	 * mode_page: the pages given, whole as MODE SENSE returns them
+	 * (page code, page length, then the values), by enum
+	 * scsi_lu_mode_page; mode_set has 1u << index of each one given.
+	 */
+	unsigned mode_set;
+	uint8_t mode[SCSI_LU_MP_COUNT][SCSI_LU_MODE_PAGE_MAX];
 };
 
 /* tgt's name of @p ("scsi_id"), NULL past the end. */
 const char *scsi_lu_param_name(enum scsi_lu_param p);
+/*
+ * The page code and length (header included) of a served mode page:
+ * 0 for a page code ringtgt does not serve.
+ */
+unsigned scsi_lu_mode_page_len(enum scsi_lu_mode_page mp, uint8_t *code);
+/*
+ * Writes mode page @mp of @p as tgt's mode_page value takes it
+ * ("8:0:18:0x14:..."), into @out of @len bytes. Returns what snprintf
+ * returns.
+ */
+int scsi_lu_mode_page_format(const struct scsi_lu_params *p,
+			     enum scsi_lu_mode_page mp, char *out, size_t len);
 /*
  * Sets the parameter named @name from @value, written as tgtadm's
  * --params takes it (strings as they are; flags and numbers as decimal
  * "0" / "1"). Validates as tgt would, but refuses what tgt truncates or
  * misreads: scsi_id and scsi_sn 1..36 printable ASCII characters,
  * vendor_id / product_id / product_rev at most 8 / 16 / 4 printable
- * ASCII (SPC-4 §4.3.1), flags 0 or 1. Returns 0; -ENOENT (no such
+ * ASCII (SPC-4 §4.3.1), flags 0 or 1; lbppbe 0..15, la_lba 0..16383,
+ * optimal_xfer_gran 0..65535, optimal_xfer_len 0..2^32-1 (decimal,
+ * SBC-4 field widths); mode_page "PAGE:SUBPAGE:SIZE:BYTE:..." (tgt's
+ * format, numbers as strtol base 0 reads them) for a page ringtgt
+ * serves, subpage 0, SIZE its page length and exactly SIZE bytes; it
+ * adds that page to the ones @p already has. Returns 0; -ENOENT (no such
  * parameter), -EOPNOTSUPP (a parameter tgt has that ringtgt does not
- * implement: mode_page, lbppbe, ...; or a value of one it does not
- * support, such as sense_format=1), -EINVAL (bad value). @why receives
- * a sentence that names the parameter.
+ * implement: rotation_rate, ...; or a value it does not support, such as
+ * sense_format=1 or a mode page it does not serve), -EINVAL (bad value).
+ * @why receives a sentence that names the parameter. What depends on the
+ * LU (la_lba within the physical block, the bits of a mode page that
+ * must stay as ringtgt serves them) is checked when the LU is made or
+ * updated.
  */
 int scsi_lu_param_parse(struct scsi_lu_params *p, const char *name,
 			const char *value, char *why, size_t whylen);
@@ -369,6 +421,9 @@ struct scsi_lu_config {
 	 * persistence, APTPL=1 is refused (PTPL_C = 0).
 	 */
 	const char *state_dir;
+	/* A sentence on why scsi_lu_new() refused @params (NULL: none). */
+	char *why;
+	size_t whylen;
 };
 
 /*
@@ -407,9 +462,14 @@ void scsi_lu_params_get(struct scsi_lu *lu, struct scsi_lu_params *out);
  * sentence in @why. Every I_T nexus that has used the LU then gets,
  * once, on its next command: INQUIRY DATA HAS CHANGED (6h/3Fh/03h,
  * SPC-4 §5.14) when scsi_id, scsi_sn, vendor_id, product_id,
- * product_rev, removable or thin_provisioning changed; MODE PARAMETERS
- * CHANGED (6h/2Ah/01h) when readonly changed (the WP bit of the mode
- * parameter header). Setting a value it already has changes nothing.
+ * product_rev, removable, thin_provisioning, optimal_xfer_gran or
+ * optimal_xfer_len changed; MODE PARAMETERS CHANGED (6h/2Ah/01h) when
+ * readonly (the WP bit of the mode parameter header) or a mode page
+ * changed; CAPACITY DATA HAS CHANGED (6h/2Ah/09h) when lbppbe or la_lba
+ * changed. la_lba must stay below 2^lbppbe, optimal_xfer_len within the
+ * MAXIMUM TRANSFER LENGTH; a mode page must keep the bits that describe
+ * what ringtgt does (mode.c). Setting a value it already has changes
+ * nothing.
  * Control thread; thread-safe against commands.
  */
 int scsi_lu_update(struct scsi_lu *lu, const struct scsi_lu_params *p,

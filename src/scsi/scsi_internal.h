@@ -14,6 +14,7 @@
  *   lu.c     logical units and the per-target LUN table, their identity
  *            and its live changes (scsi_lu_update)
  *   lu_params.c  tgt's LU parameters by name: parsing and checks
+ *   mode.c   the served mode pages: own values, what mode_page may set
  *   pr.c     persistent reservations (PERSISTENT RESERVE IN / OUT, the
  *            reservation access check, their unit attentions)
  *   alua.c   target port groups: states, REPORT / SET TARGET PORT GROUPS
@@ -198,8 +199,18 @@ struct scsi_lu {
 	uint32_t block_size;
 	unsigned block_shift;
 	/* log2(logical blocks per physical block): SBC-4 READ CAPACITY(16)
-	 * LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT */
+	 * LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT, as the store has it:
+	 * the unmap granularity follows it */
 	unsigned phys_exp;
+	/*
+	 * What READ CAPACITY(16) and VPD 0xB0 report: the store's by
+	 * default, tgt's lbppbe / la_lba / optimal_xfer_gran / _len when
+	 * set (scsi_lu_update changes them; one load, one consistent pair):
+	 * geom = LBPPBE << 16 | LOWEST ALIGNED LBA, xfer = OPTIMAL TRANSFER
+	 * LENGTH GRANULARITY << 32 | OPTIMAL TRANSFER LENGTH.
+	 */
+	_Atomic uint32_t geom;
+	_Atomic uint64_t xfer;
 	/*
 	 * Capacity in logical blocks. Changed by scsi_lu_set_capacity() on
 	 * the control thread while reactors read it: read it once per use
@@ -218,6 +229,10 @@ struct scsi_lu {
 	 */
 	pthread_mutex_t id_lock;
 	struct scsi_lu_ident id;
+	/* tgt's mode_page values of the served pages (mode.c), under
+	 * id_lock: 1u << enum scsi_lu_mode_page in mode_set */
+	unsigned mode_set;
+	uint8_t mode[SCSI_LU_MP_COUNT][SCSI_LU_MODE_PAGE_MAX];
 	char target_name[224];		/* what ringtgt's identifiers derive from */
 	/*
 	 * The NAA designator the LU was created with: the key of its APTPL
@@ -508,6 +523,19 @@ uint32_t scsi_sense_build(uint8_t *buf, enum sense_reason reason, bool desc);
 /* spc.c */
 enum sense_reason spc_parse_inquiry(struct scsi_task *t);
 void spc_inquiry(struct scsi_task *t);
+/* mode.c: the enum scsi_lu_mode_page of page @code, -1 if not served */
+int scsi_mode_page_index(uint8_t code);
+/*
+ * 0 when the mode_page values @pg (a whole page) keep the bits of page
+ * @mp that must stay as ringtgt serves them for @lu; else -EINVAL and a
+ * sentence naming the field in @why.
+ */
+int scsi_mode_page_check(const struct scsi_lu *lu, enum scsi_lu_mode_page mp,
+			 const uint8_t *pg, char *why, size_t whylen);
+/* Writes page @mp as MODE SENSE returns it (current and default values,
+ * or the changeable ones) at @p; returns its length. Any thread. */
+uint32_t scsi_mode_page(struct scsi_lu *lu, enum scsi_lu_mode_page mp,
+			bool changeable, uint8_t *p);
 enum sense_reason spc_parse_mode_sense(struct scsi_task *t);
 void spc_mode_sense(struct scsi_task *t);
 enum sense_reason spc_parse_report_luns(struct scsi_task *t);

@@ -54,9 +54,6 @@
 #define DESIG_TPG 0x5
 
 /* Mode pages */
-#define MP_RW_RECOVERY 0x01
-#define MP_CACHING 0x08
-#define MP_CONTROL 0x0a
 #define MP_ALL 0x3f
 #define MS_PC_CURRENT 0
 #define MS_PC_CHANGEABLE 1
@@ -269,17 +266,19 @@ static uint32_t vpd_block_limits(const struct scsi_lu *lu, uint8_t *b)
 {
 	uint32_t phys = 1u << lu->phys_exp;	/* blocks per physical block */
 	uint32_t unmap_gran = MAX(4096u >> lu->block_shift, phys);
+	uint64_t xfer = atomic_load_explicit(&lu->xfer, memory_order_relaxed);
 
 	put_be16(b + 2, 0x3c);
 	/* WSNZ=1 (byte 4): WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is
 	 * refused (SBC-4 Block Limits VPD page; sbc_parse_write_same) */
 	b[4] = 0x01;
 	b[5] = SCSI_MAX_CAW_BLOCKS;	/* maximum compare and write length */
-	/* optimal transfer length granularity: a physical block, so a
-	 * smaller write is no read-modify-write on the medium */
-	put_be16(b + 6, (uint16_t)phys);
+	/* OPTIMAL TRANSFER LENGTH GRANULARITY (by default a physical
+	 * block, so a smaller write is no read-modify-write on the medium)
+	 * and OPTIMAL TRANSFER LENGTH: lu.c, tgt's optimal_xfer_gran/_len */
+	put_be16(b + 6, (uint16_t)(xfer >> 32));
 	put_be32(b + 8, SCSI_MAX_XFER_BYTES >> lu->block_shift);
-	put_be32(b + 12, SCSI_OPT_XFER_BYTES >> lu->block_shift);
+	put_be32(b + 12, (uint32_t)xfer);
 	if (scsi_lu_lbp(lu) && !lu->readonly) {
 		put_be32(b + 20, SCSI_MAX_UNMAP_BLOCKS);
 		put_be32(b + 24, SCSI_MAX_UNMAP_DESCS);
@@ -371,8 +370,7 @@ enum sense_reason spc_parse_mode_sense(struct scsi_task *t)
 		return scsi_invalid_field(t, true, 1, 7);
 	if (pc == MS_PC_SAVED)
 		return SENSE_SAVING_NOT_SUPPORTED;
-	if (page != MP_RW_RECOVERY && page != MP_CACHING &&
-	    page != MP_CONTROL && page != MP_ALL)
+	if (page != MP_ALL && scsi_mode_page_index(page) < 0)
 		return scsi_invalid_field(t, true, 2, 5);
 	/* We have no subpages; 0xff (all subpages) returns the page itself. */
 	if (subpage != 0 && subpage != 0xff)
@@ -382,52 +380,9 @@ enum sense_reason spc_parse_mode_sense(struct scsi_task *t)
 	return SENSE_NONE;
 }
 
-/* Writes mode page @page for page control @pc at @p; returns its length. */
-static uint32_t mode_page(const struct scsi_lu *lu, uint8_t page, uint8_t pc,
-			  uint8_t *p)
-{
-	bool changeable = pc == MS_PC_CHANGEABLE;
-	uint32_t len;
-
-	switch (page) {
-	case MP_RW_RECOVERY:	/* SBC-3 §6.4.6 */
-		len = 12;
-		memset(p, 0, len);
-		break;
-	case MP_CACHING:	/* SBC-3 §6.4.5 */
-		len = 20;
-		memset(p, 0, len);
-		if (!changeable && lu->bs->write_cache)
-			p[2] = 0x04;	/* WCE */
-		break;
-	case MP_CONTROL:	/* SPC-4 §7.5.8 */
-		len = 12;
-		memset(p, 0, len);
-		if (!changeable) {
-			/*
-			 * TST=001b: a task set per I_T nexus, so ABORT TASK
-			 * SET / CLEAR TASK SET touch only the issuing one;
-			 * GLTSD: no implicit log saving.
-			 */
-			p[2] = 0x20 | 0x02;
-			p[3] = 0x10;	/* QUEUE ALGORITHM MODIFIER 1 */
-			/* TAS: others' aborted tasks end TASK ABORTED */
-			if (lu->tas)
-				p[5] = 0x40;
-			put_be16(p + 8, 0xffff);	/* busy timeout: unlimited */
-		}
-		break;
-	default:
-		return 0;
-	}
-	p[0] = page;
-	p[1] = (uint8_t)(len - 2);
-	return len;
-}
-
 void spc_mode_sense(struct scsi_task *t)
 {
-	const struct scsi_lu *lu = t->lu;
+	struct scsi_lu *lu = t->lu;
 	const uint8_t *cdb = t->cdb;
 	bool ten = cdb[0] == MODE_SENSE_10;
 	bool dbd = cdb[1] & 0x08, llbaa = ten && (cdb[1] & 0x10);
@@ -449,13 +404,11 @@ void spc_mode_sense(struct scsi_task *t)
 		put_be32(bd + 12, lu->block_size);
 	}
 
-	if (page == MP_ALL) {
-		off += mode_page(lu, MP_RW_RECOVERY, pc, b + off);
-		off += mode_page(lu, MP_CACHING, pc, b + off);
-		off += mode_page(lu, MP_CONTROL, pc, b + off);
-	} else {
-		off += mode_page(lu, page, pc, b + off);
-	}
+	/* the pages in ascending order (SPC-4 §6.11: page code 3Fh) */
+	for (unsigned mp = 0; mp < SCSI_LU_MP_COUNT; mp++)
+		if (page == MP_ALL || (int)mp == scsi_mode_page_index(page))
+			off += scsi_mode_page(lu, (enum scsi_lu_mode_page)mp,
+					      pc == MS_PC_CHANGEABLE, b + off);
 
 	/* Mode parameter header (SPC-4 §7.5.5) */
 	if (ten) {

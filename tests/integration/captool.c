@@ -16,6 +16,9 @@
  *   write LUN LBA      WRITE (16) of one block of 0xa5: "GOOD" or "CHECK ..."
  *   std LUN            standard INQUIRY: "DATA" and the bytes in hex
  *   vpd LUN PAGE       INQUIRY of VPD page PAGE (decimal): "DATA ..."
+ *   rc16 LUN           READ CAPACITY (16): "DATA ..." (its 32 bytes)
+ *   msense LUN PAGE    MODE SENSE (6), DBD, current values of PAGE
+ *                      (decimal): "DATA ..."
  * Automatic reconnection is off: if the target drops the connection, the
  * next command answers "ERROR ..." instead of quietly logging in again
  * (which would be a new nexus).
@@ -76,11 +79,19 @@ static void run(struct iscsi_context *iscsi, const char *op, int lun,
 	} else if (strcmp(op, "read") == 0) {
 		t = iscsi_read16_sync(iscsi, lun, lba, block_size, block_size,
 				      0, 0, 0, 0, 0);
-	} else if (strcmp(op, "std") == 0 || strcmp(op, "vpd") == 0) {
+	} else if (strcmp(op, "std") == 0 || strcmp(op, "vpd") == 0 ||
+		   strcmp(op, "rc16") == 0 || strcmp(op, "msense") == 0) {
 		bool evpd = op[0] == 'v';
 
-		t = iscsi_inquiry_sync(iscsi, lun, evpd, evpd ? (int)lba : 0,
-				       255);
+		if (op[0] == 'r')
+			t = iscsi_readcapacity16_sync(iscsi, lun);
+		else if (op[0] == 'm')
+			t = iscsi_modesense6_sync(iscsi, lun, 1,
+						  SCSI_MODESENSE_PC_CURRENT,
+						  (int)lba, 0, 255);
+		else
+			t = iscsi_inquiry_sync(iscsi, lun, evpd,
+					       evpd ? (int)lba : 0, 255);
 		if (t && t->status == SCSI_STATUS_GOOD) {
 			printf("DATA");
 			for (int i = 0; i < t->datain.size; i++)

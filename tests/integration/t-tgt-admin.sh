@@ -306,11 +306,11 @@ ta_ok --ready "$STATIC"
 out=$(timeout -k 5 30 iscsi-inq "iscsi://$IT_PORTAL/$STATIC/3" 2>&1) || it_fail "the static target once ready: $out"
 
 # --- what ringtgt cannot do is refused, the other targets untouched ------------------
-printf '<target iqn.2026-11.org.example:bad>\n    backing-store %s\n    mode_page 8:0:18\n</target>\n' \
+printf '<target iqn.2026-11.org.example:bad>\n    backing-store %s\n    mode_page 0x1c:0:10:8:0:0:0:0:0:0:0:0:0\n</target>\n' \
     "$IT_TMP/static.img" >"$ETC/conf.d/zz-bad.conf"
 ta --update iqn.2026-11.org.example:bad -c "$ETC/targets.conf"
-[ "$TA_RC" = 1 ] || it_fail "a mode_page target: exit $TA_RC, expected 1"
-it_expect_match "refusal" "$TA_OUT" "zz-bad.conf:3: target iqn.2026-11.org.example:bad: mode_page is not supported by ringtgt"
+[ "$TA_RC" = 1 ] || it_fail "a mode_page 1Ch target: exit $TA_RC, expected 1"
+it_expect_match "refusal" "$TA_OUT" "zz-bad.conf:3: target iqn.2026-11.org.example:bad: mode_page: ringtgt serves mode pages 01h .*; not page 1Ch subpage 00h$"
 rm "$ETC/conf.d/zz-bad.conf"
 
 # --- initiator-address and initiator-name together: tgt 1.0.85 admits an initiator

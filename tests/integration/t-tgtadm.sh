@@ -131,6 +131,19 @@ login() {
     timeout -k 5 20 iscsi-inq "iscsi://127.0.0.1:$PORT/$IQN2/1" >"$DIR/inq" 2>&1
 }
 
+# cap_line CMD: the kept-open captool's one-line answer to CMD in CAP_LINE
+cap_line() {
+    local n
+    n=$(wc -l <"$DIR/cap.out")
+    echo "$1" >&7
+    for _ in $(seq 1 100); do
+        [ "$(wc -l <"$DIR/cap.out")" -gt "$n" ] && break
+        sleep 0.1
+    done
+    CAP_LINE=$(tail -n 1 "$DIR/cap.out")
+    [ "${CAP_LINE#DATA }" != "$CAP_LINE" ] || it_fail "captool '$1': $CAP_LINE"
+}
+
 # run NAME: the script, against the daemon TOOL talks to (PORT, PID)
 run() {
     DIR="$IT_TMP/$1"
@@ -146,6 +159,9 @@ run() {
     t --op new --mode logicalunit --tid 1 --lun 1 --backing-store "$DIR/lun1.img"
     t --op new --mode logicalunit --tid 1 --lun 2 -b "$DIR/lun2.img" --bsoflags direct
     t --op new --mode logicalunit --tid 2 --lun 1 -b "$DIR/lun3.img"
+    # tgt's null store: 1 TiB that keeps nothing
+    t --op new --mode logicalunit --tid 2 --lun 2 -b /dev/null --bstype null
+    t --op update --mode logicalunit --tid 2 --lun 2 --params scsi_id=null-1,scsi_sn=sn22
     # ringtgt's own identifiers differ from tgt's tid-derived ones: both
     # daemons are given the same (LUN 0 too). ringtgt provisions a
     # writable file thinly, tgt only when told: told here
@@ -154,6 +170,9 @@ run() {
     t --op update --mode logicalunit --tid 1 --lun 2 --params scsi_id=vol-2,scsi_sn=sn12,removable=1,thin_provisioning=1
     t --op update --mode logicalunit --tid 2 --lun 0 --params scsi_id=ctl2,scsi_sn=sn20
     t --op update --mode logicalunit --tid 2 --lun 1 --params scsi_id=vol-3,scsi_sn=sn21,thin_provisioning=1
+    # tgt's geometry and a mode page (checked over the session below)
+    t --op update --mode logicalunit --tid 2 --lun 1 --params lbppbe=3,la_lba=1,optimal_xfer_gran=8,optimal_xfer_len=2048
+    t --op update --mode logicalunit --tid 2 --lun 1 --params mode_page=1:0:10:0:5:0:0:0:0:5:0:0:0x64
     t --op new --mode account --user alice --password alice-secret-1
     t --op new --mode account --user tgt-out --password target-secret-2
     t --op bind --mode account --tid 1 --user alice
@@ -286,6 +305,20 @@ run() {
     echo "tur 1" >&7
     for _ in $(seq 1 100); do grep -q '^GOOD' "$DIR/cap.out" && break; sleep 0.1; done
     grep -q '^GOOD' "$DIR/cap.out" || it_fail "$1: captool did not log in: $(cat "$DIR/cap.out")"
+    # what lbppbe, la_lba, optimal_xfer_* and mode_page gave: READ
+    # CAPACITY(16) LBPPBE and LOWEST ALIGNED LBA (SBC-4 §5.20.2), VPD
+    # 0xB0 OPTIMAL TRANSFER LENGTH GRANULARITY / LENGTH (§6.6.4), the
+    # Read-Write Error Recovery page after MODE SENSE(6)'s header
+    local -a b
+    cap_line "rc16 1"
+    read -r -a b <<<"${CAP_LINE#DATA }"
+    echo "rc16: lbppbe $(( 0x${b[13]} & 0xf )) la_lba $(( (0x${b[14]} & 0x3f) << 8 | 0x${b[15]} ))" >>"$DIR/transcript"
+    cap_line "vpd 1 176"
+    read -r -a b <<<"${CAP_LINE#DATA }"
+    echo "vpd b0: gran ${b[*]:6:2} len ${b[*]:12:4}" >>"$DIR/transcript"
+    cap_line "msense 1 1"
+    read -r -a b <<<"${CAP_LINE#DATA }"
+    echo "mode page 01h: ${b[*]:4:12}" >>"$DIR/transcript"
     t --op show --mode target
     t --op show --mode conn --tid 2
     t --op delete --mode target --tid 2
@@ -393,6 +426,27 @@ run() {
         it_log "--bsoflags sync: $wce"
         "${TOOL[@]}" --lld iscsi --op delete --mode logicalunit --tid 2 --lun 3 ||
             it_fail "$1: the --bsoflags sync LUN could not be deleted"
+        # -E aio is rdwr here (docs/tgt-compat.md); tgt's show would
+        # name it aio, so not in the transcript
+        "${TOOL[@]}" --lld iscsi --op new --mode logicalunit --tid 2 --lun 3 \
+            -b "$DIR/lun2.img" -E aio || it_fail "$1: --bstype aio refused"
+        timeout -k 5 30 iscsi-inq "iscsi://127.0.0.1:$PORT/$IQN2/3" >/dev/null 2>&1 ||
+            it_fail "$1: the --bstype aio LUN does not answer INQUIRY"
+        "${TOOL[@]}" --lld iscsi --op delete --mode logicalunit --tid 2 --lun 3 ||
+            it_fail "$1: the --bstype aio LUN could not be deleted"
+        if "${TOOL[@]}" --lld iscsi --op new --mode logicalunit --tid 2 --lun 3 \
+            -b "$DIR/lun2.img" -E rbd 2>"$DIR/err"; then
+            it_fail "$1: --bstype rbd accepted"
+        fi
+        it_log "--bstype aio served, rbd refused: $(cat "$DIR/err")"
+        # what ringtgt cannot serve is refused; tgt would add the page
+        # (-d: ringtgtd's sentence after tgt's message)
+        if "${TOOL[@]}" --lld iscsi -d --op update --mode logicalunit --tid 2 --lun 1 \
+            --params mode_page=0x1c:0:10:8:0:0:0:0:0:0:0:0:0 2>"$DIR/err"; then
+            it_fail "$1: mode_page of page 1Ch accepted"
+        fi
+        grep -q "not page 1Ch subpage 00h" "$DIR/err" ||
+            it_fail "$1: mode_page 1Ch refused with: $(cat "$DIR/err")"
     fi
 
     t --op delete --mode logicalunit --tid 1 --lun 2

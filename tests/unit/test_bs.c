@@ -71,6 +71,7 @@ Test(bs, type_find)
 {
 	cr_assert_eq(bs_type_find("file"), &bs_file_ops);
 	cr_assert_eq(bs_type_find("ram"), &bs_ram_ops);
+	cr_assert_eq(bs_type_find("null"), &bs_null_ops);
 	cr_assert_null(bs_type_find("rbd"));
 	cr_assert_null(bs_type_find(NULL));
 }
@@ -105,6 +106,43 @@ Test(bs_ram, open_and_rw)
 	a.size = 0;
 	cr_assert_null(bs_open(&bs_ram_ops, NULL, &a));
 	cr_assert_eq(errno, EINVAL);
+}
+
+/*
+ * tgt's null store (usr/bs_null.c): 1 TiB (NULL_BS_DEV_SIZE) unless a
+ * size is given, writes discarded with every byte "written", reads
+ * zeroes (tgt leaves its buffer as it was), no write cache to flush.
+ */
+Test(bs_null, keeps_nothing)
+{
+	struct bs_open_args a = { 0 };
+	struct bs *bs = bs_open(&bs_null_ops, "/dev/null", &a);
+	uint8_t w[4096], r[4096];
+
+	cr_assert_not_null(bs);
+	cr_assert_eq(bs->size, 1ULL << 40);
+	cr_assert_not(bs->write_cache);
+	cr_assert_not(bs->can_unmap);
+	memset(w, 0xab, sizeof(w));
+	memset(r, 0xee, sizeof(r));
+	cr_assert_eq(sync_io(bs, BS_WRITE, w, 8192, 4096, BS_IO_FUA), 4096);
+	cr_assert_eq(sync_io(bs, BS_READ, r, 8192, 4096, 0), 4096);
+	for (int i = 0; i < 4096; i++)
+		cr_assert_eq(r[i], 0, "byte %d of a read", i);
+	cr_assert_eq(sync_io(bs, BS_FLUSH, NULL, 0, 0, 0), 0);
+	cr_assert_eq(sync_io(bs, BS_WRITE_ZEROES, NULL, 0, 4096, 0), 0);
+	cr_assert_eq(sync_io(bs, BS_READ, r, (1ULL << 40) - 512, 1024, 0),
+		     -ERANGE);
+	bs_close(bs);
+
+	a.size = MIB;
+	a.readonly = true;
+	bs = bs_open(&bs_null_ops, NULL, &a);
+	cr_assert_not_null(bs);
+	cr_assert_eq(bs->size, MIB);
+	cr_assert_eq(sync_io(bs, BS_WRITE, w, 0, 512, 0), -EROFS);
+	cr_assert_eq(sync_io(bs, BS_READ, r, 0, 512, 0), 512);
+	bs_close(bs);
 }
 
 Test(bs_ram, readonly)

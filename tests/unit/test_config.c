@@ -281,7 +281,11 @@ ParameterizedTestParameters(config, errors)
 		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" scsi_id = \"0123456789012345678901234567890123456\" }\n}\n",
 		  "<config>:2: scsi_id '0123456789012345678901234567890123456' must be at most 36 characters (it has 37)" },
 		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" mode_page = \"8:0:18\" }\n}\n",
-		  "<config>:2: LU parameter mode_page is not supported by ringtgt" },
+		  "<config>:2: mode_page: page 08h needs 18 bytes, it has 0" },
+		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" lbppbe = 16 }\n}\n",
+		  "<config>:2: target " DEMO ": LUN 1: lbppbe must be a decimal number 0..15, not '16'" },
+		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" mode_page = {\"8:0:18\"} }\n}\n",
+		  "<config>:2: mode_page: page 08h needs 18 bytes, it has 0" },
 		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" sense_format = 1 }\n}\n",
 		  "<config>:2: target " DEMO ": LUN 1: sense_format=1 (descriptor format sense data) is not supported; only 0 (fixed format)" },
 		{ "target \"" DEMO "\" {\n  lun 1 { path = \"/a\" online = false }\n}\n",
@@ -1311,6 +1315,10 @@ Test(config, lu_params)
 		"    vendor_id = \"IET\" product_id = \"VIRTUAL-DISK\"\n"
 		"    product_rev = \"0001\" removable = true sense_format = 0\n"
 		"    online = true thin_provisioning = true\n"
+		"    lbppbe = 3 la_lba = 1 optimal_xfer_gran = 8\n"
+		"    optimal_xfer_len = 2048\n"
+		"    mode_page = {\"1:0:10:0:4:0:0:0:0:4:0:0:0\",\n"
+		"                 \"10:0:10:0x22:0x10:0:0x40:0:0:0xff:0xff:0:9\"}\n"
 		"  }\n"
 		"  lun 2 { backing = \"ram\" size = \"1M\" }\n"
 		"}\n";
@@ -1331,6 +1339,14 @@ Test(config, lu_params)
 	cr_expect_str_eq(json_object_get_string(jget(l, "product_rev")), "0001");
 	cr_expect(json_object_get_boolean(jget(l, "removable")));
 	cr_expect(json_object_get_boolean(jget(l, "thin_provisioning")));
+	cr_expect_eq(json_object_get_int(jget(l, "lbppbe")), 3);
+	cr_expect_eq(json_object_get_int(jget(l, "la_lba")), 1);
+	cr_expect_eq(json_object_get_int(jget(l, "optimal_xfer_gran")), 8);
+	cr_expect_eq(json_object_get_int(jget(l, "optimal_xfer_len")), 2048);
+	cr_expect_eq(json_object_array_length(jget(l, "mode_page")), 2);
+	cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(
+				 jget(l, "mode_page"), 1)),
+			 "10:0:10:0x22:0x10:0x00:0x40:0x00:0x00:0xff:0xff:0x00:0x09");
 	/* LUN 2 has none of them: ringtgt's own identity */
 	l = json_object_array_get_idx(jget(json_object_array_get_idx(arr, 0),
 					   "luns"), 2);

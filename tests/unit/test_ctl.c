@@ -1001,7 +1001,42 @@ Test(ctl, lun_params)
 						 "lun", json_object_new_int(1),
 						 "mode_page", json_object_new_string("8:0:18"),
 						 NULL), NULL, err, sizeof(err)), -EINVAL);
-	cr_expect(strstr(err, "unknown argument 'mode_page'"), "%s", err);
+	cr_expect_str_eq(err, "argument 'mode_page' must be an array of strings");
+	/* lbppbe, la_lba, optimal_xfer_*, mode_page: integers and an array
+	 * of tgt's page strings, shown back as target.list has them */
+	{
+		json_object *pages = json_object_new_array();
+
+		json_object_array_add(pages, json_object_new_string(
+			"0x01:0:10:0:7:0:0:0:0:7:0:0:0"));
+		cr_assert_eq(call("lun.update", args_new("iqn", json_object_new_string(IQN),
+							 "lun", json_object_new_int(1),
+							 "lbppbe", json_object_new_int(3),
+							 "la_lba", json_object_new_int(2),
+							 "optimal_xfer_len", json_object_new_int(4096),
+							 "mode_page", pages,
+							 NULL), NULL, err, sizeof(err)), 0, "%s", err);
+		l = list_lun(1, &list);
+		cr_expect_eq(json_object_get_int(jget(l, "lbppbe")), 3);
+		cr_expect_eq(json_object_get_int(jget(l, "la_lba")), 2);
+		cr_expect_eq(json_object_get_int(jget(l, "optimal_xfer_len")), 4096);
+		cr_expect_eq(json_object_get_int(jget(l, "optimal_xfer_gran")), 1,
+			     "the store's physical block, unchanged");
+		cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(
+					 jget(l, "mode_page"), 0)),
+				 "1:0:10:0x00:0x07:0x00:0x00:0x00:0x00:0x07:0x00:0x00:0x00");
+		json_object_put(list);
+	}
+	cr_expect_eq(call("lun.update", args_new("iqn", json_object_new_string(IQN),
+						 "lun", json_object_new_int(1),
+						 "lbppbe", json_object_new_int(16),
+						 NULL), NULL, err, sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "lbppbe must be a decimal number 0..15, not '16'");
+	cr_expect_eq(call("lun.update", args_new("iqn", json_object_new_string(IQN),
+						 "lun", json_object_new_int(1),
+						 "la_lba", json_object_new_int(8),
+						 NULL), NULL, err, sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "LUN 1: la_lba 8 must be below 8, the logical blocks per physical block (lbppbe 3)");
 	cr_expect_eq(call("lun.update", args_new("iqn", json_object_new_string(IQN),
 						 "lun", json_object_new_int(1), NULL),
 			  NULL, err, sizeof(err)), -EINVAL);

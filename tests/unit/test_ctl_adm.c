@@ -590,7 +590,7 @@ Test(adm, lun_params)
 		  "%s", err);
 	cr_expect_eq(adm("lun", "update", IQN, "1", "--param", "mode_page=8:0:18",
 			 NULL), 2);
-	cr_expect_str_eq(err, "ringtgtadm: --param LU parameter mode_page is not supported by ringtgt\n");
+	cr_expect_str_eq(err, "ringtgtadm: --param mode_page: page 08h needs 18 bytes, it has 0\n");
 	cr_expect_eq(adm("lun", "update", IQN, "1", "--param", "product_rev=12345",
 			 NULL), 2);
 	cr_expect_str_eq(err, "ringtgtadm: --param product_rev '12345' must be at most 4 characters (it has 5)\n");

@@ -314,8 +314,40 @@ Test(lu_params, parse_refusals)
 		  "sense_format=1 (descriptor format sense data) is not supported; only 0 (fixed format)" },
 		{ "online", "0", -EOPNOTSUPP,
 		  "online=0 (medium not present) is not supported; remove the LUN instead" },
-		{ "mode_page", "8:0:18:0x10", -EOPNOTSUPP,
-		  "LU parameter mode_page is not supported by ringtgt" },
+		{ "lbppbe", "16", -EINVAL,
+		  "lbppbe must be a decimal number 0..15, not '16'" },
+		{ "lbppbe", "0x3", -EINVAL,
+		  "lbppbe must be a decimal number 0..15, not '0x3'" },
+		{ "la_lba", "16384", -EINVAL,
+		  "la_lba must be a decimal number 0..16383, not '16384'" },
+		{ "optimal_xfer_gran", "65536", -EINVAL,
+		  "optimal_xfer_gran must be a decimal number 0..65535, not '65536'" },
+		{ "optimal_xfer_len", "4294967296", -EINVAL,
+		  "optimal_xfer_len must be a decimal number 0..4294967295, not '4294967296'" },
+		{ "optimal_xfer_len", "-1", -EINVAL,
+		  "optimal_xfer_len must be a decimal number 0..4294967295, not '-1'" },
+		{ "optimal_xfer_len", "", -EINVAL,
+		  "optimal_xfer_len must be a decimal number 0..4294967295, not ''" },
+		/* tgt adds any page; ringtgt serves three, without subpages */
+		{ "mode_page", "0x1c:0:10:8:0:0:0:0:0:0:0:0:0", -EOPNOTSUPP,
+		  "mode_page: ringtgt serves mode pages 01h (Read-Write Error Recovery), 08h (Caching) and 0Ah (Control), without subpages; not page 1Ch subpage 00h" },
+		{ "mode_page", "0x0a:1:0x1c:0x04:0x00:0x00", -EOPNOTSUPP,
+		  "mode_page: ringtgt serves mode pages 01h (Read-Write Error Recovery), 08h (Caching) and 0Ah (Control), without subpages; not page 0Ah subpage 01h" },
+		/* SPC-4 §7.5.7: the PAGE LENGTH of the page, every byte */
+		{ "mode_page", "8:0:17:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0", -EINVAL,
+		  "mode_page: page 08h has 18 bytes after its header, not 17" },
+		{ "mode_page", "8:0:18:0x10", -EINVAL,
+		  "mode_page: page 08h needs 18 bytes, it has 1" },
+		{ "mode_page", "1:0:10:0:0:0:0:0:0:0:0:0:0:0", -EINVAL,
+		  "mode_page: page 01h has 10 bytes after its header; more were given" },
+		{ "mode_page", "1:0:10:0:256:0:0:0:0:0:0:0:0", -EINVAL,
+		  "mode_page: byte 3 of page 01h must be a number 0..255" },
+		{ "mode_page", "1:0:10:0:08:0:0:0:0:0:0:0:0", -EINVAL,
+		  "mode_page: byte 3 of page 01h must be a number 0..255" },
+		{ "mode_page", "1:0:10:0:x:0:0:0:0:0:0:0:0", -EINVAL,
+		  "mode_page: byte 3 of page 01h must be a number 0..255" },
+		{ "mode_page", "caching", -EINVAL,
+		  "mode_page 'caching': PAGE:SUBPAGE:SIZE:BYTE... expected (page 0..0x3f, subpage 0..0xff, size 0..0xffff)" },
 		{ "rotation_rate", "1", -EOPNOTSUPP,
 		  "LU parameter rotation_rate is not supported by ringtgt" },
 		{ "swp", "1", -ENOENT, "unknown LU parameter 'swp'" },
@@ -345,7 +377,7 @@ Test(lu_params, parse_values)
 	struct scsi_lu_params p = { 0 };
 
 	params(&p, kv);
-	cr_expect_eq(p.set, (1u << SCSI_LU_P_COUNT) - 1 -
+	cr_expect_eq(p.set, (1u << SCSI_LU_P_LBPPBE) - 1 -
 				    (1u << SCSI_LU_P_SCSI_SN));
 	cr_expect_str_eq(p.vendor_id, "");
 	cr_expect_str_eq(p.product_id, "0123456789abcdef");
@@ -591,5 +623,319 @@ Test(lu_params, update_reported_after_another_ua)
 	cr_assert_eq(scsi_lu_update(lu, &p, why, sizeof(why)), 0, "%s", why);
 	tur(&t, lu);
 	assert_ua(&t, 0x3f, 0x03);
+	scsi_lu_put(lu);
+}
+
+/* --- lbppbe, la_lba, optimal_xfer_gran / _len, mode_page --------------- */
+
+Test(lu_params, parse_geometry_and_mode_page)
+{
+	static const char *const kv[] = {
+		"lbppbe", "3", "la_lba", "7", "optimal_xfer_gran", "65535",
+		"optimal_xfer_len", "4294967295",
+		/* tgt-admin's "write-cache off" page (scripts/tgt-admin) */
+		"mode_page", "8:0:18:0x10:0:0xff:0xff:0:0:0xff:0xff:0xff:0xff:0x80:0x14:0:0:0:0:0:0",
+		"mode_page", "10:0:10:0x22:0x10:0:0x40:0:0:0xff:0xff:0:060",
+		NULL,
+	};
+	static const uint8_t caching[20] = {
+		0x08, 0x12, 0x10, 0, 0xff, 0xff, 0, 0, 0xff, 0xff,
+		0xff, 0xff, 0x80, 0x14, 0, 0, 0, 0, 0, 0,
+	};
+	struct scsi_lu_params p = { 0 };
+	char s[128];
+
+	params(&p, kv);
+	cr_expect_eq(p.set, 1u << SCSI_LU_P_LBPPBE | 1u << SCSI_LU_P_LA_LBA |
+			    1u << SCSI_LU_P_OPTIMAL_XFER_GRAN |
+			    1u << SCSI_LU_P_OPTIMAL_XFER_LEN |
+			    1u << SCSI_LU_P_MODE_PAGE);
+	cr_expect_eq(p.lbppbe, 3);
+	cr_expect_eq(p.la_lba, 7);
+	cr_expect_eq(p.optimal_xfer_gran, 65535);
+	cr_expect_eq(p.optimal_xfer_len, 4294967295u);
+	cr_expect_eq(p.mode_set, 1u << SCSI_LU_MP_CACHING | 1u << SCSI_LU_MP_CONTROL);
+	assert_bytes(p.mode[SCSI_LU_MP_CACHING], caching, 20, "caching page");
+	/* page 10 decimal is 0Ah; 060 is octal, as tgt's strtol reads it */
+	cr_expect_eq(p.mode[SCSI_LU_MP_CONTROL][0], 0x0a);
+	cr_expect_eq(p.mode[SCSI_LU_MP_CONTROL][1], 10);
+	cr_expect_eq(p.mode[SCSI_LU_MP_CONTROL][11], 060);
+	/* written back in tgt's format, which parses to the same page */
+	scsi_lu_mode_page_format(&p, SCSI_LU_MP_CACHING, s, sizeof(s));
+	cr_expect_str_eq(s, "8:0:18:0x10:0x00:0xff:0xff:0x00:0x00:0xff:0xff:0xff:0xff:0x80:0x14:0x00:0x00:0x00:0x00:0x00:0x00");
+	{
+		struct scsi_lu_params q = { 0 };
+		const char *const again[] = { "mode_page", s, NULL };
+
+		params(&q, again);
+		assert_bytes(q.mode[SCSI_LU_MP_CACHING], caching, 20, "again");
+	}
+}
+
+/* READ CAPACITY(16) parameter data into @b (32 bytes). */
+static void read_capacity16(struct scsi_lu *lu, uint8_t *b)
+{
+	uint8_t c[16] = { 0x9e, 0x10 };
+	struct scsi_task t;
+
+	c[13] = 32;
+	memset(b, 0xee, 32);
+	cr_assert_eq(run(&t, lu, c, 16, b, 32), SAM_STAT_GOOD,
+		     "READ CAPACITY(16)");
+}
+
+/* MODE SENSE(6) of @page with page control @pc into @b; its length. */
+static uint32_t mode_sense6(struct scsi_lu *lu, uint8_t pc, uint8_t page,
+			    uint8_t *b)
+{
+	uint8_t c[6] = { 0x1a, 0x08, (uint8_t)(pc << 6 | page), 0, 0xff, 0 };
+	struct scsi_task t;
+
+	memset(b, 0xee, 255);
+	cr_assert_eq(run(&t, lu, c, 6, b, 255), SAM_STAT_GOOD,
+		     "MODE SENSE(6) %d/%02x", pc, page);
+	return t.xfer_len;
+}
+
+/*
+ * SBC-4 §5.20.2 table 67: LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT in
+ * byte 13 bits 3:0, LOWEST ALIGNED LOGICAL BLOCK ADDRESS in bytes 14-15
+ * bits 13:0 (tgt's sbc_service_action: lbppbe << 16 | la_lba at 12).
+ */
+Test(lu_params, lbppbe_la_lba_in_read_capacity16)
+{
+	static const char *const kv[] = {
+		"lbppbe", "15", "la_lba", "4660", NULL,	/* 0x1234 */
+	};
+	struct scsi_lu_params p = { 0 };
+	struct scsi_lu *lu;
+	uint8_t b[32];
+
+	read_capacity16(lu = lu_with(1, NULL), b);
+	cr_expect_eq(b[13], 0, "a RAM store: one logical block per physical");
+	/* a RAM store deallocates: LBPME */
+	cr_expect_eq(b[14], 0x80);
+	cr_expect_eq(b[15], 0);
+	scsi_lu_put(lu);
+
+	params(&p, kv);
+	read_capacity16(lu = lu_with(2, &p), b);
+	cr_expect_eq(b[13], 0x0f);
+	cr_expect_eq(b[14], 0x80 | 0x12, "LBPME and the LBA's top bits");
+	cr_expect_eq(b[15], 0x34);
+	cr_expect_eq(get_be32(b + 8), 512);
+	scsi_lu_put(lu);
+}
+
+/* LOWEST ALIGNED LBA is a block inside the first physical block. */
+Test(lu_params, la_lba_beyond_the_physical_block)
+{
+	static const char *const kv[] = { "lbppbe", "2", "la_lba", "4", NULL };
+	struct bs_open_args a = { .size = 1 << 20 };
+	struct scsi_lu_params p = { 0 }, q = { 0 };
+	char why[256] = "";
+	struct scsi_lu_config cfg = {
+		.type = SCSI_LU_DISK, .lun = 1, .target_name = TGT_NAME,
+		.params = &p, .why = why, .whylen = sizeof(why),
+	};
+	struct scsi_lu *lu;
+	uint8_t b[32];
+
+	params(&p, kv);
+	cfg.bs = bs_open(&bs_ram_ops, NULL, &a);
+	cr_assert_not_null(cfg.bs);
+	cr_assert_null(scsi_lu_new(&cfg));
+	cr_expect_eq(errno, EINVAL);
+	cr_expect_str_eq(why, "la_lba 4 must be below 4, the logical blocks per physical block (lbppbe 2)");
+	bs_close(cfg.bs);
+
+	/* live: la_lba=3 fits lbppbe=2; then lbppbe=1 alone does not */
+	p.la_lba = 3;
+	lu = lu_with(1, &p);
+	cr_assert_eq(scsi_lu_param_parse(&q, "lbppbe", "1", why, sizeof(why)), 0);
+	cr_expect_eq(scsi_lu_update(lu, &q, why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, "la_lba 3 must be below 2, the logical blocks per physical block (lbppbe 1)");
+	read_capacity16(lu, b);
+	cr_expect_eq(b[13], 2, "unchanged");
+	cr_expect_eq(b[15], 3, "unchanged");
+	scsi_lu_put(lu);
+}
+
+/*
+ * SBC-4 §6.6.4 (Block Limits VPD page): OPTIMAL TRANSFER LENGTH
+ * GRANULARITY at bytes 6-7, OPTIMAL TRANSFER LENGTH at 12-15, no larger
+ * than the MAXIMUM TRANSFER LENGTH at 8-11.
+ */
+Test(lu_params, optimal_xfer_in_block_limits)
+{
+	static const char *const kv[] = {
+		"optimal_xfer_gran", "8", "optimal_xfer_len", "2048", NULL,
+	};
+	struct scsi_lu_params p = { 0 }, q = { 0 };
+	struct scsi_lu *lu;
+	char why[256] = "";
+	uint8_t b[255];
+
+	params(&p, kv);
+	lu = lu_with(1, &p);
+	cr_assert_eq(inquiry(lu, true, 0xb0, b), 64);
+	cr_expect_eq(get_be16(b + 6), 8);
+	cr_expect_eq(get_be32(b + 12), 2048);
+	cr_expect_eq(get_be32(b + 8), 16384, "8 MiB of 512-byte blocks");
+	/* the maximum itself is fine, one more is not */
+	cr_assert_eq(scsi_lu_param_parse(&q, "optimal_xfer_len", "16384", why,
+					 sizeof(why)), 0);
+	cr_expect_eq(scsi_lu_update(lu, &q, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(scsi_lu_param_parse(&q, "optimal_xfer_len", "16385", why,
+					 sizeof(why)), 0);
+	cr_expect_eq(scsi_lu_update(lu, &q, why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, "optimal_xfer_len 16385 is above the maximum transfer length, 16384 blocks of 512 bytes");
+	inquiry(lu, true, 0xb0, b);
+	cr_expect_eq(get_be32(b + 12), 16384);
+	scsi_lu_put(lu);
+}
+
+/*
+ * mode_page sets the page MODE SENSE returns (SPC-4 §6.11, current and
+ * default values; tgt's build_mode_page serves its one copy for both);
+ * the changeable values stay zero: there is no MODE SELECT, and tgt's
+ * add_mode_page() clears the page's mask too.
+ */
+Test(lu_params, mode_page_in_mode_sense)
+{
+	/* the Caching page tgt-admin sets for "write-cache off": WCE=0, as
+	 * a RAM store serves it (bs_ram: no write cache) */
+	static const char *const kv[] = {
+		"mode_page", "8:0:18:0x10:0:0xff:0xff:0:0:0xff:0xff:0xff:0xff:0x80:0x14:0:0:0:0:0:0",
+		NULL,
+	};
+	static const uint8_t caching[20] = {
+		0x08, 0x12, 0x10, 0, 0xff, 0xff, 0, 0, 0xff, 0xff,
+		0xff, 0xff, 0x80, 0x14, 0, 0, 0, 0, 0, 0,
+	};
+	static const uint8_t zero[18] = { 0 };
+	struct scsi_lu_params p = { 0 };
+	struct scsi_lu *lu;
+	uint8_t b[255];
+
+	params(&p, kv);
+	lu = lu_with(1, &p);
+	/* header (4) + the page; DBD set: no block descriptor */
+	cr_assert_eq(mode_sense6(lu, 0, 0x08, b), 24);
+	cr_expect_eq(b[0], 23, "MODE DATA LENGTH");
+	cr_expect_eq(b[3], 0, "BLOCK DESCRIPTOR LENGTH");
+	assert_bytes(b + 4, caching, 20, "current");
+	mode_sense6(lu, 2, 0x08, b);
+	assert_bytes(b + 4, caching, 20, "default");
+	mode_sense6(lu, 1, 0x08, b);
+	cr_expect_eq(b[4], 0x08);
+	cr_expect_eq(b[5], 0x12);
+	assert_bytes(b + 6, zero, 18, "changeable");
+	/* in the all-pages list, in its place */
+	cr_assert_eq(mode_sense6(lu, 0, 0x3f, b), 4 + 12 + 20 + 12);
+	assert_bytes(b + 4 + 12, caching, 20, "3Fh");
+	scsi_lu_put(lu);
+}
+
+/* A page must not claim what ringtgt does not do (mode.c). */
+Test(lu_params, mode_page_refuses_what_ringtgt_does_not_do)
+{
+	static const struct {
+		const char *page, *why;
+	} bad[] = {
+		/* tgt's own default Caching page says WCE=1 */
+		{ "8:0:18:0x14:0:0xff:0xff:0:0:0xff:0xff:0xff:0xff:0x80:0x14:0:0:0:0:0:0",
+		  "mode_page: Caching page 08h byte 2 is 14h, but ringtgt serves 00h in bits 04h: WCE (byte 2 bit 2): it follows the store's write cache (write-cache / write_cache)" },
+		{ "8:0:18:0x01:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0",
+		  "mode_page: Caching page 08h byte 2 is 01h, but ringtgt serves 00h in bits 01h: RCD (byte 2 bit 0): reads may come from the host's page cache" },
+		/* tgt's default Control page: TST=000b, one task set for all */
+		{ "0x0a:0:10:2:0x10:0:0:0:0:0:0:2:0",
+		  "mode_page: Control page 0Ah byte 2 is 02h, but ringtgt serves 22h in bits FFh: byte 2 (TST TMF_ONLY DPICZ D_SENSE GLTSD RLEC): the task set, sense format and logging ringtgt has" },
+		{ "0x0a:0:10:0x22:0x10:0x08:0x40:0:0:0xff:0xff:0:0",
+		  "mode_page: Control page 0Ah byte 4 is 08h, but ringtgt serves 00h in bits FFh: byte 4 (VS RAC UA_INTLCK_CTRL SWP): SWP is readonly=1" },
+		{ "1:0:10:0x80:0:0:0:0:0:0:0:0:0",
+		  "mode_page: Read-Write Error Recovery page 01h byte 2 is 80h, but ringtgt serves 00h in bits FFh: the error recovery bits (AWRE ARRE TB RC EER PER DTE DCR): the stores do no medium error recovery" },
+	};
+	struct bs_open_args a = { .size = 1 << 20 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct scsi_lu_params p = { 0 };
+		char why[400] = "";
+		struct scsi_lu_config cfg = {
+			.type = SCSI_LU_DISK, .lun = 1, .target_name = TGT_NAME,
+			.params = &p, .why = why, .whylen = sizeof(why),
+			.tas = true,
+		};
+
+		cr_assert_eq(scsi_lu_param_parse(&p, "mode_page", bad[i].page,
+						 why, sizeof(why)), 0, "%s", why);
+		cfg.bs = bs_open(&bs_ram_ops, NULL, &a);
+		cr_assert_not_null(cfg.bs);
+		cr_expect_null(scsi_lu_new(&cfg), "%s", bad[i].page);
+		cr_expect_str_eq(why, bad[i].why);
+		bs_close(cfg.bs);
+	}
+}
+
+/*
+ * Live changes and their unit attentions (SPC-4 §5.14 table 42 / SBC-4
+ * §4.6): a mode page, MODE PARAMETERS CHANGED (2Ah/01h); lbppbe,
+ * CAPACITY DATA HAS CHANGED (2Ah/09h); optimal_xfer_len, INQUIRY DATA
+ * HAS CHANGED (3Fh/03h). Each to the nexus that used the LU, once.
+ */
+Test(lu_params, update_geometry_and_mode_page_ua)
+{
+	static const struct {
+		const char *name, *value;
+		uint8_t asc, ascq;
+	} step[] = {
+		{ "mode_page", "1:0:10:0:5:0:0:0:0:5:0:0:0x64", 0x2a, 0x01 },
+		{ "lbppbe", "3", 0x2a, 0x09 },
+		{ "optimal_xfer_len", "1024", 0x3f, 0x03 },
+	};
+	struct scsi_lu *lu = lu_with(1, NULL);
+	struct scsi_task t;
+	uint8_t b[255];
+	char why[256] = "";
+
+	cr_assert_eq(tur(&t, lu), SAM_STAT_GOOD);
+	for (size_t i = 0; i < ARRAY_SIZE(step); i++) {
+		struct scsi_lu_params p = { 0 };
+
+		cr_assert_eq(scsi_lu_param_parse(&p, step[i].name,
+						 step[i].value, why,
+						 sizeof(why)), 0, "%s", why);
+		cr_assert_eq(scsi_lu_update(lu, &p, why, sizeof(why)), 0,
+			     "%s", why);
+		tur(&t, lu);
+		assert_ua(&t, step[i].asc, step[i].ascq);
+		cr_assert_eq(tur(&t, lu), SAM_STAT_GOOD, "once");
+		/* the same value again changes nothing */
+		cr_assert_eq(scsi_lu_update(lu, &p, why, sizeof(why)), 0);
+		cr_assert_eq(tur(&t, lu), SAM_STAT_GOOD, "%s again", step[i].name);
+	}
+	mode_sense6(lu, 0, 0x01, b);
+	cr_expect_eq(b[4 + 3], 5, "READ RETRY COUNT");
+	cr_expect_eq(b[4 + 8], 5, "WRITE RETRY COUNT");
+	cr_expect_eq(get_be16(b + 4 + 10), 100, "RECOVERY TIME LIMIT");
+	scsi_lu_put(lu);
+}
+
+/* What a controller has no medium for. */
+Test(lu_params, geometry_not_on_a_controller)
+{
+	struct scsi_lu_config cfg = {
+		.type = SCSI_LU_CONTROLLER, .lun = 0, .target_name = TGT_NAME,
+	};
+	struct scsi_lu_params p = { 0 }, got;
+	struct scsi_lu *lu = scsi_lu_new(&cfg);
+	char why[256] = "";
+
+	cr_assert_not_null(lu);
+	cr_assert_eq(scsi_lu_param_parse(&p, "lbppbe", "1", why, sizeof(why)), 0);
+	cr_expect_eq(scsi_lu_update(lu, &p, why, sizeof(why)), -EINVAL);
+	cr_expect_str_eq(why, "lbppbe: LUN 0 is a controller, not a disk");
+	scsi_lu_params_get(lu, &got);
+	cr_expect_eq(got.set & (1u << SCSI_LU_P_LBPPBE | 1u << SCSI_LU_P_MODE_PAGE), 0);
 	scsi_lu_put(lu);
 }

@@ -349,6 +349,62 @@ Test(tgt_admin_plan, changed_param_is_an_update)
 	     "lun.update {\"vendor_id\":\"ACME\",\"readonly\":true,\"iqn\":\"" IQN "\",\"lun\":1}\n");
 }
 
+/*
+ * tgt's geometry and mode_page directives (tgt-admin's add_params()): on
+ * the new LUN; every mode_page line, the store's before the target's, a
+ * later one for the same page winning; params mode_page=... too.
+ */
+Test(tgt_admin_plan, geometry_and_mode_pages)
+{
+	plan("<target " IQN ">\n <backing-store " DEV ">\n  lbppbe 3\n  la_lba 1\n"
+	     "  optimal_xfer_gran 8\n  optimal_xfer_len 2048\n"
+	     "  mode_page 1:0:10:0:1:0:0:0:0:1:0:0:0\n"
+	     "  params mode_page=0x0a:0:10:0x22:0x10:0:0x40:0:0:0xff:0xff:0:5\n"
+	     " </backing-store>\n mode_page 1:0:10:0:2:0:0:0:0:2:0:0:0\n</target>\n",
+	     NULL, NULL, false, 0,
+	     "target.add {\"iqn\":\"" IQN "\"}\n"
+	     "lun.add {\"iqn\":\"" IQN "\",\"lun\":0,\"type\":\"controller\"}\n"
+	     "lun.add {\"iqn\":\"" IQN "\",\"lun\":1,\"path\":\"" DEV "\","
+	     "\"lbppbe\":3,\"la_lba\":1,\"optimal_xfer_gran\":8,"
+	     "\"optimal_xfer_len\":2048,\"mode_page\":["
+	     "\"1:0:10:0x00:0x02:0x00:0x00:0x00:0x00:0x02:0x00:0x00:0x00\","
+	     "\"10:0:10:0x22:0x10:0x00:0x40:0x00:0x00:0xff:0xff:0x00:0x05\"]}\n"
+	     "acl.add {\"iqn\":\"" IQN "\",\"rule\":\"ALL\"}\n");
+}
+
+/* bs-type null: tgt's store that keeps nothing; never resized. */
+Test(tgt_admin_plan, null_store)
+{
+	plan("<target " IQN ">\n <backing-store /dev/null>\n  bs-type null\n"
+	     " </backing-store>\n</target>\n",
+	     NULL, NULL, false, 0,
+	     "target.add {\"iqn\":\"" IQN "\"}\n"
+	     "lun.add {\"iqn\":\"" IQN "\",\"lun\":0,\"type\":\"controller\"}\n"
+	     "lun.add {\"iqn\":\"" IQN "\",\"lun\":1,\"path\":\"/dev/null\","
+	     "\"backing\":\"null\"}\n"
+	     "acl.add {\"iqn\":\"" IQN "\",\"rule\":\"ALL\"}\n");
+	/* live and the same: nothing to do (fake_size differs: no resize) */
+	plan("<target " IQN ">\n <backing-store /dev/null>\n  bs-type null\n"
+	     " </backing-store>\n</target>\n",
+	     "{\"tid\": 1, \"iqn\": \"" IQN "\", \"sessions\": 0, \"acls\": [\"ALL\"],"
+	     " \"incoming_accounts\": [], \"outgoing_account\": null, \"luns\":"
+	     " [{\"lun\": 0, \"type\": \"controller\"}, {\"lun\": 1, \"type\":"
+	     " \"disk\", \"backing\": \"null\", \"path\": \"/dev/null\","
+	     " \"size\": 1099511627776}]}",
+	     NULL, true, 0, "");
+}
+
+/* A live LUN whose mode page differs: lun.update with the file's page. */
+Test(tgt_admin_plan, changed_mode_page_is_an_update)
+{
+	plan("<target " IQN ">\n backing-store " DEV "\n scsi_sn volume-" UUID "\n"
+	     " scsi_id volume-" UUID "\n mode_page 1:0:10:0:3:0:0:0:0:3:0:0:0\n"
+	     " incominguser " USER " " PASS "\n</target>\n",
+	     CUR_CINDER(1, 1073741824), ACCOUNTS, true, 0,
+	     "lun.update {\"mode_page\":[\"1:0:10:0x00:0x03:0x00:0x00:0x00:0x00:0x03:0x00:0x00:0x00\"],"
+	     "\"iqn\":\"" IQN "\",\"lun\":1}\n");
+}
+
 /* scsi_sn gone from the file: it cannot be unset live, the LUN is remade. */
 Test(tgt_admin_plan, dropped_identifier_replaces_the_lun)
 {
@@ -486,15 +542,19 @@ ParameterizedTestParameters(tgt_admin_plan, refused)
 		{ "<target iqn.x>\n backing-store /a\n device-type tape\n</target>\n",
 		  "vol.conf:3: target iqn.x: device-type tape: ringtgt serves disks only" },
 		{ "<target iqn.x>\n backing-store /a\n bs-type rbd\n</target>\n",
-		  "vol.conf:3: target iqn.x: bs-type rbd: ringtgt has files and block devices only (rdwr, aio)" },
-		{ "<target iqn.x>\n<backing-store /a>\n mode_page 8:0:18\n</backing-store>\n</target>\n",
-		  "vol.conf:3: target iqn.x: mode_page is not supported by ringtgt" },
+		  "vol.conf:3: target iqn.x: bs-type rbd: ringtgt has files and block devices (rdwr, aio) and the null store only" },
+		{ "<target iqn.x>\n<backing-store /a>\n mode_page 0x1c:0:10:8:0:0:0:0:0:0:0:0:0\n</backing-store>\n</target>\n",
+		  "vol.conf:3: target iqn.x: mode_page: ringtgt serves mode pages 01h (Read-Write Error Recovery), 08h (Caching) and 0Ah (Control), without subpages; not page 1Ch subpage 00h" },
 		{ "<target iqn.x>\n state offline\n</target>\n",
 		  "vol.conf:2: target iqn.x: state is not supported by ringtgt" },
 		{ "\n<target iqn.x>\n driver iser\n</target>\n",
 		  "vol.conf:3: target iqn.x: driver iser: ringtgt serves iscsi only" },
 		{ "<target iqn.x>\n backing-store /a\n params frob=1\n</target>\n",
 		  "vol.conf:3: target iqn.x: params: unknown LU parameter 'frob'" },
+		{ "<target iqn.x>\n backing-store /a\n lbppbe 16\n</target>\n",
+		  "vol.conf:3: target iqn.x: lbppbe must be a decimal number 0..15, not '16'" },
+		{ "<target iqn.x>\n backing-store /a\n mode_page 8:0:18:0x10\n</target>\n",
+		  "vol.conf:3: target iqn.x: mode_page: page 08h needs 18 bytes, it has 1" },
 		{ "<target iqn.x>\n backing-store /a\n params sense_format=1\n</target>\n",
 		  "vol.conf:3: target iqn.x: sense_format" },
 		{ "<target iqn.x>\n<backing-store /a>\n block-size 1024\n</backing-store>\n</target>\n",
