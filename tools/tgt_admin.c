@@ -1066,6 +1066,7 @@ struct run {
 	json_object *accounts;		/* account.list */
 	bool ignore_errors;
 	bool failed;
+	bool conf_missing;		/* -c FILE does not exist */
 };
 
 static int call(struct run *r, const char *op, json_object *args,
@@ -1309,6 +1310,14 @@ static int load_conf(struct run *r)
 	int rc = tgtconf_load(r->o.conf, &tgtconf_io_files, &r->conf, err,
 			      sizeof(err));
 
+	if (rc == -ENOENT && r->o.conf && access(r->o.conf, F_OK)) {
+		/* tgt-admin's parse_configs() says so and dies with errno
+		 * ENOENT: exit status 2 */
+		fprintf(stderr, "Config file %s not found. Exiting...\n",
+			r->o.conf);
+		r->conf_missing = true;
+		return rc;
+	}
 	if (rc) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return rc;
@@ -1688,5 +1697,7 @@ out:
 		close(r.fd);
 	if (rc == -ENOMEM)
 		fprintf(stderr, PROG ": out of memory\n");
+	if (r.conf_missing)
+		return EXIT_USAGE;
 	return rc || (r.failed && !r.ignore_errors) ? EXIT_FAILED : EXIT_OK;
 }
