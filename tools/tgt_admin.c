@@ -927,6 +927,8 @@ int tga_plan_target(const struct tgtconf *conf, const struct tgtconf_target *t,
 		o = tgtconf_target_opt(t, "controller_tid");
 		if (a && o)
 			json_object_object_add(a, "tid", json_object_new_int(atoi(o->value)));
+		else if (a && env->tid > 0)
+			json_object_object_add(a, "tid", json_object_new_int(env->tid));
 		if (!rc)
 			rc = act(p, "target.add", a);
 		/* tgt gives every target LUN 0, a controller */
@@ -1067,6 +1069,7 @@ struct run {
 	bool ignore_errors;
 	bool failed;
 	bool conf_missing;		/* -c FILE does not exist */
+	int max_tid;			/* the largest tid seen in this run */
 };
 
 static int call(struct run *r, const char *op, json_object *args,
@@ -1103,6 +1106,12 @@ static int fetch_state(struct run *r)
 	json_object_put(args);
 	if (!rc && !json_object_is_type(r->targets, json_type_array))
 		rc = -EPROTO;
+	for (size_t i = 0; !rc && i < json_object_array_length(r->targets); i++) {
+		int tid = json_object_get_int(jget(json_object_array_get_idx(r->targets, i), "tid"));
+
+		if (tid > r->max_tid)
+			r->max_tid = tid;
+	}
 	return rc;
 }
 
@@ -1273,7 +1282,7 @@ static int update_one(struct run *r, const char *iqn, bool update)
 	json_object *cur = find_cur(r, iqn);
 	struct tga_env env = {
 		.inquiry = file_inquiry, .size = file_size, .same = file_same,
-		.force = r->o.force,
+		.force = r->o.force, .tid = r->max_tid + 1,
 	};
 	struct tga_plan p;
 	char err[2048];
@@ -1300,6 +1309,14 @@ static int update_one(struct run *r, const char *iqn, bool update)
 		return r->ignore_errors ? 0 : rc;
 	}
 	rc = run_plan(r, &p, t ? t->iqn : iqn);
+	if (!rc && p.adds_target) {
+		/* tgt-admin counts the tid it gave (target.add, the first
+		 * request) for the next target */
+		int tid = json_object_get_int(jget(p.acts[0].args, "tid"));
+
+		if (tid > r->max_tid)
+			r->max_tid = tid;
+	}
 	tga_plan_free(&p);
 	return rc;
 }
