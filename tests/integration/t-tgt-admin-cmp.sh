@@ -152,25 +152,25 @@ mask_show() {
 # name order; --show-layout masks its stdout as a show (mask_show);
 # --no-show leaves the show after it to the caller.
 ta() {
-    local mask="" sort=0 snap=1 out err rc=0
+    local mask="" filter="" snap=1 out err rc=0
     while :; do
         case "$1" in
         --mask-stdout) mask=$2; shift 2 ;;
-        --sort-blocks) sort=1; shift ;;
-        --show-layout) sort=2; shift ;;
+        --sort-blocks) filter=sort; shift ;;
+        --show-layout) filter=show; shift ;;
         --no-show) snap=0; shift ;;
         *) break ;;
         esac
     done
     out=$(cd / && timeout -k 5 60 "${TGTADMIN[@]}" -C "$CTL" "$@" 2>"$DIR/err") || rc=$?
     err=$(cat "$DIR/err")
-    TA_OUT=$out TA_ERR=$err TA_RC=$rc
+    TA_OUT=$out
     if [ -n "$mask" ]; then
         printf '%s\n' "$out" | sed "s/^/    $NAME | /" >>"$DIR/masked"
         out="(stdout masked: $mask)"
-    elif [ $sort = 2 ]; then
+    elif [ "$filter" = show ]; then
         out=$(mask_show <<<"$out")
-    elif [ $sort = 1 ]; then
+    elif [ "$filter" = sort ]; then
         out=$(python3 -c 'import sys
 head, _, rest = sys.stdin.read().partition("<target ")
 blocks = sorted("<target " + b.rstrip("\n") for b in rest.split("<target ") if b)
