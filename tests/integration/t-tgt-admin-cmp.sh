@@ -156,8 +156,8 @@ ta() {
     while :; do
         case "$1" in
         --mask-stdout) mask=$2; shift 2 ;;
-        --sort-blocks) filter=sort; shift ;;
-        --show-layout) filter=show; shift ;;
+        --sort-blocks) filter="sort"; shift ;;
+        --show-layout) filter="show"; shift ;;
         --no-show) snap=0; shift ;;
         *) break ;;
         esac
