@@ -879,6 +879,16 @@ static int plan_luns(struct tga_plan *p, const struct tgtconf_target *t,
 	return rc;
 }
 
+/* One target.set_state, printed with -p/-v as tgt-admin prints tgtadm. */
+static int plan_state(struct tga_plan *p, const char *iqn, const char *state)
+{
+	json_object *a = args_iqn(iqn);
+
+	if (a)
+		json_object_object_add(a, "state", json_object_new_string(state));
+	return act(p, "target.set_state", a);
+}
+
 int tga_plan_target(const struct tgtconf *conf, const struct tgtconf_target *t,
 		    json_object *cur, json_object *accounts,
 		    const struct tga_env *env, struct tga_plan *p,
@@ -887,7 +897,7 @@ int tga_plan_target(const struct tgtconf *conf, const struct tgtconf_target *t,
 	const struct tgtconf_opt *o;
 	struct want_lun *w = NULL;
 	const char **rules = NULL;
-	const char *driver;
+	const char *driver, *s;
 	size_t nrules = 0;
 	char l[300];
 	int rc;
@@ -957,6 +967,13 @@ int tga_plan_target(const struct tgtconf *conf, const struct tgtconf_target *t,
 	/* the ACL last: nobody logs in before the LUNs and CHAP are there */
 	if (!rc)
 		rc = plan_acls(p, t->iqn, rules, nrules, cur);
+	/*
+	 * tgt-admin updates a target by making it again, and a new target is
+	 * ready: an offline one comes back (Debian's ExecReload after
+	 * --offline). The file has no state to keep.
+	 */
+	if (!rc && cur && (s = jstr(cur, "state")) && strcmp(s, "ready"))
+		rc = plan_state(p, t->iqn, "ready");
 out:
 	free(rules);
 	free(w);
@@ -1499,16 +1516,6 @@ static int do_delete(struct run *r)
 		rc = run_plan(r, &p, which);
 	tga_plan_free(&p);
 	return rc;
-}
-
-/* One target.set_state, printed with -p/-v as tgt-admin prints tgtadm. */
-static int plan_state(struct tga_plan *p, const char *iqn, const char *state)
-{
-	json_object *a = args_iqn(iqn);
-
-	if (a)
-		json_object_object_add(a, "state", json_object_new_string(state));
-	return act(p, "target.set_state", a);
 }
 
 /*

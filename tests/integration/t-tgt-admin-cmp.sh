@@ -18,8 +18,10 @@
 # (nothing made), -e, --update IQN of a new volume, -s, --dump, CHAP
 # logins right and wrong; with a live session: --update IQN without and
 # with -f, --delete IQN without and with -f; --delete of a missing target;
-# --offline ALL, --ready tid=N, --ready IQN, --ready of an unknown target;
-# --update ALL -c /dev/null -f (Debian's ExecStop).
+# tgt-admin's help of each target option; -e with a -c file that does not
+# exist; --offline ALL, --ready tid=N, --ready IQN, --ready of an unknown
+# target; --update tid=N and ALL with nothing changed; --update ALL -c
+# /dev/null -f (Debian's ExecStop).
 #
 # Without tgt installed (or not root) the tgt half cannot run: that fails
 # the test when CI is set in the environment, else it is a skip (exit 77)
@@ -377,6 +379,9 @@ EOF
     ta --ready "$STATIC" -c "$ETC/targets.conf"
     ta --ready iqn.2026-11.org.example:nosuch -c "$ETC/targets.conf"
     ta --offline "$STATIC" -c "$ETC/targets.conf"
+    # nothing changed in the files: --update by tid and ALL leave all as it is
+    ta --update "tid=$tid_b" -c "$ETC/targets.conf"
+    ta --update ALL -c "$ETC/targets.conf"
 
     # Debian's tgt.service ExecStop line
     ta --update ALL -c /dev/null -f
