@@ -1123,8 +1123,10 @@ static int fetch_state(struct run *r)
 	json_object_put(args);
 	if (!rc && !json_object_is_type(r->targets, json_type_array))
 		rc = -EPROTO;
+	/* tgt-admin numbers a new target from the largest tid it saw */
 	for (size_t i = 0; !rc && i < json_object_array_length(r->targets); i++) {
-		int tid = json_object_get_int(jget(json_object_array_get_idx(r->targets, i), "tid"));
+		json_object *t = json_object_array_get_idx(r->targets, i);
+		int tid = json_object_get_int(jget(t, "tid"));
 
 		if (tid > r->max_tid)
 			r->max_tid = tid;
