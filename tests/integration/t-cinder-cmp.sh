@@ -69,7 +69,7 @@ run() {
 run tgt
 run ringtgt --event-loop io_uring
 
-# docs/tgt-compat.md "Where ringtgt differs from tgt-admin", last item:
+# docs/tgt-compat.md "Where ringtgt differs from tgt-admin", the item on notes:
 # ringtgt's tgt-admin prints its notes ("# Target with name X does not
 # exist!", on remove_iscsi_target over a stale file) always, tgt-admin
 # only with -v. Cinder does not read tgt-admin's stdout there.

@@ -313,10 +313,10 @@ EOF
     cap "cap 1"
     echo "session on A: $CAP_REPLY" >>"$DIR/transcript"
     truncate -s 32M "$DIR/volume-a"
-    # docs/tgt-compat.md, "Where ringtgt differs from tgt-admin", last
-    # item: ringtgt prints "... is in use, it won't be updated." always,
-    # tgt-admin only with -v
-    ta --mask-stdout "the in-use note (tgt-compat.md: Where ringtgt differs, last item)" \
+    # docs/tgt-compat.md, "Where ringtgt differs from tgt-admin", the item
+    # on notes: ringtgt prints "... is in use, it won't be updated."
+    # always, tgt-admin only with -v
+    ta --mask-stdout "the in-use note (tgt-compat.md: Where ringtgt differs, the notes item)" \
         --update "$IQN_A" -c "$ETC/targets.conf"
     [ "$NAME" = tgt ] || it_expect_match "$NAME: the in-use note" "$TA_OUT" \
         "^# Target with tid [0-9]+ \($IQN_A\) is in use, it won't be updated\.$"
@@ -344,7 +344,7 @@ EOF
 
     # --delete with a live session: without -f left alone, with -f gone
     session "$IQN_A" "$USER_A" "$PASS_A"
-    ta --mask-stdout "the in-use note (tgt-compat.md: Where ringtgt differs, last item)" \
+    ta --mask-stdout "the in-use note (tgt-compat.md: Where ringtgt differs, the notes item)" \
         --delete "$IQN_A" -c "$ETC/targets.conf"
     [ "$NAME" = tgt ] || it_expect_match "$NAME: the in-use note" "$TA_OUT" \
         "^# Target with tid [0-9]+ \($IQN_A\) is in use, it won't be deleted\.$"
@@ -357,8 +357,8 @@ EOF
     echo "session on A after --delete -f: $CAP_REPLY" >>"$DIR/transcript"
     stop_captool
     # Cinder tolerates "does not exist"; ringtgt says so always
-    # (docs/tgt-compat.md "Where ringtgt differs from tgt-admin", last item)
-    ta --mask-stdout "the note (tgt-compat.md: Where ringtgt differs, last item)" \
+    # (docs/tgt-compat.md "Where ringtgt differs from tgt-admin", the item on notes)
+    ta --mask-stdout "the note (tgt-compat.md: Where ringtgt differs, the notes item)" \
         --delete "$IQN_A" -f -c "$ETC/targets.conf"
     [ "$NAME" = tgt ] || [ "$TA_OUT" = "# Target with name $IQN_A does not exist!" ] ||
         it_fail "$NAME: --delete of a missing target says: $TA_OUT"
