@@ -136,14 +136,12 @@ show() {
 # mask_show: what docs/tgt-compat.md "--op show --mode target" lists as
 # ringtgt's own: SCSI ID / SCSI SN of an LU without scsi_id / scsi_sn (the
 # controller, LUN 0: tgt derives them from the tid, ringtgt has its own);
-# Thin-provisioning (ringtgt provisions a writable file thinly untold);
-# the I_T nexus number (tgt counts nexuses, ringtgt shows the TSIH)
+# Thin-provisioning (ringtgt provisions a writable file thinly untold)
 mask_show() {
     awk '
         /^        LUN: / { lun = $2 }
         lun == "0" && /^            SCSI (ID|SN):/ { sub(/:.*/, ": (LUN 0: masked)") }
         /^            Thin-provisioning:/ { $0 = "            Thin-provisioning: (masked)" }
-        /^        I_T nexus: / { $0 = "        I_T nexus: N" }
         { print }'
 }
 

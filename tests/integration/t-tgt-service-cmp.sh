@@ -103,13 +103,12 @@ norm() {
 # mask_show: docs/tgt-compat.md "--op show --mode target": the controller's
 # (LUN 0) SCSI ID / SCSI SN (tgt derives them from the tid, ringtgt has its
 # own), Thin-provisioning (ringtgt provisions a writable file thinly
-# untold), the I_T nexus number (tgt counts nexuses, ringtgt shows the TSIH)
+# untold)
 mask_show() {
     awk '
         /^        LUN: / { lun = $2 }
         lun == "0" && /^            SCSI (ID|SN):/ { sub(/:.*/, ": (LUN 0: masked)") }
         /^            Thin-provisioning:/ { $0 = "            Thin-provisioning: (masked)" }
-        /^        I_T nexus: / { $0 = "        I_T nexus: N" }
         { print }'
 }
 
