@@ -186,9 +186,13 @@ sys.stdout.write(head + "\n\n".join(blocks))' <<<"$out")
 # nexus_gone: no session left on the daemon (bounded: tgtd closes a
 # connection asynchronously)
 nexus_gone() {
+    local out
     for _ in $(seq 1 100); do
-        timeout -k 5 30 "${TGTADM[@]}" --lld iscsi --op show --mode target 2>/dev/null |
-            grep -q '^        I_T nexus:' || return 0
+        # the whole show first: grep -q would end the pipe early, and under
+        # pipefail tgtadm's SIGPIPE would read as "no session"
+        out=$(timeout -k 5 30 "${TGTADM[@]}" --lld iscsi --op show --mode target 2>&1) ||
+            it_fail "$NAME: tgtadm --op show --mode target: $out"
+        grep -q '^        I_T nexus:' <<<"$out" || return 0
         sleep 0.1
     done
     it_fail "$NAME: a session is still shown 10 s after its initiator went"
@@ -412,9 +416,10 @@ TGTADM=(tgtadm -C "$CTL")
 PORT=$TGTD_PORT
 run tgt
 stop_tgtd
-if ! diff -u "$IT_TMP/tgt/transcript" "$IT_TMP/ringtgt/transcript"; then
+if ! diff -u "$IT_TMP/tgt/transcript" "$IT_TMP/ringtgt/transcript" >"$IT_TMP/diff"; then
     it_log "masked stdout of both runs:"
     cat "$IT_TMP/tgt/masked" "$IT_TMP/ringtgt/masked"
+    cat "$IT_TMP/diff"
     it_fail "tgt-admin with ringtgtd differs from tgt-admin with tgtd (diff above: - tgt, + ringtgt)"
 fi
 sed 's/^/    /' "$IT_TMP/tgt/live" "$IT_TMP/ringtgt/live"
