@@ -938,6 +938,16 @@ static int plan_luns(struct tga_plan *p, const struct tgtconf_target *t,
 	return rc;
 }
 
+/* One target.set_state, printed with -p/-v as tgt-admin prints tgtadm. */
+static int plan_state(struct tga_plan *p, const char *iqn, const char *state)
+{
+	json_object *a = args_iqn(iqn);
+
+	if (a)
+		json_object_object_add(a, "state", json_object_new_string(state));
+	return act(p, "target.set_state", a);
+}
+
 int tga_plan_target(const struct tgtconf *conf, const struct tgtconf_target *t,
 		    json_object *cur, json_object *accounts,
 		    const struct tga_env *env, struct tga_plan *p,
@@ -946,7 +956,7 @@ int tga_plan_target(const struct tgtconf *conf, const struct tgtconf_target *t,
 	const struct tgtconf_opt *o;
 	struct want_lun *w = NULL;
 	const char **rules = NULL;
-	const char *driver;
+	const char *driver, *s;
 	size_t nrules = 0;
 	char l[300];
 	int rc;
@@ -986,6 +996,8 @@ int tga_plan_target(const struct tgtconf *conf, const struct tgtconf_target *t,
 		o = tgtconf_target_opt(t, "controller_tid");
 		if (a && o)
 			json_object_object_add(a, "tid", json_object_new_int(atoi(o->value)));
+		else if (a && env->tid > 0)
+			json_object_object_add(a, "tid", json_object_new_int(env->tid));
 		if (!rc)
 			rc = act(p, "target.add", a);
 		/* tgt gives every target LUN 0, a controller */
@@ -1019,6 +1031,13 @@ int tga_plan_target(const struct tgtconf *conf, const struct tgtconf_target *t,
 	/* the ACL last: nobody logs in before the LUNs and CHAP are there */
 	if (!rc)
 		rc = plan_acls(p, t->iqn, rules, nrules, cur);
+	/*
+	 * tgt-admin updates a target by making it again, and a new target is
+	 * ready: an offline one comes back (Debian's ExecReload after
+	 * --offline). The file has no state to keep.
+	 */
+	if (!rc && cur && (s = jstr(cur, "state")) && strcmp(s, "ready"))
+		rc = plan_state(p, t->iqn, "ready");
 out:
 	free(rules);
 	for (size_t i = 0; i < t->nstores; i++)
@@ -1135,6 +1154,8 @@ struct run {
 	/* run_lock()'s: the -C socket's, then control-port's when it differs */
 	int lock_fd[2];
 	int nlocks;
+	bool conf_missing;		/* -c FILE does not exist */
+	int max_tid;			/* the largest tid seen in this run */
 };
 
 static int call(struct run *r, const char *op, json_object *args,
@@ -1171,6 +1192,14 @@ static int fetch_state(struct run *r)
 	json_object_put(args);
 	if (!rc && !json_object_is_type(r->targets, json_type_array))
 		rc = -EPROTO;
+	/* tgt-admin numbers a new target from the largest tid it saw */
+	for (size_t i = 0; !rc && i < json_object_array_length(r->targets); i++) {
+		json_object *t = json_object_array_get_idx(r->targets, i);
+		int tid = json_object_get_int(jget(t, "tid"));
+
+		if (tid > r->max_tid)
+			r->max_tid = tid;
+	}
 	return rc;
 }
 
@@ -1367,7 +1396,7 @@ static int update_one(struct run *r, const char *iqn, bool update)
 	json_object *cur = find_cur(r, iqn);
 	struct tga_env env = {
 		.inquiry = file_inquiry, .size = file_size, .same = file_same,
-		.force = r->o.force,
+		.force = r->o.force, .tid = r->max_tid + 1,
 	};
 	struct tga_plan p;
 	char err[2048];
@@ -1394,6 +1423,14 @@ static int update_one(struct run *r, const char *iqn, bool update)
 		return r->ignore_errors ? 0 : rc;
 	}
 	rc = run_plan(r, &p, t ? t->iqn : iqn);
+	if (!rc && p.adds_target) {
+		/* tgt-admin counts the tid it gave (target.add, the first
+		 * request) for the next target */
+		int tid = json_object_get_int(jget(p.acts[0].args, "tid"));
+
+		if (tid > r->max_tid)
+			r->max_tid = tid;
+	}
 	tga_plan_free(&p);
 	return rc;
 }
@@ -1404,6 +1441,14 @@ static int load_conf(struct run *r)
 	int rc = tgtconf_load(r->o.conf, &tgtconf_io_files, &r->conf, err,
 			      sizeof(err));
 
+	if (rc == -ENOENT && r->o.conf && access(r->o.conf, F_OK)) {
+		/* tgt-admin's parse_configs() says so and dies with errno
+		 * ENOENT: exit status 2 */
+		fprintf(stderr, "Config file %s not found. Exiting...\n",
+			r->o.conf);
+		r->conf_missing = true;
+		return rc;
+	}
 	if (rc) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return rc;
@@ -1642,16 +1687,6 @@ static int do_delete(struct run *r)
 	return rc;
 }
 
-/* One target.set_state, printed with -p/-v as tgt-admin prints tgtadm. */
-static int plan_state(struct tga_plan *p, const char *iqn, const char *state)
-{
-	json_object *a = args_iqn(iqn);
-
-	if (a)
-		json_object_object_add(a, "state", json_object_new_string(state));
-	return act(p, "target.set_state", a);
-}
-
 /*
  * --offline / --ready ALL|tid=N|IQN (tgt-admin's ready_offline_targets):
  * the target's state (tgtadm --mode target --op update --name state).
@@ -1874,5 +1909,7 @@ out:
 		close(r.lock_fd[--r.nlocks]);
 	if (rc == -ENOMEM)
 		fprintf(stderr, PROG ": out of memory\n");
+	if (r.conf_missing)
+		return EXIT_USAGE;
 	return rc || (r.failed && !r.ignore_errors) ? EXIT_FAILED : EXIT_OK;
 }

@@ -73,6 +73,12 @@ struct tga_env {
 	/* Whether @a and @b name the same file (symbolic links followed). */
 	bool (*same)(void *ctx, const char *a, const char *b);
 	bool force;			/* -f */
+	/*
+	 * The tid of a target the plan adds (tgt-admin gives the largest tid
+	 * it has seen + 1, so a deleted target's tid is not reused at once);
+	 * 0: the daemon's choice. A controller_tid in the file wins.
+	 */
+	int tid;
 };
 
 /*

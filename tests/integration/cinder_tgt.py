@@ -46,6 +46,18 @@ nor touched. /etc/tgt/targets.conf there is Debian's (include
 /etc/tgt/conf.d/*.conf) and conf.d/cinder.conf holds `include VOLUMES_DIR/*`,
 as Cinder's installation guide sets it up.
 
+--transcript FILE writes what Cinder sees into FILE, for comparing two
+implementations (t-cinder-cmp.sh runs this against tgt and ringtgt and
+compares the two): every tgtadm / tgt-admin command Cinder runs (not the
+tools' own inner calls) with its stdout, stderr and exit status, the
+tgt-admin --show block of each volume after create, both show layouts
+with a live session, the logins (right secret: READ CAPACITY's size; a
+wrong secret and none: the refusal's status) and what each removal left.
+Run-specific names are masked (temp dir, port, loop devices) and so is
+what normalize() masks in shows. What the two implementations do
+differently on purpose (the session across extend_target) is checked per
+implementation above, not written there.
+
 --capture DIR writes the exact outputs of the tgt tools at interesting
 points (tgt-admin --show, tgtadm --op show --mode target with one live
 session, the failure paths Cinder tolerates) into DIR, for comparison with
@@ -302,7 +314,9 @@ def read_capacity(port, vol, secret):
     _, out, _ = run(["iscsi-readcapacity16", url(port, vol, secret)])
     for line in out.splitlines():
         if line.startswith("Total size:"):
-            return int(line.split(":", 1)[1])
+            size = int(line.split(":", 1)[1])
+            note("login to %s, right secret: %d bytes" % (vol["name"], size))
+            return size
     fail("iscsi-readcapacity16 printed no 'Total size:' line: %s" % out)
 
 
@@ -315,6 +329,67 @@ def login_refused(port, vol, secret, what):
                                                         "no secret"))
     log("  refused as it must be: %s" % (err or out).strip().splitlines()[-1]
         if (err or out).strip() else "  refused")
+    status = re.search(r"Status: [^(]*", err + out)
+    note("login to %s, %s: refused, %s" % (
+        vol["name"], "wrong secret" if secret else "no secret",
+        status.group(0).strip() if status else "no status"))
+
+
+TRANSCRIPT_ENV = "RINGTGT_CINDER_TRANSCRIPT"
+TRANSCRIPT = {"path": None, "masks": []}
+
+
+def note(text):
+    """Appends text to the --transcript file, run-specific names masked."""
+    if not TRANSCRIPT["path"]:
+        return
+    for old, new in TRANSCRIPT["masks"]:
+        text = text.replace(old, new)
+    with open(TRANSCRIPT["path"], "a") as f:
+        f.write(normalize(text).rstrip("\n") + "\n")
+
+
+class CinderCalls:
+    """Around a call into Cinder: the tool wrappers on PATH log the
+    commands Cinder runs into the transcript (raw; masked at the end)."""
+
+    def __enter__(self):
+        if TRANSCRIPT["path"]:
+            os.environ[TRANSCRIPT_ENV] = TRANSCRIPT["path"] + ".raw"
+
+    def __exit__(self, *exc):
+        raw = os.environ.pop(TRANSCRIPT_ENV, None)
+        if raw and os.path.exists(raw):
+            with open(raw) as f:
+                text = f.read()
+            os.unlink(raw)
+            if text:
+                note(text)
+        return False
+
+
+# The wrapper the tools on PATH are with --transcript: runs the tool; when
+# Cinder's call sets the transcript variable, logs the command line, its
+# output and status there. The tool's own inner tgtadm calls (tgt's
+# tgt-admin runs tgtadm) are not logged: the variable is unset for them.
+WRAPPER = """#!/bin/sh
+f=${%(env)s:-}
+[ -n "$f" ] || exec %(real)s "$@"
+unset %(env)s
+o=$(mktemp) e=$(mktemp)
+rc=0
+%(real)s "$@" >"$o" 2>"$e" || rc=$?
+{
+    printf '$ %(name)s %%s\\n' "$*"
+    sed 's/^/    /' "$o"
+    sed 's/^/    stderr: /' "$e"
+    printf '    status %%s\\n' "$rc"
+} >>"$f"
+cat "$o"
+cat "$e" >&2
+rm -f "$o" "$e"
+exit $rc
+"""
 
 
 def alive(answer):
@@ -557,7 +632,13 @@ class Bench:
             tools = {t: os.path.join(self.args.build, "tools", t)
                      for t in ("tgtadm", "tgt-admin")}
         for name, path in tools.items():
-            os.symlink(os.path.abspath(path), os.path.join(bindir, name))
+            if self.args.transcript:
+                with open(os.path.join(bindir, name), "w") as f:
+                    f.write(WRAPPER % {"env": TRANSCRIPT_ENV, "name": name,
+                                       "real": os.path.abspath(path)})
+                os.chmod(os.path.join(bindir, name), 0o755)
+            else:
+                os.symlink(os.path.abspath(path), os.path.join(bindir, name))
         os.environ["PATH"] = bindir + os.pathsep + os.environ["PATH"]
         for name, path in tools.items():
             log("%s -> %s" % (shutil.which(name), path))
@@ -577,6 +658,12 @@ class Bench:
             self.loops.append(v["dev"])
         self.daemon.start()
         self.port = self.daemon.port
+        if self.args.transcript:
+            TRANSCRIPT["path"] = self.args.transcript
+            TRANSCRIPT["masks"] = [(self.tmp, "TMP"),
+                                   ("127.0.0.1:%d" % self.port,
+                                    "127.0.0.1:PORT")]
+            open(self.args.transcript, "w").close()
         self.target = make_target(self.volumes_dir, self.port)
 
     def teardown(self):
@@ -611,10 +698,14 @@ class Bench:
     def step_create(self):
         log("step 1: create_iscsi_target for both volumes (CHAP)")
         for v in VOLUMES:
-            v["tid"] = self.target.create_iscsi_target(
-                v["iqn"], 0, 1, v["dev"], chap_auth=(v["user"], v["secret"]))
+            with CinderCalls():
+                v["tid"] = self.target.create_iscsi_target(
+                    v["iqn"], 0, 1, v["dev"],
+                    chap_auth=(v["user"], v["secret"]))
             self.no_warnings("create_iscsi_target(%s)" % v["name"])
             block = target_block(tgt_show(), v["iqn"])
+            note("create_iscsi_target(%s) -> tid %s; its tgt-admin --show "
+                 "block:\n%s" % (v["name"], v["tid"], "\n".join(block)))
             if not block or "        LUN: 1" not in block:
                 fail("after create, tgt-admin --show has no LUN 1 for %s:\n%s"
                      % (v["iqn"], "\n".join(block)))
@@ -648,10 +739,12 @@ class Bench:
         self.cap.cmd("tgtadm--op-show--mode-target", show_argv,
                      "same moment")
         # issue 12: layout differences from tgt's are failures
-        compare_layout("tgt-admin--show",
-                       run(["tgt-admin", "--show"], quiet=True)[1])
-        compare_layout("tgtadm--op-show--mode-target",
-                       run(show_argv, quiet=True)[1])
+        show = run(["tgt-admin", "--show"], quiet=True)[1]
+        compare_layout("tgt-admin--show", show)
+        note("tgt-admin --show, a session on %s:\n%s" % (v1["name"], show))
+        show = run(show_argv, quiet=True)[1]
+        compare_layout("tgtadm--op-show--mode-target", show)
+        note("tgtadm --op show --mode target, the same moment:\n%s" % show)
         if self.args.capture:
             self.cap.cmd("tgt-admin--update-IQN-in-use",
                          ["tgt-admin", "--update", v1["iqn"]],
@@ -686,7 +779,8 @@ class Bench:
         vol = FakeVolume(name=v1["name"], id=v1["id"], size=SIZE1 >> 30,
                          volume_attachment=[{"attach_status": "attached"}])
         t0 = time.monotonic()
-        self.target.extend_target(vol)
+        with CinderCalls():
+            self.target.extend_target(vol)
         log("  extend_target took %.1f s" % (time.monotonic() - t0))
         self.no_warnings("extend_target")
         tur = s.do("tur 1")
@@ -724,7 +818,8 @@ class Bench:
         v1 = VOLUMES[0]
         log("step 4: remove_iscsi_target for volume 1, a session open on it")
         s = self.open_session(v1)
-        self.target.remove_iscsi_target(0, 1, v1["id"], v1["name"])
+        with CinderCalls():
+            self.target.remove_iscsi_target(0, 1, v1["id"], v1["name"])
         self.no_warnings("remove_iscsi_target")
         if target_block(tgt_show(), v1["iqn"]):
             fail("volume 1's target is still there after remove")
@@ -735,10 +830,15 @@ class Bench:
         if alive(r):
             fail("the session on the removed target still answers: %r" % r)
         self.close_session(s)
-        rc, _, _ = run(["iscsi-inq", url(self.port, v1, v1["secret"])],
-                       check=False)
+        rc, out, err = run(["iscsi-inq", url(self.port, v1, v1["secret"])],
+                           check=False)
         if rc == 0:
             fail("login to the removed volume 1 succeeded")
+        status = re.search(r"Status: [^(]*", err + out)
+        note("after remove_iscsi_target(%s): not in tgt-admin --show, its "
+             "file gone, a login refused, %s" % (
+                 v1["name"], status.group(0).strip() if status else
+                 "no status"))
 
     def capture_errors(self):
         """The tools' failure paths (only written with --capture)."""
@@ -768,13 +868,17 @@ class Bench:
         stale = os.path.join(self.volumes_dir, v1["name"])
         with open(stale, "w") as f:
             f.write(v1["conf"])
-        self.target.remove_iscsi_target(0, 1, v1["id"], v1["name"])
+        with CinderCalls():
+            self.target.remove_iscsi_target(0, 1, v1["id"], v1["name"])
         if os.path.exists(stale):
             fail("the stale persistence file is still there")
         if target_block(tgt_show(), v1["iqn"]):
             fail("removing a stale volume created its target")
+        warnings = self.warn.take()
         log("  no exception; the stale file is gone; warnings: %s" %
-            (self.warn.take() or "none"))
+            (warnings or "none"))
+        note("remove_iscsi_target(%s) over a stale file: no exception, the "
+             "file gone, %d warnings" % (v1["name"], len(warnings)))
 
     def step_other_volume(self):
         v2 = VOLUMES[1]
@@ -791,11 +895,13 @@ class Bench:
                 fail("volume 2: %s -> %r, expected %r" % (line, r, want))
         self.close_session(s)
         login_refused(self.port, v2, WRONG_SECRET, "volume 2, wrong secret")
-        self.target.remove_iscsi_target(0, 1, v2["id"], v2["name"])
+        with CinderCalls():
+            self.target.remove_iscsi_target(0, 1, v2["id"], v2["name"])
         self.no_warnings("remove_iscsi_target (volume 2)")
         if target_block(tgt_show(), v2["iqn"]):
             fail("volume 2's target is still there after remove")
         log("  volume 2: login, READ CAPACITY, reads fine; then removed")
+        note("%s: reads GOOD, then removed" % v2["name"])
         self.cap.cmd("tgtadm--op-show--mode-target-empty",
                      ["tgtadm", "--lld", "iscsi", "--op", "show", "--mode",
                       "target"], "no targets left")
@@ -847,6 +953,7 @@ def main():
                     choices=("io_uring", "epoll"))
     ap.add_argument("--captool", default=os.environ.get("RINGTGT_CAPTOOL"))
     ap.add_argument("--capture", help="write the tools' outputs here")
+    ap.add_argument("--transcript", help="write what Cinder sees here")
     args = ap.parse_args()
 
     try:
@@ -866,6 +973,8 @@ def main():
                         "(Debian: tgt)")
         if args.capture:
             args.capture = os.path.abspath(args.capture)
+        if args.transcript:
+            args.transcript = os.path.abspath(args.transcript)
         if not args.captool and args.build:
             args.captool = os.path.join(args.build, "tests", "integration",
                                         "captool")

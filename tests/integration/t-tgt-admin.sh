@@ -133,7 +133,8 @@ cinder_write "$UUID_A" "$USER_A" "$PASS_A" "$IT_TMP/volume-a"
 
 # --- tgt-admin -e ------------------------------------------------------------
 ta_ok -p -e -c "$ETC/targets.conf"
-it_expect_match "-p prints the requests" "$TA_OUT" "^target.add \{\"iqn\":\"$IQN_A\"\}$"
+# the export is tid 1: a new target gets the largest tid + 1, as tgt-admin gives it
+it_expect_match "-p prints the requests" "$TA_OUT" "^target.add \{\"iqn\":\"$IQN_A\",\"tid\":2\}$"
 it_expect_match "-p masks the secret" "$TA_OUT" "^account.add \{\"name\":\"$USER_A\",\"secret\":\"\*\*\*\"\}$"
 grep -q -- "$PASS_A" <<<"$TA_OUT" && it_fail "the secret was printed"
 expect_targets "$IT_IQN 0:None:0 1:$IT_TMP/export.img:16777216 acl=ALL in="	# -p changed nothing

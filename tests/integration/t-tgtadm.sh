@@ -18,8 +18,9 @@
 # delete --mode conn (and tgt's refusals for it), LU and target deletion, `--op delete --mode system` refused
 # while targets are left and then stopping the daemon.
 #
-# Without tgtd (or not root) the comparison is skipped, saying why; the
-# ringtgtd run and its own checks still count.
+# Without tgtd (or not root) the comparison cannot run: that fails the
+# test when CI is set in the environment; else it is skipped, saying why,
+# and the ringtgtd run and its own checks still count.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -484,10 +485,15 @@ if grep -n ' $' "$IT_TMP/ringtgt/transcript"; then
 fi
 
 # the same against tgtd
+why=""
 if ! command -v tgtd >/dev/null || ! command -v tgtadm >/dev/null; then
-    it_log "tgtd is not installed (Debian: apt-get install tgt): the comparison with tgt is skipped"
+    why="tgtd is not installed (Debian: apt-get install tgt)"
 elif [ "$(id -u)" != 0 ]; then
-    it_log "not root: tgtd cannot run here, the comparison with tgt is skipped"
+    why="not root: tgtd cannot run here"
+fi
+if [ -n "$why" ]; then
+    [ -z "${CI:-}" ] || it_fail "CI is set and $why: the comparison with tgt cannot run"
+    it_log "$why: the comparison with tgt is skipped"
 else
     start_tgtd
     TOOL=(tgtadm -C "$TGTD_CTL") PORT=$TGTD_PORT PID=$TGTD_PID
