@@ -251,12 +251,18 @@ static void print_table(const char *const *cols, int ncol, json_object *rows,
 	}
 }
 
-static json_object *args_iqn(const char *iqn)
+/* A request's arguments: {@key: @value}, more added by the caller */
+static json_object *args_str(const char *key, const char *value)
 {
 	json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "iqn", json_object_new_string(iqn));
+	json_object_object_add(o, key, json_object_new_string(value));
 	return o;
+}
+
+static json_object *args_iqn(const char *iqn)
+{
+	return args_str("iqn", iqn);
 }
 
 /* --- target -------------------------------------------------------------- */
@@ -713,11 +719,7 @@ static int run_portal_add(struct adm *a)
 
 static int run_portal_remove(struct adm *a)
 {
-	json_object *args = json_object_new_object();
-
-	json_object_object_add(args, "portal",
-			       json_object_new_string(a->args[0]));
-	return call_simple(a, "portal.remove", args);
+	return call_simple(a, "portal.remove", args_str("portal", a->args[0]));
 }
 
 static int run_portal_list(struct adm *a)
@@ -795,9 +797,8 @@ static long arg_number(const char *s, unsigned long max)
 
 static int run_connection_close(struct adm *a)
 {
-	json_object *args = json_object_new_object();
+	json_object *args = args_iqn(a->args[0]);
 
-	json_object_object_add(args, "iqn", json_object_new_string(a->args[0]));
 	json_object_object_add(args, "tsih",
 		json_object_new_int((int)arg_number(a->args[1], 65535)));
 	json_object_object_add(args, "cid",
@@ -807,25 +808,19 @@ static int run_connection_close(struct adm *a)
 
 static int run_daemon_set_log_level(struct adm *a)
 {
-	json_object *args = json_object_new_object();
-
-	json_object_object_add(args, "level", json_object_new_string(a->args[0]));
-	return call_simple(a, "daemon.set_log_level", args);
+	return call_simple(a, "daemon.set_log_level",
+			   args_str("level", a->args[0]));
 }
 
 static int run_daemon_set_state(struct adm *a)
 {
-	json_object *args = json_object_new_object();
-
-	json_object_object_add(args, "state", json_object_new_string(a->args[0]));
-	return call_simple(a, "daemon.set_state", args);
+	return call_simple(a, "daemon.set_state", args_str("state", a->args[0]));
 }
 
 static int run_target_set_state(struct adm *a)
 {
-	json_object *args = json_object_new_object();
+	json_object *args = args_iqn(a->args[0]);
 
-	json_object_object_add(args, "iqn", json_object_new_string(a->args[0]));
 	json_object_object_add(args, "state", json_object_new_string(a->args[1]));
 	return call_simple(a, "target.set_state", args);
 }
@@ -891,14 +886,6 @@ static int run_status(struct adm *a)
 
 /* --- account, discovery ------------------------------------------------- */
 
-static json_object *args_name(const char *name)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "name", json_object_new_string(name));
-	return o;
-}
-
 /* --secret -: one line from stdin, without its line end. */
 static int read_secret_line(char *buf, size_t len)
 {
@@ -920,7 +907,7 @@ static int read_secret_line(char *buf, size_t len)
 
 static int run_account_add(struct adm *a)
 {
-	json_object *args = args_name(a->args[0]), *res = NULL;
+	json_object *args = args_str("name", a->args[0]), *res = NULL;
 	char line[1024];
 	int rc;
 
@@ -954,7 +941,7 @@ static int run_account_add(struct adm *a)
 
 static int run_account_remove(struct adm *a)
 {
-	json_object *args = args_name(a->args[0]);
+	json_object *args = args_str("name", a->args[0]);
 
 	if (a->force)
 		json_object_object_add(args, "force", json_object_new_boolean(1));
@@ -1053,7 +1040,7 @@ static int discovery_bind(struct adm *a, const char *name, bool outgoing,
 
 	if (bound)
 		return EXIT_OK;
-	args = args_name(name);
+	args = args_str("name", name);
 	if (outgoing)
 		json_object_object_add(args, "outgoing", json_object_new_boolean(1));
 	return call(a, "account.bind", args, NULL);
@@ -1084,8 +1071,7 @@ static int run_discovery_auth(struct adm *a)
 		if (rc)
 			return rc;
 	}
-	args = json_object_new_object();
-	json_object_object_add(args, "mode", json_object_new_string(a->args[0]));
+	args = args_str("mode", a->args[0]);
 	return call_simple(a, "discovery.auth", args);
 }
 
