@@ -68,18 +68,6 @@ show() {
     printf '%s\n' "$out" | mask_show | norm >>"$DIR/transcript"
 }
 
-# mask_show: what docs/tgt-compat.md "--op show --mode target" lists as
-# ringtgt's own: SCSI ID / SCSI SN of an LU without scsi_id / scsi_sn (the
-# controller, LUN 0: tgt derives them from the tid, ringtgt has its own);
-# Thin-provisioning (ringtgt provisions a writable file thinly untold)
-mask_show() {
-    awk '
-        /^        LUN: / { lun = $2 }
-        lun == "0" && /^            SCSI (ID|SN):/ { sub(/:.*/, ": (LUN 0: masked)") }
-        /^            Thin-provisioning:/ { $0 = "            Thin-provisioning: (masked)" }
-        { print }'
-}
-
 # ta [--mask-stdout WHY | --sort-blocks | --show-layout] [--no-show] ARGS...: one
 # tgt-admin call, recorded as "$ tgt-admin ARGS"; -C N is given to both
 # tools but not recorded. With --mask-stdout its stdout is not compared

@@ -61,18 +61,6 @@ norm() {
     sed -e "s|$DIR|TMP|g" -e "s/127\.0\.0\.1:$PORT\b/127.0.0.1:PORT/g" -e 's/ *$//'
 }
 
-# mask_show: docs/tgt-compat.md "--op show --mode target": the controller's
-# (LUN 0) SCSI ID / SCSI SN (tgt derives them from the tid, ringtgt has its
-# own), Thin-provisioning (ringtgt provisions a writable file thinly
-# untold)
-mask_show() {
-    awk '
-        /^        LUN: / { lun = $2 }
-        lun == "0" && /^            SCSI (ID|SN):/ { sub(/:.*/, ": (LUN 0: masked)") }
-        /^            Thin-provisioning:/ { $0 = "            Thin-provisioning: (masked)" }
-        { print }'
-}
-
 # state: after a step, what the daemon serves (nothing once it stopped)
 state() {
     local out

@@ -58,6 +58,19 @@ t() {
     T_OUT=$out T_ERR=$err T_RC=$rc
 }
 
+# session_answers WANT WHAT: the kept-open session (captool, fd 7) answers
+# TEST UNIT READY on LUN 1 with WANT (captool's line: GOOD, STATUS 0x08)
+# within 5 s; else the test fails with WHAT, the last answer and WANT
+session_answers() {
+    echo "tur 1" >&7
+    for _ in $(seq 1 50); do
+        [ "$(tail -n 1 "$DIR/cap.out")" = "$1" ] && break
+        sleep 0.1
+    done
+    [ "$(tail -n 1 "$DIR/cap.out")" = "$1" ] ||
+        it_fail "$2: $(tail -n 1 "$DIR/cap.out") (want $1)"
+}
+
 # login_ok / login_refused: a new libiscsi login to IQN2 LUN 1
 login() {
     timeout -k 5 20 iscsi-inq "iscsi://127.0.0.1:$PORT/$IQN2/1" >"$DIR/inq" 2>&1
@@ -269,13 +282,8 @@ run() {
     fi
     printf 'login: %s\n' "$(grep -o 'Status: .*' "$DIR/inq")" >>"$DIR/transcript"
     if [ "$1" = ringtgt ]; then
-        echo "tur 1" >&7
-        for _ in $(seq 1 50); do
-            [ "$(tail -n 1 "$DIR/cap.out")" = "STATUS 0x08" ] && break
-            sleep 0.1
-        done
-        [ "$(tail -n 1 "$DIR/cap.out")" = "STATUS 0x08" ] ||
-            it_fail "$1: the open session's command while its target is offline: $(tail -n 1 "$DIR/cap.out") (want BUSY)"
+        # BUSY: captool's STATUS 0x08 (SAM-5 status code)
+        session_answers "STATUS 0x08" "$1: the open session's command while its target is offline"
     fi
     t --op update --mode target --tid 2 --name state --value bogus
     t --op update --mode target --tid 9 --name state --value offline
@@ -294,20 +302,8 @@ run() {
     login_keys "$1"
     t --op update --mode target --tid 2 --name MaxBurstLength --value 65536
     login_keys "$1"
-    echo "tur 1" >&7
-    for _ in $(seq 1 50); do
-        [ "$(tail -n 1 "$DIR/cap.out")" = GOOD ] && break
-        sleep 0.1
-    done
-    [ "$(tail -n 1 "$DIR/cap.out")" = GOOD ] ||
-        it_fail "$1: the open session after target 2's MaxBurstLength changed: $(tail -n 1 "$DIR/cap.out")"
-    echo "tur 1" >&7
-    for _ in $(seq 1 50); do
-        [ "$(tail -n 1 "$DIR/cap.out")" = GOOD ] && break
-        sleep 0.1
-    done
-    [ "$(tail -n 1 "$DIR/cap.out")" = GOOD ] ||
-        it_fail "$1: the open session once its target is ready: $(tail -n 1 "$DIR/cap.out")"
+    session_answers GOOD "$1: the open session after target 2's MaxBurstLength changed"
+    session_answers GOOD "$1: the open session once its target is ready"
     stop_captool
 
     # --op delete --mode conn (tgt's conn_close_admin): refusals, then the

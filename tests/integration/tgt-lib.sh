@@ -153,6 +153,19 @@ tgt_cleanup() {
     stop_tgtd
 }
 
+# mask_show: a `tgtadm --op show --mode target` on stdin without what
+# docs/tgt-compat.md ("--op show --mode target") lists as ringtgt's own:
+# SCSI ID / SCSI SN of the controller, LUN 0 (tgt derives them from the
+# tid, ringtgt has its own); Thin-provisioning (ringtgt provisions a
+# writable file thinly untold)
+mask_show() {
+    awk '
+        /^        LUN: / { lun = $2 }
+        lun == "0" && /^            SCSI (ID|SN):/ { sub(/:.*/, ": (LUN 0: masked)") }
+        /^            Thin-provisioning:/ { $0 = "            Thin-provisioning: (masked)" }
+        { print }'
+}
+
 # cinder_volume UUID USER PASS PATH: the volume file Cinder's tgt.py
 # writes (the bytes: a blank first line, the absent flags line 4 spaces)
 cinder_volume() {
