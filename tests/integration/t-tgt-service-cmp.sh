@@ -203,10 +203,7 @@ TGTADM=(env RINGTGT_SOCKET="$IT_TMP/control.sock" "$tools/tgtadm")
 TGTADMIN=(env RINGTGT_SOCKET="$IT_TMP/control.sock" "$tools/tgt-admin")
 PORT=$IT_PORT PID=$IT_PID
 run ringtgt "$RINGTGT_UNIT"
-wait "$IT_PID" || it_fail "ringtgtd exited with status $? after the ExecStop commands"
-IT_PID=""
-it_log "ringtgtd transcript:"
-sed 's/^/    | /' "$IT_TMP/ringtgt/transcript"
+ringtgtd_exited "the ExecStop commands"
 
 # ringtgt's own checks: offline while the config loads, ready after
 tr=$(cat "$IT_TMP/ringtgt/transcript")

@@ -387,10 +387,7 @@ run() {
 start_ringtgtd --nop-interval 0
 TOOL=(env RINGTGT_SOCKET="$IT_TMP/control.sock" "$TGTADM") PORT=$IT_PORT PID=$IT_PID
 run ringtgt
-wait "$IT_PID" || it_fail "ringtgtd exited with status $? after --op delete --mode system"
-IT_PID=""
-it_log "ringtgtd transcript:"
-sed 's/^/    | /' "$IT_TMP/ringtgt/transcript"
+ringtgtd_exited "--op delete --mode system"
 
 # ringtgt's own checks on what it printed
 tr=$(cat "$IT_TMP/ringtgt/transcript")

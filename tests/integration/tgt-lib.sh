@@ -49,6 +49,18 @@ start_ringtgtd() {
     it_log "ringtgtd pid $IT_PID on 127.0.0.1:$IT_PORT, control socket $sock, no targets"
 }
 
+# ringtgtd_exited AFTER: the run stopped ringtgtd (IT_PID) with its last
+# command, AFTER naming it: it must have exited with status 0; its
+# transcript ($IT_TMP/ringtgt/transcript) goes to the log
+ringtgtd_exited() {
+    local rc=0
+    wait "$IT_PID" || rc=$?
+    [ $rc = 0 ] || it_fail "ringtgtd exited with status $rc after $1"
+    IT_PID=""
+    it_log "ringtgtd transcript:"
+    sed 's/^/    | /' "$IT_TMP/ringtgt/transcript"
+}
+
 # tgt_available ITEM...: whether the real tgt can run here: each ITEM, a
 # program (tgtd, tgtadm, tgt-admin) installed or a file (a path) there,
 # and root. If not, TGT_WHY says why and it returns 1; and the test fails
