@@ -461,6 +461,21 @@ static bool parse_lun(const char *s, long *out)
 	return !errno && !*end && *out >= 0 && *out <= 255;
 }
 
+/* {"iqn": IQN, "lun": LUN} from the command's first two arguments, the
+ * LUN in @lun; NULL (the usage error said) for a bad LUN */
+static json_object *args_iqn_lun(struct adm *a, long *lun)
+{
+	json_object *args;
+
+	if (!parse_lun(a->args[1], lun)) {
+		errmsg("bad LUN '%s' (0..255)", a->args[1]);
+		return NULL;
+	}
+	args = args_iqn(a->args[0]);
+	json_object_object_add(args, "lun", json_object_new_int((int)*lun));
+	return args;
+}
+
 /*
  * The --param NAME=VALUE options into @args, typed as the protocol wants
  * (ringtgt_lu_param_add); a bad one is a usage error naming it.
@@ -493,15 +508,11 @@ static int add_params(struct adm *a, json_object *args)
 
 static int run_lun_add(struct adm *a)
 {
-	json_object *args = args_iqn(a->args[0]);
 	long lun;
+	json_object *args = args_iqn_lun(a, &lun);
 
-	if (!parse_lun(a->args[1], &lun)) {
-		errmsg("bad LUN '%s' (0..255)", a->args[1]);
-		json_object_put(args);
+	if (!args)
 		return EXIT_USAGE;
-	}
-	json_object_object_add(args, "lun", json_object_new_int((int)lun));
 	if (a->controller)
 		json_object_object_add(args, "type",
 				       json_object_new_string("controller"));
@@ -541,15 +552,11 @@ static int run_lun_add(struct adm *a)
 
 static int run_lun_update(struct adm *a)
 {
-	json_object *args = args_iqn(a->args[0]);
 	long lun;
+	json_object *args = args_iqn_lun(a, &lun);
 
-	if (!parse_lun(a->args[1], &lun)) {
-		errmsg("bad LUN '%s' (0..255)", a->args[1]);
-		json_object_put(args);
+	if (!args)
 		return EXIT_USAGE;
-	}
-	json_object_object_add(args, "lun", json_object_new_int((int)lun));
 	if (add_params(a, args) != EXIT_OK) {
 		json_object_put(args);
 		return EXIT_USAGE;
@@ -588,15 +595,11 @@ static int run_image_create(struct adm *a)
 
 static int run_lun_remove(struct adm *a)
 {
-	json_object *args = args_iqn(a->args[0]);
 	long lun;
+	json_object *args = args_iqn_lun(a, &lun);
 
-	if (!parse_lun(a->args[1], &lun)) {
-		errmsg("bad LUN '%s' (0..255)", a->args[1]);
-		json_object_put(args);
+	if (!args)
 		return EXIT_USAGE;
-	}
-	json_object_object_add(args, "lun", json_object_new_int((int)lun));
 	if (a->force)
 		json_object_object_add(args, "force", json_object_new_boolean(1));
 	return call_simple(a, "lun.remove", args);
@@ -604,16 +607,13 @@ static int run_lun_remove(struct adm *a)
 
 static int run_lun_resize(struct adm *a)
 {
-	json_object *args = args_iqn(a->args[0]), *res = NULL;
+	json_object *args, *res = NULL;
 	long lun;
 	int rc;
 
-	if (!parse_lun(a->args[1], &lun)) {
-		errmsg("bad LUN '%s' (0..255)", a->args[1]);
-		json_object_put(args);
+	args = args_iqn_lun(a, &lun);
+	if (!args)
 		return EXIT_USAGE;
-	}
-	json_object_object_add(args, "lun", json_object_new_int((int)lun));
 	if (a->have_size)
 		json_object_object_add(args, "size",
 				       json_object_new_int64((int64_t)a->size));
