@@ -175,24 +175,94 @@ static int call(struct adm *a, const char *op, json_object *args,
 	return EXIT_OK;
 }
 
+/*
+ * For ops that list or show: the call, and with --json its reply printed
+ * as it is (then *res is NULL). Without --json, on success, *res is the
+ * reply for the caller to print as text and put.
+ */
+static int call_show(struct adm *a, const char *op, json_object *args,
+		     json_object **res)
+{
+	int rc = call(a, op, args, res);
+
+	if (rc == EXIT_OK && a->json) {
+		print_json(*res);
+		json_object_put(*res);
+		*res = NULL;
+	}
+	return rc;
+}
+
 /* For ops whose reply carries nothing a person needs. */
 static int call_simple(struct adm *a, const char *op, json_object *args)
 {
 	json_object *res = NULL;
-	int rc = call(a, op, args, &res);
+	int rc = call_show(a, op, args, &res);
 
-	if (rc == EXIT_OK && a->json)
-		print_json(res);
 	json_object_put(res);
 	return rc;
 }
 
-static json_object *args_iqn(const char *iqn)
+/* Tables of lists: at most TABLE_MAXCOL columns, a cell's text at most
+ * TABLE_CELL bytes. */
+enum { TABLE_MAXCOL = 8, TABLE_CELL = 2048 };
+
+/* Fills @cell with one row's texts (NULL prints as nothing), formatting
+ * what needs it into @buf. */
+typedef void (*table_row_fn)(json_object *row, const char **cell,
+			     char buf[][TABLE_CELL]);
+
+/*
+ * @ncol columns headed @cols, a row per element of the array @rows: each
+ * column as wide as its widest cell, two spaces apart, the last one not
+ * padded. Two passes: widths, then rows.
+ */
+static void print_table(const char *const *cols, int ncol, json_object *rows,
+			table_row_fn fill)
+{
+	size_t n = rows ? json_object_array_length(rows) : 0;
+	char buf[TABLE_MAXCOL][TABLE_CELL];
+	const char *cell[TABLE_MAXCOL];
+	int w[TABLE_MAXCOL];
+
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 0) {
+			for (int c = 0; c < ncol; c++)
+				w[c] = (int)strlen(cols[c]);
+		} else {
+			for (int c = 0; c < ncol; c++)
+				printf("%-*s%s", c == ncol - 1 ? 0 : w[c], cols[c],
+				       c == ncol - 1 ? "\n" : "  ");
+		}
+		for (size_t i = 0; i < n; i++) {
+			fill(json_object_array_get_idx(rows, i), cell, buf);
+			for (int c = 0; c < ncol; c++) {
+				const char *v = cell[c] ? cell[c] : "";
+
+				if (pass == 0) {
+					if ((int)strlen(v) > w[c])
+						w[c] = (int)strlen(v);
+				} else {
+					printf("%-*s%s", c == ncol - 1 ? 0 : w[c], v,
+					       c == ncol - 1 ? "\n" : "  ");
+				}
+			}
+		}
+	}
+}
+
+/* A request's arguments: {@key: @value}, more added by the caller */
+static json_object *args_str(const char *key, const char *value)
 {
 	json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "iqn", json_object_new_string(iqn));
+	json_object_object_add(o, key, json_object_new_string(value));
 	return o;
+}
+
+static json_object *args_iqn(const char *iqn)
+{
+	return args_str("iqn", iqn);
 }
 
 /* --- target -------------------------------------------------------------- */
@@ -204,14 +274,10 @@ static int run_target_add(struct adm *a)
 
 	if (a->tid)
 		json_object_object_add(args, "tid", json_object_new_int((int)a->tid));
-	rc = call(a, "target.add", args, &res);
-	if (rc == EXIT_OK) {
-		if (a->json)
-			print_json(res);
-		else
-			printf("Target %lld: %s\n", (long long)jint(res, "tid"),
-			       jstr(res, "iqn"));
-	}
+	rc = call_show(a, "target.add", args, &res);
+	if (rc == EXIT_OK && !a->json)
+		printf("Target %lld: %s\n", (long long)jint(res, "tid"),
+		       jstr(res, "iqn"));
 	json_object_put(res);
 	return rc;
 }
@@ -395,6 +461,21 @@ static bool parse_lun(const char *s, long *out)
 	return !errno && !*end && *out >= 0 && *out <= 255;
 }
 
+/* {"iqn": IQN, "lun": LUN} from the command's first two arguments, the
+ * LUN in @lun; NULL (the usage error said) for a bad LUN */
+static json_object *args_iqn_lun(struct adm *a, long *lun)
+{
+	json_object *args;
+
+	if (!parse_lun(a->args[1], lun)) {
+		errmsg("bad LUN '%s' (0..255)", a->args[1]);
+		return NULL;
+	}
+	args = args_iqn(a->args[0]);
+	json_object_object_add(args, "lun", json_object_new_int((int)*lun));
+	return args;
+}
+
 /*
  * The --param NAME=VALUE options into @args, typed as the protocol wants
  * (ringtgt_lu_param_add); a bad one is a usage error naming it.
@@ -427,15 +508,11 @@ static int add_params(struct adm *a, json_object *args)
 
 static int run_lun_add(struct adm *a)
 {
-	json_object *args = args_iqn(a->args[0]);
 	long lun;
+	json_object *args = args_iqn_lun(a, &lun);
 
-	if (!parse_lun(a->args[1], &lun)) {
-		errmsg("bad LUN '%s' (0..255)", a->args[1]);
-		json_object_put(args);
+	if (!args)
 		return EXIT_USAGE;
-	}
-	json_object_object_add(args, "lun", json_object_new_int((int)lun));
 	if (a->controller)
 		json_object_object_add(args, "type",
 				       json_object_new_string("controller"));
@@ -475,15 +552,11 @@ static int run_lun_add(struct adm *a)
 
 static int run_lun_update(struct adm *a)
 {
-	json_object *args = args_iqn(a->args[0]);
 	long lun;
+	json_object *args = args_iqn_lun(a, &lun);
 
-	if (!parse_lun(a->args[1], &lun)) {
-		errmsg("bad LUN '%s' (0..255)", a->args[1]);
-		json_object_put(args);
+	if (!args)
 		return EXIT_USAGE;
-	}
-	json_object_object_add(args, "lun", json_object_new_int((int)lun));
 	if (add_params(a, args) != EXIT_OK) {
 		json_object_put(args);
 		return EXIT_USAGE;
@@ -522,15 +595,11 @@ static int run_image_create(struct adm *a)
 
 static int run_lun_remove(struct adm *a)
 {
-	json_object *args = args_iqn(a->args[0]);
 	long lun;
+	json_object *args = args_iqn_lun(a, &lun);
 
-	if (!parse_lun(a->args[1], &lun)) {
-		errmsg("bad LUN '%s' (0..255)", a->args[1]);
-		json_object_put(args);
+	if (!args)
 		return EXIT_USAGE;
-	}
-	json_object_object_add(args, "lun", json_object_new_int((int)lun));
 	if (a->force)
 		json_object_object_add(args, "force", json_object_new_boolean(1));
 	return call_simple(a, "lun.remove", args);
@@ -538,26 +607,21 @@ static int run_lun_remove(struct adm *a)
 
 static int run_lun_resize(struct adm *a)
 {
-	json_object *args = args_iqn(a->args[0]), *res = NULL;
+	json_object *args, *res = NULL;
 	long lun;
 	int rc;
 
-	if (!parse_lun(a->args[1], &lun)) {
-		errmsg("bad LUN '%s' (0..255)", a->args[1]);
-		json_object_put(args);
+	args = args_iqn_lun(a, &lun);
+	if (!args)
 		return EXIT_USAGE;
-	}
-	json_object_object_add(args, "lun", json_object_new_int((int)lun));
 	if (a->have_size)
 		json_object_object_add(args, "size",
 				       json_object_new_int64((int64_t)a->size));
 	if (a->force)
 		json_object_object_add(args, "force", json_object_new_boolean(1));
-	rc = call(a, "lun.resize", args, &res);
-	if (rc == EXIT_OK) {
-		if (a->json)
-			print_json(res);
-		else if (jint(res, "old_size") == jint(res, "size"))
+	rc = call_show(a, "lun.resize", args, &res);
+	if (rc == EXIT_OK && !a->json) {
+		if (jint(res, "old_size") == jint(res, "size"))
 			printf("LUN %ld: %lld bytes, unchanged\n", lun,
 			       (long long)jint(res, "size"));
 		else
@@ -595,13 +659,9 @@ static int run_portal_group_list(struct adm *a)
 	size_t n;
 	int rc;
 
-	rc = call(a, "portal_group.list", NULL, &res);
-	if (rc)
+	rc = call_show(a, "portal_group.list", NULL, &res);
+	if (rc || a->json)
 		return rc;
-	if (a->json) {
-		print_json(res);
-		goto out;
-	}
 	n = res ? json_object_array_length(res) : 0;
 	printf("%-5s  %-20s  %s\n", "TAG", "STATE", "PORTALS");
 	for (size_t i = 0; i < n; i++) {
@@ -617,7 +677,6 @@ static int run_portal_group_list(struct adm *a)
 				json_object_array_get_idx(p, j)));
 		printf("%s\n", np ? "" : "-");
 	}
-out:
 	json_object_put(res);
 	return 0;
 }
@@ -650,10 +709,8 @@ static int run_portal_add(struct adm *a)
 	if (a->group)
 		json_object_object_add(args, "group",
 				       json_object_new_int((int)a->group));
-	rc = call(a, "portal.add", args, &res);
-	if (rc == EXIT_OK && a->json)
-		print_json(res);
-	else if (rc == EXIT_OK)
+	rc = call_show(a, "portal.add", args, &res);
+	if (rc == EXIT_OK && !a->json)
 		printf("Portal %s open (portal group %lld)\n", jstr(res, "portal"),
 		       (long long)jint(res, "group"));
 	json_object_put(res);
@@ -662,11 +719,7 @@ static int run_portal_add(struct adm *a)
 
 static int run_portal_remove(struct adm *a)
 {
-	json_object *args = json_object_new_object();
-
-	json_object_object_add(args, "portal",
-			       json_object_new_string(a->args[0]));
-	return call_simple(a, "portal.remove", args);
+	return call_simple(a, "portal.remove", args_str("portal", a->args[0]));
 }
 
 static int run_portal_list(struct adm *a)
@@ -675,13 +728,9 @@ static int run_portal_list(struct adm *a)
 	size_t n;
 	int rc;
 
-	rc = call(a, "portal.list", NULL, &res);
-	if (rc)
+	rc = call_show(a, "portal.list", NULL, &res);
+	if (rc || a->json)
 		return rc;
-	if (a->json) {
-		print_json(res);
-		goto out;
-	}
 	n = res ? json_object_array_length(res) : 0;
 	printf("%-46s  %s\n", "PORTAL", "GROUP");
 	for (size_t i = 0; i < n; i++) {
@@ -690,9 +739,28 @@ static int run_portal_list(struct adm *a)
 		printf("%-46s  %lld\n", jstr(p, "portal"),
 		       (long long)jint(p, "group"));
 	}
-out:
 	json_object_put(res);
 	return 0;
+}
+
+/* session list: a row's cells */
+static void session_row(json_object *s, const char **cell,
+			char buf[][TABLE_CELL])
+{
+	if (jstr(s, "target"))
+		snprintf(buf[0], TABLE_CELL, "%lld", (long long)jint(s, "tid"));
+	else
+		snprintf(buf[0], TABLE_CELL, "-");
+	snprintf(buf[4], TABLE_CELL, "%lld", (long long)jint(s, "tsih"));
+	snprintf(buf[6], TABLE_CELL, "header=%s data=%s",
+		 jstr(s, "header_digest"), jstr(s, "data_digest"));
+	cell[0] = buf[0];
+	cell[1] = jstr(s, "target") ? jstr(s, "target") : "(discovery)";
+	cell[2] = jstr(s, "initiator");
+	cell[3] = jstr(s, "isid");
+	cell[4] = buf[4];
+	cell[5] = jstr(s, "peer");
+	cell[6] = buf[6];
 }
 
 static int run_session_list(struct adm *a)
@@ -700,69 +768,16 @@ static int run_session_list(struct adm *a)
 	static const char *const cols[] = {
 		"TID", "TARGET", "INITIATOR", "ISID", "TSIH", "PEER", "DIGESTS",
 	};
-	enum { NCOL = 7 };
 	json_object *res = NULL;
-	int w[NCOL], rc;
-	size_t n;
+	int rc;
 
-	rc = call(a, "session.list", NULL, &res);
-	if (rc)
+	rc = call_show(a, "session.list", NULL, &res);
+	if (rc || a->json)
 		return rc;
-	if (a->json) {
-		print_json(res);
-		goto out;
-	}
-	n = res ? json_object_array_length(res) : 0;
-	if (n == 0) {
+	if (!res || json_object_array_length(res) == 0)
 		printf("No sessions.\n");
-		goto out;
-	}
-	/* Two passes: widths, then rows. */
-	for (int pass = 0; pass < 2; pass++) {
-		if (pass == 0) {
-			for (int c = 0; c < NCOL; c++)
-				w[c] = (int)strlen(cols[c]);
-		} else {
-			for (int c = 0; c < NCOL; c++)
-				printf("%-*s%s", c == NCOL - 1 ? 0 : w[c], cols[c],
-				       c == NCOL - 1 ? "\n" : "  ");
-		}
-		for (size_t i = 0; i < n; i++) {
-			json_object *s = json_object_array_get_idx(res, i);
-			char tid[16], tsih[16], dig[64];
-			const char *cell[NCOL];
-
-			if (jstr(s, "target"))
-				snprintf(tid, sizeof(tid), "%lld",
-					 (long long)jint(s, "tid"));
-			else
-				snprintf(tid, sizeof(tid), "-");
-			snprintf(tsih, sizeof(tsih), "%lld",
-				 (long long)jint(s, "tsih"));
-			snprintf(dig, sizeof(dig), "header=%s data=%s",
-				 jstr(s, "header_digest"), jstr(s, "data_digest"));
-			cell[0] = tid;
-			cell[1] = jstr(s, "target") ? jstr(s, "target") :
-						      "(discovery)";
-			cell[2] = jstr(s, "initiator");
-			cell[3] = jstr(s, "isid");
-			cell[4] = tsih;
-			cell[5] = jstr(s, "peer");
-			cell[6] = dig;
-			for (int c = 0; c < NCOL; c++) {
-				const char *v = cell[c] ? cell[c] : "";
-
-				if (pass == 0) {
-					if ((int)strlen(v) > w[c])
-						w[c] = (int)strlen(v);
-				} else {
-					printf("%-*s%s", c == NCOL - 1 ? 0 : w[c], v,
-					       c == NCOL - 1 ? "\n" : "  ");
-				}
-			}
-		}
-	}
-out:
+	else
+		print_table(cols, 7, res, session_row);
 	json_object_put(res);
 	return EXIT_OK;
 }
@@ -782,9 +797,8 @@ static long arg_number(const char *s, unsigned long max)
 
 static int run_connection_close(struct adm *a)
 {
-	json_object *args = json_object_new_object();
+	json_object *args = args_iqn(a->args[0]);
 
-	json_object_object_add(args, "iqn", json_object_new_string(a->args[0]));
 	json_object_object_add(args, "tsih",
 		json_object_new_int((int)arg_number(a->args[1], 65535)));
 	json_object_object_add(args, "cid",
@@ -794,25 +808,19 @@ static int run_connection_close(struct adm *a)
 
 static int run_daemon_set_log_level(struct adm *a)
 {
-	json_object *args = json_object_new_object();
-
-	json_object_object_add(args, "level", json_object_new_string(a->args[0]));
-	return call_simple(a, "daemon.set_log_level", args);
+	return call_simple(a, "daemon.set_log_level",
+			   args_str("level", a->args[0]));
 }
 
 static int run_daemon_set_state(struct adm *a)
 {
-	json_object *args = json_object_new_object();
-
-	json_object_object_add(args, "state", json_object_new_string(a->args[0]));
-	return call_simple(a, "daemon.set_state", args);
+	return call_simple(a, "daemon.set_state", args_str("state", a->args[0]));
 }
 
 static int run_target_set_state(struct adm *a)
 {
-	json_object *args = json_object_new_object();
+	json_object *args = args_iqn(a->args[0]);
 
-	json_object_object_add(args, "iqn", json_object_new_string(a->args[0]));
 	json_object_object_add(args, "state", json_object_new_string(a->args[1]));
 	return call_simple(a, "target.set_state", args);
 }
@@ -832,15 +840,10 @@ static int run_target_set_param(struct adm *a)
 static int run_target_params(struct adm *a)
 {
 	json_object *res = NULL, *all = NULL, *own = NULL;
-	int rc = call(a, "target.params", args_iqn(a->args[0]), &res);
+	int rc = call_show(a, "target.params", args_iqn(a->args[0]), &res);
 
-	if (rc)
+	if (rc || a->json)
 		return rc;
-	if (a->json) {
-		print_json(res);
-		json_object_put(res);
-		return EXIT_OK;
-	}
 	json_object_object_get_ex(res, "params", &all);
 	json_object_object_get_ex(res, "overrides", &own);
 	json_object_object_foreach(all, k, v)
@@ -854,13 +857,11 @@ static int run_target_params(struct adm *a)
 static int run_status(struct adm *a)
 {
 	json_object *res = NULL;
-	int rc = call(a, "daemon.status", NULL, &res);
+	int rc = call_show(a, "daemon.status", NULL, &res);
 
 	if (rc)
 		return rc;
-	if (a->json) {
-		print_json(res);
-	} else if (res) {
+	if (res) {
 		double up = json_object_get_double(
 			json_object_object_get(res, "uptime"));
 		long s = (long)up;
@@ -885,14 +886,6 @@ static int run_status(struct adm *a)
 
 /* --- account, discovery ------------------------------------------------- */
 
-static json_object *args_name(const char *name)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "name", json_object_new_string(name));
-	return o;
-}
-
 /* --secret -: one line from stdin, without its line end. */
 static int read_secret_line(char *buf, size_t len)
 {
@@ -914,7 +907,7 @@ static int read_secret_line(char *buf, size_t len)
 
 static int run_account_add(struct adm *a)
 {
-	json_object *args = args_name(a->args[0]), *res = NULL;
+	json_object *args = args_str("name", a->args[0]), *res = NULL;
 	char line[1024];
 	int rc;
 
@@ -948,11 +941,28 @@ static int run_account_add(struct adm *a)
 
 static int run_account_remove(struct adm *a)
 {
-	json_object *args = args_name(a->args[0]);
+	json_object *args = args_str("name", a->args[0]);
 
 	if (a->force)
 		json_object_object_add(args, "force", json_object_new_boolean(1));
 	return call_simple(a, "account.remove", args);
+}
+
+/* account list: a row's cells (the secret's only with --show-secrets) */
+static void account_row(json_object *o, const char **cell,
+			char buf[][TABLE_CELL])
+{
+	json_object *v = NULL;
+
+	json_object_object_get_ex(o, "incoming", &v);
+	join_names(v, buf[1], TABLE_CELL);
+	json_object_object_get_ex(o, "outgoing", &v);
+	join_names(v, buf[2], TABLE_CELL);
+	cell[0] = jstr(o, "name");
+	cell[1] = buf[1][0] ? buf[1] : "-";
+	cell[2] = buf[2][0] ? buf[2] : "-";
+	cell[3] = jstr(o, "discovery") ? jstr(o, "discovery") : "-";
+	cell[4] = jstr(o, "secret");
 }
 
 static int run_account_list(struct adm *a)
@@ -962,62 +972,21 @@ static int run_account_list(struct adm *a)
 	};
 	json_object *args = json_object_new_object(), *res = NULL, *accs = NULL;
 	json_object *disc = NULL, *v = NULL;
-	int ncol = a->show_secrets ? 5 : 4, w[5], rc;
 	char names[4096];
-	size_t n;
+	int rc;
 
 	if (a->show_secrets)
 		json_object_object_add(args, "show_secrets",
 				       json_object_new_boolean(1));
-	rc = call(a, "account.list", args, &res);
-	if (rc)
+	rc = call_show(a, "account.list", args, &res);
+	if (rc || a->json)
 		return rc;
-	if (a->json) {
-		print_json(res);
-		goto out;
-	}
 	json_object_object_get_ex(res, "accounts", &accs);
 	json_object_object_get_ex(res, "discovery", &disc);
-	n = accs ? json_object_array_length(accs) : 0;
-	if (n == 0)
+	if (!accs || json_object_array_length(accs) == 0)
 		printf("No accounts.\n");
-	/* Two passes: widths, then rows. */
-	for (int pass = 0; pass < 2 && n; pass++) {
-		if (pass == 0) {
-			for (int c = 0; c < ncol; c++)
-				w[c] = (int)strlen(cols[c]);
-		} else {
-			for (int c = 0; c < ncol; c++)
-				printf("%-*s%s", c == ncol - 1 ? 0 : w[c], cols[c],
-				       c == ncol - 1 ? "\n" : "  ");
-		}
-		for (size_t i = 0; i < n; i++) {
-			json_object *o = json_object_array_get_idx(accs, i);
-			char in[2048], outg[2048];
-			const char *cell[5];
-
-			json_object_object_get_ex(o, "incoming", &v);
-			join_names(v, in, sizeof(in));
-			json_object_object_get_ex(o, "outgoing", &v);
-			join_names(v, outg, sizeof(outg));
-			cell[0] = jstr(o, "name");
-			cell[1] = in[0] ? in : "-";
-			cell[2] = outg[0] ? outg : "-";
-			cell[3] = jstr(o, "discovery") ? jstr(o, "discovery") : "-";
-			cell[4] = jstr(o, "secret");
-			for (int c = 0; c < ncol; c++) {
-				const char *s = cell[c] ? cell[c] : "";
-
-				if (pass == 0) {
-					if ((int)strlen(s) > w[c])
-						w[c] = (int)strlen(s);
-				} else {
-					printf("%-*s%s", c == ncol - 1 ? 0 : w[c], s,
-					       c == ncol - 1 ? "\n" : "  ");
-				}
-			}
-		}
-	}
+	else
+		print_table(cols, a->show_secrets ? 5 : 4, accs, account_row);
 	if (disc) {
 		json_object_object_get_ex(disc, "incoming", &v);
 		join_names(v, names, sizeof(names));
@@ -1026,7 +995,6 @@ static int run_account_list(struct adm *a)
 		       names[0] ? names : "-",
 		       jstr(disc, "outgoing") ? jstr(disc, "outgoing") : "-");
 	}
-out:
 	json_object_put(res);
 	return EXIT_OK;
 }
@@ -1072,7 +1040,7 @@ static int discovery_bind(struct adm *a, const char *name, bool outgoing,
 
 	if (bound)
 		return EXIT_OK;
-	args = args_name(name);
+	args = args_str("name", name);
 	if (outgoing)
 		json_object_object_add(args, "outgoing", json_object_new_boolean(1));
 	return call(a, "account.bind", args, NULL);
@@ -1103,8 +1071,7 @@ static int run_discovery_auth(struct adm *a)
 		if (rc)
 			return rc;
 	}
-	args = json_object_new_object();
-	json_object_object_add(args, "mode", json_object_new_string(a->args[0]));
+	args = args_str("mode", a->args[0]);
 	return call_simple(a, "discovery.auth", args);
 }
 

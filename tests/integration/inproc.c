@@ -25,8 +25,7 @@
 
 struct inproc inproc;
 
-/* Returns a port that was free a moment ago. */
-static int free_port(void)
+int inproc_free_port(void)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sa);
@@ -99,7 +98,7 @@ void inproc_up(enum ev_kind kind, unsigned nop_interval, unsigned nop_timeout)
 	cr_assert_eq(rc, 0, "iscsi_start: %s", strerror(-rc));
 	inproc.up = true;
 	for (int i = 0; i < 20; i++) {
-		inproc.port = free_port();
+		inproc.port = inproc_free_port();
 		snprintf(addr, sizeof(addr), "127.0.0.1:%d", inproc.port);
 		rc = iscsi_portal_add(addr, perr, sizeof(perr));
 		if (rc != -EADDRINUSE)

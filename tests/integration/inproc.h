@@ -50,6 +50,12 @@ void inproc_up(enum ev_kind kind, unsigned nop_interval, unsigned nop_timeout);
 /* Stops what inproc_up() started; safe to call when it did not run. */
 void inproc_down(void);
 
+/*
+ * A 127.0.0.1 port that was free a moment ago (the server's own, and a
+ * second portal's: called after inproc_up(), it differs from the server's).
+ */
+int inproc_free_port(void);
+
 /* Logs in to the target, with the digests asked for; asserts success. */
 void inproc_login(struct ri_dg *d, bool hd, bool dd);
 

@@ -28,6 +28,7 @@
 # after the ringtgt half's own checks passed.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tgt-lib.sh"
 
 it_init "$@"
 it_require python3 truncate iscsi-inq diff
@@ -38,76 +39,10 @@ RTGTADMIN=$(dirname "$adm")/tgt-admin
 RTGTADM=$(dirname "$adm")/tgtadm
 [ -x "$RTGTADMIN" ] && [ -x "$RTGTADM" ] || it_fail "tgt-admin / tgtadm not built beside $adm"
 
-CAP_PID=""
-TGTD_PID=""
-TGTD_CTL=""
-stop_captool() {
-    if [ -n "$CAP_PID" ]; then
-        { exec 7>&-; } 2>/dev/null || true
-        kill -TERM "$CAP_PID" 2>/dev/null || true
-        wait "$CAP_PID" 2>/dev/null || true
-        CAP_PID=""
-    fi
-}
-stop_tgtd() {
-    [ -n "$TGTD_PID" ] || return 0
-    if it_pid_running "$TGTD_PID"; then
-        local tid
-        for tid in $(tgtadm -C "$TGTD_CTL" --op show --mode target 2>/dev/null |
-                     sed -n 's/^Target \([0-9]*\):.*/\1/p'); do
-            tgtadm -C "$TGTD_CTL" --op delete --mode target --tid "$tid" --force >/dev/null 2>&1 || true
-        done
-        tgtadm -C "$TGTD_CTL" --op delete --mode system >/dev/null 2>&1 || true
-        for _ in $(seq 1 50); do it_pid_running "$TGTD_PID" || break; sleep 0.1; done
-        it_pid_running "$TGTD_PID" && kill -KILL "$TGTD_PID" 2>/dev/null
-    fi
-    wait "$TGTD_PID" 2>/dev/null || true
-    rm -f "/var/run/tgtd/socket.$TGTD_CTL" "/var/run/tgtd/socket.$TGTD_CTL.lock"
-    TGTD_PID=""
-}
-cleanup() {
-    stop_captool
-    stop_tgtd
-}
-it_at_exit cleanup
-
-wait_up() {
-    local deadline=$((SECONDS + IT_START_TIMEOUT))
-    while ! it_port_accepts "$1"; do
-        it_pid_running "$2" || return 1
-        [ $SECONDS -lt $deadline ] || return 1
-        sleep 0.1
-    done
-}
+it_at_exit tgt_cleanup
 
 # Both daemons get the same control port number N (-C N): tgtd's socket is
-# /var/run/tgtd/socket.N, ringtgtd's $RINGTGT_SOCKET.N
-start_ringtgtd() {
-    it_lock
-    IT_PORT=$(it_find_port)
-    CTL=$IT_PORT
-    "$IT_RINGTGTD" --foreground --portal "127.0.0.1:$IT_PORT" \
-        --control-socket "$IT_TMP/control.sock.$CTL" --state-dir "$IT_TMP/state" \
-        --event-loop "$IT_EVENT_LOOP" --log-level debug >>"$IT_LOG" 2>&1 {IT_LOCK_FD}>&- &
-    IT_PID=$!
-    wait_up "$IT_PORT" "$IT_PID" || { it_unlock; it_fail "ringtgtd did not start on $IT_PORT"; }
-    it_unlock
-    it_log "ringtgtd pid $IT_PID on 127.0.0.1:$IT_PORT, control socket $IT_TMP/control.sock.$CTL"
-}
-start_tgtd() {
-    it_lock
-    TGTD_PORT=$(IT_TARGET=tgt it_find_port)
-    TGTD_CTL=$TGTD_PORT		# below 32768: tgt's control port is a short
-    tgtd -f -C "$TGTD_CTL" --iscsi "portal=127.0.0.1:$TGTD_PORT" >>"$IT_TMP/tgtd.log" 2>&1 {IT_LOCK_FD}>&- &
-    TGTD_PID=$!
-    wait_up "$TGTD_PORT" "$TGTD_PID" || { it_unlock; it_fail "tgtd did not start on $TGTD_PORT"; }
-    it_unlock
-    for _ in $(seq 1 50); do
-        tgtadm -C "$TGTD_CTL" --op show --mode target >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    it_log "tgtd pid $TGTD_PID on 127.0.0.1:$TGTD_PORT, control port $TGTD_CTL"
-}
+# /var/run/tgtd/socket.N, ringtgtd's $RINGTGT_SOCKET.N (start_ringtgtd -C)
 
 # norm: the run's own names out of a text (its directory, its port)
 norm() {
@@ -131,18 +66,6 @@ show() {
     out=$(timeout -k 5 60 "${TGTADM[@]}" --lld iscsi --op show --mode target 2>&1) || rc=$?
     [ $rc = 0 ] || it_fail "$NAME: tgtadm --op show --mode target exited $rc: $out"
     printf '%s\n' "$out" | mask_show | norm >>"$DIR/transcript"
-}
-
-# mask_show: what docs/tgt-compat.md "--op show --mode target" lists as
-# ringtgt's own: SCSI ID / SCSI SN of an LU without scsi_id / scsi_sn (the
-# controller, LUN 0: tgt derives them from the tid, ringtgt has its own);
-# Thin-provisioning (ringtgt provisions a writable file thinly untold)
-mask_show() {
-    awk '
-        /^        LUN: / { lun = $2 }
-        lun == "0" && /^            SCSI (ID|SN):/ { sub(/:.*/, ": (LUN 0: masked)") }
-        /^            Thin-provisioning:/ { $0 = "            Thin-provisioning: (masked)" }
-        { print }'
 }
 
 # ta [--mask-stdout WHY | --sort-blocks | --show-layout] [--no-show] ARGS...: one
@@ -200,13 +123,7 @@ nexus_gone() {
 
 # session IQN USER PASS: captool, one CHAP session kept open (fd 7 its input)
 session() {
-    rm -f "$DIR/cap.in"
-    mkfifo "$DIR/cap.in"
-    "$captool" "iscsi://$2%$3@127.0.0.1:$PORT/$1/1" <"$DIR/cap.in" >"$DIR/cap.out" 2>&1 &
-    CAP_PID=$!
-    exec 7>"$DIR/cap.in"
-    for _ in $(seq 1 300); do grep -q '^READY' "$DIR/cap.out" && break; sleep 0.1; done
-    grep -q '^READY' "$DIR/cap.out" || it_fail "$NAME: captool did not log in: $(cat "$DIR/cap.out")"
+    cap_start "$DIR/cap" "iscsi://$2%$3@127.0.0.1:$PORT/$1/1" 7 || it_fail "$NAME: captool did not log in: $(cat "$DIR/cap.out")"
 }
 # cap CMD: the session's answer to CMD in CAP_REPLY (bounded)
 cap() {
@@ -239,17 +156,6 @@ IQN_B=iqn.2010-10.org.openstack:volume-$UUID_B
 STATIC=iqn.2026-11.org.example:static
 USER_A=Kx9sYq2Lm4Np6Rt8Vw0Z PASS_A=aB3dE5gH7jK9mN1p
 USER_B=Zw0V8tR6pN4mL2qY9sxK PASS_B=p1Nm9Kj7Hg5Ed3Ba
-
-# cinder_write UUID USER PASS PATH: Cinder's volume file, its way
-# (utils.robust_file_write: a temp dir in volumes/, then os.rename)
-cinder_write() {
-    local tmp
-    tmp=$(mktemp -d "$VOLS/tmpXXXXXX")
-    printf '\n<target iqn.2010-10.org.openstack:volume-%s>\n    backing-store %s\n    driver iscsi\n    incominguser %s %s\n    \n    write-cache on\n    scsi_sn volume-%s\n    scsi_id volume-%s\n</target>\n' \
-        "$1" "$4" "$2" "$3" "$1" "$1" >"$tmp/volume-$1"
-    mv "$tmp/volume-$1" "$VOLS/volume-$1"
-    rmdir "$tmp"
-}
 
 # run NAME: the script, with TGTADMIN / TGTADM / PORT / PID of one side
 run() {
@@ -389,7 +295,7 @@ EOF
     ta --update ALL -c /dev/null -f
 }
 
-start_ringtgtd
+start_ringtgtd -C
 TGTADMIN=(env RINGTGT_SOCKET="$IT_TMP/control.sock" "$RTGTADMIN")
 TGTADM=(env RINGTGT_SOCKET="$IT_TMP/control.sock" "$RTGTADM" -C "$CTL")
 PORT=$IT_PORT
@@ -399,16 +305,8 @@ sed 's/^/    | /' "$IT_TMP/ringtgt/transcript"
 it_stop_daemon || it_fail "ringtgtd did not stop cleanly"
 
 # the tgt half
-why=""
-if ! command -v tgtd >/dev/null || ! command -v tgtadm >/dev/null || ! command -v tgt-admin >/dev/null; then
-    why="tgt is not installed (Debian: apt-get install tgt)"
-elif [ "$(id -u)" != 0 ]; then
-    why="not root: tgtd cannot run here"
-fi
-if [ -n "$why" ]; then
-    [ -z "${CI:-}" ] || it_fail "CI is set and $why: the comparison with tgt cannot run"
-    it_skip "$why: the comparison with tgt is skipped (the ringtgt half passed)"
-fi
+tgt_available tgtd tgtadm tgt-admin ||
+    it_skip "$TGT_WHY: the comparison with tgt is skipped (the ringtgt half passed)"
 start_tgtd
 CTL=$TGTD_CTL
 TGTADMIN=(tgt-admin)

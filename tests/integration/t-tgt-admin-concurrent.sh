@@ -21,6 +21,7 @@
 #      the read is no error.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tgt-lib.sh"
 
 it_init "$@"
 it_require python3 truncate flock
@@ -56,13 +57,8 @@ USER_A=Qw3eR5tY7uI9oP1aS3dF PASS_A=z1X3c5V7b9N1m3Q5
 USER_B=Lk8jH6gF4dS2aP0oI8uY PASS_B=t2Y4u6I8o0P2a4S6
 truncate -s 16M "$IT_TMP/volume-a" "$IT_TMP/volume-b"
 
-# volume_text UUID USER PASS PATH: the file Cinder's tgt.py writes
-volume_text() {
-    printf '\n<target iqn.2010-10.org.openstack:volume-%s>\n    backing-store %s\n    driver iscsi\n    incominguser %s %s\n    \n    write-cache on\n    scsi_sn volume-%s\n    scsi_id volume-%s\n</target>\n' \
-        "$1" "$4" "$2" "$3" "$1" "$1"
-}
-volume_text "$UUID_A" "$USER_A" "$PASS_A" "$IT_TMP/volume-a" >"$IT_TMP/text-a"
-volume_text "$UUID_B" "$USER_B" "$PASS_B" "$IT_TMP/volume-b" >"$IT_TMP/text-b"
+cinder_volume "$UUID_A" "$USER_A" "$PASS_A" "$IT_TMP/volume-a" >"$IT_TMP/text-a"
+cinder_volume "$UUID_B" "$USER_B" "$PASS_B" "$IT_TMP/volume-b" >"$IT_TMP/text-b"
 
 # robust_write NAME TEXTFILE [COUNT PAUSE]: cinder.utils.robust_file_write,
 # COUNT times (default once), PAUSE seconds apart, each time the text in

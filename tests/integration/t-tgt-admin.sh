@@ -27,6 +27,7 @@
 #     to the next login while the open session stays.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tgt-lib.sh"
 
 it_init "$@"
 it_require python3 truncate iscsi-inq
@@ -116,16 +117,6 @@ USER_A=Kx9sYq2Lm4Np6Rt8Vw0Z PASS_A=aB3dE5gH7jK9mN1p
 USER_B=Zw0V8tR6pN4mL2qY9sxK PASS_B=p1Nm9Kj7Hg5Ed3Ba
 truncate -s 16M "$IT_TMP/volume-a" "$IT_TMP/volume-b"
 
-# cinder_write UUID USER PASS PATH: Cinder's volume file, its way
-# (utils.robust_file_write: a temp dir in volumes/, then os.rename)
-cinder_write() {
-    local tmp
-    tmp=$(mktemp -d "$VOLS/tmpXXXXXX")
-    printf '\n<target iqn.2010-10.org.openstack:volume-%s>\n    backing-store %s\n    driver iscsi\n    incominguser %s %s\n    \n    write-cache on\n    scsi_sn volume-%s\n    scsi_id volume-%s\n</target>\n' \
-        "$1" "$4" "$2" "$3" "$1" "$1" >"$tmp/volume-$1"
-    mv "$tmp/volume-$1" "$VOLS/volume-$1"
-    rmdir "$tmp"
-}
 cinder_write "$UUID_A" "$USER_A" "$PASS_A" "$IT_TMP/volume-a"
 # the bytes Cinder writes: a blank first line, the absent flags line is 4 spaces
 [ "$(sed -n 1p "$VOLS/volume-$UUID_A")" = "" ] || it_fail "first line not blank"
@@ -174,14 +165,10 @@ print(*sorted(s["tsih"] for s in json.load(sys.stdin) if s["target"] == sys.argv
 }
 burst=$(static_burst)
 [ "$burst" = 131072 ] || it_fail "$STATIC: MaxBurstLength $burst at login, want 131072"
-rm -f "$IT_TMP/st.in"
-mkfifo "$IT_TMP/st.in"
-"$captool" "iscsi://$IT_PORTAL/$STATIC/3" <"$IT_TMP/st.in" >"$IT_TMP/st.out" 2>&1 &
-ST_PID=$!
-exec 8>"$IT_TMP/st.in"
-echo "tur 3" >&8
-for _ in $(seq 1 100); do grep -q '^GOOD' "$IT_TMP/st.out" && break; sleep 0.1; done
-grep -q '^GOOD' "$IT_TMP/st.out" || it_fail "captool on $STATIC: $(cat "$IT_TMP/st.out")"
+rc=0
+cap_start "$IT_TMP/st" "iscsi://$IT_PORTAL/$STATIC/3" 8 "tur 3" || rc=$?
+ST_PID=$CAP_STARTED
+[ $rc = 0 ] || it_fail "captool on $STATIC: $(cat "$IT_TMP/st.out")"
 st_before=$(static_sessions)
 [ -n "$st_before" ] || it_fail "no session on $STATIC"
 sed -i 's/MaxBurstLength 131072/MaxBurstLength 65536/' "$ETC/conf.d/static.conf"

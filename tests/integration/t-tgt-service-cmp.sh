@@ -20,6 +20,7 @@
 # after the ringtgtd half and its own checks passed.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tgt-lib.sh"
 
 it_init "$@"
 it_require iscsi-inq truncate diff
@@ -35,47 +36,7 @@ RINGTGT_UNIT=$unit_dir/ringtgt-tgt.service
 RINGTGT_CONF=$(cd "$(dirname "$0")/../.." && pwd)/conf/ringtgt-tgt.conf
 [ -r "$RINGTGT_UNIT" ] || it_fail "$RINGTGT_UNIT not built"
 
-CAP_PID=""
-TGTD_PID=""
-TGTD_CTL=""
-stop_captool() {
-    if [ -n "$CAP_PID" ]; then
-        { exec 7>&-; } 2>/dev/null || true
-        kill -TERM "$CAP_PID" 2>/dev/null || true
-        wait "$CAP_PID" 2>/dev/null || true
-        CAP_PID=""
-    fi
-}
-stop_tgtd() {
-    [ -n "$TGTD_PID" ] || return 0
-    if it_pid_running "$TGTD_PID"; then
-        local tid
-        for tid in $(tgtadm -C "$TGTD_CTL" --op show --mode target 2>/dev/null |
-                     sed -n 's/^Target \([0-9]*\):.*/\1/p'); do
-            tgtadm -C "$TGTD_CTL" --op delete --mode target --tid "$tid" --force >/dev/null 2>&1 || true
-        done
-        tgtadm -C "$TGTD_CTL" --op delete --mode system >/dev/null 2>&1 || true
-        for _ in $(seq 1 50); do it_pid_running "$TGTD_PID" || break; sleep 0.1; done
-        it_pid_running "$TGTD_PID" && kill -KILL "$TGTD_PID" 2>/dev/null
-    fi
-    wait "$TGTD_PID" 2>/dev/null || true
-    rm -f "/var/run/tgtd/socket.$TGTD_CTL" "/var/run/tgtd/socket.$TGTD_CTL.lock"
-    TGTD_PID=""
-}
-cleanup() {
-    stop_captool
-    stop_tgtd
-}
-it_at_exit cleanup
-
-wait_up() {
-    local deadline=$((SECONDS + IT_START_TIMEOUT))
-    while ! it_port_accepts "$1"; do
-        it_pid_running "$2" || return 1
-        [ $SECONDS -lt $deadline ] || return 1
-        sleep 0.1
-    done
-}
+it_at_exit tgt_cleanup
 
 # unit_cmds UNIT: its ExecStartPost / ExecReload / ExecStop lines, in order
 unit_cmds() {
@@ -98,18 +59,6 @@ fi
 # norm: the run's own names out of a text
 norm() {
     sed -e "s|$DIR|TMP|g" -e "s/127\.0\.0\.1:$PORT\b/127.0.0.1:PORT/g" -e 's/ *$//'
-}
-
-# mask_show: docs/tgt-compat.md "--op show --mode target": the controller's
-# (LUN 0) SCSI ID / SCSI SN (tgt derives them from the tid, ringtgt has its
-# own), Thin-provisioning (ringtgt provisions a writable file thinly
-# untold)
-mask_show() {
-    awk '
-        /^        LUN: / { lun = $2 }
-        lun == "0" && /^            SCSI (ID|SN):/ { sub(/:.*/, ": (LUN 0: masked)") }
-        /^            Thin-provisioning:/ { $0 = "            Thin-provisioning: (masked)" }
-        { print }'
 }
 
 # state: after a step, what the daemon serves (nothing once it stopped)
@@ -221,13 +170,7 @@ EOF
     done < <(grep -E '^ExecReload=' "$unit")
 
     # systemctl stop with a session open on IQN1
-    rm -f "$DIR/cap.in"
-    mkfifo "$DIR/cap.in"
-    "$captool" "iscsi://$USER1%$PASS1@127.0.0.1:$PORT/$IQN1/1" <"$DIR/cap.in" >"$DIR/cap.out" 2>&1 &
-    CAP_PID=$!
-    exec 7>"$DIR/cap.in"
-    for _ in $(seq 1 300); do grep -q '^READY' "$DIR/cap.out" && break; sleep 0.1; done
-    grep -q '^READY' "$DIR/cap.out" || it_fail "$NAME: captool did not log in: $(cat "$DIR/cap.out")"
+    cap_start "$DIR/cap" "iscsi://$USER1%$PASS1@127.0.0.1:$PORT/$IQN1/1" 7 || it_fail "$NAME: captool did not log in: $(cat "$DIR/cap.out")"
     while read -r line; do
         step "$line"
         # tgtadm --op delete --mode system: tgt's returns at once, the
@@ -253,25 +196,14 @@ EOF
 exec_start=$(sed -n 's/^ExecStart=//p' "$RINGTGT_UNIT")
 [ "$exec_start" = "$sbindir/ringtgtd --foreground --config ${RINGTGT_SYSCONFDIR:-?}/ringtgt/ringtgt-tgt.conf" ] ||
     it_log "note: ExecStart is '$exec_start'"
-it_lock
-IT_PORT=$(it_find_port)
-CTL=$IT_PORT
 # its config (conf/ringtgt-tgt.conf, the daemon settings only); portal,
 # control socket and state directory the test's
-"$IT_RINGTGTD" --foreground --config "$RINGTGT_CONF" --portal "127.0.0.1:$IT_PORT" \
-    --control-socket "$IT_TMP/control.sock.$CTL" --state-dir "$IT_TMP/state" \
-    --event-loop "$IT_EVENT_LOOP" --log-level debug >>"$IT_LOG" 2>&1 {IT_LOCK_FD}>&- &
-IT_PID=$!
-wait_up "$IT_PORT" "$IT_PID" || { it_unlock; it_fail "ringtgtd did not start on $IT_PORT"; }
-it_unlock
+start_ringtgtd -C --config "$RINGTGT_CONF"
 TGTADM=(env RINGTGT_SOCKET="$IT_TMP/control.sock" "$tools/tgtadm")
 TGTADMIN=(env RINGTGT_SOCKET="$IT_TMP/control.sock" "$tools/tgt-admin")
 PORT=$IT_PORT PID=$IT_PID
 run ringtgt "$RINGTGT_UNIT"
-wait "$IT_PID" || it_fail "ringtgtd exited with status $? after the ExecStop commands"
-IT_PID=""
-it_log "ringtgtd transcript:"
-sed 's/^/    | /' "$IT_TMP/ringtgt/transcript"
+ringtgtd_exited "the ExecStop commands"
 
 # ringtgt's own checks: offline while the config loads, ready after
 tr=$(cat "$IT_TMP/ringtgt/transcript")
@@ -281,36 +213,14 @@ it_expect_match "a login once ready" "$tr" '^new login to .*: ok$'
 it_expect_match "the reload added $IQN3" "$tr" "^Target [0-9]+: ${IQN3//./\\.}$"
 
 # --- tgtd, the same sequence from tgt.service --------------------------------
-why=""
-if ! command -v tgtd >/dev/null || ! command -v tgtadm >/dev/null || ! command -v tgt-admin >/dev/null; then
-    why="tgt is not installed (Debian: apt-get install tgt)"
-elif [ ! -r "$TGT_UNIT" ]; then
-    why="$TGT_UNIT is not there (Debian's tgt package installs it)"
-elif [ "$(id -u)" != 0 ]; then
-    why="not root: tgtd cannot run here"
-fi
-if [ -n "$why" ]; then
-    [ -z "${CI:-}" ] || it_fail "CI is set and $why: the comparison with tgt cannot run"
-    it_skip "$why: the comparison with tgt is skipped (the ringtgtd half passed)"
-fi
-it_lock
-TGTD_PORT=$(IT_TARGET=tgt it_find_port)
-TGTD_CTL=$TGTD_PORT		# below 32768: tgt's control port is a short
+tgt_available tgtd tgtadm tgt-admin "$TGT_UNIT" ||
+    it_skip "$TGT_WHY: the comparison with tgt is skipped (the ringtgtd half passed)"
 # tgt.service's ExecStart is `tgtd -f`: the same, on the test portal
-tgtd -f -C "$TGTD_CTL" --iscsi "portal=127.0.0.1:$TGTD_PORT" >>"$IT_TMP/tgtd.log" 2>&1 {IT_LOCK_FD}>&- &
-TGTD_PID=$!
-wait_up "$TGTD_PORT" "$TGTD_PID" || { it_unlock; it_fail "tgtd did not start on $TGTD_PORT"; }
-it_unlock
-for _ in $(seq 1 50); do
-    tgtadm -C "$TGTD_CTL" --op show --mode target >/dev/null 2>&1 && break
-    sleep 0.1
-done
+start_tgtd
 TGTADM=(tgtadm) TGTADMIN=(tgt-admin)
 CTL=$TGTD_CTL PORT=$TGTD_PORT PID=$TGTD_PID
 run tgt "$TGT_UNIT"
-wait "$TGTD_PID" || true
-TGTD_PID=""
-rm -f "/var/run/tgtd/socket.$TGTD_CTL" "/var/run/tgtd/socket.$TGTD_CTL.lock"
+reap_tgtd
 if ! diff -u "$IT_TMP/tgt/transcript" "$IT_TMP/ringtgt/transcript"; then
     it_fail "tgt.service's sequence on ringtgtd differs from it on tgtd (diff above: - tgt, + ringtgt)"
 fi

@@ -23,6 +23,7 @@
 # and the ringtgtd run and its own checks still count.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tgt-lib.sh"
 
 it_init "$@"
 it_require iscsi-inq truncate diff
@@ -36,77 +37,7 @@ TGTADM=$(dirname "$adm")/tgtadm
 
 IQN1=iqn.2026-11.org.example:t1
 IQN2=iqn.2026-11.org.example:t2
-CAP_PID=""
-TGTD_PID=""
-TGTD_CTL=""
-
-stop_captool() {
-    if [ -n "$CAP_PID" ]; then
-        { exec 7>&-; } 2>/dev/null || true
-        kill -TERM "$CAP_PID" 2>/dev/null || true
-        wait "$CAP_PID" 2>/dev/null || true
-        CAP_PID=""
-    fi
-}
-stop_tgtd() {
-    [ -n "$TGTD_PID" ] || return 0
-    if it_pid_running "$TGTD_PID"; then
-        local t
-        for t in 1 2; do
-            tgtadm -C "$TGTD_CTL" --op delete --mode target --tid $t --force >/dev/null 2>&1 || true
-        done
-        tgtadm -C "$TGTD_CTL" --op delete --mode system >/dev/null 2>&1 || true
-        sleep 0.5
-        it_pid_running "$TGTD_PID" && kill -KILL "$TGTD_PID" 2>/dev/null
-    fi
-    wait "$TGTD_PID" 2>/dev/null || true
-    rm -f "/var/run/tgtd/socket.$TGTD_CTL" "/var/run/tgtd/socket.$TGTD_CTL.lock"
-    TGTD_PID=""
-}
-cleanup() {
-    stop_captool
-    stop_tgtd
-}
-it_at_exit cleanup
-
-# wait_up PORT PID: the portal accepts (bounded)
-wait_up() {
-    local deadline=$((SECONDS + IT_START_TIMEOUT))
-    while ! it_port_accepts "$1"; do
-        it_pid_running "$2" || return 1
-        [ $SECONDS -lt $deadline ] || return 1
-        sleep 0.1
-    done
-}
-
-start_ringtgtd() {
-    it_lock
-    IT_PORT=$(it_find_port)
-    # no NOP-In pings, as tgtd's default (its nop_interval=0 in the
-    # target's parameter list)
-    "$IT_RINGTGTD" --foreground --portal "127.0.0.1:$IT_PORT" \
-        --control-socket "$IT_TMP/control.sock" --state-dir "$IT_TMP/state" \
-        --event-loop "$IT_EVENT_LOOP" --log-level debug --nop-interval 0 >>"$IT_LOG" 2>&1 {IT_LOCK_FD}>&- &
-    IT_PID=$!
-    wait_up "$IT_PORT" "$IT_PID" || { it_unlock; it_fail "ringtgtd did not start on $IT_PORT"; }
-    it_unlock
-    it_log "ringtgtd pid $IT_PID on 127.0.0.1:$IT_PORT, no config file, no targets"
-}
-
-start_tgtd() {
-    it_lock
-    TGTD_PORT=$(IT_TARGET=tgt it_find_port)
-    TGTD_CTL=$TGTD_PORT		# below 32768: tgt's control port is a short
-    tgtd -f -C "$TGTD_CTL" --iscsi "portal=127.0.0.1:$TGTD_PORT" >>"$IT_TMP/tgtd.log" 2>&1 {IT_LOCK_FD}>&- &
-    TGTD_PID=$!
-    wait_up "$TGTD_PORT" "$TGTD_PID" || { it_unlock; it_fail "tgtd did not start on $TGTD_PORT"; }
-    it_unlock
-    for _ in $(seq 1 50); do
-        tgtadm -C "$TGTD_CTL" --op show --mode target >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    it_log "tgtd pid $TGTD_PID on 127.0.0.1:$TGTD_PORT, control port $TGTD_CTL"
-}
+it_at_exit tgt_cleanup
 
 # t ARGS...: one tgtadm call of the run, recorded in the transcript as
 # "$ tgtadm ARGS", stdout, "stderr: ..." lines and "status N". Paths under
@@ -125,6 +56,19 @@ t() {
     } | sed -e "s|$DIR|TMP|g" -e "s/127\.0\.0\.1:$PORT,/127.0.0.1:PORT,/" \
         -e 's/ *$//' >>"$DIR/transcript"
     T_OUT=$out T_ERR=$err T_RC=$rc
+}
+
+# session_answers WANT WHAT: the kept-open session (captool, fd 7) answers
+# TEST UNIT READY on LUN 1 with WANT (captool's line: GOOD, STATUS 0x08)
+# within 5 s; else the test fails with WHAT, the last answer and WANT
+session_answers() {
+    echo "tur 1" >&7
+    for _ in $(seq 1 50); do
+        [ "$(tail -n 1 "$DIR/cap.out")" = "$1" ] && break
+        sleep 0.1
+    done
+    [ "$(tail -n 1 "$DIR/cap.out")" = "$1" ] ||
+        it_fail "$2: $(tail -n 1 "$DIR/cap.out") (want $1)"
 }
 
 # login_ok / login_refused: a new libiscsi login to IQN2 LUN 1
@@ -271,14 +215,9 @@ run() {
     t --op show --mode portal
     t --op new --mode portal --param "portal=127.0.0.1:$PORT2"
     t --op new --mode portal --param "portal=192.0.2.1:$PORT2"
-    rm -f "$DIR/cap2.in"
-    mkfifo "$DIR/cap2.in"
-    "$captool" "iscsi://127.0.0.1:$PORT2/$IQN2/1" <"$DIR/cap2.in" >"$DIR/cap2.out" 2>&1 &
-    CAP2_PID=$!
-    exec 8>"$DIR/cap2.in"
-    echo "tur 1" >&8
-    for _ in $(seq 1 100); do grep -q '^GOOD' "$DIR/cap2.out" && break; sleep 0.1; done
-    grep -q '^GOOD' "$DIR/cap2.out" || it_fail "$1: no session through 127.0.0.1:$PORT2: $(cat "$DIR/cap2.out")"
+    cap_start "$DIR/cap2" "iscsi://127.0.0.1:$PORT2/$IQN2/1" 8 "tur 1" ||
+        it_fail "$1: no session through 127.0.0.1:$PORT2: $(cat "$DIR/cap2.out")"
+    CAP2_PID=$CAP_STARTED
     t --op delete --mode portal --param "portal=127.0.0.1:$PORT2"
     t --op show --mode portal
     t --op delete --mode portal --param "portal=127.0.0.1:$PORT2"
@@ -298,14 +237,8 @@ run() {
     sed -i "s/127\.0\.0\.1:$PORT2\b/127.0.0.1:PORT2/g; s/192\.0\.2\.1:$PORT2\b/192.0.2.1:PORT2/g" "$DIR/transcript"
 
     # a session on target 2, kept open (one I_T nexus)
-    rm -f "$DIR/cap.in"
-    mkfifo "$DIR/cap.in"
-    "$captool" "iscsi://127.0.0.1:$PORT/$IQN2/1" <"$DIR/cap.in" >"$DIR/cap.out" 2>&1 &
-    CAP_PID=$!
-    exec 7>"$DIR/cap.in"
-    echo "tur 1" >&7
-    for _ in $(seq 1 100); do grep -q '^GOOD' "$DIR/cap.out" && break; sleep 0.1; done
-    grep -q '^GOOD' "$DIR/cap.out" || it_fail "$1: captool did not log in: $(cat "$DIR/cap.out")"
+    cap_start "$DIR/cap" "iscsi://127.0.0.1:$PORT/$IQN2/1" 7 "tur 1" ||
+        it_fail "$1: captool did not log in: $(cat "$DIR/cap.out")"
     # what lbppbe, la_lba, optimal_xfer_* and mode_page gave: READ
     # CAPACITY(16) LBPPBE and LOWEST ALIGNED LBA (SBC-4 §5.20.2), VPD
     # 0xB0 OPTIMAL TRANSFER LENGTH GRANULARITY / LENGTH (§6.6.4), the
@@ -349,13 +282,8 @@ run() {
     fi
     printf 'login: %s\n' "$(grep -o 'Status: .*' "$DIR/inq")" >>"$DIR/transcript"
     if [ "$1" = ringtgt ]; then
-        echo "tur 1" >&7
-        for _ in $(seq 1 50); do
-            [ "$(tail -n 1 "$DIR/cap.out")" = "STATUS 0x08" ] && break
-            sleep 0.1
-        done
-        [ "$(tail -n 1 "$DIR/cap.out")" = "STATUS 0x08" ] ||
-            it_fail "$1: the open session's command while its target is offline: $(tail -n 1 "$DIR/cap.out") (want BUSY)"
+        # BUSY: captool's STATUS 0x08 (SAM-5 status code)
+        session_answers "STATUS 0x08" "$1: the open session's command while its target is offline"
     fi
     t --op update --mode target --tid 2 --name state --value bogus
     t --op update --mode target --tid 9 --name state --value offline
@@ -374,20 +302,8 @@ run() {
     login_keys "$1"
     t --op update --mode target --tid 2 --name MaxBurstLength --value 65536
     login_keys "$1"
-    echo "tur 1" >&7
-    for _ in $(seq 1 50); do
-        [ "$(tail -n 1 "$DIR/cap.out")" = GOOD ] && break
-        sleep 0.1
-    done
-    [ "$(tail -n 1 "$DIR/cap.out")" = GOOD ] ||
-        it_fail "$1: the open session after target 2's MaxBurstLength changed: $(tail -n 1 "$DIR/cap.out")"
-    echo "tur 1" >&7
-    for _ in $(seq 1 50); do
-        [ "$(tail -n 1 "$DIR/cap.out")" = GOOD ] && break
-        sleep 0.1
-    done
-    [ "$(tail -n 1 "$DIR/cap.out")" = GOOD ] ||
-        it_fail "$1: the open session once its target is ready: $(tail -n 1 "$DIR/cap.out")"
+    session_answers GOOD "$1: the open session after target 2's MaxBurstLength changed"
+    session_answers GOOD "$1: the open session once its target is ready"
     stop_captool
 
     # --op delete --mode conn (tgt's conn_close_admin): refusals, then the
@@ -466,13 +382,12 @@ run() {
     echo "daemon stopped" >>"$DIR/transcript"
 }
 
-start_ringtgtd
+# no NOP-In pings, as tgtd's default (its nop_interval=0 in the target's
+# parameter list)
+start_ringtgtd --nop-interval 0
 TOOL=(env RINGTGT_SOCKET="$IT_TMP/control.sock" "$TGTADM") PORT=$IT_PORT PID=$IT_PID
 run ringtgt
-wait "$IT_PID" || it_fail "ringtgtd exited with status $? after --op delete --mode system"
-IT_PID=""
-it_log "ringtgtd transcript:"
-sed 's/^/    | /' "$IT_TMP/ringtgt/transcript"
+ringtgtd_exited "--op delete --mode system"
 
 # ringtgt's own checks on what it printed
 tr=$(cat "$IT_TMP/ringtgt/transcript")
@@ -485,22 +400,13 @@ if grep -n ' $' "$IT_TMP/ringtgt/transcript"; then
 fi
 
 # the same against tgtd
-why=""
-if ! command -v tgtd >/dev/null || ! command -v tgtadm >/dev/null; then
-    why="tgtd is not installed (Debian: apt-get install tgt)"
-elif [ "$(id -u)" != 0 ]; then
-    why="not root: tgtd cannot run here"
-fi
-if [ -n "$why" ]; then
-    [ -z "${CI:-}" ] || it_fail "CI is set and $why: the comparison with tgt cannot run"
-    it_log "$why: the comparison with tgt is skipped"
+if ! tgt_available tgtd tgtadm; then
+    it_log "$TGT_WHY: the comparison with tgt is skipped"
 else
     start_tgtd
     TOOL=(tgtadm -C "$TGTD_CTL") PORT=$TGTD_PORT PID=$TGTD_PID
     run tgt
-    wait "$TGTD_PID" || true
-    TGTD_PID=""
-    rm -f "/var/run/tgtd/socket.$TGTD_CTL" "/var/run/tgtd/socket.$TGTD_CTL.lock"
+    reap_tgtd
     if ! diff -u "$IT_TMP/tgt/transcript" "$IT_TMP/ringtgt/transcript"; then
         it_fail "tgtadm on ringtgtd differs from tgtadm on tgtd (diff above: - tgt, + ringtgt)"
     fi

@@ -27,22 +27,6 @@
 
 static enum ev_kind kinds[] = { EV_IO_URING, EV_EPOLL };
 
-/* A port that was free a moment ago. */
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	cr_assert_geq(fd, 0);
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 /* Starts the server and opens portal 127.0.0.1:port2 in group 2. */
 static int up_two_groups(enum ev_kind kind)
 {
@@ -52,7 +36,7 @@ static int up_two_groups(enum ev_kind kind)
 
 	inproc_up(kind, 0, 0);
 	/* after inproc_up: its port is taken, so this one differs */
-	port2 = free_port();
+	port2 = inproc_free_port();
 	cr_assert_eq(core_port_group_define(2, SCSI_ALUA_ACTIVE_NON_OPTIMIZED,
 					    &err), 0, "%s", err.msg);
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port2);
@@ -181,7 +165,7 @@ ParameterizedTest(enum ev_kind *kind, alua, unknown_group,
 	char addr[32], why[256] = "";
 
 	inproc_up(*kind, 0, 0);
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", free_port());
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", inproc_free_port());
 	cr_assert_lt(iscsi_portal_add_group(addr, 7, why, sizeof(why)), 0);
 	cr_assert(strstr(why, "no portal group 7"), "%s", why);
 }

@@ -43,22 +43,6 @@ static char tmpdir[64];
 static char sock_path[128];
 static struct ctl_server *ctl;
 
-/* A port that was free a moment ago (as inproc.c picks its own). */
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	cr_assert_geq(fd, 0);
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 static void up(enum ev_kind kind)
 {
 	inproc_up(kind, 0, 0);
@@ -168,7 +152,7 @@ ParameterizedTest(enum ev_kind *kind, portal, add_remove, .fini = down,
 	int port2;
 
 	up(*kind);
-	port2 = free_port();
+	port2 = inproc_free_port();
 	snprintf(p2, sizeof(p2), "127.0.0.1:%d", port2);
 
 	/* a new portal joins group 1 and answers at once */
@@ -202,7 +186,7 @@ ParameterizedTest(enum ev_kind *kind, portal, add_remove, .fini = down,
 		     -EEXIST);
 	snprintf(want, sizeof(want), "portal %s is already open", p2);
 	cr_expect_str_eq(err, want);
-	snprintf(want, sizeof(want), "127.0.0.1:%d", free_port());
+	snprintf(want, sizeof(want), "127.0.0.1:%d", inproc_free_port());
 	cr_expect_eq(call("portal.remove", want, 0, NULL, err, sizeof(err)),
 		     -ENOENT);
 	cr_expect(strstr(err, "no portal 127.0.0.1:"), "%s", err);
@@ -266,7 +250,7 @@ ParameterizedTest(enum ev_kind *kind, portal, group_and_bind_errors,
 	cr_expect(strstr(err, "Address already in use"), "%s", err);
 	close(busy);
 	/* an address this host does not have (TEST-NET-1, RFC 5737) */
-	port = free_port();
+	port = inproc_free_port();
 	snprintf(addr, sizeof(addr), "192.0.2.1:%d", port);
 	cr_expect_eq(call("portal.add", addr, 0, NULL, err, sizeof(err)),
 		     -EADDRNOTAVAIL);

@@ -187,6 +187,34 @@ struct negot_case {
 	size_t want_len;
 };
 
+/* A login's operational stage against a target whose override is
+ * NAME=VALUE (as tparam_check takes it): the settings' defaults, then the
+ * override, the session's defaults, the answers going into kv */
+struct negot_fx {
+	struct iscsi_settings s;
+	struct iscsi_params p;
+	struct iscsi_limits l;
+	struct text_negot n;
+	struct core_param over;
+	char out[512];
+	struct kvbuf kv;
+};
+
+static void negot_start(struct negot_fx *f, const char *name,
+			const char *value)
+{
+	char why[256];
+
+	cr_assert_eq(tparam_check(name, value, &f->over, why, sizeof(why)), 0,
+		     "%s=%s: %s", name, value, why);
+	iscsi_settings_default(&f->s);
+	tparams_base(&f->s, &f->l);
+	tparams_apply(&f->l, &f->over, 1);
+	text_params_default(&f->p);
+	text_negot_init(&f->n, &f->p, &f->l, PHASE_OPERATIONAL, false);
+	kv_init(&f->kv, f->out, sizeof(f->out));
+}
+
 #define NC(name, value, req, want) { name, value, KV(req), KV(want) }
 
 ParameterizedTestParameters(tparams, negotiate)
@@ -246,56 +274,30 @@ ParameterizedTestParameters(tparams, negotiate)
 
 ParameterizedTest(struct negot_case *c, tparams, negotiate)
 {
-	struct iscsi_settings s;
-	struct iscsi_params p;
-	struct iscsi_limits l;
-	struct text_negot n;
-	struct core_param over;
-	char why[256], out[512];
-	struct kvbuf kv;
+	struct negot_fx f;
 
-	cr_assert_eq(tparam_check(c->name, c->value, &over, why, sizeof(why)),
-		     0, "%s", why);
-	iscsi_settings_default(&s);
-	tparams_base(&s, &l);
-	tparams_apply(&l, &over, 1);
-	text_params_default(&p);
-	text_negot_init(&n, &p, &l, PHASE_OPERATIONAL, false);
-	kv_init(&kv, out, sizeof(out));
-	text_negotiate(&n, c->req, c->req_len, &kv);
-	cr_assert_eq(n.error, 0, "%s", n.error_msg);
-	cr_assert_eq(kv.len, c->want_len, "%s=%s: answer \"%.*s\"", c->name,
-		     c->value, (int)kv.len, out);
-	cr_assert_eq(memcmp(out, c->want, c->want_len), 0,
-		     "%s=%s: answer \"%.*s\"", c->name, c->value, (int)kv.len,
-		     out);
+	negot_start(&f, c->name, c->value);
+	text_negotiate(&f.n, c->req, c->req_len, &f.kv);
+	cr_assert_eq(f.n.error, 0, "%s", f.n.error_msg);
+	cr_assert_eq(f.kv.len, c->want_len, "%s=%s: answer \"%.*s\"", c->name,
+		     c->value, (int)f.kv.len, f.out);
+	cr_assert_eq(memcmp(f.out, c->want, c->want_len), 0,
+		     "%s=%s: answer \"%.*s\"", c->name, c->value,
+		     (int)f.kv.len, f.out);
 }
 
 /* tgt's MaxXmitDataSegmentLength: what we send stays below it */
 Test(tparams, max_xmit_caps_what_we_send)
 {
-	struct iscsi_settings s;
-	struct iscsi_params p;
-	struct iscsi_limits l;
-	struct text_negot n;
-	struct core_param over;
-	char why[256], out[512];
-	struct kvbuf kv;
+	struct negot_fx f;
 
-	cr_assert_eq(tparam_check("MaxXmitDataSegmentLength", "4096", &over,
-				  why, sizeof(why)), 0);
-	iscsi_settings_default(&s);
-	tparams_base(&s, &l);
-	tparams_apply(&l, &over, 1);
-	text_params_default(&p);
-	text_negot_init(&n, &p, &l, PHASE_OPERATIONAL, false);
-	kv_init(&kv, out, sizeof(out));
-	text_negotiate(&n, KV("MaxRecvDataSegmentLength=65536\0"), &kv);
-	text_negot_finish(&n);
-	cr_expect_eq(p.max_recv_dsl_init, 4096u);
+	negot_start(&f, "MaxXmitDataSegmentLength", "4096");
+	text_negotiate(&f.n, KV("MaxRecvDataSegmentLength=65536\0"), &f.kv);
+	text_negot_finish(&f.n);
+	cr_expect_eq(f.p.max_recv_dsl_init, 4096u);
 	/* nothing declared: the 8192 default, below the cap too */
-	text_params_default(&p);
-	text_negot_init(&n, &p, &l, PHASE_OPERATIONAL, false);
-	text_negot_finish(&n);
-	cr_expect_eq(p.max_recv_dsl_init, 4096u);
+	text_params_default(&f.p);
+	text_negot_init(&f.n, &f.p, &f.l, PHASE_OPERATIONAL, false);
+	text_negot_finish(&f.n);
+	cr_expect_eq(f.p.max_recv_dsl_init, 4096u);
 }
