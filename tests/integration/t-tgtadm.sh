@@ -290,6 +290,7 @@ run() {
     t --op update --mode target --tid 2 --name state --value ready
     login || it_fail "$1: no login once target 2 is ready again: $(cat "$DIR/inq")"
     echo "target ready: login ok" >>"$DIR/transcript"
+    session_answers GOOD "$1: the open session once its target is ready"
 
     # target 2's own MaxBurstLength, set while a session is open: the next
     # login negotiates it (the min of the two offers, RFC 7143 §13.13;
@@ -303,7 +304,6 @@ run() {
     t --op update --mode target --tid 2 --name MaxBurstLength --value 65536
     login_keys "$1"
     session_answers GOOD "$1: the open session after target 2's MaxBurstLength changed"
-    session_answers GOOD "$1: the open session once its target is ready"
     stop_captool
 
     # --op delete --mode conn (tgt's conn_close_admin): refusals, then the
