@@ -118,6 +118,14 @@ run() {
     # tgt's geometry and a mode page (checked over the session below)
     t --op update --mode logicalunit --tid 2 --lun 1 --params lbppbe=3,la_lba=1,optimal_xfer_gran=8,optimal_xfer_len=2048
     t --op update --mode logicalunit --tid 2 --lun 1 --params mode_page=1:0:10:0:5:0:0:0:0:5:0:0:0x64
+    # --op stat before any session: tgt's table headers, and its refusals
+    t --op stat --mode sys
+    t --op stat --mode target --tid 1
+    t --op stat --mode target --tid 9
+    t --op stat --mode logicalunit --tid 1 --lun 1
+    t --op stat --mode logicalunit --tid 1 --lun 9
+    t --op stat --mode session --tid 1 --sid 99
+    t --op stat --mode conn --tid 1 --sid 99 --cid 0
     t --op new --mode account --user alice --password alice-secret-1
     t --op new --mode account --user tgt-out --password target-secret-2
     t --op bind --mode account --tid 1 --user alice
