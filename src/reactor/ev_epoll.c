@@ -482,6 +482,7 @@ static int epoll_poll(struct reactor *r, int timeout_ms)
 	n = epoll_wait(p->epfd, evs, ARRAY_SIZE(evs), timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	reactor_clock_update(r);
 	for (int i = 0; i < n; i++) {
 		uint64_t key = evs[i].data.u64;
 

@@ -151,6 +151,7 @@ static int uring_poll(struct reactor *r, int timeout_ms)
 					      timeout_ms >= 0 ? &ts : NULL, NULL);
 	if (rc < 0 && rc != -ETIME && rc != -EINTR)
 		return rc;
+	reactor_clock_update(r);
 	/*
 	 * Handlers may queue new SQEs (and even submit when the SQ is full);
 	 * that never moves the CQ head, so iterating here is safe.

@@ -103,6 +103,11 @@ uint64_t reactor_now_ms(struct reactor *r)
 	return r->now_ms;
 }
 
+void reactor_clock_update(struct reactor *r)
+{
+	r->now_ms = mono_ms();
+}
+
 void reactor_tick_within(struct reactor *r, uint64_t ms)
 {
 	if (r->now_ms + ms < r->next_tick_ms)

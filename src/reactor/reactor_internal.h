@@ -65,6 +65,13 @@ extern const struct ev_backend ev_epoll_backend;
 
 /* Runs posted messages; called by the backends when wake_fd fires. */
 void reactor_drain_posts(struct reactor *r);
+/*
+ * Reads the clock into the cached reactor_now_ms(). Backends call it as
+ * soon as their wait returns, before any completion runs: a handler must
+ * not see the time from before a wait that may have lasted a whole tick
+ * (a delay or timeout computed from it would end up to a tick early).
+ */
+void reactor_clock_update(struct reactor *r);
 
 /* Worker pool for blocking file syscalls (epoll backend). */
 struct wp_job {
