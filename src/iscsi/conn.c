@@ -594,26 +594,28 @@ void conn_kick_tx(struct iscsi_conn *c)
 	c->tx_progress_ms = reactor_now_ms(c->r);
 }
 
-/* The batch went out whole: count its Data-In and SCSI Response PDUs. */
-static void tx_count_pdus(struct iscsi_conn *c)
-{
-	for (int i = 0; i < c->nslots; i++) {
-		uint8_t op = c->slots[i].hdr[0] & 0x3f;
-
-		if (op == OP_DATA_IN)
-			core_stat_add(&c->stats.datain_pdus, 1);
-		else if (op == OP_SCSI_RSP)
-			core_stat_add(&c->stats.rsp_pdus, 1);
-	}
-}
-
-static void batch_release(struct iscsi_conn *c)
+/*
+ * Hands each PDU of the batch back to its owner. @whole: the kernel took
+ * all of it, so its Data-In and SCSI Response PDUs count as sent.
+ */
+static void batch_release(struct iscsi_conn *c, bool whole)
 {
 	int n = c->nslots;
 
 	c->nslots = 0;
-	for (int i = 0; i < n; i++)
-		c->slots[i].owner->sent(c, c->slots[i].owner, c->slots[i].last);
+	for (int i = 0; i < n; i++) {
+		struct tx_slot *s = &c->slots[i];
+
+		if (whole) {
+			uint8_t op = s->hdr[0] & 0x3f;
+
+			if (op == OP_DATA_IN)
+				core_stat_add(&c->stats.datain_pdus, 1);
+			else if (op == OP_SCSI_RSP)
+				core_stat_add(&c->stats.rsp_pdus, 1);
+		}
+		s->owner->sent(c, s->owner, s->last);
+	}
 }
 
 static void conn_tx_done(struct ev_op *op, int res)
@@ -627,7 +629,7 @@ static void conn_tx_done(struct ev_op *op, int res)
 	 * may close the connection (logout), which must not free it here.
 	 */
 	if (res <= 0 || c->state == CONN_CLOSING) {
-		batch_release(c);
+		batch_release(c, false);
 		c->tx_pending = false;
 		if (c->state != CONN_CLOSING)
 			conn_close(c, res < 0 ? strerror(-res) : "send failed");
@@ -647,14 +649,13 @@ static void conn_tx_done(struct ev_op *op, int res)
 		m->msg_iov[0].iov_base = (char *)m->msg_iov[0].iov_base + left;
 		m->msg_iov[0].iov_len -= left;
 		if (reactor_sendmsg(c->r, c->fd, m, &c->tx_op) < 0) {
-			batch_release(c);
+			batch_release(c, false);
 			c->tx_pending = false;
 			conn_close(c, "cannot post send");
 		}
 		return;
 	}
-	tx_count_pdus(c);
-	batch_release(c);
+	batch_release(c, true);
 	c->tx_pending = false;
 	if (c->state == CONN_CLOSING) {
 		conn_maybe_free(c);
