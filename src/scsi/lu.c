@@ -192,19 +192,6 @@ static void lu_ident_apply(struct scsi_lu_ident *id,
 		lu_make_naa(id->naa, target, lun, id->serial);
 }
 
-__attribute__((format(printf, 3, 4)))
-static int lu_fail(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && whylen) {
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
 /*
  * What a disk LU reports of its geometry and its mode pages, which
  * tgt's lbppbe, la_lba, optimal_xfer_gran / _len and mode_page set.
@@ -239,7 +226,7 @@ static int lu_disk_apply(const struct scsi_lu *lu,
 	for (size_t i = 0; i < ARRAY_SIZE(disk_only); i++)
 		if ((p->set & (1u << disk_only[i])) &&
 		    lu->type != SCSI_LU_DISK)
-			return lu_fail(why, whylen,
+			return scsi_fail_why(-EINVAL, why, whylen,
 				       "%s: LUN %" PRIu64 " is a controller, not a disk",
 				       scsi_lu_param_name(disk_only[i]),
 				       lu->lun);
@@ -253,13 +240,13 @@ static int lu_disk_apply(const struct scsi_lu *lu,
 		len = p->optimal_xfer_len;
 	/* SBC-4 §5.20.2: the first LBA at the start of a physical block */
 	if (la >= (1u << exp))
-		return lu_fail(why, whylen,
+		return scsi_fail_why(-EINVAL, why, whylen,
 			       "la_lba %" PRIu32 " must be below %u, the logical blocks per physical block (lbppbe %" PRIu32 ")",
 			       la, 1u << exp, exp);
 	/* SBC-4 §6.6.4: OPTIMAL TRANSFER LENGTH <= MAXIMUM TRANSFER LENGTH */
 	max_len = SCSI_MAX_XFER_BYTES >> lu->block_shift;
 	if (len > max_len)
-		return lu_fail(why, whylen,
+		return scsi_fail_why(-EINVAL, why, whylen,
 			       "optimal_xfer_len %" PRIu64 " is above the maximum transfer length, %" PRIu32 " blocks of %" PRIu32 " bytes",
 			       len, max_len, lu->block_size);
 	d->geom = exp << 16 | la;

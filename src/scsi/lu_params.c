@@ -19,6 +19,7 @@
 
 #include "base/base.h"
 #include "scsi/scsi.h"
+#include "scsi/scsi_internal.h"
 
 static const char *const param_names[SCSI_LU_P_COUNT] = {
 	[SCSI_LU_P_SCSI_ID] = "scsi_id",
@@ -84,8 +85,7 @@ const char *scsi_lu_param_name(enum scsi_lu_param p)
 	return (unsigned)p < SCSI_LU_P_COUNT ? param_names[p] : NULL;
 }
 
-__attribute__((format(printf, 4, 5)))
-static int param_fail(int rc, char *why, size_t whylen, const char *fmt, ...)
+int scsi_fail_why(int rc, char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -107,12 +107,12 @@ static int param_ascii(const char *name, const char *v, size_t min,
 	size_t n = strlen(v);
 
 	if (n < min || n > max)
-		return param_fail(-EINVAL, why, whylen,
+		return scsi_fail_why(-EINVAL, why, whylen,
 				  "%s '%s' must be %zu..%zu characters (it has %zu)",
 				  name, v, min, max, n);
 	for (size_t i = 0; i < n; i++)
 		if (v[i] < 0x20 || v[i] > 0x7e)
-			return param_fail(-EINVAL, why, whylen,
+			return scsi_fail_why(-EINVAL, why, whylen,
 					  "%s has a character that is not printable ASCII (byte %zu)",
 					  name, i + 1);
 	return 0;
@@ -142,28 +142,28 @@ static int param_check_one(const struct scsi_lu_params *p,
 	case SCSI_LU_P_SENSE_FORMAT:
 		/* tgt: 0 fixed, 1 descriptor (SPC-4 §4.5); we send fixed */
 		if (p->sense_format == 1)
-			return param_fail(-EOPNOTSUPP, why, whylen,
+			return scsi_fail_why(-EOPNOTSUPP, why, whylen,
 					  "sense_format=1 (descriptor format sense data) is not supported; only 0 (fixed format)");
 		if (p->sense_format != 0)
-			return param_fail(-EINVAL, why, whylen,
+			return scsi_fail_why(-EINVAL, why, whylen,
 					  "sense_format must be 0 (fixed) or 1 (descriptor)");
 		return 0;
 	case SCSI_LU_P_ONLINE:
 		if (!p->online)
-			return param_fail(-EOPNOTSUPP, why, whylen,
+			return scsi_fail_why(-EOPNOTSUPP, why, whylen,
 					  "online=0 (medium not present) is not supported; remove the LUN instead");
 		return 0;
 	case SCSI_LU_P_LBPPBE:
 		/* SBC-4 §5.20.2: 4 bits; a physical block is 2^lbppbe
 		 * logical blocks, so always a power-of-two multiple */
 		if (p->lbppbe > SCSI_LU_LBPPBE_MAX)
-			return param_fail(-EINVAL, why, whylen,
+			return scsi_fail_why(-EINVAL, why, whylen,
 					  "lbppbe must be 0..%d (the exponent of logical blocks per physical block)",
 					  SCSI_LU_LBPPBE_MAX);
 		return 0;
 	case SCSI_LU_P_LA_LBA:
 		if (p->la_lba > SCSI_LU_LA_LBA_MAX)	/* a 14-bit field */
-			return param_fail(-EINVAL, why, whylen,
+			return scsi_fail_why(-EINVAL, why, whylen,
 					  "la_lba must be 0..%d",
 					  SCSI_LU_LA_LBA_MAX);
 		return 0;
@@ -172,7 +172,7 @@ static int param_check_one(const struct scsi_lu_params *p,
 			if ((p->mode_set & (1u << mp)) &&
 			    (p->mode[mp][0] != mode_pages[mp].code ||
 			     p->mode[mp][1] != mode_pages[mp].len - 2))
-				return param_fail(-EINVAL, why, whylen,
+				return scsi_fail_why(-EINVAL, why, whylen,
 						  "mode_page: page %02Xh is not laid out as ringtgt serves it",
 						  mode_pages[mp].code);
 		return 0;
@@ -208,7 +208,7 @@ static int param_copy(char *dst, size_t size, const char *name,
 		      const char *v, size_t max, char *why, size_t whylen)
 {
 	if (strlen(v) >= size)
-		return param_fail(-EINVAL, why, whylen,
+		return scsi_fail_why(-EINVAL, why, whylen,
 				  "%s '%s' must be at most %zu characters (it has %zu)",
 				  name, v, max, strlen(v));
 	memcpy(dst, v, strlen(v) + 1);
@@ -220,7 +220,7 @@ static int param_flag(const char *name, const char *v, unsigned max,
 		      unsigned *out, char *why, size_t whylen)
 {
 	if (v[0] < '0' || v[0] > '9' || v[1] || (unsigned)(v[0] - '0') > max)
-		return param_fail(-EINVAL, why, whylen,
+		return scsi_fail_why(-EINVAL, why, whylen,
 				  "%s must be %s, not '%s'", name,
 				  max == 1 ? "0 or 1" : "a number 0..9", v);
 	*out = (unsigned)(v[0] - '0');
@@ -237,7 +237,7 @@ static int param_number(const char *name, const char *v, uint32_t max,
 	for (i = 0; v[i] >= '0' && v[i] <= '9' && n <= max; i++)
 		n = n * 10 + (uint64_t)(v[i] - '0');
 	if (i == 0 || v[i] || n > max)
-		return param_fail(-EINVAL, why, whylen,
+		return scsi_fail_why(-EINVAL, why, whylen,
 				  "%s must be a decimal number 0..%" PRIu32 ", not '%s'",
 				  name, max, v);
 	*out = (uint32_t)n;
@@ -279,34 +279,34 @@ static int param_mode_page(struct scsi_lu_params *t, const char *v,
 
 	if (mode_number(&s, 0x3f, &code) || mode_number(&s, 0xff, &sub) ||
 	    mode_number(&s, 0xffff, &size))
-		return param_fail(-EINVAL, why, whylen,
+		return scsi_fail_why(-EINVAL, why, whylen,
 				  "mode_page '%s': PAGE:SUBPAGE:SIZE:BYTE... expected (page 0..0x3f, subpage 0..0xff, size 0..0xffff)",
 				  v);
 	for (mp = 0; mp < SCSI_LU_MP_COUNT; mp++)
 		if (mode_pages[mp].code == code)
 			break;
 	if (mp == SCSI_LU_MP_COUNT || sub != 0)
-		return param_fail(-EOPNOTSUPP, why, whylen,
+		return scsi_fail_why(-EOPNOTSUPP, why, whylen,
 				  "mode_page: ringtgt serves mode pages 01h (Read-Write Error Recovery), 08h (Caching) and 0Ah (Control), without subpages; not page %02lXh subpage %02lXh",
 				  code, sub);
 	n = mode_pages[mp].len;
 	if (size != n - 2)
-		return param_fail(-EINVAL, why, whylen,
+		return scsi_fail_why(-EINVAL, why, whylen,
 				  "mode_page: page %02lXh has %u bytes after its header, not %lu",
 				  code, n - 2, size);
 	for (unsigned i = 2; i < n; i++) {
 		if (!*s)
-			return param_fail(-EINVAL, why, whylen,
+			return scsi_fail_why(-EINVAL, why, whylen,
 					  "mode_page: page %02lXh needs %u bytes, it has %u",
 					  code, n - 2, i - 2);
 		if (mode_number(&s, 0xff, &b))
-			return param_fail(-EINVAL, why, whylen,
+			return scsi_fail_why(-EINVAL, why, whylen,
 					  "mode_page: byte %u of page %02lXh must be a number 0..255",
 					  i, code);
 		pg[i] = (uint8_t)b;
 	}
 	if (*s)
-		return param_fail(-EINVAL, why, whylen,
+		return scsi_fail_why(-EINVAL, why, whylen,
 				  "mode_page: page %02lXh has %u bytes after its header; more were given",
 				  code, n - 2);
 	pg[0] = (uint8_t)code;
@@ -330,14 +330,14 @@ int scsi_lu_param_parse(struct scsi_lu_params *p, const char *name,
 	if (k == SCSI_LU_P_COUNT) {
 		for (size_t i = 0; i < ARRAY_SIZE(params_unsupported); i++)
 			if (strcmp(name, params_unsupported[i]) == 0)
-				return param_fail(-EOPNOTSUPP, why, whylen,
+				return scsi_fail_why(-EOPNOTSUPP, why, whylen,
 						  "LU parameter %s is not supported by ringtgt",
 						  name);
-		return param_fail(-ENOENT, why, whylen,
+		return scsi_fail_why(-ENOENT, why, whylen,
 				  "unknown LU parameter '%s'", name);
 	}
 	if (!value)
-		return param_fail(-EINVAL, why, whylen, "%s needs a value",
+		return scsi_fail_why(-EINVAL, why, whylen, "%s needs a value",
 				  name);
 
 	switch ((enum scsi_lu_param)k) {

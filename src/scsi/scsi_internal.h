@@ -597,6 +597,10 @@ void sbc_submit_io(struct scsi_task *t, void (*finish)(struct bs_io *io));
 void sbc_submit_chunk(struct scsi_task *t, enum bs_opcode op, uint32_t n,
 		      void (*finish)(struct bs_io *io));
 
+/* lu_params.c: @fmt into @why (when given), and returns @rc. */
+__attribute__((format(printf, 4, 5)))
+int scsi_fail_why(int rc, char *why, size_t whylen, const char *fmt, ...);
+
 /* sbc_cmp.c */
 enum sense_reason sbc_parse_verify(struct scsi_task *t);
 void sbc_verify(struct scsi_task *t);
